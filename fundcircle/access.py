@@ -1,0 +1,132 @@
+"""Who may use which route: every view declares a policy with `requires`, which also enforces it.
+
+A test walks the app's URL map and fails for any route without a policy, then tries every route as every role.
+Outsiders asking for a private circle's things get 404, so ids of other circles reveal nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Literal, TypeVar, cast
+
+from flask import abort, g
+from flask_login import current_user
+
+from fundcircle.circles.models import Circle, Membership
+from fundcircle.circles.services import membership_of
+from fundcircle.errors import is_api_request
+from fundcircle.extensions import db, login_manager
+from fundcircle.rounds.models import Round
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: Literal["public", "signed_in", "superuser", "circle"]
+    #: For "circle": any one of these roles is enough; empty means any member of the circle.
+    roles: frozenset[str] = frozenset()
+    #: For "circle": visitors may also use the route when the circle is public.
+    public_read: bool = False
+
+    def describe(self) -> str:
+        if self.kind != "circle":
+            return self.kind
+        who = " or ".join(sorted(self.roles)) if self.roles else "any member"
+        return f"circle: {who}" + (" (or anyone, if public)" if self.public_read else "")
+
+
+PUBLIC = Policy("public")
+SIGNED_IN = Policy("signed_in")
+SUPERUSER = Policy("superuser")
+
+
+def circle_role(*roles: str, public_read: bool = False) -> Policy:
+    return Policy("circle", frozenset(roles), public_read)
+
+
+ANY_MEMBER = circle_role()
+
+#: Routes registered by Flask and extensions rather than our views.
+FRAMEWORK_ENDPOINTS: dict[str, Policy] = {"static": PUBLIC, "api-docs.openapi_json": PUBLIC}
+
+
+def _circle_of_round(round_id: int) -> Circle | None:
+    round_ = db.session.get(Round, round_id)
+    return round_.circle if round_ is not None else None
+
+
+#: How to find the circle a route acts in, from its URL arguments, in order of preference.
+CIRCLE_RESOLVERS: dict[str, Callable[[int], Circle | None]] = {
+    "circle_id": lambda circle_id: db.session.get(Circle, circle_id),
+    "round_id": _circle_of_round,
+}
+
+
+def _unauthenticated() -> Any:
+    if is_api_request():
+        abort(401)
+    return login_manager.unauthorized()
+
+
+def _resolve_circle(view_args: dict[str, Any]) -> Circle:
+    for name, resolve in CIRCLE_RESOLVERS.items():
+        if name in view_args:
+            circle = resolve(view_args[name])
+            if circle is None:
+                abort(404)
+            return circle
+    raise LookupError(f"no circle can be found from the route's arguments {sorted(view_args)}")
+
+
+def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
+    """Check the policy for the current user; return a response to send instead of the view's, or None."""
+    if policy.kind == "public":
+        return None
+    if policy.kind == "circle":
+        circle = _resolve_circle(view_args)
+        membership = membership_of(current_user, circle)
+        g.circle, g.membership = circle, membership
+        if membership is None:
+            if policy.public_read and circle.public:
+                return None
+            if not current_user.is_authenticated:
+                return _unauthenticated()
+            abort(404)
+        if policy.roles and not (policy.roles & membership.roles):
+            abort(403)
+        return None
+    if not current_user.is_authenticated:
+        return _unauthenticated()
+    if policy.kind == "superuser" and not current_user.is_superuser:
+        abort(403)
+    return None
+
+
+def requires(policy: Policy) -> Callable[[F], F]:
+    """Declare and enforce who may use a view."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            refused = enforce(policy, kwargs)
+            if refused is not None:
+                return refused
+            return view(*args, **kwargs)
+
+        wrapper.access_policy = policy  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def current_membership() -> Membership | None:
+    """The signed-in user's membership in the circle the current route acts in (set by `requires`)."""
+    return cast(Membership | None, g.get("membership"))
+
+
+def has_role(role: str) -> bool:
+    membership = current_membership()
+    return membership is not None and role in membership.roles

@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1/, on the same services as the pages."""

@@ -1,0 +1,32 @@
+"""marshmallow fields shared by the areas' API schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+
+class StrictInteger(fields.Integer):
+    """An integer given as a JSON number: no strings, no fractions, no booleans."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false, as JSON has them."""
+
+    truthy = {True}
+    falsy = {False}
+
+
+def utc_datetime(**kwargs: Any) -> fields.AwareDateTime:
+    """An ISO 8601 time; one without a zone is taken as UTC."""
+    return fields.AwareDateTime(format="iso", default_timezone=UTC, **kwargs)

@@ -1,0 +1,39 @@
+"""Forms check shape only; rules that need the database live in the services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+
+
+class SignupForm(FlaskForm):
+    name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=80)], description="As the circle will see it."
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=10, max=1000)],
+        description="At least 10 characters.",
+    )
+    password_confirm = PasswordField(
+        "Password again",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        "Token name",
+        validators=[DataRequired(), Length(max=80)],
+        description="What will use it, e.g. 'reporting script'.",
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""

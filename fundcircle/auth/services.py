@@ -1,0 +1,234 @@
+"""Accounts, log-in sessions, throttling and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
+from fundcircle.db import utcnow
+from fundcircle.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+
+MIN_PASSWORD_LENGTH = 10
+API_TOKEN_PREFIX = "fc_"
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """Check an address's form and return it lower-cased.
+
+    :raises ValidationFailed: on the `email` field if it is not an e-mail address.
+    """
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValidationFailed(f"Not a valid e-mail address: {error}", field="email") from None
+
+
+def _password_hasher() -> PasswordHasher:
+    parameters = current_app.config.get("PASSWORD_HASH_PARAMETERS")
+    return PasswordHasher(**parameters) if parameters else PasswordHasher()
+
+
+def check_password_rules(password: str) -> None:
+    """:raises ValidationFailed: on `password` if it is too short or too long."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+    if len(password) > 1000:
+        raise ValidationFailed("Use at most 1000 characters.", field="password")
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher().hash(password)
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(actor: User | None, *, email: str, name: str, password: str, superuser: bool = False, via: str) -> User:
+    """Create an account. `via` says how ("cli", "invitation", "demo") and goes into the ledger.
+
+    :raises ValidationFailed: for a malformed address, an empty name or a weak password.
+    :raises Conflict: on `email` if an account with that address exists.
+    """
+    email = normalise_email(email)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Enter a name.", field="name")
+    if len(name) > 80:
+        raise ValidationFailed("Use at most 80 characters.", field="name")
+    check_password_rules(password)
+    if find_user_by_email(email) is not None:
+        raise Conflict("An account with this e-mail address exists already.", field="email")
+    user = User(email=email, name=name, password_hash=hash_password(password), is_superuser=superuser)
+    db.session.add(user)
+    db.session.flush()
+    record(
+        "user.created",
+        actor=actor or user,
+        circle_id=None,
+        subject=user,
+        data={"email": email, "name": name, "superuser": superuser, "via": via},
+    )
+    return user
+
+
+def _throttle_keys(email: str, client_address: str) -> dict[str, int]:
+    config = current_app.config
+    return {
+        f"login:email:{email.strip().lower()}": config["LOGIN_FAILURES_PER_EMAIL"],
+        f"login:address:{client_address}": config["LOGIN_FAILURES_PER_ADDRESS"],
+    }
+
+
+def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -> None:
+    """:raises RateLimited: if any key has reached its limit of failures within the window."""
+    since = now - timedelta(seconds=window_seconds)
+    counts = dict(
+        db.session.execute(
+            select(ThrottleEvent.key, func.sum(ThrottleEvent.weight))
+            .where(ThrottleEvent.key.in_(list(limits)), ThrottleEvent.at > since)
+            .group_by(ThrottleEvent.key)
+        ).tuples()
+    )
+    if any((counts.get(key) or 0) >= limit for key, limit in limits.items()):
+        minutes = max(1, window_seconds // 60)
+        raise RateLimited(
+            f"Too many failed attempts. Wait {minutes} minutes, then try again.",
+            retry_after_seconds=window_seconds,
+        )
+
+
+def note_failure(keys: list[str], window_seconds: int, now: datetime) -> None:
+    """Count one failure against each key, and forget failures long past the window."""
+    db.session.execute(delete(ThrottleEvent).where(ThrottleEvent.at < now - timedelta(seconds=4 * window_seconds)))
+    db.session.add_all(ThrottleEvent(key=key, at=now) for key in keys)
+    db.session.flush()
+
+
+class LoginFailed(ValidationFailed):
+    pass
+
+
+def authenticate(email: str, password: str, *, client_address: str, now: datetime) -> User:
+    """Check an e-mail address and password, counting failures against the address and the client.
+
+    The caller commits in both outcomes, so that failures are counted.
+
+    :raises RateLimited: after too many recent failures for this address or client (checked first).
+    :raises LoginFailed: if the address or password is wrong (the message does not say which).
+    """
+    limits = _throttle_keys(email, client_address)
+    window = current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"]
+    check_throttle(limits, window, now)
+    user = find_user_by_email(email)
+    hasher = _password_hasher()
+    try:
+        if user is None:
+            # Spend the same time as for a real account, so that timing does not tell which addresses exist.
+            hasher.hash(password)
+            raise VerificationError()
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        note_failure(list(limits), window, now)
+        raise LoginFailed("That e-mail address and password do not match an account.", field="password") from None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def start_session(user: User) -> str:
+    """Open a log-in session and return the token that the session cookie carries."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(AuthSession(user_id=user.id, token_hash=sha256_hex(token)))
+    db.session.flush()
+    return token
+
+
+def user_for_session(token: str) -> User | None:
+    auth_session = db.session.scalar(
+        select(AuthSession).where(AuthSession.token_hash == sha256_hex(token), AuthSession.revoked_at.is_(None))
+    )
+    return auth_session.user if auth_session is not None else None
+
+
+def end_session(token: str, now: datetime) -> None:
+    """Revoke the session, so that its cookie stops working even if somebody copied it."""
+    db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.token_hash == sha256_hex(token), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def create_api_token(actor: User, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token for `actor`; the token itself is returned once and only its hash is kept.
+
+    :raises ValidationFailed: on `name` if it is empty or longer than 80 characters.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Give the token a name, such as the script that will use it.", field="name")
+    if len(name) > 80:
+        raise ValidationFailed("Use at most 80 characters.", field="name")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    api_token = ApiToken(user_id=actor.id, name=name, prefix=token[:10], token_hash=sha256_hex(token))
+    db.session.add(api_token)
+    record("api_token.created", actor=actor, circle_id=None, subject=api_token, data={"name": name})
+    return api_token, token
+
+
+def list_api_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_api_token(actor: User, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of the actor's own tokens.
+
+    :raises NotFound: if the token is not the actor's.
+    :raises Conflict: if it was revoked already.
+    """
+    api_token = db.session.get(ApiToken, token_id)
+    if api_token is None or api_token.user_id != actor.id:
+        raise NotFound("There is no such token among yours.")
+    changed = db.session.execute(
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    ).rowcount
+    if not changed:
+        raise Conflict("This token was revoked already.")
+    record("api_token.revoked", actor=actor, circle_id=None, subject=api_token, data={"name": api_token.name})
+    return api_token
+
+
+def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
+    """The owner of a live token, noting when it was last used (at most once a minute, to spare writes)."""
+    if not token.startswith(API_TOKEN_PREFIX):
+        return None
+    api_token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == sha256_hex(token), ApiToken.revoked_at.is_(None))
+    )
+    if api_token is None:
+        return None
+    now = now or utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
+        api_token.last_used_at = now
+    return api_token.user

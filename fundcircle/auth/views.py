@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from fundcircle.access import PUBLIC, SIGNED_IN, requires
+from fundcircle.auth import services
+from fundcircle.auth.forms import ApiTokenForm, ConfirmForm, LoginForm, SignupForm
+from fundcircle.circles.services import accept_invitation, find_invitation
+from fundcircle.db import utcnow
+from fundcircle.errors import FundCircleError, RateLimited
+from fundcircle.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never another host, scheme or protocol-relative URL."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def _begin_session(user: services.User) -> None:
+    token = services.start_session(user)
+    db.session.commit()
+    session.clear()  # a new session at log-in: nothing set before it (by anybody) carries over
+    session["sid"] = token
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@requires(PUBLIC)
+def login() -> str | Response | tuple[str, int]:
+    if current_user.is_authenticated:
+        return redirect(url_for("circles.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                form.email.data or "",
+                form.password.data or "",
+                client_address=request.remote_addr or "unknown",
+                now=utcnow(),
+            )
+        except RateLimited as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+            status = 429
+        except FundCircleError as error:
+            db.session.commit()  # keep the count of failed attempts
+            form.password.errors = [error.message]
+            status = 401
+        else:
+            _begin_session(user)
+            flash(f"Welcome, {user.name}.", "success")
+            return redirect(_safe_next(request.args.get("next")) or url_for("circles.home"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@requires(PUBLIC)
+def logout() -> Response:
+    token = session.get("sid")
+    if token:
+        services.end_session(token, utcnow())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@requires(PUBLIC)
+def invitation(token: str) -> str | Response | tuple[str, int]:
+    now = utcnow()
+    invitation = find_invitation(token, now)  # NotFound renders the 404 page with its message
+    user = current_user if current_user.is_authenticated else None
+    existing_account = user is None and services.find_user_by_email(invitation.email) is not None
+    signup_form = SignupForm()
+    confirm_form = ConfirmForm()
+    form = confirm_form if user is not None else signup_form
+    status = 200
+    if request.method == "POST" and not existing_account and form.validate_on_submit():
+        try:
+            joined_user, _ = accept_invitation(
+                token,
+                user=user,
+                now=now,
+                name=signup_form.name.data or "",
+                password=signup_form.password.data or "",
+            )
+        except FundCircleError as error:
+            db.session.rollback()
+            target = getattr(signup_form, error.field or "", None) if user is None else None
+            if target is not None:
+                target.errors = [error.message]
+            else:
+                form.form_errors.append(error.message)
+            status = error.status
+        else:
+            circle = invitation.circle
+            db.session.commit()
+            if user is None:
+                _begin_session(joined_user)
+            flash(f"Welcome to {circle.name}.", "success")
+            return redirect(url_for("circles.view", circle_id=circle.id))
+    elif request.method == "POST":
+        status = 400
+    return (
+        render_template(
+            "auth/invitation.html",
+            invitation=invitation,
+            signup_form=signup_form,
+            confirm_form=confirm_form,
+            existing_account=existing_account,
+        ),
+        status,
+    )
+
+
+@bp.route("/profile")
+@requires(SIGNED_IN)
+def profile() -> str:
+    return render_template(
+        "auth/profile.html",
+        tokens=services.list_api_tokens(current_user),
+        token_form=ApiTokenForm(),
+        revoke_form=ConfirmForm(),
+        new_token=None,
+    )
+
+
+@bp.route("/profile/tokens", methods=["POST"])
+@requires(SIGNED_IN)
+def create_token() -> str | tuple[str, int]:
+    form = ApiTokenForm()
+    new_token = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            _, new_token = services.create_api_token(current_user, form.name.data or "")
+        except FundCircleError as error:
+            db.session.rollback()
+            form.name.errors = [error.message]
+            status = error.status
+        else:
+            db.session.commit()
+            form = ApiTokenForm(formdata=None)
+    else:
+        status = 400
+    return (
+        render_template(
+            "auth/profile.html",
+            tokens=services.list_api_tokens(current_user),
+            token_form=form,
+            revoke_form=ConfirmForm(),
+            new_token=new_token,
+        ),
+        status,
+    )
+
+
+@bp.route("/profile/tokens/<int:token_id>/revoke", methods=["POST"])
+@requires(SIGNED_IN)
+def revoke_token(token_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        revoked = services.revoke_api_token(current_user, token_id, utcnow())
+        db.session.commit()
+        flash(f"The token “{revoked.name}” is revoked: it no longer works.", "success")
+    return redirect(url_for("auth.profile"))

@@ -1,0 +1,1 @@
+"""Circles (a community's fund), their members and roles, and invitations."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from fundcircle.circles.models import ROLE_LABELS, ROLES
+from fundcircle.money import CURRENCY_EXPONENTS
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(role, ROLE_LABELS[role]) for role in ROLES]
+
+
+class CircleSettingsForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    description = TextAreaField("What the fund is for", validators=[Length(max=5000)])
+    public = BooleanField(
+        "Public: anyone may see results and the ledger (members, proposals and discussion stay private)"
+    )
+
+
+class CircleForm(CircleSettingsForm):
+    slug = StringField(
+        "Short address",
+        validators=[
+            DataRequired(),
+            Length(max=60),
+            Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Use lower-case letters, digits and single hyphens."),
+        ],
+        description="Lower-case letters, digits and hyphens, e.g. riverside-learning.",
+    )
+    currency = SelectField(
+        "Currency",
+        choices=[(code, code) for code in sorted(CURRENCY_EXPONENTS)],
+        default="EUR",
+        description="The currency of the fund on Open Collective; it cannot change later.",
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    roles = MultiCheckboxField("Roles", choices=_role_choices(), default=["member"])
+
+
+class RolesForm(FlaskForm):
+    roles = MultiCheckboxField(
+        "Roles",
+        choices=_role_choices(),
+        description="Untick every role to remove the person from the circle.",
+    )

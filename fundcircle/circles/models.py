@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fundcircle.auth.models import User
+from fundcircle.db import Base, UTCDateTime, utcnow
+
+#: Roles are per circle; one person may hold several. See PRODUCT.md "People and roles".
+ROLES = ("member", "circle", "treasurer", "admin")
+ROLE_LABELS = {
+    "member": "Community member",
+    "circle": "Circle member (deliberates and decides)",
+    "treasurer": "Treasurer (approves payouts)",
+    "admin": "Admin (sets the circle up)",
+}
+_ROLES_SQL = ", ".join(f"'{role}'" for role in ROLES)
+
+
+class Circle(Base):
+    __tablename__ = "circles"
+    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    #: A public circle shows its results and ledger to everyone; a private one shows nothing to outsiders.
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self) -> str:
+        return f"<Circle {self.id} {self.slug}>"
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("circle_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    circle: Mapped[Circle] = relationship()
+    user: Mapped[User] = relationship()
+    role_rows: Mapped[list[MembershipRole]] = relationship(
+        back_populates="membership", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(row.role for row in self.role_rows)
+
+    def sorted_roles(self) -> list[str]:
+        return [role for role in ROLES if role in self.roles]
+
+
+class MembershipRole(Base):
+    __tablename__ = "membership_roles"
+    __table_args__ = (CheckConstraint(f"role IN ({_ROLES_SQL})", name="role_known"),)
+
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    membership: Mapped[Membership] = relationship(back_populates="role_rows")
+
+
+class Invitation(Base):
+    """A one-time link that lets one person join a circle with the given roles."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    circle: Mapped[Circle] = relationship()

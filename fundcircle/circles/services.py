@@ -1,0 +1,340 @@
+"""Use cases for circles, members, roles and invitations. Services flush and never commit."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from fundcircle.auth.models import User
+from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
+from fundcircle.circles.models import ROLES, Circle, Invitation, Membership, MembershipRole
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import create_chain, record
+from fundcircle.money import MoneyError, check_currency
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def membership_of(user: User | None, circle: Circle) -> Membership | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return db.session.scalar(select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user.id))
+
+
+def require_role(actor: User, circle: Circle, role: str) -> Membership:
+    """:raises PermissionDenied: unless the actor holds `role` in the circle."""
+    membership = membership_of(actor, circle)
+    if membership is None or role not in membership.roles:
+        raise PermissionDenied(f"Only a circle's {role}s can do this.")
+    return membership
+
+
+def check_roles(roles: Iterable[str], *, field: str = "roles", allow_empty: bool = False) -> list[str]:
+    """Return the roles in their canonical order.
+
+    :raises ValidationFailed: on `field` for an unknown role, or for none at all unless `allow_empty`.
+    """
+    given = list(roles)
+    unknown = sorted(set(given) - set(ROLES))
+    if unknown:
+        raise ValidationFailed(f"Unknown role {', '.join(unknown)}; roles are {', '.join(ROLES)}.", field=field)
+    if not given and not allow_empty:
+        raise ValidationFailed("Choose at least one role.", field=field)
+    return [role for role in ROLES if role in given]
+
+
+@dataclass(frozen=True)
+class CircleInput:
+    name: str
+    slug: str
+    currency: str
+    public: bool
+    description: str = ""
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Enter a name.", field="name")
+    if len(name) > 80:
+        raise ValidationFailed("Use at most 80 characters.", field="name")
+    return name
+
+
+def create_circle(actor: User, data: CircleInput) -> Circle:
+    """A superuser creates a circle and becomes its admin; the circle gets its own ledger chain.
+
+    :raises PermissionDenied: unless the actor is a superuser.
+    :raises ValidationFailed: for a bad name, slug or currency.
+    :raises Conflict: on `slug` if another circle has it.
+    """
+    if not actor.is_superuser:
+        raise PermissionDenied("Only a site administrator (superuser) can create circles.")
+    name = _check_name(data.name)
+    slug = data.slug.strip().lower()
+    if not SLUG_PATTERN.match(slug) or len(slug) > 60:
+        raise ValidationFailed(
+            "Use lower-case letters, digits and single hyphens (for example riverside-learning), at most 60.",
+            field="slug",
+        )
+    try:
+        currency = check_currency(data.currency)
+    except MoneyError as error:
+        raise ValidationFailed(str(error), field="currency") from None
+    if len(data.description) > 5000:
+        raise ValidationFailed("Use at most 5,000 characters.", field="description")
+    if db.session.scalar(select(Circle.id).where(Circle.slug == slug)) is not None:
+        raise Conflict("Another circle uses this address already.", field="slug")
+    circle = Circle(
+        name=name,
+        slug=slug,
+        currency=currency,
+        public=data.public,
+        description=data.description.strip(),
+        created_by_id=actor.id,
+    )
+    db.session.add(circle)
+    db.session.flush()
+    create_chain(circle.id)
+    record(
+        "circle.created",
+        actor=actor,
+        circle_id=circle.id,
+        subject=circle,
+        data={"name": name, "slug": slug, "currency": currency, "public": data.public},
+    )
+    _add_membership(actor, circle, actor, ["admin"])
+    return circle
+
+
+def update_circle_settings(actor: User, circle: Circle, *, name: str, description: str, public: bool) -> Circle:
+    """An admin changes the circle's name, description or visibility. The currency never changes.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: for a bad name or description.
+    """
+    require_role(actor, circle, "admin")
+    new = {"name": _check_name(name), "description": description.strip(), "public": public}
+    if len(new["description"]) > 5000:
+        raise ValidationFailed("Use at most 5,000 characters.", field="description")
+    changes = {
+        field: {"from": getattr(circle, field), "to": value}
+        for field, value in new.items()
+        if getattr(circle, field) != value
+    }
+    if not changes:
+        return circle
+    for field, value in new.items():
+        setattr(circle, field, value)
+    record("circle.settings_changed", actor=actor, circle_id=circle.id, subject=circle, data={"changes": changes})
+    return circle
+
+
+def _add_membership(actor: User, circle: Circle, user: User, roles: list[str]) -> Membership:
+    membership = Membership(circle_id=circle.id, user_id=user.id)
+    membership.role_rows = [MembershipRole(role=role) for role in roles]
+    db.session.add(membership)
+    db.session.flush()
+    record(
+        "member.added",
+        actor=actor,
+        circle_id=circle.id,
+        subject=membership,
+        data={"user": user.id, "name": user.name, "roles": roles},
+    )
+    return membership
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    """Either the existing user was added (`membership`), or an invitation link was made (`invitation`, `token`)."""
+
+    membership: Membership | None = None
+    invitation: Invitation | None = None
+    token: str | None = None
+
+
+def invite_member(
+    actor: User, circle: Circle, *, email: str, roles: Iterable[str], now: datetime, valid_days: int
+) -> InviteOutcome:
+    """An admin adds a person: an existing account joins at once; anybody else gets a one-time invitation link.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: for a malformed address or bad roles.
+    :raises Conflict: on `email` if that person is a member already.
+    """
+    require_role(actor, circle, "admin")
+    email = normalise_email(email)
+    checked_roles = check_roles(roles)
+    user = find_user_by_email(email)
+    if user is not None:
+        if membership_of(user, circle) is not None:
+            raise Conflict(f"{user.name} is a member already: change their roles instead.", field="email")
+        return InviteOutcome(membership=_add_membership(actor, circle, user, checked_roles))
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        circle_id=circle.id,
+        email=email,
+        roles=checked_roles,
+        token_hash=sha256_hex(token),
+        created_by_id=actor.id,
+        created_at=now,
+        expires_at=now + timedelta(days=valid_days),
+    )
+    db.session.add(invitation)
+    # The address stays out of the circle's ledger, which a public circle shows to everyone.
+    record(
+        "invitation.created",
+        actor=actor,
+        circle_id=circle.id,
+        subject=invitation,
+        data={"roles": checked_roles, "expires_at": invitation.expires_at.isoformat()},
+    )
+    return InviteOutcome(invitation=invitation, token=token)
+
+
+def _admin_count(circle: Circle) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(MembershipRole)
+            .join(Membership, Membership.id == MembershipRole.membership_id)
+            .where(Membership.circle_id == circle.id, MembershipRole.role == "admin")
+        )
+        or 0
+    )
+
+
+def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[str]) -> Membership | None:
+    """An admin sets a member's roles; no roles at all removes the person from the circle (returns None).
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises NotFound: if the user is not a member of this circle.
+    :raises ValidationFailed: for an unknown role, or if this would leave the circle without an admin.
+    """
+    require_role(actor, circle, "admin")
+    new_roles = check_roles(roles, allow_empty=True)
+    membership = db.session.scalar(
+        select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        raise NotFound("This person is not a member of the circle.")
+    old_roles = membership.sorted_roles()
+    if old_roles == new_roles:
+        return membership
+    if "admin" in old_roles and "admin" not in new_roles and _admin_count(circle) <= 1:
+        raise ValidationFailed("A circle needs at least one admin: make somebody else admin first.", field="roles")
+    data = {"user": user_id, "name": membership.user.name, "from": old_roles, "to": new_roles}
+    if not new_roles:
+        db.session.delete(membership)
+        record("member.removed", actor=actor, circle_id=circle.id, subject=membership, data=data)
+        return None
+    membership.role_rows = [MembershipRole(role=role) for role in new_roles]
+    record("member.roles_changed", actor=actor, circle_id=circle.id, subject=membership, data=data)
+    return membership
+
+
+def list_members(circle: Circle) -> list[Membership]:
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.circle_id == circle.id)
+            .order_by(func.lower(User.name), User.id)
+        )
+    )
+
+
+def find_invitation(token: str, now: datetime) -> Invitation:
+    """:raises NotFound: if the link is unknown, used or expired (one message: the link no longer works)."""
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == sha256_hex(token)))
+    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
+        raise NotFound(
+            "This invitation link does not work any more: it was used, or it expired. "
+            "Ask the circle's admin for a new one."
+        )
+    return invitation
+
+
+def accept_invitation(
+    token: str, *, user: User | None, now: datetime, name: str = "", password: str = ""
+) -> tuple[User, Membership]:
+    """Use an invitation once: sign up (when `user` is None) or join as the signed-in user, whose address must be
+    the invited one. A person who is a member already gains the invited roles.
+
+    :raises NotFound: if the link is unknown, used or expired.
+    :raises PermissionDenied: if the signed-in user is not the invited address.
+    :raises ValidationFailed: for a bad name or password on sign-up.
+    :raises Conflict: if the link was used meanwhile, or an account with the address exists (log in instead).
+    """
+    invitation = find_invitation(token, now)
+    if user is not None and user.email != invitation.email:
+        raise PermissionDenied(f"This invitation is for {invitation.email}, and you are signed in as {user.email}.")
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.expires_at > now)
+        .values(accepted_at=now)
+    ).rowcount
+    if not claimed:
+        raise Conflict("This invitation was used a moment ago.")
+    circle = invitation.circle
+    if user is None:
+        if find_user_by_email(invitation.email) is not None:
+            raise Conflict(
+                "An account with this address exists: log in first, then open the link again.", field="email"
+            )
+        user = create_user(None, email=invitation.email, name=name, password=password, via="invitation")
+    invitation.accepted_by_id = user.id
+    membership = membership_of(user, circle)
+    if membership is None:
+        membership = Membership(circle_id=circle.id, user_id=user.id)
+        membership.role_rows = [MembershipRole(role=role) for role in invitation.roles]
+        db.session.add(membership)
+        action = "member.joined"
+        data = {
+            "user": user.id,
+            "name": user.name,
+            "roles": list(invitation.roles),
+            "invitation": invitation.id,
+        }
+    else:
+        old_roles = membership.sorted_roles()
+        merged = check_roles(set(old_roles) | set(invitation.roles))
+        membership.role_rows = [MembershipRole(role=role) for role in merged]
+        action = "member.roles_changed"
+        data = {
+            "user": user.id,
+            "name": user.name,
+            "from": old_roles,
+            "to": merged,
+            "invitation": invitation.id,
+        }
+    record(action, actor=user, circle_id=circle.id, subject=membership, data=data)
+    return user, membership
+
+
+def circles_of(user: User) -> list[tuple[Circle, Membership]]:
+    rows = db.session.execute(
+        select(Circle, Membership)
+        .join(Membership, Membership.circle_id == Circle.id)
+        .where(Membership.user_id == user.id)
+        .order_by(func.lower(Circle.name))
+    ).all()
+    return [(circle, membership) for circle, membership in rows]
+
+
+def public_circles() -> list[Circle]:
+    return list(db.session.scalars(select(Circle).where(Circle.public.is_(True)).order_by(func.lower(Circle.name))))
+
+
+def get_circle(circle_id: int) -> Circle:
+    circle = db.session.get(Circle, circle_id)
+    if circle is None:
+        raise NotFound("There is no such circle.")
+    return circle

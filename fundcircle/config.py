@@ -1,0 +1,113 @@
+"""Configuration: defaults for development, everything for production from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+#: Values that must never be used as a production secret key.
+WEAK_SECRET_KEYS = {"", "dev", "change-me", "changeme", "secret"}
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with this configuration; the message says what to set."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the usual `postgres://` or `postgresql://` form."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _development_secret_key(instance_path: Path) -> str:
+    """Generate a secret key once and keep it in the instance folder, so sessions survive restarts."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[str, Any]:
+    """Build the configuration from the environment.
+
+    `FUNDCIRCLE_ENV=production` (the default under `wsgi.py`) requires a real `SECRET_KEY` and turns on secure
+    cookies; otherwise the app runs in development mode with a generated key and a SQLite file in `instance/`.
+    `secret_key_given` means the caller (a test) sets SECRET_KEY itself.
+
+    :raises ConfigError: in production without a usable `SECRET_KEY`.
+    """
+    production = os.environ.get("FUNDCIRCLE_ENV", "development") == "production"
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    secret_key = os.environ.get("SECRET_KEY", "")
+    if secret_key_given:
+        pass
+    elif production:
+        if secret_key.strip().lower() in WEAK_SECRET_KEYS or len(secret_key) < 32:
+            raise ConfigError(
+                "FUNDCIRCLE_ENV is production but SECRET_KEY is missing or weak: set SECRET_KEY to a random "
+                "string of at least 32 characters, for example the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+    elif not secret_key:
+        secret_key = _development_secret_key(instance_path)
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'fundcircle.sqlite'}"
+
+    config: dict[str, Any] = {
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Where links in e-mails point; defaults to the host of the request that made them.
+        "BASE_URL": os.environ.get("BASE_URL", "").rstrip("/"),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 14,
+        # Flask-WTF: we call csrf.protect() ourselves so that API calls with a bearer token are exempt
+        # while cookie-authenticated JSON calls are not.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Log-in throttling: failed attempts per e-mail address and per client address in the window.
+        "LOGIN_FAILURES_PER_EMAIL": 5,
+        "LOGIN_FAILURES_PER_ADDRESS": 20,
+        "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+        "INVITATION_VALID_DAYS": 14,
+        # argon2id parameters; None uses argon2-cffi's defaults (above OWASP's minimum).
+        "PASSWORD_HASH_PARAMETERS": None,
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Fund Circle <fundcircle@localhost>"),
+        "MAIL_TIMEOUT_SECONDS": 10,
+        # flask-smorest: the OpenAPI document lives beside the API.
+        "API_TITLE": "Fund Circle API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }
+    return config

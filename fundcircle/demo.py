@@ -1,0 +1,82 @@
+"""`flask demo`: a demo circle with a round and people of every role, made through the same services as the app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from flask.cli import with_appcontext
+
+from fundcircle.auth.models import User
+from fundcircle.auth.services import create_user, find_user_by_email
+from fundcircle.circles.services import CircleInput, create_circle, invite_member
+from fundcircle.db import utcnow
+from fundcircle.extensions import db
+from fundcircle.rounds.services import RoundInput, advance_round, create_round
+
+DEMO_PASSWORD = "fundcircle-demo"
+DEMO_PEOPLE = [
+    # (name, e-mail, roles in the demo circle)
+    ("Ana Admin", "ana@example.org", ["member", "admin"]),
+    ("Tomás Treasurer", "tomas@example.org", ["member", "treasurer"]),
+    ("Bea Circle", "bea@example.org", ["member", "circle"]),
+    ("Chidi Circle", "chidi@example.org", ["member", "circle"]),
+    ("Dana Circle", "dana@example.org", ["member", "circle"]),
+    ("Eli Member", "eli@example.org", ["member"]),
+]
+
+
+def seed_demo() -> bool:
+    """Create the demo data unless it exists; return whether anything was created. The caller commits."""
+    if find_user_by_email(DEMO_PEOPLE[0][1]) is not None:
+        return False
+    now = utcnow()
+    users: dict[str, User] = {}
+    for index, (name, email, _) in enumerate(DEMO_PEOPLE):
+        users[email] = create_user(
+            None, email=email, name=name, password=DEMO_PASSWORD, superuser=index == 0, via="demo"
+        )
+    ana = users[DEMO_PEOPLE[0][1]]
+    circle = create_circle(
+        ana,
+        CircleInput(
+            name="Riverside Learning Circle",
+            slug="riverside",
+            currency="EUR",
+            public=True,
+            description="Our peer-learning community's shared micro-fund: small grants for study groups, "
+            "workshops and the tools we share.",
+        ),
+    )
+    for _, email, roles in DEMO_PEOPLE[1:]:
+        invite_member(ana, circle, email=email, roles=roles, now=now, valid_days=14)
+    round_ = create_round(
+        ana,
+        circle,
+        RoundInput(
+            title="Spring micro-grants",
+            description="Up to 400 EUR for something that helps us learn together this spring.",
+            budget_minor=100_000,
+            per_proposal_cap_minor=40_000,
+            method="quadratic",
+            categories=["Learning", "Events", "Tools"],
+            proposals_close_at=now + timedelta(days=14),
+            deliberation_close_at=now + timedelta(days=21),
+            deciding_close_at=now + timedelta(days=28),
+        ),
+    )
+    advance_round(ana, round_, "proposals", now)
+    return True
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Seed a demo circle with a round and demo users of every role (does nothing if they exist)."""
+    created = seed_demo()
+    db.session.commit()
+    click.echo("Demo data created." if created else "Demo data exists already; nothing changed.")
+    click.echo(f"Log in at http://127.0.0.1:5000/login with any of these (password: {DEMO_PASSWORD}):")
+    for name, email, roles in DEMO_PEOPLE:
+        extra = ", superuser" if email == DEMO_PEOPLE[0][1] else ""
+        click.echo(f"  {email:<20} {name:<16} {' + '.join(roles)}{extra}")

@@ -1,0 +1,180 @@
+"""Domain errors and the app's error pages and JSON error shape.
+
+Services raise `FundCircleError` subclasses; a page view attaches them to a form field, an API view lets them
+reach the handler here, which answers `{"error": {"code", "message", "fields"}}`. Every error rolls the
+request's transaction back, ledger entries included.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from fundcircle.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class FundCircleError(Exception):
+    """A request that the rules refuse. `field` names the input at fault, where there is one."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.fields: dict[str, Any] = dict(fields or {})
+        if field is not None:
+            self.fields.setdefault(field, [message])
+
+
+class ValidationFailed(FundCircleError):
+    status = 422
+    code = "invalid"
+
+
+class PermissionDenied(FundCircleError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(FundCircleError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(FundCircleError):
+    """Somebody else changed the thing first, or it already exists."""
+
+    status = 409
+    code = "conflict"
+
+
+class RateLimited(FundCircleError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+HTTP_MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Sign in first: send an API token as `Authorization: Bearer <token>` or log in.",
+    403: "You do not have the role needed for this.",
+    404: "There is nothing here, or it is not visible to you.",
+    405: "This address does not accept that method.",
+    413: "The request is too large.",
+    415: "Send the request body as JSON, with `Content-Type: application/json`.",
+    500: "Something went wrong on our side; nothing was changed. Please try again.",
+}
+
+CSRF_MESSAGE = (
+    "The form had expired or did not come from this site; nothing was changed. Reload the page and try again."
+)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
+    """webargs nests messages under their location ("json", "query"); the API reports fields by name."""
+    fields: dict[str, Any] = {}
+    if not isinstance(messages, dict):
+        return fields
+    for location, value in messages.items():
+        if isinstance(value, dict):
+            fields.update(value)
+        else:
+            fields[f"_{location}"] = value
+    return fields
+
+
+def json_error(status: int, message: str, fields: dict[str, Any] | None = None, code: str | None = None) -> Response:
+    body = {"error": {"code": code or HTTP_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _html_error(status: int, message: str) -> tuple[str, int]:
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _handle_fundcircle_error(error: FundCircleError) -> Any:
+    db.session.rollback()
+    if is_api_request():
+        response = json_error(error.status, error.message, error.fields, error.code)
+    else:
+        body, status = _html_error(error.status, error.message)
+        response = Response(body, status=status, mimetype="text/html")
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
+def _handle_csrf_error(error: CSRFError) -> Any:
+    db.session.rollback()
+    if is_api_request():
+        return json_error(400, "Missing or invalid CSRF token: send X-CSRFToken, or use a bearer token.", code="csrf")
+    return _html_error(400, CSRF_MESSAGE)
+
+
+def _handle_http_exception(error: HTTPException) -> Any:
+    db.session.rollback()
+    status = error.code or 500
+    if is_api_request():
+        data = getattr(error, "data", None) or {}
+        fields = _flatten_webargs_messages(data.get("messages"))
+        if status == 422:
+            message = "Some fields are not valid; see `fields`."
+        elif status == 400 and fields:
+            message = "; ".join(
+                str(m) for value in fields.values() for m in (value if isinstance(value, list) else [value])
+            )
+        else:
+            message = HTTP_MESSAGES.get(status) or error.description or "Error."
+        response = json_error(status, message, fields)
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+    return _html_error(status, HTTP_MESSAGES.get(status, error.description or "Error."))
+
+
+def _handle_unexpected(error: Exception) -> Any:
+    if isinstance(error, HTTPException):
+        return _handle_http_exception(error)
+    log.exception("unhandled error", exc_info=error)
+    db.session.rollback()
+    if is_api_request():
+        return json_error(500, HTTP_MESSAGES[500])
+    return _html_error(500, HTTP_MESSAGES[500])
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(FundCircleError, _handle_fundcircle_error)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,1 @@
+"""The audit ledger: every state change appends a hash-chained entry in the same transaction."""

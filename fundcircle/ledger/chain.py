@@ -1,0 +1,172 @@
+"""The ledger's canonical JSON, entry hash and chain verification. Pure: no Flask, no database, no clock.
+
+Each circle has its own chain (and the site has one for what belongs to no circle), so that a circle's ledger can
+be published and verified without anything of another circle. Entry n of a chain is hashed as
+
+    hash_n = SHA-256( hash_{n-1} as 64 lower-case hex characters  +  canonical JSON of entry n )
+
+with hash_0 = 64 zeros. The canonical JSON is the object {"seq", "at", "circle", "actor", "action", "subject",
+"data"} with keys sorted, no insignificant whitespace, UTF-8 (non-ASCII characters as themselves), `at` as
+ISO 8601 UTC with microseconds and a `Z`, and no floating-point numbers anywhere (money is integer minor units).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+class CanonicalJSONError(ValueError):
+    """A value that has no canonical JSON form (a float, a NaN, a non-string key, an unknown type)."""
+
+
+def _check_canonical(value: Any, path: str) -> None:
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        return
+    if isinstance(value, float):
+        raise CanonicalJSONError(f"{path}: floats are not allowed in the ledger; use integers (minor units)")
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_canonical(item, f"{path}[{index}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalJSONError(f"{path}: keys must be strings, not {key!r}")
+            _check_canonical(item, f"{path}.{key}")
+        return
+    raise CanonicalJSONError(f"{path}: {type(value).__name__} has no canonical JSON form")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise `value` the one way the ledger hashes it.
+
+    :raises CanonicalJSONError: if the value holds a float or a type JSON does not have.
+    """
+    _check_canonical(value, "$")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def format_at(at: datetime) -> str:
+    """The canonical form of a timestamp: UTC, microseconds, `Z`."""
+    if at.tzinfo is None:
+        raise CanonicalJSONError("ledger timestamps must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class EntryContent:
+    """What an entry says; everything here is covered by its hash."""
+
+    seq: int
+    at: datetime
+    circle_id: int | None
+    actor_id: int | None
+    action: str
+    subject_type: str | None
+    subject_id: int | None
+    data: Mapping[str, Any]
+
+    def as_json_object(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": format_at(self.at),
+            "circle": self.circle_id,
+            "actor": self.actor_id,
+            "action": self.action,
+            "subject": {"type": self.subject_type, "id": self.subject_id},
+            "data": dict(self.data),
+        }
+
+
+def entry_hash(prev_hash: str, content: EntryContent) -> str:
+    """The hash of an entry that follows `prev_hash`."""
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(canonical_json(content.as_json_object()))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as read back from storage or an export, with the hashes stored beside it."""
+
+    content: EntryContent
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int
+    head: str
+    #: The sequence number of the first entry that does not verify, and why.
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(
+    entries: Iterable[StoredEntry],
+    *,
+    expected_head: tuple[int, str] | None = None,
+    checkpoint: tuple[int, str] | None = None,
+) -> VerifyResult:
+    """Recompute a chain from its first entry, in stored order, and report the first entry that breaks it.
+
+    Catches an edited entry (its hash no longer matches), a deleted or inserted one (a gap or repeat in `seq`, or a
+    `prev_hash` that does not name the entry before), and a reorder (both). `expected_head` is the (count, hash)
+    that the store says the chain ends at, which catches entries cut off the end; `checkpoint` is a (count, hash)
+    published earlier, which the chain must still pass through.
+
+    Entries are consumed one at a time, so a long chain is verified in constant memory.
+    """
+    count = 0
+    head = GENESIS_HASH
+    checkpoint_seen = checkpoint is None or checkpoint[0] == 0
+    for entry in entries:
+        expected_seq = count + 1
+        seq = entry.content.seq
+        if seq != expected_seq:
+            what = "missing or reordered" if seq > expected_seq else "repeated or reordered"
+            return VerifyResult(False, count, head, seq, f"expected entry {expected_seq}, found entry {seq} ({what})")
+        if entry.prev_hash != head:
+            return VerifyResult(False, count, head, seq, "prev_hash does not name the entry before it")
+        try:
+            recomputed = entry_hash(head, entry.content)
+        except CanonicalJSONError as error:
+            return VerifyResult(False, count, head, seq, f"entry cannot be hashed: {error}")
+        if recomputed != entry.hash:
+            return VerifyResult(False, count, head, seq, "content does not match its hash (edited)")
+        count, head = seq, recomputed
+        if checkpoint is not None and count == checkpoint[0]:
+            if head != checkpoint[1]:
+                return VerifyResult(False, count, head, seq, "the chain no longer passes through the checkpoint")
+            checkpoint_seen = True
+    if expected_head is not None and (count, head) != expected_head:
+        return VerifyResult(
+            False,
+            count,
+            head,
+            count + 1 if count < expected_head[0] else count,
+            f"the chain ends at entry {count} but its head record says entry {expected_head[0]} "
+            "(entries removed from the end, or the head altered)",
+        )
+    if not checkpoint_seen:
+        assert checkpoint is not None
+        return VerifyResult(
+            False,
+            count,
+            head,
+            None,
+            f"the chain has {count} entries, fewer than the checkpoint's {checkpoint[0]}",
+        )
+    return VerifyResult(True, count, head)

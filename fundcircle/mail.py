@@ -1,0 +1,48 @@
+"""Sending e-mail through the mail server the circle's operator configured. Called only after a commit."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app, url_for
+
+log = logging.getLogger(__name__)
+
+
+def mail_configured() -> bool:
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    """An absolute link for e-mails: BASE_URL when set (behind a proxy), else the current request's host."""
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def send_mail(to: str, subject: str, body: str) -> bool:
+    """Send a plain-text e-mail; return whether the server took it. Failures are logged, never raised, because
+    the change that the e-mail tells about is already committed."""
+    config = current_app.config
+    if not mail_configured():
+        return False
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    try:
+        with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"]) as smtp:
+            if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
+                smtp.starttls()
+            if config["MAIL_USERNAME"]:
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning("could not send e-mail %r to %s: %s", subject, to, error)
+        return False
+    return True

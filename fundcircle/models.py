@@ -1,0 +1,12 @@
+"""Every area's models, imported together so that the metadata (and so migrations) sees all tables."""
+
+from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
+from fundcircle.circles.models import Circle, Invitation, Membership, MembershipRole
+from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
+
+__all__ = [
+    "ApiToken", "AuthSession", "Circle", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
+    "MembershipRole", "Proposal", "ProposalVersion", "Round", "ThrottleEvent", "User",
+]  # fmt: skip

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.rounds.models import Round
+
+PROPOSAL_STATUSES = ("draft", "submitted", "withdrawn")
+
+
+class Proposal(Base):
+    """A request for money in a round. Its content lives in versions; every edit after submission adds one."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'submitted', 'withdrawn')", name="status_known"),
+        CheckConstraint("current_version >= 1", name="current_version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    round: Mapped[Round] = relationship()
+
+
+class ProposalVersion(Base):
+    """The content of a proposal as it stood at one version; comments and decisions name the version."""
+
+    __tablename__ = "proposal_versions"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
+        # Paid either to an Open Collective account, or to a person Open Collective will invite.
+        CheckConstraint(
+            "(payee_slug IS NOT NULL AND payee_name IS NULL AND payee_email IS NULL)"
+            " OR (payee_slug IS NULL AND payee_name IS NOT NULL AND payee_email IS NOT NULL)",
+            name="one_kind_of_payee",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(120))
+    summary: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    category: Mapped[str | None] = mapped_column(String(60))
+    payee_slug: Mapped[str | None] = mapped_column(String(100))
+    payee_name: Mapped[str | None] = mapped_column(String(120))
+    payee_email: Mapped[str | None] = mapped_column(String(254))
+    change_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,1 @@
+"""Rounds: one call for proposals against one pot, moving through its phases."""

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from fundcircle.errors import ValidationFailed
+from fundcircle.money import MoneyError, parse_major
+from fundcircle.rounds.services import RoundInput
+
+DEADLINE_HELP = "Time in UTC. Leave empty to move the round on by hand."
+
+
+class RoundForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("What this round funds", validators=[Length(max=10000)])
+    budget = StringField(
+        "Budget", validators=[DataRequired(), Length(max=30)], description="The whole pot, e.g. 1000.00"
+    )
+    per_proposal_cap = StringField(
+        "Most a proposal may ask for", validators=[DataRequired(), Length(max=30)], description="e.g. 400.00"
+    )
+    method = RadioField(
+        "How the circle decides",
+        choices=[
+            ("quadratic", "Quadratic voting: each circle member spreads voice credits over the proposals"),
+            ("consent", "Consent: the circle consents to each proposal, or objects and improves it"),
+        ],
+        default="quadratic",
+    )
+    credits = IntegerField(
+        "Voice credits per circle member", default=100, validators=[InputRequired(), NumberRange(1, 10000)]
+    )
+    allow_negative = BooleanField("Allow votes against a proposal")
+    quorum_percent = IntegerField(
+        "Quorum (% of circle members who must take part)",
+        default=50,
+        validators=[InputRequired(), NumberRange(0, 100)],
+    )
+    consent_rules = RadioField(
+        "Consent rules",
+        choices=[
+            ("sociocratic", "Sociocratic: consent, concern or objection; an objection must be resolved"),
+            ("consensus", "Consensus: agree, stand aside or block"),
+        ],
+        default="sociocratic",
+    )
+    secret_ballot = BooleanField("Secret ballot: nobody sees how an individual voted")
+    categories = TextAreaField("Categories, one per line", validators=[Length(max=2000)])
+    max_proposals_per_member = IntegerField(
+        "Most proposals per member", default=3, validators=[InputRequired(), NumberRange(1, 100)]
+    )
+    proposals_close_at = DateTimeLocalField(
+        "Proposals close", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
+    )
+    deliberation_close_at = DateTimeLocalField(
+        "Deliberation closes", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
+    )
+    deciding_close_at = DateTimeLocalField(
+        "Decision closes", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
+    )
+
+    #: Service field names that this form shows under another name.
+    ALIASES = {"budget_minor": "budget", "per_proposal_cap_minor": "per_proposal_cap"}
+
+    def to_input(self, currency: str) -> RoundInput:
+        """:raises ValidationFailed: for an amount that is not a number in the currency."""
+        amounts: dict[str, int] = {}
+        errors: dict[str, list[str]] = {}
+        for name in ("budget", "per_proposal_cap"):
+            try:
+                amounts[name] = parse_major(getattr(self, name).data or "", currency)
+            except MoneyError as error:
+                errors[f"{name}_minor"] = [str(error)]
+        if errors:
+            raise ValidationFailed("Some amounts are not valid.", fields=errors)
+
+        def utc(value: datetime | None) -> datetime | None:
+            return value.replace(tzinfo=UTC) if value is not None else None
+
+        return RoundInput(
+            title=self.title.data or "",
+            description=self.description.data or "",
+            budget_minor=amounts["budget"],
+            per_proposal_cap_minor=amounts["per_proposal_cap"],
+            method=self.method.data or "",
+            credits=self.credits.data or 0,
+            allow_negative=bool(self.allow_negative.data),
+            quorum_percent=self.quorum_percent.data if self.quorum_percent.data is not None else 50,
+            consent_rules=self.consent_rules.data or "",
+            secret_ballot=bool(self.secret_ballot.data),
+            categories=(self.categories.data or "").splitlines(),
+            max_proposals_per_member=self.max_proposals_per_member.data or 0,
+            proposals_close_at=utc(self.proposals_close_at.data),
+            deliberation_close_at=utc(self.deliberation_close_at.data),
+            deciding_close_at=utc(self.deciding_close_at.data),
+        )
+
+
+class AdvanceForm(FlaskForm):
+    to = HiddenField(validators=[DataRequired()])

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fundcircle.circles.models import Circle
+from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.rounds.phases import ALL_PHASES
+
+METHODS = ("quadratic", "consent")
+CONSENT_RULES = ("sociocratic", "consensus")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class Round(Base):
+    """One call for proposals against one pot of money, in the circle's currency."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (
+        CheckConstraint(f"phase IN ({_in(ALL_PHASES)})", name="phase_known"),
+        CheckConstraint(f"method IN ({_in(METHODS)})", name="method_known"),
+        CheckConstraint(f"consent_rules IN ({_in(CONSENT_RULES)})", name="consent_rules_known"),
+        CheckConstraint("budget_minor > 0", name="budget_positive"),
+        CheckConstraint(
+            "per_proposal_cap_minor > 0 AND per_proposal_cap_minor <= budget_minor", name="cap_within_budget"
+        ),
+        CheckConstraint("credits > 0", name="credits_positive"),
+        CheckConstraint("quorum_percent >= 0 AND quorum_percent <= 100", name="quorum_is_percent"),
+        CheckConstraint("max_proposals_per_member > 0", name="max_proposals_positive"),
+        CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    budget_minor: Mapped[int] = mapped_column(Integer)
+    per_proposal_cap_minor: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(16))
+    credits: Mapped[int] = mapped_column(Integer, default=100)
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    quorum_percent: Mapped[int] = mapped_column(Integer, default=50)
+    consent_rules: Mapped[str] = mapped_column(String(16), default="sociocratic")
+    secret_ballot: Mapped[bool] = mapped_column(Boolean, default=False)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_proposals_per_member: Mapped[int] = mapped_column(Integer, default=3)
+    proposals_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deliberation_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deciding_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    phase: Mapped[str] = mapped_column(String(16), default="draft")
+    phase_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    circle: Mapped[Circle] = relationship()
+
+    def deadline_of(self, phase: str) -> datetime | None:
+        from fundcircle.rounds.phases import PHASE_DEADLINES
+
+        field = PHASE_DEADLINES.get(phase)
+        return getattr(self, field) if field else None

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from fundcircle.api.fields import StrictBoolean, StrictInteger, utc_datetime
+from fundcircle.rounds.models import CONSENT_RULES, METHODS
+from fundcircle.rounds.phases import ALL_PHASES
+
+
+class DeadlinesSchema(Schema):
+    proposals = utc_datetime(allow_none=True, load_default=None, metadata={"description": "End of the proposals phase"})
+    deliberation = utc_datetime(allow_none=True, load_default=None)
+    deciding = utc_datetime(allow_none=True, load_default=None)
+
+
+class RoundCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    description = fields.String(load_default="", validate=validate.Length(max=10000))
+    budget_minor = StrictInteger(required=True, validate=validate.Range(min=1))
+    per_proposal_cap_minor = StrictInteger(required=True, validate=validate.Range(min=1))
+    method = fields.String(required=True, validate=validate.OneOf(METHODS))
+    credits = StrictInteger(load_default=100, validate=validate.Range(min=1, max=10000))
+    allow_negative = StrictBoolean(load_default=False)
+    quorum_percent = StrictInteger(load_default=50, validate=validate.Range(min=0, max=100))
+    consent_rules = fields.String(load_default="sociocratic", validate=validate.OneOf(CONSENT_RULES))
+    secret_ballot = StrictBoolean(load_default=False)
+    categories = fields.List(
+        fields.String(validate=validate.Length(min=1, max=60)),
+        load_default=list,
+        validate=validate.Length(max=30),
+    )
+    max_proposals_per_member = StrictInteger(load_default=3, validate=validate.Range(min=1, max=100))
+    deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
+
+
+class RoundSchema(Schema):
+    id = fields.Integer(required=True)
+    circle_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    currency = fields.String(required=True)
+    budget_minor = fields.Integer(required=True)
+    per_proposal_cap_minor = fields.Integer(required=True)
+    method = fields.String(required=True)
+    credits = fields.Integer(required=True)
+    allow_negative = fields.Boolean(required=True)
+    quorum_percent = fields.Integer(required=True)
+    consent_rules = fields.String(required=True)
+    secret_ballot = fields.Boolean(required=True)
+    categories = fields.List(fields.String(), required=True)
+    max_proposals_per_member = fields.Integer(required=True)
+    phase = fields.String(required=True)
+    next_phases = fields.List(fields.String(), required=True)
+    deadlines = fields.Nested(DeadlinesSchema, required=True)
+    phase_changed_at = fields.DateTime(format="iso", required=True)
+    created_at = fields.DateTime(format="iso", required=True)
+
+
+class AdvanceSchema(Schema):
+    to = fields.String(required=True, validate=validate.OneOf(ALL_PHASES))

@@ -1,0 +1,247 @@
+"""Use cases for rounds: create, change settings, move through phases. Services flush and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from fundcircle.auth.models import User
+from fundcircle.circles.models import Circle
+from fundcircle.circles.services import require_role
+from fundcircle.errors import Conflict, NotFound, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+from fundcircle.money import format_minor
+from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
+from fundcircle.rounds.phases import PHASES, PhaseError, check_deadlines, check_transition, is_before
+
+#: The largest amount a round can hold, in minor units; keeps every sum far from any integer limit.
+MAX_BUDGET_MINOR = 10**11
+OPEN_PHASES = ("proposals", "deliberation", "deciding")
+
+
+@dataclass(frozen=True)
+class RoundInput:
+    """The settings of a round, as a form or the API gives them (money already in minor units)."""
+
+    title: str
+    budget_minor: int
+    per_proposal_cap_minor: int
+    method: str
+    description: str = ""
+    credits: int = 100
+    allow_negative: bool = False
+    quorum_percent: int = 50
+    consent_rules: str = "sociocratic"
+    secret_ballot: bool = False
+    categories: list[str] = field(default_factory=list)
+    max_proposals_per_member: int = 3
+    proposals_close_at: datetime | None = None
+    deliberation_close_at: datetime | None = None
+    deciding_close_at: datetime | None = None
+
+
+#: Settings that shape how money is asked for and decided: fixed once the round is open.
+FIXED_AFTER_DRAFT = ("budget_minor", "per_proposal_cap_minor", "method", "max_proposals_per_member")
+#: Settings of the decision itself: fixed once the round reaches deciding (PRODUCT.md).
+FIXED_FROM_DECIDING = (
+    "credits",
+    "allow_negative",
+    "quorum_percent",
+    "consent_rules",
+    "secret_ballot",
+    "categories",
+)
+
+
+def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
+    """Check a round's settings together; return them cleaned.
+
+    :raises ValidationFailed: with a message for every field at fault.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def fail(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    title = data.title.strip()
+    if not title:
+        fail("title", "Enter a title.")
+    elif len(title) > 120:
+        fail("title", "Use at most 120 characters.")
+    if len(data.description) > 10000:
+        fail("description", "Use at most 10,000 characters.")
+    if not 0 < data.budget_minor <= MAX_BUDGET_MINOR:
+        fail(
+            "budget_minor",
+            f"The budget must be above 0 and at most {format_minor(MAX_BUDGET_MINOR, currency)}.",
+        )
+    if data.per_proposal_cap_minor <= 0:
+        fail("per_proposal_cap_minor", "The cap per proposal must be above 0.")
+    elif data.per_proposal_cap_minor > data.budget_minor > 0:
+        fail("per_proposal_cap_minor", "The cap per proposal cannot be more than the budget.")
+    if data.method not in METHODS:
+        fail("method", f"Choose {' or '.join(METHODS)}.")
+    if not 1 <= data.credits <= 10000:
+        fail("credits", "Give each circle member between 1 and 10,000 voice credits.")
+    if not 0 <= data.quorum_percent <= 100:
+        fail("quorum_percent", "The quorum is a percentage from 0 to 100.")
+    if data.consent_rules not in CONSENT_RULES:
+        fail("consent_rules", f"Choose {' or '.join(CONSENT_RULES)}.")
+    if not 1 <= data.max_proposals_per_member <= 100:
+        fail("max_proposals_per_member", "Allow between 1 and 100 proposals per member.")
+    categories = [category.strip() for category in data.categories if category.strip()]
+    if len(categories) > 30:
+        fail("categories", "Use at most 30 categories.")
+    if any(len(category) > 60 for category in categories):
+        fail("categories", "Keep each category to 60 characters.")
+    if len({category.lower() for category in categories}) != len(categories):
+        fail("categories", "Each category must appear once.")
+    deadlines = {
+        "proposals_close_at": data.proposals_close_at,
+        "deliberation_close_at": data.deliberation_close_at,
+        "deciding_close_at": data.deciding_close_at,
+    }
+    for name, message in check_deadlines(deadlines).items():
+        fail(name, message)
+    if errors:
+        raise ValidationFailed("Some settings are not valid.", fields=errors)
+    cleaned = asdict(data)
+    cleaned.update(title=title, description=data.description.strip(), categories=categories)
+    return cleaned
+
+
+def _ledger_settings(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
+
+
+def create_round(actor: User, circle: Circle, data: RoundInput) -> Round:
+    """An admin creates a round in `draft`, in the circle's currency.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: for settings that do not hold together (each field named).
+    """
+    require_role(actor, circle, "admin")
+    values = _validate(data, circle.currency)
+    round_ = Round(circle_id=circle.id, currency=circle.currency, phase="draft", created_by_id=actor.id, **values)
+    db.session.add(round_)
+    db.session.flush()
+    record(
+        "round.created",
+        actor=actor,
+        circle_id=circle.id,
+        subject=round_,
+        data={"currency": circle.currency, **_ledger_settings(values)},
+    )
+    return round_
+
+
+def update_round(actor: User, round_: Round, data: RoundInput) -> Round:
+    """An admin changes a round's settings, as far as its phase allows: the budget, cap and method only in draft;
+    the voting and consent settings until the round reaches deciding; nothing once it is decided.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: for invalid settings, or a change the phase no longer allows (field named).
+    """
+    require_role(actor, round_.circle, "admin")
+    values = _validate(data, round_.currency)
+    changes = {
+        name: {"from": getattr(round_, name), "to": value}
+        for name, value in values.items()
+        if getattr(round_, name) != value
+    }
+    if not is_before(round_.phase, "decided"):
+        if changes:
+            raise ValidationFailed(f"The round is {round_.phase}: its settings cannot change any more.")
+        return round_
+    locked: dict[str, list[str]] = {}
+    for name in changes:
+        if name in FIXED_AFTER_DRAFT and round_.phase != "draft":
+            locked[name] = ["This is fixed once the round is open for proposals."]
+        if name in FIXED_FROM_DECIDING and round_.phase == "deciding":
+            locked[name] = ["This is fixed once the round is deciding."]
+    if locked:
+        raise ValidationFailed("Some settings cannot change in this phase.", fields=locked)
+    if not changes:
+        return round_
+    for name, change in changes.items():
+        setattr(round_, name, change["to"])
+    record(
+        "round.settings_changed",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=round_,
+        data={"changes": {name: _ledger_settings(change) for name, change in changes.items()}},
+    )
+    return round_
+
+
+def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> Round:
+    """Move a round to its next phase (or cancel it before it is decided). `actor` None is the deadline clock.
+
+    The change is a compare-and-set on the phase, so of two admins clicking at once only one moves the round.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: on `to` if the lifecycle does not allow the move.
+    :raises Conflict: if the round moved meanwhile.
+    """
+    if actor is not None:
+        require_role(actor, round_.circle, "admin")
+    current = round_.phase
+    try:
+        check_transition(current, to)
+    except PhaseError as error:
+        raise ValidationFailed(str(error), field="to") from None
+    moved = db.session.execute(
+        update(Round).where(Round.id == round_.id, Round.phase == current).values(phase=to, phase_changed_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not moved:
+        raise Conflict("The round moved to another phase meanwhile; reload to see where it is now.")
+    db.session.refresh(round_)
+    record(
+        "round.phase_changed",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=round_,
+        data={"from": current, "to": to},
+        at=now,
+    )
+    return round_
+
+
+def get_round(round_id: int) -> Round:
+    round_ = db.session.get(Round, round_id)
+    if round_ is None:
+        raise NotFound("There is no such round.")
+    return round_
+
+
+def rounds_of_circle(circle: Circle, *, include_drafts: bool) -> list[Round]:
+    query = select(Round).where(Round.circle_id == circle.id)
+    if not include_drafts:
+        query = query.where(Round.phase != "draft")
+    return list(db.session.scalars(query.order_by(Round.created_at.desc(), Round.id.desc())))
+
+
+def open_rounds_of(circle_ids: list[int], admin_circle_ids: set[int]) -> dict[int, list[Round]]:
+    """The rounds under way in each circle (drafts only where the user is admin), for the home page."""
+    if not circle_ids:
+        return {}
+    rows = db.session.scalars(
+        select(Round)
+        .where(Round.circle_id.in_(circle_ids), Round.phase.in_(("draft", *OPEN_PHASES, "decided")))
+        .order_by(Round.created_at.desc())
+    )
+    result: dict[int, list[Round]] = {}
+    for round_ in rows:
+        if round_.phase == "draft" and round_.circle_id not in admin_circle_ids:
+            continue
+        result.setdefault(round_.circle_id, []).append(round_)
+    return result
+
+
+__all__ = ["PHASES", "RoundInput", "advance_round", "create_round", "get_round", "update_round"]

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from fundcircle.access import ANY_MEMBER, circle_role, has_role, requires
+from fundcircle.circles.models import Circle
+from fundcircle.db import utcnow
+from fundcircle.errors import FundCircleError
+from fundcircle.extensions import db
+from fundcircle.forms import attach_error
+from fundcircle.money import format_minor
+from fundcircle.rounds import services
+from fundcircle.rounds.forms import AdvanceForm, RoundForm
+from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import PHASE_LABELS, next_phases, time_left
+
+bp = Blueprint("rounds", __name__)
+
+ADMIN = circle_role("admin")
+
+
+def _form_data_of(round_: Round) -> MultiDict[str, Any]:
+    """A round's settings as the form shows them (money in major units)."""
+    data: dict[str, Any] = {
+        name: getattr(round_, name)
+        for name in (
+            "title",
+            "description",
+            "method",
+            "credits",
+            "quorum_percent",
+            "consent_rules",
+            "max_proposals_per_member",
+        )
+    }
+    data["budget"] = format_minor(round_.budget_minor, round_.currency, with_code=False).replace(",", "")
+    data["per_proposal_cap"] = format_minor(round_.per_proposal_cap_minor, round_.currency, with_code=False).replace(
+        ",", ""
+    )
+    data["categories"] = "\n".join(round_.categories)
+    for name in ("proposals_close_at", "deliberation_close_at", "deciding_close_at"):
+        value = getattr(round_, name)
+        data[name] = value.strftime("%Y-%m-%dT%H:%M") if value else ""
+    formdata: MultiDict[str, Any] = MultiDict(data)
+    if round_.allow_negative:
+        formdata["allow_negative"] = "y"
+    if round_.secret_ballot:
+        formdata["secret_ballot"] = "y"
+    return formdata
+
+
+@bp.route("/circles/<int:circle_id>/rounds/new", methods=["GET", "POST"])
+@requires(ADMIN)
+def create(circle_id: int) -> str | Response | tuple[str, int]:
+    circle: Circle = g.circle
+    form = RoundForm()
+    if form.validate_on_submit():
+        try:
+            round_ = services.create_round(current_user, circle, form.to_input(circle.currency))
+        except FundCircleError as error:
+            db.session.rollback()
+            attach_error(form, error, aliases=RoundForm.ALIASES)
+            return render_template("rounds/form.html", circle=circle, form=form, round=None), error.status
+        db.session.commit()
+        flash("The round is created as a draft. Open it for proposals when it is ready.", "success")
+        return redirect(url_for("rounds.view", round_id=round_.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("rounds/form.html", circle=circle, form=form, round=None), status
+
+
+@bp.route("/rounds/<int:round_id>")
+@requires(ANY_MEMBER)
+def view(round_id: int) -> str:
+    round_ = services.get_round(round_id)
+    now = utcnow()
+    deadline = round_.deadline_of(round_.phase)
+    return render_template(
+        "rounds/view.html",
+        round=round_,
+        circle=round_.circle,
+        deadline=deadline,
+        time_left=time_left(deadline, now),
+        next_phases=next_phases(round_.phase) if has_role("admin") else (),
+        advance_form=AdvanceForm(),
+        is_admin=has_role("admin"),
+        phase_labels=PHASE_LABELS,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/edit", methods=["GET", "POST"])
+@requires(ADMIN)
+def edit(round_id: int) -> str | Response | tuple[str, int]:
+    round_ = services.get_round(round_id)
+    form = RoundForm() if request.method == "POST" else RoundForm(formdata=_form_data_of(round_))
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            services.update_round(current_user, round_, form.to_input(round_.currency))
+        except FundCircleError as error:
+            db.session.rollback()
+            attach_error(form, error, aliases=RoundForm.ALIASES)
+            return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), error.status
+        db.session.commit()
+        flash("Settings saved.", "success")
+        return redirect(url_for("rounds.view", round_id=round_.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), status
+
+
+@bp.route("/rounds/<int:round_id>/advance", methods=["POST"])
+@requires(ADMIN)
+def advance(round_id: int) -> Response:
+    round_ = services.get_round(round_id)
+    form = AdvanceForm()
+    if not form.validate_on_submit():
+        flash("Choose the phase to move to.", "error")
+        return redirect(url_for("rounds.view", round_id=round_.id))
+    try:
+        services.advance_round(current_user, round_, form.to.data or "", utcnow())
+    except FundCircleError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("rounds.view", round_id=round_id))
+    db.session.commit()
+    flash(f"The round is now: {PHASE_LABELS[round_.phase]}.", "success")
+    return redirect(url_for("rounds.view", round_id=round_.id))
