@@ -97,13 +97,12 @@ def _throttle_keys(email: str, client_address: str) -> dict[str, int]:
 def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -> None:
     """:raises RateLimited: if any key has reached its limit of failures within the window."""
     since = now - timedelta(seconds=window_seconds)
-    counts = dict(
-        db.session.execute(
-            select(ThrottleEvent.key, func.sum(ThrottleEvent.weight))
-            .where(ThrottleEvent.key.in_(list(limits)), ThrottleEvent.at > since)
-            .group_by(ThrottleEvent.key)
-        ).tuples()
+    rows = db.session.execute(
+        select(ThrottleEvent.key, func.sum(ThrottleEvent.weight))
+        .where(ThrottleEvent.key.in_(list(limits)), ThrottleEvent.at > since)
+        .group_by(ThrottleEvent.key)
     )
+    counts = {key: total for key, total in rows}
     if any((counts.get(key) or 0) >= limit for key, limit in limits.items()):
         minutes = max(1, window_seconds // 60)
         raise RateLimited(

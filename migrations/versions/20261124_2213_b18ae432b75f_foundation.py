@@ -122,12 +122,11 @@ def upgrade() -> None:
     )
     ledger_chains = sa.table(
         "ledger_chains",
-        sa.column("id", sa.Integer),
         sa.column("circle_id", sa.Integer),
         sa.column("head_seq", sa.Integer),
         sa.column("head_hash", sa.String),
     )
-    op.bulk_insert(ledger_chains, [{"id": 1, "circle_id": None, "head_seq": 0, "head_hash": "0" * 64}])
+    op.bulk_insert(ledger_chains, [{"circle_id": None, "head_seq": 0, "head_hash": "0" * 64}])
     op.create_table(
         "memberships",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -1,0 +1,83 @@
+"""Build test data through the services, as the app does. Call inside an app context; each helper commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import count
+from typing import Any
+
+from fundcircle.auth.models import User
+from fundcircle.auth.services import create_api_token, create_user
+from fundcircle.circles.models import Circle, Membership
+from fundcircle.circles.services import CircleInput, create_circle, invite_member
+from fundcircle.db import utcnow
+from fundcircle.extensions import db
+from fundcircle.rounds.models import Round
+from fundcircle.rounds.services import RoundInput, create_round
+from tests.conftest import TEST_PASSWORD
+
+_numbers = count(1)
+
+
+def make_user(*, email: str | None = None, name: str | None = None, superuser: bool = False) -> User:
+    number = next(_numbers)
+    user = create_user(
+        None,
+        email=email or f"person{number}@example.org",
+        name=name or f"Person {number}",
+        password=TEST_PASSWORD,
+        superuser=superuser,
+        via="test",
+    )
+    db.session.commit()
+    return user
+
+
+def make_circle(admin: User | None = None, **overrides: Any) -> Circle:
+    """A circle whose admin is `admin` (made a superuser for the purpose if needed)."""
+    number = next(_numbers)
+    admin = admin or make_user(superuser=True)
+    was_superuser = admin.is_superuser
+    admin.is_superuser = True
+    values: dict[str, Any] = {
+        "name": f"Circle {number}",
+        "slug": f"circle-{number}",
+        "currency": "EUR",
+        "public": False,
+    }
+    values.update(overrides)
+    circle = create_circle(admin, CircleInput(**values))
+    admin.is_superuser = was_superuser
+    db.session.commit()
+    return circle
+
+
+def add_member(circle: Circle, user: User, roles: list[str], *, by: User) -> Membership:
+    outcome = invite_member(by, circle, email=user.email, roles=roles, now=utcnow(), valid_days=14)
+    db.session.commit()
+    assert outcome.membership is not None
+    return outcome.membership
+
+
+def make_round(circle: Circle, admin: User, **overrides: Any) -> Round:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "title": "Spring micro-grants",
+        "budget_minor": 100_000,
+        "per_proposal_cap_minor": 40_000,
+        "method": "quadratic",
+        "categories": ["Learning", "Tools"],
+        "proposals_close_at": now + timedelta(days=7),
+        "deliberation_close_at": now + timedelta(days=14),
+        "deciding_close_at": now + timedelta(days=21),
+    }
+    values.update(overrides)
+    round_ = create_round(admin, circle, RoundInput(**values))
+    db.session.commit()
+    return round_
+
+
+def make_token(user: User, name: str = "test") -> str:
+    _, token = create_api_token(user, name)
+    db.session.commit()
+    return token
