@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -14,8 +14,8 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _role_choices() -> list[tuple[str, str]]:
-    return [(role, ROLE_LABELS[role]) for role in ROLES]
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 class CircleSettingsForm(FlaskForm):
@@ -38,7 +38,7 @@ class CircleForm(CircleSettingsForm):
     )
     currency = SelectField(
         "Currency",
-        choices=[(code, code) for code in sorted(CURRENCY_EXPONENTS)],
+        choices=[SelectChoice(code) for code in sorted(CURRENCY_EXPONENTS)],
         default="EUR",
         description="The currency of the fund on Open Collective; it cannot change later.",
     )

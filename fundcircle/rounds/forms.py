@@ -9,6 +9,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     StringField,
     TextAreaField,
 )
@@ -33,8 +34,8 @@ class RoundForm(FlaskForm):
     method = RadioField(
         "How the circle decides",
         choices=[
-            ("quadratic", "Quadratic voting: each circle member spreads voice credits over the proposals"),
-            ("consent", "Consent: the circle consents to each proposal, or objects and improves it"),
+            SelectChoice("quadratic", "Quadratic voting: each circle member spreads voice credits over the proposals"),
+            SelectChoice("consent", "Consent: the circle consents to each proposal, or objects and improves it"),
         ],
         default="quadratic",
     )
@@ -50,8 +51,8 @@ class RoundForm(FlaskForm):
     consent_rules = RadioField(
         "Consent rules",
         choices=[
-            ("sociocratic", "Sociocratic: consent, concern or objection; an objection must be resolved"),
-            ("consensus", "Consensus: agree, stand aside or block"),
+            SelectChoice("sociocratic", "Sociocratic: consent, concern or objection; an objection must be resolved"),
+            SelectChoice("consensus", "Consensus: agree, stand aside or block"),
         ],
         default="sociocratic",
     )

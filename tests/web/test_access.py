@@ -1,0 +1,225 @@
+"""Every route, as every kind of person: the access rules hold on the server, whatever the pages show.
+
+The routes come from the app's URL map, so a new route without a declared policy fails
+`test_every_route_declares_who_may_use_it`, and a declared policy that the view does not enforce fails the matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from fundcircle import create_app
+from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
+from fundcircle.circles.services import invite_member
+from fundcircle.db import utcnow
+from fundcircle.extensions import db
+from tests.conftest import Client, test_config
+from tests.factories import add_member, make_circle, make_round, make_token, make_user
+
+ACTORS = ("visitor", "outsider", "other_admin", "superuser", "member", "circle", "treasurer", "admin")
+ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
+
+
+def _routes() -> list[tuple[str, str, str]]:
+    app = create_app(test_config("sqlite://"))
+    routes = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, rule.rule, method))
+    return sorted(routes)
+
+
+ROUTES = _routes()
+
+
+def _policy(app: Flask, endpoint: str) -> Policy | None:
+    return getattr(app.view_functions[endpoint], "access_policy", None) or FRAMEWORK_ENDPOINTS.get(endpoint)
+
+
+def test_every_route_declares_who_may_use_it() -> None:
+    app = create_app(test_config("sqlite://"))
+    missing = sorted({endpoint for endpoint, _, _ in ROUTES if _policy(app, endpoint) is None})
+    assert missing == [], f"routes without an access policy (use fundcircle.access.requires): {missing}"
+
+
+@dataclass
+class World:
+    """Circle A (private) with one person per role, circle B with its own admin, a superuser and an outsider."""
+
+    circle_id: int
+    round_id: int
+    member_user_id: int
+    invitation_token: str
+    emails: dict[str, str]
+    tokens: dict[str, str]
+    own_token_ids: dict[str, int]
+
+
+def _build_world() -> World:
+    admin = make_user(name="Admin A")
+    circle = make_circle(admin, public=False)
+    people = {"admin": admin}
+    for actor, roles in ROLES_OF.items():
+        people[actor] = make_user(name=actor.title())
+        add_member(circle, people[actor], sorted(roles), by=admin)
+    people["outsider"] = make_user(name="Outsider")
+    people["superuser"] = make_user(name="Super", superuser=True)
+    people["other_admin"] = make_user(name="Admin B")
+    make_circle(people["other_admin"], public=False)
+    round_ = make_round(circle, admin)
+    outcome = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=utcnow(), valid_days=7)
+    db.session.commit()
+    from fundcircle.auth.models import ApiToken
+
+    tokens = {actor: make_token(user) for actor, user in people.items()}
+    own_token_ids = {
+        actor: db.session.scalars(db.select(ApiToken.id).where(ApiToken.user_id == user.id)).first()
+        for actor, user in people.items()
+    }
+    assert outcome.token is not None
+    return World(
+        circle_id=circle.id,
+        round_id=round_.id,
+        member_user_id=people["member"].id,
+        invitation_token=outcome.token,
+        emails={actor: user.email for actor, user in people.items()},
+        tokens=tokens,
+        own_token_ids=own_token_ids,
+    )
+
+
+def _url(rule: str, world: World, actor: str) -> str:
+    values: dict[str, Any] = {
+        "circle_id": world.circle_id,
+        "round_id": world.round_id,
+        "user_id": world.member_user_id,
+        "token": world.invitation_token,
+        "token_id": world.own_token_ids.get(actor, 1),
+        "filename": "css/app.css",
+    }
+    url = rule
+    for name, value in values.items():
+        for converter in ("int:", "path:", ""):
+            url = url.replace(f"<{converter}{name}>", str(value))
+    assert "<" not in url, f"no sample value for {rule}"
+    return url
+
+
+def _request(client: Client, method: str, url: str, token: str | None) -> Any:
+    if url.startswith("/api/"):
+        body = {} if method in {"POST", "PUT", "PATCH"} else None
+        return client.json_call(method, url, body, token=token)
+    if method == "GET":
+        return client.get(url)
+    return client.post_form(url, {})
+
+
+def _expected_denial(policy: Policy, actor: str, endpoint: str, method: str) -> str | None:
+    """None if the actor may use the route; otherwise "login", "forbidden" or "not_found"."""
+    if endpoint == "auth.invitation" and method == "POST" and actor != "visitor":
+        return "forbidden"  # the sample invitation is for newcomer@example.org, whom nobody here is signed in as
+    if policy.kind == "public":
+        return None
+    if actor == "visitor":
+        return "login"
+    if policy.kind == "signed_in":
+        return None
+    if policy.kind == "superuser":
+        return None if actor == "superuser" else "forbidden"
+    # circle A is private: people outside it learn nothing, not even that it exists
+    if actor in ("outsider", "other_admin", "superuser"):
+        return "not_found"
+    roles = ROLES_OF.get(actor, {"member", "admin"} if actor == "admin" else set())
+    if policy.roles and not (policy.roles & roles):
+        return "forbidden"
+    return None
+
+
+def _denial_of(response: Any, is_api: bool) -> str | None:
+    status = response.status_code
+    if is_api and status == 401:
+        return "login"
+    location = response.headers.get("Location", "")
+    if not is_api and status == 302 and "/login" in location and "next=" in location:
+        return "login"
+    return {403: "forbidden", 404: "not_found"}.get(status)
+
+
+@pytest.mark.parametrize(("endpoint", "rule", "method"), ROUTES, ids=[f"{m} {r}" for _, r, m in ROUTES])
+def test_route_refuses_everyone_its_policy_excludes(app: Flask, endpoint: str, rule: str, method: str) -> None:
+    with app.app_context():
+        world = _build_world()
+    policy = _policy(app, endpoint)
+    assert policy is not None
+    is_api = rule.startswith("/api/")
+    outcomes = {}
+    for actor in ACTORS:  # admin last: an allowed POST may change the world
+        client: Client = app.test_client()  # type: ignore[assignment]
+        token = None
+        if actor != "visitor":
+            if is_api:
+                token = world.tokens[actor]
+            else:
+                client.login(world.emails[actor])
+        response = _request(client, method, _url(rule, world, actor), token)
+        assert response.status_code < 500, f"{actor}: {method} {rule} gave {response.status_code}"
+        expected = _expected_denial(policy, actor, endpoint, method)
+        got = _denial_of(response, is_api)
+        if endpoint == "auth.revoke_token" and got == "not_found" and expected is None:
+            got = None  # the token belongs to somebody else's sample; ownership has its own test
+        outcomes[actor] = (expected, got, response.status_code)
+        response.close()
+    wrong = {actor: o for actor, o in outcomes.items() if o[0] != o[1]}
+    assert not wrong, f"{method} {rule} ({policy.describe()}): actor -> (expected, got, status): {wrong}"
+
+
+def test_visitors_see_a_public_circle_but_not_its_members_or_rounds(app: Flask) -> None:
+    with app.app_context():
+        admin = make_user(name="Public Admin")
+        circle = make_circle(admin, public=True, name="Open Fund")
+        round_ = make_round(circle, admin, title="Open round")
+        from fundcircle.rounds.services import advance_round
+
+        advance_round(admin, round_, "proposals", utcnow())
+        db.session.commit()
+        circle_id, round_id = circle.id, round_.id
+    visitor: Client = app.test_client()  # type: ignore[assignment]
+    page = visitor.get(f"/circles/{circle_id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Open Fund" in text and "Open round" in text
+    assert "Public Admin" not in text  # the member list is for members
+    assert visitor.get(f"/rounds/{round_id}").status_code == 302
+    api = visitor.json_call("GET", f"/api/v1/circles/{circle_id}")
+    assert api.status_code == 200 and api.get_json()["my_roles"] == []
+
+
+def test_a_draft_round_is_not_listed_to_visitors_of_a_public_circle(app: Flask) -> None:
+    with app.app_context():
+        admin = make_user()
+        circle = make_circle(admin, public=True)
+        make_round(circle, admin, title="Secret draft")
+        circle_id = circle.id
+    visitor: Client = app.test_client()  # type: ignore[assignment]
+    assert "Secret draft" not in visitor.get(f"/circles/{circle_id}").get_data(as_text=True)
+
+
+def test_nobody_can_revoke_another_persons_token(app: Flask) -> None:
+    with app.app_context():
+        owner, other = make_user(), make_user()
+        make_token(owner, "owner's script")
+        from fundcircle.auth.models import ApiToken
+
+        token_id = db.session.scalars(db.select(ApiToken.id).where(ApiToken.user_id == owner.id)).one()
+        other_email = other.email
+    client: Client = app.test_client()  # type: ignore[assignment]
+    client.login(other_email)
+    assert client.post_form(f"/profile/tokens/{token_id}/revoke").status_code == 404
+    with app.app_context():
+        from fundcircle.auth.models import ApiToken
+
+        assert db.session.get(ApiToken, token_id).revoked_at is None
