@@ -1,0 +1,105 @@
+"""Two people clicking at the same moment: exactly one change wins, the others get a clear refusal, no 500s."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from fundcircle.auth.models import User
+from fundcircle.circles.services import invite_member
+from fundcircle.db import utcnow
+from fundcircle.extensions import db
+from fundcircle.ledger.models import LedgerEntry
+from fundcircle.rounds.models import Round
+from tests.conftest import Client
+from tests.factories import add_member, make_circle, make_round, make_token, make_user
+
+THREADS = 12
+
+
+def _all_at_once(work: list[Any]) -> list[Any]:
+    """Run the callables in threads that start together; return their results in order."""
+    barrier = threading.Barrier(len(work))
+    results: list[Any] = [None] * len(work)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work[index]()
+        except Exception as error:  # noqa: BLE001 - reported as the thread's result
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_two_admins_moving_a_round_at_once_move_it_exactly_once(app: Flask) -> None:
+    with app.app_context():
+        first = make_user()
+        circle = make_circle(first)
+        admins = [first]
+        for _ in range(THREADS - 1):
+            admins.append(make_user())
+            add_member(circle, admins[-1], ["admin"], by=first)
+        round_id = make_round(circle, first).id
+        tokens = [make_token(admin) for admin in admins]
+
+    def advance(token: str) -> int:
+        client: Client = app.test_client()  # type: ignore[assignment]
+        return client.json_call(
+            "POST", f"/api/v1/rounds/{round_id}/advance", {"to": "proposals"}, token=token
+        ).status_code
+
+    statuses = Counter(_all_at_once([lambda token=token: advance(token) for token in tokens]))
+    assert statuses[200] == 1, statuses
+    assert set(statuses) <= {200, 409, 422}, statuses
+    with app.app_context():
+        assert db.session.get(Round, round_id).phase == "proposals"
+        moves = db.session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.action == "round.phase_changed")
+        )
+        assert moves == 1
+
+
+def test_an_invitation_used_by_many_browsers_at_once_makes_one_account(app: Flask) -> None:
+    with app.app_context():
+        admin = make_user()
+        circle = make_circle(admin)
+        outcome = invite_member(admin, circle, email="twice@example.org", roles=["member"], now=utcnow(), valid_days=1)
+        db.session.commit()
+        token = outcome.token
+    clients: list[Client] = [app.test_client() for _ in range(THREADS)]  # type: ignore[misc]
+    csrf = [client.csrf_token() for client in clients]
+
+    def sign_up(index: int) -> int:
+        return (
+            clients[index]
+            .post(
+                f"/invitations/{token}",
+                data={
+                    "csrf_token": csrf[index],
+                    "name": f"Browser {index}",
+                    "password": "a long password",
+                    "password_confirm": "a long password",
+                },
+            )
+            .status_code
+        )
+
+    statuses = Counter(_all_at_once([lambda index=index: sign_up(index) for index in range(THREADS)]))
+    assert statuses[302] == 1, statuses
+    assert set(statuses) <= {302, 404, 409}, statuses
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User).where(User.email == "twice@example.org")) == 1
+        joined = db.session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.action == "member.joined")
+        )
+        assert joined == 1
