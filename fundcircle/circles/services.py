@@ -68,7 +68,7 @@ def _check_name(name: str) -> str:
 
 
 def create_circle(actor: User, data: CircleInput) -> Circle:
-    """A superuser creates a circle and becomes its admin; the circle gets its own ledger chain.
+    """A superuser creates a circle and becomes its admin (and a member); the circle gets its own ledger chain.
 
     :raises PermissionDenied: unless the actor is a superuser.
     :raises ValidationFailed: for a bad name, slug or currency.
@@ -109,7 +109,7 @@ def create_circle(actor: User, data: CircleInput) -> Circle:
         subject=circle,
         data={"name": name, "slug": slug, "currency": currency, "public": data.public},
     )
-    _add_membership(actor, circle, actor, ["admin"])
+    _add_membership(actor, circle, actor, ["member", "admin"])
     return circle
 
 

@@ -45,7 +45,7 @@ def test_a_superuser_sets_up_a_circle_and_becomes_its_admin(app: Flask, client: 
         circle = db.session.scalars(select(Circle)).one()
         assert (circle.slug, circle.currency, circle.public) == ("mutual-aid", "GBP", False)
         membership = db.session.scalars(select(Membership)).one()
-        assert membership.roles == {"admin"}
+        assert membership.roles == {"member", "admin"}
     assert _ledger_actions(app)[-2:] == ["circle.created", "member.added"]
     assert "Mutual Aid Fund" in client.get("/").get_data(as_text=True)
 
@@ -135,7 +135,7 @@ def test_the_last_admin_cannot_step_down(app: Flask, client: Client) -> None:
     )
     assert "A circle needs at least one admin" in response.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(select(Membership).where(Membership.user_id == admin_id)).roles == {"admin"}
+        assert db.session.scalar(select(Membership).where(Membership.user_id == admin_id)).roles == {"member", "admin"}
 
 
 def test_circle_settings_changes_are_saved_and_recorded(app: Flask, client: Client) -> None:
