@@ -13,6 +13,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }  # fmt: skip
 
 _MAJOR_AMOUNT = re.compile(r"^(?P<units>\d{1,15})(?:\.(?P<fraction>\d+))?$")
+#: Whole units with thousands separators: 1,250 or 1 250 or 1'250 (one kind of separator, groups of three).
+_GROUPED = re.compile(r"^\d{1,3}(?:(?P<sep>[,\s'_])\d{3})(?:(?P=sep)\d{3})*$")
 
 
 class MoneyError(ValueError):
@@ -44,12 +46,20 @@ def format_minor(amount_minor: int, currency: str, *, with_code: bool = True) ->
 def parse_major(text: str, currency: str) -> int:
     """Turn what a person types ("1,000.50", "1000", "12.5") into minor units, exactly.
 
-    Thousands separators (commas, spaces, apostrophes) are ignored; the decimal separator is a point.
+    Thousands separators (commas, spaces, apostrophes) may group whole units by three; the decimal separator is a
+    point. A comma elsewhere ("12,50") is refused, never read as a hundredfold amount.
 
     :raises MoneyError: if the text is not an amount, or has more decimals than the currency has.
     """
     exponent = CURRENCY_EXPONENTS[currency]
-    cleaned = re.sub(r"[,\s'_]", "", text.strip())
+    stripped = text.strip()
+    whole = stripped.split(".", 1)[0]
+    if re.fullmatch(r"[\d,\s'_]+", whole) and re.search(r"[,\s'_]", whole) and not _GROUPED.match(whole):
+        # "12,50" is a decimal comma, not twelve hundred and fifty: refuse rather than guess.
+        raise MoneyError(
+            f"{text!r} is not an amount: use a point for decimals and group thousands by three, like 1,250.00"
+        )
+    cleaned = re.sub(r"[,\s'_]", "", stripped)
     match = _MAJOR_AMOUNT.match(cleaned)
     if not match:
         raise MoneyError(f"{text!r} is not an amount: write it like 1250.00")

@@ -146,6 +146,23 @@ def app(session_app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def make_app(app: Flask, database_url: str) -> Iterator[Any]:
+    """Another app on the same (emptied-afterwards) database, with other settings; its connections are closed."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        other = create_app(test_config(database_url, **overrides))
+        other.test_client_class = Client
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> Client:
     return app.test_client()  # type: ignore[return-value]
 

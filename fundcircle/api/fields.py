@@ -21,10 +21,13 @@ class StrictInteger(fields.Integer):
 
 
 class StrictBoolean(fields.Boolean):
-    """true or false, as JSON has them."""
+    """true or false, as JSON has them (not 1, 0 or "true": in Python 1 == True, so sets of truthy values let
+    them through)."""
 
-    truthy = {True}
-    falsy = {False}
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 def utc_datetime(**kwargs: Any) -> fields.AwareDateTime:

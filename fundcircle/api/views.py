@@ -27,6 +27,7 @@ from fundcircle.circles.schemas import (
     MemberUpdatedSchema,
 )
 from fundcircle.db import utcnow
+from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.mail import external_url
 from fundcircle.rounds import services as round_services
@@ -180,6 +181,26 @@ def set_member_roles(data: dict[str, Any], circle_id: int, user_id: int) -> dict
 # --- rounds ---------------------------------------------------------------------------------------------------
 
 
+#: Where the API's round input names a setting otherwise than the service does.
+ROUND_FIELDS_IN_API = {
+    "proposals_close_at": ("deadlines", "proposals"),
+    "deliberation_close_at": ("deadlines", "deliberation"),
+    "deciding_close_at": ("deadlines", "deciding"),
+}
+
+
+def _as_api_fields(error: ValidationFailed) -> ValidationFailed:
+    """Report errors under the names the client sent (`deadlines.proposals`, not `proposals_close_at`)."""
+    fields: dict[str, Any] = {}
+    for name, messages in error.fields.items():
+        if name in ROUND_FIELDS_IN_API:
+            outer, inner = ROUND_FIELDS_IN_API[name]
+            fields.setdefault(outer, {})[inner] = messages
+        else:
+            fields[name] = messages
+    return ValidationFailed(error.message, fields=fields)
+
+
 def _round_input(data: dict[str, Any]) -> round_services.RoundInput:
     deadlines = data.pop("deadlines") or {}
     return round_services.RoundInput(
@@ -196,7 +217,10 @@ def _round_input(data: dict[str, Any]) -> round_services.RoundInput:
 @blp.response(201, RoundSchema)
 def create_round(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
     """Create a round in draft. Money in minor units of the circle's currency."""
-    round_ = round_services.create_round(current_user, g.circle, _round_input(data))
+    try:
+        round_ = round_services.create_round(current_user, g.circle, _round_input(data))
+    except ValidationFailed as error:
+        raise _as_api_fields(error) from None
     db.session.commit()
     return _round_out(round_)
 

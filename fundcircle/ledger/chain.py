@@ -52,7 +52,10 @@ def canonical_json(value: Any) -> bytes:
     :raises CanonicalJSONError: if the value holds a float or a type JSON does not have.
     """
     _check_canonical(value, "$")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise CanonicalJSONError(f"text that is not valid Unicode: {error.reason}") from None
 
 
 def format_at(at: datetime) -> str:
@@ -131,6 +134,8 @@ def verify_chain(
     """
     count = 0
     head = GENESIS_HASH
+    if checkpoint is not None and checkpoint[0] == 0 and checkpoint[1] != GENESIS_HASH:
+        return VerifyResult(False, 0, GENESIS_HASH, None, "a checkpoint at entry 0 must be the genesis hash")
     checkpoint_seen = checkpoint is None or checkpoint[0] == 0
     for entry in entries:
         expected_seq = count + 1
@@ -152,14 +157,14 @@ def verify_chain(
                 return VerifyResult(False, count, head, seq, "the chain no longer passes through the checkpoint")
             checkpoint_seen = True
     if expected_head is not None and (count, head) != expected_head:
-        return VerifyResult(
-            False,
-            count,
-            head,
-            count + 1 if count < expected_head[0] else count,
-            f"the chain ends at entry {count} but its head record says entry {expected_head[0]} "
-            "(entries removed from the end, or the head altered)",
-        )
+        head_seq = expected_head[0]
+        if count < head_seq:
+            bad_seq, problem = count + 1, f"the head record says entry {head_seq}: entries were removed from the end"
+        elif count > head_seq:
+            bad_seq, problem = head_seq + 1, f"entries were added after the head record's entry {head_seq}"
+        else:
+            bad_seq, problem = count, "the last entry's hash differs from the head record (the head was altered)"
+        return VerifyResult(False, count, head, bad_seq, problem)
     if not checkpoint_seen:
         assert checkpoint is not None
         return VerifyResult(

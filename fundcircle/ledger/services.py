@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
-from fundcircle.ledger.chain import EntryContent, StoredEntry, VerifyResult, entry_hash, verify_chain
+from fundcircle.ledger.chain import EntryContent, StoredEntry, VerifyResult, canonical_json, entry_hash, verify_chain
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -50,6 +50,7 @@ def record(
     :raises CanonicalJSONError: if `data` holds a float or another value with no canonical JSON form.
     """
     db.session.flush()  # the subject needs its id
+    canonical_json(dict(data or {}))  # refuse a float before the head moves, not after
     where = LedgerChain.circle_id == circle_id if circle_id is not None else LedgerChain.circle_id.is_(None)
     head = db.session.execute(
         update(LedgerChain)
@@ -111,21 +112,24 @@ def stored_entries(chain_id: int, batch_size: int = 2000) -> Iterator[StoredEntr
         select(*columns).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq),
         execution_options={"yield_per": batch_size},
     )
-    for row in result:
-        yield StoredEntry(
-            content=EntryContent(
-                seq=row.seq,
-                at=row.at,
-                circle_id=row.circle_id,
-                actor_id=row.actor_id,
-                action=row.action,
-                subject_type=row.subject_type,
-                subject_id=row.subject_id,
-                data=row.data,
-            ),
-            prev_hash=row.prev_hash,
-            hash=row.hash,
-        )
+    try:
+        for row in result:
+            yield StoredEntry(
+                content=EntryContent(
+                    seq=row.seq,
+                    at=row.at,
+                    circle_id=row.circle_id,
+                    actor_id=row.actor_id,
+                    action=row.action,
+                    subject_type=row.subject_type,
+                    subject_id=row.subject_id,
+                    data=row.data,
+                ),
+                prev_hash=row.prev_hash,
+                hash=row.hash,
+            )
+    finally:
+        result.close()  # verification may stop early, at the first bad entry
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
 
-from fundcircle import create_app
-from tests.conftest import Client, test_config
+from tests.conftest import Client
 from tests.factories import make_circle, make_user
 
 
@@ -42,12 +40,9 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
     controller.stop()
 
 
-def test_an_invitation_is_e_mailed_with_its_link(app: Flask, database_url: str, smtp: tuple[int, Inbox]) -> None:
+def test_an_invitation_is_e_mailed_with_its_link(make_app: Any, smtp: tuple[int, Inbox]) -> None:
     port, inbox = smtp
-    mail_app = create_app(
-        test_config(database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, BASE_URL="https://fund.example.org")
-    )
-    mail_app.test_client_class = Client
+    mail_app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, BASE_URL="https://fund.example.org")
     with mail_app.app_context():
         admin = make_user(name="Ana")
         circle = make_circle(admin, name="Seed Library")
@@ -64,9 +59,8 @@ def test_an_invitation_is_e_mailed_with_its_link(app: Flask, database_url: str, 
     assert "https://fund.example.org/invitations/" in body and "Ana invites you" in body
 
 
-def test_when_the_mail_server_is_down_the_admin_still_gets_the_link(app: Flask, database_url: str) -> None:
-    mail_app = create_app(test_config(database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port()))
-    mail_app.test_client_class = Client
+def test_when_the_mail_server_is_down_the_admin_still_gets_the_link(make_app: Any) -> None:
+    mail_app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())
     with mail_app.app_context():
         admin = make_user()
         circle = make_circle(admin)
