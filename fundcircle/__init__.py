@@ -13,6 +13,7 @@ from fundcircle.config import load_config
 from fundcircle.db import configure_sqlite
 from fundcircle.errors import is_api_request, register_error_handlers
 from fundcircle.extensions import csrf, db, login_manager, migrate
+from fundcircle.notices import init_notices
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -52,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     _register_request_hooks(app)
+    init_notices(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_template_helpers(app)
@@ -104,6 +106,19 @@ def _register_request_hooks(app: Flask) -> None:
             return  # no cookie session: nothing to forge, and the route answers 401 where it needs a user
         csrf.protect()
 
+    @app.before_request
+    def catch_up_with_deadlines() -> None:
+        """A round whose phase deadline has passed moves on before anybody acts in it (`rounds tick` does the rest)."""
+        from fundcircle.access import round_of
+        from fundcircle.db import utcnow
+        from fundcircle.rounds.services import catch_up
+
+        if not request.view_args:
+            return
+        round_ = round_of(**request.view_args)
+        if round_ is not None and catch_up(round_, utcnow()):
+            db.session.commit()
+
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -119,11 +134,15 @@ def _register_blueprints(app: Flask) -> None:
     from fundcircle.api.views import init_api
     from fundcircle.auth.views import bp as auth_bp
     from fundcircle.circles.views import bp as circles_bp
+    from fundcircle.deliberation.views import bp as deliberation_bp
+    from fundcircle.proposals.views import bp as proposals_bp
     from fundcircle.rounds.views import bp as rounds_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(circles_bp)
     app.register_blueprint(rounds_bp)
+    app.register_blueprint(proposals_bp)
+    app.register_blueprint(deliberation_bp)
     init_api(app)
 
 
@@ -131,10 +150,12 @@ def _register_cli(app: Flask) -> None:
     from fundcircle.auth.cli import token_cli, user_cli
     from fundcircle.demo import demo_command
     from fundcircle.ledger.cli import ledger_cli
+    from fundcircle.rounds.cli import rounds_cli
 
     app.cli.add_command(user_cli)
     app.cli.add_command(token_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(rounds_cli)
     app.cli.add_command(demo_command)
 
 

@@ -58,10 +58,38 @@ def _circle_of_round(round_id: int) -> Circle | None:
     return round_.circle if round_ is not None else None
 
 
+def _circle_of_proposal(proposal_id: int) -> Circle | None:
+    round_ = round_of(proposal_id=proposal_id)
+    return round_.circle if round_ is not None else None
+
+
+def _circle_of_comment(comment_id: int) -> Circle | None:
+    round_ = round_of(comment_id=comment_id)
+    return round_.circle if round_ is not None else None
+
+
+def round_of(**view_args: Any) -> Round | None:
+    """The round a route acts in, from its URL arguments (round_id, proposal_id or comment_id), if any."""
+    from fundcircle.deliberation.models import Comment
+    from fundcircle.proposals.models import Proposal
+
+    if "round_id" in view_args:
+        return db.session.get(Round, view_args["round_id"])
+    if "proposal_id" in view_args:
+        proposal = db.session.get(Proposal, view_args["proposal_id"])
+        return proposal.round if proposal is not None else None
+    if "comment_id" in view_args:
+        comment = db.session.get(Comment, view_args["comment_id"])
+        return comment.proposal.round if comment is not None else None
+    return None
+
+
 #: How to find the circle a route acts in, from its URL arguments, in order of preference.
 CIRCLE_RESOLVERS: dict[str, Callable[[int], Circle | None]] = {
     "circle_id": lambda circle_id: db.session.get(Circle, circle_id),
     "round_id": _circle_of_round,
+    "proposal_id": _circle_of_proposal,
+    "comment_id": _circle_of_comment,
 }
 
 

@@ -6,7 +6,7 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,9 @@ def external_url(endpoint: str, **values: object) -> str:
     base = current_app.config.get("BASE_URL")
     if base:
         return base + url_for(endpoint, **values)
+    if not has_request_context():
+        # A command without BASE_URL: the path is the best we know.
+        return current_app.url_map.bind("localhost").build(endpoint, values)
     return url_for(endpoint, _external=True, **values)
 
 

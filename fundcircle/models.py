@@ -2,11 +2,12 @@
 
 from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
 from fundcircle.circles.models import Circle, Invitation, Membership, MembershipRole
+from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 
 __all__ = [
-    "ApiToken", "AuthSession", "Circle", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
-    "MembershipRole", "Proposal", "ProposalVersion", "Round", "ThrottleEvent", "User",
+    "ApiToken", "AuthSession", "Circle", "Comment", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
+    "MembershipRole", "Proposal", "ProposalFollow", "ProposalVersion", "Round", "ThrottleEvent", "User",
 ]  # fmt: skip

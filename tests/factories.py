@@ -12,6 +12,8 @@ from fundcircle.circles.models import Circle, Membership
 from fundcircle.circles.services import CircleInput, create_circle, invite_member
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
+from fundcircle.proposals.models import Proposal
+from fundcircle.proposals.services import ProposalInput, create_proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import RoundInput, create_round
 from tests.conftest import TEST_PASSWORD
@@ -81,3 +83,22 @@ def make_token(user: User, name: str = "test") -> str:
     _, token = create_api_token(user, name)
     db.session.commit()
     return token
+
+
+def sample_proposal(**overrides: Any) -> ProposalInput:
+    values: dict[str, Any] = {
+        "title": "Seed library",
+        "summary": "A shelf of seeds anyone can borrow.",
+        "body": "We will build a **seed library** in the community centre.",
+        "amount_minor": 25_000,
+        "category": "Tools",
+        "payee_slug": "seed-library",
+    }
+    values.update(overrides)
+    return ProposalInput(**values)
+
+
+def make_proposal(round_: Round, author: User, *, submit: bool = True, **overrides: Any) -> Proposal:
+    proposal = create_proposal(author, round_, sample_proposal(**overrides), submit=submit, now=utcnow())
+    db.session.commit()
+    return proposal

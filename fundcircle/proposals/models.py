@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fundcircle.auth.models import User
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.rounds.models import Round
 
@@ -30,6 +31,7 @@ class Proposal(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     round: Mapped[Round] = relationship()
+    author: Mapped[User] = relationship()
 
 
 class ProposalVersion(Base):
@@ -55,6 +57,8 @@ class ProposalVersion(Base):
     title: Mapped[str] = mapped_column(String(120))
     summary: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    #: The body rendered from Markdown and sanitised when it was saved.
+    body_html: Mapped[str] = mapped_column(Text, default="")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     category: Mapped[str | None] = mapped_column(String(60))

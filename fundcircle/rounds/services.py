@@ -14,9 +14,18 @@ from fundcircle.circles.services import require_role
 from fundcircle.errors import Conflict, NotFound, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.services import record
+from fundcircle.mail import external_url
 from fundcircle.money import format_minor
 from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
-from fundcircle.rounds.phases import PHASES, PhaseError, check_deadlines, check_transition, is_before
+from fundcircle.rounds.phases import (
+    PHASE_LABELS,
+    PHASES,
+    PhaseError,
+    check_deadlines,
+    check_transition,
+    is_before,
+    next_phases,
+)
 
 #: The largest amount a round can hold, in minor units; keeps every sum far from any integer limit.
 MAX_BUDGET_MINOR = 10**11
@@ -207,10 +216,79 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         actor=actor,
         circle_id=round_.circle_id,
         subject=round_,
-        data={"from": current, "to": to},
+        data={"from": current, "to": to, "by": "admin" if actor is not None else "deadline"},
         at=now,
     )
+    _notify_phase_change(round_)
     return round_
+
+
+def _notify_phase_change(round_: Round) -> None:
+    """Tell the people taking part: the circle's deciders and everyone with a proposal in the round."""
+    from fundcircle.circles.models import Membership, MembershipRole
+    from fundcircle.notices import queue_notice
+    from fundcircle.proposals.models import Proposal
+
+    deciders = (
+        select(Membership.user_id)
+        .join(MembershipRole)
+        .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
+    )
+    authors = select(Proposal.author_id).where(Proposal.round_id == round_.id, Proposal.status == "submitted")
+    people = db.session.scalars(select(User).where(User.id.in_(deciders.union(authors))).order_by(User.id))
+    label = PHASE_LABELS[round_.phase]
+    link = external_url("rounds.view", round_id=round_.id)
+    for person in people:
+        queue_notice(
+            person,
+            f"{round_.title}: now {label.lower()}",
+            f"The round “{round_.title}” of {round_.circle.name} is now: {label}.\n\n{link}\n",
+        )
+
+
+def due_transition(round_: Round, now: datetime) -> str | None:
+    """The phase a round moves to by itself because its current phase's deadline has passed, if any.
+
+    Deadlines end the proposals and deliberation phases here; the end of deciding runs the decision method, which
+    the voting and consent areas own.
+    """
+    if round_.phase not in ("proposals", "deliberation"):
+        return None
+    deadline = round_.deadline_of(round_.phase)
+    if deadline is None or deadline > now:
+        return None
+    return next_phases(round_.phase)[0]
+
+
+def catch_up(round_: Round, now: datetime) -> bool:
+    """Move a round past every deadline that has passed (possibly more than one phase). Returns whether it moved.
+
+    Two requests catching up at once are safe: the compare-and-set in `advance_round` lets one through, and the
+    other's Conflict only means the work is done.
+    """
+    moved = False
+    while (target := due_transition(round_, now)) is not None:
+        try:
+            with db.session.begin_nested():
+                advance_round(None, round_, target, now)
+        except Conflict:
+            db.session.refresh(round_)
+            continue
+        moved = True
+    return moved
+
+
+def advance_due_rounds(now: datetime) -> list[Round]:
+    """Catch up every round whose deadline has passed (`flask rounds tick`)."""
+    candidates = db.session.scalars(
+        select(Round)
+        .where(
+            ((Round.phase == "proposals") & (Round.proposals_close_at <= now))
+            | ((Round.phase == "deliberation") & (Round.deliberation_close_at <= now))
+        )
+        .order_by(Round.id)
+    ).all()
+    return [round_ for round_ in candidates if catch_up(round_, now)]
 
 
 def get_round(round_id: int) -> Round:

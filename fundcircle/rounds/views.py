@@ -14,6 +14,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.money import format_minor
+from fundcircle.proposals.services import SORTS, list_proposals
 from fundcircle.rounds import services
 from fundcircle.rounds.forms import AdvanceForm, RoundForm
 from fundcircle.rounds.models import Round
@@ -79,8 +80,13 @@ def view(round_id: int) -> str:
     round_ = services.get_round(round_id)
     now = utcnow()
     deadline = round_.deadline_of(round_.phase)
+    category = request.args.get("category") or None
+    status = request.args.get("status") or None
+    sort = request.args.get("sort") if request.args.get("sort") in SORTS else "newest"
     return render_template(
         "rounds/view.html",
+        proposals=list_proposals(round_, current_user, category=category, status=status, sort=sort),
+        filters={"category": category or "", "status": status or "", "sort": sort},
         round=round_,
         circle=round_.circle,
         deadline=deadline,

@@ -16,11 +16,16 @@ from fundcircle import create_app
 from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
 from fundcircle.circles.services import invite_member
 from fundcircle.db import utcnow
+from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.proposals.services import create_proposal
+from fundcircle.rounds.services import advance_round
 from tests.conftest import Client, test_config
-from tests.factories import add_member, make_circle, make_round, make_token, make_user
+from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
 
 ACTORS = ("visitor", "outsider", "other_admin", "superuser", "member", "circle", "treasurer", "admin")
+#: Routes that act on the sample proposal or comment, which the "member" actor wrote.
+AUTHOR_ONLY = {"proposals.edit", "proposals.submit", "proposals.withdraw", "deliberation.edit", "deliberation.delete"}
 ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
 
 
@@ -52,6 +57,8 @@ class World:
 
     circle_id: int
     round_id: int
+    proposal_id: int
+    comment_id: int
     member_user_id: int
     invitation_token: str
     emails: dict[str, str]
@@ -71,6 +78,10 @@ def _build_world() -> World:
     people["other_admin"] = make_user(name="Admin B")
     make_circle(people["other_admin"], public=False)
     round_ = make_round(circle, admin)
+    advance_round(admin, round_, "proposals", utcnow())
+    proposal = create_proposal(people["member"], round_, sample_proposal(), submit=True, now=utcnow())
+    comment = add_comment(people["member"], proposal, "A first thought.", parent_id=None, question=False, now=utcnow())
+    db.session.commit()
     outcome = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=utcnow(), valid_days=7)
     db.session.commit()
     from fundcircle.auth.models import ApiToken
@@ -84,6 +95,8 @@ def _build_world() -> World:
     return World(
         circle_id=circle.id,
         round_id=round_.id,
+        proposal_id=proposal.id,
+        comment_id=comment.id,
         member_user_id=people["member"].id,
         invitation_token=outcome.token,
         emails={actor: user.email for actor, user in people.items()},
@@ -96,6 +109,8 @@ def _url(rule: str, world: World, actor: str) -> str:
     values: dict[str, Any] = {
         "circle_id": world.circle_id,
         "round_id": world.round_id,
+        "proposal_id": world.proposal_id,
+        "comment_id": world.comment_id,
         "user_id": world.member_user_id,
         "token": world.invitation_token,
         "token_id": world.own_token_ids.get(actor, 1),
@@ -122,6 +137,8 @@ def _expected_denial(policy: Policy, actor: str, endpoint: str, method: str) -> 
     """None if the actor may use the route; otherwise "login", "forbidden" or "not_found"."""
     if endpoint == "auth.invitation" and method == "POST" and actor != "visitor":
         return "forbidden"  # the sample invitation is for newcomer@example.org, whom nobody here is signed in as
+    if endpoint in AUTHOR_ONLY and actor in ("circle", "treasurer", "admin"):
+        return "forbidden"  # the sample proposal and comment are the member's
     if policy.kind == "public":
         return None
     if actor == "visitor":

@@ -554,7 +554,7 @@ def test_an_admin_advances_a_round_from_draft_to_proposals(app: Flask, client: C
     assert last.action == "round.phase_changed"
     assert last.actor_id == world.admin_id
     assert last.subject_id == world.round_id
-    assert last.data == {"from": "draft", "to": "proposals"}
+    assert last.data == {"from": "draft", "to": "proposals", "by": "admin"}
     read = client.json_call("GET", f"{API}/rounds/{world.round_id}", token=world.member_token).get_json()
     assert read["phase"] == "proposals"
 

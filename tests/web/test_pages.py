@@ -219,7 +219,7 @@ def test_an_admin_moves_a_round_through_its_phases_one_at_a_time(app: Flask, cli
         assert db.session.get(Round, round_id).phase == "proposals"
         entry = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
         assert entry is not None and entry.action == "round.phase_changed"
-        assert entry.data == {"from": "draft", "to": "proposals"}
+        assert entry.data == {"from": "draft", "to": "proposals", "by": "admin"}
 
 
 def test_open_rounds_keep_their_money_settings(app: Flask, client: Client) -> None:

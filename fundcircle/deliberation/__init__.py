@@ -1,0 +1,1 @@
+"""Deliberation: comments, questions and answers, following proposals, moderation."""

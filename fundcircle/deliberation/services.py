@@ -1,0 +1,315 @@
+"""Use cases for the discussion of proposals: comments, questions and answers, moderation, following.
+Services check role and phase, write the ledger, queue notices, flush, and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from fundcircle.auth.models import User
+from fundcircle.circles.services import membership_of, require_role
+from fundcircle.deliberation.models import Comment, ProposalFollow
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+from fundcircle.mail import external_url
+from fundcircle.markdown import render_markdown
+from fundcircle.notices import queue_notice
+from fundcircle.proposals.models import Proposal, ProposalVersion
+
+MAX_COMMENT = 10_000
+EDIT_WINDOW = timedelta(minutes=15)
+DISCUSSION_PHASES = ("proposals", "deliberation")
+
+
+def _check_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise ValidationFailed("Write something first.", field="body")
+    if len(text) > MAX_COMMENT:
+        raise ValidationFailed(f"Use at most {MAX_COMMENT:,} characters (this has {len(text):,}).", field="body")
+    return text
+
+
+def _require_open_discussion(proposal: Proposal) -> None:
+    if proposal.status == "withdrawn":
+        raise Conflict("This proposal was withdrawn; its discussion is closed.")
+    if proposal.round.phase not in DISCUSSION_PHASES:
+        raise Conflict(f"The discussion is closed: the round is in {proposal.round.phase}.")
+
+
+def _title_of(proposal: Proposal) -> str:
+    title = db.session.scalar(
+        select(ProposalVersion.title).where(
+            ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
+        )
+    )
+    return title or f"proposal {proposal.id}"
+
+
+def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None, answered: bool) -> None:
+    """One notice per person: an answer to their question, else a reply to them, else a comment they follow."""
+    proposal = comment.proposal
+    title = _title_of(proposal)
+    link = external_url("proposals.view", proposal_id=proposal.id) + f"#comment-{comment.id}"
+    excerpt = comment.body if len(comment.body) <= 500 else comment.body[:500] + "…"
+    told: set[int] = {actor.id}
+    if parent is not None and parent.author_id not in told and parent.deleted_at is None:
+        subject = (
+            f"Your question on “{title}” was answered" if answered else f"{actor.name} replied to you on “{title}”"
+        )
+        queue_notice(parent.author, subject, f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n")
+        told.add(parent.author_id)
+    followers = db.session.scalars(
+        select(User)
+        .join(ProposalFollow, ProposalFollow.user_id == User.id)
+        .where(ProposalFollow.proposal_id == proposal.id)
+    )
+    for follower in followers:
+        if follower.id not in told:
+            queue_notice(follower, f"New comment on “{title}”", f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n")
+            told.add(follower.id)
+
+
+def add_comment(
+    actor: User, proposal: Proposal, body: str, *, parent_id: int | None, question: bool, now: datetime
+) -> Comment:
+    """A member of the circle comments on a proposal, asks a question, or replies to a comment (one level deep),
+    while the round is open for proposals or in deliberation. The author's reply to an open question answers it.
+
+    :raises PermissionDenied: unless the actor is a member of the circle.
+    :raises Conflict: if the discussion is closed (phase, or the proposal was withdrawn).
+    :raises ValidationFailed: for an empty or over-long body, or a reply to a reply or to another proposal's comment.
+    """
+    if membership_of(actor, proposal.round.circle) is None:
+        raise PermissionDenied("Only members of the circle can take part in the discussion.")
+    _require_open_discussion(proposal)
+    text = _check_body(body)
+    parent = None
+    if parent_id is not None:
+        parent = db.session.get(Comment, parent_id)
+        if parent is None or parent.proposal_id != proposal.id:
+            raise ValidationFailed("That comment is not in this proposal's discussion.", field="parent_id")
+        if parent.parent_id is not None:
+            raise ValidationFailed("Reply to the comment that started the thread.", field="parent_id")
+        if question:
+            raise ValidationFailed("A reply cannot be a question; ask it as a new comment.", field="question")
+    comment = Comment(
+        proposal_id=proposal.id,
+        parent_id=parent_id,
+        author_id=actor.id,
+        version_number=proposal.current_version,
+        body=text,
+        body_html=render_markdown(text),
+        is_question=question,
+        created_at=now,
+    )
+    db.session.add(comment)
+    db.session.flush()
+    circle_id = proposal.round.circle_id
+    record(
+        "comment.created",
+        actor=actor,
+        circle_id=circle_id,
+        subject=comment,
+        data={
+            "proposal": proposal.id,
+            "version": comment.version_number,
+            "parent": parent_id,
+            "question": question,
+            "body": text,
+        },
+        at=now,
+    )
+    answered = False
+    if parent is not None and parent.is_question and parent.answered_at is None and actor.id == proposal.author_id:
+        parent.answered_at = now
+        answered = True
+        record(
+            "comment.question_answered",
+            actor=actor,
+            circle_id=circle_id,
+            subject=parent,
+            data={"proposal": proposal.id, "answer": comment.id},
+            at=now,
+        )
+    _notify_about_comment(actor, comment, parent, answered)
+    return comment
+
+
+def get_comment(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.proposal.status == "draft":
+        raise NotFound("There is no such comment.")
+    return comment
+
+
+def edit_comment(actor: User, comment: Comment, body: str, now: datetime) -> Comment:
+    """The author corrects their comment within 15 minutes of writing it, while the discussion is open.
+
+    :raises PermissionDenied: unless the actor wrote it.
+    :raises Conflict: if it was deleted or hidden, the 15 minutes are over, or the discussion is closed.
+    :raises ValidationFailed: for an empty or over-long body.
+    """
+    if comment.author_id != actor.id:
+        raise PermissionDenied("Only the comment's author can edit it.")
+    if not comment.visible:
+        raise Conflict("This comment was deleted or hidden and cannot be edited.")
+    if now - comment.created_at > EDIT_WINDOW:
+        raise Conflict("A comment can be edited for 15 minutes after it is written; write a new one instead.")
+    _require_open_discussion(comment.proposal)
+    text = _check_body(body)
+    if text == comment.body:
+        return comment
+    old = comment.body
+    comment.body, comment.body_html, comment.edited_at = text, render_markdown(text), now
+    record(
+        "comment.edited",
+        actor=actor,
+        circle_id=comment.proposal.round.circle_id,
+        subject=comment,
+        data={"proposal": comment.proposal_id, "from": old, "to": text},
+        at=now,
+    )
+    return comment
+
+
+def delete_comment(actor: User, comment: Comment, now: datetime) -> Comment:
+    """The author deletes their comment: the page shows it as deleted; the ledger keeps what it said.
+
+    :raises PermissionDenied: unless the actor wrote it.
+    :raises Conflict: if it is deleted already.
+    """
+    if comment.author_id != actor.id:
+        raise PermissionDenied("Only the comment's author can delete it.")
+    changed = db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.deleted_at.is_(None))
+        .values(deleted_at=now, body="", body_html=""),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not changed:
+        raise Conflict("This comment is deleted already.")
+    db.session.refresh(comment)
+    record(
+        "comment.deleted",
+        actor=actor,
+        circle_id=comment.proposal.round.circle_id,
+        subject=comment,
+        data={"proposal": comment.proposal_id},
+        at=now,
+    )
+    return comment
+
+
+def hide_comment(actor: User, comment: Comment, reason: str, now: datetime) -> Comment:
+    """A circle admin hides a comment, giving a reason that everybody sees and the ledger keeps.
+
+    :raises PermissionDenied: unless the actor is an admin of the circle.
+    :raises ValidationFailed: without a reason.
+    :raises Conflict: if it is hidden or deleted already.
+    """
+    require_role(actor, comment.proposal.round.circle, "admin")
+    text = reason.strip()
+    if not text:
+        raise ValidationFailed("Say why the comment is hidden; the circle will see the reason.", field="reason")
+    if len(text) > 1000:
+        raise ValidationFailed("Keep the reason to 1,000 characters.", field="reason")
+    changed = db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.hidden_at.is_(None), Comment.deleted_at.is_(None))
+        .values(hidden_at=now, hidden_by_id=actor.id, hidden_reason=text),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not changed:
+        raise Conflict("This comment is hidden or deleted already.")
+    db.session.refresh(comment)
+    record(
+        "comment.hidden",
+        actor=actor,
+        circle_id=comment.proposal.round.circle_id,
+        subject=comment,
+        data={"proposal": comment.proposal_id, "reason": text},
+        at=now,
+    )
+    return comment
+
+
+def is_following(user: User, proposal: Proposal) -> bool:
+    return (
+        db.session.scalar(
+            select(ProposalFollow.user_id).where(
+                ProposalFollow.user_id == user.id, ProposalFollow.proposal_id == proposal.id
+            )
+        )
+        is not None
+    )
+
+
+def follow_silently(user: User, proposal: Proposal, now: datetime) -> None:
+    """Make the author follow their own proposal, as part of creating it (its ledger entry says so)."""
+    db.session.add(ProposalFollow(user_id=user.id, proposal_id=proposal.id, created_at=now))
+
+
+def set_following(actor: User, proposal: Proposal, follow: bool, now: datetime) -> bool:
+    """A member follows a proposal's discussion (e-mail notices of new comments), or stops following it.
+    Returns whether anything changed.
+
+    :raises PermissionDenied: unless the actor is a member of the circle.
+    """
+    if membership_of(actor, proposal.round.circle) is None:
+        raise PermissionDenied("Only members of the circle can follow proposals.")
+    if follow == is_following(actor, proposal):
+        return False
+    if follow:
+        db.session.add(ProposalFollow(user_id=actor.id, proposal_id=proposal.id, created_at=now))
+    else:
+        db.session.execute(
+            delete(ProposalFollow).where(ProposalFollow.user_id == actor.id, ProposalFollow.proposal_id == proposal.id)
+        )
+    record(
+        "proposal.followed" if follow else "proposal.unfollowed",
+        actor=actor,
+        circle_id=proposal.round.circle_id,
+        subject=proposal,
+        data={},
+        at=now,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A top-level comment and its replies, as the proposal page shows them."""
+
+    comment: Comment
+    author_name: str
+    replies: list[tuple[Comment, str]]
+
+
+def threads_of(proposal: Proposal) -> list[Thread]:
+    """The discussion in one query: open questions first, then the other threads, oldest first; replies in order."""
+    rows = db.session.execute(
+        select(Comment, User.name)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.proposal_id == proposal.id)
+        .order_by(Comment.id)
+    ).all()
+    tops: dict[int, Thread] = {}
+    replies: list[tuple[Comment, str]] = []
+    for comment, name in rows:
+        if comment.parent_id is None:
+            tops[comment.id] = Thread(comment, name, [])
+        else:
+            replies.append((comment, name))
+    for reply, name in replies:
+        if reply.parent_id in tops:
+            tops[reply.parent_id].replies.append((reply, name))
+
+    def open_question_first(thread: Thread) -> tuple[int, int]:
+        open_question = thread.comment.is_question and thread.comment.answered_at is None and thread.comment.visible
+        return (0 if open_question else 1, thread.comment.id)
+
+    return sorted(tops.values(), key=open_question_first)

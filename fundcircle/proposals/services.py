@@ -1,0 +1,404 @@
+"""Use cases for proposals: create, edit (a new version after submission), submit, withdraw; and the lists the
+pages show. Services check role and phase, write the ledger, flush, and never commit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, desc, func, literal_column, select, update
+
+from fundcircle.auth.models import User
+from fundcircle.auth.services import normalise_email
+from fundcircle.circles.services import membership_of
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+from fundcircle.markdown import render_markdown
+from fundcircle.money import format_minor
+from fundcircle.proposals.diff import VersionContent
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import is_before
+
+MAX_TITLE = 120
+MAX_SUMMARY = 300
+MAX_BODY = 20_000
+#: Open Collective account slugs: lower-case letters, digits and hyphens.
+OC_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+SORTS = ("newest", "amount", "discussed")
+
+
+@dataclass(frozen=True)
+class ProposalInput:
+    title: str
+    summary: str
+    body: str
+    amount_minor: int
+    category: str | None = None
+    payee_slug: str | None = None
+    payee_name: str | None = None
+    payee_email: str | None = None
+
+
+def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
+    """Check a proposal's content against the round; return it cleaned.
+
+    :raises ValidationFailed: with a message for every field at fault.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def fail(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    title, summary, body = data.title.strip(), data.summary.strip(), data.body.strip()
+    if not title:
+        fail("title", "Enter a title.")
+    elif len(title) > MAX_TITLE:
+        fail("title", f"Use at most {MAX_TITLE} characters (this one has {len(title)}).")
+    if not summary:
+        fail("summary", "Enter a one-line summary.")
+    elif len(summary) > MAX_SUMMARY or "\n" in summary:
+        fail("summary", f"Keep the summary to one line of at most {MAX_SUMMARY} characters.")
+    if not body:
+        fail("body", "Describe the proposal.")
+    elif len(body) > MAX_BODY:
+        fail("body", f"Use at most {MAX_BODY:,} characters (this one has {len(body):,}).")
+    ceiling = min(round_.per_proposal_cap_minor, round_.budget_minor)
+    if data.amount_minor < 1:
+        fail("amount_minor", "Ask for an amount above 0.")
+    elif data.amount_minor > ceiling:
+        fail("amount_minor", f"Ask for at most {format_minor(ceiling, round_.currency)}, the round's cap per proposal.")
+    category = (data.category or "").strip() or None
+    if round_.categories and category not in round_.categories:
+        fail("category", f"Choose one of the round's categories: {', '.join(round_.categories)}.")
+    elif not round_.categories and category is not None:
+        fail("category", "This round has no categories.")
+    slug = (data.payee_slug or "").strip().lower() or None
+    name = (data.payee_name or "").strip() or None
+    email = (data.payee_email or "").strip() or None
+    if slug is not None and (name is not None or email is not None):
+        fail("payee", "Give either an Open Collective account, or a name and e-mail address, not both.")
+    elif slug is not None:
+        if not OC_SLUG.match(slug):
+            fail("payee_slug", "An Open Collective account is its short name: lower-case letters, digits, hyphens.")
+    elif name is None or email is None:
+        fail("payee", "Say who is paid: an Open Collective account, or a person's name and e-mail address.")
+    else:
+        if len(name) > 120:
+            fail("payee_name", "Use at most 120 characters.")
+        try:
+            email = normalise_email(email)
+        except ValidationFailed as error:
+            fail("payee_email", error.message)
+    if errors:
+        raise ValidationFailed("Some fields of the proposal are not valid.", fields=errors)
+    return {
+        "title": title,
+        "summary": summary,
+        "body": body,
+        "body_html": render_markdown(body),
+        "amount_minor": data.amount_minor,
+        "currency": round_.currency,
+        "category": category,
+        "payee_slug": slug,
+        "payee_name": name if slug is None else None,
+        "payee_email": email if slug is None else None,
+    }
+
+
+def _require_member(actor: User, round_: Round) -> None:
+    if membership_of(actor, round_.circle) is None:
+        raise PermissionDenied("Only members of the circle can do this.")
+
+
+def _require_author(actor: User, proposal: Proposal) -> None:
+    if proposal.author_id != actor.id:
+        raise PermissionDenied("Only the proposal's author can do this.")
+
+
+def current_version(proposal: Proposal) -> ProposalVersion:
+    version = db.session.scalar(
+        select(ProposalVersion).where(
+            ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
+        )
+    )
+    assert version is not None, "every proposal has its current version"
+    return version
+
+
+def _ledger_summary(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key != "body_html"}
+
+
+def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: bool, now: datetime) -> Proposal:
+    """A member of the circle writes a proposal while the round is open for proposals, as a draft or submitted.
+
+    :raises PermissionDenied: unless the actor is a member of the round's circle.
+    :raises Conflict: if the round is not open for proposals.
+    :raises ValidationFailed: for invalid content, or past the round's limit of proposals per member.
+    """
+    _require_member(actor, round_)
+    if round_.phase != "proposals":
+        raise Conflict(f"The round is not open for proposals: it is in {round_.phase}.")
+    values = _validate(data, round_)
+    mine = db.session.scalar(
+        select(func.count())
+        .select_from(Proposal)
+        .where(Proposal.round_id == round_.id, Proposal.author_id == actor.id, Proposal.status != "withdrawn")
+    )
+    if (mine or 0) >= round_.max_proposals_per_member:
+        raise ValidationFailed(
+            f"You have {mine} proposals in this round, the most a member may have. Withdraw one to add another."
+        )
+    proposal = Proposal(
+        round_id=round_.id,
+        author_id=actor.id,
+        status="submitted" if submit else "draft",
+        current_version=1,
+        created_at=now,
+        submitted_at=now if submit else None,
+    )
+    db.session.add(proposal)
+    db.session.flush()
+    db.session.add(ProposalVersion(proposal_id=proposal.id, number=1, created_at=now, created_by_id=actor.id, **values))
+    from fundcircle.deliberation.services import follow_silently
+
+    follow_silently(actor, proposal, now)
+    circle_id = round_.circle_id
+    record(
+        "proposal.created",
+        actor=actor,
+        circle_id=circle_id,
+        subject=proposal,
+        data={"round": round_.id, "version": 1, **_ledger_summary(values)},
+        at=now,
+    )
+    if submit:
+        record("proposal.submitted", actor=actor, circle_id=circle_id, subject=proposal, data={"version": 1}, at=now)
+    return proposal
+
+
+def update_proposal(
+    actor: User, proposal: Proposal, data: ProposalInput, *, change_note: str, now: datetime
+) -> ProposalVersion:
+    """The author changes a proposal. A draft changes in place; a submitted proposal gets a new version, while the
+    round is open for proposals (a note is optional) or in deliberation (an amendment: the note says what changed).
+
+    :raises PermissionDenied: unless the actor wrote the proposal.
+    :raises Conflict: if the proposal is withdrawn or the phase no longer allows changes.
+    :raises ValidationFailed: for invalid content, a missing amendment note, or no change at all.
+    """
+    _require_author(actor, proposal)
+    round_ = proposal.round
+    if proposal.status == "withdrawn":
+        raise Conflict("This proposal was withdrawn and cannot change.")
+    allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
+    if round_.phase not in allowed:
+        raise Conflict(f"Proposals cannot be changed while the round is in {round_.phase}.")
+    values = _validate(data, round_)
+    note = change_note.strip()
+    if len(note) > 2000:
+        raise ValidationFailed("Keep the note to 2,000 characters.", field="change_note")
+    if proposal.status == "submitted" and round_.phase == "deliberation" and not note:
+        raise ValidationFailed("Say what the amendment changes, and why.", field="change_note")
+    version = current_version(proposal)
+    if all(getattr(version, key) == value for key, value in values.items()):
+        raise ValidationFailed("Nothing changed: edit something first.")
+    circle_id = round_.circle_id
+    if proposal.status == "draft":
+        for key, value in values.items():
+            setattr(version, key, value)
+        version.change_note = note
+        record(
+            "proposal.draft_edited",
+            actor=actor,
+            circle_id=circle_id,
+            subject=proposal,
+            data=_ledger_summary(values),
+            at=now,
+        )
+        return version
+    number = proposal.current_version + 1
+    new_version = ProposalVersion(
+        proposal_id=proposal.id, number=number, change_note=note, created_at=now, created_by_id=actor.id, **values
+    )
+    db.session.add(new_version)
+    proposal.current_version = number
+    action = "proposal.amended" if round_.phase == "deliberation" else "proposal.version_created"
+    record(
+        action,
+        actor=actor,
+        circle_id=circle_id,
+        subject=proposal,
+        data={"version": number, "change_note": note, **_ledger_summary(values)},
+        at=now,
+    )
+    return new_version
+
+
+def _set_status(proposal: Proposal, from_statuses: tuple[str, ...], to: str, **values: Any) -> None:
+    changed = db.session.execute(
+        update(Proposal)
+        .where(Proposal.id == proposal.id, Proposal.status.in_(from_statuses))
+        .values(status=to, **values),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not changed:
+        raise Conflict("The proposal changed meanwhile; reload to see it as it is now.")
+    db.session.refresh(proposal)
+
+
+def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
+    """The author submits a draft while the round is open for proposals.
+
+    :raises PermissionDenied: unless the actor wrote it.
+    :raises Conflict: if it is not a draft, or the round is not open for proposals.
+    """
+    _require_author(actor, proposal)
+    if proposal.status != "draft":
+        raise Conflict("Only a draft can be submitted; this proposal is " + proposal.status + ".")
+    if proposal.round.phase != "proposals":
+        raise Conflict(f"The round is not open for proposals: it is in {proposal.round.phase}.")
+    _set_status(proposal, ("draft",), "submitted", submitted_at=now)
+    record(
+        "proposal.submitted",
+        actor=actor,
+        circle_id=proposal.round.circle_id,
+        subject=proposal,
+        data={"version": proposal.current_version},
+        at=now,
+    )
+    return proposal
+
+
+def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
+    """The author withdraws a proposal, at any time until the round is decided.
+
+    :raises PermissionDenied: unless the actor wrote it.
+    :raises Conflict: if it is withdrawn already or the round is decided.
+    """
+    _require_author(actor, proposal)
+    if proposal.status == "withdrawn":
+        raise Conflict("This proposal is withdrawn already.")
+    if not is_before(proposal.round.phase, "decided"):
+        raise Conflict(f"The round is {proposal.round.phase}: proposals can no longer be withdrawn.")
+    _set_status(proposal, ("draft", "submitted"), "withdrawn", withdrawn_at=now)
+    record(
+        "proposal.withdrawn",
+        actor=actor,
+        circle_id=proposal.round.circle_id,
+        subject=proposal,
+        data={"version": proposal.current_version},
+        at=now,
+    )
+    return proposal
+
+
+def get_visible_proposal(proposal_id: int, viewer: User | None) -> Proposal:
+    """A proposal its viewer may see: drafts are their author's alone.
+
+    :raises NotFound: for an unknown id or somebody else's draft.
+    """
+    proposal = db.session.get(Proposal, proposal_id)
+    if proposal is None or (proposal.status == "draft" and (viewer is None or viewer.id != proposal.author_id)):
+        raise NotFound("There is no such proposal.")
+    return proposal
+
+
+def versions_of(proposal: Proposal) -> list[ProposalVersion]:
+    return list(
+        db.session.scalars(
+            select(ProposalVersion).where(ProposalVersion.proposal_id == proposal.id).order_by(ProposalVersion.number)
+        )
+    )
+
+
+def version_content(version: ProposalVersion) -> VersionContent:
+    payee = version.payee_slug and f"Open Collective: {version.payee_slug}" or f"{version.payee_name} (invited)"
+    return VersionContent(
+        title=version.title,
+        summary=version.summary,
+        body=version.body,
+        amount_minor=version.amount_minor,
+        currency=version.currency,
+        category=version.category,
+        payee=payee,
+    )
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    """A proposal as the round page lists it, built by one query."""
+
+    id: int
+    status: str
+    title: str
+    summary: str
+    amount_minor: int
+    currency: str
+    category: str | None
+    author_name: str
+    author_id: int
+    version: int
+    comments: int
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
+    from fundcircle.deliberation.models import Comment
+
+    comment_counts = (
+        select(Comment.proposal_id, func.count().label("comments"))
+        .where(Comment.deleted_at.is_(None), Comment.hidden_at.is_(None))
+        .group_by(Comment.proposal_id)
+        .subquery()
+    )
+    viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else -1
+    return (
+        select(
+            Proposal.id,
+            Proposal.status,
+            ProposalVersion.title,
+            ProposalVersion.summary,
+            ProposalVersion.amount_minor,
+            ProposalVersion.currency,
+            ProposalVersion.category,
+            User.name.label("author_name"),
+            Proposal.author_id,
+            Proposal.current_version.label("version"),
+            func.coalesce(comment_counts.c.comments, 0).label("comments"),
+            Proposal.created_at,
+        )
+        .join(
+            ProposalVersion,
+            (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
+        )
+        .join(User, User.id == Proposal.author_id)
+        .outerjoin(comment_counts, comment_counts.c.proposal_id == Proposal.id)
+        .where(Proposal.round_id == round_.id)
+        .where((Proposal.status != "draft") | (Proposal.author_id == viewer_id))
+    )
+
+
+def list_proposals(
+    round_: Round, viewer: User | None, *, category: str | None = None, status: str | None = None, sort: str = "newest"
+) -> list[ProposalRow]:
+    """The round's proposals that the viewer may see (drafts only their own), filtered and sorted, in one query."""
+    query = proposal_rows_query(round_, viewer)
+    if category:
+        query = query.where(ProposalVersion.category == category)
+    if status in ("draft", "submitted", "withdrawn"):
+        query = query.where(Proposal.status == status)
+    withdrawn_last = case((Proposal.status == "withdrawn", 1), else_=0)
+    order = {
+        "newest": (Proposal.created_at.desc(), Proposal.id.desc()),
+        "amount": (ProposalVersion.amount_minor.desc(), Proposal.id),
+        "discussed": (desc(literal_column("comments")), Proposal.id.desc()),
+    }[sort if sort in SORTS else "newest"]
+    return [ProposalRow(**row._mapping) for row in db.session.execute(query.order_by(withdrawn_last, *order))]
