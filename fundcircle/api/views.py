@@ -189,12 +189,12 @@ ROUND_FIELDS_IN_API = {
 }
 
 
-def _as_api_fields(error: ValidationFailed) -> ValidationFailed:
+def renamed_fields(error: ValidationFailed, names: dict[str, tuple[str, str]]) -> ValidationFailed:
     """Report errors under the names the client sent (`deadlines.proposals`, not `proposals_close_at`)."""
     fields: dict[str, Any] = {}
     for name, messages in error.fields.items():
-        if name in ROUND_FIELDS_IN_API:
-            outer, inner = ROUND_FIELDS_IN_API[name]
+        if name in names:
+            outer, inner = names[name]
             fields.setdefault(outer, {})[inner] = messages
         else:
             fields[name] = messages
@@ -220,7 +220,7 @@ def create_round(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
     try:
         round_ = round_services.create_round(current_user, g.circle, _round_input(data))
     except ValidationFailed as error:
-        raise _as_api_fields(error) from None
+        raise renamed_fields(error, ROUND_FIELDS_IN_API) from None
     db.session.commit()
     return _round_out(round_)
 
@@ -257,5 +257,7 @@ def init_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    import fundcircle.api.proposals  # noqa: F401  (its operations join the blueprint)
+
     api.register_blueprint(blp)
     app.extensions["fundcircle-api"] = api

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -37,3 +37,10 @@ class ApiTokenForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class NoticesForm(FlaskForm):
+    email_notices = BooleanField(
+        "E-mail me about new comments on proposals I follow, replies to me, answers to my questions, "
+        "and phase changes in rounds I take part in"
+    )

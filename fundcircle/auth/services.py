@@ -231,3 +231,12 @@ def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
     if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
         api_token.last_used_at = now
     return api_token.user
+
+
+def set_email_notices(actor: User, enabled: bool) -> bool:
+    """Turn the actor's e-mail notices on or off; returns whether anything changed."""
+    if actor.email_notices == enabled:
+        return False
+    actor.email_notices = enabled
+    record("user.notices_changed", actor=actor, circle_id=None, subject=actor, data={"email_notices": enabled})
+    return True

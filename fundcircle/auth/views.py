@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from fundcircle.access import PUBLIC, SIGNED_IN, requires
 from fundcircle.auth import services
-from fundcircle.auth.forms import ApiTokenForm, ConfirmForm, LoginForm, SignupForm
+from fundcircle.auth.forms import ApiTokenForm, ConfirmForm, LoginForm, NoticesForm, SignupForm
 from fundcircle.circles.services import accept_invitation, find_invitation
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, RateLimited
@@ -137,6 +137,7 @@ def profile() -> str:
         tokens=services.list_api_tokens(current_user),
         token_form=ApiTokenForm(),
         revoke_form=ConfirmForm(),
+        notices_form=NoticesForm(data={"email_notices": current_user.email_notices}),
         new_token=None,
     )
 
@@ -165,6 +166,7 @@ def create_token() -> str | tuple[str, int]:
             tokens=services.list_api_tokens(current_user),
             token_form=form,
             revoke_form=ConfirmForm(),
+            notices_form=NoticesForm(formdata=None, data={"email_notices": current_user.email_notices}),
             new_token=new_token,
         ),
         status,
@@ -178,4 +180,16 @@ def revoke_token(token_id: int) -> Response:
         revoked = services.revoke_api_token(current_user, token_id, utcnow())
         db.session.commit()
         flash(f"The token “{revoked.name}” is revoked: it no longer works.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.route("/profile/notices", methods=["POST"])
+@requires(SIGNED_IN)
+def notices() -> Response:
+    form = NoticesForm()
+    if form.validate_on_submit():
+        enabled = bool(form.email_notices.data)
+        services.set_email_notices(current_user, enabled)
+        db.session.commit()
+        flash("You will get e-mail notices." if enabled else "You will get no e-mail notices.", "success")
     return redirect(url_for("auth.profile"))

@@ -25,7 +25,16 @@ from tests.factories import add_member, make_circle, make_round, make_token, mak
 
 ACTORS = ("visitor", "outsider", "other_admin", "superuser", "member", "circle", "treasurer", "admin")
 #: Routes that act on the sample proposal or comment, which the "member" actor wrote.
-AUTHOR_ONLY = {"proposals.edit", "proposals.submit", "proposals.withdraw", "deliberation.edit", "deliberation.delete"}
+AUTHOR_ONLY = {
+    "proposals.edit",
+    "proposals.submit",
+    "proposals.withdraw",
+    "deliberation.edit",
+    "deliberation.delete",
+    "api.edit_proposal",
+    "api.submit_proposal",
+    "api.withdraw_proposal",
+}
 ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
 
 

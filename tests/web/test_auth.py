@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import Flask
@@ -234,3 +235,18 @@ def test_the_api_notes_when_a_token_was_last_used(app: Flask, client: Client) ->
         from fundcircle.auth.models import ApiToken
 
         assert db.session.scalars(select(ApiToken)).one().last_used_at is not None
+
+
+def test_a_person_turns_e_mail_notices_off_and_on(app: Flask, client: Client) -> None:
+    email = _user(app)
+    client.login(email)
+    assert re.search(r'<input checked[^>]*name="email_notices"', client.get("/profile").get_data(as_text=True))
+    client.post_form("/profile/notices", {})
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        assert user is not None and user.email_notices is False
+        last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
+        assert last is not None and (last.action, last.data) == ("user.notices_changed", {"email_notices": False})
+    client.post_form("/profile/notices", {"email_notices": "y"})
+    with app.app_context():
+        assert db.session.scalar(select(User.email_notices).where(User.email == email)) is True
