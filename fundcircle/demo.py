@@ -11,7 +11,9 @@ from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email
 from fundcircle.circles.services import CircleInput, create_circle, invite_member
 from fundcircle.db import utcnow
+from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.proposals.services import ProposalInput, create_proposal
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
 
 DEMO_PASSWORD = "fundcircle-demo"
@@ -66,6 +68,48 @@ def seed_demo() -> bool:
         ),
     )
     advance_round(ana, round_, "proposals", now)
+    bea, chidi, eli = users["bea@example.org"], users["chidi@example.org"], users["eli@example.org"]
+    seeds = create_proposal(
+        eli,
+        round_,
+        ProposalInput(
+            title="Seed library",
+            summary="A shelf of seeds anyone can borrow and bring back after the harvest.",
+            body="We would build a **seed library** in the community centre:\n\n- a shelf and 200 envelopes\n"
+            "- two workshops on saving seeds\n\nEli and Dana will look after it.",
+            amount_minor=35_000,
+            category="Tools",
+            payee_name="Eli Member",
+            payee_email="eli@example.org",
+        ),
+        submit=True,
+        now=now,
+    )
+    create_proposal(
+        bea,
+        round_,
+        ProposalInput(
+            title="Spanish conversation evenings",
+            summary="Six evenings of conversation practice with a native speaker.",
+            body="Six evenings in the library's meeting room, with a paid facilitator and snacks.",
+            amount_minor=30_000,
+            category="Learning",
+            payee_slug="riverside-languages",
+        ),
+        submit=True,
+        now=now,
+    )
+    question = add_comment(
+        chidi, seeds, "Where would the shelf stand, and who keeps it tidy?", parent_id=None, question=True, now=now
+    )
+    add_comment(
+        eli,
+        seeds,
+        "In the hall by the entrance; Dana and I take turns.",
+        parent_id=question.id,
+        question=False,
+        now=now,
+    )
     return True
 
 
