@@ -4,10 +4,13 @@ from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
 from fundcircle.circles.models import Circle, Invitation, Membership, MembershipRole
 from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.payouts.models import Payout
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
+from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 
 __all__ = [
     "ApiToken", "AuthSession", "Circle", "Comment", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
-    "MembershipRole", "Proposal", "ProposalFollow", "ProposalVersion", "Round", "ThrottleEvent", "User",
+    "MembershipRole", "Payout", "Proposal", "ProposalFollow", "ProposalVersion", "Round", "ThrottleEvent", "User",
+    "Ballot", "BallotVote", "ProposalResult", "RoundTally",
 ]  # fmt: skip

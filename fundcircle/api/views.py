@@ -257,7 +257,8 @@ def init_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    import fundcircle.api.proposals  # noqa: F401  (its operations join the blueprint)
+    import fundcircle.api.proposals  # noqa: F401  (their operations join the blueprint)
+    import fundcircle.api.voting  # noqa: F401
 
     api.register_blueprint(blp)
     app.extensions["fundcircle-api"] = api

@@ -33,24 +33,28 @@ class LineChange:
     text: str
 
 
-FIELD_LABELS = (("title", "Title"), ("summary", "Summary"), ("category", "Category"), ("payee", "Paid to"))
+FIELD_LABELS = (
+    ("title", "Title"),
+    ("amount_minor", "Amount"),
+    ("summary", "Summary"),
+    ("category", "Category"),
+    ("payee", "Paid to"),
+)
+
+
+def _shown(content: VersionContent, name: str) -> str:
+    if name == "amount_minor":
+        return format_minor(content.amount_minor, content.currency)
+    return str(getattr(content, name) or "none")
 
 
 def field_changes(old: VersionContent, new: VersionContent) -> list[FieldChange]:
-    """The short fields that differ, money formatted in its currency."""
-    changes = [
-        FieldChange(label, str(getattr(old, name) or "none"), str(getattr(new, name) or "none"))
+    """The short fields that differ, in a fixed order, money formatted in its currency."""
+    return [
+        FieldChange(label, _shown(old, name), _shown(new, name))
         for name, label in FIELD_LABELS
         if getattr(old, name) != getattr(new, name)
     ]
-    if old.amount_minor != new.amount_minor:
-        changes.insert(
-            1,
-            FieldChange(
-                "Amount", format_minor(old.amount_minor, old.currency), format_minor(new.amount_minor, new.currency)
-            ),
-        )
-    return changes
 
 
 def body_changes(old: str, new: str) -> list[LineChange]:

@@ -167,6 +167,8 @@ def update_round(actor: User, round_: Round, data: RoundInput) -> Round:
             raise ValidationFailed(f"The round is {round_.phase}: its settings cannot change any more.")
         return round_
     locked: dict[str, list[str]] = {}
+    if "secret_ballot" in changes and round_.secret_ballot and round_.phase != "draft":
+        locked["secret_ballot"] = ["A secret ballot stays secret: voters were promised it."]
     for name in changes:
         if name in FIXED_AFTER_DRAFT and round_.phase != "draft":
             locked[name] = ["This is fixed once the round is open for proposals."]
@@ -219,6 +221,10 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         data={"from": current, "to": to, "by": "admin" if actor is not None else "deadline"},
         at=now,
     )
+    if to == "decided" and round_.method == "quadratic":
+        from fundcircle.voting.services import decide_quadratic
+
+        decide_quadratic(actor, round_, now)
     _notify_phase_change(round_)
     return round_
 
@@ -249,10 +255,11 @@ def _notify_phase_change(round_: Round) -> None:
 def due_transition(round_: Round, now: datetime) -> str | None:
     """The phase a round moves to by itself because its current phase's deadline has passed, if any.
 
-    Deadlines end the proposals and deliberation phases here; the end of deciding runs the decision method, which
-    the voting and consent areas own.
+    The end of deciding runs the decision: for quadratic rounds the tally; consent rounds are closed by their
+    facilitator.
     """
-    if round_.phase not in ("proposals", "deliberation"):
+    timed = ("proposals", "deliberation", "deciding") if round_.method == "quadratic" else ("proposals", "deliberation")
+    if round_.phase not in timed:
         return None
     deadline = round_.deadline_of(round_.phase)
     if deadline is None or deadline > now:
@@ -285,6 +292,7 @@ def advance_due_rounds(now: datetime) -> list[Round]:
         .where(
             ((Round.phase == "proposals") & (Round.proposals_close_at <= now))
             | ((Round.phase == "deliberation") & (Round.deliberation_close_at <= now))
+            | ((Round.phase == "deciding") & (Round.method == "quadratic") & (Round.deciding_close_at <= now))
         )
         .order_by(Round.id)
     ).all()

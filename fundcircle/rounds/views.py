@@ -94,6 +94,7 @@ def view(round_id: int) -> str:
         next_phases=next_phases(round_.phase) if has_role("admin") else (),
         advance_form=AdvanceForm(),
         is_admin=has_role("admin"),
+        can_vote=has_role("circle"),
         phase_labels=PHASE_LABELS,
     )
 

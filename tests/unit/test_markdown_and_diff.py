@@ -73,6 +73,10 @@ DANGEROUS_SCHEMES = ("javascript:", "vbscript:", "data:")
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
+#: What the app's own page templates use of the forbidden elements, and may keep.
+PAGE_ELEMENTS = {"link", "details"}
+
+
 class _MarkupScanner(HTMLParser):
     def __init__(self, allowed_tags: set[str] | None, forbidden_tags: set[str]) -> None:
         super().__init__(convert_charrefs=True)
@@ -83,6 +87,8 @@ class _MarkupScanner(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.forbidden_tags or (self.allowed_tags is not None and tag not in self.allowed_tags):
             self.findings.append(f"element <{tag}>")
+        if tag == "link" and dict(attrs) != {"rel": "stylesheet", "href": "/static/css/app.css"}:
+            self.findings.append(f"element <link> {attrs}")
         for name, value in attrs:
             if name.startswith("on"):
                 self.findings.append(f"event handler {name} on <{tag}>")
@@ -100,8 +106,15 @@ class _MarkupScanner(HTMLParser):
 
 def dangerous_markup(html: str, *, allowed_tags: set[str] | None = None) -> list[str]:
     """The dangerous markup in `html` (empty if none): forbidden or unlisted elements, event handlers, style
-    attributes, and javascript:/vbscript:/data: URLs. Text that merely shows an attack ("&lt;script&gt;") is safe."""
-    scanner = _MarkupScanner(allowed_tags, FORBIDDEN_TAGS - (allowed_tags or set()))
+    attributes, and javascript:/vbscript:/data: URLs. Text that merely shows an attack ("&lt;script&gt;") is safe.
+
+    Without `allowed_tags` it checks a whole page of the app, whose templates use the app's one stylesheet link
+    and <details> (without any handler)."""
+    if allowed_tags is None:
+        forbidden = FORBIDDEN_TAGS - PAGE_ELEMENTS
+    else:
+        forbidden = FORBIDDEN_TAGS - allowed_tags
+    scanner = _MarkupScanner(allowed_tags, forbidden)
     scanner.feed(html)
     scanner.close()
     return scanner.findings
@@ -110,12 +123,13 @@ def dangerous_markup(html: str, *, allowed_tags: set[str] | None = None) -> list
 def test_the_scanner_itself_finds_each_kind_of_dangerous_markup() -> None:
     assert dangerous_markup("<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>") == []
     assert dangerous_markup("<script>x</script>") == ["element <script>"]
-    assert dangerous_markup('<a href="JaVa&#x09;Script:alert(1)">x</a>') == [
-        "href='JaVa\\tScript:alert(1)' on <a>"
-    ]
+    assert dangerous_markup('<a href="JaVa&#x09;Script:alert(1)">x</a>') == ["href='JaVa\\tScript:alert(1)' on <a>"]
     assert dangerous_markup('<p onclick="x" style="y">') == ["event handler onclick on <p>", "style attribute on <p>"]
     assert dangerous_markup('<a href="data:text/html,x">') == ["href='data:text/html,x' on <a>"]
     assert dangerous_markup("<span>x</span>", allowed_tags={"p"}) == ["element <span>"]
+    assert dangerous_markup("<details open ontoggle=alert(1)>") == ["event handler ontoggle on <details>"]
+    assert dangerous_markup('<link rel="import" href="/static/css/app.css">') != []
+    assert dangerous_markup('<link rel="stylesheet" href="/static/css/app.css">') == []
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
@@ -145,7 +159,7 @@ def test_a_javascript_link_keeps_its_text_but_is_not_a_link() -> None:
 def test_plain_markdown_renders_and_web_links_are_kept_with_a_safe_rel() -> None:
     html = render_markdown(
         "# Plan\n\n**Seeds** and *soil*, ~~weeds~~.\n\n1. dig\n2. sow\n\n"
-        "[Our site](https://example.org/a?b=1 \"Site\") or [write](mailto:seeds@example.org)\n\n"
+        '[Our site](https://example.org/a?b=1 "Site") or [write](mailto:seeds@example.org)\n\n'
         "| item | cost |\n|:---|---:|\n| spade | 10 |\n\n`code`\n\n> quoted"
     )
     assert "<h1>Plan</h1>" in html
@@ -217,7 +231,9 @@ def test_every_changed_short_field_is_listed_in_reading_order() -> None:
 
 def test_fields_keep_the_same_order_whichever_of_them_changed() -> None:
     """The amount has one place in the list, whether or not the title changed too."""
-    full_order = [change.label for change in field_changes(_content(), _content(title="T", amount_minor=1, summary="S"))]
+    full_order = [
+        change.label for change in field_changes(_content(), _content(title="T", amount_minor=1, summary="S"))
+    ]
     assert full_order == ["Title", "Amount", "Summary"]
     without_title = [change.label for change in field_changes(_content(), _content(amount_minor=1, summary="S"))]
     assert without_title == ["Amount", "Summary"]

@@ -1,0 +1,105 @@
+"""API operations for ballots and results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_login import current_user
+
+from fundcircle.access import circle_role, requires
+from fundcircle.api.views import blp
+from fundcircle.db import utcnow
+from fundcircle.extensions import db
+from fundcircle.rounds.services import get_round
+from fundcircle.voting import services
+from fundcircle.voting.schemas import BallotInSchema, BallotOutSchema, ResultsSchema
+from fundcircle.voting.views import results_csv_text
+
+
+def _ballot_out(round_id: int) -> dict[str, Any]:
+    round_ = get_round(round_id)
+    ballot = services.ballot_of(current_user, round_)
+    votes = services.votes_of(current_user, round_)
+    spent = services.ballot_cost(votes)
+    return {
+        "round_id": round_.id,
+        "votes": {str(pid): count for pid, count in sorted(votes.items())},
+        "credits": round_.credits,
+        "credits_spent": spent,
+        "credits_left": round_.credits - spent,
+        "revision": ballot.revision if ballot else None,
+        "saved_at": ballot.saved_at if ballot else None,
+        "receipt": ballot.receipt if ballot else None,
+    }
+
+
+@blp.route("/rounds/<int:round_id>/ballot", methods=["GET"])
+@requires(circle_role("circle"))
+@blp.response(200, BallotOutSchema)
+def get_ballot(round_id: int) -> dict[str, Any]:
+    """Your ballot in a quadratic round (empty before you save one)."""
+    return _ballot_out(round_id)
+
+
+@blp.route("/rounds/<int:round_id>/ballot", methods=["PUT"])
+@requires(circle_role("circle"))
+@blp.arguments(BallotInSchema)
+@blp.response(200, BallotOutSchema)
+def put_ballot(data: dict[str, Any], round_id: int) -> dict[str, Any]:
+    """Replace your ballot whole. A ballot over your credits is refused whole, saying by how much."""
+    votes = {int(key): count for key, count in data["votes"].items()}
+    round_ = get_round(round_id)
+    services.cast_ballot(current_user, round_, votes, utcnow())
+    db.session.commit()
+    return _ballot_out(round_id)
+
+
+@blp.route("/rounds/<int:round_id>/results", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.response(200, ResultsSchema)
+def get_results(round_id: int) -> dict[str, Any]:
+    """The stored result: per proposal its score, amount, whether it is funded and why. Empty until decided."""
+    round_ = get_round(round_id)
+    stored = services.result_of(round_)
+    base = {
+        "round_id": round_.id,
+        "method": round_.method,
+        "currency": round_.currency,
+        "budget_minor": round_.budget_minor,
+        "quorum_percent": round_.quorum_percent,
+    }
+    if stored is None:
+        return {**base, "decided": False, "funded_minor": None, "ballots_cast": None, "eligible_voters": None,
+                "quorum_met": None, "checkpoint": None, "proposals": []}  # fmt: skip
+    tally, rows = stored
+    return {
+        **base,
+        "decided": True,
+        "funded_minor": tally.funded_minor,
+        "ballots_cast": tally.ballots_cast,
+        "eligible_voters": tally.eligible_voters,
+        "quorum_met": tally.quorum_met,
+        "checkpoint": {"seq": tally.checkpoint_seq, "hash": tally.checkpoint_hash},
+        "proposals": [
+            {
+                "rank": row.rank,
+                "proposal_id": row.proposal_id,
+                "version": row.version,
+                "title": row.title,
+                "score": row.score,
+                "amount_minor": row.amount_minor,
+                "funded": row.funded,
+                "reason": row.reason,
+            }
+            for row in rows
+        ],
+    }
+
+
+@blp.route("/rounds/<int:round_id>/results.csv", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.response(200, content_type="text/csv", description="One row per proposal, in the order the budget was walked")
+def get_results_csv(round_id: int) -> Response:
+    """The result as CSV."""
+    return Response(results_csv_text(round_id), mimetype="text/csv")

@@ -1,0 +1,1 @@
+"""Deciding: quadratic voting (ballots, tally, allocation) and, in consent rounds, consent."""

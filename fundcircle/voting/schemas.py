@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validates
+
+from fundcircle.api.fields import StrictInteger
+
+
+class BallotInSchema(Schema):
+    votes = fields.Dict(
+        keys=fields.String(),
+        values=StrictInteger(),
+        required=True,
+        metadata={"description": 'Votes per proposal id, e.g. {"12": 3, "15": -1}; it replaces your ballot whole'},
+    )
+
+    @validates("votes")
+    def proposal_ids_are_integers(self, value: dict[str, int], **_: object) -> None:
+        bad = [key for key in value if not key.isdigit()]
+        if bad:
+            raise ValidationError(f"Proposal ids are whole numbers, not {', '.join(bad)}.")
+
+
+class BallotOutSchema(Schema):
+    round_id = fields.Integer(required=True)
+    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    credits = fields.Integer(required=True)
+    credits_spent = fields.Integer(required=True)
+    credits_left = fields.Integer(required=True)
+    revision = fields.Integer(allow_none=True, required=True, metadata={"description": "null before the first save"})
+    saved_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    receipt = fields.String(
+        allow_none=True, required=True, metadata={"description": "The hash of the ledger entry of this ballot"}
+    )
+
+
+class ProposalResultSchema(Schema):
+    rank = fields.Integer(required=True)
+    proposal_id = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    title = fields.String(required=True)
+    score = fields.Integer(required=True)
+    amount_minor = fields.Integer(required=True)
+    funded = fields.Boolean(required=True)
+    reason = fields.String(required=True)
+
+
+class ResultsSchema(Schema):
+    round_id = fields.Integer(required=True)
+    method = fields.String(required=True)
+    decided = fields.Boolean(required=True)
+    currency = fields.String(required=True)
+    budget_minor = fields.Integer(required=True)
+    funded_minor = fields.Integer(allow_none=True, required=True)
+    ballots_cast = fields.Integer(allow_none=True, required=True)
+    eligible_voters = fields.Integer(allow_none=True, required=True)
+    quorum_percent = fields.Integer(required=True)
+    quorum_met = fields.Boolean(allow_none=True, required=True)
+    checkpoint = fields.Dict(allow_none=True, required=True, metadata={"description": "{seq, hash} of the result"})
+    proposals = fields.List(fields.Nested(ProposalResultSchema), required=True)

@@ -1,0 +1,328 @@
+"""Use cases for quadratic voting: cast a ballot, decide the round, read the result.
+Services check role and phase, write the ledger, flush, and never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from fundcircle.auth.models import User
+from fundcircle.circles.models import Membership, MembershipRole
+from fundcircle.circles.services import require_role
+from fundcircle.errors import Conflict, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.chain import canonical_json
+from fundcircle.ledger.services import record
+from fundcircle.payouts.models import Payout
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
+from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
+from fundcircle.voting.quadratic import BallotError, Candidate, ballot_cost, check_ballot, tally
+
+
+@dataclass(frozen=True)
+class BallotLine:
+    """A proposal on the ballot page."""
+
+    proposal_id: int
+    title: str
+    summary: str
+    amount_minor: int
+    currency: str
+    votes: int
+
+    @property
+    def cost(self) -> int:
+        return self.votes * self.votes
+
+
+def candidates_of(round_: Round) -> list[tuple[Proposal, ProposalVersion]]:
+    """The submitted proposals of a round with their current versions, in the order they were submitted."""
+    rows = db.session.execute(
+        select(Proposal, ProposalVersion)
+        .join(
+            ProposalVersion,
+            (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
+        )
+        .where(Proposal.round_id == round_.id, Proposal.status == "submitted")
+        .order_by(Proposal.submitted_at, Proposal.id)
+    ).all()
+    return [(proposal, version) for proposal, version in rows]
+
+
+def votes_of(user: User, round_: Round) -> dict[int, int]:
+    rows = db.session.execute(
+        select(BallotVote.proposal_id, BallotVote.votes)
+        .join(Ballot, Ballot.id == BallotVote.ballot_id)
+        .where(Ballot.round_id == round_.id, Ballot.user_id == user.id)
+    )
+    return {proposal_id: votes for proposal_id, votes in rows}
+
+
+def ballot_of(user: User, round_: Round) -> Ballot | None:
+    return db.session.scalar(select(Ballot).where(Ballot.round_id == round_.id, Ballot.user_id == user.id))
+
+
+def ballot_lines(round_: Round, votes: dict[int, int]) -> list[BallotLine]:
+    return [
+        BallotLine(
+            proposal.id,
+            version.title,
+            version.summary,
+            version.amount_minor,
+            version.currency,
+            votes.get(proposal.id, 0),
+        )
+        for proposal, version in candidates_of(round_)
+    ]
+
+
+def commitment(salt: str, votes: dict[int, int]) -> str:
+    """The salted hash a secret ballot's ledger entry holds instead of the votes."""
+    payload = canonical_json({str(proposal_id): count for proposal_id, count in sorted(votes.items())})
+    return hashlib.sha256(salt.encode("ascii") + payload).hexdigest()
+
+
+def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime) -> Ballot:
+    """A circle member saves their ballot, replacing any earlier one whole, while the round is deciding.
+
+    The ballot row is locked by an UPDATE before its votes are replaced (SQLite's BEGIN IMMEDIATE locks as well),
+    so two saves at the same moment leave one of the two ballots, whole; its cost is checked in this same
+    transaction.
+
+    :raises PermissionDenied: unless the actor is a circle member (role "circle").
+    :raises Conflict: if the round is not a quadratic round that is deciding.
+    :raises ValidationFailed: on `votes` for a ballot the rules refuse (over the credits, says by how much).
+    """
+    require_role(actor, round_.circle, "circle")
+    if round_.method != "quadratic":
+        raise Conflict("This round decides by consent, not by voting.")
+    if round_.phase != "deciding" or (round_.deciding_close_at is not None and round_.deciding_close_at <= now):
+        raise Conflict(f"Voting is open while the round is deciding; it is {round_.phase}.")
+    votes = {proposal_id: count for proposal_id, count in votes.items() if count != 0}
+    candidate_ids = {proposal.id for proposal, _ in candidates_of(round_)}
+    try:
+        cost = check_ballot(
+            votes, credits=round_.credits, allow_negative=round_.allow_negative, proposal_ids=candidate_ids
+        )
+    except BallotError as error:
+        raise ValidationFailed(f"Your ballot was not saved: {error}", field="votes") from None
+    salt = secrets.token_hex(16) if round_.secret_ballot else None
+    ballot_id, revision = _lock_or_create_ballot(round_, actor, cost, salt, now)
+    db.session.execute(delete(BallotVote).where(BallotVote.ballot_id == ballot_id))
+    if votes:
+        db.session.execute(
+            insert(BallotVote),
+            [{"ballot_id": ballot_id, "proposal_id": pid, "votes": count} for pid, count in sorted(votes.items())],
+        )
+    data: dict[str, Any] = {"round": round_.id, "revision": revision, "credits_spent": cost}
+    if salt is None:
+        data["votes"] = {str(pid): count for pid, count in sorted(votes.items())}
+    else:
+        data["commitment"] = commitment(salt, votes)
+    entry = record("ballot.cast", actor=actor, circle_id=round_.circle_id, subject=None, data=data, at=now)
+    db.session.execute(update(Ballot).where(Ballot.id == ballot_id).values(receipt=entry.hash))
+    ballot = db.session.get(Ballot, ballot_id, populate_existing=True)
+    assert ballot is not None
+    return ballot
+
+
+def _lock_or_create_ballot(round_: Round, actor: User, cost: int, salt: str | None, now: datetime) -> tuple[int, int]:
+    values = {"credits_spent": cost, "saved_at": now, "salt": salt}
+    for _ in range(2):
+        row = db.session.execute(
+            update(Ballot)
+            .where(Ballot.round_id == round_.id, Ballot.user_id == actor.id)
+            .values(revision=Ballot.revision + 1, **values)
+            .returning(Ballot.id, Ballot.revision),
+            execution_options={"synchronize_session": False},
+        ).one_or_none()
+        if row is not None:
+            return row.id, row.revision
+        try:
+            with db.session.begin_nested():
+                ballot_id = db.session.execute(
+                    insert(Ballot)
+                    .values(round_id=round_.id, user_id=actor.id, revision=1, **values)
+                    .returning(Ballot.id)
+                ).scalar_one()
+            return ballot_id, 1
+        except IntegrityError:
+            continue  # the same member's other save created it a moment ago: lock that one instead
+    raise Conflict("Your ballot is being saved from elsewhere at this moment; try again.")
+
+
+def turnout(round_: Round) -> tuple[int, int]:
+    """(ballots cast, circle members who may vote)."""
+    cast = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == round_.id)) or 0
+    eligible = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(MembershipRole)
+            .join(Membership, Membership.id == MembershipRole.membership_id)
+            .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
+        )
+        or 0
+    )
+    return cast, eligible
+
+
+def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundTally:
+    """Tally and allocate once, store the result with the round, publish it in the ledger, and create the payouts
+    of the funded proposals. Called in the transaction that moves the round to decided.
+
+    :raises Conflict: if the round has a result already (the primary key on round_tallies makes sure of it).
+    """
+    if db.session.get(RoundTally, round_.id) is not None:
+        raise Conflict("This round has its result already; a result never changes.")
+    candidates = candidates_of(round_)
+    rows = db.session.execute(
+        select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes)
+        .join(Ballot, Ballot.id == BallotVote.ballot_id)
+        .where(Ballot.round_id == round_.id)
+    )
+    ballots: dict[int, dict[int, int]] = {
+        ballot_id: {} for ballot_id in db.session.scalars(select(Ballot.id).where(Ballot.round_id == round_.id))
+    }
+    for ballot_id, proposal_id, votes in rows:
+        ballots[ballot_id][proposal_id] = votes
+    cast, eligible = turnout(round_)
+    result = tally(
+        ballots.values(),
+        [Candidate(p.id, v.amount_minor, order) for order, (p, v) in enumerate(candidates)],
+        budget_minor=round_.budget_minor,
+        currency=round_.currency,
+        eligible_voters=eligible,
+        quorum_percent=round_.quorum_percent,
+    )
+    versions = {proposal.id: version for proposal, version in candidates}
+    outcomes = [
+        {
+            "proposal": outcome.proposal_id,
+            "version": versions[outcome.proposal_id].number,
+            "score": outcome.score,
+            "amount_minor": outcome.amount_minor,
+            "funded": outcome.funded,
+            "reason": outcome.reason,
+        }
+        for outcome in result.outcomes
+    ]
+    entry = record(
+        "round.result_published",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=round_,
+        data={
+            "method": "quadratic",
+            "ballots_cast": result.ballots_cast,
+            "eligible_voters": result.eligible_voters,
+            "quorum_percent": result.quorum_percent,
+            "quorum_met": result.quorum_met,
+            "budget_minor": result.budget_minor,
+            "funded_minor": result.funded_minor,
+            "currency": round_.currency,
+            "results": outcomes,
+        },
+        at=now,
+    )
+    stored = RoundTally(
+        round_id=round_.id,
+        ballots_cast=result.ballots_cast,
+        eligible_voters=result.eligible_voters,
+        quorum_percent=result.quorum_percent,
+        quorum_met=result.quorum_met,
+        budget_minor=result.budget_minor,
+        funded_minor=result.funded_minor,
+        currency=round_.currency,
+        decided_at=now,
+        checkpoint_seq=entry.seq,
+        checkpoint_hash=entry.hash,
+    )
+    db.session.add(stored)
+    db.session.flush()
+    for outcome in result.outcomes:
+        version = versions[outcome.proposal_id]
+        db.session.add(
+            ProposalResult(
+                round_id=round_.id,
+                proposal_id=outcome.proposal_id,
+                version=version.number,
+                title=version.title,
+                score=outcome.score,
+                amount_minor=outcome.amount_minor,
+                funded=outcome.funded,
+                reason=outcome.reason,
+                rank=outcome.rank,
+            )
+        )
+        if outcome.funded:
+            payout = Payout(
+                proposal_id=outcome.proposal_id,
+                round_id=round_.id,
+                circle_id=round_.circle_id,
+                proposal_version=version.number,
+                amount_minor=version.amount_minor,
+                currency=version.currency,
+                payee_slug=version.payee_slug,
+                payee_name=version.payee_name,
+                payee_email=version.payee_email,
+                status="awaiting_approval",
+                created_at=now,
+            )
+            db.session.add(payout)
+            db.session.flush()
+            record(
+                "payout.created",
+                actor=actor,
+                circle_id=round_.circle_id,
+                subject=payout,
+                data={
+                    "proposal": outcome.proposal_id,
+                    "version": version.number,
+                    "amount_minor": version.amount_minor,
+                    "currency": version.currency,
+                    "status": "awaiting_approval",
+                },
+                at=now,
+            )
+    return stored
+
+
+def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
+    stored = db.session.get(RoundTally, round_.id)
+    if stored is None:
+        return None
+    results = list(
+        db.session.scalars(
+            select(ProposalResult).where(ProposalResult.round_id == round_.id).order_by(ProposalResult.rank)
+        )
+    )
+    return stored, results
+
+
+def open_ballots(round_: Round) -> list[tuple[str, dict[int, int]]]:
+    """Who voted what, for a round whose ballots are open (never for a secret ballot)."""
+    if round_.secret_ballot:
+        return []
+    rows = db.session.execute(
+        select(User.name, Ballot.id, BallotVote.proposal_id, BallotVote.votes)
+        .join(Ballot, Ballot.user_id == User.id)
+        .outerjoin(BallotVote, BallotVote.ballot_id == Ballot.id)
+        .where(Ballot.round_id == round_.id)
+        .order_by(User.name, Ballot.id)
+    )
+    ballots: dict[int, tuple[str, dict[int, int]]] = {}
+    for name, ballot_id, proposal_id, votes in rows:
+        entry = ballots.setdefault(ballot_id, (name, {}))
+        if proposal_id is not None:
+            entry[1][proposal_id] = votes
+    return list(ballots.values())
+
+
+__all__ = ["ballot_cost"]

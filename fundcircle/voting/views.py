@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from fundcircle.access import circle_role, current_membership, requires
+from fundcircle.auth.forms import ConfirmForm
+from fundcircle.db import utcnow
+from fundcircle.errors import FundCircleError
+from fundcircle.extensions import db
+from fundcircle.money import format_minor
+from fundcircle.rounds.services import get_round
+from fundcircle.voting import services
+from fundcircle.voting.chart import budget_line, score_chart
+
+bp = Blueprint("voting", __name__)
+
+
+def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dict[int, int], dict[int, str]]:
+    """The votes typed in the form; a field that is not a whole number gets a message of its own."""
+    votes: dict[int, int] = {}
+    errors: dict[int, str] = {}
+    for line in lines:
+        text = request.form.get(f"votes-{line.proposal_id}", "0").strip() or "0"
+        try:
+            votes[line.proposal_id] = int(text)
+        except ValueError:
+            errors[line.proposal_id] = f"“{text}” is not a whole number of votes."
+    return votes, errors
+
+
+@bp.route("/rounds/<int:round_id>/ballot", methods=["GET", "POST"])
+@requires(circle_role("circle"))
+def ballot(round_id: int) -> Any:
+    round_ = get_round(round_id)
+    saved = services.votes_of(current_user, round_)
+    lines = services.ballot_lines(round_, saved)
+    form = ConfirmForm()
+    status, message, field_errors = 200, None, {}
+    if request.method == "POST" and form.validate_on_submit():
+        votes, field_errors = _votes_from_form(round_, lines)
+        lines = services.ballot_lines(round_, votes)
+        if field_errors:
+            status, message = 422, "Some numbers of votes are not whole numbers; nothing was saved."
+        elif request.form.get("action") == "save":
+            try:
+                saved_ballot = services.cast_ballot(current_user, round_, votes, utcnow())
+            except FundCircleError as error:
+                db.session.rollback()
+                status, message = error.status, error.message
+            else:
+                db.session.commit()
+                flash(
+                    f"Your ballot is saved ({saved_ballot.credits_spent} credits). Receipt: {saved_ballot.receipt}",
+                    "success",
+                )
+                return redirect(url_for("voting.ballot", round_id=round_id))
+    elif request.method == "POST":
+        status, message = 400, "The form had expired; nothing was saved. Try again."
+    cost = sum(line.cost for line in lines)
+    mine = services.ballot_of(current_user, round_)
+    cast, eligible = services.turnout(round_)
+    return (
+        render_template(
+            "voting/ballot.html",
+            round=round_,
+            circle=round_.circle,
+            lines=lines,
+            cost=cost,
+            left=round_.credits - cost,
+            message=message,
+            field_errors=field_errors,
+            ballot=mine,
+            turnout=(cast, eligible),
+            voting_open=round_.phase == "deciding" and round_.method == "quadratic",
+        ),
+        status,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/results")
+@requires(circle_role(public_read=True))
+def results(round_id: int) -> Any:
+    round_ = get_round(round_id)
+    stored = services.result_of(round_)
+    if stored is None:
+        return render_template("voting/results.html", round=round_, circle=round_.circle, tally=None), 200
+    tally, rows = stored
+    ballots = services.open_ballots(round_) if current_membership() is not None else []
+    return render_template(
+        "voting/results.html",
+        round=round_,
+        circle=round_.circle,
+        tally=tally,
+        rows=rows,
+        chart=score_chart(rows, round_.currency),
+        budget_svg=budget_line(rows, tally.budget_minor, round_.currency),
+        ballots=ballots,
+    )
+
+
+def results_csv_text(round_id: int) -> str:
+    round_ = get_round(round_id)
+    stored = services.result_of(round_)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["rank", "proposal_id", "version", "title", "score", "amount_minor", "currency", "amount", "funded", "reason"]
+    )
+    if stored is not None:
+        for row in stored[1]:
+            writer.writerow([
+                row.rank, row.proposal_id, row.version, row.title, row.score, row.amount_minor, round_.currency,
+                format_minor(row.amount_minor, round_.currency, with_code=False),
+                "yes" if row.funded else "no", row.reason,
+            ])  # fmt: skip
+    return buffer.getvalue()
+
+
+@bp.route("/rounds/<int:round_id>/results.csv")
+@requires(circle_role(public_read=True))
+def results_csv(round_id: int) -> Response:
+    return Response(
+        results_csv_text(round_id),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=round-{round_id}-results.csv"},
+    )
