@@ -12,7 +12,7 @@ from fundcircle.voting.models import ProposalResult
 
 ROW = 34
 LABEL_WIDTH = 260
-BAR_WIDTH = 300
+BAR_WIDTH = 260
 
 
 def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
@@ -21,7 +21,7 @@ def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
         return Markup("")
     top = max(max(abs(row.score) for row in rows), 1)
     height = ROW * len(rows) + 10
-    width = LABEL_WIDTH + BAR_WIDTH + 80
+    width = LABEL_WIDTH + BAR_WIDTH + 150
     summary = "; ".join(f"{row.title}: score {row.score}, {'funded' if row.funded else 'not funded'}" for row in rows)
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} {height}" '
