@@ -137,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundcircle.deliberation.views import bp as deliberation_bp
     from fundcircle.proposals.views import bp as proposals_bp
     from fundcircle.rounds.views import bp as rounds_bp
+    from fundcircle.voting.consent_views import bp as consent_bp
     from fundcircle.voting.views import bp as voting_bp
 
     app.register_blueprint(auth_bp)
@@ -145,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(proposals_bp)
     app.register_blueprint(deliberation_bp)
     app.register_blueprint(voting_bp)
+    app.register_blueprint(consent_bp)
     init_api(app)
 
 

@@ -58,6 +58,11 @@ def _circle_of_round(round_id: int) -> Circle | None:
     return round_.circle if round_ is not None else None
 
 
+def _circle_of(**view_args: Any) -> Circle | None:
+    round_ = round_of(**view_args)
+    return round_.circle if round_ is not None else None
+
+
 def _circle_of_proposal(proposal_id: int) -> Circle | None:
     round_ = round_of(proposal_id=proposal_id)
     return round_.circle if round_ is not None else None
@@ -81,6 +86,11 @@ def round_of(**view_args: Any) -> Round | None:
     if "comment_id" in view_args:
         comment = db.session.get(Comment, view_args["comment_id"])
         return comment.proposal.round if comment is not None else None
+    if "consent_round_id" in view_args:
+        from fundcircle.voting.models import ConsentRound
+
+        consent_round = db.session.get(ConsentRound, view_args["consent_round_id"])
+        return db.session.get(Round, consent_round.round_id) if consent_round is not None else None
     return None
 
 
@@ -90,6 +100,7 @@ CIRCLE_RESOLVERS: dict[str, Callable[[int], Circle | None]] = {
     "round_id": _circle_of_round,
     "proposal_id": _circle_of_proposal,
     "comment_id": _circle_of_comment,
+    "consent_round_id": lambda consent_round_id: _circle_of(consent_round_id=consent_round_id),
 }
 
 

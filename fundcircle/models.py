@@ -7,10 +7,18 @@ from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.payouts.models import Payout
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
-from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
+from fundcircle.voting.models import (
+    Ballot,
+    BallotVote,
+    ConsentAnswer,
+    ConsentReaction,
+    ConsentRound,
+    ProposalResult,
+    RoundTally,
+)
 
 __all__ = [
     "ApiToken", "AuthSession", "Circle", "Comment", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
     "MembershipRole", "Payout", "Proposal", "ProposalFollow", "ProposalVersion", "Round", "ThrottleEvent", "User",
-    "Ballot", "BallotVote", "ProposalResult", "RoundTally",
+    "Ballot", "BallotVote", "ConsentAnswer", "ConsentReaction", "ConsentRound", "ProposalResult", "RoundTally",
 ]  # fmt: skip

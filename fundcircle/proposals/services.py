@@ -185,7 +185,8 @@ def update_proposal(
     actor: User, proposal: Proposal, data: ProposalInput, *, change_note: str, now: datetime
 ) -> ProposalVersion:
     """The author changes a proposal. A draft changes in place; a submitted proposal gets a new version, while the
-    round is open for proposals (a note is optional) or in deliberation (an amendment: the note says what changed).
+    round is open for proposals (a note is optional), in deliberation, or (in a consent round, between consent
+    rounds, until consented) while deciding: those are amendments, and the note says what changed and why.
 
     :raises PermissionDenied: unless the actor wrote the proposal.
     :raises Conflict: if the proposal is withdrawn or the phase no longer allows changes.
@@ -196,13 +197,22 @@ def update_proposal(
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn and cannot change.")
     allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
-    if round_.phase not in allowed:
+    consent_amendment = proposal.status == "submitted" and round_.phase == "deciding" and round_.method == "consent"
+    if consent_amendment:
+        from fundcircle.voting.consent_rounds import consent_rounds_of
+
+        history = consent_rounds_of(proposal)
+        if any(cr.closed_at is None for cr in history):
+            raise Conflict("A consent round on this version is open: amend once it is closed.")
+        if any(cr.outcome == "consented" for cr in history):
+            raise Conflict("This proposal is consented; it cannot change any more.")
+    elif round_.phase not in allowed:
         raise Conflict(f"Proposals cannot be changed while the round is in {round_.phase}.")
     values = _validate(data, round_)
     note = change_note.strip()
     if len(note) > 2000:
         raise ValidationFailed("Keep the note to 2,000 characters.", field="change_note")
-    if proposal.status == "submitted" and round_.phase == "deliberation" and not note:
+    if proposal.status == "submitted" and round_.phase in ("deliberation", "deciding") and not note:
         raise ValidationFailed("Say what the amendment changes, and why.", field="change_note")
     version = current_version(proposal)
     if all(getattr(version, key) == value for key, value in values.items()):
@@ -227,7 +237,7 @@ def update_proposal(
     )
     db.session.add(new_version)
     proposal.current_version = number
-    action = "proposal.amended" if round_.phase == "deliberation" else "proposal.version_created"
+    action = "proposal.amended" if round_.phase in ("deliberation", "deciding") else "proposal.version_created"
     record(
         action,
         actor=actor,

@@ -21,6 +21,7 @@ from fundcircle.proposals.diff import body_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.services import get_round
+from fundcircle.voting.consent_rounds import consent_rounds_of
 
 bp = Blueprint("proposals", __name__)
 
@@ -35,6 +36,16 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
     )
     round_ = proposal.round
     is_author = proposal.author_id == current_user.id
+    consent_history = consent_rounds_of(proposal) if round_.method == "consent" else []
+    consent_open = any(cr.closed_at is None for cr in consent_history)
+    consented = any(cr.outcome == "consented" for cr in consent_history)
+    amendable_in_consent = (
+        round_.method == "consent" and round_.phase == "deciding" and proposal.status == "submitted"
+        and not consent_open and not consented
+    )  # fmt: skip
+    editable_phase = round_.phase in ("proposals", "deliberation") and not (
+        proposal.status == "draft" and round_.phase != "proposals"
+    )
     return (
         render_template(
             "proposals/view.html",
@@ -51,10 +62,12 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
             is_admin=has_role("admin"),
             following=is_following(current_user, proposal),
             discussion_open=round_.phase in DISCUSSION_PHASES and proposal.status != "withdrawn",
-            can_edit=is_author
-            and proposal.status != "withdrawn"
-            and round_.phase in ("proposals", "deliberation")
-            and not (proposal.status == "draft" and round_.phase != "proposals"),
+            can_edit=is_author and proposal.status != "withdrawn" and (editable_phase or amendable_in_consent),
+            consent_history=consent_history,
+            consented=consented,
+            can_open_consent=has_role("admin")
+            and amendable_in_consent
+            and not any(cr.version == proposal.current_version for cr in consent_history),
             can_withdraw=is_author
             and proposal.status != "withdrawn"
             and round_.phase in ("proposals", "deliberation", "deciding"),

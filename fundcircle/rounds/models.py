@@ -33,6 +33,7 @@ class Round(Base):
         CheckConstraint("quorum_percent >= 0 AND quorum_percent <= 100", name="quorum_is_percent"),
         CheckConstraint("max_proposals_per_member > 0", name="max_proposals_positive"),
         CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
+        CheckConstraint("committed_minor >= 0 AND committed_minor <= budget_minor", name="committed_within_budget"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +43,8 @@ class Round(Base):
     currency: Mapped[str] = mapped_column(String(3))
     budget_minor: Mapped[int] = mapped_column(Integer)
     per_proposal_cap_minor: Mapped[int] = mapped_column(Integer)
+    #: In a consent round, the money reserved by proposals consented so far; never above the budget.
+    committed_minor: Mapped[int] = mapped_column(Integer, default=0)
     method: Mapped[str] = mapped_column(String(16))
     credits: Mapped[int] = mapped_column(Integer, default=100)
     allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)

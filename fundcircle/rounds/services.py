@@ -221,10 +221,15 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         data={"from": current, "to": to, "by": "admin" if actor is not None else "deadline"},
         at=now,
     )
-    if to == "decided" and round_.method == "quadratic":
-        from fundcircle.voting.services import decide_quadratic
+    if to == "decided":
+        if round_.method == "quadratic":
+            from fundcircle.voting.services import decide_quadratic
 
-        decide_quadratic(actor, round_, now)
+            decide_quadratic(actor, round_, now)
+        else:
+            from fundcircle.voting.consent_rounds import decide_consent
+
+            decide_consent(actor, round_, now)
     _notify_phase_change(round_)
     return round_
 
@@ -255,11 +260,9 @@ def _notify_phase_change(round_: Round) -> None:
 def due_transition(round_: Round, now: datetime) -> str | None:
     """The phase a round moves to by itself because its current phase's deadline has passed, if any.
 
-    The end of deciding runs the decision: for quadratic rounds the tally; consent rounds are closed by their
-    facilitator.
+    The end of deciding runs the decision (the tally, or closing what consent rounds are still open).
     """
-    timed = ("proposals", "deliberation", "deciding") if round_.method == "quadratic" else ("proposals", "deliberation")
-    if round_.phase not in timed:
+    if round_.phase not in ("proposals", "deliberation", "deciding"):
         return None
     deadline = round_.deadline_of(round_.phase)
     if deadline is None or deadline > now:
@@ -292,7 +295,7 @@ def advance_due_rounds(now: datetime) -> list[Round]:
         .where(
             ((Round.phase == "proposals") & (Round.proposals_close_at <= now))
             | ((Round.phase == "deliberation") & (Round.deliberation_close_at <= now))
-            | ((Round.phase == "deciding") & (Round.method == "quadratic") & (Round.deciding_close_at <= now))
+            | ((Round.phase == "deciding") & (Round.deciding_close_at <= now))
         )
         .order_by(Round.id)
     ).all()

@@ -202,43 +202,76 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
         quorum_percent=round_.quorum_percent,
     )
     versions = {proposal.id: version for proposal, version in candidates}
-    outcomes = [
-        {
-            "proposal": outcome.proposal_id,
-            "version": versions[outcome.proposal_id].number,
-            "score": outcome.score,
-            "amount_minor": outcome.amount_minor,
-            "funded": outcome.funded,
-            "reason": outcome.reason,
-        }
-        for outcome in result.outcomes
-    ]
+    return store_result(
+        actor,
+        round_,
+        now,
+        ballots_cast=result.ballots_cast,
+        eligible_voters=result.eligible_voters,
+        quorum_met=result.quorum_met,
+        funded_minor=result.funded_minor,
+        outcomes=[StoredOutcome(versions[o.proposal_id], o.score, o.funded, o.reason, o.rank) for o in result.outcomes],
+    )
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    version: ProposalVersion
+    score: int
+    funded: bool
+    reason: str
+    rank: int
+
+
+def store_result(
+    actor: User | None,
+    round_: Round,
+    now: datetime,
+    *,
+    ballots_cast: int,
+    eligible_voters: int,
+    quorum_met: bool,
+    funded_minor: int,
+    outcomes: list[StoredOutcome],
+) -> RoundTally:
+    """Publish a decided round's result in the ledger, store it with the round for good, and create a payout for
+    each funded proposal (status awaiting approval). Shared by both decision methods."""
     entry = record(
         "round.result_published",
         actor=actor,
         circle_id=round_.circle_id,
         subject=round_,
         data={
-            "method": "quadratic",
-            "ballots_cast": result.ballots_cast,
-            "eligible_voters": result.eligible_voters,
-            "quorum_percent": result.quorum_percent,
-            "quorum_met": result.quorum_met,
-            "budget_minor": result.budget_minor,
-            "funded_minor": result.funded_minor,
+            "method": round_.method,
+            "ballots_cast": ballots_cast,
+            "eligible_voters": eligible_voters,
+            "quorum_percent": round_.quorum_percent,
+            "quorum_met": quorum_met,
+            "budget_minor": round_.budget_minor,
+            "funded_minor": funded_minor,
             "currency": round_.currency,
-            "results": outcomes,
+            "results": [
+                {
+                    "proposal": o.version.proposal_id,
+                    "version": o.version.number,
+                    "score": o.score,
+                    "amount_minor": o.version.amount_minor,
+                    "funded": o.funded,
+                    "reason": o.reason,
+                }
+                for o in outcomes
+            ],
         },
         at=now,
     )
     stored = RoundTally(
         round_id=round_.id,
-        ballots_cast=result.ballots_cast,
-        eligible_voters=result.eligible_voters,
-        quorum_percent=result.quorum_percent,
-        quorum_met=result.quorum_met,
-        budget_minor=result.budget_minor,
-        funded_minor=result.funded_minor,
+        ballots_cast=ballots_cast,
+        eligible_voters=eligible_voters,
+        quorum_percent=round_.quorum_percent,
+        quorum_met=quorum_met,
+        budget_minor=round_.budget_minor,
+        funded_minor=funded_minor,
         currency=round_.currency,
         decided_at=now,
         checkpoint_seq=entry.seq,
@@ -246,24 +279,24 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
     )
     db.session.add(stored)
     db.session.flush()
-    for outcome in result.outcomes:
-        version = versions[outcome.proposal_id]
+    for o in outcomes:
+        version = o.version
         db.session.add(
             ProposalResult(
                 round_id=round_.id,
-                proposal_id=outcome.proposal_id,
+                proposal_id=version.proposal_id,
                 version=version.number,
                 title=version.title,
-                score=outcome.score,
-                amount_minor=outcome.amount_minor,
-                funded=outcome.funded,
-                reason=outcome.reason,
-                rank=outcome.rank,
+                score=o.score,
+                amount_minor=version.amount_minor,
+                funded=o.funded,
+                reason=o.reason,
+                rank=o.rank,
             )
         )
-        if outcome.funded:
+        if o.funded:
             payout = Payout(
-                proposal_id=outcome.proposal_id,
+                proposal_id=version.proposal_id,
                 round_id=round_.id,
                 circle_id=round_.circle_id,
                 proposal_version=version.number,
@@ -283,7 +316,7 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
                 circle_id=round_.circle_id,
                 subject=payout,
                 data={
-                    "proposal": outcome.proposal_id,
+                    "proposal": version.proposal_id,
                     "version": version.number,
                     "amount_minor": version.amount_minor,
                     "currency": version.currency,

@@ -20,6 +20,7 @@ from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
+from fundcircle.voting.consent_rounds import open_consent_round
 from tests.conftest import Client, test_config
 from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
 
@@ -68,6 +69,7 @@ class World:
     round_id: int
     proposal_id: int
     comment_id: int
+    consent_round_id: int
     member_user_id: int
     invitation_token: str
     emails: dict[str, str]
@@ -90,6 +92,12 @@ def _build_world() -> World:
     advance_round(admin, round_, "proposals", utcnow())
     proposal = create_proposal(people["member"], round_, sample_proposal(), submit=True, now=utcnow())
     comment = add_comment(people["member"], proposal, "A first thought.", parent_id=None, question=False, now=utcnow())
+    consent = make_round(circle, admin, method="consent", title="Consent round")
+    advance_round(admin, consent, "proposals", utcnow())
+    consent_proposal = create_proposal(people["member"], consent, sample_proposal(), submit=True, now=utcnow())
+    advance_round(admin, consent, "deliberation", utcnow())
+    advance_round(admin, consent, "deciding", utcnow())
+    consent_round = open_consent_round(admin, consent_proposal, utcnow())
     db.session.commit()
     outcome = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=utcnow(), valid_days=7)
     db.session.commit()
@@ -106,6 +114,7 @@ def _build_world() -> World:
         round_id=round_.id,
         proposal_id=proposal.id,
         comment_id=comment.id,
+        consent_round_id=consent_round.id,
         member_user_id=people["member"].id,
         invitation_token=outcome.token,
         emails={actor: user.email for actor, user in people.items()},
@@ -120,6 +129,7 @@ def _url(rule: str, world: World, actor: str) -> str:
         "round_id": world.round_id,
         "proposal_id": world.proposal_id,
         "comment_id": world.comment_id,
+        "consent_round_id": world.consent_round_id,
         "user_id": world.member_user_id,
         "token": world.invitation_token,
         "token_id": world.own_token_ids.get(actor, 1),
@@ -208,8 +218,6 @@ def test_visitors_see_a_public_circle_but_not_its_members_or_rounds(app: Flask) 
         admin = make_user(name="Public Admin")
         circle = make_circle(admin, public=True, name="Open Fund")
         round_ = make_round(circle, admin, title="Open round")
-        from fundcircle.rounds.services import advance_round
-
         advance_round(admin, round_, "proposals", utcnow())
         db.session.commit()
         circle_id, round_id = circle.id, round_.id

@@ -1,0 +1,385 @@
+"""Use cases for consent decisions: the facilitator opens a consent round on a proposal's current version, circle
+members answer (and may change their answer), objectors may withdraw, the facilitator closes it, and a consented
+version reserves its amount from the budget at once. Services flush and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from fundcircle.auth.models import User
+from fundcircle.circles.services import membership_of, require_role
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+from fundcircle.money import format_minor
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
+from fundcircle.voting.consent import (
+    STOPPING,
+    Answer,
+    ConsentError,
+    ConsentOutcome,
+    check_answer,
+    consent_outcome,
+)
+from fundcircle.voting.models import ConsentAnswer, ConsentReaction, ConsentRound, RoundTally
+from fundcircle.voting.services import StoredOutcome, candidates_of, store_result, turnout
+
+MAX_ARGUMENT = 5_000
+MAX_REACTION = 500
+
+
+def _require_consent_deciding(round_: Round) -> None:
+    if round_.method != "consent":
+        raise Conflict("This round decides by quadratic voting, not by consent.")
+    if round_.phase != "deciding":
+        raise Conflict(f"Consent rounds happen while the round is deciding; it is {round_.phase}.")
+
+
+def get_consent_round(consent_round_id: int) -> ConsentRound:
+    consent_round = db.session.get(ConsentRound, consent_round_id)
+    if consent_round is None:
+        raise NotFound("There is no such consent round.")
+    return consent_round
+
+
+def consent_rounds_of(proposal: Proposal) -> list[ConsentRound]:
+    return list(
+        db.session.scalars(
+            select(ConsentRound).where(ConsentRound.proposal_id == proposal.id).order_by(ConsentRound.id)
+        )
+    )
+
+
+def is_consented(proposal: Proposal) -> bool:
+    return any(cr.outcome == "consented" for cr in consent_rounds_of(proposal))
+
+
+def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> ConsentRound:
+    """The facilitator (an admin) opens a consent round on the proposal's current version.
+
+    :raises PermissionDenied: unless the actor is an admin of the circle.
+    :raises Conflict: outside a deciding consent round, for a proposal not submitted, already consented, or with a
+        consent round still open.
+    """
+    round_ = proposal.round
+    require_role(actor, round_.circle, "admin")
+    _require_consent_deciding(round_)
+    if proposal.status != "submitted":
+        raise Conflict(f"Only a submitted proposal can be decided; this one is {proposal.status}.")
+    rounds = consent_rounds_of(proposal)
+    if any(cr.outcome == "consented" for cr in rounds):
+        raise Conflict("This proposal is consented already.")
+    if any(cr.closed_at is None for cr in rounds):
+        raise Conflict("A consent round on this proposal is open already.")
+    if any(cr.version == proposal.current_version for cr in rounds):
+        raise Conflict(
+            f"Version {proposal.current_version} had its consent round; the author amends the proposal first."
+        )
+    version = db.session.scalar(
+        select(ProposalVersion).where(
+            ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
+        )
+    )
+    assert version is not None
+    consent_round = ConsentRound(
+        round_id=round_.id,
+        proposal_id=proposal.id,
+        version=proposal.current_version,
+        amount_minor=version.amount_minor,
+        opened_by_id=actor.id,
+        opened_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(consent_round)
+    except IntegrityError:
+        raise Conflict("A consent round on this proposal was opened a moment ago.") from None
+    record(
+        "consent_round.opened",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=consent_round,
+        data={"proposal": proposal.id, "version": consent_round.version, "amount_minor": version.amount_minor},
+        at=now,
+    )
+    return consent_round
+
+
+def _require_open(consent_round: ConsentRound) -> Round:
+    if consent_round.closed_at is not None:
+        raise Conflict("This consent round is closed.")
+    round_ = db.session.get(Round, consent_round.round_id)
+    assert round_ is not None
+    _require_consent_deciding(round_)
+    return round_
+
+
+def answer_consent(
+    actor: User, consent_round: ConsentRound, position: str, argument: str, now: datetime
+) -> ConsentAnswer:
+    """A circle member answers, or changes their answer, while the consent round is open. An objection (or block)
+    needs a written argument; a concern may have one.
+
+    :raises PermissionDenied: unless the actor is a circle member (role "circle").
+    :raises Conflict: if the consent round is closed.
+    :raises ValidationFailed: for a position the rule set does not have, or a missing argument.
+    """
+    round_ = db.session.get(Round, consent_round.round_id)
+    assert round_ is not None
+    require_role(actor, round_.circle, "circle")
+    _require_open(consent_round)
+    text = argument.strip()
+    if len(text) > MAX_ARGUMENT:
+        raise ValidationFailed(f"Keep the argument to {MAX_ARGUMENT:,} characters.", field="argument")
+    try:
+        check_answer(round_.consent_rules, position, text)
+    except ConsentError as error:
+        field = "argument" if "argument" in str(error) else "position"
+        raise ValidationFailed(str(error), field=field) from None
+    answer = db.session.get(ConsentAnswer, (consent_round.id, actor.id))
+    previous = answer.position if answer is not None else None
+    if answer is None:
+        answer = ConsentAnswer(consent_round_id=consent_round.id, user_id=actor.id, position=position, argument=text)
+        db.session.add(answer)
+    answer.position, answer.argument, answer.answered_at, answer.withdrawn_at = position, text, now, None
+    record(
+        "consent.answered" if previous is None else "consent.answer_changed",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=consent_round,
+        data={"proposal": consent_round.proposal_id, "version": consent_round.version, "position": position,
+              "argument": text, "previous": previous},
+        at=now,
+    )  # fmt: skip
+    return answer
+
+
+def withdraw_objection(actor: User, consent_round: ConsentRound, now: datetime) -> ConsentAnswer:
+    """The objector withdraws their own objection (or block); nobody else can.
+
+    :raises Conflict: if the consent round is closed, or the actor has no objection open in it.
+    """
+    round_ = _require_open(consent_round)
+    answer = db.session.get(ConsentAnswer, (consent_round.id, actor.id))
+    if answer is None or answer.position != STOPPING[round_.consent_rules] or answer.withdrawn_at is not None:
+        raise Conflict("You have no open objection in this consent round.")
+    answer.withdrawn_at = now
+    record(
+        "consent.objection_withdrawn",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=consent_round,
+        data={"proposal": consent_round.proposal_id, "version": consent_round.version},
+        at=now,
+    )
+    return answer
+
+
+def add_reaction(actor: User, consent_round: ConsentRound, body: str, now: datetime) -> ConsentReaction:
+    """Anyone in the circle shares a short reaction; it decides nothing.
+
+    :raises PermissionDenied: unless the actor is a member of the circle.
+    :raises Conflict: if the consent round is closed.
+    :raises ValidationFailed: for an empty or over-long reaction.
+    """
+    round_ = _require_open(consent_round)
+    if membership_of(actor, round_.circle) is None:
+        raise PermissionDenied("Only members of the circle can react.")
+    text = body.strip()
+    if not text:
+        raise ValidationFailed("Write something first.", field="body")
+    if len(text) > MAX_REACTION:
+        raise ValidationFailed(f"Reactions are short: at most {MAX_REACTION} characters.", field="body")
+    reaction = ConsentReaction(consent_round_id=consent_round.id, author_id=actor.id, body=text, created_at=now)
+    db.session.add(reaction)
+    record(
+        "consent.reaction_added",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=consent_round,
+        data={"proposal": consent_round.proposal_id, "body": text},
+        at=now,
+    )
+    return reaction
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    name: str
+    user_id: int
+    position: str
+    argument: str
+    answered_at: datetime
+    withdrawn_at: datetime | None
+
+
+def answers_of(consent_round: ConsentRound) -> list[AnswerRow]:
+    rows = db.session.execute(
+        select(ConsentAnswer, User.name)
+        .join(User, User.id == ConsentAnswer.user_id)
+        .where(ConsentAnswer.consent_round_id == consent_round.id)
+        .order_by(ConsentAnswer.answered_at, User.id)
+    ).all()
+    return [
+        AnswerRow(name, answer.user_id, answer.position, answer.argument, answer.answered_at, answer.withdrawn_at)
+        for answer, name in rows
+    ]
+
+
+def reactions_of(consent_round: ConsentRound) -> list[tuple[ConsentReaction, str]]:
+    rows = db.session.execute(
+        select(ConsentReaction, User.name)
+        .join(User, User.id == ConsentReaction.author_id)
+        .where(ConsentReaction.consent_round_id == consent_round.id)
+        .order_by(ConsentReaction.id)
+    ).all()
+    return [(reaction, name) for reaction, name in rows]
+
+
+def current_outcome(consent_round: ConsentRound) -> ConsentOutcome:
+    """What the answers say now (for an open round), against what the budget has left now."""
+    round_ = db.session.get(Round, consent_round.round_id)
+    assert round_ is not None
+    _, circle_size = turnout(round_)
+    answers = [
+        Answer(row.user_id, row.position, withdrawn=row.withdrawn_at is not None) for row in answers_of(consent_round)
+    ]
+    return consent_outcome(
+        answers,
+        rules=round_.consent_rules,
+        circle_size=circle_size,
+        quorum_percent=round_.quorum_percent,
+        amount_minor=consent_round.amount_minor,
+        left_minor=round_.budget_minor - round_.committed_minor,
+        currency=round_.currency,
+    )
+
+
+def close_consent_round(actor: User | None, consent_round: ConsentRound, now: datetime) -> ConsentRound:
+    """The facilitator closes a consent round (or the round's deadline does, with `actor` None). A consented version
+    reserves its amount in the same transaction, by a conditional update that can never take the committed money
+    past the budget, so two proposals consented at the same moment cannot together over-commit the pot.
+
+    :raises PermissionDenied: unless the actor is an admin of the circle.
+    :raises Conflict: if it is closed already.
+    """
+    round_ = db.session.get(Round, consent_round.round_id)
+    assert round_ is not None
+    if actor is not None:
+        require_role(actor, round_.circle, "admin")
+    if consent_round.closed_at is not None:
+        raise Conflict("This consent round is closed already.")
+    outcome = current_outcome(consent_round)
+    consented, reason = outcome.consented, outcome.reason
+    if consented:
+        reserved = db.session.execute(
+            update(Round)
+            .where(Round.id == round_.id, Round.committed_minor + consent_round.amount_minor <= Round.budget_minor)
+            .values(committed_minor=Round.committed_minor + consent_round.amount_minor)
+            .returning(Round.committed_minor),
+            execution_options={"synchronize_session": False},
+        ).one_or_none()
+        if reserved is None:
+            db.session.refresh(round_)
+            consented = False
+            left = round_.budget_minor - round_.committed_minor
+            reason = (
+                f"needs {format_minor(consent_round.amount_minor, round_.currency)}, "
+                f"{format_minor(left, round_.currency)} left"
+            )
+        else:
+            db.session.refresh(round_)
+    closed = db.session.execute(
+        update(ConsentRound)
+        .where(ConsentRound.id == consent_round.id, ConsentRound.closed_at.is_(None))
+        .values(closed_at=now, outcome="consented" if consented else "not_consented", reason=reason),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not closed:
+        raise Conflict("This consent round was closed a moment ago.")
+    db.session.refresh(consent_round)
+    record(
+        "consent_round.closed",
+        actor=actor,
+        circle_id=round_.circle_id,
+        subject=consent_round,
+        data={
+            "proposal": consent_round.proposal_id,
+            "version": consent_round.version,
+            "outcome": consent_round.outcome,
+            "reason": reason,
+            "amount_minor": consent_round.amount_minor,
+            "committed_minor": round_.committed_minor,
+            "by": "facilitator" if actor is not None else "deadline",
+        },
+        at=now,
+    )
+    return consent_round
+
+
+def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTally:
+    """Close what is still open (the deadline ends it), then store the result: consented proposals are funded for
+    the version consented; every other proposal is not, with the reason its last consent round gave.
+
+    :raises Conflict: if the round has a result already.
+    """
+    if db.session.get(RoundTally, round_.id) is not None:
+        raise Conflict("This round has its result already; a result never changes.")
+    for consent_round in db.session.scalars(
+        select(ConsentRound).where(ConsentRound.round_id == round_.id, ConsentRound.closed_at.is_(None))
+    ).all():
+        close_consent_round(None, consent_round, now)
+    db.session.refresh(round_)
+    all_rounds = db.session.scalars(
+        select(ConsentRound).where(ConsentRound.round_id == round_.id).order_by(ConsentRound.id)
+    ).all()
+    by_proposal: dict[int, list[ConsentRound]] = {}
+    for consent_round in all_rounds:
+        by_proposal.setdefault(consent_round.proposal_id, []).append(consent_round)
+    answer_rows = db.session.execute(
+        select(ConsentAnswer.consent_round_id, ConsentAnswer.user_id, ConsentAnswer.position)
+        .join(ConsentRound, ConsentRound.id == ConsentAnswer.consent_round_id)
+        .where(ConsentRound.round_id == round_.id)
+    ).all()
+    consents: dict[int, int] = {}
+    for consent_round_id, _, position in answer_rows:
+        if position in ("consent", "agree"):
+            consents[consent_round_id] = consents.get(consent_round_id, 0) + 1
+    funded_rows, other_rows = [], []
+    for proposal, current in candidates_of(round_):
+        history = by_proposal.get(proposal.id, [])
+        consented = next((cr for cr in history if cr.outcome == "consented"), None)
+        if consented is not None:
+            version = db.session.scalar(
+                select(ProposalVersion).where(
+                    ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == consented.version
+                )
+            )
+            assert version is not None
+            funded_rows.append((consented.closed_at, version, consents.get(consented.id, 0), True, "consented"))
+        elif history:
+            last = history[-1]
+            other_rows.append((None, current, consents.get(last.id, 0), False, f"not consented: {last.reason}"))
+        else:
+            other_rows.append((None, current, 0, False, "not consented: no consent round was held"))
+    funded_rows.sort(key=lambda row: (row[0], row[1].proposal_id))
+    outcomes = [
+        StoredOutcome(version, score, funded, reason, rank)
+        for rank, (_, version, score, funded, reason) in enumerate([*funded_rows, *other_rows], start=1)
+    ]
+    _, circle_size = turnout(round_)
+    return store_result(
+        actor,
+        round_,
+        now,
+        ballots_cast=len({user_id for _, user_id, _ in answer_rows}),
+        eligible_voters=circle_size,
+        quorum_met=True,
+        funded_minor=round_.committed_minor,
+        outcomes=outcomes,
+    )

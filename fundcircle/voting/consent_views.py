@@ -1,0 +1,155 @@
+"""Pages of consent decisions: the consent round page where the circle answers, and the facilitator's buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from fundcircle.access import ANY_MEMBER, circle_role, has_role, requires
+from fundcircle.auth.forms import ConfirmForm
+from fundcircle.db import utcnow
+from fundcircle.deliberation.services import threads_of
+from fundcircle.errors import Conflict, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.proposals.models import ProposalVersion
+from fundcircle.proposals.services import get_visible_proposal
+from fundcircle.rounds.models import Round
+from fundcircle.voting import consent_rounds as services
+from fundcircle.voting.consent import POSITION_LABELS, POSITIONS, STOPPING
+
+bp = Blueprint("consent", __name__)
+
+
+def _render(
+    consent_round: Any, status: int = 200, message: str | None = None, typed: dict[str, str] | None = None
+) -> tuple[str, int]:
+    round_ = db.session.get(Round, consent_round.round_id)
+    assert round_ is not None
+    proposal = get_visible_proposal(consent_round.proposal_id, current_user)
+    version = db.session.scalar(
+        db.select(ProposalVersion).where(
+            ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == consent_round.version
+        )
+    )
+    answers = services.answers_of(consent_round)
+    mine = next((answer for answer in answers if answer.user_id == current_user.id), None)
+    open_questions = [
+        thread for thread in threads_of(proposal)
+        if thread.comment.is_question and thread.comment.answered_at is None and thread.comment.visible
+    ]  # fmt: skip
+    return (
+        render_template(
+            "consent/round.html",
+            consent_round=consent_round,
+            round=round_,
+            circle=round_.circle,
+            proposal=proposal,
+            version=version,
+            answers=answers,
+            mine=mine,
+            reactions=services.reactions_of(consent_round),
+            outcome=services.current_outcome(consent_round) if consent_round.closed_at is None else None,
+            history=services.consent_rounds_of(proposal),
+            positions=POSITIONS[round_.consent_rules],
+            labels=POSITION_LABELS,
+            stopping=STOPPING[round_.consent_rules],
+            open_questions=open_questions,
+            can_answer=has_role("circle") and consent_round.closed_at is None,
+            is_admin=has_role("admin"),
+            message=message,
+            typed=typed or {},
+            confirm_form=ConfirmForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/proposals/<int:proposal_id>/consent-rounds", methods=["POST"])
+@requires(circle_role("admin"))
+def open_round(proposal_id: int) -> Response:
+    proposal = get_visible_proposal(proposal_id, current_user)
+    if ConfirmForm().validate_on_submit():
+        try:
+            consent_round = services.open_consent_round(current_user, proposal, utcnow())
+        except Conflict as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            return redirect(url_for("consent.view", consent_round_id=consent_round.id))
+    return redirect(url_for("proposals.view", proposal_id=proposal_id))
+
+
+@bp.route("/consent-rounds/<int:consent_round_id>")
+@requires(ANY_MEMBER)
+def view(consent_round_id: int) -> tuple[str, int]:
+    return _render(services.get_consent_round(consent_round_id))
+
+
+@bp.route("/consent-rounds/<int:consent_round_id>/answer", methods=["POST"])
+@requires(circle_role("circle"))
+def answer(consent_round_id: int) -> Response | tuple[str, int]:
+    consent_round = services.get_consent_round(consent_round_id)
+    if not ConfirmForm().validate_on_submit():
+        return _render(consent_round, 400, "The form had expired; nothing was saved. Try again.")
+    position = request.form.get("position", "")
+    argument = request.form.get("argument", "")
+    try:
+        services.answer_consent(current_user, consent_round, position, argument, utcnow())
+    except (Conflict, ValidationFailed) as error:
+        db.session.rollback()
+        return _render(consent_round, error.status, error.message, {"position": position, "argument": argument})
+    db.session.commit()
+    flash("Your answer is recorded.", "success")
+    return redirect(url_for("consent.view", consent_round_id=consent_round_id))
+
+
+@bp.route("/consent-rounds/<int:consent_round_id>/withdraw-objection", methods=["POST"])
+@requires(circle_role("circle"))
+def withdraw(consent_round_id: int) -> Response:
+    consent_round = services.get_consent_round(consent_round_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.withdraw_objection(current_user, consent_round, utcnow())
+        except Conflict as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash("Your objection is withdrawn.", "success")
+    return redirect(url_for("consent.view", consent_round_id=consent_round_id))
+
+
+@bp.route("/consent-rounds/<int:consent_round_id>/reactions", methods=["POST"])
+@requires(ANY_MEMBER)
+def react(consent_round_id: int) -> Response | tuple[str, int]:
+    consent_round = services.get_consent_round(consent_round_id)
+    if not ConfirmForm().validate_on_submit():
+        return _render(consent_round, 400, "The form had expired; nothing was saved. Try again.")
+    try:
+        services.add_reaction(current_user, consent_round, request.form.get("body", ""), utcnow())
+    except (Conflict, ValidationFailed) as error:
+        db.session.rollback()
+        return _render(consent_round, error.status, error.message, {"reaction": request.form.get("body", "")})
+    db.session.commit()
+    return redirect(url_for("consent.view", consent_round_id=consent_round_id) + "#reactions")
+
+
+@bp.route("/consent-rounds/<int:consent_round_id>/close", methods=["POST"])
+@requires(circle_role("admin"))
+def close(consent_round_id: int) -> Response:
+    consent_round = services.get_consent_round(consent_round_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.close_consent_round(current_user, consent_round, utcnow())
+        except Conflict as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            outcome = "consented" if consent_round.outcome == "consented" else f"not consented: {consent_round.reason}"
+            flash(f"The consent round is closed: {outcome}.", "success")
+    return redirect(url_for("consent.view", consent_round_id=consent_round_id))
