@@ -16,14 +16,13 @@ def mail_configured() -> bool:
 
 
 def external_url(endpoint: str, **values: object) -> str:
-    """An absolute link for e-mails: BASE_URL when set (behind a proxy), else the current request's host."""
-    base = current_app.config.get("BASE_URL")
-    if base:
-        return base + url_for(endpoint, **values)
-    if not has_request_context():
-        # A command without BASE_URL: the path is the best we know.
-        return current_app.url_map.bind("localhost").build(endpoint, values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute link for e-mails: under BASE_URL when set (behind a proxy), else the current request's host.
+    Outside a request (a command run by cron) without BASE_URL, the path is the best there is."""
+    base = current_app.config.get("BASE_URL") or ""
+    if has_request_context():
+        return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
+    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
+    return base + adapter.build(endpoint, values)
 
 
 def send_mail(to: str, subject: str, body: str) -> bool:

@@ -7,13 +7,21 @@ from typing import Any
 from flask import Response
 from flask_login import current_user
 
-from fundcircle.access import circle_role, requires
+from fundcircle.access import ANY_MEMBER, circle_role, requires
 from fundcircle.api.views import blp
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
+from fundcircle.proposals.services import get_visible_proposal
 from fundcircle.rounds.services import get_round
-from fundcircle.voting import services
-from fundcircle.voting.schemas import BallotInSchema, BallotOutSchema, ResultsSchema
+from fundcircle.voting import consent_rounds, services
+from fundcircle.voting.models import ConsentRound
+from fundcircle.voting.schemas import (
+    BallotInSchema,
+    BallotOutSchema,
+    ConsentAnswerInSchema,
+    ConsentRoundSchema,
+    ResultsSchema,
+)
 from fundcircle.voting.views import results_csv_text
 
 
@@ -103,3 +111,90 @@ def get_results(round_id: int) -> dict[str, Any]:
 def get_results_csv(round_id: int) -> Response:
     """The result as CSV."""
     return Response(results_csv_text(round_id), mimetype="text/csv")
+
+
+def _consent_round_out(consent_round: ConsentRound) -> dict[str, Any]:
+    round_ = get_round(consent_round.round_id)
+    if consent_round.closed_at is None:
+        outcome = consent_rounds.current_outcome(consent_round)
+        state, reason = outcome.state, outcome.reason
+    else:
+        state, reason = consent_round.outcome or "not_consented", consent_round.reason or ""
+    return {
+        "id": consent_round.id,
+        "round_id": consent_round.round_id,
+        "proposal_id": consent_round.proposal_id,
+        "version": consent_round.version,
+        "amount_minor": consent_round.amount_minor,
+        "currency": round_.currency,
+        "rules": round_.consent_rules,
+        "state": state,
+        "reason": reason,
+        "closed": consent_round.closed_at is not None,
+        "opened_at": consent_round.opened_at,
+        "closed_at": consent_round.closed_at,
+        "answers": [
+            {
+                "user_id": row.user_id,
+                "name": row.name,
+                "position": row.position,
+                "argument": row.argument,
+                "answered_at": row.answered_at,
+                "withdrawn": row.withdrawn_at is not None,
+            }
+            for row in consent_rounds.answers_of(consent_round)
+        ],
+    }
+
+
+@blp.route("/proposals/<int:proposal_id>/consent-rounds", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.response(201, ConsentRoundSchema)
+def open_consent_round(proposal_id: int) -> dict[str, Any]:
+    """The facilitator opens a consent round on the proposal's current version (consent rounds, while deciding)."""
+    proposal = get_visible_proposal(proposal_id, current_user)
+    consent_round = consent_rounds.open_consent_round(current_user, proposal, utcnow())
+    db.session.commit()
+    return _consent_round_out(consent_round)
+
+
+@blp.route("/consent-rounds/<int:consent_round_id>", methods=["GET"])
+@requires(ANY_MEMBER)
+@blp.response(200, ConsentRoundSchema)
+def get_consent_round(consent_round_id: int) -> dict[str, Any]:
+    """A consent round: every answer with its argument, and its state and reason."""
+    return _consent_round_out(consent_rounds.get_consent_round(consent_round_id))
+
+
+@blp.route("/consent-rounds/<int:consent_round_id>/answer", methods=["PUT"])
+@requires(circle_role("circle"))
+@blp.arguments(ConsentAnswerInSchema)
+@blp.response(200, ConsentRoundSchema)
+def answer_consent_round(data: dict[str, Any], consent_round_id: int) -> dict[str, Any]:
+    """Answer, or change your answer, while the consent round is open."""
+    consent_round = consent_rounds.get_consent_round(consent_round_id)
+    consent_rounds.answer_consent(current_user, consent_round, data["position"], data["argument"], utcnow())
+    db.session.commit()
+    return _consent_round_out(consent_round)
+
+
+@blp.route("/consent-rounds/<int:consent_round_id>/answer/withdraw-objection", methods=["POST"])
+@requires(circle_role("circle"))
+@blp.response(200, ConsentRoundSchema)
+def withdraw_objection(consent_round_id: int) -> dict[str, Any]:
+    """Withdraw your own objection (or block)."""
+    consent_round = consent_rounds.get_consent_round(consent_round_id)
+    consent_rounds.withdraw_objection(current_user, consent_round, utcnow())
+    db.session.commit()
+    return _consent_round_out(consent_round)
+
+
+@blp.route("/consent-rounds/<int:consent_round_id>/close", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.response(200, ConsentRoundSchema)
+def close_consent_round(consent_round_id: int) -> dict[str, Any]:
+    """The facilitator closes the consent round; a consented version reserves its amount from the budget."""
+    consent_round = consent_rounds.get_consent_round(consent_round_id)
+    consent_rounds.close_consent_round(current_user, consent_round, utcnow())
+    db.session.commit()
+    return _consent_round_out(consent_round)

@@ -11,19 +11,18 @@ from fundcircle.rounds.models import Round
 
 
 class ProposalForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
+    # Content rules (lengths, categories) are the service's, so that the pages and the API say the same thing.
+    title = StringField("Title", render_kw={"maxlength": MAX_TITLE})
     summary = StringField(
-        "Summary",
-        validators=[DataRequired(), Length(max=MAX_SUMMARY)],
-        description="One line that says what it is for.",
+        "Summary", render_kw={"maxlength": MAX_SUMMARY}, description="One line that says what it is for."
     )
     body = TextAreaField(
         "Proposal",
-        validators=[DataRequired(), Length(max=MAX_BODY)],
+        render_kw={"maxlength": MAX_BODY},
         description="What, why, who and when. Markdown works: **bold**, lists, [links](https://example.org).",
     )
     amount = StringField("Amount requested", validators=[DataRequired(), Length(max=30)])
-    category = SelectField("Category", validators=[Optional()])
+    category = SelectField("Category", validators=[Optional()], validate_choice=False)
     payee_kind = RadioField(
         "Who is paid",
         choices=[

@@ -57,3 +57,37 @@ class ResultsSchema(Schema):
     quorum_met = fields.Boolean(allow_none=True, required=True)
     checkpoint = fields.Dict(allow_none=True, required=True, metadata={"description": "{seq, hash} of the result"})
     proposals = fields.List(fields.Nested(ProposalResultSchema), required=True)
+
+
+class ConsentAnswerInSchema(Schema):
+    position = fields.String(
+        required=True, metadata={"description": "consent, concern or objection; or agree, stand_aside or block"}
+    )
+    argument = fields.String(load_default="", metadata={"description": "Required for an objection or a block"})
+
+
+class ConsentAnswerOutSchema(Schema):
+    user_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    position = fields.String(required=True)
+    argument = fields.String(required=True)
+    answered_at = fields.DateTime(format="iso", required=True)
+    withdrawn = fields.Boolean(required=True)
+
+
+class ConsentRoundSchema(Schema):
+    id = fields.Integer(required=True)
+    round_id = fields.Integer(required=True)
+    proposal_id = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    amount_minor = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    rules = fields.String(required=True)
+    state = fields.String(
+        required=True, metadata={"description": "consented, not_consented (closed); open, stopped, no_budget (open)"}
+    )
+    reason = fields.String(required=True)
+    closed = fields.Boolean(required=True)
+    opened_at = fields.DateTime(format="iso", required=True)
+    closed_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    answers = fields.List(fields.Nested(ConsentAnswerOutSchema), required=True)

@@ -74,7 +74,7 @@ _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
 #: What the app's own page templates use of the forbidden elements, and may keep.
-PAGE_ELEMENTS = {"link", "details"}
+PAGE_ELEMENTS = {"body", "link", "details"}
 
 
 class _MarkupScanner(HTMLParser):
@@ -108,8 +108,8 @@ def dangerous_markup(html: str, *, allowed_tags: set[str] | None = None) -> list
     """The dangerous markup in `html` (empty if none): forbidden or unlisted elements, event handlers, style
     attributes, and javascript:/vbscript:/data: URLs. Text that merely shows an attack ("&lt;script&gt;") is safe.
 
-    Without `allowed_tags` it checks a whole page of the app, whose templates use the app's one stylesheet link
-    and <details> (without any handler)."""
+    Without `allowed_tags` it checks a whole page of the app, whose templates have a <body>, the app's one
+    stylesheet link, and <details> (all without any handler)."""
     if allowed_tags is None:
         forbidden = FORBIDDEN_TAGS - PAGE_ELEMENTS
     else:
