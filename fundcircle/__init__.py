@@ -135,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundcircle.auth.views import bp as auth_bp
     from fundcircle.circles.views import bp as circles_bp
     from fundcircle.deliberation.views import bp as deliberation_bp
+    from fundcircle.ledger.views import bp as ledger_bp
     from fundcircle.proposals.views import bp as proposals_bp
     from fundcircle.rounds.views import bp as rounds_bp
     from fundcircle.voting.consent_views import bp as consent_bp
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(deliberation_bp)
     app.register_blueprint(voting_bp)
     app.register_blueprint(consent_bp)
+    app.register_blueprint(ledger_bp)
     init_api(app)
 
 

@@ -257,6 +257,7 @@ def init_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    import fundcircle.api.ledger  # noqa: F401
     import fundcircle.api.proposals  # noqa: F401  (their operations join the blueprint)
     import fundcircle.api.voting  # noqa: F401
 

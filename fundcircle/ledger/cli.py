@@ -1,11 +1,28 @@
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
-from fundcircle.ledger.services import verify_ledger
+from fundcircle.circles.models import Circle
+from fundcircle.extensions import db
+from fundcircle.ledger.chain import StoredEntry, VerifyResult, verify_chain
+from fundcircle.ledger.services import (
+    ChainReport,
+    ExportError,
+    chain_of_circle,
+    export_csv,
+    export_jsonl,
+    parse_export_line,
+    stored_entries,
+    verify_ledger,
+)
 
-ledger_cli = AppGroup("ledger", help="Check the audit ledger.")
+ledger_cli = AppGroup("ledger", help="Check and export the audit ledger.")
 
 
 def _parse_checkpoint(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, str] | None:
@@ -17,40 +34,22 @@ def _parse_checkpoint(_ctx: click.Context, _param: click.Parameter, value: str |
     return int(count), digest
 
 
-@ledger_cli.command("verify")
-@click.option("--circle", "circle_slug", default=None, help="Only this circle's chain (its short address).")
-@click.option(
-    "--checkpoint",
-    callback=_parse_checkpoint,
-    default=None,
-    help="COUNT:HASH published earlier; the circle's chain must still pass through it (needs --circle).",
-)
-def verify_command(circle_slug: str | None, checkpoint: tuple[int, str] | None) -> None:
-    """Recompute every hash chain and report the first entry that does not verify (exit status 1)."""
-    from sqlalchemy import select
+def _circle(slug: str) -> Circle:
+    circle = db.session.scalar(select(Circle).where(Circle.slug == slug))
+    if circle is None:
+        raise click.ClickException(f"There is no circle {slug!r}.")
+    return circle
 
-    from fundcircle.circles.models import Circle
-    from fundcircle.extensions import db
-    from fundcircle.ledger.chain import verify_chain
-    from fundcircle.ledger.models import LedgerChain
-    from fundcircle.ledger.services import ChainReport, stored_entries
 
-    if checkpoint is not None and circle_slug is None:
-        raise click.UsageError("--checkpoint names a point in one chain: give --circle as well.")
-    if circle_slug is None:
-        reports = verify_ledger()
-    else:
-        circle = db.session.scalar(select(Circle).where(Circle.slug == circle_slug))
-        if circle is None:
-            raise click.ClickException(f"There is no circle {circle_slug!r}.")
-        chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == circle.id))
-        assert chain is not None
-        result = verify_chain(
-            stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash), checkpoint=checkpoint
-        )
-        reports = [ChainReport(chain.id, circle.id, f"circle {circle.slug}", result)]
-    total = 0
-    failed = False
+def _entries_of_file(path: Path) -> Iterator[StoredEntry]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield parse_export_line(line, number)
+
+
+def _report(reports: list[ChainReport]) -> None:
+    total, failed = 0, False
     for report in reports:
         result = report.result
         total += result.count
@@ -62,4 +61,52 @@ def verify_command(circle_slug: str | None, checkpoint: tuple[int, str] | None) 
             click.echo(f"FAIL {report.label}: {where} does not verify: {result.problem}", err=True)
     if failed:
         raise SystemExit(1)
-    click.echo(f"The ledger verifies: {total} entries in {len(reports)} chains.")
+    click.echo(f"The ledger verifies: {total} entries in {len(reports)} chain{'s' if len(reports) != 1 else ''}.")
+
+
+@ledger_cli.command("verify")
+@click.option("--circle", "circle_slug", default=None, help="Only this circle's chain (its short address).")
+@click.option(
+    "--file",
+    "export_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Verify an exported JSON Lines file instead of the database (needs no access to the server).",
+)
+@click.option(
+    "--checkpoint",
+    callback=_parse_checkpoint,
+    default=None,
+    help="COUNT:HASH published earlier; the chain must still pass through it (with --circle or --file).",
+)
+def verify_command(circle_slug: str | None, export_file: Path | None, checkpoint: tuple[int, str] | None) -> None:
+    """Recompute the hash chains and report the first entry that does not verify (exit status 1)."""
+    if export_file is not None:
+        try:
+            result: VerifyResult = verify_chain(_entries_of_file(export_file), checkpoint=checkpoint)
+        except ExportError as error:
+            raise click.ClickException(f"{export_file}: {error}") from None
+        _report([ChainReport(0, None, f"file {export_file.name}", result)])
+        return
+    if checkpoint is not None and circle_slug is None:
+        raise click.UsageError("--checkpoint names a point in one chain: give --circle or --file as well.")
+    if circle_slug is None:
+        _report(verify_ledger())
+        return
+    circle = _circle(circle_slug)
+    chain = chain_of_circle(circle.id)
+    result = verify_chain(
+        stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash), checkpoint=checkpoint
+    )
+    _report([ChainReport(chain.id, circle.id, f"circle {circle.slug}", result)])
+
+
+@ledger_cli.command("export")
+@click.option("--circle", "circle_slug", required=True, help="The circle whose chain to export (its short address).")
+@click.option("--format", "kind", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+def export_command(circle_slug: str, kind: str) -> None:
+    """Write a circle's ledger to standard output, streamed: JSON Lines (verifiable with `verify --file`) or CSV."""
+    circle = _circle(circle_slug)
+    chunks = export_jsonl(circle.id) if kind == "jsonl" else export_csv(circle.id, circle.currency)
+    for chunk in chunks:
+        sys.stdout.write(chunk)

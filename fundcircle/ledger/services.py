@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,8 +16,17 @@ from sqlalchemy import select, update
 from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
-from fundcircle.ledger.chain import EntryContent, StoredEntry, VerifyResult, canonical_json, entry_hash, verify_chain
+from fundcircle.ledger.chain import (
+    EntryContent,
+    StoredEntry,
+    VerifyResult,
+    canonical_json,
+    entry_hash,
+    format_at,
+    verify_chain,
+)
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.ledger.words import Names, describe
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -94,40 +106,46 @@ def record(
     return entry
 
 
+_ENTRY_COLUMNS = (
+    LedgerEntry.seq,
+    LedgerEntry.at,
+    LedgerEntry.circle_id,
+    LedgerEntry.actor_id,
+    LedgerEntry.action,
+    LedgerEntry.subject_type,
+    LedgerEntry.subject_id,
+    LedgerEntry.data,
+    LedgerEntry.prev_hash,
+    LedgerEntry.hash,
+)
+
+
+def _stored(row: Any) -> StoredEntry:
+    return StoredEntry(
+        content=EntryContent(
+            seq=row.seq,
+            at=row.at,
+            circle_id=row.circle_id,
+            actor_id=row.actor_id,
+            action=row.action,
+            subject_type=row.subject_type,
+            subject_id=row.subject_id,
+            data=row.data,
+        ),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
 def stored_entries(chain_id: int, batch_size: int = 2000) -> Iterator[StoredEntry]:
     """A chain's entries in `seq` order, read in batches so that a long ledger fits in constant memory."""
-    columns = (
-        LedgerEntry.seq,
-        LedgerEntry.at,
-        LedgerEntry.circle_id,
-        LedgerEntry.actor_id,
-        LedgerEntry.action,
-        LedgerEntry.subject_type,
-        LedgerEntry.subject_id,
-        LedgerEntry.data,
-        LedgerEntry.prev_hash,
-        LedgerEntry.hash,
-    )
     result = db.session.execute(
-        select(*columns).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq),
+        select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq),
         execution_options={"yield_per": batch_size},
     )
     try:
         for row in result:
-            yield StoredEntry(
-                content=EntryContent(
-                    seq=row.seq,
-                    at=row.at,
-                    circle_id=row.circle_id,
-                    actor_id=row.actor_id,
-                    action=row.action,
-                    subject_type=row.subject_type,
-                    subject_id=row.subject_id,
-                    data=row.data,
-                ),
-                prev_hash=row.prev_hash,
-                hash=row.hash,
-            )
+            yield _stored(row)
     finally:
         result.close()  # verification may stop early, at the first bad entry
 
@@ -155,3 +173,214 @@ def verify_ledger(circle_id: int | None = None, *, all_chains: bool = True) -> l
         result = verify_chain(stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash))
         reports.append(ChainReport(chain.id, chain.circle_id, label, result))
     return reports
+
+
+# --- reading the ledger as people do ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """An entry as the ledger page shows it."""
+
+    seq: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+    action: str
+    words: str
+    subject_type: str | None
+    subject_id: int | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    action: str | None = None
+    actor_id: int | None = None
+    proposal_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    hash: str | None = None
+
+
+def chain_of_circle(circle_id: int) -> LedgerChain:
+    chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == circle_id))
+    assert chain is not None, "every circle has its chain"
+    return chain
+
+
+def _names_for(entries: list[StoredEntry], currency: str | None) -> Names:
+    """The names and titles the words of these entries need, in two queries whatever their number."""
+    from fundcircle.proposals.models import Proposal, ProposalVersion
+
+    contents = [entry.content for entry in entries]
+    user_ids = {c.actor_id for c in contents if c.actor_id is not None}
+    user_ids |= {c.data["user"] for c in contents if isinstance(c.data.get("user"), int)}
+    proposal_ids = {c.data["proposal"] for c in contents if isinstance(c.data.get("proposal"), int)}
+    proposal_ids |= {c.subject_id for c in contents if c.subject_type == "proposal" and c.subject_id is not None}
+    users: dict[int, str] = {}
+    if user_ids:
+        users = {
+            user_id: name
+            for user_id, name in db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+        }
+    titles: dict[int, str] = {}
+    if proposal_ids:
+        rows = db.session.execute(
+            select(Proposal.id, ProposalVersion.title)
+            .join(
+                ProposalVersion,
+                (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
+            )
+            .where(Proposal.id.in_(proposal_ids))
+        )
+        titles = {proposal_id: title for proposal_id, title in rows}
+    return Names(users=users, proposals=titles, currency=currency)
+
+
+def _view(entry: StoredEntry, names: Names) -> EntryView:
+    content = entry.content
+    return EntryView(
+        seq=content.seq,
+        at=content.at,
+        actor_id=content.actor_id,
+        actor_name=names.users.get(content.actor_id) if content.actor_id is not None else None,
+        action=content.action,
+        words=describe(
+            content.action,
+            content.data,
+            actor_id=content.actor_id,
+            subject_type=content.subject_type,
+            subject_id=content.subject_id,
+            names=names,
+        ),
+        subject_type=content.subject_type,
+        subject_id=content.subject_id,
+        data=dict(content.data),
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )
+
+
+def ledger_page(
+    circle_id: int,
+    currency: str | None,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+    filters: LedgerFilter = LedgerFilter(),
+) -> tuple[list[EntryView], int | None]:
+    """A page of a circle's chain, keyset-paginated by `seq`: newest first below `before`, or oldest first above
+    `after`. Returns the entries and the `seq` to continue from (None at the end). Four queries whatever the size."""
+    chain = chain_of_circle(circle_id)
+    query = select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain.id)
+    if filters.action:
+        query = query.where(LedgerEntry.action == filters.action)
+    if filters.actor_id is not None:
+        query = query.where(LedgerEntry.actor_id == filters.actor_id)
+    if filters.proposal_id is not None:
+        query = query.where(
+            ((LedgerEntry.subject_type == "proposal") & (LedgerEntry.subject_id == filters.proposal_id))
+            | (LedgerEntry.data["proposal"].as_integer() == filters.proposal_id)
+        )
+    if filters.since is not None:
+        query = query.where(LedgerEntry.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(LedgerEntry.at < filters.until)
+    if filters.hash:
+        query = query.where(LedgerEntry.hash == filters.hash.strip().lower())
+    if after is not None:
+        query = query.where(LedgerEntry.seq > after).order_by(LedgerEntry.seq)
+    else:
+        if before is not None:
+            query = query.where(LedgerEntry.seq < before)
+        query = query.order_by(LedgerEntry.seq.desc())
+    rows = [_stored(row) for row in db.session.execute(query.limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    names = _names_for(rows, currency)
+    return [_view(row, names) for row in rows], (rows[-1].content.seq if more and rows else None)
+
+
+def entry_as_export(entry: StoredEntry) -> dict[str, Any]:
+    """An entry as the JSON Lines export writes it: what the hash covers, plus the two hashes."""
+    return {**entry.content.as_json_object(), "prev_hash": entry.prev_hash, "hash": entry.hash}
+
+
+def export_jsonl(circle_id: int) -> Iterator[str]:
+    """A circle's chain as JSON Lines, oldest first, streamed in batches (memory does not grow with the ledger)."""
+    chain = chain_of_circle(circle_id)
+    for entry in stored_entries(chain.id):
+        yield json.dumps(entry_as_export(entry), ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def export_csv(circle_id: int, currency: str | None) -> Iterator[str]:
+    """A circle's chain as CSV with each entry in words, streamed."""
+    chain = chain_of_circle(circle_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(
+        ["seq", "at", "actor_id", "action", "subject_type", "subject_id", "words", "data", "prev_hash", "hash"]
+    )
+    yield flush()
+    batch: list[StoredEntry] = []
+    for entry in stored_entries(chain.id):
+        batch.append(entry)
+        if len(batch) == 1000:
+            yield from _csv_rows(batch, writer, flush, currency)
+            batch = []
+    if batch:
+        yield from _csv_rows(batch, writer, flush, currency)
+
+
+def _csv_rows(batch: list[StoredEntry], writer: Any, flush: Any, currency: str | None) -> Iterator[str]:
+    names = _names_for(batch, currency)
+    for entry in batch:
+        view = _view(entry, names)
+        writer.writerow([
+            view.seq, format_at(view.at), view.actor_id or "", view.action, view.subject_type or "",
+            view.subject_id if view.subject_id is not None else "", view.words,
+            json.dumps(view.data, ensure_ascii=False, sort_keys=True), view.prev_hash, view.hash,
+        ])  # fmt: skip
+    yield flush()
+
+
+class ExportError(ValueError):
+    """A line of an export file that is not an entry; the message names the line."""
+
+
+def parse_export_line(line: str, number: int) -> StoredEntry:
+    """One JSON Lines entry, as `export_jsonl` writes it, back into what verification needs.
+
+    :raises ExportError: naming the line, if it is not such an entry.
+    """
+    try:
+        raw = json.loads(line)
+        subject = raw["subject"]
+        at = datetime.strptime(raw["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return StoredEntry(
+            content=EntryContent(
+                seq=int(raw["seq"]),
+                at=at,
+                circle_id=raw["circle"],
+                actor_id=raw["actor"],
+                action=raw["action"],
+                subject_type=subject["type"],
+                subject_id=subject["id"],
+                data=raw["data"],
+            ),
+            prev_hash=raw["prev_hash"],
+            hash=raw["hash"],
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise ExportError(f"line {number} is not a ledger entry ({error})") from None

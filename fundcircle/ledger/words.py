@@ -1,0 +1,85 @@
+"""Ledger entries in words a person reads ("Ana approved the payout of 250.00 EUR for 'Seed library'").
+Pure: no Flask, no database; the caller passes the names and titles the words need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fundcircle.money import CURRENCY_EXPONENTS, format_minor
+
+
+@dataclass(frozen=True)
+class Names:
+    users: Mapping[int, str]
+    proposals: Mapping[int, str]
+    currency: str | None = None
+
+
+def _money(amount: Any, currency: str | None) -> str:
+    if isinstance(amount, int) and currency in CURRENCY_EXPONENTS:
+        return format_minor(amount, currency)  # type: ignore[arg-type]
+    return str(amount)
+
+
+def describe(
+    action: str,
+    data: Mapping[str, Any],
+    *,
+    actor_id: int | None,
+    subject_type: str | None,
+    subject_id: int | None,
+    names: Names,
+) -> str:
+    """One sentence for an entry. Unknown actions still read as something sensible."""
+    who = names.users.get(actor_id, f"person {actor_id}") if actor_id is not None else "The system"
+    proposal_id = data.get("proposal", subject_id if subject_type == "proposal" else None)
+    title = names.proposals.get(proposal_id, f"proposal {proposal_id}") if proposal_id is not None else ""
+    quoted = f"“{title}”"
+    currency = data.get("currency") or names.currency
+    person = names.users.get(data.get("user"), data.get("name", "someone")) if "user" in data else ""
+    sentences = {
+        "user.created": f"{data.get('name', who)} got an account",
+        "user.notices_changed": f"{who} turned e-mail notices {'on' if data.get('email_notices') else 'off'}",
+        "api_token.created": f"{who} created an API token “{data.get('name', '')}”",
+        "api_token.revoked": f"{who} revoked the API token “{data.get('name', '')}”",
+        "circle.created": f"{who} created the circle “{data.get('name', '')}” ({data.get('currency', '')})",
+        "circle.settings_changed": f"{who} changed the circle's {', '.join(sorted(data.get('changes', {})))}",
+        "member.added": f"{who} added {person} as {', '.join(data.get('roles', []))}",
+        "member.joined": f"{person} joined as {', '.join(data.get('roles', []))}",
+        "member.roles_changed": f"{who} changed {person}'s roles to {', '.join(data.get('to', [])) or 'none'}",
+        "member.removed": f"{who} removed {person} from the circle",
+        "invitation.created": f"{who} invited someone as {', '.join(data.get('roles', []))}",
+        "round.created": f"{who} created the round “{data.get('title', '')}” "
+        f"with a budget of {_money(data.get('budget_minor'), currency)}",
+        "round.settings_changed": f"{who} changed the round's {', '.join(sorted(data.get('changes', {})))}",
+        "round.phase_changed": f"{who if actor_id is not None else 'The deadline'} moved the round "
+        f"from {data.get('from')} to {data.get('to')}",
+        "round.result_published": f"The result was published: {_money(data.get('funded_minor'), currency)} funded "
+        f"of {_money(data.get('budget_minor'), currency)}",
+        "proposal.created": f"{who} wrote {quoted} asking {_money(data.get('amount_minor'), currency)}",
+        "proposal.submitted": f"{who} submitted {quoted}",
+        "proposal.draft_edited": f"{who} edited the draft {quoted}",
+        "proposal.version_created": f"{who} made version {data.get('version')} of {quoted}",
+        "proposal.amended": f"{who} amended {quoted} (version {data.get('version')}): {data.get('change_note', '')}",
+        "proposal.withdrawn": f"{who} withdrew {quoted}",
+        "proposal.followed": f"{who} followed {quoted}",
+        "proposal.unfollowed": f"{who} stopped following {quoted}",
+        "comment.created": f"{who} {'asked a question on' if data.get('question') else 'commented on'} {quoted}",
+        "comment.edited": f"{who} edited a comment on {quoted}",
+        "comment.deleted": f"{who} deleted a comment on {quoted}",
+        "comment.hidden": f"{who} hid a comment on {quoted}: {data.get('reason', '')}",
+        "comment.question_answered": f"{who} answered a question on {quoted}",
+        "ballot.cast": f"{who} saved a ballot ({data.get('credits_spent')} credits)"
+        + (" — secret" if "commitment" in data else ""),
+        "consent_round.opened": f"{who} opened a consent round on {quoted}, version {data.get('version')}",
+        "consent_round.closed": f"The consent round on {quoted} (version {data.get('version')}) closed: "
+        + ("consented" if data.get("outcome") == "consented" else f"not consented, {data.get('reason', '')}"),
+        "consent.answered": f"{who} answered {data.get('position', '')} on {quoted}",
+        "consent.answer_changed": f"{who} changed their answer on {quoted} to {data.get('position', '')}",
+        "consent.objection_withdrawn": f"{who} withdrew their objection to {quoted}",
+        "consent.reaction_added": f"{who} reacted to the consent round on {quoted}",
+        "payout.created": f"A payout of {_money(data.get('amount_minor'), currency)} for {quoted} awaits approval",
+    }
+    return sentences.get(action, f"{who}: {action}")
