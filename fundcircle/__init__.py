@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_login(app: Flask) -> None:
-    from fundcircle.auth.services import user_for_api_token, user_for_session
+    from fundcircle.auth.services import user_for_session
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -79,26 +79,29 @@ def _init_login(app: Flask) -> None:
         user = user_for_session(token)
         return user if user is not None and str(user.id) == user_id else None
 
-    @login_manager.request_loader
-    def load_user_from_token(req: Any) -> Any:
-        if not is_api_request():
-            return None
-        scheme, _, token = req.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        user = user_for_api_token(token.strip())
-        if user is not None:
-            db.session.commit()  # the token's last-used time; loaded before the view starts its own work
-        return user
+
+def _user_from_bearer_token() -> Any:
+    """The owner of the request's API token, or an anonymous user. Used instead of the session for API requests
+    that carry an Authorization header, so that a browser's session cookie (and Flask-Login's session protection,
+    which would drop the request as anonymous) plays no part in them."""
+    from flask_login import AnonymousUserMixin
+
+    from fundcircle.auth.services import user_for_api_token
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if user is not None:
+        db.session.commit()  # the token's last-used time, before the view starts its own work
+    return user or AnonymousUserMixin()
 
 
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def authenticate_and_check_csrf() -> None:
         if is_api_request() and request.headers.get("Authorization"):
-            # Load the token's user now, before any view work. A bearer token is not sent by browsers on their
-            # own, so such requests need no CSRF token; cookie-authenticated ones do, JSON included.
-            _ = current_user.is_authenticated
+            # The token's user, set where Flask-Login looks for the request's user. A bearer token is not sent by
+            # browsers on their own, so such requests need no CSRF token; cookie-authenticated ones do.
+            g._login_user = _user_from_bearer_token()
             return
         if request.method in SAFE_METHODS:
             return
@@ -131,6 +134,7 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from fundcircle.api.pages import bp as api_pages_bp
     from fundcircle.api.views import init_api
     from fundcircle.auth.views import bp as auth_bp
     from fundcircle.circles.views import bp as circles_bp
@@ -149,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(voting_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(api_pages_bp)
     init_api(app)
 
 

@@ -2,17 +2,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import StrictInteger
-
 
 class LedgerQuerySchema(Schema):
-    after = StrictInteger(
+    """Query-string parameters: numbers arrive as text, so these integers are not strict."""
+
+    after = fields.Integer(
         load_default=None, validate=validate.Range(min=0), metadata={"description": "seq to start after"}
     )
-    limit = StrictInteger(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     action = fields.String(load_default=None, validate=validate.Length(max=64))
-    actor = StrictInteger(load_default=None)
-    proposal = StrictInteger(load_default=None)
+    actor = fields.Integer(load_default=None)
+    proposal = fields.Integer(load_default=None)
 
 
 class SubjectSchema(Schema):
@@ -39,7 +39,7 @@ class LedgerPageSchema(Schema):
 
 
 class VerifyQuerySchema(Schema):
-    circle_id = StrictInteger(load_default=None, metadata={"description": "Only this circle's chain"})
+    circle_id = fields.Integer(load_default=None, metadata={"description": "Only this circle's chain"})
 
 
 class ChainResultSchema(Schema):

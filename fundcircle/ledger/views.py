@@ -22,7 +22,7 @@ ACTIONS = (
     "proposal.version_created", "proposal.amended", "proposal.withdrawn", "proposal.followed", "proposal.unfollowed",
     "comment.created", "comment.edited", "comment.deleted", "comment.hidden", "comment.question_answered",
     "ballot.cast", "consent_round.opened", "consent_round.closed", "consent.answered", "consent.answer_changed",
-    "consent.objection_withdrawn", "consent.reaction_added", "payout.created",
+    "consent.objection_withdrawn", "consent.reaction_added", "consent.reservation_released", "payout.created",
 )  # fmt: skip
 
 

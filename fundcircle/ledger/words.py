@@ -80,6 +80,8 @@ def describe(
         "consent.answer_changed": f"{who} changed their answer on {quoted} to {data.get('position', '')}",
         "consent.objection_withdrawn": f"{who} withdrew their objection to {quoted}",
         "consent.reaction_added": f"{who} reacted to the consent round on {quoted}",
+        "consent.reservation_released": f"{_money(data.get('amount_minor'), currency)} reserved for {quoted} "
+        "went back to the pot when it was withdrawn",
         "payout.created": f"A payout of {_money(data.get('amount_minor'), currency)} for {quoted} awaits approval",
     }
     return sentences.get(action, f"{who}: {action}")

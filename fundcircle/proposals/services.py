@@ -296,6 +296,10 @@ def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposa
     if not is_before(proposal.round.phase, "decided"):
         raise Conflict(f"The round is {proposal.round.phase}: proposals can no longer be withdrawn.")
     _set_status(proposal, ("draft", "submitted"), "withdrawn", withdrawn_at=now)
+    if proposal.round.method == "consent":
+        from fundcircle.voting.consent_rounds import release_withdrawn
+
+        release_withdrawn(actor, proposal, now)
     record(
         "proposal.withdrawn",
         actor=actor,

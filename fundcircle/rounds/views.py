@@ -19,6 +19,7 @@ from fundcircle.rounds import services
 from fundcircle.rounds.forms import AdvanceForm, RoundForm
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import PHASE_LABELS, next_phases, time_left
+from fundcircle.voting.models import RoundTally
 
 bp = Blueprint("rounds", __name__)
 
@@ -95,6 +96,7 @@ def view(round_id: int) -> str:
         advance_form=AdvanceForm(),
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
+        tally=db.session.get(RoundTally, round_.id),
         phase_labels=PHASE_LABELS,
     )
 

@@ -260,7 +260,9 @@ def current_outcome(consent_round: ConsentRound) -> ConsentOutcome:
     )
 
 
-def close_consent_round(actor: User | None, consent_round: ConsentRound, now: datetime) -> ConsentRound:
+def close_consent_round(
+    actor: User | None, consent_round: ConsentRound, now: datetime, *, by: str | None = None
+) -> ConsentRound:
     """The facilitator closes a consent round (or the round's deadline does, with `actor` None). A consented version
     reserves its amount in the same transaction, by a conditional update that can never take the committed money
     past the budget, so two proposals consented at the same moment cannot together over-commit the pot.
@@ -276,6 +278,9 @@ def close_consent_round(actor: User | None, consent_round: ConsentRound, now: da
         raise Conflict("This consent round is closed already.")
     outcome = current_outcome(consent_round)
     consented, reason = outcome.consented, outcome.reason
+    proposal = db.session.get(Proposal, consent_round.proposal_id)
+    if proposal is None or proposal.status != "submitted":
+        consented, reason = False, "the proposal was withdrawn"
     if consented:
         reserved = db.session.execute(
             update(Round)
@@ -315,7 +320,7 @@ def close_consent_round(actor: User | None, consent_round: ConsentRound, now: da
             "reason": reason,
             "amount_minor": consent_round.amount_minor,
             "committed_minor": round_.committed_minor,
-            "by": "facilitator" if actor is not None else "deadline",
+            "by": by or ("facilitator" if actor is not None else "deadline"),
         },
         at=now,
     )
@@ -333,7 +338,7 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
     for consent_round in db.session.scalars(
         select(ConsentRound).where(ConsentRound.round_id == round_.id, ConsentRound.closed_at.is_(None))
     ).all():
-        close_consent_round(None, consent_round, now)
+        close_consent_round(actor, consent_round, now, by="decision" if actor is not None else "deadline")
     db.session.refresh(round_)
     all_rounds = db.session.scalars(
         select(ConsentRound).where(ConsentRound.round_id == round_.id).order_by(ConsentRound.id)
@@ -362,6 +367,9 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
             )
             assert version is not None
             funded_rows.append((consented.closed_at, version, consents.get(consented.id, 0), True, "consented"))
+        elif history and history[-1].version != current.number:
+            reason = f"not consented: version {current.number} was never put to consent"
+            other_rows.append((None, current, 0, False, reason))
         elif history:
             last = history[-1]
             other_rows.append((None, current, consents.get(last.id, 0), False, f"not consented: {last.reason}"))
@@ -380,6 +388,33 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
         ballots_cast=len({user_id for _, user_id, _ in answer_rows}),
         eligible_voters=circle_size,
         quorum_met=True,
-        funded_minor=round_.committed_minor,
+        funded_minor=sum(version.amount_minor for _, version, _, _, _ in funded_rows),
         outcomes=outcomes,
     )
+
+
+def release_withdrawn(actor: User, proposal: Proposal, now: datetime) -> None:
+    """A proposal withdrawn while deciding: its open consent round closes as not consented, and money a consent
+    reserved for it goes back to the pot (in the withdrawal's transaction)."""
+    for consent_round in consent_rounds_of(proposal):
+        if consent_round.closed_at is None:
+            close_consent_round(None, consent_round, now, by="withdrawal")
+        elif consent_round.outcome == "consented":
+            db.session.execute(
+                update(Round)
+                .where(Round.id == consent_round.round_id)
+                .values(committed_minor=Round.committed_minor - consent_round.amount_minor),
+                execution_options={"synchronize_session": False},
+            )
+            record(
+                "consent.reservation_released",
+                actor=actor,
+                circle_id=proposal.round.circle_id,
+                subject=consent_round,
+                data={
+                    "proposal": proposal.id,
+                    "version": consent_round.version,
+                    "amount_minor": consent_round.amount_minor,
+                },
+                at=now,
+            )

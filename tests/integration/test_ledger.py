@@ -208,7 +208,7 @@ def test_an_empty_ledger_verifies(app):
 
     assert_verifies(result)
     assert "ok   site: 0 entries, head " + "0" * 64 in result.output
-    assert "The ledger verifies: 0 entries in 1 chains." in result.output
+    assert "The ledger verifies: 0 entries in 1 chain." in result.output
 
 
 def test_verifying_one_circle_prints_only_its_chain(app):
@@ -446,7 +446,7 @@ def test_a_checkpoint_without_a_circle_is_a_usage_error(app):
     result = verify(app, "--checkpoint", "1:" + "a" * 64)
 
     assert result.exit_code == 2
-    assert "give --circle as well" in result.output
+    assert "give --circle or --file as well" in result.output
 
 
 # --- concurrent appends ------------------------------------------------------------------------------------------
