@@ -8,7 +8,7 @@ from flask import g
 from flask_login import current_user
 
 from fundcircle.access import SIGNED_IN, circle_role, requires
-from fundcircle.api.views import blp
+from fundcircle.api.views import ANYONE_IF_PUBLIC, blp
 from fundcircle.circles.services import circles_of, get_circle, membership_of, public_circles
 from fundcircle.errors import NotFound
 from fundcircle.ledger.schemas import LedgerPageSchema, LedgerQuerySchema, VerifyQuerySchema, VerifySchema
@@ -17,6 +17,7 @@ from fundcircle.ledger.services import LedgerFilter, ledger_page, verify_ledger
 
 @blp.route("/circles/<int:circle_id>/ledger", methods=["GET"])
 @requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.arguments(LedgerQuerySchema, location="query")
 @blp.response(200, LedgerPageSchema)
 def read_ledger(query: dict[str, Any], circle_id: int) -> dict[str, Any]:

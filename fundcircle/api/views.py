@@ -36,6 +36,8 @@ from fundcircle.rounds.phases import next_phases
 from fundcircle.rounds.schemas import AdvanceSchema, RoundCreateSchema, RoundSchema
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: OpenAPI security of operations that public circles answer without a token.
+ANYONE_IF_PUBLIC = [{}, {"bearerAuth": []}]
 
 
 class FundCircleApi(Api):  # type: ignore[misc]
@@ -134,6 +136,7 @@ def create_circle(data: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/circles/<int:circle_id>", methods=["GET"])
 @requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.response(200, CircleSchema)
 def get_circle(circle_id: int) -> dict[str, Any]:
     """A circle: visible to its members, and to everyone if it is public."""
@@ -257,6 +260,7 @@ def init_api(app: Flask) -> None:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    import fundcircle.api.exports  # noqa: F401
     import fundcircle.api.ledger  # noqa: F401
     import fundcircle.api.proposals  # noqa: F401  (their operations join the blueprint)
     import fundcircle.api.voting  # noqa: F401

@@ -8,7 +8,7 @@ from flask import Response
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, circle_role, requires
-from fundcircle.api.views import blp
+from fundcircle.api.views import ANYONE_IF_PUBLIC, blp
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.proposals.services import get_visible_proposal
@@ -65,6 +65,7 @@ def put_ballot(data: dict[str, Any], round_id: int) -> dict[str, Any]:
 
 @blp.route("/rounds/<int:round_id>/results", methods=["GET"])
 @requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.response(200, ResultsSchema)
 def get_results(round_id: int) -> dict[str, Any]:
     """The stored result: per proposal its score, amount, whether it is funded and why. Empty until decided."""
@@ -107,6 +108,7 @@ def get_results(round_id: int) -> dict[str, Any]:
 
 @blp.route("/rounds/<int:round_id>/results.csv", methods=["GET"])
 @requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.response(200, content_type="text/csv", description="One row per proposal, in the order the budget was walked")
 def get_results_csv(round_id: int) -> Response:
     """The result as CSV."""

@@ -1,0 +1,253 @@
+"""A decided quadratic round as a Pabulib `.pb` file. Pure: no Flask, no database, no clock.
+
+Pabulib (pabulib.org/format) is the participatory budgeting library's format, read by `pabutools` and other
+researchers' tools: three sections, each a title line (`META`, `PROJECTS`, `VOTES`), a header line, then rows, with
+cells separated by semicolons and quoted as in CSV. What this module writes, and why:
+
+- META: the keys the format requires (`description`, `country`, `unit`, `instance`, `num_projects`, `num_votes`,
+  `budget`, `vote_type`, `rule`, `date_begin`, `date_end` as DD.MM.YYYY), the limits a ballot had (`max_points`,
+  `max_sum_points`), `currency`, and a `comment` in the format's `#1: ...` style that says what the file cannot:
+  the quadratic cost of points, the rule's tie-breaks and quorum, and whether the ballot was secret.
+- PROJECTS: `project_id;cost;votes;score;name;selected`, in the order the budget was walked. `votes` is how many
+  ballots gave the project points, `score` the sum of its points (the published score), `selected` 1 if funded.
+- VOTES: `vote_type` is `cumulative`: each ballot lists the projects it gave votes (`vote`) and how many
+  (`points`), so summing points per project gives back each score, and walking the budget gives back the outcome.
+
+Money is written exactly, in the currency's major units as a decimal (40000 minor EUR is `400`, 40050 is `400.50`),
+never through a float. The format's own examples have costs and budgets in major units, and pabutools reads these
+cells with `gmpy2.mpq` (an exact rational), which takes `400` and `400.50` alike, so there is no need to fall back
+to minor units; whole amounts are written without decimals because Pabulib's checker reads costs as integers.
+
+Text cells become one line: pabutools splits the file into lines before it reads the CSV, so a line break inside a
+quoted cell would end the row. Every run of whitespace and control characters becomes one space. A cell that reads
+`none` in any case is how pabutools spells a missing value, so a proposal titled "None" is read without a name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from fundcircle.money import CURRENCY_EXPONENTS
+
+#: The label prefix of a voter in a secret ballot's export: "anon-1", "anon-2", ...
+ANONYMOUS_PREFIX = "anon-"
+
+
+class PabulibError(ValueError):
+    """A round that cannot be written as a faithful Pabulib file; the message says why in words."""
+
+
+@dataclass(frozen=True)
+class PabulibProject:
+    """A proposal as its result was published: `score` is the sum of its votes, `selected` whether it was funded."""
+
+    id: int
+    title: str
+    cost_minor: int
+    score: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class PabulibRound:
+    """Everything a decided quadratic round's export holds, as plain data.
+
+    `projects` come in the order the budget was walked (the published ranks). `ballots` are (voter label, votes by
+    proposal id); for an open ballot the label is the voter's user id, for a secret one it is ignored (see
+    `pabulib_text`).
+    """
+
+    description: str
+    country: str
+    unit: str
+    instance: str
+    currency: str
+    budget_minor: int
+    #: When voting opened (the round moved to deciding) and when the result was decided.
+    date_begin: date
+    date_end: date
+    credits: int
+    allow_negative: bool
+    secret_ballot: bool
+    quorum_percent: int
+    eligible_voters: int
+    quorum_met: bool
+    projects: tuple[PabulibProject, ...]
+    ballots: tuple[tuple[str, Mapping[int, int]], ...]
+
+
+def major_units(amount_minor: int, currency: str) -> str:
+    """An amount in the currency's major units, exactly: 40000 EUR is "400", 40050 is "400.50", 400 JPY is "400".
+
+    :raises PabulibError: for a currency the app does not know, or a negative amount.
+    """
+    if currency not in CURRENCY_EXPONENTS:
+        raise PabulibError(f"{currency!r} is not a currency Fund Circle knows the minor unit of.")
+    if amount_minor < 0:
+        raise PabulibError(f"An amount cannot be negative ({amount_minor} minor units).")
+    exponent = CURRENCY_EXPONENTS[currency]
+    units, fraction = divmod(amount_minor, 10**exponent)
+    return str(units) if fraction == 0 else f"{units}.{fraction:0{exponent}d}"
+
+
+def max_total_votes(credits: int, projects: int) -> int:
+    """The most votes one ballot can give in all, over `projects` proposals, when it costs the sum of their squares
+    and may cost at most `credits`: spreading the votes as evenly as possible is cheapest, so this is the largest S
+    whose even spread fits (4 proposals and 100 credits: 20, as 5 + 5 + 5 + 5)."""
+    if projects <= 0 or credits <= 0:
+        return 0
+    total = math.isqrt(credits * projects)  # Cauchy-Schwarz: S * S <= projects * credits, so never above this
+    while _cheapest_cost(total, projects) > credits:
+        total -= 1
+    return total
+
+
+def _cheapest_cost(total: int, projects: int) -> int:
+    each, more = divmod(total, projects)
+    return more * (each + 1) ** 2 + (projects - more) * each**2
+
+
+def anonymous_ballots(ballots: list[Mapping[int, int]]) -> list[tuple[str, dict[int, int]]]:
+    """Label ballots "anon-1", "anon-2", ... in the order of their contents (by proposal id, then votes), which
+    says nothing about who cast them or when: the same ballots, in any order, get the same labels."""
+    ordered = sorted(tuple(sorted(votes.items())) for votes in ballots)
+    return [(f"{ANONYMOUS_PREFIX}{number}", dict(items)) for number, items in enumerate(ordered, start=1)]
+
+
+def pabulib_text(round_: PabulibRound) -> str:
+    """Write the round as a Pabulib file (cumulative votes) that gives back its projects, costs, budget, ballots
+    and, summed and walked, its outcome.
+
+    Votes against cannot be written. Pabulib's cumulative points are never negative (a voter distributes points
+    over projects), and every other way to fit them in would misstate the round: leaving them out, or writing them
+    as 0, raises the scores of the proposals voted against, so a researcher recomputing the outcome would fund
+    what the circle did not; shifting every score changes the ballots; negative points make a file that other
+    tools reject or misread. A round where anyone voted against a proposal is therefore refused, saying so; a round
+    that allowed votes against but got none is written, and its comment says that they were allowed.
+
+    Votes for proposals that are not among the projects (withdrawn before the tally) are left out, as the tally
+    left them out; a ballot left with no votes is kept, since it counted towards the quorum, and is written with
+    `None` as its vote and points (pabutools' spelling of an empty ballot). For a secret ballot the labels given
+    are ignored and the voters are numbered "anon-1", "anon-2", ... in the order of their ballots' contents
+    (`anonymous_ballots`), so the file says nothing of who voted or in what order; for an open ballot the labels
+    given (user ids) are written as voter ids, in the order given.
+
+    :raises PabulibError: if a ballot votes against a project, if the ballots do not add up to the published
+        scores, if two projects share an id or two open-ballot voters a label, or for an unknown currency or a
+        negative amount.
+    """
+    ids = [project.id for project in round_.projects]
+    if len(set(ids)) != len(ids):
+        raise PabulibError("Two projects have the same id.")
+    ballots = [(label, _counted_votes(votes, set(ids))) for label, votes in round_.ballots]
+    if round_.secret_ballot:
+        ballots = anonymous_ballots([votes for _, votes in ballots])
+    else:
+        ballots = [(_one_line(label), votes) for label, votes in ballots]
+        labels = [label for label, _ in ballots]
+        if "" in labels or len(set(labels)) != len(labels):
+            raise PabulibError("Every voter needs a label of their own.")
+    _check_against_published_scores(round_.projects, [votes for _, votes in ballots])
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    writer.writerow(["META"])
+    writer.writerow(["key", "value"])
+    for key, value in _meta(round_, len(ballots)).items():
+        writer.writerow([key, value])
+    writer.writerow(["PROJECTS"])
+    writer.writerow(["project_id", "cost", "votes", "score", "name", "selected"])
+    for project in round_.projects:
+        supporters = sum(1 for _, votes in ballots if project.id in votes)
+        writer.writerow([
+            project.id, major_units(project.cost_minor, round_.currency), supporters, project.score,
+            _one_line(project.title), 1 if project.selected else 0,
+        ])  # fmt: skip
+    writer.writerow(["VOTES"])
+    writer.writerow(["voter_id", "vote", "points"])
+    for label, votes in ballots:
+        if votes:
+            ordered = sorted(votes.items())
+            writer.writerow([label, ",".join(str(pid) for pid, _ in ordered), ",".join(str(n) for _, n in ordered)])
+        else:
+            writer.writerow([label, "None", "None"])
+    return buffer.getvalue()
+
+
+def _counted_votes(votes: Mapping[int, int], project_ids: set[int]) -> dict[int, int]:
+    counted = {}
+    for proposal_id, count in votes.items():
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise PabulibError(f"Votes are whole numbers; {count!r} for proposal {proposal_id} is not.")
+        if proposal_id not in project_ids or count == 0:
+            continue
+        if count < 0:
+            raise PabulibError(
+                f"A ballot votes against proposal {proposal_id}. Pabulib's cumulative points cannot be negative, "
+                "and leaving votes against out would change the scores, so this round cannot be exported in the "
+                "Pabulib format; its results and results.csv hold the whole result."
+            )
+        counted[proposal_id] = count
+    return counted
+
+
+def _check_against_published_scores(projects: tuple[PabulibProject, ...], ballots: list[dict[int, int]]) -> None:
+    for project in projects:
+        summed = sum(votes.get(project.id, 0) for votes in ballots)
+        if summed != project.score:
+            raise PabulibError(
+                f"The ballots give proposal {project.id} a score of {summed}, but its published score is "
+                f"{project.score}: the stored ballots no longer match the result, so they are not exported."
+            )
+
+
+def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
+    max_points = math.isqrt(round_.credits)
+    max_sum_points = max_total_votes(round_.credits, len(round_.projects))
+    comments = [
+        f"Quadratic voting: each voter had {round_.credits} voice credits and a ballot cost the sum of the squares "
+        f"of its points, so one voter gave a project at most {max_points} points and at most {max_sum_points} "
+        "points in all.",
+        f"Costs and the budget are in {round_.currency}, in major units.",
+        "Rule: greedy over the projects scoring above 0, highest score first, ties broken by the smaller cost and "
+        "then the earlier submission (PROJECTS lists them in this order), each funded in full if it fits in what is "
+        "left of the budget, otherwise skipped.",
+        f"Quorum: at least {round_.quorum_percent}% of the {round_.eligible_voters} circle members had to vote and "
+        f"{num_votes} did, so "
+        + ("the quorum was met." if round_.quorum_met else "the quorum was not met and nothing was funded."),
+    ]
+    if round_.allow_negative:
+        comments.append("Votes against a project were allowed, and none was cast.")
+    if round_.secret_ballot:
+        comments.append(
+            "The ballot was secret: voter ids are anonymous labels numbered in the order of the ballots' contents."
+        )
+    return {
+        "description": _one_line(round_.description),
+        "country": _one_line(round_.country),
+        "unit": _one_line(round_.unit),
+        "instance": _one_line(round_.instance),
+        "num_projects": str(len(round_.projects)),
+        "num_votes": str(num_votes),
+        "budget": major_units(round_.budget_minor, round_.currency),
+        "vote_type": "cumulative",
+        "rule": "greedy",
+        "date_begin": f"{round_.date_begin:%d.%m.%Y}",
+        "date_end": f"{round_.date_end:%d.%m.%Y}",
+        "max_points": str(max_points),
+        "max_sum_points": str(max_sum_points),
+        "currency": round_.currency,
+        "comment": " ".join(f"#{number}: {text}" for number, text in enumerate(comments, start=1)),
+    }
+
+
+def _one_line(text: str) -> str:
+    """Control characters and every kind of line break or space run become one space; the ends are trimmed."""
+    cleaned = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(cleaned.split())

@@ -1,0 +1,110 @@
+"""Export a decided quadratic round in the Pabulib format: load the published result and the ballots, then let the
+pure `fundcircle.voting.pabulib` write the file. Reads only; changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from fundcircle.errors import Conflict
+from fundcircle.extensions import db
+from fundcircle.ledger.models import LedgerEntry
+from fundcircle.rounds.models import Round
+from fundcircle.voting.models import Ballot, BallotVote
+from fundcircle.voting.pabulib import PabulibError, PabulibProject, PabulibRound, pabulib_text
+from fundcircle.voting.services import result_of
+
+#: Circles have no country; Pabulib's checker accepts "Worldwide" for data that belongs to none.
+COUNTRY = "Worldwide"
+
+
+def export_pabulib(round_: Round) -> str:
+    """The round's `.pb` text: its published result, and its ballots as cumulative votes (see
+    `fundcircle.voting.pabulib.pabulib_text`). A secret ballot's voters are anonymous labels: their user ids are
+    never even loaded.
+
+    :raises Conflict: if the round decides by consent, has no result yet, has a vote against a proposal (which the
+        format cannot hold), or its stored ballots no longer add up to its published result.
+    """
+    try:
+        return pabulib_text(pabulib_round(round_))
+    except PabulibError as error:
+        raise Conflict(str(error)) from None
+
+
+def pabulib_round(round_: Round) -> PabulibRound:
+    """The plain data of a decided quadratic round's export.
+
+    :raises Conflict: if the round decides by consent, has no result yet, or has not as many ballots as were
+        counted.
+    """
+    if round_.method != "quadratic":
+        raise Conflict("This round decides by consent; only a quadratic round has ballots to export as Pabulib.")
+    stored = result_of(round_)
+    if stored is None:
+        raise Conflict(f"The round has no result yet (it is {round_.phase}); it can be exported once it is decided.")
+    tally, results = stored
+    ballots = _ballots(round_)
+    if len(ballots) != tally.ballots_cast:
+        raise Conflict(
+            f"The round has {len(ballots)} ballots stored but {tally.ballots_cast} were counted: the stored "
+            "ballots no longer match the result, so they are not exported."
+        )
+    decided_on = tally.decided_at.date()
+    return PabulibRound(
+        description=f"{round_.title} ({round_.circle.name}, a Fund Circle quadratic voting round)",
+        country=COUNTRY,
+        unit=round_.circle.name,
+        instance=f"Round {round_.id}: {round_.title}",
+        currency=tally.currency,
+        budget_minor=tally.budget_minor,
+        date_begin=_voting_opened_on(round_) or decided_on,
+        date_end=decided_on,
+        credits=round_.credits,
+        allow_negative=round_.allow_negative,
+        secret_ballot=round_.secret_ballot,
+        quorum_percent=tally.quorum_percent,
+        eligible_voters=tally.eligible_voters,
+        quorum_met=tally.quorum_met,
+        projects=tuple(
+            PabulibProject(row.proposal_id, row.title, row.amount_minor, row.score, row.funded) for row in results
+        ),
+        ballots=tuple(ballots),
+    )
+
+
+def _ballots(round_: Round) -> list[tuple[str, dict[int, int]]]:
+    """(label, votes) per ballot. An open ballot's label is its voter's user id, in user id order; a secret
+    ballot's query never reads who cast it, and its label stays empty (the export numbers them by content)."""
+    voter = Ballot.id if round_.secret_ballot else Ballot.user_id  # for a secret ballot, no user id at all
+    rows = db.session.execute(
+        select(Ballot.id, voter, BallotVote.proposal_id, BallotVote.votes)
+        .outerjoin(BallotVote, BallotVote.ballot_id == Ballot.id)
+        .where(Ballot.round_id == round_.id)
+        .order_by(voter, Ballot.id)
+    )
+    ballots: dict[int, tuple[str, dict[int, int]]] = {}
+    for ballot_id, voter_id, proposal_id, votes in rows:
+        label = "" if round_.secret_ballot else str(voter_id)
+        _, counted = ballots.setdefault(ballot_id, (label, {}))
+        if proposal_id is not None:
+            counted[proposal_id] = votes
+    return list(ballots.values())
+
+
+def _voting_opened_on(round_: Round) -> date | None:
+    """The day the round last moved to deciding, from the ledger."""
+    entries = db.session.scalars(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.action == "round.phase_changed",
+            LedgerEntry.subject_type == "round",
+            LedgerEntry.subject_id == round_.id,
+        )
+        .order_by(LedgerEntry.seq.desc())
+    )
+    for entry in entries:
+        if entry.data.get("to") == "deciding":
+            return entry.at.date()
+    return None

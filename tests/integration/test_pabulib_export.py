@@ -1,0 +1,216 @@
+"""The Pabulib export of a decided quadratic round: through the export service, and through
+`GET /api/v1/rounds/{id}/results.pb` with its access rules and refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from pabutools.election import parse_pabulib
+
+from fundcircle.db import utcnow
+from fundcircle.errors import Conflict
+from fundcircle.extensions import db
+from fundcircle.rounds.models import Round
+from fundcircle.rounds.services import advance_round
+from fundcircle.voting.pabulib_export import export_pabulib
+from fundcircle.voting.services import cast_ballot
+from tests.conftest import Client
+from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
+
+AMOUNTS = {"A": 40_000, "B": 35_000, "C": 30_000, "D": 20_000}
+#: PRODUCT.md's worked example: B, D and A are funded, C is skipped.
+WORKED_BALLOTS = [
+    {"A": 7, "B": 5, "C": 4},
+    {"A": 5, "C": 6, "D": 6},
+    {"B": 8, "D": 6},
+    {"A": 3, "B": 3, "C": 3, "D": 3},
+]
+VOTER_NAMES = ["Ada Quill", "Bram Oakes", "Cleo Marsh", "Dov Finch"]
+
+
+@dataclass
+class World:
+    round_id: int
+    proposals: dict[str, int]
+    voter_ids: list[int]
+    voter_emails: list[str]
+    member_token: str
+    outsider_token: str
+
+
+def _round(
+    app: Flask,
+    *,
+    public: bool = False,
+    decide: bool = True,
+    ballots: list[dict[str, int]] | None = None,
+    **settings: Any,
+) -> World:
+    """PRODUCT.md's worked example (budget 1,000.00 EUR, four proposals, four circle members), voted, and decided
+    unless `decide` is false."""
+    with app.app_context():
+        admin = make_user(name="Admin")
+        circle = make_circle(admin, public=public)
+        settings = {"categories": [], "budget_minor": 100_000, "per_proposal_cap_minor": 40_000, **settings}
+        round_ = make_round(circle, admin, max_proposals_per_member=5, **settings)
+        advance_round(admin, round_, "proposals", utcnow())
+        author = make_user(name="Author")
+        add_member(circle, author, ["member"], by=admin)
+        db.session.commit()
+        proposals = {
+            name: make_proposal(
+                round_, author, title=f"Proposal {name}", amount_minor=amount, category=None, payee_slug=f"p-{name}"
+            ).id
+            for name, amount in AMOUNTS.items()
+        }
+        voters = []
+        for name in VOTER_NAMES:
+            voter = make_user(name=name)
+            add_member(circle, voter, ["member", "circle"], by=admin)
+            voters.append(voter)
+        round_ = db.session.get(Round, round_.id)
+        advance_round(admin, round_, "deliberation", utcnow())
+        advance_round(admin, round_, "deciding", utcnow())
+        db.session.commit()
+        for voter, votes in zip(voters, WORKED_BALLOTS if ballots is None else ballots, strict=False):
+            cast_ballot(voter, round_, {proposals[n]: v for n, v in votes.items()}, utcnow())
+            db.session.commit()
+        if decide:
+            advance_round(admin, round_, "decided", utcnow())
+            db.session.commit()
+        return World(
+            round_.id,
+            proposals,
+            [voter.id for voter in voters],
+            [voter.email for voter in voters],
+            make_token(voters[0]),
+            make_token(make_user(name="Outsider")),
+        )
+
+
+def _export(app: Flask, round_id: int) -> str:
+    with app.app_context():
+        return export_pabulib(db.session.get(Round, round_id))
+
+
+def _parse(text: str, tmp_path: Path) -> tuple[Any, Any]:
+    path = tmp_path / "round.pb"
+    path.write_text(text, encoding="utf-8")
+    return parse_pabulib(str(path))
+
+
+def _votes_section(text: str) -> list[list[str]]:
+    lines = text.splitlines()
+    return [line.split(";") for line in lines[lines.index("VOTES") + 2 :]]
+
+
+def test_the_worked_example_exports_the_same_projects_costs_budget_and_ballots(app: Flask, tmp_path: Path) -> None:
+    world = _round(app)
+    instance, profile = _parse(_export(app, world.round_id), tmp_path)
+
+    ids = world.proposals
+    assert instance.budget_limit == 1000 and instance.meta["currency"] == "EUR"
+    assert {p.name: p.cost for p in instance} == {str(ids[n]): amount // 100 for n, amount in AMOUNTS.items()}
+    assert {p.name: instance.project_meta[p]["name"] for p in instance} == {str(ids[n]): f"Proposal {n}" for n in ids}
+    assert {p.name: instance.project_meta[p]["score"] for p in instance} == {
+        str(ids["A"]): "15", str(ids["B"]): "16", str(ids["C"]): "13", str(ids["D"]): "15"
+    }  # fmt: skip
+    assert {p.name for p in instance if instance.project_meta[p]["selected"] == "1"} == {
+        str(ids["A"]), str(ids["B"]), str(ids["D"])
+    }  # fmt: skip
+    # an open ballot: each voter is their user id, with the votes they cast
+    read_back = {
+        ballot.meta["voter_id"]: {int(project.name): int(points) for project, points in ballot.items()}
+        for ballot in profile
+    }
+    assert read_back == {
+        str(user_id): {ids[n]: v for n, v in votes.items()}
+        for user_id, votes in zip(world.voter_ids, WORKED_BALLOTS, strict=True)
+    }
+    today = f"{utcnow():%d.%m.%Y}"
+    assert instance.meta["num_votes"] == "4" and (instance.meta["date_begin"], instance.meta["date_end"]) == (
+        today,
+        today,
+    )
+    assert "4 circle members had to vote and 4 did, so the quorum was met" in instance.meta["comment"]
+
+
+def test_a_secret_ballot_is_exported_without_user_ids_or_names(app: Flask, tmp_path: Path) -> None:
+    world = _round(app, secret_ballot=True)
+    text = _export(app, world.round_id)
+
+    voter_ids = [row[0] for row in _votes_section(text)]
+    assert voter_ids == ["anon-1", "anon-2", "anon-3", "anon-4"]
+    assert not {str(user_id) for user_id in world.voter_ids} & set(voter_ids)
+    for secret in [*VOTER_NAMES, *world.voter_emails, "@"]:
+        assert secret not in text
+    _, profile = _parse(text, tmp_path)
+    ids = world.proposals
+    assert sorted(sorted((int(p.name), int(n)) for p, n in ballot.items()) for ballot in profile) == sorted(
+        sorted((ids[n], v) for n, v in votes.items()) for votes in WORKED_BALLOTS
+    )
+
+
+def test_there_is_nothing_to_export_before_the_round_is_decided_or_for_a_consent_round(app: Flask) -> None:
+    world = _round(app, decide=False)
+    with pytest.raises(Conflict, match="no result yet"):
+        _export(app, world.round_id)
+    with app.app_context():
+        admin = make_user()
+        consent = make_round(make_circle(admin), admin, method="consent")
+        with pytest.raises(Conflict, match="decides by consent"):
+            export_pabulib(consent)
+
+
+def test_a_round_with_a_vote_against_is_refused_rather_than_exported_with_other_scores(app: Flask) -> None:
+    against = [*WORKED_BALLOTS[:3], {"A": 3, "B": 3, "C": -3, "D": 3}]
+    world = _round(app, allow_negative=True, ballots=against)
+    with pytest.raises(Conflict, match="votes against proposal .*cumulative points cannot be negative"):
+        _export(app, world.round_id)
+
+
+def test_a_round_that_allowed_votes_against_but_got_none_is_exported(app: Flask, tmp_path: Path) -> None:
+    world = _round(app, allow_negative=True)
+    instance, _ = _parse(_export(app, world.round_id), tmp_path)
+    assert "Votes against a project were allowed, and none was cast." in instance.meta["comment"]
+
+
+# --- the route (GET /api/v1/rounds/{id}/results.pb) -------------------------------------------------------------
+
+
+def _get(app: Flask, round_id: int, token: str | None = None) -> Any:
+    client: Client = app.test_client()  # type: ignore[assignment]
+    return client.json_call("GET", f"/api/v1/rounds/{round_id}/results.pb", token=token)
+
+
+def test_the_route_answers_409_in_the_error_shape_before_the_round_is_decided(app: Flask) -> None:
+    world = _round(app, decide=False)
+    response = _get(app, world.round_id, world.member_token)
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "conflict" and "no result yet" in error["message"] and error["fields"] == {}
+
+
+def test_visitors_fetch_a_public_circles_export_as_a_pb_file(app: Flask, tmp_path: Path) -> None:
+    world = _round(app, public=True)
+    response = _get(app, world.round_id)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert f'filename="round-{world.round_id}.pb"' in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text == _export(app, world.round_id)
+    instance, profile = _parse(text, tmp_path)
+    assert len(instance) == 4 and profile.num_ballots() == 4
+
+
+def test_a_private_circles_export_is_for_its_members_only(app: Flask) -> None:
+    world = _round(app, public=False)
+    assert _get(app, world.round_id).status_code == 401
+    assert _get(app, world.round_id, world.outsider_token).status_code == 404
+    member = _get(app, world.round_id, world.member_token)
+    assert member.status_code == 200 and member.get_data(as_text=True).startswith("META\nkey;value\n")
+    assert _get(app, 999_999, world.member_token).status_code == 404
