@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.proposals.models import ONE_KIND_OF_PAYEE
 
 PAYOUT_STATUSES = (
     "awaiting_approval",
@@ -29,11 +30,7 @@ class Payout(Base):
         CheckConstraint(
             "status IN (" + ", ".join(f"'{status}'" for status in PAYOUT_STATUSES) + ")", name="status_known"
         ),
-        CheckConstraint(
-            "(payee_slug IS NOT NULL AND payee_name IS NULL AND payee_email IS NULL)"
-            " OR (payee_slug IS NULL AND payee_name IS NOT NULL AND payee_email IS NOT NULL)",
-            name="one_kind_of_payee",
-        ),
+        CheckConstraint(ONE_KIND_OF_PAYEE, name="one_kind_of_payee"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

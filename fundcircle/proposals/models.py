@@ -10,6 +10,11 @@ from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.rounds.models import Round
 
 PROPOSAL_STATUSES = ("draft", "submitted", "withdrawn")
+#: Paid either to an Open Collective account, or to a person Open Collective will invite (proposals and payouts).
+ONE_KIND_OF_PAYEE = (
+    "(payee_slug IS NOT NULL AND payee_name IS NULL AND payee_email IS NULL)"
+    " OR (payee_slug IS NULL AND payee_name IS NOT NULL AND payee_email IS NOT NULL)"
+)
 
 
 class Proposal(Base):
@@ -43,12 +48,7 @@ class ProposalVersion(Base):
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
-        # Paid either to an Open Collective account, or to a person Open Collective will invite.
-        CheckConstraint(
-            "(payee_slug IS NOT NULL AND payee_name IS NULL AND payee_email IS NULL)"
-            " OR (payee_slug IS NULL AND payee_name IS NOT NULL AND payee_email IS NOT NULL)",
-            name="one_kind_of_payee",
-        ),
+        CheckConstraint(ONE_KIND_OF_PAYEE, name="one_kind_of_payee"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
