@@ -6,12 +6,19 @@ from typing import Any
 
 from flask_login import current_user
 
-from fundcircle.access import ANY_MEMBER, has_role, requires
+from fundcircle.access import ANY_MEMBER, circle_role, has_role, requires
 from fundcircle.api.views import blp, renamed_fields
 from fundcircle.db import utcnow
 from fundcircle.deliberation import services as deliberation
 from fundcircle.deliberation.models import Comment
-from fundcircle.deliberation.schemas import CommentCreateSchema, CommentListSchema, CommentSchema
+from fundcircle.deliberation.schemas import (
+    CommentCreateSchema,
+    CommentEditSchema,
+    CommentListSchema,
+    CommentSchema,
+    FollowSchema,
+    HideSchema,
+)
 from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.proposals import services as proposals
@@ -222,3 +229,50 @@ def add_comment(data: dict[str, Any], proposal_id: int) -> dict[str, Any]:
     comment = deliberation.add_comment(current_user, proposal, **data, now=utcnow())
     db.session.commit()
     return _comment_out(comment, current_user.name)
+
+
+@blp.route("/comments/<int:comment_id>", methods=["PATCH"])
+@requires(ANY_MEMBER)
+@blp.arguments(CommentEditSchema)
+@blp.response(200, CommentSchema)
+def edit_comment(data: dict[str, Any], comment_id: int) -> dict[str, Any]:
+    """Correct your comment, within 15 minutes of writing it."""
+    comment = deliberation.get_comment(comment_id)
+    deliberation.edit_comment(current_user, comment, data["body"], utcnow())
+    db.session.commit()
+    return _comment_out(comment, current_user.name)
+
+
+@blp.route("/comments/<int:comment_id>", methods=["DELETE"])
+@requires(ANY_MEMBER)
+@blp.response(200, CommentSchema)
+def delete_comment(comment_id: int) -> dict[str, Any]:
+    """Delete your comment: it shows as deleted; the ledger keeps what it said."""
+    comment = deliberation.get_comment(comment_id)
+    deliberation.delete_comment(current_user, comment, utcnow())
+    db.session.commit()
+    return _comment_out(comment, current_user.name)
+
+
+@blp.route("/comments/<int:comment_id>/hide", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.arguments(HideSchema)
+@blp.response(200, CommentSchema)
+def hide_comment(data: dict[str, Any], comment_id: int) -> dict[str, Any]:
+    """Hide a comment, with a reason everyone sees (admins)."""
+    comment = deliberation.get_comment(comment_id)
+    deliberation.hide_comment(current_user, comment, data["reason"], utcnow())
+    db.session.commit()
+    return _comment_out(comment, comment.author.name)
+
+
+@blp.route("/proposals/<int:proposal_id>/follow", methods=["PUT"])
+@requires(ANY_MEMBER)
+@blp.arguments(FollowSchema)
+@blp.response(200, FollowSchema)
+def follow_proposal(data: dict[str, Any], proposal_id: int) -> dict[str, Any]:
+    """Follow a proposal's discussion (e-mail notices of new comments), or stop following it."""
+    proposal = proposals.get_visible_proposal(proposal_id, current_user)
+    deliberation.set_following(current_user, proposal, data["following"], utcnow())
+    db.session.commit()
+    return {"following": deliberation.is_following(current_user, proposal)}

@@ -63,7 +63,7 @@ def require_json_body() -> None:
 # --- presenters: objects as the response schemas expect them -------------------------------------------------
 
 
-def _circle_out(circle: Circle, membership: Membership | None) -> dict[str, Any]:
+def circle_out(circle: Circle, membership: Membership | None) -> dict[str, Any]:
     return {
         "id": circle.id,
         "name": circle.name,
@@ -76,7 +76,7 @@ def _circle_out(circle: Circle, membership: Membership | None) -> dict[str, Any]
     }
 
 
-def _member_out(membership: Membership | None) -> dict[str, Any] | None:
+def member_out(membership: Membership | None) -> dict[str, Any] | None:
     if membership is None:
         return None
     return {
@@ -88,7 +88,7 @@ def _member_out(membership: Membership | None) -> dict[str, Any] | None:
     }
 
 
-def _round_out(round_: Round) -> dict[str, Any]:
+def round_out(round_: Round) -> dict[str, Any]:
     out = {column: getattr(round_, column) for column in RoundSchema().fields if hasattr(round_, column)}
     out["next_phases"] = list(next_phases(round_.phase))
     out["deadlines"] = {
@@ -114,7 +114,7 @@ def me() -> dict[str, Any]:
         "is_superuser": current_user.is_superuser,
         "created_at": current_user.created_at,
         "circles": [
-            {**_circle_out(circle, membership), "roles": membership.sorted_roles()}
+            {**circle_out(circle, membership), "roles": membership.sorted_roles()}
             for circle, membership in circle_services.circles_of(current_user)
         ],
     }
@@ -131,7 +131,7 @@ def create_circle(data: dict[str, Any]) -> dict[str, Any]:
     """Create a circle (superusers only); its creator becomes its admin."""
     circle = circle_services.create_circle(current_user, circle_services.CircleInput(**data))
     db.session.commit()
-    return _circle_out(circle, circle_services.membership_of(current_user, circle))
+    return circle_out(circle, circle_services.membership_of(current_user, circle))
 
 
 @blp.route("/circles/<int:circle_id>", methods=["GET"])
@@ -140,7 +140,7 @@ def create_circle(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, CircleSchema)
 def get_circle(circle_id: int) -> dict[str, Any]:
     """A circle: visible to its members, and to everyone if it is public."""
-    return _circle_out(g.circle, g.membership)
+    return circle_out(g.circle, g.membership)
 
 
 @blp.route("/circles/<int:circle_id>/members", methods=["POST"])
@@ -167,7 +167,7 @@ def add_member(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
             "roles": outcome.invitation.roles,
             "expires_at": outcome.invitation.expires_at,
         }
-    return {"member": _member_out(outcome.membership), "invitation": invitation}
+    return {"member": member_out(outcome.membership), "invitation": invitation}
 
 
 @blp.route("/circles/<int:circle_id>/members/<int:user_id>", methods=["PUT"])
@@ -178,7 +178,7 @@ def set_member_roles(data: dict[str, Any], circle_id: int, user_id: int) -> dict
     """Set a member's roles; an empty list removes them from the circle."""
     membership = circle_services.set_member_roles(current_user, g.circle, user_id, data["roles"])
     db.session.commit()
-    return {"member": _member_out(membership)}
+    return {"member": member_out(membership)}
 
 
 # --- rounds ---------------------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def create_round(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
     except ValidationFailed as error:
         raise renamed_fields(error, ROUND_FIELDS_IN_API) from None
     db.session.commit()
-    return _round_out(round_)
+    return round_out(round_)
 
 
 @blp.route("/rounds/<int:round_id>", methods=["GET"])
@@ -233,7 +233,7 @@ def create_round(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
 @blp.response(200, RoundSchema)
 def get_round(round_id: int) -> dict[str, Any]:
     """A round, its phase, the phases it can move to, and its deadlines."""
-    return _round_out(round_services.get_round(round_id))
+    return round_out(round_services.get_round(round_id))
 
 
 @blp.route("/rounds/<int:round_id>/advance", methods=["POST"])
@@ -244,7 +244,7 @@ def advance_round(data: dict[str, Any], round_id: int) -> dict[str, Any]:
     """Move the round to its next phase, or cancel it before it is decided (admins)."""
     round_ = round_services.advance_round(current_user, round_services.get_round(round_id), data["to"], utcnow())
     db.session.commit()
-    return _round_out(round_)
+    return round_out(round_)
 
 
 def init_api(app: Flask) -> None:
@@ -263,6 +263,7 @@ def init_api(app: Flask) -> None:
     import fundcircle.api.exports  # noqa: F401
     import fundcircle.api.ledger  # noqa: F401
     import fundcircle.api.proposals  # noqa: F401  (their operations join the blueprint)
+    import fundcircle.api.settings  # noqa: F401
     import fundcircle.api.voting  # noqa: F401
 
     api.register_blueprint(blp)

@@ -20,6 +20,8 @@ from fundcircle.voting.schemas import (
     BallotOutSchema,
     ConsentAnswerInSchema,
     ConsentRoundSchema,
+    ReactionInSchema,
+    ReactionSchema,
     ResultsSchema,
 )
 from fundcircle.voting.views import results_csv_text
@@ -200,3 +202,15 @@ def close_consent_round(consent_round_id: int) -> dict[str, Any]:
     consent_rounds.close_consent_round(current_user, consent_round, utcnow())
     db.session.commit()
     return _consent_round_out(consent_round)
+
+
+@blp.route("/consent-rounds/<int:consent_round_id>/reactions", methods=["POST"])
+@requires(ANY_MEMBER)
+@blp.arguments(ReactionInSchema)
+@blp.response(201, ReactionSchema)
+def add_reaction(data: dict[str, Any], consent_round_id: int) -> dict[str, Any]:
+    """Share a short reaction in an open consent round (anyone in the circle); it decides nothing."""
+    consent_round = consent_rounds.get_consent_round(consent_round_id)
+    reaction = consent_rounds.add_reaction(current_user, consent_round, data["body"], utcnow())
+    db.session.commit()
+    return {"id": reaction.id, "author": current_user.name, "body": reaction.body, "created_at": reaction.created_at}

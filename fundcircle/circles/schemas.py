@@ -63,3 +63,15 @@ class MemberAddedSchema(Schema):
 
 class MemberUpdatedSchema(Schema):
     member = fields.Nested(MemberSchema, allow_none=True, required=True, metadata={"description": "null if removed"})
+
+
+class CircleSettingsSchema(Schema):
+    """Any of the circle's settings; those not given keep their value. The currency never changes."""
+
+    name = fields.String(validate=validate.Length(min=1, max=80))
+    description = fields.String(validate=validate.Length(max=5000))
+    public = StrictBoolean()
+
+
+class MemberListSchema(Schema):
+    items = fields.List(fields.Nested(MemberSchema), required=True)

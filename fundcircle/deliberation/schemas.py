@@ -29,3 +29,16 @@ class CommentSchema(Schema):
 
 class CommentListSchema(Schema):
     items = fields.List(fields.Nested(CommentSchema), required=True)
+
+
+class CommentEditSchema(Schema):
+    # Not required here: the service checks who may edit first, then says what is wrong with the text.
+    body = fields.String(load_default="")
+
+
+class HideSchema(Schema):
+    reason = fields.String(required=True, metadata={"description": "Everyone in the circle sees it"})
+
+
+class FollowSchema(Schema):
+    following = StrictBoolean(required=True)

@@ -58,3 +58,27 @@ class RoundSchema(Schema):
 
 class AdvanceSchema(Schema):
     to = fields.String(required=True, validate=validate.OneOf(ALL_PHASES))
+
+
+class DeadlinesPatchSchema(Schema):
+    proposals = utc_datetime(allow_none=True)
+    deliberation = utc_datetime(allow_none=True)
+    deciding = utc_datetime(allow_none=True)
+
+
+class RoundPatchSchema(Schema):
+    """Any of a round's settings; those not given keep their value. The phase decides which may change."""
+
+    title = fields.String(validate=validate.Length(min=1, max=120))
+    description = fields.String(validate=validate.Length(max=10000))
+    budget_minor = StrictInteger(validate=validate.Range(min=1))
+    per_proposal_cap_minor = StrictInteger(validate=validate.Range(min=1))
+    method = fields.String(validate=validate.OneOf(METHODS))
+    credits = StrictInteger(validate=validate.Range(min=1, max=10000))
+    allow_negative = StrictBoolean()
+    quorum_percent = StrictInteger(validate=validate.Range(min=0, max=100))
+    consent_rules = fields.String(validate=validate.OneOf(CONSENT_RULES))
+    secret_ballot = StrictBoolean()
+    categories = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=30))
+    max_proposals_per_member = StrictInteger(validate=validate.Range(min=1, max=100))
+    deadlines = fields.Nested(DeadlinesPatchSchema)

@@ -91,3 +91,14 @@ class ConsentRoundSchema(Schema):
     opened_at = fields.DateTime(format="iso", required=True)
     closed_at = fields.DateTime(format="iso", allow_none=True, required=True)
     answers = fields.List(fields.Nested(ConsentAnswerOutSchema), required=True)
+
+
+class ReactionInSchema(Schema):
+    body = fields.String(required=True, metadata={"description": "At most 500 characters; it decides nothing"})
+
+
+class ReactionSchema(Schema):
+    id = fields.Integer(required=True)
+    author = fields.String(required=True)
+    body = fields.String(required=True)
+    created_at = fields.DateTime(format="iso", required=True)

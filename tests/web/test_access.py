@@ -35,6 +35,8 @@ AUTHOR_ONLY = {
     "api.edit_proposal",
     "api.submit_proposal",
     "api.withdraw_proposal",
+    "api.edit_comment",
+    "api.delete_comment",
 }
 ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
 
