@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, g, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from fundcircle.config import load_config
 from fundcircle.db import configure_sqlite
@@ -32,6 +33,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    # Ids in URLs fit the database's integer columns; a larger number is a 404, never an overflow.
+    app.url_map.converters["int"] = BoundedIntConverter
     secret_key_given = bool(test_config and test_config.get("SECRET_KEY"))
     app.config.from_mapping(load_config(Path(app.instance_path), secret_key_given=secret_key_given))
     if test_config:
@@ -58,6 +61,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_cli(app)
     _register_template_helpers(app)
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    def __init__(self, url_map: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, **kwargs)
 
 
 def _init_login(app: Flask) -> None:

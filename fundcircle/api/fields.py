@@ -7,8 +7,21 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+#: Ids and amounts fit in the databases' 32-bit integer columns; anything larger is refused as input, not a crash.
+INT_LIMIT = 2**31 - 1
 
-class StrictInteger(fields.Integer):
+
+class BoundedInteger(fields.Integer):
+    """An integer within the range the database stores (query-string numbers arrive as text, so not strict)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        number: int = super()._deserialize(value, attr, data, **kwargs)
+        if not -INT_LIMIT <= number <= INT_LIMIT:
+            raise ValidationError(f"Must be between {-INT_LIMIT} and {INT_LIMIT}.")
+        return number
+
+
+class StrictInteger(BoundedInteger):
     """An integer given as a JSON number: no strings, no fractions, no booleans."""
 
     def __init__(self, **kwargs: Any) -> None:

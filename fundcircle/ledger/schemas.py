@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from fundcircle.api.fields import BoundedInteger
+
 
 class LedgerQuerySchema(Schema):
     """Query-string parameters: numbers arrive as text, so these integers are not strict."""
@@ -9,10 +11,10 @@ class LedgerQuerySchema(Schema):
     after = fields.Integer(
         load_default=None, validate=validate.Range(min=0), metadata={"description": "seq to start after"}
     )
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = BoundedInteger(load_default=100, validate=validate.Range(min=1, max=1000))
     action = fields.String(load_default=None, validate=validate.Length(max=64))
-    actor = fields.Integer(load_default=None)
-    proposal = fields.Integer(load_default=None)
+    actor = BoundedInteger(load_default=None)
+    proposal = BoundedInteger(load_default=None)
 
 
 class SubjectSchema(Schema):
@@ -39,7 +41,7 @@ class LedgerPageSchema(Schema):
 
 
 class VerifyQuerySchema(Schema):
-    circle_id = fields.Integer(load_default=None, metadata={"description": "Only this circle's chain"})
+    circle_id = BoundedInteger(load_default=None, metadata={"description": "Only this circle's chain"})
 
 
 class ChainResultSchema(Schema):

@@ -783,8 +783,8 @@ def test_an_admin_of_one_circle_cannot_reach_anothers_round_through_their_own_ci
     [
         ("GET", "/circles", "POST"),
         ("DELETE", "/circles/{circle_id}", "GET"),
-        ("PATCH", "/circles/{circle_id}", "GET"),
-        ("GET", "/circles/{circle_id}/members", "POST"),
+        ("PUT", "/circles/{circle_id}", "PATCH"),
+        ("DELETE", "/circles/{circle_id}/members", "POST"),
         ("DELETE", "/circles/{circle_id}/members/{member_id}", "PUT"),
         ("GET", "/circles/{circle_id}/rounds", "POST"),
         ("DELETE", "/rounds/{round_id}", "GET"),
