@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask_login import current_user
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -105,6 +106,14 @@ def _user_from_bearer_token() -> Any:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        """PostgreSQL cannot store NUL in text and no person types one: refuse it before anything is read."""
+        if request.method not in SAFE_METHODS:
+            body = request.get_data()  # cached: forms and JSON are parsed from the same bytes afterwards
+            if b"\x00" in body or b"\\u0000" in body:
+                raise BadRequest("Text may not contain NUL characters.")
+
     @app.before_request
     def authenticate_and_check_csrf() -> None:
         if is_api_request() and request.headers.get("Authorization"):

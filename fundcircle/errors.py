@@ -154,13 +154,18 @@ def _handle_http_exception(error: HTTPException) -> Any:
             message = "; ".join(
                 str(m) for value in fields.values() for m in (value if isinstance(value, list) else [value])
             )
+        elif error.description and error.description != type(error).description:
+            message = error.description  # a message written for this case, not Werkzeug's generic one
         else:
             message = HTTP_MESSAGES.get(status) or error.description or "Error."
         response = json_error(status, message, fields)
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response
-    return _html_error(status, HTTP_MESSAGES.get(status, error.description or "Error."))
+    specific = error.description and error.description != type(error).description
+    return _html_error(
+        status, error.description if specific else HTTP_MESSAGES.get(status, error.description or "Error.")
+    )
 
 
 def _handle_unexpected(error: Exception) -> Any:

@@ -8,7 +8,7 @@ from fundcircle.api.fields import BoundedInteger
 class LedgerQuerySchema(Schema):
     """Query-string parameters: numbers arrive as text, so these integers are not strict."""
 
-    after = fields.Integer(
+    after = BoundedInteger(
         load_default=None, validate=validate.Range(min=0), metadata={"description": "seq to start after"}
     )
     limit = BoundedInteger(load_default=100, validate=validate.Range(min=1, max=1000))

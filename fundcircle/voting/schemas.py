@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, validates
 
-from fundcircle.api.fields import StrictInteger
+from fundcircle.api.fields import INT_LIMIT, StrictInteger
 
 
 class BallotInSchema(Schema):
@@ -15,7 +17,7 @@ class BallotInSchema(Schema):
 
     @validates("votes")
     def proposal_ids_are_integers(self, value: dict[str, int], **_: object) -> None:
-        bad = [key for key in value if not key.isdigit()]
+        bad = [key for key in value if not re.fullmatch(r"[0-9]{1,10}", key) or int(key) > INT_LIMIT]
         if bad:
             raise ValidationError(f"Proposal ids are whole numbers, not {', '.join(bad)}.")
 

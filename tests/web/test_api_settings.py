@@ -136,3 +136,13 @@ def test_a_reaction_in_a_consent_round_through_the_api(app: Flask, client: Clien
     assert made.status_code == 201 and made.get_json()["author"] == "Mo"
     too_long = client.json_call("POST", url, {"body": "x" * 501}, token=token)
     assert too_long.status_code == 422 and "body" in too_long.get_json()["error"]["fields"]
+
+
+def test_text_with_a_nul_character_is_refused_before_anything_is_read(app: Flask, client: Client) -> None:
+    with app.app_context():
+        token = make_token(make_user(superuser=True))
+    body = {"name": "Bad\u0000name", "slug": "bad", "currency": "EUR"}
+    response = client.json_call("POST", f"{API}/circles", body, token=token)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == "Text may not contain NUL characters."
+    assert client.json_call("GET", f"{API}/me", token=token).get_json()["circles"] == []
