@@ -24,6 +24,7 @@ from fundcircle.extensions import db
 from fundcircle.proposals import services as proposals
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.schemas import (
+    PageQuerySchema,
     ProposalCreateSchema,
     ProposalListQuerySchema,
     ProposalListSchema,
@@ -120,9 +121,12 @@ def _input(data: dict[str, Any], base: ProposalVersion | None = None) -> proposa
 @blp.arguments(ProposalListQuerySchema, location="query")
 @blp.response(200, ProposalListSchema)
 def list_proposals(query: dict[str, Any], round_id: int) -> dict[str, Any]:
-    """The round's proposals (drafts only your own), filtered by category and status, sorted."""
+    """The round's proposals (drafts only your own) in id order, filtered by category and status, a page at a time."""
     rows = proposals.list_proposals(get_round(round_id), current_user, **query)
-    return {"items": [{**row.as_dict(), "author": {"id": row.author_id, "name": row.author_name}} for row in rows]}
+    return {
+        "items": [{**row.as_dict(), "author": {"id": row.author_id, "name": row.author_name}} for row in rows],
+        "next_after": rows[-1].id if len(rows) == query["limit"] else None,
+    }
 
 
 @blp.route("/rounds/<int:round_id>/proposals", methods=["POST"])
@@ -208,15 +212,17 @@ def list_versions(proposal_id: int) -> dict[str, Any]:
 
 @blp.route("/proposals/<int:proposal_id>/comments", methods=["GET"])
 @requires(ANY_MEMBER)
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, CommentListSchema)
-def list_comments(proposal_id: int) -> dict[str, Any]:
-    """The discussion: each thread's first comment followed by its replies; open questions first."""
+def list_comments(query: dict[str, Any], proposal_id: int) -> dict[str, Any]:
+    """The discussion in the order it was written, a page at a time; `parent_id`, `question` and `answered` let a
+    client build the threads (the page lists open questions first)."""
     proposal = proposals.get_visible_proposal(proposal_id, current_user)
-    items = []
-    for thread in deliberation.threads_of(proposal):
-        items.append(_comment_out(thread.comment, thread.author_name))
-        items.extend(_comment_out(reply, name) for reply, name in thread.replies)
-    return {"items": items}
+    rows = deliberation.comments_page(proposal, after=query["after"], limit=query["limit"])
+    return {
+        "items": [_comment_out(comment, name) for comment, name in rows],
+        "next_after": rows[-1][0].id if len(rows) == query["limit"] else None,
+    }
 
 
 @blp.route("/proposals/<int:proposal_id>/comments", methods=["POST"])

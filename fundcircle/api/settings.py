@@ -18,6 +18,7 @@ from fundcircle.circles.schemas import CircleSchema, CircleSettingsSchema, Membe
 from fundcircle.db import utcnow
 from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.proposals.schemas import PageQuerySchema
 from fundcircle.rounds import services as round_services
 from fundcircle.rounds.schemas import RoundPatchSchema, RoundSchema
 
@@ -42,10 +43,15 @@ def update_circle(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
 
 @blp.route("/circles/<int:circle_id>/members", methods=["GET"])
 @requires(ANY_MEMBER)
+@blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, MemberListSchema)
-def list_members(circle_id: int) -> dict[str, Any]:
-    """The circle's members and their roles (members only)."""
-    return {"items": [member_out(m) for m in circle_services.list_members(g.circle)]}
+def list_members(query: dict[str, Any], circle_id: int) -> dict[str, Any]:
+    """The circle's members and their roles (members only), in user id order, a page at a time."""
+    members = circle_services.members_page(g.circle, after=query["after"], limit=query["limit"])
+    return {
+        "items": [member_out(m) for m in members],
+        "next_after": members[-1].user_id if len(members) == query["limit"] else None,
+    }
 
 
 @blp.route("/rounds/<int:round_id>", methods=["PATCH"])

@@ -75,3 +75,4 @@ class CircleSettingsSchema(Schema):
 
 class MemberListSchema(Schema):
     items = fields.List(fields.Nested(MemberSchema), required=True)
+    next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})

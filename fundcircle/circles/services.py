@@ -251,6 +251,18 @@ def list_members(circle: Circle) -> list[Membership]:
     )
 
 
+def members_page(circle: Circle, *, after: int, limit: int) -> list[Membership]:
+    """A keyset page of the circle's members in user id order."""
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .where(Membership.circle_id == circle.id, Membership.user_id > after)
+            .order_by(Membership.user_id)
+            .limit(limit)
+        )
+    )
+
+
 def find_invitation(token: str, now: datetime) -> Invitation:
     """:raises NotFound: if the link is unknown, used or expired (one message: the link no longer works)."""
     invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == sha256_hex(token)))

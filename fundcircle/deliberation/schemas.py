@@ -29,6 +29,7 @@ class CommentSchema(Schema):
 
 class CommentListSchema(Schema):
     items = fields.List(fields.Nested(CommentSchema), required=True)
+    next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})
 
 
 class CommentEditSchema(Schema):

@@ -313,3 +313,15 @@ def threads_of(proposal: Proposal) -> list[Thread]:
         return (0 if open_question else 1, thread.comment.id)
 
     return sorted(tops.values(), key=open_question_first)
+
+
+def comments_page(proposal: Proposal, *, after: int, limit: int) -> list[tuple[Comment, str]]:
+    """A keyset page of a proposal's comments in id order, with their authors' names, in one query."""
+    rows = db.session.execute(
+        select(Comment, User.name)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.proposal_id == proposal.id, Comment.id > after)
+        .order_by(Comment.id)
+        .limit(limit)
+    ).all()
+    return [(comment, name) for comment, name in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import StrictBoolean, StrictInteger
+from fundcircle.api.fields import BoundedInteger, StrictBoolean, StrictInteger
 
 
 class PayeeSchema(Schema):
@@ -89,12 +89,19 @@ class ProposalRowSchema(Schema):
 
 class ProposalListSchema(Schema):
     items = fields.List(fields.Nested(ProposalRowSchema), required=True)
+    next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})
 
 
-class ProposalListQuerySchema(Schema):
+class PageQuerySchema(Schema):
+    """Keyset pagination: items in id order, from after `after`; `next_after` in the answer continues."""
+
+    after = BoundedInteger(load_default=0, validate=validate.Range(min=0))
+    limit = BoundedInteger(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ProposalListQuerySchema(PageQuerySchema):
     category = fields.String(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(("draft", "submitted", "withdrawn")))
-    sort = fields.String(load_default="newest", validate=validate.OneOf(("newest", "amount", "discussed")))
 
 
 class VersionListSchema(Schema):

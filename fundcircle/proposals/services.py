@@ -401,10 +401,26 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
 
 
 def list_proposals(
-    round_: Round, viewer: User | None, *, category: str | None = None, status: str | None = None, sort: str = "newest"
+    round_: Round,
+    viewer: User | None,
+    *,
+    category: str | None = None,
+    status: str | None = None,
+    sort: str = "newest",
+    after: int | None = None,
+    limit: int | None = None,
 ) -> list[ProposalRow]:
-    """The round's proposals that the viewer may see (drafts only their own), filtered and sorted, in one query."""
+    """The round's proposals that the viewer may see (drafts only their own), filtered and sorted, in one query.
+    With `after`, a keyset page in id order instead (`limit` rows with ids above `after`)."""
     query = proposal_rows_query(round_, viewer)
+    if after is not None:
+        query = query.where(Proposal.id > after)
+        if category:
+            query = query.where(ProposalVersion.category == category)
+        if status in ("draft", "submitted", "withdrawn"):
+            query = query.where(Proposal.status == status)
+        rows = db.session.execute(query.order_by(Proposal.id).limit(limit or 100))
+        return [ProposalRow(**row._mapping) for row in rows]
     if category:
         query = query.where(ProposalVersion.category == category)
     if status in ("draft", "submitted", "withdrawn"):

@@ -10,6 +10,7 @@ from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
+from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.consent_rounds import open_consent_round
@@ -146,3 +147,36 @@ def test_text_with_a_nul_character_is_refused_before_anything_is_read(app: Flask
     assert response.status_code == 400
     assert response.get_json()["error"]["message"] == "Text may not contain NUL characters."
     assert client.json_call("GET", f"{API}/me", token=token).get_json()["circles"] == []
+
+
+def test_api_lists_are_keyset_paginated(app: Flask, client: Client) -> None:
+    with app.app_context():
+        admin = make_user()
+        circle = make_circle(admin)
+        round_ = make_round(circle, admin, max_proposals_per_member=10)
+        advance_round(admin, round_, "proposals", utcnow())
+        db.session.commit()
+        members = [make_user() for _ in range(4)]
+        for member in members:
+            add_member(circle, member, ["member"], by=admin)
+        proposal_ids = [make_proposal(round_, admin, title=f"Idea {n}").id for n in range(5)]
+        proposal = db.session.get(Proposal, proposal_ids[0])
+        for n in range(5):
+            add_comment(members[0], proposal, f"Thought {n}", parent_id=None, question=False, now=utcnow())
+        db.session.commit()
+        token, round_id, circle_id = make_token(admin), round_.id, circle.id
+    for url, total in (
+        (f"{API}/rounds/{round_id}/proposals", 5),
+        (f"{API}/proposals/{proposal_ids[0]}/comments", 5),
+        (f"{API}/circles/{circle_id}/members", 5),
+    ):
+        seen, after = [], 0
+        while True:
+            page = client.json_call("GET", f"{url}?limit=2&after={after}", token=token).get_json()
+            assert "items" in page, (url, page)
+            assert len(page["items"]) <= 2
+            seen += [item.get("id", item.get("user_id")) for item in page["items"]]
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+        assert len(seen) == total and seen == sorted(seen), (url, seen)
