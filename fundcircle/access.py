@@ -120,6 +120,15 @@ def _resolve_circle(view_args: dict[str, Any]) -> Circle:
     raise LookupError(f"no circle can be found from the route's arguments {sorted(view_args)}")
 
 
+def _hide_draft_rounds(view_args: dict[str, Any], membership: Membership | None) -> None:
+    """A round in draft is its admins' work in progress: to everybody else it does not exist yet."""
+    if "round_id" not in view_args:
+        return
+    round_ = db.session.get(Round, view_args["round_id"])
+    if round_ is not None and round_.phase == "draft" and (membership is None or "admin" not in membership.roles):
+        abort(404)
+
+
 def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
     """Check the policy for the current user; return a response to send instead of the view's, or None."""
     if policy.kind == "public":
@@ -130,12 +139,14 @@ def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
         g.circle, g.membership = circle, membership
         if membership is None:
             if policy.public_read and circle.public:
+                _hide_draft_rounds(view_args, None)
                 return None
             if not current_user.is_authenticated:
                 return _unauthenticated()
             abort(404)
         if policy.roles and not (policy.roles & membership.roles):
             abort(403)
+        _hide_draft_rounds(view_args, membership)
         return None
     if not current_user.is_authenticated:
         return _unauthenticated()

@@ -14,7 +14,7 @@ from fundcircle.auth import services as auth_services
 from fundcircle.auth.models import ApiToken
 from fundcircle.auth.schemas import NewTokenSchema, NoticesSchema, TokenCreateSchema, TokenListSchema, TokenSchema
 from fundcircle.circles import services as circle_services
-from fundcircle.circles.schemas import CircleSchema, CircleSettingsSchema, MemberListSchema
+from fundcircle.circles.schemas import CircleSchema, CircleSettingsSchema, MemberListSchema, MemberSchema
 from fundcircle.db import utcnow
 from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
@@ -125,3 +125,15 @@ def set_notices(data: dict[str, Any]) -> dict[str, Any]:
     auth_services.set_email_notices(current_user, data["email_notices"])
     db.session.commit()
     return {"email_notices": current_user.email_notices}
+
+
+@blp.route("/invitations/<token>/accept", methods=["POST"])
+@requires(SIGNED_IN)
+@blp.response(200, MemberSchema)
+def accept_invitation(token: str) -> dict[str, Any]:
+    """Join a circle with an invitation made for your address (a newcomer signs up on the invitation's page)."""
+    _, membership = circle_services.accept_invitation(token, user=current_user, now=utcnow())
+    db.session.commit()
+    result = member_out(membership)
+    assert result is not None
+    return result

@@ -68,7 +68,7 @@ def view(circle_id: int) -> str:
         circle=circle,
         membership=membership,
         members=services.list_members(circle) if membership is not None else [],
-        rounds=rounds_of_circle(circle, include_drafts=membership is not None),
+        rounds=rounds_of_circle(circle, include_drafts=membership is not None and "admin" in membership.roles),
     )
 
 

@@ -29,9 +29,12 @@ def add(proposal_id: int) -> Response | tuple[str, int]:
     form = CommentForm()
     if not form.validate_on_submit():
         return render_proposal(proposal, form, 400)
-    try:
-        parent_id = int(form.parent_id.data) if form.parent_id.data else None
-    except ValueError:
+    raw_parent = (form.parent_id.data or "").strip()
+    if not raw_parent:
+        parent_id = None
+    elif raw_parent.isascii() and raw_parent.isdigit() and len(raw_parent) <= 9:
+        parent_id = int(raw_parent)
+    else:
         parent_id = -1  # no such comment: the service says so
     try:
         comment = services.add_comment(

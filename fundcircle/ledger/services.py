@@ -234,9 +234,10 @@ def _names_for(entries: list[StoredEntry], currency: str | None) -> Names:
                 ProposalVersion,
                 (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
             )
-            .where(Proposal.id.in_(proposal_ids))
+            .where(Proposal.id.in_(proposal_ids), Proposal.status != "draft")
         )
         titles = {proposal_id: title for proposal_id, title in rows}
+        titles.update({pid: "a draft" for pid in proposal_ids if pid not in titles})
     return Names(users=users, proposals=titles, currency=currency)
 
 
@@ -343,14 +344,19 @@ def export_csv(circle_id: int, currency: str | None) -> Iterator[str]:
         yield from _csv_rows(batch, writer, flush, currency)
 
 
+def spreadsheet_safe(text: str) -> str:
+    """Keep a cell from being read as a formula when the CSV is opened in a spreadsheet."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_rows(batch: list[StoredEntry], writer: Any, flush: Any, currency: str | None) -> Iterator[str]:
     names = _names_for(batch, currency)
     for entry in batch:
         view = _view(entry, names)
         writer.writerow([
             view.seq, format_at(view.at), view.actor_id or "", view.action, view.subject_type or "",
-            view.subject_id if view.subject_id is not None else "", view.words,
-            json.dumps(view.data, ensure_ascii=False, sort_keys=True), view.prev_hash, view.hash,
+            view.subject_id if view.subject_id is not None else "", spreadsheet_safe(view.words),
+            spreadsheet_safe(json.dumps(view.data, ensure_ascii=False, sort_keys=True)), view.prev_hash, view.hash,
         ])  # fmt: skip
     yield flush()
 

@@ -28,7 +28,7 @@ ACTIONS = (
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 def _date_arg(name: str) -> datetime | None:

@@ -3,6 +3,7 @@ pages show. Services check role and phase, write the ledger, flush, and never co
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -109,6 +110,11 @@ def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
     }
 
 
+_VERSION_FIELDS = (
+    "title", "summary", "body", "amount_minor", "currency", "category", "payee_slug", "payee_name", "payee_email",
+)  # fmt: skip
+
+
 def _require_member(actor: User, round_: Round) -> None:
     if membership_of(actor, round_.circle) is None:
         raise PermissionDenied("Only members of the circle can do this.")
@@ -130,7 +136,12 @@ def current_version(proposal: Proposal) -> ProposalVersion:
 
 
 def _ledger_summary(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if key != "body_html"}
+    """What the ledger keeps of a version: everything but the rendered HTML and the payee's address, which only
+    the author, treasurers and admins may see (a public circle's ledger is public); its hash stands in for it."""
+    summary = {key: value for key, value in values.items() if key not in ("body_html", "payee_email")}
+    if values.get("payee_email"):
+        summary["payee_email_sha256"] = hashlib.sha256(values["payee_email"].encode("utf-8")).hexdigest()
+    return summary
 
 
 def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: bool, now: datetime) -> Proposal:
@@ -168,12 +179,13 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
 
     follow_silently(actor, proposal, now)
     circle_id = round_.circle_id
+    # A draft is its author's alone: the ledger says one was started, and gets its content when it is submitted.
     record(
         "proposal.created",
         actor=actor,
         circle_id=circle_id,
         subject=proposal,
-        data={"round": round_.id, "version": 1, **_ledger_summary(values)},
+        data={"round": round_.id, "version": 1, **(_ledger_summary(values) if submit else {"draft": True})},
         at=now,
     )
     if submit:
@@ -222,14 +234,7 @@ def update_proposal(
         for key, value in values.items():
             setattr(version, key, value)
         version.change_note = note
-        record(
-            "proposal.draft_edited",
-            actor=actor,
-            circle_id=circle_id,
-            subject=proposal,
-            data=_ledger_summary(values),
-            at=now,
-        )
+        record("proposal.draft_edited", actor=actor, circle_id=circle_id, subject=proposal, data={"version": 1}, at=now)
         return version
     number = proposal.current_version + 1
     new_version = ProposalVersion(
@@ -273,12 +278,14 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
     if proposal.round.phase != "proposals":
         raise Conflict(f"The round is not open for proposals: it is in {proposal.round.phase}.")
     _set_status(proposal, ("draft",), "submitted", submitted_at=now)
+    version = current_version(proposal)
+    content = {key: getattr(version, key) for key in _VERSION_FIELDS}
     record(
         "proposal.submitted",
         actor=actor,
         circle_id=proposal.round.circle_id,
         subject=proposal,
-        data={"version": proposal.current_version},
+        data={"version": proposal.current_version, **_ledger_summary(content)},
         at=now,
     )
     return proposal

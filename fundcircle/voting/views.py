@@ -12,6 +12,7 @@ from fundcircle.auth.forms import ConfirmForm
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
+from fundcircle.ledger.services import spreadsheet_safe
 from fundcircle.money import format_minor
 from fundcircle.rounds.services import get_round
 from fundcircle.voting import services
@@ -114,9 +115,10 @@ def results_csv_text(round_id: int) -> str:
     if stored is not None:
         for row in stored[1]:
             writer.writerow([
-                row.rank, row.proposal_id, row.version, row.title, row.score, row.amount_minor, round_.currency,
+                row.rank, row.proposal_id, row.version, spreadsheet_safe(row.title), row.score, row.amount_minor,
+                round_.currency,
                 format_minor(row.amount_minor, round_.currency, with_code=False),
-                "yes" if row.funded else "no", row.reason,
+                "yes" if row.funded else "no", spreadsheet_safe(row.reason),
             ])  # fmt: skip
     return buffer.getvalue()
 

@@ -337,8 +337,11 @@ def test_each_proposal_change_writes_exactly_its_ledger_entries_and_the_ledger_v
     )
     created = entries[0]
     assert created.actor_id == author.id and created.subject_id == draft.id
-    assert created.data["version"] == 1 and created.data["amount_minor"] == 25_000
-    assert "body_html" not in created.data
+    # A draft is its author's alone: its content reaches the (possibly public) ledger when it is submitted.
+    assert created.data == {"round": round_.id, "version": 1, "draft": True}
+    submitted = next(entry for entry in entries if entry.action == "proposal.submitted")
+    assert submitted.data["version"] == 1 and submitted.data["amount_minor"] == 25_000
+    assert submitted.data["body"] == "Now with **details**." and "body_html" not in submitted.data
     amended = next(entry for entry in entries if entry.action == "proposal.amended")
     assert amended.data["version"] == 3 and amended.data["change_note"] == "Cheaper shelves."
     assert amended.data["amount_minor"] == 20_000

@@ -156,7 +156,7 @@ def _request(client: Client, method: str, url: str, token: str | None) -> Any:
 
 def _expected_denial(policy: Policy, actor: str, endpoint: str, method: str) -> str | None:
     """None if the actor may use the route; otherwise "login", "forbidden" or "not_found"."""
-    if endpoint == "auth.invitation" and method == "POST" and actor != "visitor":
+    if endpoint in ("auth.invitation", "api.accept_invitation") and method == "POST" and actor != "visitor":
         return "forbidden"  # the sample invitation is for newcomer@example.org, whom nobody here is signed in as
     if endpoint in AUTHOR_ONLY and actor in ("circle", "treasurer", "admin"):
         return "forbidden"  # the sample proposal and comment are the member's

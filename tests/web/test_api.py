@@ -521,8 +521,11 @@ def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc
         assert (stored.budget_minor, stored.per_proposal_cap_minor, stored.currency) == (250_000, 50_000, "GBP")
 
 
-def test_a_member_reads_a_round_with_its_phase_and_deadlines(client: Client, world: World) -> None:
-    response = client.json_call("GET", f"{API}/rounds/{world.round_id}", token=world.member_token)
+def test_an_admin_reads_a_draft_round_with_its_phase_and_deadlines(client: Client, world: World) -> None:
+    # A draft is the admins' work in progress: to other members it does not exist yet.
+    hidden = client.json_call("GET", f"{API}/rounds/{world.round_id}", token=world.member_token)
+    assert hidden.status_code == 404
+    response = client.json_call("GET", f"{API}/rounds/{world.round_id}", token=world.admin_token)
 
     assert response.status_code == 200
     round_ = response.get_json()

@@ -180,3 +180,19 @@ def test_api_lists_are_keyset_paginated(app: Flask, client: Client) -> None:
                 break
             after = page["next_after"]
         assert len(seen) == total and seen == sorted(seen), (url, seen)
+
+
+def test_a_signed_in_person_accepts_their_invitation_through_the_api(app: Flask, client: Client) -> None:
+    from fundcircle.circles.services import invite_member
+
+    with app.app_context():
+        admin = make_user()
+        circle = make_circle(admin)
+        outcome = invite_member(admin, circle, email="later@example.org", roles=["circle"], now=utcnow(), valid_days=3)
+        db.session.commit()
+        invited, other = make_token(make_user(email="later@example.org")), make_token(make_user())
+        invitation_token = outcome.token
+    assert client.json_call("POST", f"{API}/invitations/{invitation_token}/accept", token=other).status_code == 403
+    joined = client.json_call("POST", f"{API}/invitations/{invitation_token}/accept", token=invited)
+    assert joined.status_code == 200 and joined.get_json()["roles"] == ["circle"]
+    assert client.json_call("POST", f"{API}/invitations/{invitation_token}/accept", token=invited).status_code == 404
