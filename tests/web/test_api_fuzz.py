@@ -103,6 +103,7 @@ POLICY = {
     "POST /me/tokens": "signed_in",
     "DELETE /me/tokens/{token_id}": "signed_in",
     "PUT /me/notices": "signed_in",
+    "POST /invitations/{token}/accept": "signed_in",
     "GET /rounds/{round_id}/ballot": "circle",
     "PUT /rounds/{round_id}/ballot": "circle",
     "GET /rounds/{round_id}/results": "public_read",
