@@ -63,15 +63,11 @@ def verify(query: dict[str, Any]) -> dict[str, Any]:
         circle = get_circle(circle_id)
         if not circle.public and membership_of(current_user, circle) is None:
             raise NotFound("There is no such circle.")
-        reports = verify_ledger(circle.id, all_chains=False)
+        reports = verify_ledger([circle.id], include_site=False)
     else:
         # Every chain the caller may see: public circles and their own (and the site's, for superusers).
         visible = {circle.id for circle in public_circles()} | {circle.id for circle, _ in circles_of(current_user)}
-        reports = [
-            report
-            for report in verify_ledger()
-            if (report.circle_id in visible) or (report.circle_id is None and current_user.is_superuser)
-        ]
+        reports = verify_ledger(visible, include_site=current_user.is_superuser)
     chains = [
         {
             "chain": report.label,

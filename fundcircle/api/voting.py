@@ -15,6 +15,7 @@ from fundcircle.proposals.services import get_visible_proposal
 from fundcircle.rounds.services import get_round
 from fundcircle.voting import consent_rounds, services
 from fundcircle.voting.models import ConsentRound
+from fundcircle.voting.quadratic import ballot_cost
 from fundcircle.voting.schemas import (
     BallotInSchema,
     BallotOutSchema,
@@ -31,7 +32,7 @@ def _ballot_out(round_id: int) -> dict[str, Any]:
     round_ = get_round(round_id)
     ballot = services.ballot_of(current_user, round_)
     votes = services.votes_of(current_user, round_)
-    spent = services.ballot_cost(votes)
+    spent = ballot_cost(votes)
     return {
         "round_id": round_.id,
         "votes": {str(pid): count for pid, count in sorted(votes.items())},

@@ -14,11 +14,9 @@ from fundcircle.ledger.chain import StoredEntry, VerifyResult, verify_chain
 from fundcircle.ledger.services import (
     ChainReport,
     ExportError,
-    chain_of_circle,
     export_csv,
     export_jsonl,
     parse_export_line,
-    stored_entries,
     verify_ledger,
 )
 
@@ -93,12 +91,7 @@ def verify_command(circle_slug: str | None, export_file: Path | None, checkpoint
     if circle_slug is None:
         _report(verify_ledger())
         return
-    circle = _circle(circle_slug)
-    chain = chain_of_circle(circle.id)
-    result = verify_chain(
-        stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash), checkpoint=checkpoint
-    )
-    _report([ChainReport(chain.id, circle.id, f"circle {circle.slug}", result)])
+    _report(verify_ledger([_circle(circle_slug).id], include_site=False, checkpoint=checkpoint))
 
 
 @ledger_cli.command("export")

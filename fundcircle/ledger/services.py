@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -158,19 +158,28 @@ class ChainReport:
     result: VerifyResult
 
 
-def verify_ledger(circle_id: int | None = None, *, all_chains: bool = True) -> list[ChainReport]:
-    """Recompute every chain (or only the circle's when `all_chains` is False) against its stored head."""
+def verify_ledger(
+    circle_ids: Iterable[int] | None = None,
+    *,
+    include_site: bool = True,
+    checkpoint: tuple[int, str] | None = None,
+) -> list[ChainReport]:
+    """Recompute chains against their stored heads: every chain, or only the circles in `circle_ids` (and the
+    site's chain when `include_site`). A `checkpoint` (count, hash) published earlier must still be passed through."""
     from fundcircle.circles.models import Circle
 
     query = select(LedgerChain, Circle.slug).outerjoin(Circle, Circle.id == LedgerChain.circle_id)
-    if not all_chains:
-        query = query.where(
-            LedgerChain.circle_id == circle_id if circle_id is not None else LedgerChain.circle_id.is_(None)
-        )
+    if circle_ids is not None:
+        wanted = LedgerChain.circle_id.in_(list(circle_ids))
+        query = query.where(wanted | LedgerChain.circle_id.is_(None) if include_site else wanted)
+    elif not include_site:
+        query = query.where(LedgerChain.circle_id.is_not(None))
     reports = []
     for chain, slug in db.session.execute(query.order_by(LedgerChain.id)).all():
         label = f"circle {slug}" if slug is not None else "site"
-        result = verify_chain(stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash))
+        result = verify_chain(
+            stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash), checkpoint=checkpoint
+        )
         reports.append(ChainReport(chain.id, chain.circle_id, label, result))
     return reports
 

@@ -76,7 +76,7 @@ def view(circle_id: int) -> str:
 @requires(circle_role(public_read=True))
 def verify(circle_id: int) -> str:
     circle: Circle = g.circle
-    (report,) = verify_ledger(circle.id, all_chains=False)
+    (report,) = verify_ledger([circle.id], include_site=False)
     return render_template("ledger/verify.html", circle=circle, report=report)
 
 

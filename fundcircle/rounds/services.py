@@ -19,7 +19,6 @@ from fundcircle.money import format_minor
 from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import (
     PHASE_LABELS,
-    PHASES,
     PhaseError,
     check_deadlines,
     check_transition,
@@ -331,6 +330,3 @@ def open_rounds_of(circle_ids: list[int], admin_circle_ids: set[int]) -> dict[in
             continue
         result.setdefault(round_.circle_id, []).append(round_)
     return result
-
-
-__all__ = ["PHASES", "RoundInput", "advance_round", "create_round", "get_round", "update_round"]

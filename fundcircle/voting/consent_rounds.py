@@ -55,10 +55,6 @@ def consent_rounds_of(proposal: Proposal) -> list[ConsentRound]:
     )
 
 
-def is_consented(proposal: Proposal) -> bool:
-    return any(cr.outcome == "consented" for cr in consent_rounds_of(proposal))
-
-
 def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> ConsentRound:
     """The facilitator (an admin) opens a consent round on the proposal's current version.
 

@@ -23,7 +23,7 @@ from fundcircle.payouts.models import Payout
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
-from fundcircle.voting.quadratic import BallotError, Candidate, ballot_cost, check_ballot, tally
+from fundcircle.voting.quadratic import BallotError, Candidate, check_ballot, tally
 
 
 @dataclass(frozen=True)
@@ -356,6 +356,3 @@ def open_ballots(round_: Round) -> list[tuple[str, dict[int, int]]]:
         if proposal_id is not None:
             entry[1][proposal_id] = votes
     return list(ballots.values())
-
-
-__all__ = ["ballot_cost"]
