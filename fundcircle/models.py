@@ -19,6 +19,7 @@ from fundcircle.voting.models import (
 
 __all__ = [
     "ApiToken", "AuthSession", "Circle", "Comment", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
-    "MembershipRole", "OpenCollectiveConnection", "Payout", "PayoutApproval", "Proposal", "ProposalFollow", "ProposalVersion", "Round", "ThrottleEvent", "User",
+    "MembershipRole", "OpenCollectiveConnection", "Payout", "PayoutApproval", "Proposal", "ProposalFollow",
+    "ProposalVersion", "Round", "ThrottleEvent", "User",
     "Ballot", "BallotVote", "ConsentAnswer", "ConsentReaction", "ConsentRound", "ProposalResult", "RoundTally",
 ]  # fmt: skip

@@ -428,8 +428,8 @@ class OpenCollectiveClient:
             raise fail(f"Open Collective's rate limit was reached; try again in {seconds} seconds.", "not_sent",
                        status=429, code="RateLimitExceeded", retry_after_seconds=seconds)  # fmt: skip
         if status in (401, 403):
-            raise fail("Open Collective refused the token (HTTP %d): it may be wrong, expired or revoked; connect "
-                       "the circle again with a valid personal token." % status, "refused", status=status,
+            raise fail(f"Open Collective refused the token (HTTP {status}): it may be wrong, expired or revoked; "
+                       "connect the circle again with a valid personal token.", "refused", status=status,
                        code="Unauthorized" if status == 401 else "Forbidden")  # fmt: skip
         if status >= 500:
             raise fail(f"Open Collective had an error (HTTP {status}); the request may or may not have been done.",
