@@ -155,6 +155,7 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "approve_form": ApproveForm(formdata=None),
         "cancel_form": CancelForm(formdata=None),
         "retry_form": ConfirmForm(),
+        "refusal": None,
     }
     context.update(forms)
     return render_template("payouts/payout.html", **context), status
@@ -178,7 +179,7 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         roll_back_for(error)
         attach_error(form, error)
-        return _payout_page(services.get_payout(payout_id), error.status, approve_form=form)
+        return _payout_page(services.get_payout(payout_id), error.status, approve_form=form, refusal=error.message)
     db.session.commit()
     if payout.status == "approved":
         flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
@@ -201,7 +202,7 @@ def cancel(payout_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         db.session.rollback()
         attach_error(form, error)
-        return _payout_page(services.get_payout(payout_id), error.status, cancel_form=form)
+        return _payout_page(services.get_payout(payout_id), error.status, cancel_form=form, refusal=error.message)
     db.session.commit()
     flash("The payout is cancelled.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
