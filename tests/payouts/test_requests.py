@@ -255,9 +255,10 @@ def test_two_workers_at_once_request_a_payout_once(treasury: Treasury) -> None:
     handled = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
     assert sum(int(line.split()[0]) for line in handled) == 2, outputs  # each payout handled by exactly one worker
     assert len(_expenses(treasury)) == 2
-    assert treasury.sandbox.sandbox.calls["createExpense"] + treasury.sandbox.sandbox.calls[
-        "draftExpenseAndInviteUser"
-    ] == 2
+    assert (
+        treasury.sandbox.sandbox.calls["createExpense"] + treasury.sandbox.sandbox.calls["draftExpenseAndInviteUser"]
+        == 2
+    )
     assert _state(treasury, "Seed library")["status"] == "requested"
     assert _state(treasury, "Bike repair")["status"] == "invited"
     with treasury.app.app_context():
