@@ -235,4 +235,4 @@ def test_the_treasury_page_shows_the_connection_and_says_it_is_a_sandbox(treasur
     assert "Test collective" in text and "5,000.00 EUR" in text
     assert "Awaiting approval: <strong>400.00 EUR</strong>" in text
     assert SANDBOX_PAYEE in text and "Tess Treasurer" in text
-    assert f"/hooks/opencollective/" in text
+    assert "/hooks/opencollective/" in text
