@@ -88,6 +88,10 @@ def test_sync_follows_each_expense_to_paid_with_a_ledger_entry_per_change(treasu
         connection = db.session.get(OpenCollectiveConnection, treasury.circle_id)
         assert connection is not None and connection.balance_minor == 500_000 - 40_000
         assert all(report.result.ok for report in verify_ledger())
+    member: Client = treasury.app.test_client()  # type: ignore[assignment]
+    member.login(treasury.emails["bea"])
+    results = member.get(f"/rounds/{treasury.round_id}/results").get_data(as_text=True)
+    assert results.count("Payout: paid") == 2  # the circle sees its decision carried out
 
 
 def test_a_webhook_delivery_makes_the_payout_follow_open_collective_not_the_body(treasury: Treasury) -> None:
