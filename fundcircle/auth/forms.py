@@ -54,9 +54,14 @@ class TotpStartForm(FlaskForm):
     )
 
 
-class TotpConfirmForm(FlaskForm):
-    code = StringField(
-        "The code your app shows",
-        validators=[DataRequired(message="Enter the 6-digit code your app shows."), Length(max=10)],
+def totp_code_field(label: str) -> StringField:
+    """A field for the 6 digits of an authenticator app, which phones offer to fill in from the app."""
+    return StringField(
+        label,
+        validators=[DataRequired(message="Enter the 6-digit code your authenticator app shows."), Length(max=10)],
         render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"},
     )
+
+
+class TotpConfirmForm(FlaskForm):
+    code = totp_code_field("The code your app shows")

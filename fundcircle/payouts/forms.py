@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length
 
+from fundcircle.auth.forms import totp_code_field
 from fundcircle.payouts.models import EXPENSE_TYPES
 
 EXPENSE_TYPE_LABELS = {
@@ -43,11 +44,7 @@ class ConnectForm(FlaskForm):
 
 
 class ApproveForm(FlaskForm):
-    totp = StringField(
-        "Code from your authenticator app",
-        validators=[DataRequired(message="Enter the 6-digit code your authenticator app shows."), Length(max=10)],
-        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"},
-    )
+    totp = totp_code_field("Code from your authenticator app")
 
 
 class CancelForm(FlaskForm):
