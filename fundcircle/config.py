@@ -91,8 +91,6 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "LOGIN_FAILURES_PER_ADDRESS": 20,
         "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
         "INVITATION_VALID_DAYS": 14,
-        # argon2id parameters; None uses argon2-cffi's defaults (above OWASP's minimum).
-        "PASSWORD_HASH_PARAMETERS": None,
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
@@ -110,4 +108,6 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
     }
+    # argon2id parameters; None uses argon2-cffi's defaults (above OWASP's minimum).
+    config["PASSWORD_HASH_PARAMETERS"] = None
     return config

@@ -16,7 +16,7 @@ from fundcircle.extensions import db
 from fundcircle.proposals.services import ProposalInput, create_proposal
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
 
-DEMO_PASSWORD = "fundcircle-demo"
+DEMO_PASSWORD = "fundcircle-demo"  # nosec B105  # the demo accounts' published password (README)
 DEMO_PEOPLE = [
     # (name, e-mail, roles in the demo circle)
     ("Ana Admin", "ana@example.org", ["member", "admin"]),
