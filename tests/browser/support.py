@@ -140,8 +140,16 @@ class Keys:
         target = target.first if target.count() > 1 else target
         if target.count() == 0:
             raise AssertionError(f"nothing on {self.page.url} matches {target}")
+        if target.evaluate("el => el === document.activeElement"):
+            return target
+        # Shift+Tab when the focus is past the element, as a person would go back.
+        backwards = target.evaluate(
+            "el => document.activeElement !== document.body && "
+            "!!(el.compareDocumentPosition(document.activeElement) & Node.DOCUMENT_POSITION_FOLLOWING)"
+        )
+        key = "Shift+Tab" if backwards else "Tab"
         for _ in range(self.MAX_TABS):
-            self.page.keyboard.press("Tab")
+            self.page.keyboard.press(key)
             if target.evaluate("el => el === document.activeElement"):
                 return target
         raise AssertionError(f"{target} on {self.page.url} cannot be reached with the Tab key")
@@ -150,6 +158,16 @@ class Keys:
         self.reach(target)
         if len(text) > 40:
             self.page.keyboard.insert_text(text)  # as a paste or an input method would: fast, still no mouse
+        else:
+            self.page.keyboard.type(text)
+
+    def replace(self, target: Locator, text: str) -> None:
+        """Select what the field holds (Ctrl+A) and type over it."""
+        self.reach(target)
+        self.page.keyboard.press("ControlOrMeta+a")
+        self.page.keyboard.press("Delete")
+        if len(text) > 40:
+            self.page.keyboard.insert_text(text)
         else:
             self.page.keyboard.type(text)
 
