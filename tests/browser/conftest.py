@@ -68,9 +68,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def journey(
-    request: pytest.FixtureRequest, app: Any, browser: Browser, live_server: LiveServer
-) -> Iterator[Any]:
+def journey(request: pytest.FixtureRequest, app: Any, browser: Browser, live_server: LiveServer) -> Iterator[Any]:
     """`journey(name)` makes a `Journey`; at the end of a passing test each is checked for pages left unchecked,
     CSP violations and script errors."""
     factory = journeys_of(browser, live_server, _axe_log)

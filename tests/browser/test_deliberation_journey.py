@@ -28,7 +28,10 @@ def test_a_circle_member_asks_a_question_and_the_author_answers_and_amends(app: 
         round_ = make_round(circle, admin, title="Spring micro-grants")
         advance_round(admin, round_, "proposals", utcnow())
         make_proposal(
-            round_, eli, title="Seed library", body="We will build a seed library.\n\nIt needs a shelf.",
+            round_,
+            eli,
+            title="Seed library",
+            body="We will build a seed library.\n\nIt needs a shelf.",
             amount_minor=35_000,
         )
         advance_round(admin, round_, "deliberation", utcnow())
