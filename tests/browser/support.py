@@ -315,6 +315,7 @@ class Journey:
             problems += watch.problems
         for context in self.contexts:
             context.close()
+        self.watches, self.contexts = {}, []  # reported once
         assert not problems, "\n".join(problems)
 
 

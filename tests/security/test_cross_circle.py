@@ -103,7 +103,9 @@ def test_ids_of_another_circle_inside_a_request_change_nothing_there(app: Flask)
         {"body": "A reply across circles", "parent_id": a.comment_id}, token=b.tokens["member"],
     )  # fmt: skip
     assert response.status_code == 422
-    assert response.get_json()["error"]["fields"] == {"parent_id": ["That comment is not in this proposal's discussion."]}
+    assert response.get_json()["error"]["fields"] == {
+        "parent_id": ["That comment is not in this proposal's discussion."]
+    }
     # The ledger of A, asked for by id, through B's token.
     response = admin_b.json_call("GET", f"/api/v1/ledger/verify?circle_id={a.circle_id}", token=b.tokens["admin"])
     assert response.status_code == 404

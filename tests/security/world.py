@@ -89,7 +89,9 @@ def build_circle(label: str) -> CircleWorld:
     consent_round = open_consent_round(admin, consent_proposal, utcnow())
     answer_consent(people["circle"], consent_round, "concern", f"Concern {label} secret", utcnow())
     db.session.commit()
-    outcome = invite_member(admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7)
+    outcome = invite_member(
+        admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
+    )
     db.session.commit()
     assert outcome.token is not None
     tokens = {actor: make_token(user, f"token of {actor}") for actor, user in people.items()}
