@@ -123,6 +123,8 @@ def _register_request_hooks(app: Flask) -> None:
             return
         if request.method in SAFE_METHODS:
             return
+        if request.path.startswith("/hooks/"):
+            return  # Open Collective's deliveries: no session, a secret in the URL, and they only cause a re-fetch
         if is_api_request() and not current_user.is_authenticated:
             return  # no cookie session: nothing to forge, and the route answers 401 where it needs a user
         csrf.protect()
@@ -158,6 +160,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundcircle.circles.views import bp as circles_bp
     from fundcircle.deliberation.views import bp as deliberation_bp
     from fundcircle.ledger.views import bp as ledger_bp
+    from fundcircle.payouts.views import bp as payouts_bp
     from fundcircle.proposals.views import bp as proposals_bp
     from fundcircle.rounds.views import bp as rounds_bp
     from fundcircle.voting.consent_views import bp as consent_bp
@@ -171,6 +174,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(voting_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(payouts_bp)
     app.register_blueprint(api_pages_bp)
     init_api(app)
 
@@ -179,12 +183,16 @@ def _register_cli(app: Flask) -> None:
     from fundcircle.auth.cli import token_cli, user_cli
     from fundcircle.demo import demo_command
     from fundcircle.ledger.cli import ledger_cli
+    from fundcircle.payouts.cli import payouts_cli
+    from fundcircle.payouts.sandbox_cli import oc_sandbox_command
     from fundcircle.rounds.cli import rounds_cli
 
     app.cli.add_command(user_cli)
     app.cli.add_command(token_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(rounds_cli)
+    app.cli.add_command(payouts_cli)
+    app.cli.add_command(oc_sandbox_command)
     app.cli.add_command(demo_command)
 
 

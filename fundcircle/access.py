@@ -73,6 +73,13 @@ def _circle_of_comment(comment_id: int) -> Circle | None:
     return round_.circle if round_ is not None else None
 
 
+def _circle_of_payout(payout_id: int) -> Circle | None:
+    from fundcircle.payouts.models import Payout
+
+    payout = db.session.get(Payout, payout_id)
+    return db.session.get(Circle, payout.circle_id) if payout is not None else None
+
+
 def round_of(**view_args: Any) -> Round | None:
     """The round a route acts in, from its URL arguments (round_id, proposal_id or comment_id), if any."""
     from fundcircle.deliberation.models import Comment
@@ -101,6 +108,7 @@ CIRCLE_RESOLVERS: dict[str, Callable[[int], Circle | None]] = {
     "proposal_id": _circle_of_proposal,
     "comment_id": _circle_of_comment,
     "consent_round_id": lambda consent_round_id: _circle_of(consent_round_id=consent_round_id),
+    "payout_id": lambda payout_id: _circle_of_payout(payout_id),
 }
 
 

@@ -91,6 +91,19 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "LOGIN_FAILURES_PER_ADDRESS": 20,
         "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
         "INVITATION_VALID_DAYS": 14,
+        # Treasurers' second factor: wrong codes per person in the window before they must wait.
+        "TOTP_FAILURES_PER_USER": 5,
+        "TOTP_FAILURE_WINDOW_SECONDS": 15 * 60,
+        # Seals stored secrets (Open Collective tokens, TOTP seeds); defaults to a key derived from SECRET_KEY.
+        "SEALING_KEY": os.environ.get("SEALING_KEY", ""),
+        # Open Collective: the API a circle connects to by default, and how long to wait for it.
+        "OPENCOLLECTIVE_API_URL": os.environ.get("OPENCOLLECTIVE_API_URL", "https://api.opencollective.com/graphql/v2"),
+        "OPENCOLLECTIVE_CONNECT_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_CONNECT_TIMEOUT", "5")),
+        "OPENCOLLECTIVE_READ_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_READ_TIMEOUT", "30")),
+        # How long a worker's claim on a payout protects it; None derives it from the timeouts (payouts/requesting.py).
+        "PAYOUT_CLAIM_LEASE_SECONDS": None,
+        # Request a payout in the approving request itself, right after the final approval commits.
+        "PAYOUTS_SUBMIT_AFTER_APPROVAL": True,
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),

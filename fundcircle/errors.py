@@ -8,6 +8,7 @@ request's transaction back, ledger entries included.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -32,6 +33,16 @@ class FundCircleError(Exception):
         self.fields: dict[str, Any] = dict(fields or {})
         if field is not None:
             self.fields.setdefault(field, [message])
+        #: Work to keep although the request is refused and rolled back (counting a wrong second-factor code).
+        self.keep_after_rollback: Callable[[], None] | None = None
+
+
+def roll_back_for(error: FundCircleError) -> None:
+    """Undo the refused request's changes, then do and commit what the refusal itself must leave behind."""
+    db.session.rollback()
+    if error.keep_after_rollback is not None:
+        error.keep_after_rollback()
+        db.session.commit()
 
 
 class ValidationFailed(FundCircleError):
@@ -124,7 +135,7 @@ def _html_error(status: int, message: str) -> tuple[str, int]:
 
 
 def _handle_fundcircle_error(error: FundCircleError) -> Any:
-    db.session.rollback()
+    roll_back_for(error)
     if is_api_request():
         response = json_error(error.status, error.message, error.fields, error.code)
     else:

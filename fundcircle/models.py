@@ -4,7 +4,7 @@ from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
 from fundcircle.circles.models import Circle, Invitation, Membership, MembershipRole
 from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
-from fundcircle.payouts.models import Payout
+from fundcircle.payouts.models import OpenCollectiveConnection, Payout, PayoutApproval
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.voting.models import (
@@ -19,6 +19,7 @@ from fundcircle.voting.models import (
 
 __all__ = [
     "ApiToken", "AuthSession", "Circle", "Comment", "Invitation", "LedgerChain", "LedgerEntry", "Membership",
-    "MembershipRole", "Payout", "Proposal", "ProposalFollow", "ProposalVersion", "Round", "ThrottleEvent", "User",
+    "MembershipRole", "OpenCollectiveConnection", "Payout", "PayoutApproval", "Proposal", "ProposalFollow",
+    "ProposalVersion", "Round", "ThrottleEvent", "User",
     "Ballot", "BallotVote", "ConsentAnswer", "ConsentReaction", "ConsentRound", "ProposalResult", "RoundTally",
 ]  # fmt: skip

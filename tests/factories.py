@@ -102,3 +102,68 @@ def make_proposal(round_: Round, author: User, *, submit: bool = True, **overrid
     proposal = create_proposal(author, round_, sample_proposal(**overrides), submit=submit, now=utcnow())
     db.session.commit()
     return proposal
+
+
+def make_funded_round(
+    circle: Circle, admin: User, voter: User, proposals: list[dict[str, Any]], **round_overrides: Any
+) -> tuple[Round, list[Proposal]]:
+    """A quadratic round decided through the services: `voter` (given the circle role if needed) votes 1 for each
+    proposal, so each one that fits the budget is funded and gets a payout awaiting approval. Each item of
+    `proposals` is the author under "author" and `sample_proposal` overrides."""
+    from fundcircle.rounds.services import advance_round
+    from fundcircle.voting.services import cast_ballot
+
+    round_overrides.setdefault("quorum_percent", 0)
+    round_ = make_round(circle, admin, **round_overrides)
+    advance_round(admin, round_, "proposals", utcnow())
+    made = []
+    for spec in proposals:
+        spec = dict(spec)
+        author = spec.pop("author")
+        made.append(create_proposal(author, round_, sample_proposal(**spec), submit=True, now=utcnow()))
+    for phase in ("deliberation", "deciding"):
+        advance_round(admin, round_, phase, utcnow())
+    db.session.commit()
+    cast_ballot(voter, round_, {proposal.id: 1 for proposal in made}, utcnow())
+    advance_round(admin, round_, "decided", utcnow())
+    db.session.commit()
+    return round_, made
+
+
+def enrol_totp(user: User) -> str:
+    """Set up `user`'s authenticator app; returns the secret, from which `totp_code` makes codes."""
+    from fundcircle.auth.totp import confirm_enrolment, start_enrolment
+
+    secret = start_enrolment(user, password=TEST_PASSWORD, now=utcnow())
+    db.session.commit()
+    confirm_enrolment(user, totp_code(secret, offset_steps=-1), utcnow())
+    db.session.commit()
+    return secret
+
+
+def totp_code(secret: str, *, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows now (or `offset_steps` 30-second steps from now)."""
+    import pyotp
+
+    return pyotp.TOTP(secret).at(utcnow().timestamp() + 30 * offset_steps)
+
+
+def connect_circle(circle: Circle, treasurer: User, *, api_url: str, slug: str, token: str, **overrides: Any) -> None:
+    """Connect the circle to a collective as the connect page does after Open Collective confirmed the token."""
+    from fundcircle.payouts.opencollective import Collective, Me
+    from fundcircle.payouts.services import ConnectionInput, save_connection
+
+    collective = Collective(
+        id="acc_test",
+        slug=slug,
+        name=overrides.pop("name", "Test collective"),
+        currency=circle.currency,
+        is_admin=True,
+        supported_expense_types=overrides.pop("supported_expense_types", ["GRANT", "INVOICE", "RECEIPT"]),
+        balance_minor=overrides.pop("balance_minor", 500_000),
+        balance_currency=circle.currency,
+    )
+    data = ConnectionInput(api_url=api_url, slug=slug, token=token, expense_type=overrides.pop("expense_type", None))
+    save_connection(treasurer, circle, data, me=Me("usr_test", "treasurer", "T", False), collective=collective,
+                    now=utcnow())  # fmt: skip
+    db.session.commit()

@@ -36,6 +36,8 @@ def update_circle(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
         name=data.get("name", circle.name),
         description=data.get("description", circle.description),
         public=data.get("public", circle.public),
+        approvals_required=data.get("approvals_required"),
+        two_approvals_from_minor=data.get("two_approvals_from_minor", circle_services.KEEP),
     )
     db.session.commit()
     return circle_out(circle, g.membership)

@@ -71,6 +71,8 @@ def circle_out(circle: Circle, membership: Membership | None) -> dict[str, Any]:
         "description": circle.description,
         "currency": circle.currency,
         "public": circle.public,
+        "approvals_required": circle.approvals_required,
+        "two_approvals_from_minor": circle.two_approvals_from_minor,
         "created_at": circle.created_at,
         "my_roles": membership.sorted_roles() if membership is not None else [],
     }
@@ -262,6 +264,7 @@ def init_api(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     import fundcircle.api.exports  # noqa: F401
     import fundcircle.api.ledger  # noqa: F401
+    import fundcircle.api.payouts  # noqa: F401
     import fundcircle.api.proposals  # noqa: F401  (their operations join the blueprint)
     import fundcircle.api.settings  # noqa: F401
     import fundcircle.api.voting  # noqa: F401

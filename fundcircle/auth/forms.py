@@ -44,3 +44,19 @@ class NoticesForm(FlaskForm):
         "E-mail me about new comments on proposals I follow, replies to me, answers to my questions, "
         "and phase changes in rounds I take part in"
     )
+
+
+class TotpStartForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(), Length(max=1000)],
+        description="Asked again, so that nobody with your open session can move your second factor.",
+    )
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField(
+        "The code your app shows",
+        validators=[DataRequired(message="Enter the 6-digit code your app shows."), Length(max=10)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"},
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.db import Base, UTCDateTime, utcnow
@@ -21,6 +21,15 @@ class User(UserMixin, Base):
     #: Whether to send this person e-mail notices (comments, replies, answers, phase changes).
     email_notices: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: An authenticator app's secret, sealed (fundcircle/crypto.py); it counts once confirmed with a code.
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last 30-second time step whose code was accepted: a code is good once, and never an older one after it.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret_sealed is not None and self.totp_confirmed_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
+import io
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+import segno
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from fundcircle.access import PUBLIC, SIGNED_IN, requires
-from fundcircle.auth import services
-from fundcircle.auth.forms import ApiTokenForm, ConfirmForm, LoginForm, NoticesForm, SignupForm
+from fundcircle.auth import services, totp
+from fundcircle.auth.forms import (
+    ApiTokenForm,
+    ConfirmForm,
+    LoginForm,
+    NoticesForm,
+    SignupForm,
+    TotpConfirmForm,
+    TotpStartForm,
+)
 from fundcircle.circles.services import accept_invitation, find_invitation
 from fundcircle.db import utcnow
-from fundcircle.errors import FundCircleError, RateLimited
+from fundcircle.errors import FundCircleError, RateLimited, roll_back_for
 from fundcircle.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -129,48 +139,42 @@ def invitation(token: str) -> str | Response | tuple[str, int]:
     )
 
 
+def _profile(status: int = 200, **forms: object) -> tuple[str, int]:
+    """The profile page; `forms` replaces a form with the one just submitted (to show its errors) or adds a value."""
+    context: dict[str, object] = {
+        "tokens": services.list_api_tokens(current_user),
+        "token_form": ApiTokenForm(formdata=None),
+        "revoke_form": ConfirmForm(),
+        "notices_form": NoticesForm(formdata=None, data={"email_notices": current_user.email_notices}),
+        "totp_start_form": TotpStartForm(formdata=None),
+        "totp_confirm_form": TotpConfirmForm(formdata=None),
+        "totp_pending_secret": totp.pending_secret(current_user),
+        "new_token": None,
+    }
+    context.update(forms)
+    return render_template("auth/profile.html", **context), status
+
+
 @bp.route("/profile")
 @requires(SIGNED_IN)
-def profile() -> str:
-    return render_template(
-        "auth/profile.html",
-        tokens=services.list_api_tokens(current_user),
-        token_form=ApiTokenForm(),
-        revoke_form=ConfirmForm(),
-        notices_form=NoticesForm(data={"email_notices": current_user.email_notices}),
-        new_token=None,
-    )
+def profile() -> tuple[str, int]:
+    return _profile()
 
 
 @bp.route("/profile/tokens", methods=["POST"])
 @requires(SIGNED_IN)
-def create_token() -> str | tuple[str, int]:
+def create_token() -> tuple[str, int]:
     form = ApiTokenForm()
-    new_token = None
-    status = 200
-    if form.validate_on_submit():
-        try:
-            _, new_token = services.create_api_token(current_user, form.name.data or "")
-        except FundCircleError as error:
-            db.session.rollback()
-            form.name.errors = [error.message]
-            status = error.status
-        else:
-            db.session.commit()
-            form = ApiTokenForm(formdata=None)
-    else:
-        status = 400
-    return (
-        render_template(
-            "auth/profile.html",
-            tokens=services.list_api_tokens(current_user),
-            token_form=form,
-            revoke_form=ConfirmForm(),
-            notices_form=NoticesForm(formdata=None, data={"email_notices": current_user.email_notices}),
-            new_token=new_token,
-        ),
-        status,
-    )
+    if not form.validate_on_submit():
+        return _profile(400, token_form=form)
+    try:
+        _, new_token = services.create_api_token(current_user, form.name.data or "")
+    except FundCircleError as error:
+        db.session.rollback()
+        form.name.errors = [error.message]
+        return _profile(error.status, token_form=form)
+    db.session.commit()
+    return _profile(new_token=new_token)
 
 
 @bp.route("/profile/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -193,3 +197,52 @@ def notices() -> Response:
         db.session.commit()
         flash("You will get e-mail notices." if enabled else "You will get no e-mail notices.", "success")
     return redirect(url_for("auth.profile"))
+
+
+@bp.route("/profile/totp", methods=["POST"])
+@requires(SIGNED_IN)
+def start_totp() -> Response | tuple[str, int]:
+    """Begin setting up an authenticator app (again): a new secret, shown until it is confirmed with a code."""
+    form = TotpStartForm()
+    if not form.validate_on_submit():
+        return _profile(400, totp_start_form=form)
+    try:
+        totp.start_enrolment(current_user, password=form.password.data or "", now=utcnow())
+    except FundCircleError as error:
+        roll_back_for(error)
+        form.password.errors = [error.message]
+        return _profile(error.status, totp_start_form=form)
+    db.session.commit()
+    return redirect(url_for("auth.profile", _anchor="second-factor"))
+
+
+@bp.route("/profile/totp/confirm", methods=["POST"])
+@requires(SIGNED_IN)
+def confirm_totp() -> Response | tuple[str, int]:
+    form = TotpConfirmForm()
+    if not form.validate_on_submit():
+        return _profile(400, totp_confirm_form=form)
+    try:
+        totp.confirm_enrolment(current_user, form.code.data or "", utcnow())
+    except FundCircleError as error:
+        roll_back_for(error)
+        form.code.errors = [error.message]
+        return _profile(error.status, totp_confirm_form=form)
+    db.session.commit()
+    flash("Your authenticator app is set up: it gives the codes that confirm your approvals.", "success")
+    return redirect(url_for("auth.profile", _anchor="second-factor"))
+
+
+@bp.route("/profile/totp/qr.svg")
+@requires(SIGNED_IN)
+def totp_qr() -> Response:
+    """The QR code of the secret being set up, for the authenticator app to scan. Never cached."""
+    secret = totp.pending_secret(current_user)
+    if secret is None:
+        abort(404)
+    qr = segno.make(totp.provisioning_uri(current_user, secret), error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg", scale=5, border=2, title="QR code for your authenticator app")
+    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from fundcircle.circles.models import ROLE_LABELS, ROLES
@@ -23,6 +32,19 @@ class CircleSettingsForm(FlaskForm):
     description = TextAreaField("What the fund is for", validators=[Length(max=5000)])
     public = BooleanField(
         "Public: anyone may see results and the ledger (members, proposals and discussion stay private)"
+    )
+
+
+class CircleSettingsWithPayoutsForm(CircleSettingsForm):
+    approvals_required = IntegerField(
+        "Treasurer approvals each payout needs",
+        validators=[InputRequired(), NumberRange(min=1, max=5)],
+        description="Distinct treasurers; never the proposal's author or payee.",
+    )
+    two_approvals_from = StringField(
+        "From this amount up, at least two approvals",
+        validators=[Length(max=30)],
+        description="An amount in the circle's currency, e.g. 500.00. Leave empty for no such threshold.",
     )
 
 

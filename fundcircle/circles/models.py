@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.auth.models import User
@@ -21,7 +21,11 @@ _ROLES_SQL = ", ".join(f"'{role}'" for role in ROLES)
 
 class Circle(Base):
     __tablename__ = "circles"
-    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),)
+    __table_args__ = (
+        CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
+        CheckConstraint("approvals_required BETWEEN 1 AND 5", name="approvals_required_in_range"),
+        CheckConstraint("two_approvals_from_minor IS NULL OR two_approvals_from_minor > 0", name="threshold_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
@@ -32,6 +36,16 @@ class Circle(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: How many distinct treasurers must approve a payout; from `two_approvals_from_minor` up, at least two.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    two_approvals_from_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+    def approvals_needed(self, amount_minor: int) -> int:
+        """Distinct treasurer approvals a payout of this amount needs (PRODUCT.md, "Payouts")."""
+        threshold = self.two_approvals_from_minor
+        if threshold is not None and amount_minor >= threshold:
+            return max(2, self.approvals_required)
+        return self.approvals_required
 
     def __repr__(self) -> str:
         return f"<Circle {self.id} {self.slug}>"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import StrictBoolean
+from fundcircle.api.fields import StrictBoolean, StrictInteger
 from fundcircle.circles.models import ROLES
 
 ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))
@@ -23,6 +23,10 @@ class CircleSchema(Schema):
     description = fields.String(required=True)
     currency = fields.String(required=True)
     public = fields.Boolean(required=True)
+    approvals_required = fields.Integer(required=True, metadata={"description": "treasurer approvals a payout needs"})
+    two_approvals_from_minor = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "from this amount up, at least two approvals"}
+    )
     created_at = fields.DateTime(format="iso", required=True)
     my_roles = fields.List(fields.String(), required=True, metadata={"description": "Your roles here; empty if none"})
 
@@ -71,6 +75,8 @@ class CircleSettingsSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=80))
     description = fields.String(validate=validate.Length(max=5000))
     public = StrictBoolean()
+    approvals_required = StrictInteger(validate=validate.Range(min=1, max=5))
+    two_approvals_from_minor = StrictInteger(allow_none=True, validate=validate.Range(min=1))
 
 
 class MemberListSchema(Schema):

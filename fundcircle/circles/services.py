@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -113,16 +114,38 @@ def create_circle(actor: User, data: CircleInput) -> Circle:
     return circle
 
 
-def update_circle_settings(actor: User, circle: Circle, *, name: str, description: str, public: bool) -> Circle:
-    """An admin changes the circle's name, description or visibility. The currency never changes.
+#: "Keep what is set" for an optional setting, as distinct from None (which clears it).
+KEEP: Any = object()
+
+
+def update_circle_settings(
+    actor: User,
+    circle: Circle,
+    *,
+    name: str,
+    description: str,
+    public: bool,
+    approvals_required: int | None = None,
+    two_approvals_from_minor: int | None = KEEP,
+) -> Circle:
+    """An admin changes the circle's name, description, visibility, or how many treasurer approvals a payout needs
+    (and from which amount two). The currency never changes.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
-    :raises ValidationFailed: for a bad name or description.
+    :raises ValidationFailed: for a bad name, description or approval setting.
     """
     require_role(actor, circle, "admin")
-    new = {"name": _check_name(name), "description": description.strip(), "public": public}
+    new: dict[str, Any] = {"name": _check_name(name), "description": description.strip(), "public": public}
     if len(new["description"]) > 5000:
         raise ValidationFailed("Use at most 5,000 characters.", field="description")
+    if approvals_required is not None:
+        if not 1 <= approvals_required <= 5:
+            raise ValidationFailed("A payout needs between 1 and 5 treasurer approvals.", field="approvals_required")
+        new["approvals_required"] = approvals_required
+    if two_approvals_from_minor is not KEEP:
+        if two_approvals_from_minor is not None and not 0 < two_approvals_from_minor <= 2**53:
+            raise ValidationFailed("Give an amount above zero, or leave it empty.", field="two_approvals_from_minor")
+        new["two_approvals_from_minor"] = two_approvals_from_minor
     changes = {
         field: {"from": getattr(circle, field), "to": value}
         for field, value in new.items()

@@ -1,19 +1,20 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from fundcircle.access import PUBLIC, SUPERUSER, circle_role, current_membership, requires
 from fundcircle.auth.forms import ConfirmForm
 from fundcircle.circles import services
-from fundcircle.circles.forms import CircleForm, CircleSettingsForm, InviteForm, RolesForm
+from fundcircle.circles.forms import CircleForm, CircleSettingsWithPayoutsForm, InviteForm, RolesForm
 from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.mail import external_url, mail_configured, send_mail
+from fundcircle.money import MoneyError, format_minor, parse_major
 from fundcircle.rounds.services import open_rounds_of, rounds_of_circle
 
 bp = Blueprint("circles", __name__)
@@ -76,24 +77,38 @@ def view(circle_id: int) -> str:
 @requires(ADMIN)
 def settings(circle_id: int) -> str | Response | tuple[str, int]:
     circle: Circle = g.circle
-    form = CircleSettingsForm(obj=circle)
-    if form.validate_on_submit():
-        try:
-            services.update_circle_settings(
-                current_user,
-                circle,
-                name=form.name.data or "",
-                description=form.description.data or "",
-                public=bool(form.public.data),
-            )
-        except FundCircleError as error:
-            db.session.rollback()
-            attach_error(form, error)
-            return render_template("circles/settings.html", circle=circle, form=form), error.status
-        db.session.commit()
-        flash("Settings saved.", "success")
-        return redirect(url_for("circles.view", circle_id=circle.id))
-    return render_template("circles/settings.html", circle=circle, form=form), 400 if form.is_submitted() else 200
+    form = CircleSettingsWithPayoutsForm(obj=circle)
+    if request.method == "GET" and circle.two_approvals_from_minor is not None:
+        form.two_approvals_from.data = format_minor(circle.two_approvals_from_minor, circle.currency, with_code=False)
+
+    def show(status: int) -> tuple[str, int]:
+        return render_template("circles/settings.html", circle=circle, form=form), status
+
+    if not form.validate_on_submit():
+        return show(400 if form.is_submitted() else 200)
+    threshold_text = (form.two_approvals_from.data or "").strip()
+    try:
+        threshold = parse_major(threshold_text, circle.currency) if threshold_text else None
+    except MoneyError as error:
+        form.two_approvals_from.errors = [str(error)]
+        return show(422)
+    try:
+        services.update_circle_settings(
+            current_user,
+            circle,
+            name=form.name.data or "",
+            description=form.description.data or "",
+            public=bool(form.public.data),
+            approvals_required=form.approvals_required.data,
+            two_approvals_from_minor=threshold,
+        )
+    except FundCircleError as error:
+        db.session.rollback()
+        attach_error(form, error, aliases={"two_approvals_from_minor": "two_approvals_from"})
+        return show(error.status)
+    db.session.commit()
+    flash("Settings saved.", "success")
+    return redirect(url_for("circles.view", circle_id=circle.id))
 
 
 def _render_members(

@@ -23,6 +23,10 @@ ACTIONS = (
     "comment.created", "comment.edited", "comment.deleted", "comment.hidden", "comment.question_answered",
     "ballot.cast", "consent_round.opened", "consent_round.closed", "consent.answered", "consent.answer_changed",
     "consent.objection_withdrawn", "consent.reaction_added", "consent.reservation_released", "payout.created",
+    "payout.approval_given", "payout.approved", "payout.cancelled", "payout.retry_requested", "payout.request_started",
+    "payout.expense_found", "payout.requested", "payout.request_not_sent", "payout.request_outcome_unknown",
+    "payout.request_failed", "payout.expense_updated", "payout.expense_missing", "opencollective.connected",
+    "opencollective.reconnected",
 )  # fmt: skip
 
 

@@ -83,5 +83,31 @@ def describe(
         "consent.reservation_released": f"{_money(data.get('amount_minor'), currency)} reserved for {quoted} "
         "went back to the pot when it was withdrawn",
         "payout.created": f"A payout of {_money(data.get('amount_minor'), currency)} for {quoted} awaits approval",
+        "payout.approval_given": f"{who} approved the payout of {_money(data.get('amount_minor'), currency)} for "
+        f"{quoted} ({data.get('approvals')} of {data.get('needed')} approvals)",
+        "payout.approved": f"The payout for {quoted} is fully approved and goes to Open Collective",
+        "payout.cancelled": f"{who} cancelled the payout for {quoted}: {data.get('reason', '')}",
+        "payout.retry_requested": f"{who} asked to request the payout for {quoted} again",
+        "payout.request_started": f"Requesting the payout for {quoted} on Open Collective, "
+        f"attempt {data.get('attempt')}",
+        "payout.expense_found": f"Open Collective already had the expense for {quoted} ({data.get('expense_id')}, "
+        f"{data.get('expense_status')}): nothing was sent again",
+        "payout.requested": f"The payout for {quoted} was requested on Open Collective as expense "
+        f"{data.get('expense_id')} ({data.get('expense_status')})",
+        "payout.request_not_sent": f"The request for {quoted} did not reach Open Collective: {data.get('error', '')}",
+        "payout.request_outcome_unknown": f"The request for {quoted} got no clear answer: {data.get('error', '')} "
+        "Open Collective will be asked before anything is sent again",
+        "payout.request_failed": f"Open Collective refused the payout for {quoted}: {data.get('error', '')}",
+        "payout.expense_updated": f"Open Collective reports the expense for {quoted} as {data.get('expense_status')}"
+        + (
+            f": the payout is now {str(data.get('to', '')).replace('_', ' ')}"
+            if data.get("to") != data.get("from")
+            else ""
+        ),
+        "payout.expense_missing": f"The expense for {quoted} is gone from Open Collective",
+        "opencollective.connected": f"{who} connected the circle to “{data.get('name', '')}” on Open Collective",
+        "opencollective.reconnected": f"{who} connected the circle again, to “{data.get('name', '')}”",
+        "user.totp_enrolment_started": f"{who} began setting up an authenticator app",
+        "user.totp_enabled": f"{who} set up an authenticator app for approvals",
     }
     return sentences.get(action, f"{who}: {action}")

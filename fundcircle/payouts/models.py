@@ -1,16 +1,33 @@
+"""Payouts: what a decided round owes its funded proposals, approved by treasurers and requested on Open Collective."""
+
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fundcircle.auth.models import User
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.proposals.models import ONE_KIND_OF_PAYEE
 
+#: `requesting` is the worker's claim while it asks Open Collective (see payouts/requesting.py); the others are the
+#: statuses of PRODUCT.md ("Payouts").
 PAYOUT_STATUSES = (
     "awaiting_approval",
     "approved",
+    "requesting",
     "requested",
     "invited",
     "approved_on_oc",
@@ -19,6 +36,29 @@ PAYOUT_STATUSES = (
     "failed",
     "cancelled",
 )
+FINAL_STATUSES = ("paid", "rejected", "cancelled")
+#: Statuses whose expense exists on Open Collective and is followed by `payouts sync` and the webhook.
+FOLLOWED_STATUSES = ("requested", "invited", "approved_on_oc")
+
+STATUS_LABELS = {
+    "awaiting_approval": "Awaiting approval",
+    "approved": "Approved, to be requested",
+    "requesting": "Being requested on Open Collective",
+    "requested": "Requested on Open Collective",
+    "invited": "Payee invited by Open Collective",
+    "approved_on_oc": "Approved on Open Collective",
+    "paid": "Paid",
+    "rejected": "Rejected on Open Collective",
+    "failed": "Failed: needs a treasurer",
+    "cancelled": "Cancelled",
+}
+
+#: Expense types a circle may choose when its collective does not accept GRANT expenses.
+EXPENSE_TYPES = ("GRANT", "INVOICE", "RECEIPT", "FUNDING_REQUEST")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class Payout(Base):
@@ -27,10 +67,9 @@ class Payout(Base):
     __tablename__ = "payouts"
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{status}'" for status in PAYOUT_STATUSES) + ")", name="status_known"
-        ),
+        CheckConstraint(_in("status", PAYOUT_STATUSES), name="status_known"),
         CheckConstraint(ONE_KIND_OF_PAYEE, name="one_kind_of_payee"),
+        CheckConstraint("approvals_count >= 0", name="approvals_count_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,3 +84,89 @@ class Payout(Base):
     payee_email: Mapped[str | None] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(24), default="awaiting_approval")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Distinct treasurer approvals so far; incremented with a conditional UPDATE so concurrent approvals all count.
+    approvals_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The payout's own key on Open Collective (customData and reference), fixed at the final approval.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Requests tried so far; the ledger has each one.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When a worker claimed the payout to request it; a claim older than the lease is a crashed worker's.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last request's outcome is unknown: Open Collective must be asked before anything is sent again.
+    outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Not before this time (Open Collective's rate limit said to wait).
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expense_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The expense's status as Open Collective last reported it (DRAFT, PENDING, APPROVED, PAID, ...).
+    expense_status: Mapped[str | None] = mapped_column(String(32))
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Open Collective's message when a request failed, for the treasurers.
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    approvals: Mapped[list[PayoutApproval]] = relationship(
+        back_populates="payout", order_by="PayoutApproval.id", lazy="selectin"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def payee_text(self) -> str:
+        if self.payee_slug:
+            return f"Open Collective account “{self.payee_slug}”"
+        return f"{self.payee_name} (invited by e-mail)"
+
+    def __repr__(self) -> str:
+        return f"<Payout {self.id} {self.status}>"
+
+
+class PayoutApproval(Base):
+    """One treasurer's approval of one payout, confirmed with their second factor."""
+
+    __tablename__ = "payout_approvals"
+    __table_args__ = (UniqueConstraint("payout_id", "treasurer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
+    treasurer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payout: Mapped[Payout] = relationship(back_populates="approvals")
+    treasurer: Mapped[User] = relationship(lazy="joined")
+
+
+class OpenCollectiveConnection(Base):
+    """Where a circle's money is held: its collective on Open Collective, and the token that acts for it."""
+
+    __tablename__ = "opencollective_connections"
+    __table_args__ = (CheckConstraint(_in("expense_type", EXPENSE_TYPES), name="expense_type_known"),)
+
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), primary_key=True)
+    api_url: Mapped[str] = mapped_column(String(300))
+    collective_slug: Mapped[str] = mapped_column(String(100))
+    collective_name: Mapped[str] = mapped_column(String(200))
+    #: The personal token, sealed with a key from the app's configuration; never shown again, never in the ledger.
+    token_sealed: Mapped[str] = mapped_column(Text)
+    #: The account the token acts as, as Open Collective named it when the circle connected.
+    token_account: Mapped[str] = mapped_column(String(100))
+    expense_type: Mapped[str] = mapped_column(String(24))
+    supported_expense_types: Mapped[list[str]] = mapped_column(JSON)
+    #: The secret in the webhook's URL. Open Collective does not sign deliveries; a delivery only makes us re-fetch
+    #: an expense of this circle from Open Collective, so knowing the secret lets nobody change anything.
+    webhook_secret: Mapped[str] = mapped_column(String(64), unique=True)
+    balance_minor: Mapped[int | None] = mapped_column(BigInteger)
+    balance_currency: Mapped[str | None] = mapped_column(String(3))
+    balance_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    connected_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    connected_by: Mapped[User] = relationship()
+
+    def custom_fields(self) -> dict[str, Any]:
+        return {"collective": self.collective_slug, "expense_type": self.expense_type}

@@ -205,6 +205,15 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         check_transition(current, to)
     except PhaseError as error:
         raise ValidationFailed(str(error), field="to") from None
+    if to == "closed":
+        from fundcircle.payouts.services import unsettled_payouts
+
+        if unsettled := unsettled_payouts(round_.id):
+            raise ValidationFailed(
+                f"{unsettled} payout(s) of this round are not yet paid, rejected or cancelled; the round closes "
+                "by itself when they are.",
+                field="to",
+            )
     moved = db.session.execute(
         update(Round).where(Round.id == round_.id, Round.phase == current).values(phase=to, phase_changed_at=now),
         execution_options={"synchronize_session": False},

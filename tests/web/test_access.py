@@ -18,11 +18,21 @@ from fundcircle.circles.services import invite_member
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.payouts.models import OpenCollectiveConnection, Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.consent_rounds import open_consent_round
 from tests.conftest import Client, test_config
-from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
+from tests.factories import (
+    add_member,
+    connect_circle,
+    make_circle,
+    make_funded_round,
+    make_round,
+    make_token,
+    make_user,
+    sample_proposal,
+)
 
 ACTORS = ("visitor", "outsider", "other_admin", "superuser", "member", "circle", "treasurer", "admin")
 #: Routes that act on the sample proposal or comment, which the "member" actor wrote.
@@ -73,6 +83,8 @@ class World:
     comment_id: int
     consent_round_id: int
     member_user_id: int
+    payout_id: int
+    webhook_secret: str
     invitation_token: str
     emails: dict[str, str]
     tokens: dict[str, str]
@@ -101,6 +113,13 @@ def _build_world() -> World:
     advance_round(admin, consent, "deciding", utcnow())
     consent_round = open_consent_round(admin, consent_proposal, utcnow())
     db.session.commit()
+    # A decided round whose funded proposal (the member's) has a payout, and an Open Collective connection that
+    # answers nothing (port 9), so that no route can move money here.
+    _, (funded,) = make_funded_round(circle, admin, people["circle"], [{"author": people["member"]}], title="Paid")
+    connect_circle(circle, people["treasurer"], api_url="http://127.0.0.1:9/graphql/v2", slug="fund-a", token="t")
+    payout = db.session.scalars(db.select(Payout).where(Payout.proposal_id == funded.id)).one()
+    connection = db.session.get(OpenCollectiveConnection, circle.id)
+    assert connection is not None
     outcome = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=utcnow(), valid_days=7)
     db.session.commit()
     from fundcircle.auth.models import ApiToken
@@ -118,6 +137,8 @@ def _build_world() -> World:
         comment_id=comment.id,
         consent_round_id=consent_round.id,
         member_user_id=people["member"].id,
+        payout_id=payout.id,
+        webhook_secret=connection.webhook_secret,
         invitation_token=outcome.token,
         emails={actor: user.email for actor, user in people.items()},
         tokens=tokens,
@@ -133,6 +154,8 @@ def _url(rule: str, world: World, actor: str) -> str:
         "comment_id": world.comment_id,
         "consent_round_id": world.consent_round_id,
         "user_id": world.member_user_id,
+        "payout_id": world.payout_id,
+        "secret": world.webhook_secret,
         "token": world.invitation_token,
         "token_id": world.own_token_ids.get(actor, 1),
         "filename": "css/app.css",
@@ -209,6 +232,8 @@ def test_route_refuses_everyone_its_policy_excludes(app: Flask, endpoint: str, r
         got = _denial_of(response, is_api)
         if endpoint == "auth.revoke_token" and got == "not_found" and expected is None:
             got = None  # the token belongs to somebody else's sample; ownership has its own test
+        if endpoint == "auth.totp_qr" and got == "not_found" and expected is None:
+            got = None  # nobody here is setting up an authenticator app; tests/payouts/test_totp.py shows the code
         outcomes[actor] = (expected, got, response.status_code)
         response.close()
     wrong = {actor: o for actor, o in outcomes.items() if o[0] != o[1]}

@@ -1,0 +1,168 @@
+"""A second factor for treasurers: time-based one-time codes (RFC 6238) from an authenticator app.
+
+A code is accepted once: the user's last accepted 30-second time step is stored, and only a later step is accepted
+after it (a compare-and-set, so two requests racing with one code cannot both pass). Wrong codes count against the
+user like failed log-ins, and are still counted when the refused request rolls back.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+
+import pyotp
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import or_, update
+
+from fundcircle.auth.models import User
+from fundcircle.auth.services import _password_hasher, check_throttle, note_failure
+from fundcircle.crypto import SealBroken, seal, unseal
+from fundcircle.errors import Conflict, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+
+SEAL_PURPOSE = "totp-secret"
+STEP_SECONDS = 30
+#: Codes of the step before and after the current one are accepted too, for clocks a little off.
+DRIFT_STEPS = 1
+ISSUER = "Fund Circle"
+
+
+class TotpRejected(ValidationFailed):
+    """The code is missing, wrong, or the user has no authenticator set up."""
+
+
+def _throttle_key(user: User) -> str:
+    return f"totp:user:{user.id}"
+
+
+def _limits(user: User) -> dict[str, int]:
+    return {_throttle_key(user): current_app.config["TOTP_FAILURES_PER_USER"]}
+
+
+def _window() -> int:
+    return int(current_app.config["TOTP_FAILURE_WINDOW_SECONDS"])
+
+
+def _refuse(user: User, message: str, now: datetime, *, field: str = "totp") -> TotpRejected:
+    error = TotpRejected(message, field=field)
+    user_id = user.id
+
+    def count_failure() -> None:
+        note_failure([f"totp:user:{user_id}"], _window(), now)
+
+    error.keep_after_rollback = count_failure
+    return error
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+
+
+def start_enrolment(actor: User, *, password: str, now: datetime) -> str:
+    """Make a new secret for the actor's authenticator app and return it (shown once). It counts after `confirm`.
+
+    The password is asked again, so a borrowed session alone cannot move the second factor to another phone.
+    An earlier secret stops counting at once (a treasurer who starts over has usually lost the old phone);
+    approvals need the new one confirmed.
+
+    :raises RateLimited: after too many wrong passwords or codes.
+    :raises TotpRejected: on `password` if it is wrong.
+    """
+    check_throttle(_limits(actor), _window(), now)
+    try:
+        _password_hasher().verify(actor.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise _refuse(actor, "That is not your password.", now, field="password") from None
+    secret = pyotp.random_base32()
+    actor.totp_secret_sealed = seal(SEAL_PURPOSE, secret)
+    actor.totp_confirmed_at = None
+    actor.totp_last_step = None
+    record("user.totp_enrolment_started", actor=actor, circle_id=None, subject=actor, data={}, at=now)
+    db.session.flush()
+    return secret
+
+
+def pending_secret(user: User) -> str | None:
+    """The secret of an enrolment not yet confirmed (to show again while the user sets up their app)."""
+    if user.totp_secret_sealed is None or user.totp_confirmed_at is not None:
+        return None
+    return _secret(user)
+
+
+def _secret(user: User) -> str:
+    assert user.totp_secret_sealed is not None
+    try:
+        return unseal(SEAL_PURPOSE, user.totp_secret_sealed)
+    except SealBroken:
+        raise TotpRejected(
+            "Your authenticator set-up can no longer be read (the server's key changed): set it up again on your "
+            "profile.",
+            field="totp",
+        ) from None
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    code = code.strip().replace(" ", "")
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // STEP_SECONDS
+    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
+            return step
+    return None
+
+
+def _use_step(user: User, step: int) -> None:
+    """Accept the code of `step` once: compare-and-set on the last accepted step."""
+    used = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not used:
+        raise Conflict(
+            "That code was already used. Wait for your app to show the next one, then try again.", field="totp"
+        )
+    user.totp_last_step = step
+
+
+def confirm_enrolment(actor: User, code: str, now: datetime) -> None:
+    """The first code from the app proves it is set up; from now on it is the actor's second factor.
+
+    :raises RateLimited, TotpRejected, Conflict: as `verify_code`.
+    """
+    check_throttle(_limits(actor), _window(), now)
+    if actor.totp_secret_sealed is None:
+        raise TotpRejected("Set up an authenticator app first.", field="totp")
+    if actor.totp_confirmed_at is not None:
+        raise Conflict("Your authenticator app is already set up.", field="totp")
+    step = _matching_step(_secret(actor), code, now)
+    if step is None:
+        raise _refuse(actor, "That code does not match. Enter the 6 digits your app shows now.", now)
+    _use_step(actor, step)
+    actor.totp_confirmed_at = now
+    record("user.totp_enabled", actor=actor, circle_id=None, subject=actor, data={}, at=now)
+    db.session.flush()
+
+
+def verify_code(actor: User, code: str, now: datetime) -> None:
+    """Check a fresh code from the actor's confirmed authenticator, and use it up.
+
+    :raises RateLimited: after too many wrong codes in the window.
+    :raises TotpRejected: on `totp` if the actor has no authenticator or the code is wrong (counted).
+    :raises Conflict: on `totp` if the code was already used.
+    """
+    check_throttle(_limits(actor), _window(), now)
+    if not actor.has_totp:
+        raise TotpRejected(
+            "Set up an authenticator app on your profile first: approving payouts needs a code from it.",
+            field="totp",
+        )
+    step = _matching_step(_secret(actor), code, now)
+    if step is None:
+        raise _refuse(actor, "That code does not match. Enter the 6 digits your authenticator app shows now.", now)
+    _use_step(actor, step)

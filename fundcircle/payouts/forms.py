@@ -1,0 +1,58 @@
+"""Forms of the treasury pages: shape only; the services check the rules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
+from wtforms.validators import DataRequired, Length
+
+from fundcircle.payouts.models import EXPENSE_TYPES
+
+EXPENSE_TYPE_LABELS = {
+    "GRANT": "Grant (recommended)",
+    "INVOICE": "Invoice",
+    "RECEIPT": "Receipt (reimbursement)",
+    "FUNDING_REQUEST": "Funding request",
+}
+
+
+class ConnectForm(FlaskForm):
+    api_url = URLField(
+        "Open Collective API address",
+        validators=[DataRequired(), Length(max=300)],
+        description="Open Collective's own is filled in; its staging site has another address.",
+    )
+    slug = StringField(
+        "Collective's slug",
+        validators=[DataRequired(), Length(max=100)],
+        description="The last part of the collective's address, e.g. riverside-circle for "
+        "opencollective.com/riverside-circle.",
+    )
+    token = PasswordField(
+        "Personal token",
+        validators=[DataRequired(), Length(max=400)],
+        description="Made by one of the collective's admins in their Open Collective settings (For developers → "
+        "Personal tokens), with the expenses scope. It is stored encrypted and never shown again.",
+    )
+    expense_type = SelectField(
+        "Request payouts as",
+        choices=[SelectChoice(kind, EXPENSE_TYPE_LABELS[kind]) for kind in EXPENSE_TYPES],
+        default="GRANT",
+        description="Grants suit a fund; if the collective does not accept them, choose a type it accepts.",
+    )
+
+
+class ApproveForm(FlaskForm):
+    totp = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(message="Enter the 6-digit code your authenticator app shows."), Length(max=10)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"},
+    )
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Why cancel it?",
+        validators=[DataRequired(message="Say why the payout is cancelled."), Length(max=1000)],
+        description="The circle reads this in the ledger.",
+    )

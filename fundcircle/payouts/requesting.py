@@ -1,0 +1,361 @@
+"""Requesting approved payouts on Open Collective exactly once, and following their expenses.
+
+Open Collective has no idempotency key, so "once" is built here (RELIABILITY.md, "Calls to Open Collective"):
+
+1. The final approval moved the payout to `approved` with its own key and committed.
+2. A worker claims it: a compare-and-set from `approved` to `requesting` (or of a `requesting` claim older than the
+   lease, left by a worker that died), committed before anything is sent. Two workers never hold one payout.
+3. It looks the expense up on the collective by the key in `customData`; if it exists (a crash, a lost answer), it
+   records it and stops.
+4. Only when it is certainly not there does it create it (`createExpense`, or `draftExpenseAndInviteUser` for a payee
+   invited by e-mail), with the key in `customData` and `reference`, and records the id in a second transaction.
+5. When the outcome is unknown (timeout, dropped connection, 5xx), the payout stays claimed until the lease passes, so
+   that an expense Open Collective is still creating is found by the next look-up instead of made twice.
+
+Every attempt and its outcome is in the ledger, without the token. No database transaction is open while a request
+is on the wire: each step commits before the network call and opens a new transaction after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from fundcircle.circles.models import Circle
+from fundcircle.db import utcnow
+from fundcircle.errors import Conflict, FundCircleError
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+from fundcircle.payouts.models import FOLLOWED_STATUSES, OpenCollectiveConnection, Payout
+from fundcircle.payouts.opencollective import Expense, OpenCollectiveClient, PayoutGatewayError
+from fundcircle.payouts.services import (
+    PAYOUT_STATUS_OF_EXPENSE,
+    apply_expense_status,
+    client_for,
+    connection_of,
+    store_balance,
+)
+from fundcircle.proposals.models import ProposalVersion
+from fundcircle.rounds.models import Round
+from fundcircle.voting.models import RoundTally
+
+log = logging.getLogger(__name__)
+
+
+def claim_lease() -> timedelta:
+    """How long a claim protects a payout. Longer than a worker can spend on one request (its look-up and its
+    creation, each with connect and read timeouts, and the read's retries), so only a dead worker's claim expires."""
+    config = current_app.config
+    if config.get("PAYOUT_CLAIM_LEASE_SECONDS") is not None:
+        return timedelta(seconds=config["PAYOUT_CLAIM_LEASE_SECONDS"])
+    per_call = config["OPENCOLLECTIVE_CONNECT_TIMEOUT"] + config["OPENCOLLECTIVE_READ_TIMEOUT"]
+    return timedelta(seconds=6 * per_call)
+
+
+def _due_condition(now: datetime) -> Any:
+    stale = now - claim_lease()
+    return or_(
+        and_(Payout.status == "approved", or_(Payout.retry_at.is_(None), Payout.retry_at <= now)),
+        and_(Payout.status == "requesting", or_(Payout.claimed_at.is_(None), Payout.claimed_at < stale)),
+    )
+
+
+def due_payout_ids(now: datetime, circle_id: int | None = None) -> list[int]:
+    """Approved payouts of connected circles that a worker may claim now."""
+    query = (
+        select(Payout.id)
+        .join(OpenCollectiveConnection, OpenCollectiveConnection.circle_id == Payout.circle_id)
+        .where(_due_condition(now))
+        .order_by(Payout.id)
+    )
+    if circle_id is not None:
+        query = query.where(Payout.circle_id == circle_id)
+    return list(db.session.scalars(query))
+
+
+def _claim(payout_id: int, now: datetime) -> Payout | None:
+    """Take the payout for this worker, or None if another has it or it is not due. Commits."""
+    claimed = db.session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, _due_condition(now))
+        .values(status="requesting", claimed_at=now, attempts=Payout.attempts + 1, retry_at=None)
+        .returning(Payout.attempts),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    if claimed is None:
+        db.session.rollback()
+        return None
+    payout = db.session.get(Payout, payout_id)
+    assert payout is not None
+    db.session.refresh(payout)
+    record(
+        "payout.request_started",
+        actor=None,
+        circle_id=payout.circle_id,
+        subject=payout,
+        data={"proposal": payout.proposal_id, "attempt": claimed, "request_key": payout.request_key,
+              "after_unknown_outcome": payout.outcome_unknown},
+        at=now,
+    )  # fmt: skip
+    db.session.commit()
+    return payout
+
+
+def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, **values: Any) -> Payout:
+    """Record the outcome of a step in a new transaction: the payout's new values and one ledger entry. Commits."""
+    db.session.rollback()
+    payout = db.session.get(Payout, payout_id)
+    assert payout is not None
+    db.session.refresh(payout)
+    if values:
+        if "status" in values:
+            values.setdefault("status_changed_at", now)
+        db.session.execute(
+            update(Payout).where(Payout.id == payout_id, Payout.status == "requesting").values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.refresh(payout)
+    record(action, actor=None, circle_id=payout.circle_id, subject=payout,
+           data={"proposal": payout.proposal_id, **data}, at=now)  # fmt: skip
+    db.session.commit()
+    return payout
+
+
+def _found(payout: Payout, expense: Expense, how: str, now: datetime, **extra: Any) -> Payout:
+    status = PAYOUT_STATUS_OF_EXPENSE.get(expense.status, "requested")
+    if status in ("paid", "rejected", "cancelled"):
+        # Moved on while we did not know about it: record it first as requested, then follow it like a sync would.
+        payout = _settle(payout.id, how, {"expense_id": expense.id, "expense_status": expense.status, **extra}, now,
+                         status="requested", expense_id=expense.id, claimed_at=None, outcome_unknown=False)  # fmt: skip
+        apply_expense_status(payout, expense.id, expense.status, now, via="request")
+        db.session.commit()
+        return payout
+    return _settle(payout.id, how, {"expense_id": expense.id, "expense_status": expense.status, **extra}, now,
+                   status=status, expense_id=expense.id, expense_status=expense.status, synced_at=now,
+                   claimed_at=None, outcome_unknown=False)  # fmt: skip
+
+
+def _gateway_failed(payout: Payout, error: PayoutGatewayError, step: str, now: datetime) -> Payout:
+    details = {"step": step, **error.to_record()}
+    if error.outcome == "refused":
+        return _settle(payout.id, "payout.request_failed", details, now, status="failed",
+                       failure_message=error.message, claimed_at=None)  # fmt: skip
+    if error.outcome == "not_sent" or step == "look-up":
+        # Nothing was created by this attempt. After an earlier unknown outcome the next attempt looks up again.
+        retry_at = now + timedelta(seconds=error.retry_after_seconds or 0)
+        status = "requesting" if payout.outcome_unknown else "approved"
+        return _settle(payout.id, "payout.request_not_sent", details, now, status=status, claimed_at=None,
+                       retry_at=retry_at if error.retry_after_seconds else None)  # fmt: skip
+    # Unknown: the expense may exist. Keep the claim until the lease passes, then look it up before anything else.
+    return _settle(payout.id, "payout.request_outcome_unknown", details, now, outcome_unknown=True)
+
+
+def expense_input(payout: Payout, connection: OpenCollectiveConnection) -> dict[str, Any]:
+    """The expense Open Collective is asked to create for the payout, in its `ExpenseCreateInput` shape."""
+    version = db.session.scalar(
+        select(ProposalVersion).where(
+            ProposalVersion.proposal_id == payout.proposal_id, ProposalVersion.number == payout.proposal_version
+        )
+    )
+    round_ = db.session.get(Round, payout.round_id)
+    circle = db.session.get(Circle, payout.circle_id)
+    tally = db.session.get(RoundTally, payout.round_id)
+    assert version is not None and round_ is not None and circle is not None
+    checkpoint = f" Ledger checkpoint at the decision: {tally.checkpoint_seq}:{tally.checkpoint_hash}." if tally else ""
+    long_description = (
+        f"Funded by {circle.name} through Fund Circle: round “{round_.title}”, proposal {payout.proposal_id}, "
+        f"version {payout.proposal_version}.{checkpoint} Fund Circle payout key {payout.request_key}."
+    )
+    expense: dict[str, Any] = {
+        "type": connection.expense_type,
+        "description": f"Fund Circle grant: {version.title}"[:250],
+        "longDescription": long_description,
+        "currency": payout.currency,
+        "items": [{"description": version.title[:250], "amountV2": {"valueInCents": payout.amount_minor,
+                                                                    "currency": payout.currency}}],
+        "reference": payout.request_key,
+        "customData": custom_data(payout),
+        "tags": ["fund-circle"],
+    }  # fmt: skip
+    if payout.payee_slug is not None:
+        expense["payee"] = {"slug": payout.payee_slug}
+        expense["payoutMethod"] = {
+            "type": "OTHER",
+            "data": {"content": "As agreed with the collective's host.", "currency": payout.currency},
+        }
+    else:
+        expense["payee"] = {"name": payout.payee_name, "email": payout.payee_email, "isInvite": True}
+        expense["recipientNote"] = (
+            f"Your proposal “{version.title}” was funded by {circle.name}. Please add your payout details and submit."
+        )
+    return expense
+
+
+def custom_data(payout: Payout) -> dict[str, Any]:
+    return {"fundCirclePayoutKey": payout.request_key, "fundCircleProposal": payout.proposal_id}
+
+
+def submit_payout(payout_id: int, now: datetime | None = None) -> Payout | None:
+    """Request one payout on Open Collective if it is due and nobody else is at it. Returns the payout as it ended,
+    or None if it was not claimed. Commits; must be called with no transaction of the caller's pending."""
+    now = now or utcnow()
+    payout = _claim(payout_id, now)
+    if payout is None:
+        return None
+    connection = connection_of(payout.circle_id)
+    if connection is None:  # disconnected meanwhile
+        return _settle(payout.id, "payout.request_not_sent", {"error": "The circle is not connected."}, now,
+                       status="approved", claimed_at=None)  # fmt: skip
+    try:
+        client = client_for(connection)
+    except FundCircleError as error:
+        return _settle(payout.id, "payout.request_failed", {"error": error.message}, now, status="failed",
+                       failure_message=error.message, claimed_at=None)  # fmt: skip
+    slug, key, data = connection.collective_slug, payout.request_key, expense_input(payout, connection)
+    invite = payout.payee_slug is None
+    db.session.commit()  # nothing is pending, and no transaction stays open while we wait for Open Collective
+    with client:
+        return _request(client, payout, slug, key, data, invite, now)
+
+
+def _request(client: OpenCollectiveClient, payout: Payout, slug: str, key: str | None, data: dict[str, Any],
+             invite: bool, now: datetime) -> Payout:  # fmt: skip
+    try:
+        existing = client.find_expenses(slug, {"fundCirclePayoutKey": key})
+    except PayoutGatewayError as error:
+        return _gateway_failed(payout, error, "look-up", now)
+    if existing:
+        extra = {"duplicates": [e.id for e in existing[1:]]} if len(existing) > 1 else {}
+        return _found(payout, existing[0], "payout.expense_found", now, **extra)
+    try:
+        expense = client.draft_and_invite(slug, data) if invite else client.create_expense(slug, data)
+    except PayoutGatewayError as error:
+        return _gateway_failed(payout, error, "creation", now)
+    method = "draftExpenseAndInviteUser" if invite else "createExpense"
+    return _found(payout, expense, "payout.requested", now, request_id=expense.request_id, method=method)
+
+
+def submit_due_payouts(now: datetime | None = None, circle_id: int | None = None) -> list[Payout]:
+    """`flask payouts submit`: request every due payout, one after the other. Returns those this worker handled."""
+    now = now or utcnow()
+    handled = []
+    for payout_id in due_payout_ids(now, circle_id):
+        db.session.rollback()
+        try:
+            payout = submit_payout(payout_id, now)
+        except Conflict:
+            db.session.rollback()
+            continue
+        if payout is not None:
+            handled.append(payout)
+    return handled
+
+
+def sync_payout(payout_id: int, *, via: str, now: datetime | None = None) -> bool:
+    """Fetch the payout's expense from Open Collective and move the payout on. Returns whether it changed. Commits.
+
+    :raises PayoutGatewayError: if Open Collective cannot be asked (the caller reports it; nothing changed).
+    """
+    now = now or utcnow()
+    payout = db.session.get(Payout, payout_id)
+    if payout is None or payout.expense_id is None or payout.status not in FOLLOWED_STATUSES:
+        db.session.rollback()
+        return False
+    connection = connection_of(payout.circle_id)
+    if connection is None:
+        db.session.rollback()
+        return False
+    client = client_for(connection)
+    expense_id = payout.expense_id
+    db.session.commit()
+    with client:
+        expense = client.expense(expense_id)
+    payout = db.session.get(Payout, payout_id)
+    assert payout is not None
+    db.session.refresh(payout)
+    if payout.expense_id != expense_id:
+        db.session.rollback()
+        return False
+    try:
+        if expense is None:
+            changed = _expense_gone(payout, expense_id, now, via=via)
+        else:
+            changed = apply_expense_status(payout, expense.id, expense.status, now, via=via)
+    except Conflict:  # another sync moved it meanwhile; its entry says so
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return changed
+
+
+def _expense_gone(payout: Payout, expense_id: str, now: datetime, *, via: str) -> bool:
+    message = "The expense was deleted on Open Collective. Request it again, or cancel the payout."
+    moved = db.session.execute(
+        update(Payout)
+        .where(Payout.id == payout.id, Payout.status.in_(FOLLOWED_STATUSES))
+        .values(status="failed", failure_message=message, expense_id=None, expense_status=None, status_changed_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if moved:
+        record("payout.expense_missing", actor=None, circle_id=payout.circle_id, subject=payout,
+               data={"proposal": payout.proposal_id, "expense_id": expense_id, "via": via}, at=now)  # fmt: skip
+    return bool(moved)
+
+
+def sync_open_payouts(now: datetime | None = None, circle_id: int | None = None) -> tuple[int, list[str]]:
+    """`flask payouts sync`: follow every open payout's expense, and refresh each connected circle's balance.
+    Returns how many payouts changed, and the problems met (one line each)."""
+    now = now or utcnow()
+    query = select(Payout.id).where(Payout.status.in_(FOLLOWED_STATUSES), Payout.expense_id.is_not(None))
+    if circle_id is not None:
+        query = query.where(Payout.circle_id == circle_id)
+    changed, problems = 0, []
+    for payout_id in list(db.session.scalars(query.order_by(Payout.id))):
+        try:
+            changed += sync_payout(payout_id, via="sync", now=now)
+        except (PayoutGatewayError, FundCircleError) as error:
+            db.session.rollback()
+            problems.append(f"payout {payout_id}: {error.message}")
+    connections = select(OpenCollectiveConnection.circle_id)
+    if circle_id is not None:
+        connections = connections.where(OpenCollectiveConnection.circle_id == circle_id)
+    for connected_circle_id in list(db.session.scalars(connections)):
+        try:
+            refresh_balance(connected_circle_id, now)
+        except (PayoutGatewayError, FundCircleError) as error:
+            db.session.rollback()
+            problems.append(f"circle {connected_circle_id}: {error.message}")
+    return changed, problems
+
+
+def refresh_balance(circle_id: int, now: datetime | None = None) -> None:
+    """Ask Open Collective for the collective's balance and keep it. Commits.
+
+    :raises PayoutGatewayError: if Open Collective cannot be asked.
+    """
+    now = now or utcnow()
+    connection = connection_of(circle_id)
+    if connection is None:
+        return
+    client, slug = client_for(connection), connection.collective_slug
+    db.session.commit()
+    with client:
+        collective = client.collective(slug)
+    connection = connection_of(circle_id)
+    if connection is not None:
+        store_balance(connection, collective, now)
+        db.session.commit()
+
+
+def submit_after_approval(payout_id: int) -> None:
+    """Right after the final approval commits, request the payout in this process when the circle is connected.
+    Whatever happens is recorded on the payout; `payouts submit` picks up anything left."""
+    try:
+        submit_payout(payout_id)
+    except Exception:  # the approval stands; the worker will try again
+        db.session.rollback()
+        log.exception("requesting payout %s right after its approval failed", payout_id)

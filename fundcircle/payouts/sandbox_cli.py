@@ -1,0 +1,92 @@
+"""`flask --app fundcircle oc-sandbox`: run the local Open Collective sandbox in the foreground (tests, the demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from fundcircle.payouts.sandbox import DEFAULT_EXPENSE_TYPES, GRAPHQL_PATH, Sandbox, is_loopback, serve
+
+
+def _split_types(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
+    types = [t.strip().upper() for t in value.split(",") if t.strip()]
+    if not types:
+        raise click.BadParameter("name at least one expense type, e.g. GRANT,INVOICE,RECEIPT")
+    return types
+
+
+@click.command("oc-sandbox", help="Serve a local Open Collective stand-in (no money moves). Never in production.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=5050, show_default=True)
+@click.option("--collective", required=True, help="Slug of the sandbox collective.")
+@click.option("--token", required=True, help="Personal token whose user administers the collective and its host.")
+@click.option("--balance-minor", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--currency", default="EUR", show_default=True)
+@click.option("--name", default=None, help="The collective's name (default: its slug).")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file that keeps the sandbox's state across restarts (default: in memory).",
+)
+@click.option("--expense-types", default=",".join(DEFAULT_EXPENSE_TYPES), show_default=True, callback=_split_types)
+@click.option(
+    "--payee-account",
+    "payee_accounts",
+    multiple=True,
+    help="Another account slug the token's user administers (may be given several times).",
+)
+@click.option("--webhook", "webhooks", multiple=True, help="Loopback URL to receive collective.expense.* webhooks.")
+@with_appcontext
+def oc_sandbox_command(
+    host: str,
+    port: int,
+    collective: str,
+    token: str,
+    balance_minor: int,
+    currency: str,
+    name: str | None,
+    state_file: Path | None,
+    expense_types: list[str],
+    payee_accounts: tuple[str, ...],
+    webhooks: tuple[str, ...],
+) -> None:
+    if current_app.config.get("PRODUCTION"):
+        click.echo(
+            "Refusing to run the Open Collective sandbox: FUNDCIRCLE_ENV is production. "
+            "The sandbox is for tests and the demo only.",
+            err=True,
+        )
+        raise SystemExit(1)
+    sandbox = Sandbox(state_file=state_file)
+    try:
+        sandbox.add_collective(
+            collective,
+            admin_token=token,
+            name=name,
+            currency=currency.upper(),
+            balance_minor=balance_minor,
+            expense_types=expense_types,
+            payee_accounts=payee_accounts,
+            webhooks=webhooks,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    if not is_loopback(host):
+        click.echo(
+            f"Warning: serving on {host}, not only on this machine. Anyone who can reach it sees the page.", err=True
+        )
+    server = serve(sandbox, host=host, port=port, quiet=False)
+    click.echo(f"Open Collective sandbox — no money moves: http://{host}:{server.server_port}{GRAPHQL_PATH}")
+    click.echo(f"Host controls: http://{host}:{server.server_port}/   collective: {collective}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sandbox.wait_for_webhooks()

@@ -1,0 +1,97 @@
+"""JSON shapes of the payouts API: the Open Collective connection, TOTP enrolment, payouts and their actions."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from fundcircle.payouts.models import EXPENSE_TYPES, PAYOUT_STATUSES
+
+
+class ConnectionInSchema(Schema):
+    api_url = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    slug = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    token = fields.String(required=True, validate=validate.Length(min=1, max=400), load_only=True)
+    expense_type = fields.String(validate=validate.OneOf(EXPENSE_TYPES))
+
+
+class ConnectionSchema(Schema):
+    circle_id = fields.Integer(required=True)
+    api_url = fields.String(required=True)
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    token_account = fields.String(required=True, metadata={"description": "the account the token acts as"})
+    expense_type = fields.String(required=True)
+    supported_expense_types = fields.List(fields.String(), required=True)
+    balance_minor = fields.Integer(allow_none=True, required=True)
+    currency = fields.String(allow_none=True, required=True)
+    balance_checked_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    webhook_url = fields.String(
+        required=True, metadata={"description": "holds a secret: give it only to Open Collective"}
+    )
+    sandbox = fields.Boolean(required=True, metadata={"description": "a local stand-in: no money moves"})
+    connected_at = fields.DateTime(format="iso", required=True)
+
+
+class TotpStartSchema(Schema):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+
+
+class TotpSecretSchema(Schema):
+    secret = fields.String(required=True, metadata={"description": "base32; shown once"})
+    otpauth_uri = fields.String(required=True)
+
+
+class TotpConfirmSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=10))
+
+
+class TotpStatusSchema(Schema):
+    enabled = fields.Boolean(required=True)
+
+
+class ApproveSchema(Schema):
+    totp = fields.String(required=True, validate=validate.Length(min=1, max=10))
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class EmptySchema(Schema):
+    pass
+
+
+class PayoutApprovalSchema(Schema):
+    treasurer_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    approved_at = fields.DateTime(format="iso", required=True)
+
+
+class PayoutSchema(Schema):
+    id = fields.Integer(required=True)
+    circle_id = fields.Integer(required=True)
+    round_id = fields.Integer(required=True)
+    proposal_id = fields.Integer(required=True)
+    proposal_version = fields.Integer(required=True)
+    amount_minor = fields.Integer(required=True)
+    currency = fields.String(required=True)
+    payee_slug = fields.String(allow_none=True, required=True)
+    payee_name = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(PAYOUT_STATUSES))
+    status_label = fields.String(required=True)
+    approvals = fields.List(fields.Nested(PayoutApprovalSchema), required=True)
+    approvals_needed = fields.Integer(required=True)
+    expense_id = fields.String(allow_none=True, required=True)
+    expense_status = fields.String(allow_none=True, required=True)
+    failure_message = fields.String(allow_none=True, required=True)
+    cancel_reason = fields.String(allow_none=True, required=True)
+    attempts = fields.Integer(required=True)
+    outcome_unknown = fields.Boolean(required=True)
+    created_at = fields.DateTime(format="iso", required=True)
+    status_changed_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    synced_at = fields.DateTime(format="iso", allow_none=True, required=True)
+
+
+class PayoutListSchema(Schema):
+    items = fields.List(fields.Nested(PayoutSchema), required=True)
+    next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})

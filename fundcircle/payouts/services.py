@@ -1,0 +1,474 @@
+"""Payouts in the database: connecting a circle to Open Collective, treasurer approvals, cancelling, retrying, and
+moving a payout on when Open Collective reports its expense.
+
+Like every service: the actor is explicit, role and status are checked, the change and its ledger entry are flushed
+together, and the caller commits. Nothing here talks to Open Collective; payouts/requesting.py does, after commit.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from fundcircle.auth.models import User
+from fundcircle.auth.services import normalise_email
+from fundcircle.auth.totp import verify_code
+from fundcircle.circles.models import Circle
+from fundcircle.circles.services import require_role
+from fundcircle.crypto import SealBroken, seal, unseal
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.services import record
+from fundcircle.payouts.models import (
+    EXPENSE_TYPES,
+    FINAL_STATUSES,
+    STATUS_LABELS,
+    OpenCollectiveConnection,
+    Payout,
+    PayoutApproval,
+)
+from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient
+from fundcircle.proposals.models import Proposal
+from fundcircle.rounds.models import Round
+
+TOKEN_SEAL_PURPOSE = "opencollective-token"
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+#: Where Open Collective's expense statuses put a payout, and how far along each of ours is: a payout only moves
+#: forward, so a late or repeated report of an earlier status changes nothing.
+PAYOUT_STATUS_OF_EXPENSE = {
+    "DRAFT": "invited",
+    "UNVERIFIED": "requested",
+    "PENDING": "requested",
+    "INCOMPLETE": "requested",
+    "APPROVED": "approved_on_oc",
+    "PROCESSING": "approved_on_oc",
+    "SCHEDULED_FOR_PAYMENT": "approved_on_oc",
+    "ERROR": "approved_on_oc",
+    "PAID": "paid",
+    "REJECTED": "rejected",
+    "SPAM": "rejected",
+    "INVITE_DECLINED": "rejected",
+    "CANCELED": "cancelled",
+}
+PROGRESS = {
+    "requesting": 0,
+    "invited": 1,
+    "requested": 2,
+    "approved_on_oc": 3,
+    "paid": 4,
+    "rejected": 4,
+    "cancelled": 4,
+}
+
+
+# -- the Open Collective connection ------------------------------------------------------------------------------
+
+
+def is_sandbox_url(api_url: str) -> bool:
+    """A local stand-in (`flask oc-sandbox`): no money moves there, and the pages say so."""
+    return (urlsplit(api_url).hostname or "") in LOCAL_HOSTS
+
+
+@dataclass(frozen=True)
+class ConnectionInput:
+    api_url: str
+    slug: str
+    token: str
+    expense_type: str | None = None
+
+
+def check_connection_input(data: ConnectionInput) -> ConnectionInput:
+    """Shape checks before anything is sent to Open Collective.
+
+    :raises ValidationFailed: naming the field at fault.
+    """
+    api_url = data.api_url.strip()
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or len(api_url) > 300:
+        raise ValidationFailed("Give the API's full address, such as " + current_app.config["OPENCOLLECTIVE_API_URL"]
+                               + ".", field="api_url")  # fmt: skip
+    if parts.scheme == "http" and not (is_sandbox_url(api_url) and not current_app.config["PRODUCTION"]):
+        raise ValidationFailed("The address must start with https:// (plain http only reaches the local sandbox, "
+                               "in development).", field="api_url")  # fmt: skip
+    slug = data.slug.strip().lower()
+    if not SLUG_PATTERN.match(slug):
+        raise ValidationFailed("Give the collective's slug as in its address on Open Collective: lower-case letters, "
+                               "digits and dashes, e.g. riverside-circle.", field="slug")  # fmt: skip
+    token = data.token.strip()
+    if not token or len(token) > 400 or any(c.isspace() for c in token):
+        raise ValidationFailed("Paste the personal token from your Open Collective settings (For developers → "
+                               "Personal tokens).", field="token")  # fmt: skip
+    expense_type = (data.expense_type or "").strip().upper() or None
+    if expense_type is not None and expense_type not in EXPENSE_TYPES:
+        raise ValidationFailed(f"Choose one of {', '.join(EXPENSE_TYPES)}.", field="expense_type")
+    return ConnectionInput(api_url, slug, token, expense_type)
+
+
+def make_client(api_url: str, token: str) -> OpenCollectiveClient:
+    config = current_app.config
+    return OpenCollectiveClient(
+        api_url,
+        token,
+        connect_timeout=config["OPENCOLLECTIVE_CONNECT_TIMEOUT"],
+        read_timeout=config["OPENCOLLECTIVE_READ_TIMEOUT"],
+    )
+
+
+def client_for(connection: OpenCollectiveConnection) -> OpenCollectiveClient:
+    """:raises ValidationFailed: if the stored token cannot be read (the server's key changed)."""
+    try:
+        token = unseal(TOKEN_SEAL_PURPOSE, connection.token_sealed)
+    except SealBroken:
+        raise ValidationFailed(
+            "The circle's Open Collective token can no longer be read (the server's key changed): a treasurer must "
+            "connect the circle again.",
+            field="token",
+        ) from None
+    return make_client(connection.api_url, token)
+
+
+def connection_of(circle_id: int) -> OpenCollectiveConnection | None:
+    return db.session.get(OpenCollectiveConnection, circle_id)
+
+
+def save_connection(
+    actor: User, circle: Circle, data: ConnectionInput, *, me: Me, collective: Collective, now: datetime
+) -> OpenCollectiveConnection:
+    """Store a connection that Open Collective has just confirmed (`me` and `collective` come from its answers).
+
+    :raises PermissionDenied: unless the actor is the circle's treasurer.
+    :raises ValidationFailed: if the token's account is not the collective's admin, the collective holds another
+        currency, or it does not accept the expense type.
+    """
+    require_role(actor, circle, "treasurer")
+    if not collective.is_admin:
+        raise ValidationFailed(
+            f"The token's account ({me.slug}) is not an admin of “{collective.name}”. Expenses can only be "
+            "requested with a token of one of the collective's admins.",
+            field="token",
+        )
+    if collective.balance_currency != circle.currency:
+        raise ValidationFailed(
+            f"“{collective.name}” holds {collective.balance_currency}, but this circle's budgets are in "
+            f"{circle.currency}.",
+            field="slug",
+        )
+    supported = [kind for kind in collective.supported_expense_types if kind in EXPENSE_TYPES]
+    expense_type = data.expense_type or "GRANT"
+    if expense_type not in collective.supported_expense_types:
+        accepted = ", ".join(supported) or "none that Fund Circle can use"
+        raise ValidationFailed(
+            f"“{collective.name}” does not accept {expense_type} expenses; it accepts {accepted}. Choose one of them.",
+            field="expense_type",
+        )
+    connection = connection_of(circle.id)
+    is_new = connection is None
+    if connection is None:
+        connection = OpenCollectiveConnection(circle_id=circle.id, webhook_secret=secrets.token_urlsafe(24))
+        db.session.add(connection)
+    connection.api_url = data.api_url
+    connection.collective_slug = collective.slug
+    connection.collective_name = collective.name
+    connection.token_sealed = seal(TOKEN_SEAL_PURPOSE, data.token)
+    connection.token_account = me.slug
+    connection.expense_type = expense_type
+    connection.supported_expense_types = list(collective.supported_expense_types)
+    connection.balance_minor = collective.balance_minor
+    connection.balance_currency = collective.balance_currency
+    connection.balance_checked_at = now
+    connection.connected_by_id = actor.id
+    connection.connected_at = now
+    record(
+        "opencollective.connected" if is_new else "opencollective.reconnected",
+        actor=actor,
+        circle_id=circle.id,
+        subject=circle,
+        data={
+            "api_url": data.api_url,
+            "collective": collective.slug,
+            "name": collective.name,
+            "token_account": me.slug,
+            "expense_type": expense_type,
+        },
+        at=now,
+    )
+    db.session.flush()
+    return connection
+
+
+def store_balance(connection: OpenCollectiveConnection, collective: Collective, now: datetime) -> None:
+    """Keep the balance Open Collective last reported, to show on the treasury page without asking on every view.
+    A reading, not a change of the circle's state: it is not written to the ledger."""
+    connection.balance_minor = collective.balance_minor
+    connection.balance_currency = collective.balance_currency
+    connection.balance_checked_at = now
+
+
+# -- approvals -----------------------------------------------------------------------------------------------------
+
+
+def get_payout(payout_id: int) -> Payout:
+    payout = db.session.get(Payout, payout_id)
+    if payout is None:
+        raise NotFound("There is no such payout.")
+    return payout
+
+
+def approvals_needed(payout: Payout) -> int:
+    circle = db.session.get(Circle, payout.circle_id)
+    assert circle is not None
+    return circle.approvals_needed(payout.amount_minor)
+
+
+def why_cannot_approve(actor: User, payout: Payout) -> str | None:
+    """Why the actor may not approve this payout, in words, or None if they may (their code is checked apart)."""
+    if payout.status != "awaiting_approval":
+        return f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals."
+    proposal = db.session.get(Proposal, payout.proposal_id)
+    if proposal is not None and proposal.author_id == actor.id:
+        return "You wrote this proposal, so another treasurer must approve its payout."
+    if payout.payee_email is not None and normalise_email(payout.payee_email) == actor.email:
+        return "You are this payout's payee, so another treasurer must approve it."
+    if any(approval.treasurer_id == actor.id for approval in payout.approvals):
+        return "You have approved this payout already; it needs another treasurer's approval."
+    return None
+
+
+def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -> Payout:
+    """A treasurer approves a payout with a fresh code from their authenticator app. The approval that makes the
+    number the circle requires moves the payout to `approved` and fixes the key it will carry on Open Collective.
+
+    :raises PermissionDenied: unless the actor is a treasurer of the circle, and not the proposal's author or payee.
+    :raises Conflict: if the payout takes no more approvals, the actor approved it already, or the code was used.
+    :raises TotpRejected, RateLimited: for a wrong code, or after too many.
+    """
+    circle = db.session.get(Circle, payout.circle_id)
+    assert circle is not None
+    require_role(actor, circle, "treasurer")
+    reason = why_cannot_approve(actor, payout)
+    if reason is not None:
+        refusal = Conflict if payout.status != "awaiting_approval" or "already" in reason else PermissionDenied
+        raise refusal(reason)
+    verify_code(actor, totp_code, now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(PayoutApproval(payout_id=payout.id, treasurer_id=actor.id, approved_at=now))
+    except IntegrityError:
+        raise Conflict("You have approved this payout already; it needs another treasurer's approval.") from None
+    # Counted in the row itself, so that two treasurers approving at once both count and one of them completes it.
+    count = db.session.execute(
+        update(Payout)
+        .where(Payout.id == payout.id, Payout.status == "awaiting_approval")
+        .values(approvals_count=Payout.approvals_count + 1)
+        .returning(Payout.approvals_count),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    if count is None:
+        raise Conflict("This payout changed meanwhile; reload to see where it stands.")
+    needed = circle.approvals_needed(payout.amount_minor)
+    record(
+        "payout.approval_given",
+        actor=actor,
+        circle_id=circle.id,
+        subject=payout,
+        data={"proposal": payout.proposal_id, "approvals": count, "needed": needed,
+              "amount_minor": payout.amount_minor, "currency": payout.currency},
+        at=now,
+    )  # fmt: skip
+    if count >= needed:
+        key = f"fc-{uuid.uuid4()}"
+        _move(payout, "awaiting_approval", "approved", now, request_key=key)
+        record(
+            "payout.approved",
+            actor=actor,
+            circle_id=circle.id,
+            subject=payout,
+            data={"proposal": payout.proposal_id, "approvals": count, "request_key": key,
+                  "amount_minor": payout.amount_minor, "currency": payout.currency},
+            at=now,
+        )  # fmt: skip
+    db.session.refresh(payout)
+    return payout
+
+
+CANCELLABLE = ("awaiting_approval", "approved", "failed")
+
+
+def cancel_payout(actor: User, payout: Payout, reason: str, now: datetime) -> Payout:
+    """A treasurer cancels a payout that has not been requested on Open Collective (nothing exists there yet).
+
+    :raises PermissionDenied: unless the actor is a treasurer of the circle.
+    :raises ValidationFailed: on `reason` if it is missing or too long.
+    :raises Conflict: if the payout is already requested (cancel the expense on Open Collective instead) or final.
+    """
+    circle = db.session.get(Circle, payout.circle_id)
+    assert circle is not None
+    require_role(actor, circle, "treasurer")
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise ValidationFailed(
+            "Say why the payout is cancelled; the circle will read it in the ledger.", field="reason"
+        )
+    if len(reason) > 1000:
+        raise ValidationFailed("Use at most 1,000 characters.", field="reason")
+    if payout.status not in CANCELLABLE:
+        raise Conflict(
+            f"This payout is {STATUS_LABELS[payout.status].lower()}, so it can no longer be cancelled here"
+            + ("." if payout.is_final else "; reject or cancel its expense on Open Collective instead.")
+        )
+    before = payout.status
+    _move(payout, before, "cancelled", now, cancel_reason=reason, claimed_at=None)
+    record(
+        "payout.cancelled",
+        actor=actor,
+        circle_id=circle.id,
+        subject=payout,
+        data={"proposal": payout.proposal_id, "from": before, "reason": reason},
+        at=now,
+    )
+    close_round_if_settled(payout.round_id, now)
+    return payout
+
+
+def retry_payout(actor: User, payout: Payout, now: datetime) -> Payout:
+    """A treasurer who fixed the cause of a failed request asks for it again (Open Collective is asked first
+    whether the expense exists, as for every request).
+
+    :raises PermissionDenied: unless the actor is a treasurer of the circle.
+    :raises Conflict: unless the payout failed.
+    """
+    circle = db.session.get(Circle, payout.circle_id)
+    assert circle is not None
+    require_role(actor, circle, "treasurer")
+    if payout.status != "failed":
+        raise Conflict(f"Only a failed payout can be retried; this one is {STATUS_LABELS[payout.status].lower()}.")
+    _move(payout, "failed", "approved", now, failure_message=None, retry_at=None)
+    record("payout.retry_requested", actor=actor, circle_id=circle.id, subject=payout,
+           data={"proposal": payout.proposal_id}, at=now)  # fmt: skip
+    return payout
+
+
+# -- status changes ------------------------------------------------------------------------------------------------
+
+
+def _move(payout: Payout, from_status: str, to_status: str, now: datetime, **values: Any) -> None:
+    """Compare-and-set the payout's status: of two processes moving it at once, one wins, the other gets Conflict."""
+    moved = db.session.execute(
+        update(Payout)
+        .where(Payout.id == payout.id, Payout.status == from_status)
+        .values(status=to_status, status_changed_at=now, **values),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not moved:
+        raise Conflict("This payout changed meanwhile; reload to see where it stands.")
+    db.session.refresh(payout)
+
+
+def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, now: datetime, *, via: str) -> bool:
+    """Follow what Open Collective says about the payout's expense. The payout only moves forward; a changed
+    Open Collective status is recorded even when the payout's own status stays. Returns whether anything changed."""
+    target = PAYOUT_STATUS_OF_EXPENSE.get(expense_status)
+    before, before_expense_status = payout.status, payout.expense_status
+    forward = target is not None and PROGRESS.get(target, -1) > PROGRESS.get(before, 99)
+    changed = forward or before_expense_status != expense_status
+    payout.synced_at = now
+    if not changed:
+        return False
+    values: dict[str, Any] = {"expense_status": expense_status, "synced_at": now}
+    if forward:
+        assert target is not None
+        _move(payout, before, target, now, **values)
+    else:
+        db.session.execute(
+            update(Payout).where(Payout.id == payout.id, Payout.status == before).values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.refresh(payout)
+    record(
+        "payout.expense_updated",
+        actor=None,
+        circle_id=payout.circle_id,
+        subject=payout,
+        data={"proposal": payout.proposal_id, "expense_id": expense_id, "expense_status": expense_status,
+              "from": before, "to": payout.status, "via": via},
+        at=now,
+    )  # fmt: skip
+    if payout.is_final:
+        close_round_if_settled(payout.round_id, now)
+    return True
+
+
+def unsettled_payouts(round_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Payout)
+            .where(Payout.round_id == round_id, Payout.status.not_in(FINAL_STATUSES))
+        )
+        or 0
+    )
+
+
+def close_round_if_settled(round_id: int, now: datetime) -> bool:
+    """A decided round closes when every payout is paid, rejected or cancelled (PRODUCT.md, the round lifecycle)."""
+    if unsettled_payouts(round_id):
+        return False
+    moved = db.session.execute(
+        update(Round)
+        .where(Round.id == round_id, Round.phase == "decided")
+        .values(phase="closed", phase_changed_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if not moved:
+        return False
+    round_ = db.session.get(Round, round_id)
+    assert round_ is not None
+    db.session.refresh(round_)
+    record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
+           data={"from": "decided", "to": "closed", "by": "payouts"}, at=now)  # fmt: skip
+    return True
+
+
+# -- reading -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Treasury:
+    payouts: list[Payout]
+    awaiting_minor: int
+    approved_unpaid_minor: int
+    paid_minor: int
+
+
+def treasury_of(circle: Circle) -> Treasury:
+    """The circle's payouts, newest round first, with what awaits approval, what is approved but unpaid and paid."""
+    payouts = list(db.session.scalars(select(Payout).where(Payout.circle_id == circle.id).order_by(Payout.id.desc())))
+
+    def total(statuses: tuple[str, ...]) -> int:
+        return sum(p.amount_minor for p in payouts if p.status in statuses)
+
+    return Treasury(
+        payouts=payouts,
+        awaiting_minor=total(("awaiting_approval",)),
+        approved_unpaid_minor=total(("approved", "requesting", "requested", "invited", "approved_on_oc", "failed")),
+        paid_minor=total(("paid",)),
+    )
+
+
+def payouts_page(circle: Circle, *, after: int, limit: int) -> list[Payout]:
+    return list(
+        db.session.scalars(
+            select(Payout).where(Payout.circle_id == circle.id, Payout.id > after).order_by(Payout.id).limit(limit)
+        )
+    )

@@ -1,0 +1,271 @@
+"""Treasury pages: the circle's payouts and Open Collective connection, approving and cancelling, and the webhook
+Open Collective calls. Requests to Open Collective happen only after the view's commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from fundcircle.access import PUBLIC, circle_role, requires
+from fundcircle.auth.forms import ConfirmForm
+from fundcircle.circles.models import Circle
+from fundcircle.db import utcnow
+from fundcircle.errors import FundCircleError, NotFound, roll_back_for
+from fundcircle.extensions import db
+from fundcircle.forms import attach_error
+from fundcircle.payouts import services
+from fundcircle.payouts.forms import ApproveForm, CancelForm, ConnectForm
+from fundcircle.payouts.models import OpenCollectiveConnection, Payout
+from fundcircle.payouts.opencollective import PayoutGatewayError
+from fundcircle.payouts.requesting import (
+    submit_after_approval,
+    submit_due_payouts,
+    sync_open_payouts,
+    sync_payout,
+)
+from fundcircle.proposals.models import Proposal, ProposalVersion
+
+bp = Blueprint("payouts", __name__)
+
+TREASURER = circle_role("treasurer")
+
+
+def webhook_url(connection: OpenCollectiveConnection) -> str:
+    from fundcircle.mail import external_url
+
+    return external_url("payouts.webhook", secret=connection.webhook_secret)
+
+
+def payout_titles(payouts: list[Payout]) -> dict[int, str]:
+    """Each payout's proposal title as in the funded version, in one query (and the proposals into the session)."""
+    if not payouts:
+        return {}
+    proposal_ids = [p.proposal_id for p in payouts]
+    list(db.session.scalars(select(Proposal).where(Proposal.id.in_(proposal_ids))))
+    versions = {p.proposal_id: p.proposal_version for p in payouts}
+    rows = db.session.execute(
+        select(ProposalVersion.proposal_id, ProposalVersion.number, ProposalVersion.title).where(
+            ProposalVersion.proposal_id.in_(proposal_ids)
+        )
+    )
+    return {proposal_id: title for proposal_id, number, title in rows if versions[proposal_id] == number}
+
+
+@bp.route("/circles/<int:circle_id>/treasury")
+@requires(TREASURER)
+def treasury(circle_id: int) -> str:
+    circle: Circle = g.circle
+    summary = services.treasury_of(circle)
+    connection = services.connection_of(circle.id)
+    return render_template(
+        "payouts/treasury.html",
+        circle=circle,
+        summary=summary,
+        titles=payout_titles(summary.payouts),
+        connection=connection,
+        sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
+        webhook_url=webhook_url(connection) if connection is not None else None,
+        sync_form=ConfirmForm(),
+    )
+
+
+@bp.route("/circles/<int:circle_id>/treasury/connect", methods=["GET", "POST"])
+@requires(TREASURER)
+def connect(circle_id: int) -> str | Response | tuple[str, int]:
+    circle: Circle = g.circle
+    connection = services.connection_of(circle.id)
+    form = ConnectForm(
+        data={
+            "api_url": connection.api_url if connection else current_app.config["OPENCOLLECTIVE_API_URL"],
+            "slug": connection.collective_slug if connection else "",
+            "expense_type": connection.expense_type if connection else "GRANT",
+        }
+        if request.method == "GET"
+        else None
+    )
+
+    def show(status: int) -> tuple[str, int]:
+        return render_template("payouts/connect.html", circle=circle, form=form, connection=connection), status
+
+    if not form.validate_on_submit():
+        return show(400 if form.is_submitted() else 200)
+    data = services.ConnectionInput(
+        api_url=form.api_url.data or "",
+        slug=form.slug.data or "",
+        token=form.token.data or "",
+        expense_type=form.expense_type.data,
+    )
+    try:
+        data = services.check_connection_input(data)
+        db.session.rollback()  # hold no transaction (nor SQLite's write lock) while Open Collective answers
+        with services.make_client(data.api_url, data.token) as client:
+            me = client.me()
+            collective = client.collective(data.slug)
+        services.save_connection(current_user, circle, data, me=me, collective=collective, now=utcnow())
+    except PayoutGatewayError as error:
+        db.session.rollback()
+        form.token.errors = [error.message] if error.status in (401, 403) else []
+        if not form.token.errors:
+            target = form.slug if error.code == "NotFound" else None
+            if target is not None:
+                target.errors = [error.message]
+            else:
+                form.form_errors.append(error.message)
+        return show(422)
+    except FundCircleError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return show(error.status)
+    db.session.commit()
+    flash(f"Connected to “{collective.name}” on Open Collective.", "success")
+    return redirect(url_for("payouts.treasury", circle_id=circle.id))
+
+
+@bp.route("/circles/<int:circle_id>/treasury/sync", methods=["POST"])
+@requires(TREASURER)
+def sync(circle_id: int) -> Response:
+    """Ask Open Collective now: request what is approved, follow what is requested, refresh the balance."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("payouts.treasury", circle_id=circle_id))
+    db.session.rollback()
+    submit_due_payouts(circle_id=circle_id)
+    changed, problems = sync_open_payouts(circle_id=circle_id)
+    for problem in problems:
+        flash(problem, "error")
+    flash(f"Checked Open Collective: {changed} payout(s) changed.", "success" if not problems else "info")
+    return redirect(url_for("payouts.treasury", circle_id=circle_id))
+
+
+def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, int]:
+    circle: Circle = g.circle
+    connection = services.connection_of(circle.id)
+    context: dict[str, Any] = {
+        "circle": circle,
+        "payout": payout,
+        "title": payout_titles([payout]).get(payout.proposal_id, f"proposal {payout.proposal_id}"),
+        "needed": services.approvals_needed(payout),
+        "cannot_approve": services.why_cannot_approve(current_user, payout),
+        "has_totp": current_user.has_totp,
+        "connection": connection,
+        "sandbox": connection is not None and services.is_sandbox_url(connection.api_url),
+        "approve_form": ApproveForm(formdata=None),
+        "cancel_form": CancelForm(formdata=None),
+        "retry_form": ConfirmForm(),
+        "refusal": None,
+    }
+    context.update(forms)
+    return render_template("payouts/payout.html", **context), status
+
+
+@bp.route("/payouts/<int:payout_id>")
+@requires(TREASURER)
+def view(payout_id: int) -> tuple[str, int]:
+    return _payout_page(services.get_payout(payout_id))
+
+
+@bp.route("/payouts/<int:payout_id>/approve", methods=["POST"])
+@requires(TREASURER)
+def approve(payout_id: int) -> Response | tuple[str, int]:
+    payout = services.get_payout(payout_id)
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        return _payout_page(payout, 400, approve_form=form)
+    try:
+        services.approve_payout(current_user, payout, form.totp.data or "", utcnow())
+    except FundCircleError as error:
+        roll_back_for(error)
+        attach_error(form, error)
+        return _payout_page(services.get_payout(payout_id), error.status, approve_form=form, refusal=error.message)
+    db.session.commit()
+    if payout.status == "approved":
+        flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
+        if services.connection_of(payout.circle_id) is not None and current_app.config["PAYOUTS_SUBMIT_AFTER_APPROVAL"]:
+            submit_after_approval(payout.id)
+    else:
+        flash("Approved. It needs another treasurer's approval too.", "success")
+    return redirect(url_for("payouts.view", payout_id=payout.id))
+
+
+@bp.route("/payouts/<int:payout_id>/cancel", methods=["POST"])
+@requires(TREASURER)
+def cancel(payout_id: int) -> Response | tuple[str, int]:
+    payout = services.get_payout(payout_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _payout_page(payout, 400, cancel_form=form)
+    try:
+        services.cancel_payout(current_user, payout, form.reason.data or "", utcnow())
+    except FundCircleError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return _payout_page(services.get_payout(payout_id), error.status, cancel_form=form, refusal=error.message)
+    db.session.commit()
+    flash("The payout is cancelled.", "success")
+    return redirect(url_for("payouts.view", payout_id=payout.id))
+
+
+@bp.route("/payouts/<int:payout_id>/retry", methods=["POST"])
+@requires(TREASURER)
+def retry(payout_id: int) -> Response | tuple[str, int]:
+    payout = services.get_payout(payout_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("payouts.view", payout_id=payout.id))
+    try:
+        services.retry_payout(current_user, payout, utcnow())
+    except FundCircleError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("payouts.view", payout_id=payout.id))
+    db.session.commit()
+    if services.connection_of(payout.circle_id) is not None:
+        submit_after_approval(payout.id)
+    flash("Requested again.", "success")
+    return redirect(url_for("payouts.view", payout_id=payout.id))
+
+
+@bp.route("/hooks/opencollective/<secret>", methods=["POST"])
+@requires(PUBLIC)
+def webhook(secret: str) -> Response | tuple[Response, int]:
+    """A delivery from Open Collective. It is not signed, so it is only a hint: the named expense is fetched from
+    Open Collective and the payout follows what Open Collective says, never what the body says."""
+    connection = db.session.scalar(
+        select(OpenCollectiveConnection).where(OpenCollectiveConnection.webhook_secret == secret)
+    )
+    if connection is None:
+        raise NotFound("There is no such webhook.")
+    body = request.get_json(silent=True)
+    kind = body.get("type") if isinstance(body, dict) else None
+    if not isinstance(kind, str) or not kind.startswith("collective.expense."):
+        return jsonify({"result": "ignored", "reason": "not an expense event"}), 202
+    expense_id = _expense_id_of(body)
+    payout = (
+        db.session.scalar(
+            select(Payout).where(Payout.circle_id == connection.circle_id, Payout.expense_id == expense_id)
+        )
+        if expense_id
+        else None
+    )
+    if payout is None:
+        return jsonify({"result": "ignored", "reason": "no payout of this circle has that expense"}), 202
+    try:
+        changed = sync_payout(payout.id, via="webhook")
+    except (PayoutGatewayError, FundCircleError) as error:
+        db.session.rollback()
+        return jsonify({"result": "not synced", "reason": error.message}), 503
+    return jsonify(
+        {"result": "changed" if changed else "unchanged", "status": db.session.get(Payout, payout.id).status}
+    )
+
+
+def _expense_id_of(body: dict[str, Any]) -> str | None:
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return None
+    expense = data.get("expense")
+    candidates = [expense.get("id"), expense.get("publicId")] if isinstance(expense, dict) else []
+    candidates.append(data.get("id") if isinstance(data.get("id"), str) else None)
+    return next((c for c in candidates if isinstance(c, str) and 0 < len(c) <= 64), None)
