@@ -15,7 +15,9 @@ from flask import Flask
 from tests.conftest import Client
 from tests.security.world import ROLES_OF, CircleWorld, all_routes, build_circle, snapshot, url_for_rule
 
-ID_NAMES = ("circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id", "user_id", "token_id")
+ID_NAMES = (
+    "circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id", "payout_id", "user_id", "token_id",
+)  # fmt: skip
 ROUTES_WITH_IDS = [route for route in all_routes() if any(f"<int:{name}>" in route[1] for name in ID_NAMES)]
 #: What a form or JSON body might carry, so that a route that forgot its check would act on it.
 FORM_BODY = {

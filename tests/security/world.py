@@ -19,9 +19,11 @@ from fundcircle.circles.services import invite_member
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.consent_rounds import answer_consent, open_consent_round
+from fundcircle.voting.services import cast_ballot
 from tests.conftest import test_config
 from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
 
@@ -43,6 +45,7 @@ class CircleWorld:
     proposal_id: int
     comment_id: int
     consent_round_id: int
+    payout_id: int
     invitation_token: str
     user_ids: dict[str, int]
     emails: dict[str, str]
@@ -58,6 +61,7 @@ class CircleWorld:
             "proposal_id": self.proposal_id,
             "comment_id": self.comment_id,
             "consent_round_id": self.consent_round_id,
+            "payout_id": self.payout_id,
             "user_id": self.user_ids["member"],
             "token": self.invitation_token,
             "token_id": self.token_ids.get(actor, 1),
@@ -88,7 +92,17 @@ def build_circle(label: str) -> CircleWorld:
     advance_round(admin, consent, "deciding", utcnow())
     consent_round = open_consent_round(admin, consent_proposal, utcnow())
     answer_consent(people["circle"], consent_round, "concern", f"Concern {label} secret", utcnow())
+    # A decided round, so that there is a payout awaiting approval.
+    decided = make_round(circle, admin, title=f"Decided {label} secret")
+    advance_round(admin, decided, "proposals", utcnow())
+    funded_input = sample_proposal(title=f"Funded {label} secret")
+    funded = create_proposal(author, decided, funded_input, submit=True, now=utcnow())
+    advance_round(admin, decided, "deliberation", utcnow())
+    advance_round(admin, decided, "deciding", utcnow())
+    cast_ballot(people["circle"], decided, {funded.id: 2}, utcnow())
+    advance_round(admin, decided, "decided", utcnow())
     db.session.commit()
+    payout_id = db.session.scalars(sa.select(Payout.id).where(Payout.proposal_id == funded.id)).one()
     outcome = invite_member(
         admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
     )
@@ -106,6 +120,7 @@ def build_circle(label: str) -> CircleWorld:
         proposal_id=proposal.id,
         comment_id=comment.id,
         consent_round_id=consent_round.id,
+        payout_id=payout_id,
         invitation_token=outcome.token,
         user_ids={actor: user.id for actor, user in people.items()},
         emails={actor: user.email for actor, user in people.items()},
