@@ -100,6 +100,8 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "OPENCOLLECTIVE_API_URL": os.environ.get("OPENCOLLECTIVE_API_URL", "https://api.opencollective.com/graphql/v2"),
         "OPENCOLLECTIVE_CONNECT_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_CONNECT_TIMEOUT", "5")),
         "OPENCOLLECTIVE_READ_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_READ_TIMEOUT", "30")),
+        # Reads (never mutations) are tried 3 times, waiting this long, then twice as long, in between.
+        "OPENCOLLECTIVE_READ_BACKOFF_SECONDS": 0.5,
         # How long a worker's claim on a payout protects it; None derives it from the timeouts (payouts/requesting.py).
         "PAYOUT_CLAIM_LEASE_SECONDS": None,
         # Request a payout in the approving request itself, right after the final approval commits.

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email
+from fundcircle.auth.totp import SEAL_PURPOSE as TOTP_SEAL_PURPOSE
+from fundcircle.circles.models import Circle
 from fundcircle.circles.services import CircleInput, create_circle, invite_member
+from fundcircle.crypto import seal
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.payouts.opencollective import Collective, Me
+from fundcircle.payouts.services import ConnectionInput, save_connection
 from fundcircle.proposals.services import ProposalInput, create_proposal
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
+from fundcircle.voting.services import cast_ballot
 
 DEMO_PASSWORD = "fundcircle-demo"  # nosec B105  # the demo accounts' published password (README)
+#: The demo treasurer's authenticator key (demo only: anyone reading this can make the codes). `make demo-code`
+#: prints the current code; an authenticator app can take the key too.
+DEMO_TOTP_SECRET = "FUNDCIRCLEDEMOKEY234567A"
+#: The local Open Collective sandbox that `make run` starts beside the app (`flask oc-sandbox`).
+DEMO_SANDBOX: dict[str, Any] = {
+    "api_url": "http://127.0.0.1:5050/graphql/v2",
+    "collective": "riverside-fund",
+    "token": "demo-sandbox-token",
+    "balance_minor": 500_000,
+    "payee_account": "riverside-repair",
+}
 DEMO_PEOPLE = [
     # (name, e-mail, roles in the demo circle)
     ("Ana Admin", "ana@example.org", ["member", "admin"]),
@@ -110,7 +128,86 @@ def seed_demo() -> bool:
         question=False,
         now=now,
     )
+    _seed_decided_round(circle, users, now)
     return True
+
+
+def _seed_decided_round(circle: Circle, users: dict[str, User], now: datetime) -> None:
+    """A winter round the circle has decided: two funded proposals whose payouts await the treasurer, who has an
+    authenticator app set up, in a circle connected to the local Open Collective sandbox."""
+    ana, tomas = users["ana@example.org"], users["tomas@example.org"]
+    winter = create_round(
+        ana,
+        circle,
+        RoundInput(
+            title="Winter small grants",
+            description="Small grants for the winter term.",
+            budget_minor=60_000,
+            per_proposal_cap_minor=30_000,
+            method="quadratic",
+            categories=["Tools", "Learning"],
+            proposals_close_at=now + timedelta(days=1),
+            deliberation_close_at=now + timedelta(days=2),
+            deciding_close_at=now + timedelta(days=3),
+        ),
+    )
+    advance_round(ana, winter, "proposals", now)
+    repair = create_proposal(
+        users["dana@example.org"],
+        winter,
+        ProposalInput(
+            title="Repair café tools",
+            summary="Soldering irons, sewing kits and a multimeter for the monthly repair café.",
+            body="The repair café has run on borrowed tools for a year; this buys our own.",
+            amount_minor=24_000,
+            category="Tools",
+            payee_slug=DEMO_SANDBOX["payee_account"],
+        ),
+        submit=True,
+        now=now,
+    )
+    books = create_proposal(
+        users["eli@example.org"],
+        winter,
+        ProposalInput(
+            title="Reading group books",
+            summary="Ten copies of the next two books for the reading group.",
+            body="Kofi runs the reading group and buys the books.",
+            amount_minor=18_000,
+            category="Learning",
+            payee_name="Kofi Mensah",
+            payee_email="kofi@example.org",
+        ),
+        submit=True,
+        now=now,
+    )
+    advance_round(ana, winter, "deliberation", now)
+    advance_round(ana, winter, "deciding", now)
+    for voter, votes in (("bea", {repair.id: 4, books.id: 3}), ("chidi", {repair.id: 3, books.id: 2}),
+                         ("dana", {repair.id: 5, books.id: 1})):  # fmt: skip
+        cast_ballot(users[f"{voter}@example.org"], winter, votes, now)
+    advance_round(ana, winter, "decided", now)
+
+    tomas.totp_secret_sealed = seal(TOTP_SEAL_PURPOSE, DEMO_TOTP_SECRET)
+    tomas.totp_confirmed_at = now
+    sandbox = DEMO_SANDBOX
+    save_connection(
+        tomas,
+        circle,
+        ConnectionInput(api_url=sandbox["api_url"], slug=sandbox["collective"], token=sandbox["token"]),
+        me=Me(id="usr_demo", slug="riverside-fund-admin", name="Sandbox admin", has_two_factor_auth=False),
+        collective=Collective(
+            id="acc_demo",
+            slug=sandbox["collective"],
+            name="Riverside Fund (sandbox)",
+            currency="EUR",
+            is_admin=True,
+            supported_expense_types=["INVOICE", "RECEIPT", "GRANT"],
+            balance_minor=sandbox["balance_minor"],
+            balance_currency="EUR",
+        ),
+        now=now,
+    )
 
 
 @click.command("demo")
@@ -124,3 +221,9 @@ def demo_command() -> None:
     for name, email, roles in DEMO_PEOPLE:
         extra = ", superuser" if email == DEMO_PEOPLE[0][1] else ""
         click.echo(f"  {email:<20} {name:<16} {' + '.join(roles)}{extra}")
+    click.echo(
+        "Payouts: log in as tomas@example.org, open the circle's Treasury, approve a payout with the code that "
+        "`make demo-code` prints (the demo treasurer's authenticator), then play Open Collective's host on the "
+        f"sandbox's page, {str(DEMO_SANDBOX['api_url']).rsplit('/graphql', 1)[0]}/, and press 'Check Open "
+        "Collective now' in the treasury."
+    )

@@ -449,6 +449,18 @@ class Sandbox:
         except OCError as error:
             raise SandboxError(error.message) from error
 
+    def delete_expense(self, expense_id: str) -> None:
+        """The collective's admin deletes an expense on the site (Open Collective allows it before payment).
+
+        :raises SandboxError: no such expense, or it is paid.
+        """
+        with self._lock:
+            expense = self._expenses.get(expense_id)
+            if expense is None or expense.status in ("PAID", "PROCESSING"):
+                raise SandboxError(f"{expense_id} cannot be deleted")
+            del self._expenses[expense_id]
+            self._changed()
+
     # --- GraphQL ---------------------------------------------------------------------------------------------------
 
     def execute(

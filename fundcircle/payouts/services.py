@@ -122,6 +122,7 @@ def make_client(api_url: str, token: str) -> OpenCollectiveClient:
         token,
         connect_timeout=config["OPENCOLLECTIVE_CONNECT_TIMEOUT"],
         read_timeout=config["OPENCOLLECTIVE_READ_TIMEOUT"],
+        backoff_seconds=config["OPENCOLLECTIVE_READ_BACKOFF_SECONDS"],
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from fundcircle.access import circle_role, current_membership, requires
 from fundcircle.auth.forms import ConfirmForm
@@ -14,6 +15,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.services import spreadsheet_safe
 from fundcircle.money import format_minor
+from fundcircle.payouts.models import Payout
 from fundcircle.rounds.services import get_round
 from fundcircle.voting import services
 from fundcircle.voting.chart import budget_line, score_chart
@@ -92,8 +94,14 @@ def results(round_id: int) -> Any:
         return render_template("voting/results.html", round=round_, circle=round_.circle, tally=None), 200
     tally, rows = stored
     ballots = services.open_ballots(round_) if current_membership() is not None else []
+    # Where each funded proposal's money stands, so the circle sees its decision carried out (status only).
+    payouts = {
+        payout.proposal_id: payout.status_label
+        for payout in db.session.scalars(select(Payout).where(Payout.round_id == round_.id))
+    }
     return render_template(
         "voting/results.html",
+        payouts=payouts,
         round=round_,
         circle=round_.circle,
         tally=tally,

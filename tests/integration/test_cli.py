@@ -63,3 +63,13 @@ def test_demo_seeds_every_role_once_and_keeps_data_on_a_second_run(app: Flask, c
     assert "Riverside Learning Circle" in home and "Spring micro-grants" in home
     verify = runner.invoke(args=["ledger", "verify"])
     assert verify.exit_code == 0 and "The ledger verifies" in verify.output
+    # The payouts part of the demo: a decided round's payouts await Tomás, whose authenticator is set up, in a circle
+    # connected to the sandbox that `make run` starts.
+    treasury = client.get("/circles/1/treasury").get_data(as_text=True)
+    assert "Sandbox." in treasury and "Riverside Fund (sandbox)" in treasury
+    assert "Awaiting approval: <strong>420.00 EUR</strong>" in treasury
+    with app.app_context():
+        from fundcircle.auth.services import find_user_by_email
+
+        tomas = find_user_by_email("tomas@example.org")
+        assert tomas is not None and tomas.has_totp

@@ -42,14 +42,16 @@ class Treasury:
         return payout
 
 
-def build_treasury(app: Flask, sandbox: RunningSandbox, *, connect: bool = True, **circle: object) -> Treasury:
+def build_treasury(
+    app: Flask, sandbox: RunningSandbox, *, connect: bool = True, domain: str = "example.org", **circle: object
+) -> Treasury:
     with app.app_context():
         admin = make_user(name="Ana Admin")
         circle_ = make_circle(admin, **circle)
         people = {"admin": admin}
         for name, roles in (("tomas", ["treasurer"]), ("tess", ["treasurer"]), ("bea", ["circle"]),
                             ("author", ["member", "treasurer"]), ("eli", ["member"])):  # fmt: skip
-            people[name] = make_user(name=name.title(), email=f"{name}@example.org")
+            people[name] = make_user(name=name.title(), email=f"{name}@{domain}")
             add_member(circle_, people[name], roles, by=admin)
         round_, proposals = make_funded_round(
             circle_,
@@ -58,7 +60,7 @@ def build_treasury(app: Flask, sandbox: RunningSandbox, *, connect: bool = True,
             [
                 {"author": people["author"], "title": "Seed library", "payee_slug": SANDBOX_PAYEE},
                 {"author": people["eli"], "title": "Bike repair", "amount_minor": 15_000, "payee_slug": None,
-                 "payee_name": "Tess Treasurer", "payee_email": "tess@example.org"},
+                 "payee_name": "Tess Treasurer", "payee_email": f"tess@{domain}"},
             ],
         )  # fmt: skip
         payout_ids = {}

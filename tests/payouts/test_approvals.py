@@ -125,7 +125,9 @@ def test_an_approval_needs_a_fresh_code_from_the_treasurers_own_app(treasury: Tr
     seed = treasury.payout_ids["Seed library"]
     status, page = _approve(tomas, seed, "")
     assert status == 400 and "Enter the 6-digit code" in page
-    status, page = _approve(tomas, seed, "123456" if totp_code(treasury.totp_secrets["tomas"]) != "123456" else "654321")
+    status, page = _approve(
+        tomas, seed, "123456" if totp_code(treasury.totp_secrets["tomas"]) != "123456" else "654321"
+    )
     assert status == 422 and "That code does not match" in page
     status, page = _approve(tomas, seed, totp_code(treasury.totp_secrets["tess"]))  # somebody else's app
     assert status == 422
@@ -143,11 +145,18 @@ def test_a_code_is_accepted_once(treasury: Treasury) -> None:
     status, page = _approve(tomas, treasury.payout_ids["Seed library"], code)
     assert status == 409 and "already used" in page
     # So is the code of an earlier step, once a later one was used.
-    status, _ = _approve(tomas, treasury.payout_ids["Seed library"], totp_code(treasury.totp_secrets["tomas"], offset_steps=-1))
+    status, _ = _approve(
+        tomas, treasury.payout_ids["Seed library"], totp_code(treasury.totp_secrets["tomas"], offset_steps=-1)
+    )
     assert status == 409
     with treasury.app.app_context():
         assert treasury.payout("Seed library").status == "awaiting_approval"
-    assert _approve(tomas, treasury.payout_ids["Seed library"], totp_code(treasury.totp_secrets["tomas"], offset_steps=1))[0] == 302
+    assert (
+        _approve(tomas, treasury.payout_ids["Seed library"], totp_code(treasury.totp_secrets["tomas"], offset_steps=1))[
+            0
+        ]
+        == 302
+    )
 
 
 def test_guessing_codes_is_limited_even_though_each_refusal_rolls_back(treasury: Treasury) -> None:
@@ -210,7 +219,10 @@ def test_people_without_the_treasurer_role_see_no_treasury(treasury: Treasury) -
         assert client.get(f"/circles/{treasury.circle_id}/treasury").status_code == 403
         assert client.get(f"/payouts/{treasury.payout_ids['Seed library']}").status_code == 403
         code = totp_code(treasury.totp_secrets["tomas"])
-        assert client.post_form(f"/payouts/{treasury.payout_ids['Seed library']}/approve", {"totp": code}).status_code == 403
+        assert (
+            client.post_form(f"/payouts/{treasury.payout_ids['Seed library']}/approve", {"totp": code}).status_code
+            == 403
+        )
     with treasury.app.app_context():
         assert treasury.payout("Seed library").status == "awaiting_approval"
 
@@ -223,4 +235,4 @@ def test_the_treasury_page_shows_the_connection_and_says_it_is_a_sandbox(treasur
     assert "Test collective" in text and "5,000.00 EUR" in text
     assert "Awaiting approval: <strong>400.00 EUR</strong>" in text
     assert SANDBOX_PAYEE in text and "Tess Treasurer" in text
-    assert f"/hooks/opencollective/" in text
+    assert "/hooks/opencollective/" in text

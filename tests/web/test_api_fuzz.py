@@ -48,6 +48,7 @@ from fundcircle.db import utcnow
 from fundcircle.deliberation.models import Comment
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.payouts.models import Payout
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
@@ -117,6 +118,15 @@ POLICY = {
     "POST /consent-rounds/{consent_round_id}/answer/withdraw-objection": "circle",
     "POST /consent-rounds/{consent_round_id}/close": "admin",
     "POST /consent-rounds/{consent_round_id}/reactions": "member",
+    "GET /circles/{circle_id}/opencollective": "treasurer",
+    "PUT /circles/{circle_id}/opencollective": "treasurer",
+    "POST /me/totp": "signed_in",
+    "POST /me/totp/confirm": "signed_in",
+    "GET /circles/{circle_id}/payouts": "treasurer",
+    "GET /payouts/{payout_id}": "treasurer",
+    "POST /payouts/{payout_id}/approve": "treasurer",
+    "POST /payouts/{payout_id}/cancel": "treasurer",
+    "POST /payouts/{payout_id}/retry": "treasurer",
 }
 #: Operations only the proposal's author may use.
 AUTHOR_ONLY = {
@@ -127,7 +137,7 @@ AUTHOR_ONLY = {
 #: Operations only the comment's author may use.
 COMMENT_AUTHOR_ONLY = {"PATCH /comments/{comment_id}", "DELETE /comments/{comment_id}"}
 #: Path parameters in the order that finds the circle a request acts in.
-CIRCLE_KEYS = ("circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id")
+CIRCLE_KEYS = ("circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id", "payout_id")
 ANONYMOUS = "anonymous"
 #: Consent positions of both rule sets.
 POSITIONS = ("consent", "concern", "objection", "agree", "stand_aside", "block")
@@ -336,6 +346,8 @@ def _seed() -> World:
     make_token(stranger, "theirs")
     comments = list(db.session.scalars(select(Comment)))
     token_owners = {token.id: token.user_id for token in db.session.scalars(select(ApiToken))}
+    payouts = {payout.id: payout.circle_id for payout in db.session.scalars(select(Payout))}
+    assert payouts, "the decided rounds fund something, so there are payouts to try"
     return World(
         tokens=tokens,
         user_ids={name: user.id for name, user in callers.items()},
@@ -348,6 +360,7 @@ def _seed() -> World:
             "proposal_id": circle_of_proposal,
             "comment_id": {c.id: circle_of_proposal[c.proposal_id] for c in comments},
             "consent_round_id": consent_rounds,
+            "payout_id": payouts,
         },
         pools={
             "circle_id": sorted(circles),
@@ -357,6 +370,7 @@ def _seed() -> World:
             "user_id": sorted(user.id for user in users),
             "comment_id": sorted(c.id for c in comments),
             "token_id": sorted(token_owners),
+            "payout_id": sorted(payouts),
         },
         authors={p.id: p.author_id for p in proposals},
         drafts={p.id for p in proposals if p.status == "draft"},
@@ -379,7 +393,15 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     """The app on a seeded SQLite file, and a way to put the file back as seeded."""
     folder = tmp_path_factory.mktemp("fuzz")
     live, seeded = folder / "fuzz.sqlite", folder / "seeded.sqlite"
-    app = create_app(test_config(f"sqlite:///{live}"))
+    # Open Collective never answers here (closed ports, unresolvable names): fail fast rather than wait.
+    app = create_app(
+        test_config(
+            f"sqlite:///{live}",
+            OPENCOLLECTIVE_CONNECT_TIMEOUT=0.5,
+            OPENCOLLECTIVE_READ_TIMEOUT=0.5,
+            OPENCOLLECTIVE_READ_BACKOFF_SECONDS=0.01,
+        )
+    )
     with app.app_context():
         flask_migrate.upgrade()
         world = _seed()
@@ -465,6 +487,19 @@ def _realistic_inputs(world: World) -> dict[str, dict[ParameterLocation, st.Sear
         "GET /ledger/verify": {
             query: st.fixed_dictionaries({"circle_id": st.sampled_from([*world.pools["circle_id"], *BOUNDARY_IDS])})
         },
+        # Addresses that answer at once: a closed local port, and a host name this machine cannot resolve.
+        "PUT /circles/{circle_id}/opencollective": {
+            body: st.fixed_dictionaries(
+                {
+                    "api_url": st.sampled_from(["http://127.0.0.1:9/graphql/v2", "https://oc.invalid/graphql/v2"]),
+                    "slug": st.sampled_from(["riverside-fund", "Not A Slug"]),
+                    "token": words,
+                },
+                optional={"expense_type": st.sampled_from(["GRANT", "INVOICE"])},
+            )
+        },
+        "POST /payouts/{payout_id}/approve": {body: st.fixed_dictionaries({"totp": st.from_regex(r"\A\d{6}\Z")})},
+        "POST /payouts/{payout_id}/cancel": {body: st.fixed_dictionaries({"reason": words})},
     }
 
 

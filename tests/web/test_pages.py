@@ -141,7 +141,8 @@ def test_the_last_admin_cannot_step_down(app: Flask, client: Client) -> None:
 def test_circle_settings_changes_are_saved_and_recorded(app: Flask, client: Client) -> None:
     circle_id, _ = _signed_in_admin(app, client, name="Old name")
     response = client.post_form(
-        f"/circles/{circle_id}/settings", {"name": "New name", "description": "", "public": "y"}
+        f"/circles/{circle_id}/settings",
+        {"name": "New name", "description": "", "public": "y", "approvals_required": "1"},
     )
     assert response.status_code == 302
     with app.app_context():
@@ -150,8 +151,37 @@ def test_circle_settings_changes_are_saved_and_recorded(app: Flask, client: Clie
         entry = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
         assert entry is not None and entry.action == "circle.settings_changed"
         assert entry.data["changes"]["name"] == {"from": "Old name", "to": "New name"}
-    empty = client.post_form(f"/circles/{circle_id}/settings", {"name": "", "description": ""})
+    empty = client.post_form(
+        f"/circles/{circle_id}/settings", {"name": "", "description": "", "approvals_required": "1"}
+    )
     assert empty.status_code == 400 and 'id="name-error"' in empty.get_data(as_text=True)
+
+
+def test_the_circle_sets_how_many_treasurers_approve_a_payout(app: Flask, client: Client) -> None:
+    circle_id, _ = _signed_in_admin(app, client, name="Fund")
+    form = {"name": "Fund", "description": "", "approvals_required": "2", "two_approvals_from": "1,000.50"}
+    assert client.post_form(f"/circles/{circle_id}/settings", form).status_code == 302
+    with app.app_context():
+        circle = db.session.get(Circle, circle_id)
+        assert circle is not None and (circle.approvals_required, circle.two_approvals_from_minor) == (2, 100_050)
+        assert circle.approvals_needed(100_049) == 2 and circle.approvals_needed(100_050) == 2
+        entry = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
+        assert entry is not None and set(entry.data["changes"]) == {"approvals_required", "two_approvals_from_minor"}
+    page = client.get(f"/circles/{circle_id}/settings").get_data(as_text=True)
+    assert 'value="1000.50"' in page or 'value="1,000.50"' in page
+    for bad, field in (({"approvals_required": "0"}, "approvals_required"), ({"two_approvals_from": "12,50"},
+                       "two_approvals_from"), ({"two_approvals_from": "0"}, "two_approvals_from")):  # fmt: skip
+        response = client.post_form(f"/circles/{circle_id}/settings", {**form, **bad})
+        assert response.status_code in (400, 422) and f'id="{field}-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        circle = db.session.get(Circle, circle_id)
+        assert circle is not None and (circle.approvals_required, circle.two_approvals_from_minor) == (2, 100_050)
+    form["approvals_required"], form["two_approvals_from"] = "1", ""
+    assert client.post_form(f"/circles/{circle_id}/settings", form).status_code == 302
+    with app.app_context():
+        circle = db.session.get(Circle, circle_id)
+        assert circle is not None and (circle.approvals_required, circle.two_approvals_from_minor) == (1, None)
+        assert circle.approvals_needed(10**9) == 1
 
 
 ROUND_FORM = {
