@@ -8,7 +8,10 @@ PORT ?= 5000
 # The local Open Collective stand-in of the demo (see fundcircle/demo.py, DEMO_SANDBOX).
 SANDBOX_PORT ?= 5050
 
-.PHONY: run demo-code test lint typecheck install install-dev clean
+# The browser tests drive Debian's Chromium and inject axe-core from the npm registry; `make test` installs both.
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run demo-code test lint security typecheck install install-dev browser-deps clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fund Circle needs Python 3.11 or newer")'
@@ -26,6 +29,23 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# Chromium from Debian's packages, installed only when it is missing. As root (CI) it is installed here; otherwise
+# this says what to run, and the browser tests fail naming the same command.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install --no-install-recommends chromium'" >&2; \
+	fi
+
+# axe-core, pinned in package-lock.json, into node_modules/ (nothing is downloaded while the tests run).
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser-deps: $(CHROMIUM) node_modules/.installed
 
 ## Set up the embedded SQLite database, seed the demo circle, start the Open Collective sandbox on
 ## http://127.0.0.1:5050 (no money moves; its state is kept in instance/oc-sandbox.json) and serve on
@@ -45,14 +65,20 @@ demo-code: install
 	@$(BIN)/python -c 'import pyotp; from fundcircle.demo import DEMO_TOTP_SECRET; print(pyotp.TOTP(DEMO_TOTP_SECRET).now())'
 
 ## Run the whole test suite (on PostgreSQL too when TEST_DATABASE_URL is set)
-test: install-dev
+test: install-dev browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory security
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Static security checks of our code (bandit) and known vulnerabilities in the installed dependencies (pip-audit)
+security: install-dev
+	$(BIN)/bandit --quiet -c pyproject.toml -b bandit-baseline.json -r fundcircle wsgi.py scripts
+	$(BIN)/python scripts/audit_dependencies.py
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache artifacts

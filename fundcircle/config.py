@@ -106,8 +106,6 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "PAYOUT_CLAIM_LEASE_SECONDS": None,
         # Request a payout in the approving request itself, right after the final approval commits.
         "PAYOUTS_SUBMIT_AFTER_APPROVAL": True,
-        # argon2id parameters; None uses argon2-cffi's defaults (above OWASP's minimum).
-        "PASSWORD_HASH_PARAMETERS": None,
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
@@ -125,4 +123,6 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
     }
+    # argon2id parameters; None uses argon2-cffi's defaults (above OWASP's minimum).
+    config["PASSWORD_HASH_PARAMETERS"] = None
     return config

@@ -23,7 +23,7 @@ from fundcircle.proposals.services import ProposalInput, create_proposal
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
 from fundcircle.voting.services import cast_ballot
 
-DEMO_PASSWORD = "fundcircle-demo"
+DEMO_PASSWORD = "fundcircle-demo"  # nosec B105  # the demo accounts' published password (README)
 #: The demo treasurer's authenticator key (demo only: anyone reading this can make the codes). `make demo-code`
 #: prints the current code; an authenticator app can take the key too.
 DEMO_TOTP_SECRET = "FUNDCIRCLEDEMOKEY234567A"

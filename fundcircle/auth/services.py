@@ -19,7 +19,7 @@ from fundcircle.extensions import db
 from fundcircle.ledger.services import record
 
 MIN_PASSWORD_LENGTH = 10
-API_TOKEN_PREFIX = "fc_"
+API_TOKEN_PREFIX = "fc_"  # nosec B105  # the tokens' public prefix, not a secret
 
 
 def sha256_hex(text: str) -> str:

@@ -152,7 +152,7 @@ def members(circle_id: int) -> str | Response | tuple[str, int]:
     if outcome.membership is not None:
         flash(f"{outcome.membership.user.name} has an account already and is now a member.", "success")
         return redirect(url_for("circles.members", circle_id=circle.id))
-    assert outcome.invitation is not None and outcome.token is not None
+    assert outcome.invitation is not None and outcome.token is not None  # nosec B101  # type narrowing: no membership means an invitation
     link = external_url("auth.invitation", token=outcome.token)
     if mail_configured():
         sent = send_mail(

@@ -166,7 +166,7 @@ def verify_chain(
             bad_seq, problem = count, "the last entry's hash differs from the head record (the head was altered)"
         return VerifyResult(False, count, head, bad_seq, problem)
     if not checkpoint_seen:
-        assert checkpoint is not None
+        assert checkpoint is not None  # nosec B101  # type narrowing: checkpoint_seen is False only with a checkpoint
         return VerifyResult(
             False,
             count,

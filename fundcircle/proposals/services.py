@@ -131,7 +131,7 @@ def current_version(proposal: Proposal) -> ProposalVersion:
             ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
         )
     )
-    assert version is not None, "every proposal has its current version"
+    assert version is not None, "every proposal has its current version"  # nosec B101  # type narrowing, not a check
     return version
 
 

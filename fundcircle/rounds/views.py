@@ -52,7 +52,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
     if round_.allow_negative:
         formdata["allow_negative"] = "y"
     if round_.secret_ballot:
-        formdata["secret_ballot"] = "y"
+        formdata["secret_ballot"] = "y"  # nosec B105  # a checkbox's form value, not a password
     return formdata
 
 

@@ -81,7 +81,7 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
             ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
         )
     )
-    assert version is not None
+    assert version is not None  # nosec B101  # type narrowing: the current version always exists
     consent_round = ConsentRound(
         round_id=round_.id,
         proposal_id=proposal.id,
@@ -110,7 +110,7 @@ def _require_open(consent_round: ConsentRound) -> Round:
     if consent_round.closed_at is not None:
         raise Conflict("This consent round is closed.")
     round_ = db.session.get(Round, consent_round.round_id)
-    assert round_ is not None
+    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     _require_consent_deciding(round_)
     return round_
 
@@ -126,7 +126,7 @@ def answer_consent(
     :raises ValidationFailed: for a position the rule set does not have, or a missing argument.
     """
     round_ = db.session.get(Round, consent_round.round_id)
-    assert round_ is not None
+    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     require_role(actor, round_.circle, "circle")
     _require_open(consent_round)
     text = argument.strip()
@@ -240,7 +240,7 @@ def reactions_of(consent_round: ConsentRound) -> list[tuple[ConsentReaction, str
 def current_outcome(consent_round: ConsentRound) -> ConsentOutcome:
     """What the answers say now (for an open round), against what the budget has left now."""
     round_ = db.session.get(Round, consent_round.round_id)
-    assert round_ is not None
+    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     _, circle_size = turnout(round_)
     answers = [
         Answer(row.user_id, row.position, withdrawn=row.withdrawn_at is not None) for row in answers_of(consent_round)
@@ -267,7 +267,7 @@ def close_consent_round(
     :raises Conflict: if it is closed already.
     """
     round_ = db.session.get(Round, consent_round.round_id)
-    assert round_ is not None
+    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     if actor is not None:
         require_role(actor, round_.circle, "admin")
     if consent_round.closed_at is not None:
@@ -361,7 +361,7 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
                     ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == consented.version
                 )
             )
-            assert version is not None
+            assert version is not None  # nosec B101  # type narrowing: a consented version exists
             funded_rows.append((consented.closed_at, version, consents.get(consented.id, 0), True, "consented"))
         elif history and history[-1].version != current.number:
             reason = f"not consented: version {current.number} was never put to consent"

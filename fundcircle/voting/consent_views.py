@@ -27,7 +27,7 @@ def _render(
     consent_round: Any, status: int = 200, message: str | None = None, typed: dict[str, str] | None = None
 ) -> tuple[str, int]:
     round_ = db.session.get(Round, consent_round.round_id)
-    assert round_ is not None
+    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     proposal = get_visible_proposal(consent_round.proposal_id, current_user)
     version = db.session.scalar(
         db.select(ProposalVersion).where(

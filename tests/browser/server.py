@@ -1,0 +1,16 @@
+"""The app as the browser tests' server process runs it: `gunicorn 'tests.browser.server:build()'`."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from fundcircle import create_app
+from tests.conftest import test_config
+
+
+def build() -> Flask:
+    """The test configuration (fast password hashing, no mail server) on the database the test run made, served as
+    in production: errors are handled by the app's pages, not raised into the server."""
+    return create_app(test_config(os.environ["FUNDCIRCLE_TEST_SERVER_DATABASE_URL"], TESTING=False))

@@ -1,0 +1,163 @@
+"""Two private circles, each with a person in every role and something of every kind, for the attack tests.
+
+`build_world()` (inside an app context) returns the two circles' ids, people and tokens; `url_for_rule` fills a URL
+rule with one circle's ids; `snapshot()` counts every table's rows and reads every ledger chain's head, so that a
+test can say "nothing changed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from fundcircle import create_app
+from fundcircle.auth.models import ApiToken
+from fundcircle.circles.services import invite_member
+from fundcircle.db import utcnow
+from fundcircle.deliberation.services import add_comment
+from fundcircle.extensions import db
+from fundcircle.payouts.models import Payout
+from fundcircle.proposals.services import create_proposal
+from fundcircle.rounds.services import advance_round
+from fundcircle.voting.consent_rounds import answer_consent, open_consent_round
+from fundcircle.voting.services import cast_ballot
+from tests.conftest import test_config
+from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
+
+ROLES_OF = {
+    "admin": ["member", "admin"],
+    "treasurer": ["member", "treasurer"],
+    "circle": ["member", "circle"],
+    "member": ["member"],
+}
+
+
+@dataclass
+class CircleWorld:
+    """One private circle: a quadratic round with a proposal and a comment, a consent round being decided."""
+
+    label: str
+    circle_id: int
+    round_id: int
+    proposal_id: int
+    comment_id: int
+    consent_round_id: int
+    payout_id: int
+    invitation_token: str
+    user_ids: dict[str, int]
+    emails: dict[str, str]
+    tokens: dict[str, str]
+    token_ids: dict[str, int]
+    #: Texts that only this circle's pages and answers contain.
+    markers: tuple[str, ...]
+
+    def ids(self, actor: str) -> dict[str, Any]:
+        return {
+            "circle_id": self.circle_id,
+            "round_id": self.round_id,
+            "proposal_id": self.proposal_id,
+            "comment_id": self.comment_id,
+            "consent_round_id": self.consent_round_id,
+            "payout_id": self.payout_id,
+            "user_id": self.user_ids["member"],
+            "token": self.invitation_token,
+            "token_id": self.token_ids.get(actor, 1),
+            "filename": "css/app.css",
+        }
+
+
+def build_circle(label: str) -> CircleWorld:
+    people = {"admin": make_user(name=f"Admin of {label}", email=f"admin.{label}@example.org")}
+    circle = make_circle(people["admin"], name=f"Circle {label} secret", public=False)
+    for actor, roles in ROLES_OF.items():
+        if actor != "admin":
+            people[actor] = make_user(name=f"{actor.title()} of {label}", email=f"{actor}.{label}@example.org")
+            add_member(circle, people[actor], roles, by=people["admin"])
+    admin, author = people["admin"], people["member"]
+    round_ = make_round(circle, admin, title=f"Round {label} secret")
+    advance_round(admin, round_, "proposals", utcnow())
+    proposal = create_proposal(
+        author, round_, sample_proposal(title=f"Proposal {label} secret"), submit=True, now=utcnow()
+    )
+    comment = add_comment(author, proposal, f"Comment {label} secret", parent_id=None, question=True, now=utcnow())
+    consent = make_round(circle, admin, method="consent", title=f"Consent {label} secret")
+    advance_round(admin, consent, "proposals", utcnow())
+    consent_proposal = create_proposal(
+        author, consent, sample_proposal(title=f"Consent proposal {label} secret"), submit=True, now=utcnow()
+    )
+    advance_round(admin, consent, "deliberation", utcnow())
+    advance_round(admin, consent, "deciding", utcnow())
+    consent_round = open_consent_round(admin, consent_proposal, utcnow())
+    answer_consent(people["circle"], consent_round, "concern", f"Concern {label} secret", utcnow())
+    # A decided round, so that there is a payout awaiting approval.
+    decided = make_round(circle, admin, title=f"Decided {label} secret")
+    advance_round(admin, decided, "proposals", utcnow())
+    funded_input = sample_proposal(title=f"Funded {label} secret")
+    funded = create_proposal(author, decided, funded_input, submit=True, now=utcnow())
+    advance_round(admin, decided, "deliberation", utcnow())
+    advance_round(admin, decided, "deciding", utcnow())
+    cast_ballot(people["circle"], decided, {funded.id: 2}, utcnow())
+    advance_round(admin, decided, "decided", utcnow())
+    db.session.commit()
+    payout_id = db.session.scalars(sa.select(Payout.id).where(Payout.proposal_id == funded.id)).one()
+    outcome = invite_member(
+        admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
+    )
+    db.session.commit()
+    assert outcome.token is not None
+    tokens = {actor: make_token(user, f"token of {actor}") for actor, user in people.items()}
+    token_ids = {
+        actor: db.session.scalars(sa.select(ApiToken.id).where(ApiToken.user_id == user.id)).one()
+        for actor, user in people.items()
+    }
+    return CircleWorld(
+        label=label,
+        circle_id=circle.id,
+        round_id=round_.id,
+        proposal_id=proposal.id,
+        comment_id=comment.id,
+        consent_round_id=consent_round.id,
+        payout_id=payout_id,
+        invitation_token=outcome.token,
+        user_ids={actor: user.id for actor, user in people.items()},
+        emails={actor: user.email for actor, user in people.items()},
+        tokens=tokens,
+        token_ids=token_ids,
+        markers=(f"{label} secret", f"admin.{label}@", f"member.{label}@"),
+    )
+
+
+def url_for_rule(rule: str, values: dict[str, Any]) -> str:
+    url = rule
+    for name, value in values.items():
+        for converter in ("int:", "path:", ""):
+            url = url.replace(f"<{converter}{name}>", str(value))
+    assert "<" not in url, f"no sample value for {rule}"
+    return url
+
+
+def all_routes() -> list[tuple[str, str, str]]:
+    app = create_app(test_config("sqlite://"))
+    routes = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, rule.rule, method))
+    return sorted(routes)
+
+
+def snapshot(app: Flask) -> dict[str, Any]:
+    """Every table's row count and every ledger chain's head (sessions and the log-in counters excepted: reading a
+    page may touch them)."""
+    with app.app_context():
+        counts: dict[str, Any] = {}
+        for table in db.metadata.sorted_tables:
+            if table.name in {"auth_sessions", "throttle_events"}:
+                continue
+            counts[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        counts["chains"] = db.session.execute(
+            sa.text("SELECT circle_id, head_seq, head_hash FROM ledger_chains ORDER BY circle_id")
+        ).all()
+        return counts
