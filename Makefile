@@ -73,7 +73,7 @@ test: install-dev browser-deps
 
 ## Static security checks of our code (bandit) and known vulnerabilities in the installed dependencies (pip-audit)
 security: install-dev
-	$(BIN)/bandit --quiet -c pyproject.toml -b bandit-baseline.json -r fundcircle wsgi.py scripts
+	$(BIN)/bandit --quiet -c pyproject.toml -r fundcircle wsgi.py scripts
 	$(BIN)/python scripts/audit_dependencies.py
 
 lint: install-dev

@@ -26,12 +26,13 @@ from fundcircle.voting.services import cast_ballot
 DEMO_PASSWORD = "fundcircle-demo"  # nosec B105  # the demo accounts' published password (README)
 #: The demo treasurer's authenticator key (demo only: anyone reading this can make the codes). `make demo-code`
 #: prints the current code; an authenticator app can take the key too.
-DEMO_TOTP_SECRET = "FUNDCIRCLEDEMOKEY234567A"
+DEMO_TOTP_SECRET = "FUNDCIRCLEDEMOKEY234567A"  # nosec B105  # published on purpose: demo only
+DEMO_SANDBOX_TOKEN = "demo-sandbox-token"  # nosec B105  # the local sandbox's token, published for the demo
 #: The local Open Collective sandbox that `make run` starts beside the app (`flask oc-sandbox`).
 DEMO_SANDBOX: dict[str, Any] = {
     "api_url": "http://127.0.0.1:5050/graphql/v2",
     "collective": "riverside-fund",
-    "token": "demo-sandbox-token",
+    "token": DEMO_SANDBOX_TOKEN,
     "balance_minor": 500_000,
     "payee_account": "riverside-repair",
 }

@@ -92,9 +92,8 @@ def pending_secret(user: User) -> str | None:
 
 
 def _secret(user: User) -> str:
-    assert user.totp_secret_sealed is not None
     try:
-        return unseal(SEAL_PURPOSE, user.totp_secret_sealed)
+        return unseal(SEAL_PURPOSE, user.totp_secret_sealed or "")
     except SealBroken:
         raise TotpRejected(
             "Your authenticator set-up can no longer be read (the server's key changed): set it up again on your "

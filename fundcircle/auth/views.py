@@ -149,7 +149,7 @@ def _profile(status: int = 200, **forms: object) -> tuple[str, int]:
         "totp_start_form": TotpStartForm(formdata=None),
         "totp_confirm_form": TotpConfirmForm(formdata=None),
         "totp_pending_secret": totp.pending_secret(current_user),
-        "new_token": None,
+        "just_created": None,  # an API token made by this request, shown once
     }
     context.update(forms)
     return render_template("auth/profile.html", **context), status
@@ -174,7 +174,7 @@ def create_token() -> tuple[str, int]:
         form.name.errors = [error.message]
         return _profile(error.status, token_form=form)
     db.session.commit()
-    return _profile(new_token=new_token)
+    return _profile(just_created=new_token)
 
 
 @bp.route("/profile/tokens/<int:token_id>/revoke", methods=["POST"])

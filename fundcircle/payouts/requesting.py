@@ -56,6 +56,15 @@ def claim_lease() -> timedelta:
     return timedelta(seconds=6 * per_call)
 
 
+def _payout(payout_id: int) -> Payout:
+    """The payout as the database has it now (another worker or a sync may have moved it)."""
+    payout = db.session.get(Payout, payout_id)
+    if payout is None:  # payouts are never deleted
+        raise LookupError(f"payout {payout_id} vanished")
+    db.session.refresh(payout)
+    return payout
+
+
 def _due_condition(now: datetime) -> Any:
     stale = now - claim_lease()
     return or_(
@@ -89,9 +98,7 @@ def _claim(payout_id: int, now: datetime) -> Payout | None:
     if claimed is None:
         db.session.rollback()
         return None
-    payout = db.session.get(Payout, payout_id)
-    assert payout is not None
-    db.session.refresh(payout)
+    payout = _payout(payout_id)
     record(
         "payout.request_started",
         actor=None,
@@ -108,9 +115,7 @@ def _claim(payout_id: int, now: datetime) -> Payout | None:
 def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, **values: Any) -> Payout:
     """Record the outcome of a step in a new transaction: the payout's new values and one ledger entry. Commits."""
     db.session.rollback()
-    payout = db.session.get(Payout, payout_id)
-    assert payout is not None
-    db.session.refresh(payout)
+    payout = _payout(payout_id)
     if values:
         if "status" in values:
             values.setdefault("status_changed_at", now)
@@ -164,7 +169,8 @@ def expense_input(payout: Payout, connection: OpenCollectiveConnection) -> dict[
     round_ = db.session.get(Round, payout.round_id)
     circle = db.session.get(Circle, payout.circle_id)
     tally = db.session.get(RoundTally, payout.round_id)
-    assert version is not None and round_ is not None and circle is not None
+    if version is None or round_ is None or circle is None:  # foreign keys forbid it
+        raise LookupError(f"payout {payout.id} lacks its proposal version, round or circle")
     checkpoint = f" Ledger checkpoint at the decision: {tally.checkpoint_seq}:{tally.checkpoint_hash}." if tally else ""
     long_description = (
         f"Funded by {circle.name} through Fund Circle: round “{round_.title}”, proposal {payout.proposal_id}, "
@@ -274,9 +280,7 @@ def sync_payout(payout_id: int, *, via: str, now: datetime | None = None) -> boo
     db.session.commit()
     with client:
         expense = client.expense(expense_id)
-    payout = db.session.get(Payout, payout_id)
-    assert payout is not None
-    db.session.refresh(payout)
+    payout = _payout(payout_id)
     if payout.expense_id != expense_id:
         db.session.rollback()
         return False

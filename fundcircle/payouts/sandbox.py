@@ -491,7 +491,7 @@ class Sandbox:
                 operation_name=operation_name,
                 field_resolver=_resolve_field,
             )
-        assert isinstance(result, ExecutionResult), "resolvers are synchronous"
+        assert isinstance(result, ExecutionResult), "resolvers are synchronous"  # nosec B101  # type narrowing
         return result
 
     def _me(self, viewer: Viewer) -> dict[str, Any] | None:
@@ -873,7 +873,7 @@ class Sandbox:
         }
         view: dict[str, Any] = {"id": f"{expense.public_id}-permissions", "publicId": f"{expense.public_id}-p"}
         object_type = load_schema().type_map["ExpensePermissions"]
-        assert isinstance(object_type, GraphQLObjectType)
+        assert isinstance(object_type, GraphQLObjectType)  # nosec B101  # type narrowing
         for name in object_type.fields:
             if name.startswith("can"):
                 view[name] = bool(granted.get(name, False))

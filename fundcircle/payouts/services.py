@@ -40,7 +40,7 @@ from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClie
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 
-TOKEN_SEAL_PURPOSE = "opencollective-token"
+TOKEN_SEAL_PURPOSE = "opencollective-token"  # nosec B105  # the name of a key's purpose, not a secret
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -226,10 +226,15 @@ def get_payout(payout_id: int) -> Payout:
     return payout
 
 
-def approvals_needed(payout: Payout) -> int:
+def circle_of(payout: Payout) -> Circle:
     circle = db.session.get(Circle, payout.circle_id)
-    assert circle is not None
-    return circle.approvals_needed(payout.amount_minor)
+    if circle is None:  # the foreign key forbids it
+        raise LookupError(f"payout {payout.id} has no circle")
+    return circle
+
+
+def approvals_needed(payout: Payout) -> int:
+    return circle_of(payout).approvals_needed(payout.amount_minor)
 
 
 def why_cannot_approve(actor: User, payout: Payout) -> str | None:
@@ -254,8 +259,7 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     :raises Conflict: if the payout takes no more approvals, the actor approved it already, or the code was used.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
     """
-    circle = db.session.get(Circle, payout.circle_id)
-    assert circle is not None
+    circle = circle_of(payout)
     require_role(actor, circle, "treasurer")
     reason = why_cannot_approve(actor, payout)
     if reason is not None:
@@ -313,8 +317,7 @@ def cancel_payout(actor: User, payout: Payout, reason: str, now: datetime) -> Pa
     :raises ValidationFailed: on `reason` if it is missing or too long.
     :raises Conflict: if the payout is already requested (cancel the expense on Open Collective instead) or final.
     """
-    circle = db.session.get(Circle, payout.circle_id)
-    assert circle is not None
+    circle = circle_of(payout)
     require_role(actor, circle, "treasurer")
     reason = reason.strip()
     if len(reason) < 3:
@@ -349,8 +352,7 @@ def retry_payout(actor: User, payout: Payout, now: datetime) -> Payout:
     :raises PermissionDenied: unless the actor is a treasurer of the circle.
     :raises Conflict: unless the payout failed.
     """
-    circle = db.session.get(Circle, payout.circle_id)
-    assert circle is not None
+    circle = circle_of(payout)
     require_role(actor, circle, "treasurer")
     if payout.status != "failed":
         raise Conflict(f"Only a failed payout can be retried; this one is {STATUS_LABELS[payout.status].lower()}.")
@@ -387,8 +389,7 @@ def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, n
     if not changed:
         return False
     values: dict[str, Any] = {"expense_status": expense_status, "synced_at": now}
-    if forward:
-        assert target is not None
+    if forward and target is not None:
         _move(payout, before, target, now, **values)
     else:
         db.session.execute(
@@ -434,7 +435,8 @@ def close_round_if_settled(round_id: int, now: datetime) -> bool:
     if not moved:
         return False
     round_ = db.session.get(Round, round_id)
-    assert round_ is not None
+    if round_ is None:  # it was just updated
+        raise LookupError(f"round {round_id} vanished")
     db.session.refresh(round_)
     record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
            data={"from": "decided", "to": "closed", "by": "payouts"}, at=now)  # fmt: skip
