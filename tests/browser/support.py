@@ -6,6 +6,7 @@
   reaches is checked with axe-core (`Journey.seen`), and the journey fails if a page was reached without that check,
   if a page logs a Content-Security-Policy violation or a script error, or if axe finds a serious or critical
   violation. `Journey.seen(..., screenshot=True)` also saves the page at phone and desktop widths.
+  `Journey.outside` marks a page that is not the product's (not checked with axe-core; saved at both widths).
 - `Keys`: drives a page with the keyboard only (Tab to an element, then type, Enter or Space).
 """
 
@@ -292,6 +293,14 @@ class Journey:
         if screenshot:
             self.screenshot(page, label)
         return violations
+
+    def outside(self, page: Page, label: str) -> None:
+        """The page as it is now belongs to something that is not the product (the Open Collective sandbox's page,
+        where a test plays the host): it is not checked with axe-core, only saved at both widths."""
+        page.wait_for_load_state("load")
+        assert not page.url.startswith(self.server.url + "/"), f"{page.url} is the product's: use `seen`"
+        self.watches[id(page)].pending = None
+        self.screenshot(page, label)
 
     def screenshot(self, page: Page, label: str) -> None:
         folder = SCREENSHOTS / self.name
