@@ -161,6 +161,11 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
     return render_template("payouts/payout.html", **context), status
 
 
+def _unless_on_field(error: FundCircleError, field: str) -> str | None:
+    """The message for the top of the page, unless the form shows it at its field (where the form may be hidden)."""
+    return None if field in error.fields else error.message
+
+
 @bp.route("/payouts/<int:payout_id>")
 @requires(TREASURER)
 def view(payout_id: int) -> tuple[str, int]:
@@ -179,7 +184,7 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         roll_back_for(error)
         attach_error(form, error)
-        return _payout_page(services.get_payout(payout_id), error.status, approve_form=form, refusal=error.message)
+        return _payout_page(services.get_payout(payout_id), error.status, approve_form=form, refusal=_unless_on_field(error, "totp"))
     db.session.commit()
     if payout.status == "approved":
         flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
@@ -202,7 +207,7 @@ def cancel(payout_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         db.session.rollback()
         attach_error(form, error)
-        return _payout_page(services.get_payout(payout_id), error.status, cancel_form=form, refusal=error.message)
+        return _payout_page(services.get_payout(payout_id), error.status, cancel_form=form, refusal=_unless_on_field(error, "reason"))
     db.session.commit()
     flash("The payout is cancelled.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))

@@ -136,7 +136,7 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     keys.type(code_field, _wrong_code(secret))
     keys.follow(page.get_by_role("button", name=APPROVE))
     story.seen(page, "payout-wrong-code", screenshot=True)
-    expect(page.get_by_role("alert").first).to_contain_text("That code does not match.")
+    expect(page.get_by_role("alert").first).to_contain_text("Please correct the fields marked below.")
     expect(code_field).to_have_attribute("aria-invalid", "true")
     described_by = (code_field.get_attribute("aria-describedby") or "").split()
     error_id = code_field.evaluate("el => el.id") + "-error"
