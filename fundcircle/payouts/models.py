@@ -105,9 +105,7 @@ class Payout(Base):
     failure_message: Mapped[str | None] = mapped_column(Text)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
 
-    approvals: Mapped[list[PayoutApproval]] = relationship(
-        back_populates="payout", order_by="PayoutApproval.id", lazy="selectin"
-    )
+    approvals: Mapped[list[PayoutApproval]] = relationship(back_populates="payout", order_by="PayoutApproval.id")
 
     @property
     def status_label(self) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
@@ -446,32 +447,57 @@ def close_round_if_settled(round_id: int, now: datetime) -> bool:
 # -- reading -------------------------------------------------------------------------------------------------------
 
 
+#: How many payouts the treasury page lists: every open one up to this many, and the latest settled ones.
+OPEN_ON_PAGE = 200
+SETTLED_ON_PAGE = 20
+UNPAID_STATUSES = ("approved", "requesting", "requested", "invited", "approved_on_oc", "failed")
+
+
 @dataclass(frozen=True)
 class Treasury:
-    payouts: list[Payout]
+    #: Payouts still under way (awaiting approval first), then the latest settled ones.
+    open: list[Payout]
+    open_not_shown: int
+    settled: list[Payout]
     awaiting_minor: int
     approved_unpaid_minor: int
     paid_minor: int
 
 
 def treasury_of(circle: Circle) -> Treasury:
-    """The circle's payouts, newest round first, with what awaits approval, what is approved but unpaid and paid."""
-    payouts = list(db.session.scalars(select(Payout).where(Payout.circle_id == circle.id).order_by(Payout.id.desc())))
-
-    def total(statuses: tuple[str, ...]) -> int:
-        return sum(p.amount_minor for p in payouts if p.status in statuses)
-
+    """What the treasury page shows, in a fixed number of queries whatever the circle's history: the totals by
+    status, the open payouts (awaiting approval first, oldest first) and the latest settled ones."""
+    totals = dict(
+        db.session.execute(
+            select(Payout.status, func.sum(Payout.amount_minor))
+            .where(Payout.circle_id == circle.id)
+            .group_by(Payout.status)
+        ).all()
+    )
+    open_filter = (Payout.circle_id == circle.id) & Payout.status.not_in(FINAL_STATUSES)
+    awaiting_first = (Payout.status != "awaiting_approval", Payout.id)
+    open_payouts = list(
+        db.session.scalars(select(Payout).where(open_filter).order_by(*awaiting_first).limit(OPEN_ON_PAGE))
+    )
+    open_count = db.session.scalar(select(func.count()).where(open_filter)) or 0
+    settled = list(
+        db.session.scalars(
+            select(Payout)
+            .where(Payout.circle_id == circle.id, Payout.status.in_(FINAL_STATUSES))
+            .order_by(Payout.status_changed_at.desc(), Payout.id.desc())
+            .limit(SETTLED_ON_PAGE)
+        )
+    )
     return Treasury(
-        payouts=payouts,
-        awaiting_minor=total(("awaiting_approval",)),
-        approved_unpaid_minor=total(("approved", "requesting", "requested", "invited", "approved_on_oc", "failed")),
-        paid_minor=total(("paid",)),
+        open=open_payouts,
+        open_not_shown=max(0, open_count - len(open_payouts)),
+        settled=settled,
+        awaiting_minor=int(totals.get("awaiting_approval") or 0),
+        approved_unpaid_minor=sum(int(totals.get(status) or 0) for status in UNPAID_STATUSES),
+        paid_minor=int(totals.get("paid") or 0),
     )
 
 
 def payouts_page(circle: Circle, *, after: int, limit: int) -> list[Payout]:
-    return list(
-        db.session.scalars(
-            select(Payout).where(Payout.circle_id == circle.id, Payout.id > after).order_by(Payout.id).limit(limit)
-        )
-    )
+    query = select(Payout).where(Payout.circle_id == circle.id, Payout.id > after).order_by(Payout.id).limit(limit)
+    return list(db.session.scalars(query.options(selectinload(Payout.approvals))))

@@ -65,7 +65,7 @@ def treasury(circle_id: int) -> str:
         "payouts/treasury.html",
         circle=circle,
         summary=summary,
-        titles=payout_titles(summary.payouts),
+        titles=payout_titles(summary.open + summary.settled),
         connection=connection,
         sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
         webhook_url=webhook_url(connection) if connection is not None else None,
@@ -184,7 +184,9 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         roll_back_for(error)
         attach_error(form, error)
-        return _payout_page(services.get_payout(payout_id), error.status, approve_form=form, refusal=_unless_on_field(error, "totp"))
+        return _payout_page(
+            services.get_payout(payout_id), error.status, approve_form=form, refusal=_unless_on_field(error, "totp")
+        )
     db.session.commit()
     if payout.status == "approved":
         flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
@@ -207,7 +209,9 @@ def cancel(payout_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         db.session.rollback()
         attach_error(form, error)
-        return _payout_page(services.get_payout(payout_id), error.status, cancel_form=form, refusal=_unless_on_field(error, "reason"))
+        return _payout_page(
+            services.get_payout(payout_id), error.status, cancel_form=form, refusal=_unless_on_field(error, "reason")
+        )
     db.session.commit()
     flash("The payout is cancelled.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
