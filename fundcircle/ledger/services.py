@@ -180,27 +180,20 @@ _ENTRY_COLUMNS = (
 
 
 def _stored(row: Any) -> StoredEntry:
+    # Unpacked by position (in _ENTRY_COLUMNS' order): much cheaper than a lookup by name for each of ten columns.
+    seq, at, circle_id, actor_id, action, subject_type, subject_id, data, prev_hash, hash_ = row
     return StoredEntry(
-        content=EntryContent(
-            seq=row.seq,
-            at=row.at,
-            circle_id=row.circle_id,
-            actor_id=row.actor_id,
-            action=row.action,
-            subject_type=row.subject_type,
-            subject_id=row.subject_id,
-            data=row.data,
-        ),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+        EntryContent(seq, at, circle_id, actor_id, action, subject_type, subject_id, data), prev_hash, hash_
     )
 
 
 def stored_entries(chain_id: int, batch_size: int = 2000) -> Iterator[StoredEntry]:
     """A chain's entries in `seq` order, read in batches so that a long ledger fits in constant memory."""
-    result = db.session.execute(
-        select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq),
-        execution_options={"yield_per": batch_size},
+    # Core rather than ORM execution: the rows are plain columns, and verification reads every one of them.
+    result = (
+        db.session.connection()
+        .execution_options(yield_per=batch_size)
+        .execute(select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq))
     )
     try:
         for row in result:
