@@ -29,7 +29,9 @@ class Client:
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # noqa: E501
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:  # noqa: E501
         connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
         all_headers = dict(headers or {})
         if self.cookies:
@@ -49,9 +51,7 @@ class Client:
         match = re.search(rb'<meta name="csrf-token" content="([^"]+)"', page)
         assert match, "no CSRF token on the log-in page"
         form = urllib.parse.urlencode({"csrf_token": match.group(1).decode(), "email": email, "password": password})
-        status, _ = self.request(
-            "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
-        )
+        status, _ = self.request("POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 302, f"log-in failed: {status}"
 
 

@@ -181,8 +181,19 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
     assert chain is not None
     db.session.commit()
 
-    first = {table: _next_id(table) for table in ("users", "memberships", "api_tokens", "proposals",
-                                                  "proposal_versions", "comments", "ballots", "ledger_entries")}
+    first = {
+        table: _next_id(table)
+        for table in (
+            "users",
+            "memberships",
+            "api_tokens",
+            "proposals",
+            "proposal_versions",
+            "comments",
+            "ballots",
+            "ledger_entries",
+        )
+    }
     chain_id, chain_seq, chain_hash = chain.id, chain.head_seq, chain.head_hash
     viewer_id, circle_id, small_slug = viewer.id, circle.id, small.slug
     round_ids = {method: round_.id for method, round_ in rounds.items()}
@@ -206,7 +217,8 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
     roles += [(viewer_membership, role) for role in ("circle", "treasurer")]  # admin and member already
     writer.insert("membership_roles", ("membership_id", "role"), roles)
     for i, uid in enumerate(user_ids):
-        ledger.add("member.added", viewer_id, ("membership", membership0 + i), {"user": uid, "roles": ["member", "circle"]})
+        data = {"user": uid, "roles": ["member", "circle"]}
+        ledger.add("member.added", viewer_id, ("membership", membership0 + i), data)
 
     tokens = [f"fc_bench{uid:08d}{rng.getrandbits(64):016x}" for uid in user_ids[:TOKEN_USERS]]
     writer.insert(

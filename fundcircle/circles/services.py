@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
@@ -268,6 +269,7 @@ def list_members(circle: Circle) -> list[Membership]:
         db.session.scalars(
             select(Membership)
             .join(User, User.id == Membership.user_id)
+            .options(contains_eager(Membership.user))  # the names come along: no query per member
             .where(Membership.circle_id == circle.id)
             .order_by(func.lower(User.name), User.id)
         )

@@ -364,16 +364,28 @@ def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
     return stored, results
 
 
-def open_ballots(round_: Round) -> list[tuple[str, dict[int, int]]]:
-    """Who voted what, for a round whose ballots are open (never for a secret ballot)."""
+def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) -> list[tuple[str, dict[int, int]]]:
+    """Who voted what, for a round whose ballots are open (never for a secret ballot), by the voters' names; `limit`
+    ballots from `offset` when given, in two queries whatever the number of ballots."""
     if round_.secret_ballot:
+        return []
+    page = (
+        select(Ballot.id)
+        .join(User, User.id == Ballot.user_id)
+        .where(Ballot.round_id == round_.id)
+        .order_by(User.name, Ballot.id)
+    )
+    if limit is not None:
+        page = page.limit(limit).offset(offset)
+    ballot_ids = list(db.session.scalars(page))
+    if not ballot_ids:
         return []
     rows = db.session.execute(
         select(User.name, Ballot.id, BallotVote.proposal_id, BallotVote.votes)
         .join(Ballot, Ballot.user_id == User.id)
         .outerjoin(BallotVote, BallotVote.ballot_id == Ballot.id)
-        .where(Ballot.round_id == round_.id)
-        .order_by(User.name, Ballot.id)
+        .where(Ballot.id.in_(ballot_ids))
+        .order_by(User.name, Ballot.id, BallotVote.proposal_id)
     )
     ballots: dict[int, tuple[str, dict[int, int]]] = {}
     for name, ballot_id, proposal_id, votes in rows:
