@@ -12,4 +12,5 @@ PAGES: dict[str, str] = {
     "proposal page (1,000 comments)": "/proposals/{proposal}",
     "results page": "/rounds/{round}/results",
     "ledger page": "/circles/{circle}/ledger",
+    "treasury page": "/circles/{circle}/treasury",
 }

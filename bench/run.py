@@ -20,6 +20,7 @@ The table goes to standard output; every figure to bench/results/latest.json.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -128,12 +129,19 @@ class Server:
             env={**os.environ, "FUNDCIRCLE_ENV": "development"},
         )  # fmt: skip
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # up when both workers have answered the ping
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                answered = 0
+                for _ in range(4):
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    connection.request("GET", "/api/_bench/ping")
+                    answered += connection.getresponse().status == 200
+                    connection.close()
+                if answered == 4:
                     break
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.3)
         else:
             raise RuntimeError("gunicorn did not start")
 
