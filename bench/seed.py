@@ -114,6 +114,13 @@ class BulkWriter:
             self.connection.commit()
         else:
             self.connection.cursor().execute("COMMIT")
+        # Statistics, as a database that grew by use has them (autovacuum would gather them in a while): without
+        # them the planner takes millions of freshly copied rows for a handful and picks nested loops.
+        cursor = self.connection.cursor()
+        cursor.execute("ANALYZE")
+        cursor.close()
+        if self.postgresql:
+            self.connection.commit()
         self.connection.close()
 
 
