@@ -11,7 +11,7 @@ SANDBOX_PORT ?= 5050
 # The browser tests drive Debian's Chromium and inject axe-core from the npm registry; `make test` installs both.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run demo-code test lint security typecheck install install-dev browser-deps clean
+.PHONY: run demo-code test lint security typecheck install install-dev install-bench bench browser-deps clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fund Circle needs Python 3.11 or newer")'
@@ -27,8 +27,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-bench: $(VENV)/.installed-bench
 
 # Chromium from Debian's packages, installed only when it is missing. As root (CI) it is installed here; otherwise
 # this says what to run, and the browser tests fail naming the same command.

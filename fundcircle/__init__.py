@@ -177,6 +177,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(payouts_bp)
     app.register_blueprint(api_pages_bp)
     init_api(app)
+    if app.config.get("BENCHMARK_ENDPOINTS"):
+        from fundcircle.benchmark import bp as benchmark_bp
+
+        app.register_blueprint(benchmark_bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -18,6 +18,7 @@ from fundcircle.extensions import db
 from fundcircle.mail import send_mail
 
 _OUTBOX = "fundcircle_outbox"
+_QUEUED = "fundcircle_outbox_keys"
 
 
 def queue_notice(user: User, subject: str, body: str) -> None:
@@ -25,14 +26,18 @@ def queue_notice(user: User, subject: str, body: str) -> None:
     if not user.email_notices:
         return
     outbox: list[tuple[str, str, str]] = db.session.info.setdefault(_OUTBOX, [])
-    if any(queued[0] == user.email and queued[1] == subject for queued in outbox):
-        return  # one notice per person and event
+    # One notice per person and event; a set, since a phase change tells thousands of people in a large circle.
+    queued: set[tuple[str, str]] = db.session.info.setdefault(_QUEUED, set())
+    if (user.email, subject) in queued:
+        return
+    queued.add((user.email, subject))
     outbox.append((user.email, subject, body))
 
 
 @event.listens_for(Session, "after_commit")
 def _ready_after_commit(session: Session) -> None:
     outbox = session.info.pop(_OUTBOX, None)
+    session.info.pop(_QUEUED, None)
     if outbox and has_app_context():
         g.setdefault("ready_notices", []).extend(outbox)
 
@@ -40,6 +45,7 @@ def _ready_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_OUTBOX, None)
+    session.info.pop(_QUEUED, None)
 
 
 def send_ready_notices() -> int:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
@@ -268,10 +269,22 @@ def list_members(circle: Circle) -> list[Membership]:
         db.session.scalars(
             select(Membership)
             .join(User, User.id == Membership.user_id)
+            .options(contains_eager(Membership.user))  # the names come along: no query per member
             .where(Membership.circle_id == circle.id)
             .order_by(func.lower(User.name), User.id)
         )
     )
+
+
+def member_names(circle: Circle) -> list[tuple[int, str]]:
+    """(user id, name) of every member, by name, in one query (no roles: for choosing a person in a filter)."""
+    rows = db.session.execute(
+        select(User.id, User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.circle_id == circle.id)
+        .order_by(func.lower(User.name), User.id)
+    )
+    return [(user_id, name) for user_id, name in rows]
 
 
 def members_page(circle: Circle, *, after: int, limit: int) -> list[Membership]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from fundcircle.auth.models import User
 from fundcircle.db import utcnow
@@ -106,6 +106,65 @@ def record(
     return entry
 
 
+def record_many(
+    action: str,
+    items: list[tuple[Any, Mapping[str, Any]]],
+    *,
+    actor: User | None,
+    circle_id: int | None,
+    at: datetime | None = None,
+) -> list[tuple[int, str]]:
+    """Append one entry per (subject, data) in `items`, in order, exactly as calling `record` for each would, but
+    with one move of the chain's head and one batched insert (deciding a large round writes hundreds of entries).
+    Returns each entry's (seq, hash). The caller commits.
+
+    :raises CanonicalJSONError: if any `data` holds a float or another value with no canonical JSON form.
+    """
+    if not items:
+        return []
+    db.session.flush()  # the subjects need their ids
+    for _, data in items:
+        canonical_json(dict(data))
+    where = LedgerChain.circle_id == circle_id if circle_id is not None else LedgerChain.circle_id.is_(None)
+    head = db.session.execute(
+        update(LedgerChain)
+        .where(where)
+        .values(head_seq=LedgerChain.head_seq + len(items))
+        .returning(LedgerChain.id, LedgerChain.head_seq, LedgerChain.head_hash),
+        execution_options={"synchronize_session": False},
+    ).one_or_none()
+    if head is None:
+        raise LookupError(f"no ledger chain for circle {circle_id!r}")
+    at = at or utcnow()
+    actor_id = actor.id if actor is not None else None
+    prev, rows, written = head.head_hash, [], []
+    for seq, (subject, data) in enumerate(items, start=head.head_seq - len(items) + 1):
+        content = EntryContent(
+            seq=seq,
+            at=at,
+            circle_id=circle_id,
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject_type_of(subject) if subject is not None else None,
+            subject_id=getattr(subject, "id", None) if subject is not None else None,
+            data=dict(data),
+        )
+        new_hash = entry_hash(prev, content)
+        rows.append({
+            "chain_id": head.id, "seq": seq, "at": at, "circle_id": circle_id, "actor_id": actor_id,
+            "action": action, "subject_type": content.subject_type, "subject_id": content.subject_id,
+            "data": content.data, "prev_hash": prev, "hash": new_hash,
+        })  # fmt: skip
+        written.append((seq, new_hash))
+        prev = new_hash
+    db.session.execute(insert(LedgerEntry), rows)
+    db.session.execute(
+        update(LedgerChain).where(LedgerChain.id == head.id).values(head_hash=prev),
+        execution_options={"synchronize_session": False},
+    )
+    return written
+
+
 _ENTRY_COLUMNS = (
     LedgerEntry.seq,
     LedgerEntry.at,
@@ -121,27 +180,20 @@ _ENTRY_COLUMNS = (
 
 
 def _stored(row: Any) -> StoredEntry:
+    # Unpacked by position (in _ENTRY_COLUMNS' order): much cheaper than a lookup by name for each of ten columns.
+    seq, at, circle_id, actor_id, action, subject_type, subject_id, data, prev_hash, hash_ = row
     return StoredEntry(
-        content=EntryContent(
-            seq=row.seq,
-            at=row.at,
-            circle_id=row.circle_id,
-            actor_id=row.actor_id,
-            action=row.action,
-            subject_type=row.subject_type,
-            subject_id=row.subject_id,
-            data=row.data,
-        ),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+        EntryContent(seq, at, circle_id, actor_id, action, subject_type, subject_id, data), prev_hash, hash_
     )
 
 
 def stored_entries(chain_id: int, batch_size: int = 2000) -> Iterator[StoredEntry]:
     """A chain's entries in `seq` order, read in batches so that a long ledger fits in constant memory."""
-    result = db.session.execute(
-        select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq),
-        execution_options={"yield_per": batch_size},
+    # Core rather than ORM execution: the rows are plain columns, and verification reads every one of them.
+    result = (
+        db.session.connection()
+        .execution_options(yield_per=batch_size)
+        .execute(select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq))
     )
     try:
         for row in result:

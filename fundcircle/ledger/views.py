@@ -9,7 +9,7 @@ from flask import Blueprint, Response, g, render_template, request, stream_with_
 
 from fundcircle.access import circle_role, requires
 from fundcircle.circles.models import Circle
-from fundcircle.circles.services import list_members
+from fundcircle.circles.services import member_names
 from fundcircle.ledger.services import LedgerFilter, export_csv, export_jsonl, ledger_page, verify_ledger
 
 bp = Blueprint("ledger", __name__)
@@ -71,7 +71,7 @@ def view(circle_id: int) -> str:
         entries=entries,
         next_before=next_before,
         actions=ACTIONS,
-        members=list_members(circle) if g.membership is not None else [],
+        members=member_names(circle) if g.membership is not None else [],
         args={key: request.args.get(key, "") for key in ("action", "actor", "proposal", "since", "until", "hash")},
     )
 

@@ -377,6 +377,8 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
     comment_counts = (
         select(Comment.proposal_id, func.count().label("comments"))
         .where(Comment.deleted_at.is_(None), Comment.hidden_at.is_(None))
+        # Only this round's comments are counted, not every comment of every round.
+        .where(Comment.proposal_id.in_(select(Proposal.id).where(Proposal.round_id == round_.id)))
         .group_by(Comment.proposal_id)
         .subquery()
     )
@@ -416,9 +418,11 @@ def list_proposals(
     sort: str = "newest",
     after: int | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[ProposalRow]:
-    """The round's proposals that the viewer may see (drafts only their own), filtered and sorted, in one query.
-    With `after`, a keyset page in id order instead (`limit` rows with ids above `after`)."""
+    """The round's proposals that the viewer may see (drafts only their own), filtered and sorted, in one query;
+    `limit` rows from `offset` when given. With `after`, a keyset page in id order instead (`limit` rows with ids
+    above `after`)."""
     query = proposal_rows_query(round_, viewer)
     if after is not None:
         query = query.where(Proposal.id > after)
@@ -438,4 +442,7 @@ def list_proposals(
         "amount": (ProposalVersion.amount_minor.desc(), Proposal.id),
         "discussed": (desc(literal_column("comments")), Proposal.id.desc()),
     }[sort if sort in SORTS else "newest"]
-    return [ProposalRow(**row._mapping) for row in db.session.execute(query.order_by(withdrawn_last, *order))]
+    query = query.order_by(withdrawn_last, *order)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [ProposalRow(**row._mapping) for row in db.session.execute(query)]

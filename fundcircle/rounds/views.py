@@ -24,6 +24,8 @@ from fundcircle.voting.models import RoundTally
 bp = Blueprint("rounds", __name__)
 
 ADMIN = circle_role("admin")
+#: Proposals listed on one page of a round.
+PAGE_SIZE = 100
 
 
 def _form_data_of(round_: Round) -> MultiDict[str, Any]:
@@ -84,9 +86,19 @@ def view(round_id: int) -> str:
     category = request.args.get("category") or None
     status = request.args.get("status") or None
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "newest"
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isascii() and page_arg.isdigit() and 0 < len(page_arg) <= 6 else 1
+    page = max(page, 1)
+    # A page of proposals at a time: a city-wide round can have thousands.
+    rows = list_proposals(
+        round_, current_user, category=category, status=status, sort=sort, limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )  # fmt: skip
     return render_template(
         "rounds/view.html",
-        proposals=list_proposals(round_, current_user, category=category, status=status, sort=sort),
+        proposals=rows[:PAGE_SIZE],
+        page=page,
+        more=len(rows) > PAGE_SIZE,
         filters={"category": category or "", "status": status or "", "sort": sort},
         round=round_,
         circle=round_.circle,

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from fundcircle.access import circle_role, current_membership, requires
 from fundcircle.auth.forms import ConfirmForm
@@ -21,6 +22,10 @@ from fundcircle.voting import services
 from fundcircle.voting.chart import budget_line, score_chart
 
 bp = Blueprint("voting", __name__)
+
+#: Ballots shown on one page of the results, and proposals in the chart (the table below it lists them all).
+BALLOTS_PER_PAGE = 100
+CHART_ROWS = 50
 
 
 def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dict[int, int], dict[int, str]]:
@@ -93,11 +98,20 @@ def results(round_id: int) -> Any:
     if stored is None:
         return render_template("voting/results.html", round=round_, circle=round_.circle, tally=None), 200
     tally, rows = stored
-    ballots = services.open_ballots(round_) if current_membership() is not None else []
-    # Where each funded proposal's money stands, so the circle sees its decision carried out (status only).
+    page_arg = request.args.get("ballots", "1")
+    page = max(int(page_arg), 1) if page_arg.isascii() and page_arg.isdigit() and len(page_arg) <= 6 else 1
+    ballots = (
+        services.open_ballots(round_, limit=BALLOTS_PER_PAGE + 1, offset=(page - 1) * BALLOTS_PER_PAGE)
+        if current_membership() is not None
+        else []
+    )
+    # Where each funded proposal's money stands, so the circle sees its decision carried out (status only; the
+    # approvals are not needed here, and loading them would cost a query per 500 payouts).
     payouts = {
         payout.proposal_id: payout.status_label
-        for payout in db.session.scalars(select(Payout).where(Payout.round_id == round_.id))
+        for payout in db.session.scalars(
+            select(Payout).where(Payout.round_id == round_.id).options(lazyload(Payout.approvals))
+        )
     }
     return render_template(
         "voting/results.html",
@@ -106,9 +120,13 @@ def results(round_id: int) -> Any:
         circle=round_.circle,
         tally=tally,
         rows=rows,
-        chart=score_chart(rows, round_.currency),
+        titles={row.proposal_id: row.title for row in rows},
+        chart=score_chart(rows[:CHART_ROWS], round_.currency),
+        chart_rows=CHART_ROWS,
         budget_svg=budget_line(rows, tally.budget_minor, round_.currency),
-        ballots=ballots,
+        ballots=ballots[:BALLOTS_PER_PAGE],
+        ballots_page=page,
+        more_ballots=len(ballots) > BALLOTS_PER_PAGE,
     )
 
 

@@ -1,0 +1,423 @@
+"""`make bench`: Fund Circle at the size of a large community, each figure against a baseline from the same run.
+
+For each database (PostgreSQL on the local server, then SQLite) and each size (x1, x4, x16 of bench/seed.py's
+circle) it makes a fresh database, migrates and seeds it, starts gunicorn (2 workers) on it, and measures:
+
+1. ballot saves per second through HTTP (bench/load.py, a process of its own) against an endpoint of the same app
+   that only inserts and commits one row (fundcircle/benchmark.py, registered only in this configuration);
+2. deciding the quadratic round (advance_round to decided: tally, allocation, storing the result) against the raw
+   SQL `SUM(votes) GROUP BY proposal` over the same ballots;
+3. `ledger verify` over every entry against a loop that reads the same rows and hashes their bytes;
+4. p50/p95 latency of the pages in bench/pages.py under concurrent clients, against a page that runs one trivial
+   query, and the number of SQL queries of each (which must not change with the size);
+5. the peak memory of a gunicorn worker, and of a full `ledger export` (against exporting a tiny circle).
+
+    .venv/bin/python -m bench.run [--sizes 1,4,16] [--databases postgresql,sqlite] [--seconds 10]
+
+The table goes to standard output; every figure to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import sqlalchemy as sa
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.pages import PAGES  # noqa: E402
+from bench.seed import VIEWER_EMAIL, VIEWER_PASSWORD, Seeded, seed  # noqa: E402
+from fundcircle import create_app  # noqa: E402
+from fundcircle.extensions import db  # noqa: E402
+
+SECRET_KEY = "benchmark-secret-key-" + "x" * 32
+DEFAULT_POSTGRESQL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+
+
+@dataclass
+class Figure:
+    name: str
+    size: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    ratio: float | None = None
+    goal: str | None = None
+    met: bool | None = None
+
+
+def bench_config(url: str) -> dict[str, Any]:
+    return {"SECRET_KEY": SECRET_KEY, "SQLALCHEMY_DATABASE_URI": url, "BENCHMARK_ENDPOINTS": True, "MAIL_SERVER": ""}
+
+
+@contextmanager
+def fresh_database(kind: str, size: float) -> Iterator[str]:
+    """A new, empty database for one size, dropped afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="fc-bench-") as folder:
+            yield f"sqlite:///{folder}/bench.sqlite"
+        return
+    admin_url = os.environ.get("BENCH_POSTGRESQL_URL", DEFAULT_POSTGRESQL)
+    name = f"fc_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class Server:
+    """gunicorn with 2 sync workers serving the app in the benchmark configuration."""
+
+    def __init__(self, url: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        factory = f"fundcircle:create_app(test_config={bench_config(url)!r})"
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
+             "--timeout", "600", "--log-level", "warning", "--chdir", str(ROOT), factory],
+            env={**os.environ, "FUNDCIRCLE_ENV": "development"},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # up when both workers have answered the ping
+            try:
+                answered = 0
+                for _ in range(4):
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    connection.request("GET", "/api/_bench/ping")
+                    answered += connection.getresponse().status == 200
+                    connection.close()
+                if answered == 4:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("gunicorn did not start")
+
+    def workers(self) -> list[int]:
+        return _children(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def load(job: dict[str, Any]) -> dict[str, Any]:
+    """Run bench/load.py in a process of its own and return its report."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "load.py")], input=json.dumps(job), capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{out.stderr}")
+    report: dict[str, Any] = json.loads(out.stdout)
+    if report["errors"]:
+        print(f"    errors during {job['mode']}: {report['errors']}", file=sys.stderr)
+    return report
+
+
+def timed(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def decide(app: Flask, seeded: Seeded) -> tuple[float, float]:
+    """(seconds to decide the round as the app does, seconds of the raw SQL aggregate), medians of three."""
+    from fundcircle.auth.models import User
+    from fundcircle.db import utcnow
+    from fundcircle.rounds.models import Round
+    from fundcircle.rounds.services import advance_round
+
+    raw = sa.text(
+        "SELECT v.proposal_id, SUM(v.votes) FROM ballot_votes v JOIN ballots b ON b.id = v.ballot_id"
+        " WHERE b.round_id = :r GROUP BY v.proposal_id"
+    )
+    with app.app_context():
+        baseline = [
+            timed(lambda: db.session.execute(raw, {"r": seeded.quadratic_round}).all()) for _ in range(3)
+        ]  # fmt: skip
+        db.session.rollback()
+        runs = []
+        for attempt in range(3):
+            viewer = db.session.scalar(sa.select(User).where(User.email == VIEWER_EMAIL))
+            round_ = db.session.get(Round, seeded.quadratic_round)
+            assert viewer is not None and round_ is not None
+
+            def once(viewer: Any = viewer, round_: Any = round_, final: bool = attempt == 2) -> None:
+                advance_round(viewer, round_, "decided", utcnow())
+                if final:
+                    db.session.commit()  # the last one stays: the results page shows it
+                else:
+                    db.session.flush()
+
+            runs.append(timed(once))
+            if attempt < 2:
+                db.session.rollback()
+        db.session.remove()
+    return statistics.median(runs), statistics.median(baseline)
+
+
+def verify(app: Flask) -> tuple[float, float, int]:
+    """(seconds of `ledger verify` over every chain, seconds to read the same rows and hash their bytes, entries)."""
+    import hashlib
+
+    from fundcircle.ledger.services import verify_ledger
+
+    with app.app_context():
+        reports: list[Any] = []
+        seconds = timed(lambda: reports.extend(verify_ledger()))
+        assert all(report.result.ok for report in reports), [r.result for r in reports if not r.result.ok]
+        count = sum(report.result.count for report in reports)
+        chains = [report.chain_id for report in reports]
+        db.session.remove()
+        postgresql = db.engine.dialect.name == "postgresql"
+        data = "data::text" if postgresql else "data"
+
+        def read_and_hash() -> None:
+            connection = db.engine.raw_connection()
+            try:
+                for chain_id in chains:
+                    cursor = connection.cursor(name="baseline") if postgresql else connection.cursor()  # type: ignore[call-arg]
+                    if postgresql:
+                        cursor.itersize = 2000
+                    cursor.execute(
+                        f"SELECT seq, at, circle_id, actor_id, action, subject_type, subject_id, {data}, prev_hash,"
+                        f" hash FROM ledger_entries WHERE chain_id = {int(chain_id)} ORDER BY seq"
+                    )
+                    for row in cursor:
+                        hashlib.sha256(b"|".join(str(value).encode() for value in row)).hexdigest()
+                    cursor.close()
+                connection.rollback()
+            finally:
+                connection.close()
+
+        baseline = timed(read_and_hash)
+    return seconds, baseline, count
+
+
+def export_memory_kb(url: str, slug: str) -> int:
+    """Peak resident memory of `flask ledger export` of one circle (its output thrown away)."""
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "FUNDCIRCLE_ENV": "development"}
+    # The command runs in a fresh interpreter that reports its own VmHWM: a child's ru_maxrss would include the
+    # memory of this (large) process it was forked from.
+    script = (
+        "import sys\nfrom flask.cli import main\n"
+        f"sys.argv = ['flask', '--app', 'fundcircle', 'ledger', 'export', '--circle', {slug!r}, '--format', 'jsonl']\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1], file=sys.stderr)\n"
+    )
+    with open(os.devnull, "w") as sink:
+        out = subprocess.run([sys.executable, "-c", script], stdout=sink, stderr=subprocess.PIPE, text=True, env=env,
+                             cwd=ROOT)  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"ledger export failed ({out.returncode}): {out.stderr[-2000:]}")
+    return int(out.stderr.strip().splitlines()[-1])
+
+
+def _login(client: Any) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    assert token
+    response = client.post("/login", data={"csrf_token": token.group(1), "email": VIEWER_EMAIL,
+                                           "password": VIEWER_PASSWORD})  # fmt: skip
+    assert response.status_code == 302, response.status_code
+
+
+def query_counts(app: Flask, pages: dict[str, str]) -> dict[str, int]:
+    """How many SQL statements each page runs (its second view, signed in as the viewer)."""
+    client = app.test_client()
+    _login(client)
+    counts = {}
+    with app.app_context():
+        engine = db.engine
+    for name, path in pages.items():
+        assert client.get(path).status_code == 200, (name, path)
+        statements: list[str] = []
+
+        def count(*args: Any, seen: list[str] = statements) -> None:
+            seen.append(args[2])
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            status = client.get(path).status_code
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        assert status == 200, (name, path, status)
+        counts[name] = len(statements)
+    return counts
+
+
+def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure]:
+    label = f"x{size:g}"
+    figures: list[Figure] = []
+
+    def add(name: str, value: float, unit: str, baseline: float | None = None, goal: str | None = None,
+            check: Callable[[float], bool] | None = None) -> None:  # fmt: skip
+        ratio = value / baseline if baseline else None
+        met = check(ratio if ratio is not None else value) if check is not None else None
+        figures.append(Figure(f"{kind}: {name}", label, round(value, 4), unit,
+                              None if baseline is None else round(baseline, 4),
+                              None if ratio is None else round(ratio, 3), goal, met))  # fmt: skip
+
+    with fresh_database(kind, size) as url:
+        app = create_app(bench_config(url))
+        with app.app_context():
+            flask_migrate.upgrade()
+            started = time.perf_counter()
+            seeded = seed(size)
+            seeding = time.perf_counter() - started
+            db.session.remove()
+        print(f"  {kind} {label}: seeded {seeded.ledger_entries:,} ledger entries, {seeded.ballots:,} ballots"
+              f" in {seeding:.1f} s", file=sys.stderr)  # fmt: skip
+        add("seeding time", seeding, "s")
+
+        server = Server(url)
+        try:
+            common = {"base": server.base, "clients": clients, "seconds": seconds, "warmup": 1.0}
+            base_report = load({**common, "mode": "baseline"})
+            idle_kb = max(_status_kb(pid, "VmRSS") for pid in server.workers())
+            ballot_report = load({**common, "mode": "ballots", "tokens": seeded.tokens, "round": seeded.quadratic_round,
+                                  "proposal_ids": seeded.proposal_ids})  # fmt: skip
+            saves = ballot_report["pages"].get("ballot", {}).get("per_second", 0.0)
+            inserts = base_report["pages"]["baseline"]["per_second"]
+            add("ballot saves (HTTP)", saves, "per s", inserts, ">= 0.5", lambda r: r >= 0.5)
+
+            decide_s, sum_s = decide(app, seeded)
+            add("decide quadratic round", decide_s, "s", sum_s, "<= 1.5", lambda r: r <= 1.5)
+
+            ids = seeded.url_ids()
+            pages = {name: path.format(**ids) for name, path in PAGES.items()}
+            page_report = load({**common, "mode": "pages", "clients": max(2, clients // 2),
+                                "pages": {**pages, "ping": "/api/_bench/ping"}, "email": VIEWER_EMAIL,
+                                "password": VIEWER_PASSWORD})["pages"]  # fmt: skip
+            ping = page_report["ping"]
+            for name in pages:
+                stats = page_report.get(name, {"p50": float("nan"), "p95": float("nan")})
+                add(f"{name} p50", stats["p50"] * 1000, "ms", ping["p50"] * 1000)
+                add(f"{name} p95", stats["p95"] * 1000, "ms", ping["p95"] * 1000)
+            worker_peak_kb = max(_status_kb(pid, "VmHWM") for pid in server.workers())
+            add("gunicorn worker peak memory", worker_peak_kb / 1024, "MiB", idle_kb / 1024)
+        finally:
+            server.stop()
+
+        for name, count in query_counts(app, pages).items():
+            add(f"{name} SQL queries", count, "queries")
+
+        verify_s, read_s, entries = verify(app)
+        add("ledger verify", verify_s, "s", read_s, "<= 2", lambda r: r <= 2)
+        small_kb = export_memory_kb(url, seeded.small_circle_slug)
+        full_kb = export_memory_kb(url, seeded.circle_slug)
+        add("ledger export peak memory", full_kb / 1024, "MiB", small_kb / 1024, "<= 1.25", lambda r: r <= 1.25)
+        with app.app_context():
+            db.engine.dispose()
+    return figures
+
+
+def finish_query_goals(figures: list[Figure]) -> None:
+    """A page's query count must be the same at every size: the smallest size's count is its baseline."""
+    first: dict[str, float] = {}
+    for figure in figures:
+        if figure.unit == "queries":
+            first.setdefault(figure.name, figure.value)
+            figure.baseline = first[figure.name]
+            figure.ratio = round(figure.value / figure.baseline, 3) if figure.baseline else None
+            figure.goal, figure.met = "same at every size", figure.value == figure.baseline
+
+
+def table(figures: list[Figure]) -> str:
+    sizes = list(dict.fromkeys(f.size for f in figures))
+    names = list(dict.fromkeys(f.name for f in figures))
+    by = {(f.name, f.size): f for f in figures}
+    head = ["figure", "unit"] + [f"{s} (ratio)" for s in sizes] + [f"growth {sizes[0]}→{sizes[-1]}", "goal", "met"]
+    rows = [head]
+    for name in names:
+        row = [name, by.get((name, sizes[0]), next(f for f in figures if f.name == name)).unit]
+        for size in sizes:
+            f = by.get((name, size))
+            row.append("" if f is None else f"{f.value:,.4g}" + (f" ({f.ratio:.3g})" if f.ratio is not None else ""))
+        first, last = by.get((name, sizes[0])), by.get((name, sizes[-1]))
+        growth = last.value / first.value if first and last and first.value else None
+        row.append(f"{growth:.2f}x" if growth is not None and len(sizes) > 1 else "")
+        row.append(next((f.goal for f in figures if f.name == name and f.goal), "") or "")
+        mets = [f.met for f in figures if f.name == name and f.met is not None]
+        row.append("" if not mets else ("yes" if all(mets) else "NO"))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,4,16")
+    parser.add_argument("--databases", default="postgresql,sqlite")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds of each load phase")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--output", default=str(RESULTS))
+    args = parser.parse_args()
+    figures: list[Figure] = []
+    for kind in args.databases.split(","):
+        for size in (float(s) for s in args.sizes.split(",")):
+            figures += measure(kind, size, args.seconds, args.clients)
+    finish_query_goals(figures)
+    print(table(figures))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps([asdict(f) for f in figures], indent=1) + "\n")
+    missed = [f"{f.name} at {f.size}" for f in figures if f.met is False]
+    print(f"\n{len(figures)} figures written to {args.output}; goals missed: {', '.join(missed) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
