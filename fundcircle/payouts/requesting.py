@@ -67,9 +67,10 @@ def _payout(payout_id: int) -> Payout:
 
 def _due_condition(now: datetime) -> Any:
     stale = now - claim_lease()
+    not_held_back = or_(Payout.retry_at.is_(None), Payout.retry_at <= now)  # Open Collective's Retry-After
     return or_(
-        and_(Payout.status == "approved", or_(Payout.retry_at.is_(None), Payout.retry_at <= now)),
-        and_(Payout.status == "requesting", or_(Payout.claimed_at.is_(None), Payout.claimed_at < stale)),
+        and_(Payout.status == "approved", not_held_back),
+        and_(Payout.status == "requesting", or_(Payout.claimed_at.is_(None), Payout.claimed_at < stale), not_held_back),
     )
 
 

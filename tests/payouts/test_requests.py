@@ -263,3 +263,21 @@ def test_two_workers_at_once_request_a_payout_once(treasury: Treasury) -> None:
     assert _state(treasury, "Bike repair")["status"] == "invited"
     with treasury.app.app_context():
         assert ledger_actions(treasury.circle_id).count("payout.request_started") == 2
+
+
+def test_a_rate_limit_after_an_unclear_outcome_is_respected_too(
+    treasury: Treasury, quick: Flask, after_lease: Flask
+) -> None:
+    _approve(treasury, "Seed library")
+    treasury.sandbox.sandbox.fail_next("error_500", operation="createExpense")
+    _submit(quick)
+    assert _state(treasury, "Seed library")["outcome_unknown"]
+    treasury.sandbox.sandbox.fail_next("rate_limit", operation="createExpense", delay=120)
+    _submit(after_lease)
+    state = _state(treasury, "Seed library")
+    assert state["status"] == "requesting" and state["outcome_unknown"] and state["attempts"] == 2
+    _submit(after_lease)  # the claim is free, but Open Collective said to wait
+    assert _state(treasury, "Seed library")["attempts"] == 2
+    _submit(after_lease, now=utcnow() + timedelta(seconds=121))
+    (expense,) = _expenses(treasury)
+    assert _state(treasury, "Seed library")["expense_id"] == expense.public_id
