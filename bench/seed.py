@@ -8,7 +8,6 @@ inserted in bulk, with the ledger's hash chain computed by `fundcircle.ledger.ch
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from fundcircle.auth.services import create_user, sha256_hex
 from fundcircle.circles.models import Membership
 from fundcircle.circles.services import CircleInput, create_circle
 from fundcircle.extensions import db
-from fundcircle.ledger.chain import EntryContent, entry_hash
+from fundcircle.ledger.chain import EntryContent, entry_hash, json_text
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.rounds.services import RoundInput, create_round
 
@@ -74,7 +73,7 @@ class BulkWriter:
         if isinstance(value, datetime):
             return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         if isinstance(value, dict | list):
-            return json.dumps(value)
+            return json_text(value)  # as the app stores JSON (sorted keys, no spaces)
         return value
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -83,7 +82,7 @@ class BulkWriter:
         if self.postgresql:
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
                 for row in rows:
-                    copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v for v in row])
+                    copy.write_row([json_text(v) if isinstance(v, dict | list) else v for v in row])
                     count += 1
         else:
             marks = ", ".join("?" for _ in columns)

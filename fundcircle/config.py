@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from fundcircle.ledger.chain import json_text
+
 #: Values that must never be used as a production secret key.
 WEAK_SECRET_KEYS = {"", "dev", "change-me", "changeme", "secret"}
 
@@ -72,7 +74,9 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # JSON columns stored with sorted keys and no spaces: a ledger entry's data is then stored as the very text
+        # its hash covers (fundcircle/ledger/chain.py), and `ledger verify` hashes it as read.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_text},
         # Where links in e-mails point; defaults to the host of the request that made them.
         "BASE_URL": os.environ.get("BASE_URL", "").rstrip("/"),
         "MAX_CONTENT_LENGTH": 1024 * 1024,

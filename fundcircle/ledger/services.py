@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Text, cast, insert, select, update
 
 from fundcircle.auth.models import User
 from fundcircle.db import utcnow
@@ -187,17 +187,24 @@ def _stored(row: Any) -> StoredEntry:
     )
 
 
-def stored_entries(chain_id: int, batch_size: int = 2000) -> Iterator[StoredEntry]:
-    """A chain's entries in `seq` order, read in batches so that a long ledger fits in constant memory."""
+_NO_DATA: dict[str, Any] = {}
+#: The entry's columns with `data` as the text the database holds, not parsed (see StoredEntry.data_text).
+_ENTRY_COLUMNS_WITH_DATA_TEXT = tuple(
+    cast(LedgerEntry.data, Text) if column is LedgerEntry.data else column for column in _ENTRY_COLUMNS
+)
+
+
+def stored_entries(chain_id: int, batch_size: int = 2000, *, data_as_text: bool = False) -> Iterator[StoredEntry]:
+    """A chain's entries in `seq` order, read in batches so that a long ledger fits in constant memory. With
+    `data_as_text`, each entry's data is left as the stored JSON text (for verification, which hashes it as is)."""
     # Core rather than ORM execution: the rows are plain columns, and verification reads every one of them.
-    result = (
-        db.session.connection()
-        .execution_options(yield_per=batch_size)
-        .execute(select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq))
-    )
+    query = select(*_ENTRY_COLUMNS_WITH_DATA_TEXT).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq)
+    result = db.session.connection().execution_options(yield_per=batch_size).execute(query)
     try:
-        for row in result:
-            yield _stored(row)
+        for seq, at, circle_id, actor_id, action, subject_type, subject_id, data_text, prev_hash, hash_ in result:
+            data = _NO_DATA if data_as_text else json.loads(data_text)
+            content = EntryContent(seq, at, circle_id, actor_id, action, subject_type, subject_id, data)
+            yield StoredEntry(content, prev_hash, hash_, data_text if data_as_text else None)
     finally:
         result.close()  # verification may stop early, at the first bad entry
 
@@ -230,7 +237,9 @@ def verify_ledger(
     for chain, slug in db.session.execute(query.order_by(LedgerChain.id)).all():
         label = f"circle {slug}" if slug is not None else "site"
         result = verify_chain(
-            stored_entries(chain.id), expected_head=(chain.head_seq, chain.head_hash), checkpoint=checkpoint
+            stored_entries(chain.id, data_as_text=True),
+            expected_head=(chain.head_seq, chain.head_hash),
+            checkpoint=checkpoint,
         )
         reports.append(ChainReport(chain.id, chain.circle_id, label, result))
     return reports

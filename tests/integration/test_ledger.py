@@ -543,3 +543,19 @@ def test_a_record_refused_for_a_float_leaves_the_chain_head_as_it_was(app):
 
     assert head_seq == before[1]
     assert chain_state(app, history) == before
+
+
+def test_ledger_data_is_stored_as_its_canonical_json_text(ctx: Flask) -> None:
+    """So that `ledger verify` can hash each entry's data as read, without parsing and re-serialising it."""
+    from sqlalchemy import Text, cast, select
+
+    from fundcircle.ledger.chain import json_text
+    from fundcircle.ledger.models import LedgerEntry
+    from fundcircle.ledger.services import record
+
+    record("test.stored", actor=None, circle_id=None, data={"zeta": 1, "alpha": ["é", {"b": 2, "a": None}]})
+    db.session.commit()
+    stored = db.session.execute(
+        select(cast(LedgerEntry.data, Text), LedgerEntry.data).where(LedgerEntry.action == "test.stored")
+    ).one()
+    assert stored[0] == json_text(stored[1]) == '{"alpha":["é",{"a":null,"b":2}],"zeta":1}'

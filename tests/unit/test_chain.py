@@ -22,8 +22,12 @@ from fundcircle.ledger.chain import (
     StoredEntry,
     canonical_json,
     entry_hash,
+    entry_hash_with_data_text,
     format_at,
     verify_chain,
+)
+from fundcircle.ledger.chain import (
+    json_text as stored_json_text,
 )
 
 T0 = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
@@ -470,3 +474,47 @@ def test_changing_one_entrys_data_fails_verification_at_exactly_that_entry(conte
     assert not result.ok
     assert result.bad_seq == index + 1
     assert "edited" in result.problem
+
+
+# --- verifying data as the database stores it (its canonical text) ---------------------------------------------
+
+
+@given(
+    data=st.dictionaries(json_text, json_values, max_size=5),
+    action=json_text.filter(bool),
+    subject_type=st.none() | json_text,
+    actor=st.none() | st.integers(1, 10**6),
+)
+def test_hashing_the_stored_data_text_gives_the_entry_hash_exactly(
+    data: dict[str, Any], action: str, subject_type: str | None, actor: int | None
+) -> None:
+    item = content(5, data, action=action, subject_type=subject_type, actor_id=actor)
+    assert entry_hash_with_data_text(GENESIS_HASH, item, stored_json_text(data)) == entry_hash(GENESIS_HASH, item)
+
+
+def _as_stored(entries: list[StoredEntry], text_of: Any = stored_json_text) -> list[StoredEntry]:
+    """The entries as `ledger verify` reads them from the database: data as stored text, not parsed."""
+    return [
+        dataclasses.replace(e, content=dataclasses.replace(e.content, data={}), data_text=text_of(e.content.data))
+        for e in entries
+    ]
+
+
+def test_a_chain_read_as_stored_text_verifies_and_an_edit_of_that_text_is_found() -> None:
+    entries = chain_of(5)
+    assert verify_chain(_as_stored(entries), expected_head=head_of(entries)).ok
+    edited = _as_stored(entries)
+    edited[2] = dataclasses.replace(edited[2], data_text='{"n":30}')
+    result = verify_chain(edited, expected_head=head_of(entries))
+    assert not result.ok and result.bad_seq == 3 and "edited" in (result.problem or "")
+    broken = _as_stored(entries)
+    broken[1] = dataclasses.replace(broken[1], data_text="not json")
+    assert verify_chain(broken).bad_seq == 2
+
+
+def test_data_stored_in_another_json_form_still_verifies_by_its_meaning() -> None:
+    """Entries written before JSON columns were stored canonically hold `{"n": 1}` with a space: same meaning."""
+    entries = chain_of(4)
+    spaced = _as_stored(entries, text_of=lambda data: json.dumps(data))
+    assert all(" " in e.data_text for e in spaced if e.data_text)
+    assert verify_chain(spaced, expected_head=head_of(entries)).ok
