@@ -30,7 +30,7 @@ from tests.payouts.sandbox_fixtures import (  # noqa: F401  (make_sandbox, oc_sa
     oc_schema,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "opencollective" / "examples"
+EXAMPLES = Path(__file__).resolve().parent / "opencollective_examples"
 EXAMPLE_COLLECTIVE = "example-fund-circle-collective"
 
 CREATE = """
