@@ -81,6 +81,11 @@ security: install-dev
 	$(BIN)/bandit --quiet -c pyproject.toml -r fundcircle wsgi.py scripts
 	$(BIN)/python scripts/audit_dependencies.py
 
+## Benchmarks (README, "Performance"): x1, x4 and x16 on the local PostgreSQL server, then on SQLite; the table is
+## printed and written to bench/results/latest.json. BENCH_ARGS="--sizes 1 --databases postgresql" for a quick look.
+bench: install-bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
