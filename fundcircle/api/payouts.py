@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 from flask_login import current_user
 
 from fundcircle.access import SIGNED_IN, circle_role, requires
 from fundcircle.api.views import blp
 from fundcircle.auth import totp
 from fundcircle.db import utcnow
-from fundcircle.errors import NotFound, ValidationFailed
+from fundcircle.errors import NotFound
 from fundcircle.extensions import db
 from fundcircle.payouts import services
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
-from fundcircle.payouts.opencollective import PayoutGatewayError
 from fundcircle.payouts.requesting import submit_after_approval
 from fundcircle.payouts.schemas import (
     ApproveSchema,
@@ -95,13 +94,7 @@ def put_connection(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
     circle = g.circle
     given = services.check_connection_input(services.ConnectionInput(**data))
     db.session.rollback()  # no transaction open while Open Collective answers
-    try:
-        with services.make_client(given.api_url, given.token) as client:
-            me = client.me()
-            collective = client.collective(given.slug)
-    except PayoutGatewayError as error:
-        field = "token" if error.status in (401, 403) else "slug" if error.code == "NotFound" else "api_url"
-        raise ValidationFailed(error.message, field=field) from None
+    me, collective = services.ask_open_collective(given)
     connection = services.save_connection(current_user, circle, given, me=me, collective=collective, now=utcnow())
     db.session.commit()
     return connection_out(connection)
@@ -170,9 +163,7 @@ def approve_payout(data: dict[str, Any], payout_id: int) -> dict[str, Any]:
     that completes the number needed requests the payout on Open Collective, after the commit."""
     payout = services.approve_payout(current_user, services.get_payout(payout_id), data["totp"], utcnow())
     db.session.commit()
-    if payout.status == "approved" and services.connection_of(payout.circle_id) is not None:
-        if current_app.config["PAYOUTS_SUBMIT_AFTER_APPROVAL"]:
-            submit_after_approval(payout.id)
+    submit_after_approval(payout.id)
     return payout_out(services.get_payout(payout_id))
 
 
@@ -195,6 +186,5 @@ def retry_payout(data: dict[str, Any], payout_id: int) -> dict[str, Any]:
     """Request a failed payout again once its cause is fixed (treasurers); Open Collective is asked first."""
     payout = services.retry_payout(current_user, services.get_payout(payout_id), utcnow())
     db.session.commit()
-    if services.connection_of(payout.circle_id) is not None:
-        submit_after_approval(payout.id)
+    submit_after_approval(payout.id)
     return payout_out(services.get_payout(payout_id))

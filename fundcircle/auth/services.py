@@ -54,6 +54,14 @@ def hash_password(password: str) -> str:
     return _password_hasher().hash(password)
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is the user's (asked again before a change to their second factor)."""
+    try:
+        return bool(_password_hasher().verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 

@@ -11,12 +11,11 @@ import hmac
 from datetime import datetime
 
 import pyotp
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import or_, update
 
 from fundcircle.auth.models import User
-from fundcircle.auth.services import _password_hasher, check_throttle, note_failure
+from fundcircle.auth.services import check_throttle, note_failure, password_matches
 from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
@@ -71,10 +70,8 @@ def start_enrolment(actor: User, *, password: str, now: datetime) -> str:
     :raises TotpRejected: on `password` if it is wrong.
     """
     check_throttle(_limits(actor), _window(), now)
-    try:
-        _password_hasher().verify(actor.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        raise _refuse(actor, "That is not your password.", now, field="password") from None
+    if not password_matches(actor, password):
+        raise _refuse(actor, "That is not your password.", now, field="password")
     secret = pyotp.random_base32()
     actor.totp_secret_sealed = seal(SEAL_PURPOSE, secret)
     actor.totp_confirmed_at = None

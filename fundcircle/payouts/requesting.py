@@ -357,8 +357,14 @@ def refresh_balance(circle_id: int, now: datetime | None = None) -> None:
 
 
 def submit_after_approval(payout_id: int) -> None:
-    """Right after the final approval commits, request the payout in this process when the circle is connected.
-    Whatever happens is recorded on the payout; `payouts submit` picks up anything left."""
+    """Right after a commit that made a payout `approved` (its final approval, or a retry), request it in this process
+    when the circle is connected and the app is set to (`PAYOUTS_SUBMIT_AFTER_APPROVAL`). Whatever happens is recorded
+    on the payout; `payouts submit` picks up anything left."""
+    payout = db.session.get(Payout, payout_id)
+    if payout is None or payout.status != "approved" or connection_of(payout.circle_id) is None:
+        return
+    if not current_app.config["PAYOUTS_SUBMIT_AFTER_APPROVAL"]:
+        return
     try:
         submit_payout(payout_id)
     except Exception:  # the approval stands; the worker will try again

@@ -26,7 +26,7 @@ from fundcircle.auth.totp import verify_code
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import require_role
 from fundcircle.crypto import SealBroken, seal, unseal
-from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.services import record
 from fundcircle.payouts.models import (
@@ -37,7 +37,7 @@ from fundcircle.payouts.models import (
     Payout,
     PayoutApproval,
 )
-from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient
+from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient, PayoutGatewayError
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 
@@ -140,6 +140,21 @@ def client_for(connection: OpenCollectiveConnection) -> OpenCollectiveClient:
     return make_client(connection.api_url, token)
 
 
+def ask_open_collective(data: ConnectionInput) -> tuple[Me, Collective]:
+    """Ask Open Collective who the token is and what the collective is, before a connection is stored. Call with no
+    transaction open (no lock is held while Open Collective answers).
+
+    :raises ValidationFailed: on `token` if Open Collective refuses it, on `slug` if it has no such account, on
+        `api_url` if it cannot be reached or answers otherwise; the message is Open Collective's.
+    """
+    try:
+        with make_client(data.api_url, data.token) as client:
+            return client.me(), client.collective(data.slug)
+    except PayoutGatewayError as error:
+        field = "token" if error.status in (401, 403) else "slug" if error.code == "NotFound" else "api_url"
+        raise ValidationFailed(error.message, field=field) from None
+
+
 def connection_of(circle_id: int) -> OpenCollectiveConnection | None:
     return db.session.get(OpenCollectiveConnection, circle_id)
 
@@ -238,17 +253,18 @@ def approvals_needed(payout: Payout) -> int:
     return circle_of(payout).approvals_needed(payout.amount_minor)
 
 
-def why_cannot_approve(actor: User, payout: Payout) -> str | None:
-    """Why the actor may not approve this payout, in words, or None if they may (their code is checked apart)."""
+def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
+    """Why the actor may not approve this payout (as the error to raise), or None if they may; their code is
+    checked apart. The payout page shows the message instead of the approval form."""
     if payout.status != "awaiting_approval":
-        return f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals."
+        return Conflict(f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals.")
     proposal = db.session.get(Proposal, payout.proposal_id)
     if proposal is not None and proposal.author_id == actor.id:
-        return "You wrote this proposal, so another treasurer must approve its payout."
+        return PermissionDenied("You wrote this proposal, so another treasurer must approve its payout.")
     if payout.payee_email is not None and normalise_email(payout.payee_email) == actor.email:
-        return "You are this payout's payee, so another treasurer must approve it."
+        return PermissionDenied("You are this payout's payee, so another treasurer must approve it.")
     if any(approval.treasurer_id == actor.id for approval in payout.approvals):
-        return "You have approved this payout already; it needs another treasurer's approval."
+        return Conflict("You have approved this payout already; it needs another treasurer's approval.")
     return None
 
 
@@ -262,10 +278,9 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     """
     circle = circle_of(payout)
     require_role(actor, circle, "treasurer")
-    reason = why_cannot_approve(actor, payout)
-    if reason is not None:
-        refusal = Conflict if payout.status != "awaiting_approval" or "already" in reason else PermissionDenied
-        raise refusal(reason)
+    refusal = approval_refusal(actor, payout)
+    if refusal is not None:
+        raise refusal
     verify_code(actor, totp_code, now)
     try:
         with db.session.begin_nested():

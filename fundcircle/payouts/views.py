@@ -27,7 +27,7 @@ from fundcircle.payouts.requesting import (
     sync_open_payouts,
     sync_payout,
 )
-from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.models import ProposalVersion
 
 bp = Blueprint("payouts", __name__)
 
@@ -41,18 +41,18 @@ def webhook_url(connection: OpenCollectiveConnection) -> str:
 
 
 def payout_titles(payouts: list[Payout]) -> dict[int, str]:
-    """Each payout's proposal title as in the funded version, in one query (and the proposals into the session)."""
+    """Each payout's proposal title as in the funded version, in one query."""
     if not payouts:
         return {}
-    proposal_ids = [p.proposal_id for p in payouts]
-    list(db.session.scalars(select(Proposal).where(Proposal.id.in_(proposal_ids))))
-    versions = {p.proposal_id: p.proposal_version for p in payouts}
     rows = db.session.execute(
-        select(ProposalVersion.proposal_id, ProposalVersion.number, ProposalVersion.title).where(
-            ProposalVersion.proposal_id.in_(proposal_ids)
+        select(Payout.proposal_id, ProposalVersion.title)
+        .join(
+            ProposalVersion,
+            (ProposalVersion.proposal_id == Payout.proposal_id) & (ProposalVersion.number == Payout.proposal_version),
         )
+        .where(Payout.id.in_([p.id for p in payouts]))
     )
-    return {proposal_id: title for proposal_id, number, title in rows if versions[proposal_id] == number}
+    return {proposal_id: title for proposal_id, title in rows}
 
 
 @bp.route("/circles/<int:circle_id>/treasury")
@@ -102,20 +102,8 @@ def connect(circle_id: int) -> str | Response | tuple[str, int]:
     try:
         data = services.check_connection_input(data)
         db.session.rollback()  # hold no transaction (nor SQLite's write lock) while Open Collective answers
-        with services.make_client(data.api_url, data.token) as client:
-            me = client.me()
-            collective = client.collective(data.slug)
+        me, collective = services.ask_open_collective(data)
         services.save_connection(current_user, circle, data, me=me, collective=collective, now=utcnow())
-    except PayoutGatewayError as error:
-        db.session.rollback()
-        form.token.errors = [error.message] if error.status in (401, 403) else []
-        if not form.token.errors:
-            target = form.slug if error.code == "NotFound" else None
-            if target is not None:
-                target.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
-        return show(422)
     except FundCircleError as error:
         db.session.rollback()
         attach_error(form, error)
@@ -148,7 +136,7 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "payout": payout,
         "title": payout_titles([payout]).get(payout.proposal_id, f"proposal {payout.proposal_id}"),
         "needed": services.approvals_needed(payout),
-        "cannot_approve": services.why_cannot_approve(current_user, payout),
+        "refused_approval": services.approval_refusal(current_user, payout),
         "has_totp": current_user.has_totp,
         "connection": connection,
         "sandbox": connection is not None and services.is_sandbox_url(connection.api_url),
@@ -190,8 +178,7 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     db.session.commit()
     if payout.status == "approved":
         flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
-        if services.connection_of(payout.circle_id) is not None and current_app.config["PAYOUTS_SUBMIT_AFTER_APPROVAL"]:
-            submit_after_approval(payout.id)
+        submit_after_approval(payout.id)
     else:
         flash("Approved. It needs another treasurer's approval too.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
@@ -230,8 +217,7 @@ def retry(payout_id: int) -> Response | tuple[str, int]:
         flash(error.message, "error")
         return redirect(url_for("payouts.view", payout_id=payout.id))
     db.session.commit()
-    if services.connection_of(payout.circle_id) is not None:
-        submit_after_approval(payout.id)
+    submit_after_approval(payout.id)
     flash("Requested again.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
 
