@@ -24,7 +24,7 @@ from bench.run import _login, bench_config, decide, fresh_database  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from fundcircle import create_app  # noqa: E402
 from fundcircle.extensions import db  # noqa: E402
-from fundcircle.ledger.services import verify_ledger  # noqa: E402
+from fundcircle.ledger.reading import verify_ledger
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ For each database (PostgreSQL on the local server, then SQLite) and each size (x
 circle) it makes a fresh database, migrates and seeds it, starts gunicorn (2 workers) on it, and measures:
 
 1. ballot saves per second through HTTP (bench/load.py, a process of its own) against an endpoint of the same app
-   that only inserts and commits one row (fundcircle/benchmark.py, registered only in this configuration);
+   that only inserts and commits one row (fundcircle/auth/benchmark.py, registered only in this configuration);
 2. deciding the quadratic round (advance_round to decided: tally, allocation, storing the result) against the raw
    SQL `SUM(votes) GROUP BY proposal` over the same ballots;
 3. `ledger verify` over every entry against a loop that reads the same rows and hashes their bytes;
@@ -212,7 +212,7 @@ def verify(app: Flask) -> tuple[float, float, int]:
     """(seconds of `ledger verify` over every chain, seconds to read the same rows and hash their bytes, entries)."""
     import hashlib
 
-    from fundcircle.ledger.services import verify_ledger
+    from fundcircle.ledger.reading import verify_ledger
 
     with app.app_context():
         reports: list[Any] = []

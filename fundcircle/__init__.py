@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, session
-from flask_login import current_user
+from flask_login import AnonymousUserMixin, current_user
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from fundcircle import unit_of_work
+from fundcircle.auth import api as auth_api
+from fundcircle.auth import benchmark
+from fundcircle.auth import cli as auth_cli
+from fundcircle.auth import views as auth_views
+from fundcircle.auth.services import user_for_api_token, user_for_session
+from fundcircle.circles import api as circles_api
+from fundcircle.circles import views as circles_views
+from fundcircle.circles.models import ROLE_LABELS, ROLES
 from fundcircle.config import load_config
-from fundcircle.db import configure_sqlite
-from fundcircle.errors import is_api_request, register_error_handlers
+from fundcircle.consent import api as consent_api
+from fundcircle.consent import views as consent_views
+from fundcircle.db import configure_sqlite, utcnow
+from fundcircle.deliberation import api as deliberation_api
+from fundcircle.deliberation import views as deliberation_views
+from fundcircle.demo import demo_command
+from fundcircle.errors import error_response, is_api_request, register_error_handlers
 from fundcircle.extensions import csrf, db, login_manager, migrate
-from fundcircle.notices import init_notices
+from fundcircle.ledger import api as ledger_api
+from fundcircle.ledger import cli as ledger_cli
+from fundcircle.ledger import views as ledger_views
+from fundcircle.money import format_minor
+from fundcircle.openapi import init_api
+from fundcircle.payouts import api as payouts_api
+from fundcircle.payouts import cli as payouts_cli
+from fundcircle.payouts import views as payouts_views
+from fundcircle.proposals import api as proposals_api
+from fundcircle.proposals import views as proposals_views
+from fundcircle.rounds import api as rounds_api
+from fundcircle.rounds import cli as rounds_cli
+from fundcircle.rounds import views as rounds_views
+from fundcircle.rounds.phases import PHASE_LABELS, PHASES
+from fundcircle.unit_of_work import SAFE_METHODS
+from fundcircle.voting import api as voting_api
+from fundcircle.voting import views as voting_views
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,8 +77,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
-    import fundcircle.models  # noqa: F401  (every table in the metadata)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
@@ -57,7 +87,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     _register_request_hooks(app)
-    init_notices(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_template_helpers(app)
@@ -71,8 +100,6 @@ class BoundedIntConverter(IntegerConverter):
 
 
 def _init_login(app: Flask) -> None:
-    from fundcircle.auth.services import user_for_session
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see this page."
@@ -94,14 +121,8 @@ def _user_from_bearer_token() -> Any:
     """The owner of the request's API token, or an anonymous user. Used instead of the session for API requests
     that carry an Authorization header, so that a browser's session cookie (and Flask-Login's session protection,
     which would drop the request as anonymous) plays no part in them."""
-    from flask_login import AnonymousUserMixin
-
-    from fundcircle.auth.services import user_for_api_token
-
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if user is not None:
-        db.session.commit()  # the token's last-used time, before the view starts its own work
     return user or AnonymousUserMixin()
 
 
@@ -129,18 +150,24 @@ def _register_request_hooks(app: Flask) -> None:
             return  # no cookie session: nothing to forge, and the route answers 401 where it needs a user
         csrf.protect()
 
-    @app.before_request
-    def catch_up_with_deadlines() -> None:
-        """A round whose phase deadline has passed moves on before anybody acts in it (`rounds tick` does the rest)."""
-        from fundcircle.access import round_of
-        from fundcircle.db import utcnow
-        from fundcircle.rounds.services import catch_up
-
-        if not request.view_args:
-            return
-        round_ = round_of(**request.view_args)
-        if round_ is not None and catch_up(round_, utcnow()):
-            db.session.commit()
+    @app.after_request
+    def end_unit_of_work(response: Any) -> Any:
+        """The request boundary: commit what the request changed when it was answered normally, roll it back
+        otherwise; a safe request commits nothing (fundcircle/unit_of_work.py)."""
+        safe = request.method in SAFE_METHODS
+        if safe and unit_of_work.wrote():
+            message = f"{request.method} {request.path} wrote to the database; a safe request must change nothing"
+            unit_of_work.roll_back()
+            if app.testing:
+                raise RuntimeError(message)
+            log.error(message)
+        try:
+            unit_of_work.finish(success=not safe and response.status_code < 400)
+        except Exception:
+            log.exception("the request's changes could not be committed")
+            unit_of_work.roll_back()
+            return error_response(None)
+        return response
 
     @app.after_request
     def security_headers(response: Any) -> Any:
@@ -153,59 +180,56 @@ def _register_request_hooks(app: Flask) -> None:
         return response
 
 
+#: Every area's pages and API, in the order of their dependencies (each area imports only those before it).
+AREA_PAGES = (
+    auth_views.bp,
+    circles_views.bp,
+    rounds_views.bp,
+    proposals_views.bp,
+    deliberation_views.bp,
+    voting_views.bp,
+    consent_views.bp,
+    payouts_views.bp,
+    ledger_views.bp,
+)
+AREA_APIS = (
+    auth_api.blp,
+    circles_api.blp,
+    rounds_api.blp,
+    proposals_api.blp,
+    deliberation_api.blp,
+    voting_api.blp,
+    consent_api.blp,
+    payouts_api.blp,
+    ledger_api.blp,
+)
+COMMANDS = (
+    auth_cli.user_cli,
+    auth_cli.token_cli,
+    rounds_cli.rounds_cli,
+    payouts_cli.payouts_cli,
+    ledger_cli.ledger_cli,
+    demo_command,
+)
+
+
 def _register_blueprints(app: Flask) -> None:
-    from fundcircle.api.pages import bp as api_pages_bp
-    from fundcircle.api.views import init_api
-    from fundcircle.auth.views import bp as auth_bp
-    from fundcircle.circles.views import bp as circles_bp
-    from fundcircle.deliberation.views import bp as deliberation_bp
-    from fundcircle.ledger.views import bp as ledger_bp
-    from fundcircle.payouts.views import bp as payouts_bp
-    from fundcircle.proposals.views import bp as proposals_bp
-    from fundcircle.rounds.views import bp as rounds_bp
-    from fundcircle.voting.consent_views import bp as consent_bp
-    from fundcircle.voting.views import bp as voting_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(circles_bp)
-    app.register_blueprint(rounds_bp)
-    app.register_blueprint(proposals_bp)
-    app.register_blueprint(deliberation_bp)
-    app.register_blueprint(voting_bp)
-    app.register_blueprint(consent_bp)
-    app.register_blueprint(ledger_bp)
-    app.register_blueprint(payouts_bp)
-    app.register_blueprint(api_pages_bp)
-    init_api(app)
+    for blueprint in AREA_PAGES:
+        app.register_blueprint(blueprint)
+    init_api(app, AREA_APIS)
     if app.config.get("BENCHMARK_ENDPOINTS"):
-        from fundcircle.benchmark import bp as benchmark_bp
-
-        app.register_blueprint(benchmark_bp)
+        app.register_blueprint(benchmark.bp)
 
 
 def _register_cli(app: Flask) -> None:
-    from fundcircle.auth.cli import token_cli, user_cli
-    from fundcircle.demo import demo_command
-    from fundcircle.ledger.cli import ledger_cli
-    from fundcircle.payouts.cli import payouts_cli
+    for command in COMMANDS:
+        app.cli.add_command(command)
     from fundcircle.payouts.sandbox_cli import oc_sandbox_command
-    from fundcircle.rounds.cli import rounds_cli
 
-    app.cli.add_command(user_cli)
-    app.cli.add_command(token_cli)
-    app.cli.add_command(ledger_cli)
-    app.cli.add_command(rounds_cli)
-    app.cli.add_command(payouts_cli)
     app.cli.add_command(oc_sandbox_command)
-    app.cli.add_command(demo_command)
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from fundcircle.circles.models import ROLE_LABELS, ROLES
-    from fundcircle.db import utcnow
-    from fundcircle.money import format_minor
-    from fundcircle.rounds.phases import PHASE_LABELS, PHASES
-
     app.jinja_env.filters["money"] = format_minor
 
     def format_datetime(value: Any) -> str:

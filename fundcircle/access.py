@@ -14,11 +14,8 @@ from typing import Any, Literal, TypeVar, cast
 from flask import abort, g
 from flask_login import current_user
 
-from fundcircle.circles.models import Circle, Membership
-from fundcircle.circles.services import membership_of
 from fundcircle.errors import is_api_request
-from fundcircle.extensions import db, login_manager
-from fundcircle.rounds.models import Round
+from fundcircle.extensions import login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,63 +50,37 @@ ANY_MEMBER = circle_role()
 FRAMEWORK_ENDPOINTS: dict[str, Policy] = {"static": PUBLIC, "api-docs.openapi_json": PUBLIC}
 
 
-def _circle_of_round(round_id: int) -> Circle | None:
-    round_ = db.session.get(Round, round_id)
-    return round_.circle if round_ is not None else None
+@dataclass(frozen=True)
+class Place:
+    """Where a route acts: the circle whose roles decide, and whether only its admins may see the thing (a round in
+    draft is its admins' work in progress: to everybody else it does not exist yet)."""
+
+    circle: Any
+    admins_only: bool = False
 
 
-def _circle_of(**view_args: Any) -> Circle | None:
-    round_ = round_of(**view_args)
-    return round_.circle if round_ is not None else None
+#: How to find the place a route acts in from one of its URL arguments, in order of preference. Each area connects
+#: the arguments it owns (circles: circle_id; rounds: round_id; ...); a finder answers None for an unknown id.
+PLACE_FINDERS: dict[str, Callable[[int], Place | None]] = {}
+
+#: The person's membership of a circle (connected by the circles area), or None.
+_membership_lookup: list[Callable[[Any, Any], Any]] = []
 
 
-def _circle_of_proposal(proposal_id: int) -> Circle | None:
-    round_ = round_of(proposal_id=proposal_id)
-    return round_.circle if round_ is not None else None
+def finds_place(argument: str) -> Callable[[Callable[[int], Place | None]], Callable[[int], Place | None]]:
+    """Connect a finder for routes with `argument` in their URL (used by the area that owns the argument)."""
+
+    def connect(finder: Callable[[int], Place | None]) -> Callable[[int], Place | None]:
+        PLACE_FINDERS[argument] = finder
+        return finder
+
+    return connect
 
 
-def _circle_of_comment(comment_id: int) -> Circle | None:
-    round_ = round_of(comment_id=comment_id)
-    return round_.circle if round_ is not None else None
-
-
-def _circle_of_payout(payout_id: int) -> Circle | None:
-    from fundcircle.payouts.models import Payout
-
-    payout = db.session.get(Payout, payout_id)
-    return db.session.get(Circle, payout.circle_id) if payout is not None else None
-
-
-def round_of(**view_args: Any) -> Round | None:
-    """The round a route acts in, from its URL arguments (round_id, proposal_id or comment_id), if any."""
-    from fundcircle.deliberation.models import Comment
-    from fundcircle.proposals.models import Proposal
-
-    if "round_id" in view_args:
-        return db.session.get(Round, view_args["round_id"])
-    if "proposal_id" in view_args:
-        proposal = db.session.get(Proposal, view_args["proposal_id"])
-        return proposal.round if proposal is not None else None
-    if "comment_id" in view_args:
-        comment = db.session.get(Comment, view_args["comment_id"])
-        return comment.proposal.round if comment is not None else None
-    if "consent_round_id" in view_args:
-        from fundcircle.voting.models import ConsentRound
-
-        consent_round = db.session.get(ConsentRound, view_args["consent_round_id"])
-        return db.session.get(Round, consent_round.round_id) if consent_round is not None else None
-    return None
-
-
-#: How to find the circle a route acts in, from its URL arguments, in order of preference.
-CIRCLE_RESOLVERS: dict[str, Callable[[int], Circle | None]] = {
-    "circle_id": lambda circle_id: db.session.get(Circle, circle_id),
-    "round_id": _circle_of_round,
-    "proposal_id": _circle_of_proposal,
-    "comment_id": _circle_of_comment,
-    "consent_round_id": lambda consent_round_id: _circle_of(consent_round_id=consent_round_id),
-    "payout_id": lambda payout_id: _circle_of_payout(payout_id),
-}
+def looks_up_memberships(lookup: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Connect the function that gives a person's membership of a circle (the circles area's)."""
+    _membership_lookup[:] = [lookup]
+    return lookup
 
 
 def _unauthenticated() -> Any:
@@ -118,23 +89,14 @@ def _unauthenticated() -> Any:
     return login_manager.unauthorized()
 
 
-def _resolve_circle(view_args: dict[str, Any]) -> Circle:
-    for name, resolve in CIRCLE_RESOLVERS.items():
+def _resolve_place(view_args: dict[str, Any]) -> Place:
+    for name, find in PLACE_FINDERS.items():
         if name in view_args:
-            circle = resolve(view_args[name])
-            if circle is None:
+            place = find(view_args[name])
+            if place is None:
                 abort(404)
-            return circle
+            return place
     raise LookupError(f"no circle can be found from the route's arguments {sorted(view_args)}")
-
-
-def _hide_draft_rounds(view_args: dict[str, Any], membership: Membership | None) -> None:
-    """A round in draft is its admins' work in progress: to everybody else it does not exist yet."""
-    if "round_id" not in view_args:
-        return
-    round_ = db.session.get(Round, view_args["round_id"])
-    if round_ is not None and round_.phase == "draft" and (membership is None or "admin" not in membership.roles):
-        abort(404)
 
 
 def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
@@ -142,19 +104,22 @@ def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
     if policy.kind == "public":
         return None
     if policy.kind == "circle":
-        circle = _resolve_circle(view_args)
-        membership = membership_of(current_user, circle)
+        place = _resolve_place(view_args)
+        circle = place.circle
+        membership = _membership_lookup[0](current_user, circle)
         g.circle, g.membership = circle, membership
         if membership is None:
             if policy.public_read and circle.public:
-                _hide_draft_rounds(view_args, None)
+                if place.admins_only:
+                    abort(404)
                 return None
             if not current_user.is_authenticated:
                 return _unauthenticated()
             abort(404)
         if policy.roles and not (policy.roles & membership.roles):
             abort(403)
-        _hide_draft_rounds(view_args, membership)
+        if place.admins_only and "admin" not in membership.roles:
+            abort(404)
         return None
     if not current_user.is_authenticated:
         return _unauthenticated()
@@ -180,9 +145,10 @@ def requires(policy: Policy) -> Callable[[F], F]:
     return decorate
 
 
-def current_membership() -> Membership | None:
-    """The signed-in user's membership in the circle the current route acts in (set by `requires`)."""
-    return cast(Membership | None, g.get("membership"))
+def current_membership() -> Any:
+    """The signed-in user's membership (a `circles.models.Membership`) in the circle the current route acts in
+    (set by `requires`), or None."""
+    return g.get("membership")
 
 
 def has_role(role: str) -> bool:

@@ -120,7 +120,7 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Fund Circle <fundcircle@localhost>"),
         "MAIL_TIMEOUT_SECONDS": 10,
-        # The benchmark's floor endpoints (fundcircle/benchmark.py); only `make bench` turns them on, never the env.
+        # The floor endpoints of `make bench` (fundcircle/auth/benchmark.py), never turned on by the environment.
         "BENCHMARK_ENDPOINTS": False,
         # flask-smorest: the OpenAPI document lives beside the API.
         "API_TITLE": "Fund Circle API",

@@ -2,20 +2,19 @@
 
 Services raise `FundCircleError` subclasses; a page view attaches them to a form field, an API view lets them
 reach the handler here, which answers `{"error": {"code", "message", "fields"}}`. Every error rolls the
-request's transaction back, ledger entries included.
+request's transaction back, ledger entries included (fundcircle/unit_of_work.py), before the answer is rendered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from fundcircle.extensions import db
+from fundcircle import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +32,6 @@ class FundCircleError(Exception):
         self.fields: dict[str, Any] = dict(fields or {})
         if field is not None:
             self.fields.setdefault(field, [message])
-        #: Work to keep although the request is refused and rolled back (counting a wrong second-factor code).
-        self.keep_after_rollback: Callable[[], None] | None = None
-
-
-def roll_back_for(error: FundCircleError) -> None:
-    """Undo the refused request's changes, then do and commit what the refusal itself must leave behind."""
-    db.session.rollback()
-    if error.keep_after_rollback is not None:
-        error.keep_after_rollback()
-        db.session.commit()
 
 
 class ValidationFailed(FundCircleError):
@@ -134,8 +123,13 @@ def _html_error(status: int, message: str) -> tuple[str, int]:
     return render_template("errors/error.html", status=status, message=message), status
 
 
-def _handle_fundcircle_error(error: FundCircleError) -> Any:
-    roll_back_for(error)
+def error_response(error: FundCircleError | None) -> Response:
+    """The answer to a refused request (or, with None, to one that failed on our side)."""
+    if error is None:
+        if is_api_request():
+            return json_error(500, HTTP_MESSAGES[500])
+        body, status = _html_error(500, HTTP_MESSAGES[500])
+        return Response(body, status=status, mimetype="text/html")
     if is_api_request():
         response = json_error(error.status, error.message, error.fields, error.code)
     else:
@@ -146,15 +140,20 @@ def _handle_fundcircle_error(error: FundCircleError) -> Any:
     return response
 
 
+def _handle_fundcircle_error(error: FundCircleError) -> Any:
+    unit_of_work.roll_back()
+    return error_response(error)
+
+
 def _handle_csrf_error(error: CSRFError) -> Any:
-    db.session.rollback()
+    unit_of_work.roll_back()
     if is_api_request():
         return json_error(400, "Missing or invalid CSRF token: send X-CSRFToken, or use a bearer token.", code="csrf")
     return _html_error(400, CSRF_MESSAGE)
 
 
 def _handle_http_exception(error: HTTPException) -> Any:
-    db.session.rollback()
+    unit_of_work.roll_back()
     status = error.code or 500
     if is_api_request():
         data = getattr(error, "data", None) or {}
@@ -183,10 +182,8 @@ def _handle_unexpected(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         return _handle_http_exception(error)
     log.exception("unhandled error", exc_info=error)
-    db.session.rollback()
-    if is_api_request():
-        return json_error(500, HTTP_MESSAGES[500])
-    return _html_error(500, HTTP_MESSAGES[500])
+    unit_of_work.roll_back()
+    return error_response(None)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -17,3 +17,7 @@ def attach_error(form: FlaskForm, error: FundCircleError, *, aliases: dict[str, 
             placed = True
     if not placed:
         form.form_errors.append(error.message)
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""

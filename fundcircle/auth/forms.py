@@ -35,10 +35,6 @@ class ApiTokenForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
-
-
 class NoticesForm(FlaskForm):
     email_notices = BooleanField(
         "E-mail me about new comments on proposals I follow, replies to me, answers to my questions, "

@@ -1,26 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import StrictBoolean
-
-
-class MyCircleSchema(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    slug = fields.String(required=True)
-    currency = fields.String(required=True)
-    public = fields.Boolean(required=True)
-    roles = fields.List(fields.String(), required=True)
-
-
-class MeSchema(Schema):
-    id = fields.Integer(required=True)
-    email = fields.String(required=True)
-    name = fields.String(required=True)
-    is_superuser = fields.Boolean(required=True)
-    created_at = fields.DateTime(format="iso", required=True)
-    circles = fields.List(fields.Nested(MyCircleSchema), required=True)
+from fundcircle.fields import StrictBoolean
 
 
 class TokenCreateSchema(Schema):
@@ -46,3 +28,20 @@ class TokenListSchema(Schema):
 
 class NoticesSchema(Schema):
     email_notices = StrictBoolean(required=True)
+
+
+class TotpStartSchema(Schema):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+
+
+class TotpSecretSchema(Schema):
+    secret = fields.String(required=True, metadata={"description": "base32; shown once"})
+    otpauth_uri = fields.String(required=True)
+
+
+class TotpConfirmSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=10))
+
+
+class TotpStatusSchema(Schema):
+    enabled = fields.Boolean(required=True)

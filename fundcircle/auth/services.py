@@ -16,7 +16,8 @@ from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
 from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.ledger.record import record
+from fundcircle.unit_of_work import keep_after_rollback
 
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "fc_"  # nosec B105  # the tokens' public prefix, not a secret
@@ -120,10 +121,20 @@ def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -
 
 
 def note_failure(keys: list[str], window_seconds: int, now: datetime) -> None:
-    """Count one failure against each key, and forget failures long past the window."""
-    db.session.execute(delete(ThrottleEvent).where(ThrottleEvent.at < now - timedelta(seconds=4 * window_seconds)))
-    db.session.add_all(ThrottleEvent(key=key, at=now) for key in keys)
-    db.session.flush()
+    """Count one failure against each key, and forget failures long past the window.
+
+    The failure counts even though the request that saw it is refused and rolled back: the count is written in the
+    current transaction and, if that rolls back, again in a transaction of its own."""
+
+    def count() -> None:
+        db.session.execute(
+            delete(ThrottleEvent).where(ThrottleEvent.at < now - timedelta(seconds=4 * window_seconds))
+        )
+        db.session.add_all(ThrottleEvent(key=key, at=now) for key in keys)
+        db.session.flush()
+
+    count()
+    keep_after_rollback(count)
 
 
 class LoginFailed(ValidationFailed):
@@ -133,7 +144,7 @@ class LoginFailed(ValidationFailed):
 def authenticate(email: str, password: str, *, client_address: str, now: datetime) -> User:
     """Check an e-mail address and password, counting failures against the address and the client.
 
-    The caller commits in both outcomes, so that failures are counted.
+    A failure is counted even though the request is refused (see `note_failure`).
 
     :raises RateLimited: after too many recent failures for this address or client (checked first).
     :raises LoginFailed: if the address or password is wrong (the message does not say which).

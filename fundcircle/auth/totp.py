@@ -19,7 +19,7 @@ from fundcircle.auth.services import check_throttle, note_failure, password_matc
 from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.ledger.record import record
 
 SEAL_PURPOSE = "totp-secret"
 STEP_SECONDS = 30
@@ -45,14 +45,8 @@ def _window() -> int:
 
 
 def _refuse(user: User, message: str, now: datetime, *, field: str = "totp") -> TotpRejected:
-    error = TotpRejected(message, field=field)
-    user_id = user.id
-
-    def count_failure() -> None:
-        note_failure([f"totp:user:{user_id}"], _window(), now)
-
-    error.keep_after_rollback = count_failure
-    return error
+    note_failure([_throttle_key(user)], _window(), now)
+    return TotpRejected(message, field=field)
 
 
 def provisioning_uri(user: User, secret: str) -> str:

@@ -12,17 +12,15 @@ from fundcircle.access import PUBLIC, SIGNED_IN, requires
 from fundcircle.auth import services, totp
 from fundcircle.auth.forms import (
     ApiTokenForm,
-    ConfirmForm,
     LoginForm,
     NoticesForm,
-    SignupForm,
     TotpConfirmForm,
     TotpStartForm,
 )
-from fundcircle.circles.services import accept_invitation, find_invitation
 from fundcircle.db import utcnow
-from fundcircle.errors import FundCircleError, RateLimited, roll_back_for
-from fundcircle.extensions import db
+from fundcircle.errors import FundCircleError, RateLimited
+from fundcircle.forms import ConfirmForm
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("auth", __name__)
 
@@ -37,9 +35,9 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _begin_session(user: services.User) -> None:
+def begin_session(user: services.User) -> None:
+    """Log the person in with a new server-side session (also after signing up from an invitation)."""
     token = services.start_session(user)
-    db.session.commit()
     session.clear()  # a new session at log-in: nothing set before it (by anybody) carries over
     session["sid"] = token
     login_user(user)
@@ -61,15 +59,14 @@ def login() -> str | Response | tuple[str, int]:
                 now=utcnow(),
             )
         except RateLimited as error:
-            db.session.rollback()
+            refuse()
             form.form_errors.append(error.message)
             status = 429
         except FundCircleError as error:
-            db.session.commit()  # keep the count of failed attempts
             form.password.errors = [error.message]
             status = 401
         else:
-            _begin_session(user)
+            begin_session(user)
             flash(f"Welcome, {user.name}.", "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("circles.home"))
     elif form.is_submitted():
@@ -83,60 +80,10 @@ def logout() -> Response:
     token = session.get("sid")
     if token:
         services.end_session(token, utcnow())
-        db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/invitations/<token>", methods=["GET", "POST"])
-@requires(PUBLIC)
-def invitation(token: str) -> str | Response | tuple[str, int]:
-    now = utcnow()
-    invitation = find_invitation(token, now)  # NotFound renders the 404 page with its message
-    user = current_user if current_user.is_authenticated else None
-    existing_account = user is None and services.find_user_by_email(invitation.email) is not None
-    signup_form = SignupForm()
-    confirm_form = ConfirmForm()
-    form = confirm_form if user is not None else signup_form
-    status = 200
-    if request.method == "POST" and not existing_account and form.validate_on_submit():
-        try:
-            joined_user, _ = accept_invitation(
-                token,
-                user=user,
-                now=now,
-                name=signup_form.name.data or "",
-                password=signup_form.password.data or "",
-            )
-        except FundCircleError as error:
-            db.session.rollback()
-            target = getattr(signup_form, error.field or "", None) if user is None else None
-            if target is not None:
-                target.errors = [error.message]
-            else:
-                form.form_errors.append(error.message)
-            status = error.status
-        else:
-            circle = invitation.circle
-            db.session.commit()
-            if user is None:
-                _begin_session(joined_user)
-            flash(f"Welcome to {circle.name}.", "success")
-            return redirect(url_for("circles.view", circle_id=circle.id))
-    elif request.method == "POST":
-        status = 400
-    return (
-        render_template(
-            "auth/invitation.html",
-            invitation=invitation,
-            signup_form=signup_form,
-            confirm_form=confirm_form,
-            existing_account=existing_account,
-        ),
-        status,
-    )
 
 
 def _profile(status: int = 200, **forms: object) -> tuple[str, int]:
@@ -170,10 +117,9 @@ def create_token() -> tuple[str, int]:
     try:
         _, new_token = services.create_api_token(current_user, form.name.data or "")
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         form.name.errors = [error.message]
         return _profile(error.status, token_form=form)
-    db.session.commit()
     return _profile(just_created=new_token)
 
 
@@ -182,7 +128,6 @@ def create_token() -> tuple[str, int]:
 def revoke_token(token_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         revoked = services.revoke_api_token(current_user, token_id, utcnow())
-        db.session.commit()
         flash(f"The token “{revoked.name}” is revoked: it no longer works.", "success")
     return redirect(url_for("auth.profile"))
 
@@ -194,7 +139,6 @@ def notices() -> Response:
     if form.validate_on_submit():
         enabled = bool(form.email_notices.data)
         services.set_email_notices(current_user, enabled)
-        db.session.commit()
         flash("You will get e-mail notices." if enabled else "You will get no e-mail notices.", "success")
     return redirect(url_for("auth.profile"))
 
@@ -209,10 +153,9 @@ def start_totp() -> Response | tuple[str, int]:
     try:
         totp.start_enrolment(current_user, password=form.password.data or "", now=utcnow())
     except FundCircleError as error:
-        roll_back_for(error)
+        refuse()
         form.password.errors = [error.message]
         return _profile(error.status, totp_start_form=form)
-    db.session.commit()
     return redirect(url_for("auth.profile", _anchor="second-factor"))
 
 
@@ -225,10 +168,9 @@ def confirm_totp() -> Response | tuple[str, int]:
     try:
         totp.confirm_enrolment(current_user, form.code.data or "", utcnow())
     except FundCircleError as error:
-        roll_back_for(error)
+        refuse()
         form.code.errors = [error.message]
         return _profile(error.status, totp_confirm_form=form)
-    db.session.commit()
     flash("Your authenticator app is set up: it gives the codes that confirm your approvals.", "success")
     return redirect(url_for("auth.profile", _anchor="second-factor"))
 

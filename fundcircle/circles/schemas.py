@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
+from flask_login import current_user
 from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import StrictBoolean, StrictInteger
-from fundcircle.circles.models import ROLES
+from fundcircle.circles.models import ROLES, Circle, Membership
+from fundcircle.circles.services import circles_of, membership_of
+from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger
+from fundcircle.mail import external_url
 
 ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))
 
@@ -28,7 +33,14 @@ class CircleSchema(Schema):
         allow_none=True, required=True, metadata={"description": "from this amount up, at least two approvals"}
     )
     created_at = fields.DateTime(format="iso", required=True)
-    my_roles = fields.List(fields.String(), required=True, metadata={"description": "Your roles here; empty if none"})
+    my_roles = fields.Method(
+        "_my_roles", required=True, metadata={"type": "array", "items": {"type": "string"},
+                                              "description": "Your roles here; empty if none"},
+    )  # fmt: skip
+
+    def _my_roles(self, circle: Circle) -> list[str]:
+        membership = membership_of(current_user, circle)
+        return membership.sorted_roles() if membership is not None else []
 
 
 class MemberAddSchema(Schema):
@@ -46,23 +58,41 @@ class MemberRolesSchema(Schema):
 
 
 class MemberSchema(Schema):
+    """A `Membership`."""
+
     user_id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    email = fields.String(required=True)
-    roles = fields.List(fields.String(), required=True)
+    name = fields.String(attribute="user.name", required=True)
+    email = fields.String(attribute="user.email", required=True)
+    roles = fields.Function(
+        Membership.sorted_roles, required=True, metadata={"type": "array", "items": {"type": "string"}}
+    )
     joined_at = fields.DateTime(format="iso", required=True)
 
 
 class InvitationSchema(Schema):
-    url = fields.String(required=True, metadata={"description": "The one-time link to send to the person"})
-    email = fields.String(required=True)
-    roles = fields.List(fields.String(), required=True)
-    expires_at = fields.DateTime(format="iso", required=True)
+    """An `InviteOutcome` that made an invitation."""
+
+    url = fields.Method(
+        "_url", required=True, metadata={"type": "string", "description": "The one-time link to send to the person"}
+    )
+    email = fields.String(attribute="invitation.email", required=True)
+    roles = fields.List(fields.String(), attribute="invitation.roles", required=True)
+    expires_at = fields.DateTime(attribute="invitation.expires_at", format="iso", required=True)
+
+    def _url(self, outcome: Any) -> str:
+        return external_url("circles.invitation", token=outcome.token)
 
 
 class MemberAddedSchema(Schema):
-    member = fields.Nested(MemberSchema, allow_none=True, required=True)
-    invitation = fields.Nested(InvitationSchema, allow_none=True, required=True)
+    """An `InviteOutcome`: the person was added (`member`), or an invitation was made for them."""
+
+    member = fields.Nested(MemberSchema, attribute="membership", allow_none=True, required=True)
+    invitation = NestedFrom(
+        InvitationSchema,
+        lambda outcome: outcome if outcome.invitation is not None else None,
+        allow_none=True,
+        required=True,
+    )
 
 
 class MemberUpdatedSchema(Schema):
@@ -82,3 +112,29 @@ class CircleSettingsSchema(Schema):
 class MemberListSchema(Schema):
     items = fields.List(fields.Nested(MemberSchema), required=True)
     next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})
+
+
+class MyCircleSchema(Schema):
+    """One of the user's `Membership`s."""
+
+    id = fields.Integer(attribute="circle.id", required=True)
+    name = fields.String(attribute="circle.name", required=True)
+    slug = fields.String(attribute="circle.slug", required=True)
+    currency = fields.String(attribute="circle.currency", required=True)
+    public = fields.Boolean(attribute="circle.public", required=True)
+    roles = fields.Function(
+        Membership.sorted_roles, required=True, metadata={"type": "array", "items": {"type": "string"}}
+    )
+
+
+class MeSchema(Schema):
+    """The signed-in `User`, with their circles."""
+
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    is_superuser = fields.Boolean(required=True)
+    created_at = fields.DateTime(format="iso", required=True)
+    circles = NestedFrom(
+        MyCircleSchema, lambda user: [membership for _, membership in circles_of(user)], many=True, required=True
+    )

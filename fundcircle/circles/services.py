@@ -17,7 +17,7 @@ from fundcircle.auth.services import create_user, find_user_by_email, normalise_
 from fundcircle.circles.models import ROLES, Circle, Invitation, Membership, MembershipRole
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import create_chain, record
+from fundcircle.ledger.record import create_chain, record
 from fundcircle.money import MoneyError, check_currency
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -4,20 +4,47 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from fundcircle.access import PUBLIC, SUPERUSER, circle_role, current_membership, requires
-from fundcircle.auth.forms import ConfirmForm
+from fundcircle.access import (
+    PUBLIC,
+    SUPERUSER,
+    Place,
+    circle_role,
+    current_membership,
+    finds_place,
+    looks_up_memberships,
+    requires,
+)
+from fundcircle.auth.forms import SignupForm
+from fundcircle.auth.services import find_user_by_email
+from fundcircle.auth.views import begin_session
 from fundcircle.circles import services
 from fundcircle.circles.forms import CircleForm, CircleSettingsWithPayoutsForm, InviteForm, RolesForm
 from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
-from fundcircle.forms import attach_error
+from fundcircle.forms import ConfirmForm, attach_error
+from fundcircle.hooks import PageParts
 from fundcircle.mail import external_url, mail_configured, send_mail
 from fundcircle.money import MoneyError, format_minor, parse_major
-from fundcircle.rounds.services import open_rounds_of, rounds_of_circle
+from fundcircle.unit_of_work import after_commit, refuse
 
 bp = Blueprint("circles", __name__)
+
+
+
+@finds_place("circle_id")
+def _circle_by_id(circle_id: int) -> Place | None:
+    circle = db.session.get(Circle, circle_id)
+    return Place(circle) if circle is not None else None
+
+
+looks_up_memberships(services.membership_of)
+
+#: What the areas above add to the home page (called with the person's circles and memberships) and to a circle's
+#: page (called with the circle and the person's membership, if any): the rounds under way.
+home_page = PageParts("home page")
+circle_page = PageParts("circle page")
 
 ADMIN = circle_role("admin")
 
@@ -28,9 +55,7 @@ def home() -> str:
     if not current_user.is_authenticated:
         return render_template("circles/welcome.html", circles=services.public_circles())
     mine = services.circles_of(current_user)
-    admin_of = {circle.id for circle, membership in mine if "admin" in membership.roles}
-    rounds = open_rounds_of([circle.id for circle, _ in mine], admin_of)
-    return render_template("circles/home.html", mine=mine, rounds=rounds)
+    return render_template("circles/home.html", **home_page.context(mine), mine=mine)
 
 
 @bp.route("/circles/new", methods=["GET", "POST"])
@@ -50,10 +75,9 @@ def create() -> str | Response | tuple[str, int]:
                 ),
             )
         except FundCircleError as error:
-            db.session.rollback()
+            refuse()
             attach_error(form, error)
             return render_template("circles/new.html", form=form), error.status
-        db.session.commit()
         flash(f"{circle.name} is set up. Invite its members next.", "success")
         return redirect(url_for("circles.members", circle_id=circle.id))
     return render_template("circles/new.html", form=form), 400 if form.is_submitted() else 200
@@ -69,7 +93,7 @@ def view(circle_id: int) -> str:
         circle=circle,
         membership=membership,
         members=services.list_members(circle) if membership is not None else [],
-        rounds=rounds_of_circle(circle, include_drafts=membership is not None and "admin" in membership.roles),
+        **circle_page.context(circle, membership),
     )
 
 
@@ -103,10 +127,9 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
             two_approvals_from_minor=threshold,
         )
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         attach_error(form, error, aliases={"two_approvals_from_minor": "two_approvals_from"})
         return show(error.status)
-    db.session.commit()
     flash("Settings saved.", "success")
     return redirect(url_for("circles.view", circle_id=circle.id))
 
@@ -145,29 +168,31 @@ def members(circle_id: int) -> str | Response | tuple[str, int]:
             valid_days=current_app.config["INVITATION_VALID_DAYS"],
         )
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         attach_error(form, error)
         return _render_members(circle, form, error.status)
-    db.session.commit()
     if outcome.membership is not None:
         flash(f"{outcome.membership.user.name} has an account already and is now a member.", "success")
         return redirect(url_for("circles.members", circle_id=circle.id))
     assert outcome.invitation is not None and outcome.token is not None  # nosec B101  # type narrowing: no membership means an invitation
-    link = external_url("auth.invitation", token=outcome.token)
+    link = external_url("circles.invitation", token=outcome.token)
     if mail_configured():
-        sent = send_mail(
-            outcome.invitation.email,
-            f"You are invited to {circle.name} on Fund Circle",
+        to, subject = outcome.invitation.email, f"You are invited to {circle.name} on Fund Circle"
+        body = (
             f"{current_user.name} invites you to {circle.name}.\n\n"
             f"Open this link to join (it works once, for {current_app.config['INVITATION_VALID_DAYS']} days):\n"
-            f"{link}\n",
+            f"{link}\n"
         )
-        flash(
-            f"The invitation was e-mailed to {outcome.invitation.email}."
-            if sent
-            else "The e-mail could not be sent; copy the link below and send it yourself.",
-            "success" if sent else "warning",
-        )
+
+        def send_invitation() -> None:
+            if send_mail(to, subject, body):
+                flash(f"The invitation was e-mailed to {to}.", "success")
+            else:
+                flash(f"The invitation e-mail to {to} could not be sent; send them the link yourself.", "warning")
+
+        # Sent once the invitation is stored; the outcome is told on the next page.
+        after_commit(send_invitation)
+        flash(f"An invitation e-mail with this link is being sent to {to}.", "info")
     return _render_members(circle, InviteForm(formdata=None), 200, invitation_link=link)
 
 
@@ -182,9 +207,56 @@ def set_roles(circle_id: int, user_id: int) -> Response | tuple[str, int]:
     try:
         membership = services.set_member_roles(current_user, circle, user_id, form.roles.data or [])
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         flash(error.message, "error")
         return redirect(url_for("circles.members", circle_id=circle.id))
-    db.session.commit()
     flash("Roles saved." if membership is not None else "The person was removed from the circle.", "success")
     return redirect(url_for("circles.members", circle_id=circle.id))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@requires(PUBLIC)
+def invitation(token: str) -> str | Response | tuple[str, int]:
+    now = utcnow()
+    invitation = services.find_invitation(token, now)  # NotFound renders the 404 page with its message
+    user = current_user if current_user.is_authenticated else None
+    existing_account = user is None and find_user_by_email(invitation.email) is not None
+    signup_form = SignupForm()
+    confirm_form = ConfirmForm()
+    form = confirm_form if user is not None else signup_form
+    status = 200
+    if request.method == "POST" and not existing_account and form.validate_on_submit():
+        try:
+            joined_user, _ = services.accept_invitation(
+                token,
+                user=user,
+                now=now,
+                name=signup_form.name.data or "",
+                password=signup_form.password.data or "",
+            )
+        except FundCircleError as error:
+            refuse()
+            target = getattr(signup_form, error.field or "", None) if user is None else None
+            if target is not None:
+                target.errors = [error.message]
+            else:
+                form.form_errors.append(error.message)
+            status = error.status
+        else:
+            circle = invitation.circle
+            if user is None:
+                begin_session(joined_user)
+            flash(f"Welcome to {circle.name}.", "success")
+            return redirect(url_for("circles.view", circle_id=circle.id))
+    elif request.method == "POST":
+        status = 400
+    return (
+        render_template(
+            "circles/invitation.html",
+            invitation=invitation,
+            signup_form=signup_form,
+            confirm_form=confirm_form,
+            existing_account=existing_account,
+        ),
+        status,
+    )

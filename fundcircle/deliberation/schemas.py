@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
 
-from fundcircle.api.fields import StrictBoolean, StrictInteger
+from marshmallow import Schema, fields
+
+from fundcircle.deliberation.models import Comment
+from fundcircle.fields import StrictBoolean, StrictInteger
 from fundcircle.proposals.schemas import PersonSchema
 
 
@@ -12,17 +15,49 @@ class CommentCreateSchema(Schema):
     question = StrictBoolean(load_default=False, metadata={"description": "A question for the author"})
 
 
+def comment_state(comment: Comment) -> str:
+    return "deleted" if comment.deleted_at else "hidden" if comment.hidden_at else "visible"
+
+
+def _shown_if(state: str, attribute: str) -> Any:
+    return lambda comment: getattr(comment, attribute) if comment_state(comment) == state else None
+
+
 class CommentSchema(Schema):
+    """A `Comment`; what a deleted or hidden one said is not shown."""
+
     id = fields.Integer(required=True)
     parent_id = fields.Integer(allow_none=True, required=True)
     author = fields.Nested(PersonSchema, required=True)
-    version = fields.Integer(required=True, metadata={"description": "The proposal version it was written against"})
-    state = fields.String(required=True, validate=validate.OneOf(("visible", "deleted", "hidden")))
-    body = fields.String(allow_none=True, required=True, metadata={"description": "null when deleted or hidden"})
-    body_html = fields.String(allow_none=True, required=True)
-    hidden_reason = fields.String(allow_none=True, required=True)
-    question = fields.Boolean(required=True)
-    answered = fields.Boolean(required=True)
+    version = fields.Integer(
+        attribute="version_number",
+        required=True,
+        metadata={"description": "The proposal version it was written against"},
+    )
+    state = fields.Function(
+        comment_state,
+        required=True,
+        metadata={"type": "string", "enum": ["visible", "deleted", "hidden"]},
+    )
+    body = fields.Function(
+        _shown_if("visible", "body"),
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "nullable": True, "description": "null when deleted or hidden"},
+    )
+    body_html = fields.Function(
+        _shown_if("visible", "body_html"), allow_none=True, required=True, metadata={"type": "string", "nullable": True}
+    )
+    hidden_reason = fields.Function(
+        _shown_if("hidden", "hidden_reason"),
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "nullable": True},
+    )
+    question = fields.Boolean(attribute="is_question", required=True)
+    answered = fields.Function(
+        lambda comment: comment.answered_at is not None, required=True, metadata={"type": "boolean"}
+    )
     created_at = fields.DateTime(format="iso", required=True)
     edited_at = fields.DateTime(format="iso", allow_none=True, required=True)
 

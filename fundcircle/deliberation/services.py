@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, Subquery, delete, func, select, update
+from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.circles.services import membership_of, require_role
 from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.markdown import render_markdown
 from fundcircle.notices import queue_notice
 from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.services import proposal_created, row_counts
 
 MAX_COMMENT = 10_000
 EDIT_WINDOW = timedelta(minutes=15)
@@ -248,6 +251,7 @@ def is_following(user: User, proposal: Proposal) -> bool:
     )
 
 
+@proposal_created.connect
 def follow_silently(user: User, proposal: Proposal, now: datetime) -> None:
     """Make the author follow their own proposal, as part of creating it (its ledger entry says so)."""
     db.session.add(ProposalFollow(user_id=user.id, proposal_id=proposal.id, created_at=now))
@@ -315,13 +319,27 @@ def threads_of(proposal: Proposal) -> list[Thread]:
     return sorted(tops.values(), key=open_question_first)
 
 
-def comments_page(proposal: Proposal, *, after: int, limit: int) -> list[tuple[Comment, str]]:
-    """A keyset page of a proposal's comments in id order, with their authors' names, in one query."""
-    rows = db.session.execute(
-        select(Comment, User.name)
-        .join(User, User.id == Comment.author_id)
-        .where(Comment.proposal_id == proposal.id, Comment.id > after)
-        .order_by(Comment.id)
-        .limit(limit)
-    ).all()
-    return [(comment, name) for comment, name in rows]
+def comments_page(proposal: Proposal, *, after: int, limit: int) -> list[Comment]:
+    """A keyset page of a proposal's comments in id order, with their authors, in one query."""
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .join(User, User.id == Comment.author_id)
+            .options(contains_eager(Comment.author))
+            .where(Comment.proposal_id == proposal.id, Comment.id > after)
+            .order_by(Comment.id)
+            .limit(limit)
+        )
+    )
+
+
+@row_counts.connect
+def comment_counts(proposal_ids: Select[Any]) -> Subquery:
+    """Each listed proposal's visible comments (only those proposals' comments are counted)."""
+    return (
+        select(Comment.proposal_id, func.count().label("comments"))
+        .where(Comment.deleted_at.is_(None), Comment.hidden_at.is_(None))
+        .where(Comment.proposal_id.in_(proposal_ids))
+        .group_by(Comment.proposal_id)
+        .subquery()
+    )

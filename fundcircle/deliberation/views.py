@@ -1,21 +1,44 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from fundcircle.access import ANY_MEMBER, circle_role, requires
-from fundcircle.auth.forms import ConfirmForm
+from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, requires
 from fundcircle.db import utcnow
 from fundcircle.deliberation import services
 from fundcircle.deliberation.forms import CommentEditForm, CommentForm, HideForm
+from fundcircle.deliberation.models import Comment
 from fundcircle.errors import Conflict, FundCircleError, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.forms import attach_error
+from fundcircle.forms import ConfirmForm, attach_error
+from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import get_visible_proposal
-from fundcircle.proposals.views import render_proposal
+from fundcircle.proposals.views import proposal_page, render_proposal
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("deliberation", __name__)
+
+
+
+@finds_place("comment_id")
+def _place_of_comment(comment_id: int) -> Place | None:
+    comment = db.session.get(Comment, comment_id)
+    return Place(comment.proposal.round.circle) if comment is not None else None
+
+
+@proposal_page.part
+def discussion_of(proposal: Proposal) -> dict[str, Any]:
+    """The proposal page's discussion: its threads, the forms to comment and moderate, and following."""
+    return {
+        "threads": services.threads_of(proposal),
+        "comment_form": CommentForm(formdata=None),
+        "hide_form": HideForm(formdata=None),
+        "following": services.is_following(current_user, proposal),
+        "discussion_open": proposal.round.phase in services.DISCUSSION_PHASES and proposal.status != "withdrawn",
+    }
 
 
 def _back_to(comment_id: int, proposal_id: int) -> Response:
@@ -28,7 +51,7 @@ def add(proposal_id: int) -> Response | tuple[str, int]:
     proposal = get_visible_proposal(proposal_id, current_user)
     form = CommentForm()
     if not form.validate_on_submit():
-        return render_proposal(proposal, form, 400)
+        return render_proposal(proposal, 400, comment_form=form)
     raw_parent = (form.parent_id.data or "").strip()
     if not raw_parent:
         parent_id = None
@@ -46,10 +69,9 @@ def add(proposal_id: int) -> Response | tuple[str, int]:
             now=utcnow(),
         )
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         attach_error(form, error)
-        return render_proposal(proposal, form, error.status)
-    db.session.commit()
+        return render_proposal(proposal, error.status, comment_form=form)
     return _back_to(comment.id, proposal_id)
 
 
@@ -65,11 +87,10 @@ def edit(comment_id: int) -> str | Response | tuple[str, int]:
         try:
             services.edit_comment(current_user, comment, form.body.data or "", utcnow())
         except FundCircleError as error:
-            db.session.rollback()
+            refuse()
             attach_error(form, error)
             status = error.status
         else:
-            db.session.commit()
             return _back_to(comment.id, comment.proposal_id)
     elif form.is_submitted():
         status = 400
@@ -84,10 +105,9 @@ def delete(comment_id: int) -> Response:
         try:
             services.delete_comment(current_user, comment, utcnow())
         except Conflict as error:
-            db.session.rollback()
+            refuse()
             flash(error.message, "error")
         else:
-            db.session.commit()
             flash("Your comment is deleted.", "success")
     return _back_to(comment_id, comment.proposal_id)
 
@@ -103,9 +123,19 @@ def hide(comment_id: int) -> Response:
     try:
         services.hide_comment(current_user, comment, form.reason.data or "", utcnow())
     except (Conflict, ValidationFailed) as error:
-        db.session.rollback()
+        refuse()
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash("The comment is hidden.", "success")
     return _back_to(comment_id, comment.proposal_id)
+
+
+@bp.route("/proposals/<int:proposal_id>/follow", methods=["POST"])
+@requires(ANY_MEMBER)
+def follow(proposal_id: int) -> Response:
+    proposal = get_visible_proposal(proposal_id, current_user)
+    if ConfirmForm().validate_on_submit():
+        wanted = request.form.get("follow") == "1"
+        services.set_following(current_user, proposal, wanted, utcnow())
+        flash("You follow this proposal's discussion." if wanted else "You no longer follow this proposal.", "success")
+    return redirect(url_for("proposals.view", proposal_id=proposal_id))

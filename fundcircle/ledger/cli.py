@@ -11,7 +11,7 @@ from sqlalchemy import select
 from fundcircle.circles.models import Circle
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import StoredEntry, VerifyResult, verify_chain
-from fundcircle.ledger.services import (
+from fundcircle.ledger.reading import (
     ChainReport,
     ExportError,
     export_csv,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import BoundedInteger
+from fundcircle.fields import BoundedInteger, NestedFrom
 
 
 class LedgerQuerySchema(Schema):
@@ -23,12 +23,16 @@ class SubjectSchema(Schema):
 
 
 class LedgerEntrySchema(Schema):
+    """An `EntryView`: an entry with its words."""
+
     seq = fields.Integer(required=True)
     at = fields.DateTime(format="iso", required=True)
-    actor = fields.Integer(allow_none=True, required=True)
+    actor = fields.Integer(attribute="actor_id", allow_none=True, required=True)
     actor_name = fields.String(allow_none=True, required=True)
     action = fields.String(required=True)
-    subject = fields.Nested(SubjectSchema, required=True)
+    subject = NestedFrom(
+        SubjectSchema, lambda entry: {"type": entry.subject_type, "id": entry.subject_id}, required=True
+    )
     data = fields.Dict(required=True)
     words = fields.String(required=True)
     prev_hash = fields.String(required=True)
@@ -45,17 +49,32 @@ class VerifyQuerySchema(Schema):
 
 
 class ChainResultSchema(Schema):
-    chain = fields.String(required=True)
+    """A `ChainReport`."""
+
+    chain = fields.String(attribute="label", required=True)
     circle_id = fields.Integer(allow_none=True, required=True)
-    ok = fields.Boolean(required=True)
-    count = fields.Integer(required=True)
-    head = fields.String(required=True)
-    bad_seq = fields.Integer(allow_none=True, required=True)
-    problem = fields.String(allow_none=True, required=True)
+    ok = fields.Boolean(attribute="result.ok", required=True)
+    count = fields.Integer(attribute="result.count", required=True)
+    head = fields.String(attribute="result.head", required=True)
+    bad_seq = fields.Integer(attribute="result.bad_seq", allow_none=True, required=True)
+    problem = fields.String(attribute="result.problem", allow_none=True, required=True)
 
 
 class VerifySchema(Schema):
-    ok = fields.Boolean(required=True)
-    count = fields.Integer(required=True, metadata={"description": "entries verified, in all chains checked"})
-    head = fields.String(allow_none=True, required=True, metadata={"description": "the head hash of a single chain"})
-    chains = fields.List(fields.Nested(ChainResultSchema), required=True)
+    """A list of `ChainReport`s."""
+
+    ok = fields.Function(
+        lambda reports: all(report.result.ok for report in reports), required=True, metadata={"type": "boolean"}
+    )
+    count = fields.Function(
+        lambda reports: sum(report.result.count for report in reports),
+        required=True,
+        metadata={"type": "integer", "description": "entries verified, in all chains checked"},
+    )
+    head = fields.Function(
+        lambda reports: reports[0].result.head if len(reports) == 1 else None,
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "nullable": True, "description": "the head hash of a single chain"},
+    )
+    chains = NestedFrom(ChainResultSchema, lambda reports: reports, many=True, required=True)

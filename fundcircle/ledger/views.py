@@ -10,7 +10,7 @@ from flask import Blueprint, Response, g, render_template, request, stream_with_
 from fundcircle.access import circle_role, requires
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import member_names
-from fundcircle.ledger.services import LedgerFilter, export_csv, export_jsonl, ledger_page, verify_ledger
+from fundcircle.ledger.reading import LedgerFilter, export_csv, export_jsonl, ledger_page, verify_ledger
 
 bp = Blueprint("ledger", __name__)
 

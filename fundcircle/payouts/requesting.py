@@ -29,7 +29,7 @@ from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.ledger.record import record
 from fundcircle.payouts.models import FOLLOWED_STATUSES, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import Expense, OpenCollectiveClient, PayoutGatewayError
 from fundcircle.payouts.services import (

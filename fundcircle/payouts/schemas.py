@@ -1,9 +1,10 @@
-"""JSON shapes of the payouts API: the Open Collective connection, TOTP enrolment, payouts and their actions."""
+"""JSON shapes of the payouts API: the Open Collective connection, payouts and their actions."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from fundcircle.payouts import services
 from fundcircle.payouts.models import EXPENSE_TYPES, PAYOUT_STATUSES
 
 
@@ -15,38 +16,29 @@ class ConnectionInSchema(Schema):
 
 
 class ConnectionSchema(Schema):
+    """An `OpenCollectiveConnection` (never its token)."""
+
     circle_id = fields.Integer(required=True)
     api_url = fields.String(required=True)
-    slug = fields.String(required=True)
-    name = fields.String(required=True)
+    slug = fields.String(attribute="collective_slug", required=True)
+    name = fields.String(attribute="collective_name", required=True)
     token_account = fields.String(required=True, metadata={"description": "the account the token acts as"})
     expense_type = fields.String(required=True)
     supported_expense_types = fields.List(fields.String(), required=True)
     balance_minor = fields.Integer(allow_none=True, required=True)
-    currency = fields.String(allow_none=True, required=True)
+    currency = fields.String(attribute="balance_currency", allow_none=True, required=True)
     balance_checked_at = fields.DateTime(format="iso", allow_none=True, required=True)
-    webhook_url = fields.String(
-        required=True, metadata={"description": "holds a secret: give it only to Open Collective"}
+    webhook_url = fields.Function(
+        services.webhook_url,
+        required=True,
+        metadata={"type": "string", "description": "holds a secret: give it only to Open Collective"},
     )
-    sandbox = fields.Boolean(required=True, metadata={"description": "a local stand-in: no money moves"})
+    sandbox = fields.Function(
+        lambda connection: services.is_sandbox_url(connection.api_url),
+        required=True,
+        metadata={"type": "boolean", "description": "a local stand-in: no money moves"},
+    )
     connected_at = fields.DateTime(format="iso", required=True)
-
-
-class TotpStartSchema(Schema):
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
-
-
-class TotpSecretSchema(Schema):
-    secret = fields.String(required=True, metadata={"description": "base32; shown once"})
-    otpauth_uri = fields.String(required=True)
-
-
-class TotpConfirmSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=10))
-
-
-class TotpStatusSchema(Schema):
-    enabled = fields.Boolean(required=True)
 
 
 class ApproveSchema(Schema):
@@ -62,12 +54,16 @@ class EmptySchema(Schema):
 
 
 class PayoutApprovalSchema(Schema):
+    """A `PayoutApproval`."""
+
     treasurer_id = fields.Integer(required=True)
-    name = fields.String(required=True)
+    name = fields.String(attribute="treasurer.name", required=True)
     approved_at = fields.DateTime(format="iso", required=True)
 
 
 class PayoutSchema(Schema):
+    """A `Payout`, its approvals and where it stands on Open Collective."""
+
     id = fields.Integer(required=True)
     circle_id = fields.Integer(required=True)
     round_id = fields.Integer(required=True)
@@ -80,7 +76,7 @@ class PayoutSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(PAYOUT_STATUSES))
     status_label = fields.String(required=True)
     approvals = fields.List(fields.Nested(PayoutApprovalSchema), required=True)
-    approvals_needed = fields.Integer(required=True)
+    approvals_needed = fields.Function(services.approvals_needed, required=True, metadata={"type": "integer"})
     expense_id = fields.String(allow_none=True, required=True)
     expense_status = fields.String(allow_none=True, required=True)
     failure_message = fields.String(allow_none=True, required=True)

@@ -28,7 +28,8 @@ from fundcircle.circles.services import require_role
 from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.ledger.record import record, record_many
+from fundcircle.mail import external_url
 from fundcircle.payouts.models import (
     EXPENSE_TYPES,
     FINAL_STATUSES,
@@ -38,8 +39,11 @@ from fundcircle.payouts.models import (
     PayoutApproval,
 )
 from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient, PayoutGatewayError
-from fundcircle.proposals.models import Proposal
+from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.services import before_closing
+from fundcircle.unit_of_work import end_read_transaction
+from fundcircle.voting.services import round_funded
 
 TOKEN_SEAL_PURPOSE = "opencollective-token"  # nosec B105  # the name of a key's purpose, not a secret
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -249,6 +253,27 @@ def circle_of(payout: Payout) -> Circle:
     return circle
 
 
+def webhook_url(connection: OpenCollectiveConnection) -> str:
+    """Where Open Collective delivers the circle's webhooks; it holds the secret, so only treasurers see it."""
+    return external_url("payouts.webhook", secret=connection.webhook_secret)
+
+
+def connect_open_collective(
+    actor: User, circle: Circle, data: ConnectionInput, now: datetime
+) -> OpenCollectiveConnection:
+    """Connect the circle to its collective: check the input, ask Open Collective whether the token works and
+    administers the collective, then store the connection. No transaction (nor SQLite's write lock) is held while
+    Open Collective answers.
+
+    :raises ValidationFailed: on the field at fault, or with Open Collective's answer.
+    :raises PermissionDenied: unless the actor is the circle's treasurer.
+    """
+    given = check_connection_input(data)
+    end_read_transaction()
+    me, collective = ask_open_collective(given)
+    return save_connection(actor, circle, given, me=me, collective=collective, now=now)
+
+
 def approvals_needed(payout: Payout) -> int:
     return circle_of(payout).approvals_needed(payout.amount_minor)
 
@@ -425,6 +450,64 @@ def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, n
     if payout.is_final:
         close_round_if_settled(payout.round_id, now)
     return True
+
+
+@round_funded.connect
+def create_payouts(actor: User | None, round_: Round, funded: list[ProposalVersion], now: datetime) -> None:
+    """A payout for each funded version of a decided round, awaiting approval, in the deciding transaction: in bulk
+    (one flush and one append of their ledger entries), so that deciding a round of thousands of proposals takes a
+    handful of statements."""
+    payouts = [
+        Payout(
+            proposal_id=version.proposal_id,
+            round_id=round_.id,
+            circle_id=round_.circle_id,
+            proposal_version=version.number,
+            amount_minor=version.amount_minor,
+            currency=version.currency,
+            payee_slug=version.payee_slug,
+            payee_name=version.payee_name,
+            payee_email=version.payee_email,
+            status="awaiting_approval",
+            created_at=now,
+        )
+        for version in funded
+    ]
+    db.session.add_all(payouts)
+    db.session.flush()
+    record_many(
+        "payout.created",
+        [
+            (
+                payout,
+                {
+                    "proposal": version.proposal_id,
+                    "version": version.number,
+                    "amount_minor": version.amount_minor,
+                    "currency": version.currency,
+                    "status": "awaiting_approval",
+                },
+            )
+            for payout, version in zip(payouts, funded, strict=True)
+        ],
+        actor=actor,
+        circle_id=round_.circle_id,
+        at=now,
+    )
+
+
+@before_closing.connect
+def refuse_closing_with_unsettled_payouts(round_: Round) -> None:
+    """A round closes once every payout is paid, rejected or cancelled.
+
+    :raises ValidationFailed: on `to` while some are not.
+    """
+    if unsettled := unsettled_payouts(round_.id):
+        raise ValidationFailed(
+            f"{unsettled} payout(s) of this round are not yet paid, rejected or cancelled; the round closes "
+            "by itself when they are.",
+            field="to",
+        )
 
 
 def unsettled_payouts(round_id: int) -> int:

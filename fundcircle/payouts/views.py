@@ -1,5 +1,5 @@
 """Treasury pages: the circle's payouts and Open Collective connection, approving and cancelling, and the webhook
-Open Collective calls. Requests to Open Collective happen only after the view's commit."""
+Open Collective calls. Requests to Open Collective happen only after the request's commit."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 from werkzeug.wrappers import Response
 
-from fundcircle.access import PUBLIC, circle_role, requires
-from fundcircle.auth.forms import ConfirmForm
+from fundcircle.access import PUBLIC, Place, circle_role, finds_place, requires
 from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
-from fundcircle.errors import FundCircleError, NotFound, roll_back_for
+from fundcircle.errors import FundCircleError, NotFound
 from fundcircle.extensions import db
-from fundcircle.forms import attach_error
+from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.payouts import services
 from fundcircle.payouts.forms import ApproveForm, CancelForm, ConnectForm
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
@@ -28,16 +28,31 @@ from fundcircle.payouts.requesting import (
     sync_payout,
 )
 from fundcircle.proposals.models import ProposalVersion
+from fundcircle.rounds.models import Round
+from fundcircle.unit_of_work import after_commit, end_read_transaction, refuse
+from fundcircle.voting.views import results_page
 
 bp = Blueprint("payouts", __name__)
 
+
+
+@finds_place("payout_id")
+def _place_of_payout(payout_id: int) -> Place | None:
+    payout = db.session.get(Payout, payout_id)
+    circle = db.session.get(Circle, payout.circle_id) if payout is not None else None
+    return Place(circle) if circle is not None else None
+
+
+@results_page.part
+def payouts_of_round(round_: Round) -> dict[str, Any]:
+    """Where each funded proposal's money stands, so the circle sees its decision carried out (status only; the
+    approvals are not needed here, and loading them would cost a query per 500 payouts)."""
+    payouts = db.session.scalars(
+        select(Payout).where(Payout.round_id == round_.id).options(lazyload(Payout.approvals))
+    )
+    return {"payouts": {payout.proposal_id: payout.status_label for payout in payouts}}
+
 TREASURER = circle_role("treasurer")
-
-
-def webhook_url(connection: OpenCollectiveConnection) -> str:
-    from fundcircle.mail import external_url
-
-    return external_url("payouts.webhook", secret=connection.webhook_secret)
 
 
 def payout_titles(payouts: list[Payout]) -> dict[int, str]:
@@ -68,7 +83,7 @@ def treasury(circle_id: int) -> str:
         titles=payout_titles(summary.open + summary.settled),
         connection=connection,
         sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
-        webhook_url=webhook_url(connection) if connection is not None else None,
+        webhook_url=services.webhook_url(connection) if connection is not None else None,
         sync_form=ConfirmForm(),
     )
 
@@ -100,16 +115,12 @@ def connect(circle_id: int) -> str | Response | tuple[str, int]:
         expense_type=form.expense_type.data,
     )
     try:
-        data = services.check_connection_input(data)
-        db.session.rollback()  # hold no transaction (nor SQLite's write lock) while Open Collective answers
-        me, collective = services.ask_open_collective(data)
-        services.save_connection(current_user, circle, data, me=me, collective=collective, now=utcnow())
+        connection = services.connect_open_collective(current_user, circle, data, utcnow())
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         attach_error(form, error)
         return show(error.status)
-    db.session.commit()
-    flash(f"Connected to “{collective.name}” on Open Collective.", "success")
+    flash(f"Connected to “{connection.collective_name}” on Open Collective.", "success")
     return redirect(url_for("payouts.treasury", circle_id=circle.id))
 
 
@@ -119,7 +130,7 @@ def sync(circle_id: int) -> Response:
     """Ask Open Collective now: request what is approved, follow what is requested, refresh the balance."""
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("payouts.treasury", circle_id=circle_id))
-    db.session.rollback()
+    end_read_transaction()  # each payout is requested and followed in transactions of its own
     submit_due_payouts(circle_id=circle_id)
     changed, problems = sync_open_payouts(circle_id=circle_id)
     for problem in problems:
@@ -170,15 +181,14 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     try:
         services.approve_payout(current_user, payout, form.totp.data or "", utcnow())
     except FundCircleError as error:
-        roll_back_for(error)
+        refuse()
         attach_error(form, error)
         return _payout_page(
             services.get_payout(payout_id), error.status, approve_form=form, refusal=_unless_on_field(error, "totp")
         )
-    db.session.commit()
     if payout.status == "approved":
         flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
-        submit_after_approval(payout.id)
+        after_commit(lambda: submit_after_approval(payout_id))
     else:
         flash("Approved. It needs another treasurer's approval too.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
@@ -194,12 +204,11 @@ def cancel(payout_id: int) -> Response | tuple[str, int]:
     try:
         services.cancel_payout(current_user, payout, form.reason.data or "", utcnow())
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         attach_error(form, error)
         return _payout_page(
             services.get_payout(payout_id), error.status, cancel_form=form, refusal=_unless_on_field(error, "reason")
         )
-    db.session.commit()
     flash("The payout is cancelled.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
 
@@ -213,11 +222,10 @@ def retry(payout_id: int) -> Response | tuple[str, int]:
     try:
         services.retry_payout(current_user, payout, utcnow())
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         flash(error.message, "error")
         return redirect(url_for("payouts.view", payout_id=payout.id))
-    db.session.commit()
-    submit_after_approval(payout.id)
+    after_commit(lambda: submit_after_approval(payout_id))
     flash("Requested again.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
 
@@ -249,7 +257,6 @@ def webhook(secret: str) -> Response | tuple[Response, int]:
     try:
         changed = sync_payout(payout.id, via="webhook")
     except (PayoutGatewayError, FundCircleError) as error:
-        db.session.rollback()
         return jsonify({"result": "not synced", "reason": error.message}), 503
     return jsonify(
         {"result": "changed" if changed else "unchanged", "status": db.session.get(Payout, payout.id).status}

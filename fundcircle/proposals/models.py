@@ -68,3 +68,5 @@ class ProposalVersion(Base):
     change_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    proposal: Mapped[Proposal] = relationship()

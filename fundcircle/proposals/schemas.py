@@ -3,9 +3,15 @@ the same errors for the same bad input."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
 
-from fundcircle.api.fields import BoundedInteger, StrictBoolean, StrictInteger
+from flask_login import current_user
+from marshmallow import Schema, fields, pre_dump, validate
+
+from fundcircle.access import has_role
+from fundcircle.fields import NestedFrom, PageQuerySchema, StrictBoolean, StrictInteger
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.services import current_version
 
 
 class PayeeSchema(Schema):
@@ -41,15 +47,27 @@ class PersonSchema(Schema):
     name = fields.String(required=True)
 
 
+def may_see_payee_email(proposal: Proposal) -> bool:
+    """An invited payee's address is for the author, treasurers and admins only."""
+    return bool(proposal.author_id == current_user.id or has_role("treasurer") or has_role("admin"))
+
+
 class PayeeOutSchema(Schema):
-    slug = fields.String(allow_none=True, required=True)
-    name = fields.String(allow_none=True, required=True)
-    email = fields.String(
-        allow_none=True, required=True, metadata={"description": "Shown to the author, treasurers and admins only"}
+    """Who a `ProposalVersion` pays."""
+
+    slug = fields.String(attribute="payee_slug", allow_none=True, required=True)
+    name = fields.String(attribute="payee_name", allow_none=True, required=True)
+    email = fields.Function(
+        lambda version: version.payee_email if may_see_payee_email(version.proposal) else None,
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "nullable": True, "description": "Shown to the author, treasurers and admins only"},
     )
 
 
 class VersionSchema(Schema):
+    """A `ProposalVersion`."""
+
     number = fields.Integer(required=True)
     title = fields.String(required=True)
     summary = fields.String(required=True)
@@ -58,22 +76,33 @@ class VersionSchema(Schema):
     amount_minor = fields.Integer(required=True)
     currency = fields.String(required=True)
     category = fields.String(allow_none=True, required=True)
-    payee = fields.Nested(PayeeOutSchema, required=True)
+    payee = NestedFrom(PayeeOutSchema, lambda version: version, required=True)
     change_note = fields.String(required=True)
     created_at = fields.DateTime(format="iso", required=True)
 
 
 class ProposalSchema(VersionSchema):
-    id = fields.Integer(required=True)
-    round_id = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("draft", "submitted", "withdrawn")))
-    version = fields.Integer(required=True)
-    author = fields.Nested(PersonSchema, required=True)
-    submitted_at = fields.DateTime(format="iso", allow_none=True, required=True)
-    withdrawn_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    """A `Proposal` as its current version says (the version's fields, then the proposal's own)."""
+
+    id = fields.Integer(attribute="proposal.id", required=True)
+    round_id = fields.Integer(attribute="proposal.round_id", required=True)
+    status = fields.String(
+        attribute="proposal.status", required=True, validate=validate.OneOf(("draft", "submitted", "withdrawn"))
+    )
+    version = fields.Integer(attribute="proposal.current_version", required=True)
+    author = fields.Nested(PersonSchema, attribute="proposal.author", required=True)
+    submitted_at = fields.DateTime(attribute="proposal.submitted_at", format="iso", allow_none=True, required=True)
+    withdrawn_at = fields.DateTime(attribute="proposal.withdrawn_at", format="iso", allow_none=True, required=True)
+
+    @pre_dump
+    def _current_version(self, proposal: Proposal, **_: Any) -> ProposalVersion:
+        # The version's fields are read from the version; `proposal.*` reaches the proposal through it.
+        return current_version(proposal)
 
 
 class ProposalRowSchema(Schema):
+    """A `ProposalRow` of the round's list."""
+
     id = fields.Integer(required=True)
     status = fields.String(required=True)
     title = fields.String(required=True)
@@ -81,7 +110,7 @@ class ProposalRowSchema(Schema):
     amount_minor = fields.Integer(required=True)
     currency = fields.String(required=True)
     category = fields.String(allow_none=True, required=True)
-    author = fields.Nested(PersonSchema, required=True)
+    author = NestedFrom(PersonSchema, lambda row: {"id": row.author_id, "name": row.author_name}, required=True)
     version = fields.Integer(required=True)
     comments = fields.Integer(required=True)
     created_at = fields.DateTime(format="iso", required=True)
@@ -90,13 +119,6 @@ class ProposalRowSchema(Schema):
 class ProposalListSchema(Schema):
     items = fields.List(fields.Nested(ProposalRowSchema), required=True)
     next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})
-
-
-class PageQuerySchema(Schema):
-    """Keyset pagination: items in id order, from after `after`; `next_after` in the answer continues."""
-
-    after = BoundedInteger(load_default=0, validate=validate.Range(min=0))
-    limit = BoundedInteger(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class ProposalListQuerySchema(PageQuerySchema):

@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, desc, func, literal_column, select, update
+from sqlalchemy import Select, Subquery, case, desc, func, literal_column, select, update
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
 from fundcircle.circles.services import membership_of
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.hooks import Hook, Registry
+from fundcircle.ledger.record import record
 from fundcircle.markdown import render_markdown
 from fundcircle.money import format_minor
 from fundcircle.proposals.diff import VersionContent
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import is_before
+from fundcircle.rounds.services import phase_change_audience
 
 MAX_TITLE = 120
 MAX_SUMMARY = 300
@@ -42,6 +45,20 @@ class ProposalInput:
     payee_slug: str | None = None
     payee_name: str | None = None
     payee_email: str | None = None
+
+
+#: What the areas above do when a proposal is created (deliberation: the author follows it), with
+#: (actor, proposal, now), in the creating transaction.
+proposal_created: Hook[Callable[[User, Proposal, datetime], None]] = Hook("after a proposal is created")
+#: What the areas above do when a proposal is withdrawn (consent: its open consent round closes, reserved money goes
+#: back), with (actor, proposal, now), in the withdrawing transaction.
+proposal_withdrawn: Hook[Callable[[User, Proposal, datetime], None]] = Hook("after a proposal is withdrawn")
+#: Decision methods under which a submitted proposal may be amended while the round is deciding (consent: between
+#: consent rounds, until consented); each raises Conflict when the proposal may not change now.
+amending_while_deciding: Registry[Callable[[Proposal], None]] = Registry("amending while deciding")
+#: Counts that the areas above add to each row of a round's proposal list (deliberation: comments): each returns a
+#: subquery of (proposal_id, <count>) over the proposal ids it is given.
+row_counts: Hook[Callable[[Select[Any]], Subquery]] = Hook("counts in a round's proposal list")
 
 
 def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
@@ -175,9 +192,8 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
     db.session.add(proposal)
     db.session.flush()
     db.session.add(ProposalVersion(proposal_id=proposal.id, number=1, created_at=now, created_by_id=actor.id, **values))
-    from fundcircle.deliberation.services import follow_silently
-
-    follow_silently(actor, proposal, now)
+    for created in proposal_created.receivers():
+        created(actor, proposal, now)
     circle_id = round_.circle_id
     # A draft is its author's alone: the ledger says one was started, and gets its content when it is submitted.
     record(
@@ -209,15 +225,11 @@ def update_proposal(
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn and cannot change.")
     allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
-    consent_amendment = proposal.status == "submitted" and round_.phase == "deciding" and round_.method == "consent"
+    consent_amendment = (
+        proposal.status == "submitted" and round_.phase == "deciding" and round_.method in amending_while_deciding
+    )
     if consent_amendment:
-        from fundcircle.voting.consent_rounds import consent_rounds_of
-
-        history = consent_rounds_of(proposal)
-        if any(cr.closed_at is None for cr in history):
-            raise Conflict("A consent round on this version is open: amend once it is closed.")
-        if any(cr.outcome == "consented" for cr in history):
-            raise Conflict("This proposal is consented; it cannot change any more.")
+        amending_while_deciding[round_.method](proposal)
     elif round_.phase not in allowed:
         raise Conflict(f"Proposals cannot be changed while the round is in {round_.phase}.")
     values = _validate(data, round_)
@@ -303,10 +315,8 @@ def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposa
     if not is_before(proposal.round.phase, "decided"):
         raise Conflict(f"The round is {proposal.round.phase}: proposals can no longer be withdrawn.")
     _set_status(proposal, ("draft", "submitted"), "withdrawn", withdrawn_at=now)
-    if proposal.round.method == "consent":
-        from fundcircle.voting.consent_rounds import release_withdrawn
-
-        release_withdrawn(actor, proposal, now)
+    for withdrawn in proposal_withdrawn.receivers():
+        withdrawn(actor, proposal, now)
     record(
         "proposal.withdrawn",
         actor=actor,
@@ -364,26 +374,20 @@ class ProposalRow:
     author_name: str
     author_id: int
     version: int
-    comments: int
     created_at: datetime
+    #: Added by deliberation's `row_counts`: visible comments.
+    comments: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
-    from fundcircle.deliberation.models import Comment
-
-    comment_counts = (
-        select(Comment.proposal_id, func.count().label("comments"))
-        .where(Comment.deleted_at.is_(None), Comment.hidden_at.is_(None))
-        # Only this round's comments are counted, not every comment of every round.
-        .where(Comment.proposal_id.in_(select(Proposal.id).where(Proposal.round_id == round_.id)))
-        .group_by(Comment.proposal_id)
-        .subquery()
-    )
+    """The round's proposals as listed (drafts only the viewer's own), with the counts the areas above add."""
+    in_round = select(Proposal.id).where(Proposal.round_id == round_.id)
+    counts = [count(in_round) for count in row_counts.receivers()]
     viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else -1
-    return (
+    query = (
         select(
             Proposal.id,
             Proposal.status,
@@ -395,7 +399,7 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
             User.name.label("author_name"),
             Proposal.author_id,
             Proposal.current_version.label("version"),
-            func.coalesce(comment_counts.c.comments, 0).label("comments"),
+            *(func.coalesce(counted.c[1], 0).label(counted.c[1].name) for counted in counts),
             Proposal.created_at,
         )
         .join(
@@ -403,9 +407,11 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
             (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
         )
         .join(User, User.id == Proposal.author_id)
-        .outerjoin(comment_counts, comment_counts.c.proposal_id == Proposal.id)
-        .where(Proposal.round_id == round_.id)
-        .where((Proposal.status != "draft") | (Proposal.author_id == viewer_id))
+    )
+    for counted in counts:
+        query = query.outerjoin(counted, counted.c[0] == Proposal.id)
+    return query.where(Proposal.round_id == round_.id).where(
+        (Proposal.status != "draft") | (Proposal.author_id == viewer_id)
     )
 
 
@@ -446,3 +452,9 @@ def list_proposals(
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [ProposalRow(**row._mapping) for row in db.session.execute(query)]
+
+
+@phase_change_audience.connect
+def authors_in_round(round_: Round) -> Select[Any]:
+    """The authors of the round's submitted proposals hear of its phase changes."""
+    return select(Proposal.author_id).where(Proposal.round_id == round_.id, Proposal.status == "submitted")

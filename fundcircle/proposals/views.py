@@ -7,27 +7,65 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from fundcircle.access import ANY_MEMBER, has_role, requires
-from fundcircle.auth.forms import ConfirmForm
+from fundcircle.access import ANY_MEMBER, Place, finds_place, has_role, requires
 from fundcircle.db import utcnow
-from fundcircle.deliberation.forms import CommentForm, HideForm
-from fundcircle.deliberation.services import DISCUSSION_PHASES, is_following, set_following, threads_of
 from fundcircle.errors import Conflict, FundCircleError, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.forms import attach_error
+from fundcircle.forms import ConfirmForm, attach_error
+from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
 from fundcircle.proposals import services
 from fundcircle.proposals.diff import body_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
 from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import get_round
-from fundcircle.voting.consent_rounds import consent_rounds_of
+from fundcircle.rounds.views import round_page
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("proposals", __name__)
 
 
-def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None, status: int = 200) -> tuple[str, int]:
-    """The proposal page: its current version, versions, and discussion (a constant number of queries)."""
+
+@finds_place("proposal_id")
+def _place_of_proposal(proposal_id: int) -> Place | None:
+    proposal = db.session.get(Proposal, proposal_id)
+    return Place(proposal.round.circle) if proposal is not None else None
+
+#: Proposals listed on one page of a round.
+PAGE_SIZE = 100
+
+
+@round_page.part
+def proposals_of_round(round_: Round) -> dict[str, Any]:
+    """The round page's proposals: a page at a time (a city-wide round can have thousands), filtered and sorted as
+    the query string says."""
+    category = request.args.get("category") or None
+    status = request.args.get("status") or None
+    sort = request.args.get("sort") if request.args.get("sort") in services.SORTS else "newest"
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isascii() and page_arg.isdigit() and 0 < len(page_arg) <= 6 else 1
+    page = max(page, 1)
+    rows = services.list_proposals(
+        round_, current_user, category=category, status=status, sort=sort, limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )  # fmt: skip
+    return {
+        "proposals": rows[:PAGE_SIZE],
+        "page": page,
+        "more": len(rows) > PAGE_SIZE,
+        "filters": {"category": category or "", "status": status or "", "sort": sort},
+    }
+
+
+#: What the areas above add to the proposal page: its discussion (deliberation), its consent rounds (consent).
+#: Each part is called with the proposal and returns template variables.
+proposal_page = PageParts("proposal page")
+
+
+def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> tuple[str, int]:
+    """The proposal page: its current version, versions, and what the areas above add (a constant number of
+    queries). `overrides` replace parts' variables (a comment form with its errors)."""
     versions = services.versions_of(proposal)
     current = (
         versions[-1]
@@ -36,38 +74,25 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
     )
     round_ = proposal.round
     is_author = proposal.author_id == current_user.id
-    consent_history = consent_rounds_of(proposal) if round_.method == "consent" else []
-    consent_open = any(cr.closed_at is None for cr in consent_history)
-    consented = any(cr.outcome == "consented" for cr in consent_history)
-    amendable_in_consent = (
-        round_.method == "consent" and round_.phase == "deciding" and proposal.status == "submitted"
-        and not consent_open and not consented
-    )  # fmt: skip
+    parts = {**proposal_page.context(proposal), **overrides}
     editable_phase = round_.phase in ("proposals", "deliberation") and not (
         proposal.status == "draft" and round_.phase != "proposals"
     )
     return (
         render_template(
             "proposals/view.html",
+            **parts,
             proposal=proposal,
             version=current,
             versions=versions,
             round=round_,
             circle=round_.circle,
-            threads=threads_of(proposal),
-            comment_form=comment_form or CommentForm(formdata=None),
             confirm_form=ConfirmForm(),
-            hide_form=HideForm(formdata=None),
             is_author=is_author,
             is_admin=has_role("admin"),
-            following=is_following(current_user, proposal),
-            discussion_open=round_.phase in DISCUSSION_PHASES and proposal.status != "withdrawn",
-            can_edit=is_author and proposal.status != "withdrawn" and (editable_phase or amendable_in_consent),
-            consent_history=consent_history,
-            consented=consented,
-            can_open_consent=has_role("admin")
-            and amendable_in_consent
-            and not any(cr.version == proposal.current_version for cr in consent_history),
+            can_edit=is_author
+            and proposal.status != "withdrawn"
+            and (editable_phase or parts.get("amendable_in_consent", False)),
             can_withdraw=is_author
             and proposal.status != "withdrawn"
             and round_.phase in ("proposals", "deliberation", "deciding"),
@@ -93,11 +118,10 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
                 current_user, round_, form.to_input(round_), submit=request.form.get("action") == "submit", now=utcnow()
             )
         except FundCircleError as error:
-            db.session.rollback()
+            refuse()
             attach_error(form, error, aliases=ProposalForm.ALIASES)
             status = error.status
         else:
-            db.session.commit()
             flash(
                 "Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.", "success"
             )
@@ -149,11 +173,10 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
                 current_user, proposal, form.to_input(round_), change_note=form.change_note.data or "", now=utcnow()
             )
         except FundCircleError as error:
-            db.session.rollback()
+            refuse()
             attach_error(form, error, aliases=ProposalForm.ALIASES)
             status = error.status
         else:
-            db.session.commit()
             flash(
                 "Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.", "success"
             )
@@ -171,10 +194,9 @@ def _change_status(proposal_id: int, change: Any, done: str) -> Response:
         try:
             change(current_user, proposal, utcnow())
         except (Conflict, ValidationFailed) as error:
-            db.session.rollback()
+            refuse()
             flash(error.message, "error")
         else:
-            db.session.commit()
             flash(done, "success")
     return redirect(url_for("proposals.view", proposal_id=proposal_id))
 
@@ -190,17 +212,6 @@ def submit(proposal_id: int) -> Response:
 def withdraw(proposal_id: int) -> Response:
     return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
 
-
-@bp.route("/proposals/<int:proposal_id>/follow", methods=["POST"])
-@requires(ANY_MEMBER)
-def follow(proposal_id: int) -> Response:
-    proposal = services.get_visible_proposal(proposal_id, current_user)
-    if ConfirmForm().validate_on_submit():
-        wanted = request.form.get("follow") == "1"
-        set_following(current_user, proposal, wanted, utcnow())
-        db.session.commit()
-        flash("You follow this proposal's discussion." if wanted else "You no longer follow this proposal.", "success")
-    return redirect(url_for("proposals.view", proposal_id=proposal_id))
 
 
 @bp.route("/proposals/<int:proposal_id>/diff")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from fundcircle.api.fields import StrictBoolean, StrictInteger, utc_datetime
+from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
 from fundcircle.rounds.models import CONSENT_RULES, METHODS
-from fundcircle.rounds.phases import ALL_PHASES
+from fundcircle.rounds.phases import ALL_PHASES, next_phases
 
 
 class DeadlinesSchema(Schema):
@@ -34,6 +34,8 @@ class RoundCreateSchema(Schema):
 
 
 class RoundSchema(Schema):
+    """A `Round`."""
+
     id = fields.Integer(required=True)
     circle_id = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -50,8 +52,20 @@ class RoundSchema(Schema):
     categories = fields.List(fields.String(), required=True)
     max_proposals_per_member = fields.Integer(required=True)
     phase = fields.String(required=True)
-    next_phases = fields.List(fields.String(), required=True)
-    deadlines = fields.Nested(DeadlinesSchema, required=True)
+    next_phases = fields.Function(
+        lambda round_: list(next_phases(round_.phase)),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    deadlines = NestedFrom(
+        DeadlinesSchema,
+        lambda round_: {
+            "proposals": round_.proposals_close_at,
+            "deliberation": round_.deliberation_close_at,
+            "deciding": round_.deciding_close_at,
+        },
+        required=True,
+    )
     phase_changed_at = fields.DateTime(format="iso", required=True)
     created_at = fields.DateTime(format="iso", required=True)
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, union, update
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle
+from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import require_role
 from fundcircle.errors import Conflict, NotFound, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.hooks import Hook, Registry
+from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
+from fundcircle.notices import queue_notice
 from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import (
     PHASE_LABELS,
@@ -29,6 +32,16 @@ from fundcircle.rounds.phases import (
 #: The largest amount a round can hold, in minor units; keeps every sum far from any integer limit.
 MAX_BUDGET_MINOR = 10**11
 OPEN_PHASES = ("proposals", "deliberation", "deciding")
+
+
+#: How a round is decided, by decision method: voting provides "quadratic", consent provides "consent". Called in
+#: the transaction that moves the round to decided, with (actor, round, now).
+deciders: Registry[Callable[[Any, Round, datetime], Any]] = Registry("the decision of a round")
+#: Checks before a round closes (payouts: every payout settled); each raises ValidationFailed on `to` to refuse.
+before_closing: Hook[Callable[[Round], None]] = Hook("checks before a round closes")
+#: Who else hears of a round's phase changes besides its circle members (proposals: the authors): each returns a
+#: select of user ids.
+phase_change_audience: Hook[Callable[[Round], Select[Any]]] = Hook("people told of a round's phase changes")
 
 
 @dataclass(frozen=True)
@@ -206,14 +219,8 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
     except PhaseError as error:
         raise ValidationFailed(str(error), field="to") from None
     if to == "closed":
-        from fundcircle.payouts.services import unsettled_payouts
-
-        if unsettled := unsettled_payouts(round_.id):
-            raise ValidationFailed(
-                f"{unsettled} payout(s) of this round are not yet paid, rejected or cancelled; the round closes "
-                "by itself when they are.",
-                field="to",
-            )
+        for check in before_closing.receivers():
+            check(round_)
     moved = db.session.execute(
         update(Round).where(Round.id == round_.id, Round.phase == current).values(phase=to, phase_changed_at=now),
         execution_options={"synchronize_session": False},
@@ -230,31 +237,20 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         at=now,
     )
     if to == "decided":
-        if round_.method == "quadratic":
-            from fundcircle.voting.services import decide_quadratic
-
-            decide_quadratic(actor, round_, now)
-        else:
-            from fundcircle.voting.consent_rounds import decide_consent
-
-            decide_consent(actor, round_, now)
+        deciders[round_.method](actor, round_, now)
     _notify_phase_change(round_)
     return round_
 
 
 def _notify_phase_change(round_: Round) -> None:
     """Tell the people taking part: the circle's deciders and everyone with a proposal in the round."""
-    from fundcircle.circles.models import Membership, MembershipRole
-    from fundcircle.notices import queue_notice
-    from fundcircle.proposals.models import Proposal
-
-    deciders = (
+    circle_deciders = (
         select(Membership.user_id)
         .join(MembershipRole)
         .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
     )
-    authors = select(Proposal.author_id).where(Proposal.round_id == round_.id, Proposal.status == "submitted")
-    people = db.session.scalars(select(User).where(User.id.in_(deciders.union(authors))).order_by(User.id))
+    taking_part = union(circle_deciders, *(people_of(round_) for people_of in phase_change_audience.receivers()))
+    people = db.session.scalars(select(User).where(User.id.in_(taking_part)).order_by(User.id))
     label = PHASE_LABELS[round_.phase]
     link = external_url("rounds.view", round_id=round_.id)
     for person in people:

@@ -7,25 +7,49 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from fundcircle.access import ANY_MEMBER, circle_role, has_role, requires
+from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, has_role, requires
 from fundcircle.circles.models import Circle
+from fundcircle.circles.views import circle_page, home_page
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import attach_error
+from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
-from fundcircle.proposals.services import SORTS, list_proposals
 from fundcircle.rounds import services
 from fundcircle.rounds.forms import AdvanceForm, RoundForm
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import PHASE_LABELS, next_phases, time_left
-from fundcircle.voting.models import RoundTally
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("rounds", __name__)
 
+
+
+@finds_place("round_id")
+def _place_of_round(round_id: int) -> Place | None:
+    """A round in draft is its admins' work in progress: to everybody else it does not exist yet."""
+    round_ = db.session.get(Round, round_id)
+    return Place(round_.circle, admins_only=round_.phase == "draft") if round_ is not None else None
+
 ADMIN = circle_role("admin")
-#: Proposals listed on one page of a round.
-PAGE_SIZE = 100
+
+#: What the areas above add to the round page (its proposals, its result); each part is called with the round.
+round_page = PageParts("round page")
+
+
+@circle_page.part
+def rounds_in_circle(circle: Circle, membership: Any) -> dict[str, Any]:
+    """The circle page's rounds (drafts for its admins only)."""
+    is_admin = membership is not None and "admin" in membership.roles
+    return {"rounds": services.rounds_of_circle(circle, include_drafts=is_admin)}
+
+
+@home_page.part
+def open_rounds(mine: list[tuple[Circle, Any]]) -> dict[str, Any]:
+    """The rounds under way in the person's circles."""
+    admin_of = {circle.id for circle, membership in mine if "admin" in membership.roles}
+    return {"rounds": services.open_rounds_of([circle.id for circle, _ in mine], admin_of)}
 
 
 def _form_data_of(round_: Round) -> MultiDict[str, Any]:
@@ -67,10 +91,9 @@ def create(circle_id: int) -> str | Response | tuple[str, int]:
         try:
             round_ = services.create_round(current_user, circle, form.to_input(circle.currency))
         except FundCircleError as error:
-            db.session.rollback()
+            refuse()
             attach_error(form, error, aliases=RoundForm.ALIASES)
             return render_template("rounds/form.html", circle=circle, form=form, round=None), error.status
-        db.session.commit()
         flash("The round is created as a draft. Open it for proposals when it is ready.", "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
     status = 400 if form.is_submitted() else 200
@@ -83,23 +106,9 @@ def view(round_id: int) -> str:
     round_ = services.get_round(round_id)
     now = utcnow()
     deadline = round_.deadline_of(round_.phase)
-    category = request.args.get("category") or None
-    status = request.args.get("status") or None
-    sort = request.args.get("sort") if request.args.get("sort") in SORTS else "newest"
-    page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isascii() and page_arg.isdigit() and 0 < len(page_arg) <= 6 else 1
-    page = max(page, 1)
-    # A page of proposals at a time: a city-wide round can have thousands.
-    rows = list_proposals(
-        round_, current_user, category=category, status=status, sort=sort, limit=PAGE_SIZE + 1,
-        offset=(page - 1) * PAGE_SIZE,
-    )  # fmt: skip
     return render_template(
         "rounds/view.html",
-        proposals=rows[:PAGE_SIZE],
-        page=page,
-        more=len(rows) > PAGE_SIZE,
-        filters={"category": category or "", "status": status or "", "sort": sort},
+        **round_page.context(round_),
         round=round_,
         circle=round_.circle,
         deadline=deadline,
@@ -108,7 +117,6 @@ def view(round_id: int) -> str:
         advance_form=AdvanceForm(),
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
-        tally=db.session.get(RoundTally, round_.id),
         phase_labels=PHASE_LABELS,
     )
 
@@ -122,10 +130,9 @@ def edit(round_id: int) -> str | Response | tuple[str, int]:
         try:
             services.update_round(current_user, round_, form.to_input(round_.currency))
         except FundCircleError as error:
-            db.session.rollback()
+            refuse()
             attach_error(form, error, aliases=RoundForm.ALIASES)
             return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), error.status
-        db.session.commit()
         flash("Settings saved.", "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
     status = 400 if request.method == "POST" else 200
@@ -143,9 +150,8 @@ def advance(round_id: int) -> Response:
     try:
         services.advance_round(current_user, round_, form.to.data or "", utcnow())
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_id))
-    db.session.commit()
     flash(f"The round is now: {PHASE_LABELS[round_.phase]}.", "success")
     return redirect(url_for("rounds.view", round_id=round_.id))

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validates
+from flask_login import current_user
+from marshmallow import Schema, ValidationError, fields, pre_dump, validates
 
-from fundcircle.api.fields import INT_LIMIT, StrictInteger
+from fundcircle.fields import INT_LIMIT, StrictInteger
+from fundcircle.rounds.models import Round
+from fundcircle.voting import services
+from fundcircle.voting.quadratic import ballot_cost
+
+
+def _of(name: str, attribute: str) -> Any:
+    """The attribute of a part that may be missing (no ballot yet, no result yet): null then."""
+    return lambda parts: getattr(parts[name], attribute) if parts[name] is not None else None
 
 
 class BallotInSchema(Schema):
@@ -23,16 +33,47 @@ class BallotInSchema(Schema):
 
 
 class BallotOutSchema(Schema):
-    round_id = fields.Integer(required=True)
-    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    credits = fields.Integer(required=True)
-    credits_spent = fields.Integer(required=True)
-    credits_left = fields.Integer(required=True)
-    revision = fields.Integer(allow_none=True, required=True, metadata={"description": "null before the first save"})
-    saved_at = fields.DateTime(format="iso", allow_none=True, required=True)
-    receipt = fields.String(
-        allow_none=True, required=True, metadata={"description": "The hash of the ledger entry of this ballot"}
+    """The signed-in member's ballot in a `Round`."""
+
+    round_id = fields.Integer(attribute="round.id", required=True)
+    votes = fields.Function(
+        lambda parts: {str(pid): count for pid, count in sorted(parts["votes"].items())},
+        required=True,
+        metadata={"type": "object", "additionalProperties": {"type": "integer"}},
     )
+    credits = fields.Integer(attribute="round.credits", required=True)
+    credits_spent = fields.Function(
+        lambda parts: ballot_cost(parts["votes"]), required=True, metadata={"type": "integer"}
+    )
+    credits_left = fields.Function(
+        lambda parts: parts["round"].credits - ballot_cost(parts["votes"]), required=True, metadata={"type": "integer"}
+    )
+    revision = fields.Function(
+        _of("ballot", "revision"),
+        allow_none=True,
+        required=True,
+        metadata={"type": "integer", "nullable": True, "description": "null before the first save"},
+    )
+    saved_at = fields.Function(
+        lambda parts: parts["ballot"].saved_at.isoformat() if parts["ballot"] is not None else None,
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "format": "date-time", "nullable": True},
+    )
+    receipt = fields.Function(
+        _of("ballot", "receipt"),
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "nullable": True, "description": "The hash of the ledger entry of this ballot"},
+    )
+
+    @pre_dump
+    def _ballot_of_current_user(self, round_: Round, **_: Any) -> dict[str, Any]:
+        return {
+            "round": round_,
+            "ballot": services.ballot_of(current_user, round_),
+            "votes": services.votes_of(current_user, round_),
+        }
 
 
 class ProposalResultSchema(Schema):
@@ -46,61 +87,33 @@ class ProposalResultSchema(Schema):
     reason = fields.String(required=True)
 
 
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": kind, "nullable": True}
+
+
 class ResultsSchema(Schema):
-    round_id = fields.Integer(required=True)
-    method = fields.String(required=True)
-    decided = fields.Boolean(required=True)
-    currency = fields.String(required=True)
-    budget_minor = fields.Integer(required=True)
-    funded_minor = fields.Integer(allow_none=True, required=True)
-    ballots_cast = fields.Integer(allow_none=True, required=True)
-    eligible_voters = fields.Integer(allow_none=True, required=True)
-    quorum_percent = fields.Integer(required=True)
-    quorum_met = fields.Boolean(allow_none=True, required=True)
-    checkpoint = fields.Dict(allow_none=True, required=True, metadata={"description": "{seq, hash} of the result"})
-    proposals = fields.List(fields.Nested(ProposalResultSchema), required=True)
+    """A `Round`'s stored result: empty until it is decided."""
 
-
-class ConsentAnswerInSchema(Schema):
-    position = fields.String(
-        required=True, metadata={"description": "consent, concern or objection; or agree, stand_aside or block"}
+    round_id = fields.Integer(attribute="round.id", required=True)
+    method = fields.String(attribute="round.method", required=True)
+    decided = fields.Function(lambda parts: parts["tally"] is not None, required=True, metadata={"type": "boolean"})
+    currency = fields.String(attribute="round.currency", required=True)
+    budget_minor = fields.Integer(attribute="round.budget_minor", required=True)
+    funded_minor = fields.Function(_of("tally", "funded_minor"), required=True, metadata=_nullable("integer"))
+    ballots_cast = fields.Function(_of("tally", "ballots_cast"), required=True, metadata=_nullable("integer"))
+    eligible_voters = fields.Function(_of("tally", "eligible_voters"), required=True, metadata=_nullable("integer"))
+    quorum_percent = fields.Integer(attribute="round.quorum_percent", required=True)
+    quorum_met = fields.Function(_of("tally", "quorum_met"), required=True, metadata=_nullable("boolean"))
+    checkpoint = fields.Function(
+        lambda parts: {"seq": parts["tally"].checkpoint_seq, "hash": parts["tally"].checkpoint_hash}
+        if parts["tally"] is not None
+        else None,
+        required=True,
+        metadata={"type": "object", "nullable": True, "description": "{seq, hash} of the result"},
     )
-    argument = fields.String(load_default="", metadata={"description": "Required for an objection or a block"})
+    proposals = fields.List(fields.Nested(ProposalResultSchema), attribute="rows", required=True)
 
-
-class ConsentAnswerOutSchema(Schema):
-    user_id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    position = fields.String(required=True)
-    argument = fields.String(required=True)
-    answered_at = fields.DateTime(format="iso", required=True)
-    withdrawn = fields.Boolean(required=True)
-
-
-class ConsentRoundSchema(Schema):
-    id = fields.Integer(required=True)
-    round_id = fields.Integer(required=True)
-    proposal_id = fields.Integer(required=True)
-    version = fields.Integer(required=True)
-    amount_minor = fields.Integer(required=True)
-    currency = fields.String(required=True)
-    rules = fields.String(required=True)
-    state = fields.String(
-        required=True, metadata={"description": "consented, not_consented (closed); open, stopped, no_budget (open)"}
-    )
-    reason = fields.String(required=True)
-    closed = fields.Boolean(required=True)
-    opened_at = fields.DateTime(format="iso", required=True)
-    closed_at = fields.DateTime(format="iso", allow_none=True, required=True)
-    answers = fields.List(fields.Nested(ConsentAnswerOutSchema), required=True)
-
-
-class ReactionInSchema(Schema):
-    body = fields.String(required=True, metadata={"description": "At most 500 characters; it decides nothing"})
-
-
-class ReactionSchema(Schema):
-    id = fields.Integer(required=True)
-    author = fields.String(required=True)
-    body = fields.String(required=True)
-    created_at = fields.DateTime(format="iso", required=True)
+    @pre_dump
+    def _stored_result(self, round_: Round, **_: Any) -> dict[str, Any]:
+        tally, rows = services.result_of(round_) or (None, [])
+        return {"round": round_, "tally": tally, "rows": rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,11 +18,12 @@ from fundcircle.circles.models import Membership, MembershipRole
 from fundcircle.circles.services import require_role
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.hooks import Hook
 from fundcircle.ledger.chain import canonical_json
-from fundcircle.ledger.services import record, record_many
-from fundcircle.payouts.models import Payout
+from fundcircle.ledger.record import record
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.services import deciders
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 from fundcircle.voting.quadratic import BallotError, Candidate, check_ballot, tally
 
@@ -41,6 +43,12 @@ class BallotLine:
     def cost(self) -> int:
         return self.votes * self.votes
 
+
+#: What the areas above do with a decided round's funded versions (payouts: one payout each), with
+#: (actor, round, funded versions in the order of the result, now), in the deciding transaction.
+round_funded: Hook[Callable[[User | None, Round, list[ProposalVersion], datetime], None]] = Hook(
+    "after a round's result is stored"
+)
 
 def candidates_of(round_: Round) -> list[tuple[Proposal, ProposalVersion]]:
     """The submitted proposals of a round with their current versions, in the order they were submitted."""
@@ -184,6 +192,7 @@ def turnout(round_: Round) -> tuple[int, int]:
     return cast, eligible
 
 
+@deciders.provide("quadratic")
 def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundTally:
     """Tally and allocate once, store the result with the round, publish it in the ledger, and create the payouts
     of the funded proposals. Called in the transaction that moves the round to decided.
@@ -245,8 +254,8 @@ def store_result(
     funded_minor: int,
     outcomes: list[StoredOutcome],
 ) -> RoundTally:
-    """Publish a decided round's result in the ledger, store it with the round for good, and create a payout for
-    each funded proposal (status awaiting approval). Shared by both decision methods."""
+    """Publish a decided round's result in the ledger, store it with the round for good, and tell the areas above
+    which versions are funded (payouts: a payout for each, awaiting approval). Shared by both decision methods."""
     entry = record(
         "round.result_published",
         actor=actor,
@@ -310,45 +319,9 @@ def store_result(
                 for o in outcomes
             ],
         )
-    payouts: list[tuple[Payout, ProposalVersion]] = []
-    for o in outcomes:
-        if o.funded:
-            version = o.version
-            payout = Payout(
-                proposal_id=version.proposal_id,
-                round_id=round_.id,
-                circle_id=round_.circle_id,
-                proposal_version=version.number,
-                amount_minor=version.amount_minor,
-                currency=version.currency,
-                payee_slug=version.payee_slug,
-                payee_name=version.payee_name,
-                payee_email=version.payee_email,
-                status="awaiting_approval",
-                created_at=now,
-            )
-            db.session.add(payout)
-            payouts.append((payout, version))
-    db.session.flush()
-    record_many(
-        "payout.created",
-        [
-            (
-                payout,
-                {
-                    "proposal": version.proposal_id,
-                    "version": version.number,
-                    "amount_minor": version.amount_minor,
-                    "currency": version.currency,
-                    "status": "awaiting_approval",
-                },
-            )
-            for payout, version in payouts
-        ],
-        actor=actor,
-        circle_id=round_.circle_id,
-        at=now,
-    )
+    funded = [o.version for o in outcomes if o.funded]
+    for receiver in round_funded.receivers():
+        receiver(actor, round_, funded, now)
     return stored
 
 

@@ -6,22 +6,33 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from fundcircle.access import circle_role, current_membership, requires
-from fundcircle.auth.forms import ConfirmForm
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
-from fundcircle.ledger.services import spreadsheet_safe
+from fundcircle.forms import ConfirmForm
+from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
-from fundcircle.payouts.models import Payout
+from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import get_round
+from fundcircle.rounds.views import round_page
+from fundcircle.spreadsheets import spreadsheet_safe
+from fundcircle.unit_of_work import refuse
 from fundcircle.voting import services
 from fundcircle.voting.chart import budget_line, score_chart
+from fundcircle.voting.models import RoundTally
 
 bp = Blueprint("voting", __name__)
+
+#: What the areas above add to the results page (where each funded proposal's money stands); called with the round.
+results_page = PageParts("results page")
+
+
+@round_page.part
+def result_of_round(round_: Round) -> dict[str, Any]:
+    """The round page's stored result, once it is decided."""
+    return {"tally": db.session.get(RoundTally, round_.id)}
 
 #: Ballots shown on one page of the results, and proposals in the chart (the table below it lists them all).
 BALLOTS_PER_PAGE = 100
@@ -58,10 +69,9 @@ def ballot(round_id: int) -> Any:
             try:
                 saved_ballot = services.cast_ballot(current_user, round_, votes, utcnow())
             except FundCircleError as error:
-                db.session.rollback()
+                refuse()
                 status, message = error.status, error.message
             else:
-                db.session.commit()
                 flash(
                     f"Your ballot is saved ({saved_ballot.credits_spent} credits). Receipt: {saved_ballot.receipt}",
                     "success",
@@ -105,17 +115,9 @@ def results(round_id: int) -> Any:
         if current_membership() is not None
         else []
     )
-    # Where each funded proposal's money stands, so the circle sees its decision carried out (status only; the
-    # approvals are not needed here, and loading them would cost a query per 500 payouts).
-    payouts = {
-        payout.proposal_id: payout.status_label
-        for payout in db.session.scalars(
-            select(Payout).where(Payout.round_id == round_.id).options(lazyload(Payout.approvals))
-        )
-    }
     return render_template(
         "voting/results.html",
-        payouts=payouts,
+        **results_page.context(round_),
         round=round_,
         circle=round_.circle,
         tally=tally,

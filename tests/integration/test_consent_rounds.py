@@ -19,6 +19,15 @@ from sqlalchemy import func, select, update
 
 from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle
+from fundcircle.consent.models import ConsentAnswer, ConsentRound
+from fundcircle.consent.services import (
+    add_reaction,
+    answer_consent,
+    close_consent_round,
+    current_outcome,
+    open_consent_round,
+    withdraw_objection,
+)
 from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
@@ -28,15 +37,6 @@ from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import ProposalInput, current_version, update_proposal, withdraw_proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
-from fundcircle.voting.consent_rounds import (
-    add_reaction,
-    answer_consent,
-    close_consent_round,
-    current_outcome,
-    open_consent_round,
-    withdraw_objection,
-)
-from fundcircle.voting.models import ConsentAnswer, ConsentRound
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
 

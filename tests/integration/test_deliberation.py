@@ -28,7 +28,7 @@ from fundcircle.deliberation.services import (
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
-from fundcircle.notices import send_ready_notices
+from fundcircle.unit_of_work import run_ready_work
 from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import update_proposal, withdraw_proposal
 from fundcircle.rounds.models import Round
@@ -576,13 +576,14 @@ def test_a_rolled_back_change_sends_nothing_and_a_committed_one_sends_after_the_
         db.session.rollback()
         set_following(treasurer, proposal, True, utcnow())  # an unrelated change that does commit
         db.session.commit()
-        assert send_ready_notices() == 0
+        run_ready_work()
         assert inbox.messages == []
 
         add_comment(member, proposal, "This one happened", parent_id=None, question=False, now=utcnow())
         assert inbox.messages == []  # nothing before the commit
         db.session.commit()
-        assert send_ready_notices() == 2
+        run_ready_work()
+        assert len(inbox.messages) == 2
         assert inbox.recipients() == sorted([ids.emails["author"], ids.emails["treasurer"]])
         assert all("This one happened" in body_of(message) for message in inbox.messages)
 

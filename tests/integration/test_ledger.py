@@ -27,7 +27,8 @@ from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import CanonicalJSONError, EntryContent, StoredEntry, entry_hash
 from fundcircle.ledger.models import LedgerChain
-from fundcircle.ledger.services import record, stored_entries
+from fundcircle.ledger.reading import stored_entries
+from fundcircle.ledger.record import record
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
 from tests.factories import add_member, make_circle, make_round, make_user
@@ -551,7 +552,7 @@ def test_ledger_data_is_stored_as_its_canonical_json_text(ctx: Flask) -> None:
 
     from fundcircle.ledger.chain import json_text
     from fundcircle.ledger.models import LedgerEntry
-    from fundcircle.ledger.services import record
+    from fundcircle.ledger.record import record
 
     record("test.stored", actor=None, circle_id=None, data={"zeta": 1, "alpha": ["é", {"b": 2, "a": None}]})
     db.session.commit()

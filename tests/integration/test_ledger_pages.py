@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
-from fundcircle.ledger.services import record
+from fundcircle.ledger.record import record
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
 

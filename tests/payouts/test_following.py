@@ -11,7 +11,7 @@ from flask import Flask
 from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
-from fundcircle.ledger.services import verify_ledger
+from fundcircle.ledger.reading import verify_ledger
 from fundcircle.payouts.models import OpenCollectiveConnection
 from fundcircle.payouts.requesting import submit_due_payouts
 from fundcircle.payouts.services import approve_payout, get_payout

@@ -44,7 +44,7 @@ from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
-from fundcircle.ledger.services import verify_ledger
+from fundcircle.ledger.reading import verify_ledger
 from fundcircle.payouts.models import (
     FINAL_STATUSES,
     FOLLOWED_STATUSES,

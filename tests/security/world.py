@@ -16,13 +16,13 @@ from flask import Flask
 from fundcircle import create_app
 from fundcircle.auth.models import ApiToken
 from fundcircle.circles.services import invite_member
+from fundcircle.consent.services import answer_consent, open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
 from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
-from fundcircle.voting.consent_rounds import answer_consent, open_consent_round
 from fundcircle.voting.services import cast_ballot
 from tests.conftest import test_config
 from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from fundcircle.consent.services import add_reaction, answer_consent, open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment, hide_comment
 from fundcircle.extensions import db
 from fundcircle.proposals.services import update_proposal
 from fundcircle.rounds.services import advance_round
-from fundcircle.voting.consent_rounds import add_reaction, answer_consent, open_consent_round
 from fundcircle.voting.services import cast_ballot
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user, sample_proposal
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fundcircle.voting.consent import Answer, ConsentError, check_answer, consent_outcome, quorum_count
+from fundcircle.consent.rules import Answer, ConsentError, check_answer, consent_outcome, quorum_count
 
 EUR = {"currency": "EUR"}
 

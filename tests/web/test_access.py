@@ -15,13 +15,13 @@ from flask import Flask
 from fundcircle import create_app
 from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
 from fundcircle.circles.services import invite_member
+from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
-from fundcircle.voting.consent_rounds import open_consent_round
 from tests.conftest import Client, test_config
 from tests.factories import (
     add_member,
@@ -179,7 +179,7 @@ def _request(client: Client, method: str, url: str, token: str | None) -> Any:
 
 def _expected_denial(policy: Policy, actor: str, endpoint: str, method: str) -> str | None:
     """None if the actor may use the route; otherwise "login", "forbidden" or "not_found"."""
-    if endpoint in ("auth.invitation", "api.accept_invitation") and method == "POST" and actor != "visitor":
+    if endpoint in ("circles.invitation", "circles_api.accept_invitation") and method == "POST" and actor != "visitor":
         return "forbidden"  # the sample invitation is for newcomer@example.org, whom nobody here is signed in as
     if endpoint in AUTHOR_ONLY and actor in ("circle", "treasurer", "admin"):
         return "forbidden"  # the sample proposal and comment are the member's

@@ -44,6 +44,8 @@ from fundcircle import create_app
 from fundcircle.auth.models import ApiToken, User
 from fundcircle.circles.models import ROLES
 from fundcircle.circles.services import membership_of, set_member_roles
+from fundcircle.consent.models import ConsentAnswer, ConsentRound
+from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.models import Comment
 from fundcircle.deliberation.services import add_comment
@@ -52,8 +54,6 @@ from fundcircle.payouts.models import Payout
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
-from fundcircle.voting.consent_rounds import answer_consent, close_consent_round, open_consent_round
-from fundcircle.voting.models import ConsentAnswer, ConsentRound
 from fundcircle.voting.services import cast_ballot
 from tests.conftest import test_config
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user

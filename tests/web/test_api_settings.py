@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
+from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
@@ -13,7 +14,6 @@ from fundcircle.ledger.models import LedgerEntry
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
-from fundcircle.voting.consent_rounds import open_consent_round
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 #: Ids and amounts fit in the databases' 32-bit integer columns; anything larger is refused as input, not a crash.
 INT_LIMIT = 2**31 - 1
@@ -46,3 +47,22 @@ class StrictBoolean(fields.Boolean):
 def utc_datetime(**kwargs: Any) -> fields.AwareDateTime:
     """An ISO 8601 time; one without a zone is taken as UTC."""
     return fields.AwareDateTime(format="iso", default_timezone=UTC, **kwargs)
+
+
+class PageQuerySchema(Schema):
+    """Keyset pagination: items in id order, from after `after`; `next_after` in the answer continues."""
+
+    after = BoundedInteger(load_default=0, validate=validate.Range(min=0))
+    limit = BoundedInteger(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class NestedFrom(fields.Nested):
+    """A nested schema over a value that a function computes from the object being dumped (the user's
+    memberships), documented in OpenAPI as the nested schema."""
+
+    def __init__(self, nested: Any, compute: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(nested, **kwargs)
+        self.compute = compute
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = None) -> Any:
+        return self.compute(obj)

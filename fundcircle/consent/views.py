@@ -8,19 +8,53 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from fundcircle.access import ANY_MEMBER, circle_role, has_role, requires
-from fundcircle.auth.forms import ConfirmForm
+from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, has_role, requires
+from fundcircle.consent import services
+from fundcircle.consent.models import ConsentRound
+from fundcircle.consent.rules import POSITION_LABELS, POSITIONS, STOPPING
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import threads_of
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.proposals.models import ProposalVersion
+from fundcircle.forms import ConfirmForm
+from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import get_visible_proposal
+from fundcircle.proposals.views import proposal_page
 from fundcircle.rounds.models import Round
-from fundcircle.voting import consent_rounds as services
-from fundcircle.voting.consent import POSITION_LABELS, POSITIONS, STOPPING
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("consent", __name__)
+
+
+
+@finds_place("consent_round_id")
+def _place_of_consent_round(consent_round_id: int) -> Place | None:
+    consent_round = db.session.get(ConsentRound, consent_round_id)
+    if consent_round is None:
+        return None
+    round_ = db.session.get(Round, consent_round.round_id)
+    return Place(round_.circle) if round_ is not None else None
+
+
+@proposal_page.part
+def consent_of(proposal: Proposal) -> dict[str, Any]:
+    """The proposal page's consent rounds, and whether the proposal may be amended or put to consent now."""
+    round_ = proposal.round
+    history = services.consent_rounds_of(proposal) if round_.method == "consent" else []
+    consent_open = any(cr.closed_at is None for cr in history)
+    consented = any(cr.outcome == "consented" for cr in history)
+    amendable = (
+        round_.method == "consent" and round_.phase == "deciding" and proposal.status == "submitted"
+        and not consent_open and not consented
+    )  # fmt: skip
+    return {
+        "consent_history": history,
+        "consented": consented,
+        "amendable_in_consent": amendable,
+        "can_open_consent": has_role("admin")
+        and amendable
+        and not any(cr.version == proposal.current_version for cr in history),
+    }
 
 
 def _render(
@@ -75,10 +109,9 @@ def open_round(proposal_id: int) -> Response:
         try:
             consent_round = services.open_consent_round(current_user, proposal, utcnow())
         except Conflict as error:
-            db.session.rollback()
+            refuse()
             flash(error.message, "error")
         else:
-            db.session.commit()
             return redirect(url_for("consent.view", consent_round_id=consent_round.id))
     return redirect(url_for("proposals.view", proposal_id=proposal_id))
 
@@ -100,9 +133,8 @@ def answer(consent_round_id: int) -> Response | tuple[str, int]:
     try:
         services.answer_consent(current_user, consent_round, position, argument, utcnow())
     except (Conflict, ValidationFailed) as error:
-        db.session.rollback()
+        refuse()
         return _render(consent_round, error.status, error.message, {"position": position, "argument": argument})
-    db.session.commit()
     flash("Your answer is recorded.", "success")
     return redirect(url_for("consent.view", consent_round_id=consent_round_id))
 
@@ -115,10 +147,9 @@ def withdraw(consent_round_id: int) -> Response:
         try:
             services.withdraw_objection(current_user, consent_round, utcnow())
         except Conflict as error:
-            db.session.rollback()
+            refuse()
             flash(error.message, "error")
         else:
-            db.session.commit()
             flash("Your objection is withdrawn.", "success")
     return redirect(url_for("consent.view", consent_round_id=consent_round_id))
 
@@ -132,9 +163,8 @@ def react(consent_round_id: int) -> Response | tuple[str, int]:
     try:
         services.add_reaction(current_user, consent_round, request.form.get("body", ""), utcnow())
     except (Conflict, ValidationFailed) as error:
-        db.session.rollback()
+        refuse()
         return _render(consent_round, error.status, error.message, {"reaction": request.form.get("body", "")})
-    db.session.commit()
     return redirect(url_for("consent.view", consent_round_id=consent_round_id) + "#reactions")
 
 
@@ -146,10 +176,9 @@ def close(consent_round_id: int) -> Response:
         try:
             services.close_consent_round(current_user, consent_round, utcnow())
         except Conflict as error:
-            db.session.rollback()
+            refuse()
             flash(error.message, "error")
         else:
-            db.session.commit()
             outcome = "consented" if consent_round.outcome == "consented" else f"not consented: {consent_round.reason}"
             flash(f"The consent round is closed: {outcome}.", "success")
     return redirect(url_for("consent.view", consent_round_id=consent_round_id))

@@ -12,13 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
 from fundcircle.circles.services import membership_of, require_role
-from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from fundcircle.extensions import db
-from fundcircle.ledger.services import record
-from fundcircle.money import format_minor
-from fundcircle.proposals.models import Proposal, ProposalVersion
-from fundcircle.rounds.models import Round
-from fundcircle.voting.consent import (
+from fundcircle.consent.models import ConsentAnswer, ConsentReaction, ConsentRound
+from fundcircle.consent.rules import (
     STOPPING,
     Answer,
     ConsentError,
@@ -26,7 +21,15 @@ from fundcircle.voting.consent import (
     check_answer,
     consent_outcome,
 )
-from fundcircle.voting.models import ConsentAnswer, ConsentReaction, ConsentRound, RoundTally
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.record import record
+from fundcircle.money import format_minor
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.services import amending_while_deciding, proposal_withdrawn
+from fundcircle.rounds.models import Round
+from fundcircle.rounds.services import deciders
+from fundcircle.voting.models import RoundTally
 from fundcircle.voting.services import StoredOutcome, candidates_of, store_result, turnout
 
 MAX_ARGUMENT = 5_000
@@ -53,6 +56,19 @@ def consent_rounds_of(proposal: Proposal) -> list[ConsentRound]:
             select(ConsentRound).where(ConsentRound.proposal_id == proposal.id).order_by(ConsentRound.id)
         )
     )
+
+
+@amending_while_deciding.provide("consent")
+def check_consent_amendment(proposal: Proposal) -> None:
+    """Between consent rounds a proposal may be amended (to integrate an objection), until it is consented.
+
+    :raises Conflict: while a consent round on it is open, or once it is consented.
+    """
+    history = consent_rounds_of(proposal)
+    if any(cr.closed_at is None for cr in history):
+        raise Conflict("A consent round on this version is open: amend once it is closed.")
+    if any(cr.outcome == "consented" for cr in history):
+        raise Conflict("This proposal is consented; it cannot change any more.")
 
 
 def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> ConsentRound:
@@ -323,6 +339,7 @@ def close_consent_round(
     return consent_round
 
 
+@deciders.provide("consent")
 def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTally:
     """Close what is still open (the deadline ends it), then store the result: consented proposals are funded for
     the version consented; every other proposal is not, with the reason its last consent round gave.
@@ -389,9 +406,12 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
     )
 
 
+@proposal_withdrawn.connect
 def release_withdrawn(actor: User, proposal: Proposal, now: datetime) -> None:
     """A proposal withdrawn while deciding: its open consent round closes as not consented, and money a consent
     reserved for it goes back to the pot (in the withdrawal's transaction)."""
+    if proposal.round.method != "consent":
+        return
     for consent_round in consent_rounds_of(proposal):
         if consent_round.closed_at is None:
             close_consent_round(None, consent_round, now, by="withdrawal")

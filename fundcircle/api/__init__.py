@@ -1,1 +1,0 @@
-"""The JSON API under /api/v1/, on the same services as the pages."""

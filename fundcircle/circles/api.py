@@ -1,0 +1,120 @@
+"""The circles' part of the JSON API: the signed-in user and their circles, circles, members and invitations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g
+from flask_login import current_user
+
+from fundcircle.access import ANY_MEMBER, SIGNED_IN, SUPERUSER, circle_role, requires
+from fundcircle.auth.models import User
+from fundcircle.circles import services
+from fundcircle.circles.models import Circle, Membership
+from fundcircle.circles.schemas import (
+    CircleCreateSchema,
+    CircleSchema,
+    CircleSettingsSchema,
+    MemberAddedSchema,
+    MemberAddSchema,
+    MemberListSchema,
+    MemberRolesSchema,
+    MemberSchema,
+    MemberUpdatedSchema,
+    MeSchema,
+)
+from fundcircle.db import utcnow
+from fundcircle.fields import PageQuerySchema
+from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
+
+blp = api_blueprint("circles", __name__, "The signed-in user, circles, their members and invitations")
+
+
+@blp.route("/me", methods=["GET"])
+@requires(SIGNED_IN)
+@blp.response(200, MeSchema)
+def me() -> User:
+    """The signed-in user, their circles and their roles in each."""
+    return current_user  # type: ignore[no-any-return]
+
+
+@blp.route("/circles", methods=["POST"])
+@requires(SUPERUSER)
+@blp.arguments(CircleCreateSchema)
+@blp.response(201, CircleSchema)
+def create_circle(data: dict[str, Any]) -> Circle:
+    """Create a circle (superusers only); its creator becomes its admin."""
+    return services.create_circle(current_user, services.CircleInput(**data))
+
+
+@blp.route("/circles/<int:circle_id>", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
+@blp.response(200, CircleSchema)
+def get_circle(circle_id: int) -> Circle:
+    """A circle: visible to its members, and to everyone if it is public."""
+    return g.circle  # type: ignore[no-any-return]
+
+
+@blp.route("/circles/<int:circle_id>", methods=["PATCH"])
+@requires(circle_role("admin"))
+@blp.arguments(CircleSettingsSchema)
+@blp.response(200, CircleSchema)
+def update_circle(data: dict[str, Any], circle_id: int) -> Circle:
+    """Change the circle's name, description or visibility (admins)."""
+    circle: Circle = g.circle
+    services.update_circle_settings(
+        current_user,
+        circle,
+        name=data.get("name", circle.name),
+        description=data.get("description", circle.description),
+        public=data.get("public", circle.public),
+        approvals_required=data.get("approvals_required"),
+        two_approvals_from_minor=data.get("two_approvals_from_minor", services.KEEP),
+    )
+    return circle
+
+
+@blp.route("/circles/<int:circle_id>/members", methods=["GET"])
+@requires(ANY_MEMBER)
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, MemberListSchema)
+def list_members(query: dict[str, Any], circle_id: int) -> dict[str, Any]:
+    """The circle's members and their roles (members only), in user id order, a page at a time."""
+    members = services.members_page(g.circle, after=query["after"], limit=query["limit"])
+    return {"items": members, "next_after": members[-1].user_id if len(members) == query["limit"] else None}
+
+
+@blp.route("/circles/<int:circle_id>/members", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.arguments(MemberAddSchema)
+@blp.response(201, MemberAddedSchema)
+def add_member(data: dict[str, Any], circle_id: int) -> services.InviteOutcome:
+    """Add a person: an existing account becomes a member at once; anybody else gets a one-time invitation link
+    (returned here, to send to them)."""
+    return services.invite_member(
+        current_user,
+        g.circle,
+        email=data["email"],
+        roles=data["roles"],
+        now=utcnow(),
+        valid_days=current_app.config["INVITATION_VALID_DAYS"],
+    )
+
+
+@blp.route("/circles/<int:circle_id>/members/<int:user_id>", methods=["PUT"])
+@requires(circle_role("admin"))
+@blp.arguments(MemberRolesSchema)
+@blp.response(200, MemberUpdatedSchema)
+def set_member_roles(data: dict[str, Any], circle_id: int, user_id: int) -> dict[str, Membership | None]:
+    """Set a member's roles; an empty list removes them from the circle."""
+    return {"member": services.set_member_roles(current_user, g.circle, user_id, data["roles"])}
+
+
+@blp.route("/invitations/<token>/accept", methods=["POST"])
+@requires(SIGNED_IN)
+@blp.response(200, MemberSchema)
+def accept_invitation(token: str) -> Membership:
+    """Join a circle with an invitation made for your address (a newcomer signs up on the invitation's page)."""
+    _, membership = services.accept_invitation(token, user=current_user, now=utcnow())
+    return membership

@@ -1,0 +1,167 @@
+"""Appending to the ledger: `record` is the one function every state change calls, in the caller's transaction.
+
+The ground floor of the package: it imports no area, so that every area can record what it changes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import insert, update
+
+from fundcircle.db import utcnow
+from fundcircle.extensions import db
+from fundcircle.ledger.chain import (
+    EntryContent,
+    canonical_json,
+    entry_hash,
+)
+from fundcircle.ledger.models import LedgerChain, LedgerEntry
+
+
+class Actor(Protocol):
+    """Whoever acts: a `auth.models.User` (None, where the callers allow it, is the clock or the system)."""
+
+    @property
+    def id(self) -> int: ...
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def subject_type_of(subject: object) -> str:
+    """`ProposalVersion` -> "proposal_version"."""
+    return _CAMEL.sub("_", type(subject).__name__).lower()
+
+
+def create_chain(circle_id: int) -> LedgerChain:
+    """Start a circle's own chain; call in the transaction that creates the circle."""
+    chain = LedgerChain(circle_id=circle_id, head_seq=0)
+    db.session.add(chain)
+    db.session.flush()
+    return chain
+
+
+def record(
+    action: str,
+    *,
+    actor: Actor | None,
+    circle_id: int | None,
+    subject: Any = None,
+    data: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> LedgerEntry:
+    """Append one entry to the circle's chain (or the site's when `circle_id` is None), in the caller's transaction.
+
+    The chain's head row is updated first (`UPDATE ... SET head_seq = head_seq + 1 ... RETURNING`), which takes a
+    row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers), so two transactions can never
+    take the same `seq` or fork the chain; the UNIQUE (chain_id, seq) constraint backs that up. The caller commits.
+
+    :raises CanonicalJSONError: if `data` holds a float or another value with no canonical JSON form.
+    """
+    db.session.flush()  # the subject needs its id
+    canonical_json(dict(data or {}))  # refuse a float before the head moves, not after
+    where = LedgerChain.circle_id == circle_id if circle_id is not None else LedgerChain.circle_id.is_(None)
+    head = db.session.execute(
+        update(LedgerChain)
+        .where(where)
+        .values(head_seq=LedgerChain.head_seq + 1)
+        .returning(LedgerChain.id, LedgerChain.head_seq, LedgerChain.head_hash),
+        execution_options={"synchronize_session": False},
+    ).one_or_none()
+    if head is None:
+        raise LookupError(f"no ledger chain for circle {circle_id!r}")
+    content = EntryContent(
+        seq=head.head_seq,
+        at=at or utcnow(),
+        circle_id=circle_id,
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        subject_type=subject_type_of(subject) if subject is not None else None,
+        subject_id=getattr(subject, "id", None) if subject is not None else None,
+        data=dict(data or {}),
+    )
+    new_hash = entry_hash(head.head_hash, content)
+    entry = LedgerEntry(
+        chain_id=head.id,
+        seq=content.seq,
+        at=content.at,
+        circle_id=circle_id,
+        actor_id=content.actor_id,
+        action=action,
+        subject_type=content.subject_type,
+        subject_id=content.subject_id,
+        data=content.data,
+        prev_hash=head.head_hash,
+        hash=new_hash,
+    )
+    db.session.add(entry)
+    db.session.execute(
+        update(LedgerChain).where(LedgerChain.id == head.id).values(head_hash=new_hash),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.flush()
+    return entry
+
+
+def record_many(
+    action: str,
+    items: list[tuple[Any, Mapping[str, Any]]],
+    *,
+    actor: Actor | None,
+    circle_id: int | None,
+    at: datetime | None = None,
+) -> list[tuple[int, str]]:
+    """Append one entry per (subject, data) in `items`, in order, exactly as calling `record` for each would, but
+    with one move of the chain's head and one batched insert (deciding a large round writes hundreds of entries).
+    Returns each entry's (seq, hash). The caller commits.
+
+    :raises CanonicalJSONError: if any `data` holds a float or another value with no canonical JSON form.
+    """
+    if not items:
+        return []
+    db.session.flush()  # the subjects need their ids
+    for _, data in items:
+        canonical_json(dict(data))
+    where = LedgerChain.circle_id == circle_id if circle_id is not None else LedgerChain.circle_id.is_(None)
+    head = db.session.execute(
+        update(LedgerChain)
+        .where(where)
+        .values(head_seq=LedgerChain.head_seq + len(items))
+        .returning(LedgerChain.id, LedgerChain.head_seq, LedgerChain.head_hash),
+        execution_options={"synchronize_session": False},
+    ).one_or_none()
+    if head is None:
+        raise LookupError(f"no ledger chain for circle {circle_id!r}")
+    at = at or utcnow()
+    actor_id = actor.id if actor is not None else None
+    prev, rows, written = head.head_hash, [], []
+    for seq, (subject, data) in enumerate(items, start=head.head_seq - len(items) + 1):
+        content = EntryContent(
+            seq=seq,
+            at=at,
+            circle_id=circle_id,
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject_type_of(subject) if subject is not None else None,
+            subject_id=getattr(subject, "id", None) if subject is not None else None,
+            data=dict(data),
+        )
+        new_hash = entry_hash(prev, content)
+        rows.append({
+            "chain_id": head.id, "seq": seq, "at": at, "circle_id": circle_id, "actor_id": actor_id,
+            "action": action, "subject_type": content.subject_type, "subject_id": content.subject_id,
+            "data": content.data, "prev_hash": prev, "hash": new_hash,
+        })  # fmt: skip
+        written.append((seq, new_hash))
+        prev = new_hash
+    db.session.execute(insert(LedgerEntry), rows)
+    db.session.execute(
+        update(LedgerChain).where(LedgerChain.id == head.id).values(head_hash=prev),
+        execution_options={"synchronize_session": False},
+    )
+    return written
+
+
