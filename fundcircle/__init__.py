@@ -122,7 +122,10 @@ def _user_from_bearer_token() -> Any:
     that carry an Authorization header, so that a browser's session cookie (and Flask-Login's session protection,
     which would drop the request as anonymous) plays no part in them."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if scheme.lower() != "bearer" or not token.strip():
+        return AnonymousUserMixin()
+    # A read changes nothing, not even the token's time of last use.
+    user = user_for_api_token(token.strip(), note_use=request.method not in SAFE_METHODS)
     return user or AnonymousUserMixin()
 
 

@@ -17,7 +17,7 @@ from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
-from fundcircle.unit_of_work import keep_after_rollback
+from fundcircle.unit_of_work import after_commit, keep_after_rollback
 
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "fc_"  # nosec B105  # the tokens' public prefix, not a secret
@@ -237,8 +237,10 @@ def revoke_api_token(actor: User, token_id: int, now: datetime) -> ApiToken:
     return api_token
 
 
-def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
-    """The owner of a live token, noting when it was last used (at most once a minute, to spare writes)."""
+def user_for_api_token(token: str, now: datetime | None = None, *, note_use: bool = True) -> User | None:
+    """The owner of a live token. With `note_use` (requests that may change something; a read changes nothing),
+    note when it was last used, at most once a minute to spare writes, once the request's own change is committed
+    (so that the note neither holds a lock while the request waits on Open Collective nor rolls back with it)."""
     if not token.startswith(API_TOKEN_PREFIX):
         return None
     found = db.session.execute(
@@ -250,9 +252,16 @@ def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
         return None
     api_token, user = found
     now = now or utcnow()
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
-        api_token.last_used_at = now
+    if note_use and (api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1)):
+        token_id, used_at = api_token.id, now
+        after_commit(lambda: _note_token_use(token_id, used_at), key=("token used", token_id))
     return user
+
+
+def _note_token_use(token_id: int, now: datetime) -> None:
+    """Work after the request's commit, in a transaction of its own."""
+    db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    db.session.commit()
 
 
 def set_email_notices(actor: User, enabled: bool) -> bool:

@@ -28,11 +28,11 @@ from fundcircle.deliberation.services import (
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
-from fundcircle.unit_of_work import run_ready_work
 from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import update_proposal, withdraw_proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
+from fundcircle.unit_of_work import run_ready_work
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_user, sample_proposal
 from tests.smtp import Inbox, body_of, free_port, running_smtp

@@ -42,11 +42,11 @@ AUTHOR_ONLY = {
     "proposals.withdraw",
     "deliberation.edit",
     "deliberation.delete",
-    "api.edit_proposal",
-    "api.submit_proposal",
-    "api.withdraw_proposal",
-    "api.edit_comment",
-    "api.delete_comment",
+    "proposals_api.edit_proposal",
+    "proposals_api.submit_proposal",
+    "proposals_api.withdraw_proposal",
+    "deliberation_api.edit_comment",
+    "deliberation_api.delete_comment",
 }
 ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
 

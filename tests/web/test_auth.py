@@ -227,13 +227,18 @@ def test_a_token_name_is_required(app: Flask, client: Client) -> None:
     assert response.status_code == 400 and 'id="name-error"' in response.get_data(as_text=True)
 
 
-def test_the_api_notes_when_a_token_was_last_used(app: Flask, client: Client) -> None:
+def test_the_api_notes_when_a_token_was_last_used_by_a_request_that_changed_something(
+    app: Flask, client: Client
+) -> None:
+    from fundcircle.auth.models import ApiToken
+
     with app.app_context():
         token = make_token(make_user())
-    client.json_call("GET", "/api/v1/me", token=token)
+    assert client.json_call("GET", "/api/v1/me", token=token).status_code == 200
     with app.app_context():
-        from fundcircle.auth.models import ApiToken
-
+        assert db.session.scalars(select(ApiToken)).one().last_used_at is None  # a read changes nothing
+    assert client.json_call("PUT", "/api/v1/me/notices", {"email_notices": False}, token=token).status_code == 200
+    with app.app_context():
         assert db.session.scalars(select(ApiToken)).one().last_used_at is not None
 
 
