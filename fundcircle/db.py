@@ -1,11 +1,14 @@
-"""The declarative base, column types shared by every area, and the SQLite engine set-up."""
+"""The database: the declarative base and the session (`db`), column types shared by every area, the one
+compare-and-set helper every conditional state change uses, and the SQLite engine set-up."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, event
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import ColumnElement, DateTime, Engine, MetaData, event, inspect, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -21,6 +24,40 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def compare_and_set(
+    row: Base,
+    *,
+    expected: ColumnElement[bool],
+    values: Mapping[str, Any],
+    conflict: Exception | None = None,
+) -> bool:
+    """Change `row` only if `expected` still holds in the database: `UPDATE ... SET values WHERE <its primary key>
+    AND expected`, in the caller's transaction. Of two requests changing the same row at once, exactly one does.
+
+    Returns whether the row changed (and reloads `row` so that it shows what is stored).
+
+    :raises Exception: `conflict`, when it is given and the row had changed meanwhile (typically a `Conflict` that
+        tells the person to reload).
+    """
+    state = inspect(row)  # also through a proxy such as Flask-Login's current_user
+    if state.identity is None:
+        raise ValueError("compare_and_set needs a row that is stored")
+    model = state.mapper.class_
+    where = [column == value for column, value in zip(state.mapper.primary_key, state.identity, strict=True)]
+    changed = db.session.execute(
+        update(model).where(*where, expected).values(**values), execution_options={"synchronize_session": False}
+    ).rowcount
+    if not changed:
+        if conflict is not None:
+            raise conflict
+        return False
+    db.session.refresh(state.obj())
+    return True
 
 
 def utcnow() -> datetime:

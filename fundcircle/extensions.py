@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from fundcircle.db import Base
+from fundcircle.db import db
 
-db = SQLAlchemy(model_class=Base)
+__all__ = ["csrf", "db", "login_manager", "migrate"]
+
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

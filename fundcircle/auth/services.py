@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
-from fundcircle.db import utcnow
+from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
@@ -228,11 +228,12 @@ def revoke_api_token(actor: User, token_id: int, now: datetime) -> ApiToken:
     api_token = db.session.get(ApiToken, token_id)
     if api_token is None or api_token.user_id != actor.id:
         raise NotFound("There is no such token among yours.")
-    changed = db.session.execute(
-        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
-    ).rowcount
-    if not changed:
-        raise Conflict("This token was revoked already.")
+    compare_and_set(
+        api_token,
+        expected=ApiToken.revoked_at.is_(None),
+        values={"revoked_at": now},
+        conflict=Conflict("This token was revoked already."),
+    )
     record("api_token.revoked", actor=actor, circle_id=None, subject=api_token, data={"name": api_token.name})
     return api_token
 

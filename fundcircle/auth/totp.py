@@ -12,11 +12,12 @@ from datetime import datetime
 
 import pyotp
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import or_
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import check_throttle, note_failure, password_matches
 from fundcircle.crypto import SealBroken, seal, unseal
+from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
@@ -107,17 +108,14 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 def _use_step(user: User, step: int) -> None:
     """Accept the code of `step` once: compare-and-set on the last accepted step."""
-    used = db.session.execute(
-        update(User)
-        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-        .values(totp_last_step=step),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not used:
-        raise Conflict(
+    compare_and_set(
+        user,
+        expected=or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        values={"totp_last_step": step},
+        conflict=Conflict(
             "That code was already used. Wait for your app to show the next one, then try again.", field="totp"
-        )
-    user.totp_last_step = step
+        ),
+    )
 
 
 def confirm_enrolment(actor: User, code: str, now: datetime) -> None:

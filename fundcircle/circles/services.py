@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
 from fundcircle.circles.models import ROLES, Circle, Invitation, Membership, MembershipRole
+from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import create_chain, record
@@ -324,13 +325,12 @@ def accept_invitation(
     invitation = find_invitation(token, now)
     if user is not None and user.email != invitation.email:
         raise PermissionDenied(f"This invitation is for {invitation.email}, and you are signed in as {user.email}.")
-    claimed = db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.expires_at > now)
-        .values(accepted_at=now)
-    ).rowcount
-    if not claimed:
-        raise Conflict("This invitation was used a moment ago.")
+    compare_and_set(
+        invitation,
+        expected=Invitation.accepted_at.is_(None) & (Invitation.expires_at > now),
+        values={"accepted_at": now},
+        conflict=Conflict("This invitation was used a moment ago."),
+    )
     circle = invitation.circle
     if user is None:
         if find_user_by_email(invitation.email) is not None:

@@ -21,6 +21,7 @@ from fundcircle.consent.rules import (
     check_answer,
     consent_outcome,
 )
+from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
@@ -311,15 +312,12 @@ def close_consent_round(
             )
         else:
             db.session.refresh(round_)
-    closed = db.session.execute(
-        update(ConsentRound)
-        .where(ConsentRound.id == consent_round.id, ConsentRound.closed_at.is_(None))
-        .values(closed_at=now, outcome="consented" if consented else "not_consented", reason=reason),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not closed:
-        raise Conflict("This consent round was closed a moment ago.")
-    db.session.refresh(consent_round)
+    compare_and_set(
+        consent_round,
+        expected=ConsentRound.closed_at.is_(None),
+        values={"closed_at": now, "outcome": "consented" if consented else "not_consented", "reason": reason},
+        conflict=Conflict("This consent round was closed a moment ago."),
+    )
     record(
         "consent_round.closed",
         actor=actor,

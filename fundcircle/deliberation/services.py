@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Subquery, delete, func, select, update
+from sqlalchemy import Select, Subquery, delete, func, select
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.circles.services import membership_of, require_role
+from fundcircle.db import compare_and_set
 from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
@@ -187,15 +188,12 @@ def delete_comment(actor: User, comment: Comment, now: datetime) -> Comment:
     """
     if comment.author_id != actor.id:
         raise PermissionDenied("Only the comment's author can delete it.")
-    changed = db.session.execute(
-        update(Comment)
-        .where(Comment.id == comment.id, Comment.deleted_at.is_(None))
-        .values(deleted_at=now, body="", body_html=""),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not changed:
-        raise Conflict("This comment is deleted already.")
-    db.session.refresh(comment)
+    compare_and_set(
+        comment,
+        expected=Comment.deleted_at.is_(None),
+        values={"deleted_at": now, "body": "", "body_html": ""},
+        conflict=Conflict("This comment is deleted already."),
+    )
     record(
         "comment.deleted",
         actor=actor,
@@ -220,15 +218,12 @@ def hide_comment(actor: User, comment: Comment, reason: str, now: datetime) -> C
         raise ValidationFailed("Say why the comment is hidden; the circle will see the reason.", field="reason")
     if len(text) > 1000:
         raise ValidationFailed("Keep the reason to 1,000 characters.", field="reason")
-    changed = db.session.execute(
-        update(Comment)
-        .where(Comment.id == comment.id, Comment.hidden_at.is_(None), Comment.deleted_at.is_(None))
-        .values(hidden_at=now, hidden_by_id=actor.id, hidden_reason=text),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not changed:
-        raise Conflict("This comment is hidden or deleted already.")
-    db.session.refresh(comment)
+    compare_and_set(
+        comment,
+        expected=Comment.hidden_at.is_(None) & Comment.deleted_at.is_(None),
+        values={"hidden_at": now, "hidden_by_id": actor.id, "hidden_reason": text},
+        conflict=Conflict("This comment is hidden or deleted already."),
+    )
     record(
         "comment.hidden",
         actor=actor,

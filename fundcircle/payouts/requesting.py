@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from fundcircle.circles.models import Circle
-from fundcircle.db import utcnow
+from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
@@ -299,12 +299,14 @@ def sync_payout(payout_id: int, *, via: str, now: datetime | None = None) -> boo
 
 def _expense_gone(payout: Payout, expense_id: str, now: datetime, *, via: str) -> bool:
     message = "The expense was deleted on Open Collective. Request it again, or cancel the payout."
-    moved = db.session.execute(
-        update(Payout)
-        .where(Payout.id == payout.id, Payout.status.in_(FOLLOWED_STATUSES))
-        .values(status="failed", failure_message=message, expense_id=None, expense_status=None, status_changed_at=now),
-        execution_options={"synchronize_session": False},
-    ).rowcount
+    moved = compare_and_set(
+        payout,
+        expected=Payout.status.in_(FOLLOWED_STATUSES),
+        values={
+            "status": "failed", "failure_message": message, "expense_id": None, "expense_status": None,
+            "status_changed_at": now,
+        },
+    )  # fmt: skip
     if moved:
         record("payout.expense_missing", actor=None, circle_id=payout.circle_id, subject=payout,
                data={"proposal": payout.proposal_id, "expense_id": expense_id, "via": via}, at=now)  # fmt: skip

@@ -26,6 +26,7 @@ from fundcircle.auth.totp import verify_code
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import require_role
 from fundcircle.crypto import SealBroken, seal, unseal
+from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record, record_many
@@ -408,15 +409,12 @@ def retry_payout(actor: User, payout: Payout, now: datetime) -> Payout:
 
 def _move(payout: Payout, from_status: str, to_status: str, now: datetime, **values: Any) -> None:
     """Compare-and-set the payout's status: of two processes moving it at once, one wins, the other gets Conflict."""
-    moved = db.session.execute(
-        update(Payout)
-        .where(Payout.id == payout.id, Payout.status == from_status)
-        .values(status=to_status, status_changed_at=now, **values),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not moved:
-        raise Conflict("This payout changed meanwhile; reload to see where it stands.")
-    db.session.refresh(payout)
+    compare_and_set(
+        payout,
+        expected=Payout.status == from_status,
+        values={"status": to_status, "status_changed_at": now, **values},
+        conflict=Conflict("This payout changed meanwhile; reload to see where it stands."),
+    )
 
 
 def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, now: datetime, *, via: str) -> bool:
@@ -525,18 +523,11 @@ def close_round_if_settled(round_id: int, now: datetime) -> bool:
     """A decided round closes when every payout is paid, rejected or cancelled (PRODUCT.md, the round lifecycle)."""
     if unsettled_payouts(round_id):
         return False
-    moved = db.session.execute(
-        update(Round)
-        .where(Round.id == round_id, Round.phase == "decided")
-        .values(phase="closed", phase_changed_at=now),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not moved:
-        return False
     round_ = db.session.get(Round, round_id)
-    if round_ is None:  # it was just updated
-        raise LookupError(f"round {round_id} vanished")
-    db.session.refresh(round_)
+    if round_ is None or not compare_and_set(
+        round_, expected=Round.phase == "decided", values={"phase": "closed", "phase_changed_at": now}
+    ):
+        return False
     record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
            data={"from": "decided", "to": "closed", "by": "payouts"}, at=now)  # fmt: skip
     return True

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Subquery, case, desc, func, literal_column, select, update
+from sqlalchemy import Select, Subquery, case, desc, func, literal_column, select
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
 from fundcircle.circles.services import membership_of
+from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
@@ -267,15 +268,12 @@ def update_proposal(
 
 
 def _set_status(proposal: Proposal, from_statuses: tuple[str, ...], to: str, **values: Any) -> None:
-    changed = db.session.execute(
-        update(Proposal)
-        .where(Proposal.id == proposal.id, Proposal.status.in_(from_statuses))
-        .values(status=to, **values),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not changed:
-        raise Conflict("The proposal changed meanwhile; reload to see it as it is now.")
-    db.session.refresh(proposal)
+    compare_and_set(
+        proposal,
+        expected=Proposal.status.in_(from_statuses),
+        values={"status": to, **values},
+        conflict=Conflict("The proposal changed meanwhile; reload to see it as it is now."),
+    )
 
 
 def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:

@@ -7,11 +7,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, union, update
+from sqlalchemy import Select, select, union
 
 from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import require_role
+from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, NotFound, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
@@ -221,13 +222,12 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
     if to == "closed":
         for check in before_closing.receivers():
             check(round_)
-    moved = db.session.execute(
-        update(Round).where(Round.id == round_.id, Round.phase == current).values(phase=to, phase_changed_at=now),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if not moved:
-        raise Conflict("The round moved to another phase meanwhile; reload to see where it is now.")
-    db.session.refresh(round_)
+    compare_and_set(
+        round_,
+        expected=Round.phase == current,
+        values={"phase": to, "phase_changed_at": now},
+        conflict=Conflict("The round moved to another phase meanwhile; reload to see where it is now."),
+    )
     record(
         "round.phase_changed",
         actor=actor,
