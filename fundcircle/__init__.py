@@ -28,12 +28,9 @@ CONTENT_SECURITY_POLICY = (
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` overrides the configuration that the environment gives."""
-    app = Flask(
-        __name__,
-        instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
+    # Templates, static files and migrations are package data (fundcircle/templates, static, migrations), so an
+    # installed wheel has them as the checkout does.
+    app = Flask(__name__, instance_relative_config=True, template_folder="templates", static_folder="static")
     # Ids in URLs fit the database's integer columns; a larger number is a 404, never an overflow.
     app.url_map.converters["int"] = BoundedIntConverter
     secret_key_given = bool(test_config and test_config.get("SECRET_KEY"))
@@ -48,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     import fundcircle.models  # noqa: F401  (every table in the metadata)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"), compare_type=True)
     csrf.init_app(app)
     _init_login(app)
     with app.app_context():
@@ -188,7 +185,6 @@ def _register_cli(app: Flask) -> None:
     from fundcircle.demo import demo_command
     from fundcircle.ledger.cli import ledger_cli
     from fundcircle.payouts.cli import payouts_cli
-    from fundcircle.payouts.sandbox_cli import oc_sandbox_command
     from fundcircle.rounds.cli import rounds_cli
 
     app.cli.add_command(user_cli)
@@ -196,7 +192,6 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(rounds_cli)
     app.cli.add_command(payouts_cli)
-    app.cli.add_command(oc_sandbox_command)
     app.cli.add_command(demo_command)
 
 

@@ -18,8 +18,8 @@ from graphql import FieldNode, InlineFragmentNode, OperationDefinitionNode, Sele
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from fundcircle.payouts.sandbox import RunningSandbox, Sandbox, SandboxError
-from fundcircle.payouts.sandbox_cli import oc_sandbox_command
+from oc_sandbox.cli import oc_sandbox_command
+from oc_sandbox.sandbox import RunningSandbox, Sandbox, SandboxError
 from tests.payouts.sandbox_fixtures import (  # noqa: F401  (make_sandbox, oc_sandbox, oc_schema are fixtures)
     SANDBOX_BALANCE_MINOR,
     SANDBOX_COLLECTIVE,
