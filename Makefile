@@ -7,6 +7,10 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 # The local Open Collective stand-in of the demo (see fundcircle/demo.py, DEMO_SANDBOX).
 SANDBOX_PORT ?= 5050
+# The sandbox is a development tool, not part of the product: a distribution of its own whose `flask.commands` entry
+# point gives `flask oc-sandbox`. Every install here adds it (editable); a production install (`pip install .`) has
+# no such command.
+SANDBOX_TOOL := devtools/oc_sandbox
 
 # The browser tests drive Debian's Chromium and inject axe-core from the npm registry; `make test` installs both.
 CHROMIUM ?= /usr/bin/chromium
@@ -18,17 +22,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when the dependencies change.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Reinstall only when the dependencies (the product's or the sandbox's) change.
+$(VENV)/.installed: pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e . -e $(SANDBOX_TOOL)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e $(SANDBOX_TOOL)
 	touch $@ $(VENV)/.installed
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+$(VENV)/.installed-bench: pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]' -e $(SANDBOX_TOOL)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

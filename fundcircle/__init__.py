@@ -50,7 +50,6 @@ from fundcircle.voting import views as voting_views
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,12 +59,9 @@ CONTENT_SECURITY_POLICY = (
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` overrides the configuration that the environment gives."""
-    app = Flask(
-        __name__,
-        instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
+    # Templates, static files and migrations are package data (fundcircle/templates, static, migrations), so an
+    # installed wheel has them as the checkout does.
+    app = Flask(__name__, instance_relative_config=True, template_folder="templates", static_folder="static")
     # Ids in URLs fit the database's integer columns; a larger number is a 404, never an overflow.
     app.url_map.converters["int"] = BoundedIntConverter
     secret_key_given = bool(test_config and test_config.get("SECRET_KEY"))
@@ -78,7 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"), compare_type=True)
     csrf.init_app(app)
     _init_login(app)
     with app.app_context():
@@ -227,9 +223,6 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
-    from fundcircle.payouts.sandbox_cli import oc_sandbox_command
-
-    app.cli.add_command(oc_sandbox_command)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """A small client for Open Collective's GraphQL API v2: the few documents Fund Circle sends, and what can go wrong.
 
-Every document is a constant here; a test validates each against Open Collective's schema
-(fundcircle/payouts/schema/schemaV2.graphql), so a field Open Collective does not have fails CI, not a payout.
+Every document is a constant here; a test (tests/payouts/test_client.py) validates each against Open Collective's
+schema, which is kept with the local sandbox, a development tool (devtools/oc_sandbox/oc_sandbox/schema/), so a field
+Open Collective does not have fails CI, not a payout. The product itself never reads that schema.
 
 Reads are retried with backoff. A mutation is sent once: Open Collective has no idempotency key, so after a timeout,
 a dropped connection or a 5xx nobody knows whether the expense exists, and the caller must look it up by its

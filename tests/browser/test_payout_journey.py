@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from fundcircle.extensions import db
 from fundcircle.payouts.models import Payout
-from fundcircle.payouts.sandbox import RunningSandbox
+from oc_sandbox.sandbox import RunningSandbox
 from tests.browser.conftest import on_browser_database
 from tests.browser.support import Journey, Keys
 from tests.conftest import TEST_PASSWORD

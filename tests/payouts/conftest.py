@@ -11,7 +11,7 @@ from flask import Flask
 
 from fundcircle.extensions import db
 from fundcircle.payouts.models import Payout
-from fundcircle.payouts.sandbox import RunningSandbox
+from oc_sandbox.sandbox import RunningSandbox
 from tests.factories import add_member, connect_circle, enrol_totp, make_circle, make_funded_round, make_user
 from tests.payouts.sandbox_fixtures import (  # noqa: F401  (fixtures)
     SANDBOX_COLLECTIVE,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLSchema
 
-from fundcircle.payouts.sandbox import RunningSandbox, load_schema, start_sandbox
+from oc_sandbox.sandbox import RunningSandbox, load_schema, start_sandbox
 
 SANDBOX_COLLECTIVE = "riverside-fund"
 SANDBOX_TOKEN = "sandbox-admin-token"

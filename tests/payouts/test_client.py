@@ -15,10 +15,11 @@ import pytest
 from graphql import GraphQLSchema, parse, validate
 
 from fundcircle.payouts.opencollective import DOCUMENTS, OpenCollectiveClient, PayoutGatewayError
-from fundcircle.payouts.sandbox import RunningSandbox
+from oc_sandbox.sandbox import SCHEMA_PATH, RunningSandbox
 from tests.payouts.conftest import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, SANDBOX_TOKEN
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "fundcircle" / "payouts" / "schema"
+#: Open Collective's schema lives with the sandbox, a development tool (devtools/oc_sandbox), not in the product.
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "devtools" / "oc_sandbox" / "oc_sandbox" / "schema"
 
 
 def test_the_schema_is_open_collectives_own_unchanged() -> None:
@@ -26,6 +27,8 @@ def test_the_schema_is_open_collectives_own_unchanged() -> None:
     expected = re.search(r"SHA-256:\s+([0-9a-f]{64})", source)
     assert expected is not None
     assert hashlib.sha256((SCHEMA_DIR / "schemaV2.graphql").read_bytes()).hexdigest() == expected.group(1)
+    # ... and it is the very file that the sandbox and the document tests below (the `oc_schema` fixture) load.
+    assert SCHEMA_PATH.resolve() == (SCHEMA_DIR / "schemaV2.graphql").resolve()
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))

@@ -1,5 +1,5 @@
-"""A hypothesis state machine over the payouts of one circle (RELIABILITY.md, "Test designs" item 3, for payouts),
-on the app's real database and a real Open Collective sandbox over HTTP.
+"""A hypothesis state machine over the payouts of one circle, on the app's real database and a real Open Collective
+sandbox over HTTP.
 
 Each example builds its own world on an emptied database: a circle with two funded payouts ("Seed library",
 250.00 EUR, which needs two treasurer approvals, and "Bike repair", 150.00 EUR to a payee invited by e-mail, which
@@ -53,7 +53,6 @@ from fundcircle.payouts.models import (
     PayoutApproval,
 )
 from fundcircle.payouts.requesting import submit_due_payouts, sync_open_payouts
-from fundcircle.payouts.sandbox import RunningSandbox, SandboxError, load_schema, start_sandbox
 from fundcircle.payouts.services import (
     CANCELLABLE,
     PAYOUT_STATUS_OF_EXPENSE,
@@ -63,6 +62,7 @@ from fundcircle.payouts.services import (
     retry_payout,
 )
 from fundcircle.rounds.models import Round
+from oc_sandbox.sandbox import RunningSandbox, SandboxError, load_schema, start_sandbox
 from tests.conftest import reset_database
 from tests.payouts.conftest import Treasury, build_treasury
 from tests.payouts.sandbox_fixtures import (

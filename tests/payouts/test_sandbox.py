@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import selectors
+import subprocess  # nosec B404  # runs `flask oc-sandbox` as `make run` does
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +22,9 @@ from graphql import FieldNode, InlineFragmentNode, OperationDefinitionNode, Sele
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from fundcircle.payouts.sandbox import RunningSandbox, Sandbox, SandboxError
-from fundcircle.payouts.sandbox_cli import oc_sandbox_command
+from fundcircle.payouts.opencollective import COLLECTIVE
+from oc_sandbox.cli import oc_sandbox_command
+from oc_sandbox.sandbox import RunningSandbox, Sandbox, SandboxError
 from tests.payouts.sandbox_fixtures import (  # noqa: F401  (make_sandbox, oc_sandbox, oc_schema are fixtures)
     SANDBOX_BALANCE_MINOR,
     SANDBOX_COLLECTIVE,
@@ -533,3 +538,47 @@ def test_the_command_refuses_to_run_in_production() -> None:
     )
     assert result.exit_code == 1
     assert "Refusing to run the Open Collective sandbox: FUNDCIRCLE_ENV is production" in result.output
+
+
+def test_flask_finds_the_command_through_the_sandboxs_entry_point_and_it_serves(tmp_path: Path) -> None:
+    """`flask --app fundcircle oc-sandbox ...` as `make run` starts it. The product registers no such command: Flask
+    finds it through the `flask.commands` entry point of the sandbox's distribution (devtools/oc_sandbox)."""
+    state = tmp_path / "oc-sandbox.json"
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in {"FLASK_APP", "SECRET_KEY"}},
+        "FUNDCIRCLE_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable, "-m", "flask", "--app", "fundcircle", "oc-sandbox", "--port", "0",
+        "--collective", SANDBOX_COLLECTIVE, "--token", SANDBOX_TOKEN, "--name", "Riverside Fund (sandbox)",
+        "--balance-minor", "123456", "--currency", "eur", "--payee-account", SANDBOX_PAYEE, "--state", str(state),
+    ]  # fmt: skip
+    process = subprocess.Popen(  # nosec B603  # a fixed command on loopback
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=60), "the sandbox printed nothing within 60 s"
+        first_line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/graphql/v2", first_line)
+        assert url is not None, first_line + (process.stderr.read() if process.poll() is not None else "")
+        response = requests.post(
+            url.group(0),
+            json={"query": COLLECTIVE, "variables": {"slug": SANDBOX_COLLECTIVE}},
+            headers={"Personal-Token": SANDBOX_TOKEN},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        account = response.json()["data"]["account"]
+        assert (account["slug"], account["name"], account["currency"], account["isAdmin"]) == (
+            SANDBOX_COLLECTIVE, "Riverside Fund (sandbox)", "EUR", True,
+        )  # fmt: skip
+        assert account["stats"]["balance"] == {"valueInCents": 123456, "currency": "EUR"}
+        assert SANDBOX_COLLECTIVE in state.read_text()  # the state is kept where --state says
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)

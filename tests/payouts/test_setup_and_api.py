@@ -13,7 +13,7 @@ from fundcircle.auth.models import User
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.payouts.models import OpenCollectiveConnection
-from fundcircle.payouts.sandbox import RunningSandbox
+from oc_sandbox.sandbox import RunningSandbox
 from tests.conftest import TEST_PASSWORD, Client
 from tests.factories import make_token, totp_code
 from tests.payouts.conftest import SANDBOX_COLLECTIVE, SANDBOX_TOKEN, Treasury
@@ -222,7 +222,7 @@ def test_payouts_through_the_api_follow_the_pages_rules(treasury: Treasury) -> N
 
 
 def test_fifty_identical_approvals_at_once_approve_once(treasury: Treasury) -> None:
-    """RELIABILITY.md test 2: the same request many times at once; exactly one succeeds, the others get 409."""
+    """The same request many times at once: exactly one succeeds, the others get 409."""
     from tests.integration.test_concurrency import _all_at_once
 
     with treasury.app.app_context():

@@ -1,4 +1,10 @@
-"""`flask --app fundcircle oc-sandbox`: run the local Open Collective sandbox in the foreground (tests, the demo)."""
+"""`flask --app fundcircle oc-sandbox`: run the local Open Collective sandbox in the foreground (tests, the demo).
+
+Flask finds this command through the `flask.commands` entry point of this distribution (devtools/oc_sandbox), so the
+product never imports it and a production install, which does not have this distribution, has no such command. Where
+it is installed and the app's config says PRODUCTION, `flask --help` does not list it and running it is refused. The
+sandbox itself, and so graphql-core, is imported only when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,40 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
-from fundcircle.payouts.sandbox import DEFAULT_EXPENSE_TYPES, GRAPHQL_PATH, Sandbox, is_loopback, serve
+from oc_sandbox import DEFAULT_EXPENSE_TYPES
+
+
+def _app_is_production() -> bool:
+    """Whether the app that `flask` loads says PRODUCTION. An app that does not load counts as not production: `flask`
+    has already printed why, and running the command would say it again."""
+    ctx = click.get_current_context(silent=True)
+    info = ctx.find_object(ScriptInfo) if ctx is not None else None
+    if info is None:
+        return False
+    try:
+        app = info.load_app()
+    except Exception:
+        return False
+    return bool(app.config.get("PRODUCTION"))
+
+
+class DevelopmentCommand(click.Command):
+    """A command that a production app does not offer: hidden from `flask --help` when the app says PRODUCTION.
+
+    Flask loads plugin commands before it loads the app, so whether the command is shown is decided when it is listed,
+    from the app that `flask` has loaded by then. Hiding is only what an operator sees; the command itself refuses to
+    run in production as well.
+    """
+
+    @property
+    def hidden(self) -> bool:
+        return _app_is_production()
+
+    @hidden.setter
+    def hidden(self, value: bool) -> None:
+        """click sets `hidden` when it makes the command; here it follows the app instead, so the value is unused."""
 
 
 def _split_types(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
@@ -18,7 +55,11 @@ def _split_types(_ctx: click.Context, _param: click.Parameter, value: str) -> li
     return types
 
 
-@click.command("oc-sandbox", help="Serve a local Open Collective stand-in (no money moves). Never in production.")
+@click.command(
+    "oc-sandbox",
+    cls=DevelopmentCommand,
+    help="Serve a local Open Collective stand-in (no money moves). Never in production.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=5050, show_default=True)
 @click.option("--collective", required=True, help="Slug of the sandbox collective.")
@@ -62,6 +103,8 @@ def oc_sandbox_command(
             err=True,
         )
         raise SystemExit(1)
+    from oc_sandbox.sandbox import GRAPHQL_PATH, Sandbox, is_loopback, serve
+
     sandbox = Sandbox(state_file=state_file)
     try:
         sandbox.add_collective(

@@ -7,7 +7,9 @@ Collective's status rules, enforces its rate limits, delivers webhooks, and can 
 500, drop the connection after doing the work, answer 429) so that the client's unknown-outcome handling is tested
 against something real. `GET /` is a page where a person plays the host: approve, reject and pay. No money moves.
 
-Nothing here is used in production: the CLI command refuses to run there, and the app never imports this module.
+This is a development tool, not part of the product: it lives in its own distribution (devtools/oc_sandbox/, which
+`make run` and `make test` install), the product never imports it, and a production install does not have it. Its
+command (`oc_sandbox/cli.py`) is hidden from and refuses to run in an app whose config says PRODUCTION.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ from graphql.language import DocumentNode
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from oc_sandbox import DEFAULT_EXPENSE_TYPES
+
 SCHEMA_PATH = Path(__file__).with_name("schema") / "schemaV2.graphql"
 GRAPHQL_PATH = "/graphql/v2"
-DEFAULT_EXPENSE_TYPES = ("INVOICE", "RECEIPT", "GRANT")
 FAILURE_MODES = frozenset({"timeout", "error_500", "error_500_after", "drop_after_create", "rate_limit"})
 MAX_ITEMS = 300
 MAX_CUSTOM_DATA_BYTES = 10 * 1024
