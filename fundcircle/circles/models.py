@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fundcircle.auth.models import User
 from fundcircle.db import Base, UTCDateTime, utcnow
 
-#: Roles are per circle; one person may hold several. See PRODUCT.md "People and roles".
+#: Roles are per circle; one person may hold several.
 ROLES = ("member", "circle", "treasurer", "admin")
 ROLE_LABELS = {
     "member": "Community member",
@@ -41,7 +41,7 @@ class Circle(Base):
     two_approvals_from_minor: Mapped[int | None] = mapped_column(BigInteger)
 
     def approvals_needed(self, amount_minor: int) -> int:
-        """Distinct treasurer approvals a payout of this amount needs (PRODUCT.md, "Payouts")."""
+        """Distinct treasurer approvals a payout of this amount needs."""
         threshold = self.two_approvals_from_minor
         if threshold is not None and amount_minor >= threshold:
             return max(2, self.approvals_required)

@@ -1,6 +1,6 @@
 """Consent decisions as rules. Pure: no Flask, no database, no clock.
 
-Two rule sets (PRODUCT.md "Consent"):
+Two rule sets:
 - sociocratic: consent, concern (recorded, does not block) or objection (needs an argument). Consented when every
   member who answered consents or has a concern, at least the quorum answered, and no objection is open. An
   objection is resolved only by its objector withdrawing it, or by an amended version in a new consent round.

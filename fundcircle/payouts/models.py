@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +22,7 @@ from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.proposals.models import ONE_KIND_OF_PAYEE
 
 #: `requesting` is the worker's claim while it asks Open Collective (see payouts/requesting.py); the others are the
-#: statuses of PRODUCT.md ("Payouts").
+#: statuses a treasurer sees.
 PAYOUT_STATUSES = (
     "awaiting_approval",
     "approved",
@@ -165,6 +164,3 @@ class OpenCollectiveConnection(Base):
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     connected_by: Mapped[User] = relationship()
-
-    def custom_fields(self) -> dict[str, Any]:
-        return {"collective": self.collective_slug, "expense_type": self.expense_type}

@@ -102,14 +102,6 @@ mutation FundCircleDraftAndInvite(
 """
 )
 
-#: The host's part (approve, pay), which Fund Circle itself never plays; the tests and the demo use it on the sandbox.
-PROCESS_EXPENSE = """
-mutation FundCircleProcessExpense($expense: ExpenseReferenceInput!, $action: ExpenseProcessAction!,
-                                  $paymentParams: ProcessExpensePaymentParams) {
-  processExpense(expense: $expense, action: $action, paymentParams: $paymentParams) { id status paidAt }
-}
-"""
-
 #: Every document the client can send, for the schema test.
 DOCUMENTS = {
     "me": ME,
@@ -118,7 +110,6 @@ DOCUMENTS = {
     "find_expenses": FIND_EXPENSES,
     "create_expense": CREATE_EXPENSE,
     "draft_and_invite": DRAFT_AND_INVITE,
-    "process_expense": PROCESS_EXPENSE,
 }
 
 #: `not_sent`: Open Collective did certainly not act (connection refused, rate limited): try again later.
@@ -370,14 +361,6 @@ class OpenCollectiveClient:
         }
         data = self._post(DRAFT_AND_INVITE, variables, request_id)
         return _expense(data.get("draftExpenseAndInviteUser"), request_id)
-
-    def process_expense(self, expense_id: str, action: str) -> dict[str, Any]:
-        variables: dict[str, Any] = {"expense": {"id": expense_id}, "action": action}
-        if action == "PAY":
-            variables["paymentParams"] = {"forceManual": True}
-        data = self._post(PROCESS_EXPENSE, variables, _new_request_id())
-        result: dict[str, Any] = data["processExpense"]
-        return result
 
     # -- transport ------------------------------------------------------------------------------------------------
 

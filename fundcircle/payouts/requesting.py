@@ -1,6 +1,6 @@
 """Requesting approved payouts on Open Collective exactly once, and following their expenses.
 
-Open Collective has no idempotency key, so "once" is built here (RELIABILITY.md, "Calls to Open Collective"):
+Open Collective has no idempotency key, so "once" is built here:
 
 1. The final approval moved the payout to `approved` with its own key and committed.
 2. A worker claims it: a compare-and-set from `approved` to `requesting` (or of a `requesting` claim older than the

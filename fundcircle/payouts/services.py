@@ -520,7 +520,7 @@ def unsettled_payouts(round_id: int) -> int:
 
 
 def close_round_if_settled(round_id: int, now: datetime) -> bool:
-    """A decided round closes when every payout is paid, rejected or cancelled (PRODUCT.md, the round lifecycle)."""
+    """A decided round closes when every payout is paid, rejected or cancelled."""
     if unsettled_payouts(round_id):
         return False
     round_ = db.session.get(Round, round_id)

@@ -68,7 +68,7 @@ class RoundInput:
 
 #: Settings that shape how money is asked for and decided: fixed once the round is open.
 FIXED_AFTER_DRAFT = ("budget_minor", "per_proposal_cap_minor", "method", "max_proposals_per_member")
-#: Settings of the decision itself: fixed once the round reaches deciding (PRODUCT.md).
+#: Settings of the decision itself: fixed once the round reaches deciding.
 FIXED_FROM_DECIDING = (
     "credits",
     "allow_negative",
