@@ -93,14 +93,20 @@ def _init_login(app: Flask) -> None:
 def _user_from_bearer_token() -> Any:
     """The owner of the request's API token, or an anonymous user. Used instead of the session for API requests
     that carry an Authorization header, so that a browser's session cookie (and Flask-Login's session protection,
-    which would drop the request as anonymous) plays no part in them."""
+    which would drop the request as anonymous) plays no part in them. A read (GET, HEAD, ...) writes nothing, so
+    only a state-changing request notes the token's use."""
     from flask_login import AnonymousUserMixin
 
     from fundcircle.auth.services import user_for_api_token
 
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if user is not None:
+    changes_state = request.method not in SAFE_METHODS
+    user = (
+        user_for_api_token(token.strip(), note_use=changes_state)
+        if scheme.lower() == "bearer" and token.strip()
+        else None
+    )
+    if user is not None and changes_state:
         db.session.commit()  # the token's last-used time, before the view starts its own work
     return user or AnonymousUserMixin()
 
@@ -128,19 +134,6 @@ def _register_request_hooks(app: Flask) -> None:
         if is_api_request() and not current_user.is_authenticated:
             return  # no cookie session: nothing to forge, and the route answers 401 where it needs a user
         csrf.protect()
-
-    @app.before_request
-    def catch_up_with_deadlines() -> None:
-        """A round whose phase deadline has passed moves on before anybody acts in it (`rounds tick` does the rest)."""
-        from fundcircle.access import round_of
-        from fundcircle.db import utcnow
-        from fundcircle.rounds.services import catch_up
-
-        if not request.view_args:
-            return
-        round_ = round_of(**request.view_args)
-        if round_ is not None and catch_up(round_, utcnow()):
-            db.session.commit()
 
     @app.after_request
     def security_headers(response: Any) -> Any:
@@ -204,7 +197,7 @@ def _register_template_helpers(app: Flask) -> None:
     from fundcircle.circles.models import ROLE_LABELS, ROLES
     from fundcircle.db import utcnow
     from fundcircle.money import format_minor
-    from fundcircle.rounds.phases import PHASE_LABELS, PHASES
+    from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
 
     app.jinja_env.filters["money"] = format_minor
 
@@ -217,6 +210,7 @@ def _register_template_helpers(app: Flask) -> None:
     def template_globals() -> dict[str, Any]:
         return {
             "PHASES": PHASES,
+            "EFFECTIVE_PHASES": EFFECTIVE_PHASES,
             "PHASE_LABELS": PHASE_LABELS,
             "ROLES": ROLES,
             "ROLE_LABELS": ROLE_LABELS,

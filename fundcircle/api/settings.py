@@ -71,7 +71,7 @@ def update_round(data: dict[str, Any], round_id: int) -> dict[str, Any]:
         if api_name in deadlines:
             current[field] = deadlines[api_name]
     try:
-        round_services.update_round(current_user, round_, round_services.RoundInput(**current))
+        round_services.update_round(current_user, round_, round_services.RoundInput(**current), now=utcnow())
     except ValidationFailed as error:
         raise renamed_fields(error, ROUND_FIELDS_IN_API) from None
     db.session.commit()

@@ -32,7 +32,7 @@ from fundcircle.extensions import db
 from fundcircle.mail import external_url
 from fundcircle.rounds import services as round_services
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import next_phases
+from fundcircle.rounds.phases import CANCELLED, COUNTING, next_phases
 from fundcircle.rounds.schemas import AdvanceSchema, RoundCreateSchema, RoundSchema
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -92,7 +92,10 @@ def member_out(membership: Membership | None) -> dict[str, Any] | None:
 
 def round_out(round_: Round) -> dict[str, Any]:
     out = {column: getattr(round_, column) for column in RoundSchema().fields if hasattr(round_, column)}
-    out["next_phases"] = list(next_phases(round_.phase))
+    effective = round_.phase_at(utcnow())
+    out["effective_phase"] = effective
+    # Moves go from the stored phase; once deciding has closed, the round can only be counted, not cancelled.
+    out["next_phases"] = [to for to in next_phases(round_.phase) if not (effective == COUNTING and to == CANCELLED)]
     out["deadlines"] = {
         "proposals": round_.proposals_close_at,
         "deliberation": round_.deliberation_close_at,

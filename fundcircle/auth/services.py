@@ -226,8 +226,9 @@ def revoke_api_token(actor: User, token_id: int, now: datetime) -> ApiToken:
     return api_token
 
 
-def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
-    """The owner of a live token, noting when it was last used (at most once a minute, to spare writes)."""
+def user_for_api_token(token: str, now: datetime | None = None, *, note_use: bool = True) -> User | None:
+    """The owner of a live token. With `note_use` (a state-changing request), note when it was used (at most once
+    a minute, to spare writes); reads pass False, since a GET changes nothing (see ApiToken.last_used_at)."""
     if not token.startswith(API_TOKEN_PREFIX):
         return None
     found = db.session.execute(
@@ -239,7 +240,7 @@ def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
         return None
     api_token, user = found
     now = now or utcnow()
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
+    if note_use and (api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1)):
         api_token.last_used_at = now
     return user
 

@@ -35,16 +35,19 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
         else services.current_version(proposal)
     )
     round_ = proposal.round
+    now = utcnow()
+    # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
+    phase = round_.phase_at(now)
     is_author = proposal.author_id == current_user.id
     consent_history = consent_rounds_of(proposal) if round_.method == "consent" else []
     consent_open = any(cr.closed_at is None for cr in consent_history)
     consented = any(cr.outcome == "consented" for cr in consent_history)
     amendable_in_consent = (
-        round_.method == "consent" and round_.phase == "deciding" and proposal.status == "submitted"
+        round_.method == "consent" and phase == "deciding" and proposal.status == "submitted"
         and not consent_open and not consented
     )  # fmt: skip
-    editable_phase = round_.phase in ("proposals", "deliberation") and not (
-        proposal.status == "draft" and round_.phase != "proposals"
+    editable_phase = phase in ("proposals", "deliberation") and not (
+        proposal.status == "draft" and phase != "proposals"
     )
     return (
         render_template(
@@ -53,6 +56,7 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
             version=current,
             versions=versions,
             round=round_,
+            phase_now=phase,
             circle=round_.circle,
             threads=threads_of(proposal),
             comment_form=comment_form or CommentForm(formdata=None),
@@ -61,7 +65,7 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
             is_author=is_author,
             is_admin=has_role("admin"),
             following=is_following(current_user, proposal),
-            discussion_open=round_.phase in DISCUSSION_PHASES and proposal.status != "withdrawn",
+            discussion_open=phase in DISCUSSION_PHASES and proposal.status != "withdrawn",
             can_edit=is_author and proposal.status != "withdrawn" and (editable_phase or amendable_in_consent),
             consent_history=consent_history,
             consented=consented,
@@ -70,9 +74,9 @@ def render_proposal(proposal: Proposal, comment_form: CommentForm | None = None,
             and not any(cr.version == proposal.current_version for cr in consent_history),
             can_withdraw=is_author
             and proposal.status != "withdrawn"
-            and round_.phase in ("proposals", "deliberation", "deciding"),
+            and phase in ("proposals", "deliberation", "deciding"),
             show_payee_email=is_author or has_role("treasurer") or has_role("admin"),
-            now=utcnow(),
+            now=now,
         ),
         status,
     )
@@ -84,8 +88,10 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
     round_ = get_round(round_id)
     form = ProposalForm().for_round(round_)
     status = 200
-    if round_.phase != "proposals":
-        flash(f"The round is not open for proposals: it is {round_.phase}.", "error")
+    try:
+        services.require_open_for_proposals(round_, utcnow())
+    except Conflict as error:
+        flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_.id))
     if form.validate_on_submit():
         try:

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from fundcircle.api.fields import StrictBoolean, StrictInteger, utc_datetime
 from fundcircle.rounds.models import CONSENT_RULES, METHODS
-from fundcircle.rounds.phases import ALL_PHASES
+from fundcircle.rounds.phases import ALL_PHASES, CANCELLED, COUNTING, EFFECTIVE_PHASES
 
 
 class DeadlinesSchema(Schema):
@@ -49,7 +49,19 @@ class RoundSchema(Schema):
     secret_ballot = fields.Boolean(required=True)
     categories = fields.List(fields.String(), required=True)
     max_proposals_per_member = fields.Integer(required=True)
-    phase = fields.String(required=True)
+    phase = fields.String(
+        required=True,
+        metadata={"description": "The stored phase: what `rounds tick` or an admin last moved the round to."},
+    )
+    effective_phase = fields.String(
+        required=True,
+        validate=validate.OneOf([*EFFECTIVE_PHASES, CANCELLED]),
+        metadata={
+            "description": "The phase the round is really in now, past every deadline that has passed though "
+            f"`rounds tick` has not moved it yet; `{COUNTING}`: deciding has closed (no more ballots, consent "
+            "answers or consent rounds) and the result will be published when it is counted."
+        },
+    )
     next_phases = fields.List(fields.String(), required=True)
     deadlines = fields.Nested(DeadlinesSchema, required=True)
     phase_changed_at = fields.DateTime(format="iso", required=True)

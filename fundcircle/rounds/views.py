@@ -18,7 +18,7 @@ from fundcircle.proposals.services import SORTS, list_proposals
 from fundcircle.rounds import services
 from fundcircle.rounds.forms import AdvanceForm, RoundForm
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import PHASE_LABELS, next_phases, time_left
+from fundcircle.rounds.phases import CANCELLED, COUNTING, PHASE_LABELS, next_phases, time_left
 from fundcircle.voting.models import RoundTally
 
 bp = Blueprint("rounds", __name__)
@@ -82,7 +82,9 @@ def create(circle_id: int) -> str | Response | tuple[str, int]:
 def view(round_id: int) -> str:
     round_ = services.get_round(round_id)
     now = utcnow()
-    deadline = round_.deadline_of(round_.phase)
+    # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
+    phase = round_.phase_at(now)
+    deadline = round_.deadline_of(phase)
     category = request.args.get("category") or None
     status = request.args.get("status") or None
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "newest"
@@ -104,7 +106,11 @@ def view(round_id: int) -> str:
         circle=round_.circle,
         deadline=deadline,
         time_left=time_left(deadline, now),
-        next_phases=next_phases(round_.phase) if has_role("admin") else (),
+        phase_now=phase,
+        # Moves go from the stored phase; once deciding has closed, the round can only be counted, not cancelled.
+        next_phases=tuple(to for to in next_phases(round_.phase) if not (phase == COUNTING and to == CANCELLED))
+        if has_role("admin")
+        else (),
         advance_form=AdvanceForm(),
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
@@ -120,7 +126,7 @@ def edit(round_id: int) -> str | Response | tuple[str, int]:
     form = RoundForm() if request.method == "POST" else RoundForm(formdata=_form_data_of(round_))
     if request.method == "POST" and form.validate_on_submit():
         try:
-            services.update_round(current_user, round_, form.to_input(round_.currency))
+            services.update_round(current_user, round_, form.to_input(round_.currency), now=utcnow())
         except FundCircleError as error:
             db.session.rollback()
             attach_error(form, error, aliases=RoundForm.ALIASES)
@@ -147,5 +153,5 @@ def advance(round_id: int) -> Response:
         flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_id))
     db.session.commit()
-    flash(f"The round is now: {PHASE_LABELS[round_.phase]}.", "success")
+    flash(f"The round is now: {PHASE_LABELS[round_.phase_at(utcnow())]}.", "success")
     return redirect(url_for("rounds.view", round_id=round_.id))

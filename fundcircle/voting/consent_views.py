@@ -36,6 +36,9 @@ def _render(
     )
     answers = services.answers_of(consent_round)
     mine = next((answer for answer in answers if answer.user_id == current_user.id), None)
+    phase = round_.phase_at(utcnow())
+    # Answers, reactions and the facilitator's close only while the round really is deciding (not past its deadline).
+    accepting = consent_round.closed_at is None and phase == "deciding"
     open_questions = [
         thread for thread in threads_of(proposal)
         if thread.comment.is_question and thread.comment.answered_at is None and thread.comment.visible
@@ -57,7 +60,9 @@ def _render(
             labels=POSITION_LABELS,
             stopping=STOPPING[round_.consent_rules],
             open_questions=open_questions,
-            can_answer=has_role("circle") and consent_round.closed_at is None,
+            phase_now=phase,
+            accepting=accepting,
+            can_answer=has_role("circle") and accepting,
             is_admin=has_role("admin"),
             message=message,
             typed=typed or {},
