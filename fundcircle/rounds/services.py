@@ -308,8 +308,9 @@ def due_transition(round_: Round, now: datetime) -> str | None:
 def catch_up(round_: Round, now: datetime) -> bool:
     """Move a round past every deadline that has passed (possibly more than one phase). Returns whether it moved.
 
-    Two requests catching up at once are safe: the compare-and-set in `advance_round` lets one through, and the
-    other's Conflict only means the work is done.
+    Only `rounds tick` (and later a background worker) calls this, never a request: what pages and actions see in
+    between is `Round.phase_at`. Two ticks (or a tick and an admin) at once are safe: the compare-and-set in
+    `advance_round` lets one through, and the other's Conflict only means the work is done.
     """
     moved = False
     while (target := due_transition(round_, now)) is not None:
