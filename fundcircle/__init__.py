@@ -43,7 +43,7 @@ from fundcircle.proposals import views as proposals_views
 from fundcircle.rounds import api as rounds_api
 from fundcircle.rounds import cli as rounds_cli
 from fundcircle.rounds import views as rounds_views
-from fundcircle.rounds.phases import PHASE_LABELS, PHASES
+from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
@@ -237,6 +237,7 @@ def _register_template_helpers(app: Flask) -> None:
     def template_globals() -> dict[str, Any]:
         return {
             "PHASES": PHASES,
+            "EFFECTIVE_PHASES": EFFECTIVE_PHASES,
             "PHASE_LABELS": PHASE_LABELS,
             "ROLES": ROLES,
             "ROLE_LABELS": ROLE_LABELS,

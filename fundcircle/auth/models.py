@@ -62,6 +62,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When the token last made a state-changing request (POST, PUT, PATCH, DELETE; to the minute); reads with it
+    #: (GET, HEAD) leave this as it is, since a read writes nothing.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -14,7 +14,12 @@ class TokenSchema(Schema):
     name = fields.String(required=True)
     prefix = fields.String(required=True, metadata={"description": "The token's first characters"})
     created_at = fields.DateTime(format="iso", required=True)
-    last_used_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    last_used_at = fields.DateTime(
+        format="iso",
+        allow_none=True,
+        required=True,
+        metadata={"description": "When the token last made a state-changing request; reads leave it as it is."},
+    )
     revoked_at = fields.DateTime(format="iso", allow_none=True, required=True)
 
 

@@ -29,6 +29,7 @@ from fundcircle.money import format_minor
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import amending_while_deciding, proposal_withdrawn
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import COUNTING, format_time
 from fundcircle.rounds.services import deciders
 from fundcircle.voting.models import RoundTally
 from fundcircle.voting.services import StoredOutcome, candidates_of, store_result, turnout
@@ -37,11 +38,20 @@ MAX_ARGUMENT = 5_000
 MAX_REACTION = 500
 
 
-def _require_consent_deciding(round_: Round) -> None:
+def _require_consent_deciding(round_: Round, now: datetime) -> None:
+    """Consent rounds open, take answers and close while the round really is deciding: once the deciding deadline
+    has passed nothing more is decided, though `rounds tick` has not stored the result yet (it closes what is open).
+    """
     if round_.method != "consent":
         raise Conflict("This round decides by quadratic voting, not by consent.")
-    if round_.phase != "deciding":
-        raise Conflict(f"Consent rounds happen while the round is deciding; it is {round_.phase}.")
+    phase = round_.phase_at(now)
+    if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
+        raise Conflict(
+            f"Deciding closed at {format_time(closed)}; nothing was saved. The result will be published when it is "
+            "counted."
+        )
+    if phase != "deciding":
+        raise Conflict(f"Consent rounds happen while the round is deciding; it is {phase}.")
 
 
 def get_consent_round(consent_round_id: int) -> ConsentRound:
@@ -76,12 +86,12 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
     """The facilitator (an admin) opens a consent round on the proposal's current version.
 
     :raises PermissionDenied: unless the actor is an admin of the circle.
-    :raises Conflict: outside a deciding consent round, for a proposal not submitted, already consented, or with a
-        consent round still open.
+    :raises Conflict: outside a deciding consent round (after its deadline too), for a proposal not submitted,
+        already consented, or with a consent round still open.
     """
     round_ = proposal.round
     require_role(actor, round_.circle, "admin")
-    _require_consent_deciding(round_)
+    _require_consent_deciding(round_, now)
     if proposal.status != "submitted":
         raise Conflict(f"Only a submitted proposal can be decided; this one is {proposal.status}.")
     rounds = consent_rounds_of(proposal)
@@ -123,12 +133,12 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
     return consent_round
 
 
-def _require_open(consent_round: ConsentRound) -> Round:
+def _require_open(consent_round: ConsentRound, now: datetime) -> Round:
     if consent_round.closed_at is not None:
         raise Conflict("This consent round is closed.")
     round_ = db.session.get(Round, consent_round.round_id)
     assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
-    _require_consent_deciding(round_)
+    _require_consent_deciding(round_, now)
     return round_
 
 
@@ -139,13 +149,13 @@ def answer_consent(
     needs a written argument; a concern may have one.
 
     :raises PermissionDenied: unless the actor is a circle member (role "circle").
-    :raises Conflict: if the consent round is closed.
+    :raises Conflict: if the consent round is closed, or the round's deciding deadline has passed.
     :raises ValidationFailed: for a position the rule set does not have, or a missing argument.
     """
     round_ = db.session.get(Round, consent_round.round_id)
     assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     require_role(actor, round_.circle, "circle")
-    _require_open(consent_round)
+    _require_open(consent_round, now)
     text = argument.strip()
     if len(text) > MAX_ARGUMENT:
         raise ValidationFailed(f"Keep the argument to {MAX_ARGUMENT:,} characters.", field="argument")
@@ -175,9 +185,10 @@ def answer_consent(
 def withdraw_objection(actor: User, consent_round: ConsentRound, now: datetime) -> ConsentAnswer:
     """The objector withdraws their own objection (or block); nobody else can.
 
-    :raises Conflict: if the consent round is closed, or the actor has no objection open in it.
+    :raises Conflict: if the consent round is closed (or the deciding deadline passed), or the actor has no
+        objection open in it.
     """
-    round_ = _require_open(consent_round)
+    round_ = _require_open(consent_round, now)
     answer = db.session.get(ConsentAnswer, (consent_round.id, actor.id))
     if answer is None or answer.position != STOPPING[round_.consent_rules] or answer.withdrawn_at is not None:
         raise Conflict("You have no open objection in this consent round.")
@@ -197,10 +208,10 @@ def add_reaction(actor: User, consent_round: ConsentRound, body: str, now: datet
     """Anyone in the circle shares a short reaction; it decides nothing.
 
     :raises PermissionDenied: unless the actor is a member of the circle.
-    :raises Conflict: if the consent round is closed.
+    :raises Conflict: if the consent round is closed (or the deciding deadline passed).
     :raises ValidationFailed: for an empty or over-long reaction.
     """
-    round_ = _require_open(consent_round)
+    round_ = _require_open(consent_round, now)
     if membership_of(actor, round_.circle) is None:
         raise PermissionDenied("Only members of the circle can react.")
     text = body.strip()
@@ -281,7 +292,8 @@ def close_consent_round(
     past the budget, so two proposals consented at the same moment cannot together over-commit the pot.
 
     :raises PermissionDenied: unless the actor is an admin of the circle.
-    :raises Conflict: if it is closed already.
+    :raises Conflict: if it is closed already, or (for the facilitator) the deciding deadline has passed: then the
+        deadline closes it, when the round is counted.
     """
     round_ = db.session.get(Round, consent_round.round_id)
     assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
@@ -289,6 +301,8 @@ def close_consent_round(
         require_role(actor, round_.circle, "admin")
     if consent_round.closed_at is not None:
         raise Conflict("This consent round is closed already.")
+    if actor is not None and by is None and round_.phase_at(now) == COUNTING:
+        _require_consent_deciding(round_, now)  # the deadline closes it, and says so, when the round is counted
     outcome = current_outcome(consent_round)
     consented, reason = outcome.consented, outcome.reason
     proposal = db.session.get(Proposal, consent_round.proposal_id)

@@ -37,14 +37,14 @@ def _place_of_consent_round(consent_round_id: int) -> Place | None:
 
 
 @proposal_page.part
-def consent_of(proposal: Proposal) -> dict[str, Any]:
+def consent_of(proposal: Proposal, phase: str) -> dict[str, Any]:
     """The proposal page's consent rounds, and whether the proposal may be amended or put to consent now."""
     round_ = proposal.round
     history = services.consent_rounds_of(proposal) if round_.method == "consent" else []
     consent_open = any(cr.closed_at is None for cr in history)
     consented = any(cr.outcome == "consented" for cr in history)
     amendable = (
-        round_.method == "consent" and round_.phase == "deciding" and proposal.status == "submitted"
+        round_.method == "consent" and phase == "deciding" and proposal.status == "submitted"
         and not consent_open and not consented
     )  # fmt: skip
     return {
@@ -70,6 +70,9 @@ def _render(
     )
     answers = services.answers_of(consent_round)
     mine = next((answer for answer in answers if answer.user_id == current_user.id), None)
+    phase = round_.phase_at(utcnow())
+    # Answers, reactions and the facilitator's close only while the round really is deciding (not past its deadline).
+    accepting = consent_round.closed_at is None and phase == "deciding"
     open_questions = [
         thread for thread in threads_of(proposal)
         if thread.comment.is_question and thread.comment.answered_at is None and thread.comment.visible
@@ -91,7 +94,9 @@ def _render(
             labels=POSITION_LABELS,
             stopping=STOPPING[round_.consent_rules],
             open_questions=open_questions,
-            can_answer=has_role("circle") and consent_round.closed_at is None,
+            phase_now=phase,
+            accepting=accepting,
+            can_answer=has_role("circle") and accepting,
             is_admin=has_role("admin"),
             message=message,
             typed=typed or {},

@@ -22,6 +22,7 @@ from fundcircle.markdown import render_markdown
 from fundcircle.notices import queue_notice
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import proposal_created, row_counts
+from fundcircle.rounds.phases import format_time, is_before
 
 MAX_COMMENT = 10_000
 EDIT_WINDOW = timedelta(minutes=15)
@@ -37,11 +38,18 @@ def _check_body(body: str) -> str:
     return text
 
 
-def _require_open_discussion(proposal: Proposal) -> None:
+def _require_open_discussion(proposal: Proposal, now: datetime) -> None:
+    """Comments while the round really is open for proposals or in deliberation: not after the deliberation
+    deadline, though `rounds tick` has not moved the round on yet."""
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn; its discussion is closed.")
-    if proposal.round.phase not in DISCUSSION_PHASES:
-        raise Conflict(f"The discussion is closed: the round is in {proposal.round.phase}.")
+    round_ = proposal.round
+    phase = round_.phase_at(now)
+    if phase not in DISCUSSION_PHASES:
+        closed = round_.passed_deadline("deliberation", now) if is_before("deliberation", phase) else None
+        if closed is not None:
+            raise Conflict(f"The discussion is closed: deliberation ended at {format_time(closed)}.")
+        raise Conflict(f"The discussion is closed: the round is in {phase}.")
 
 
 def _title_of(proposal: Proposal) -> str:
@@ -89,7 +97,7 @@ def add_comment(
     """
     if membership_of(actor, proposal.round.circle) is None:
         raise PermissionDenied("Only members of the circle can take part in the discussion.")
-    _require_open_discussion(proposal)
+    _require_open_discussion(proposal, now)
     text = _check_body(body)
     parent = None
     if parent_id is not None:
@@ -163,7 +171,7 @@ def edit_comment(actor: User, comment: Comment, body: str, now: datetime) -> Com
         raise Conflict("This comment was deleted or hidden and cannot be edited.")
     if now - comment.created_at > EDIT_WINDOW:
         raise Conflict("A comment can be edited for 15 minutes after it is written; write a new one instead.")
-    _require_open_discussion(comment.proposal)
+    _require_open_discussion(comment.proposal, now)
     text = _check_body(body)
     if text == comment.body:
         return comment

@@ -30,14 +30,14 @@ def _place_of_comment(comment_id: int) -> Place | None:
 
 
 @proposal_page.part
-def discussion_of(proposal: Proposal) -> dict[str, Any]:
+def discussion_of(proposal: Proposal, phase: str) -> dict[str, Any]:
     """The proposal page's discussion: its threads, the forms to comment and moderate, and following."""
     return {
         "threads": services.threads_of(proposal),
         "comment_form": CommentForm(formdata=None),
         "hide_form": HideForm(formdata=None),
         "following": services.is_following(current_user, proposal),
-        "discussion_open": proposal.round.phase in services.DISCUSSION_PHASES and proposal.status != "withdrawn",
+        "discussion_open": phase in services.DISCUSSION_PHASES and proposal.status != "withdrawn",
     }
 
 

@@ -25,7 +25,7 @@ from fundcircle.money import format_minor
 from fundcircle.proposals.diff import VersionContent
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import is_before
+from fundcircle.rounds.phases import COUNTING, format_time, is_before
 from fundcircle.rounds.services import phase_change_audience
 
 MAX_TITLE = 120
@@ -133,6 +133,21 @@ _VERSION_FIELDS = (
 )  # fmt: skip
 
 
+def require_open_for_proposals(round_: Round, now: datetime) -> None:
+    """New proposals and submissions only while the round really is open for proposals: not after its deadline,
+    though `rounds tick` has not moved the round on yet.
+
+    :raises Conflict: saying when proposals closed, or where the round is.
+    """
+    phase = round_.phase_at(now)
+    if phase == "proposals":
+        return
+    closed = round_.passed_deadline("proposals", now) if is_before("proposals", phase) else None
+    if closed is not None:
+        raise Conflict(f"The round is not open for proposals: proposals closed at {format_time(closed)}.")
+    raise Conflict(f"The round is not open for proposals: it is in {phase}.")
+
+
 def _require_member(actor: User, round_: Round) -> None:
     if membership_of(actor, round_.circle) is None:
         raise PermissionDenied("Only members of the circle can do this.")
@@ -170,8 +185,7 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
     :raises ValidationFailed: for invalid content, or past the round's limit of proposals per member.
     """
     _require_member(actor, round_)
-    if round_.phase != "proposals":
-        raise Conflict(f"The round is not open for proposals: it is in {round_.phase}.")
+    require_open_for_proposals(round_, now)
     values = _validate(data, round_)
     mine = db.session.scalar(
         select(func.count())
@@ -225,19 +239,24 @@ def update_proposal(
     round_ = proposal.round
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn and cannot change.")
+    phase = round_.phase_at(now)
     allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
     consent_amendment = (
-        proposal.status == "submitted" and round_.phase == "deciding" and round_.method in amending_while_deciding
+        proposal.status == "submitted" and phase == "deciding" and round_.method in amending_while_deciding
     )
     if consent_amendment:
         amending_while_deciding[round_.method](proposal)
-    elif round_.phase not in allowed:
-        raise Conflict(f"Proposals cannot be changed while the round is in {round_.phase}.")
+    elif phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
+        raise Conflict(f"Proposals cannot be changed any more: deciding closed at {format_time(closed)}.")
+    elif phase not in allowed:
+        if proposal.status == "draft" and (ended := round_.passed_deadline("proposals", now)) is not None:
+            raise Conflict(f"A draft can no longer be changed: proposals closed at {format_time(ended)}.")
+        raise Conflict(f"Proposals cannot be changed while the round is in {phase}.")
     values = _validate(data, round_)
     note = change_note.strip()
     if len(note) > 2000:
         raise ValidationFailed("Keep the note to 2,000 characters.", field="change_note")
-    if proposal.status == "submitted" and round_.phase in ("deliberation", "deciding") and not note:
+    if proposal.status == "submitted" and phase in ("deliberation", "deciding") and not note:
         raise ValidationFailed("Say what the amendment changes, and why.", field="change_note")
     version = current_version(proposal)
     if all(getattr(version, key) == value for key, value in values.items()):
@@ -255,7 +274,7 @@ def update_proposal(
     )
     db.session.add(new_version)
     proposal.current_version = number
-    action = "proposal.amended" if round_.phase in ("deliberation", "deciding") else "proposal.version_created"
+    action = "proposal.amended" if phase in ("deliberation", "deciding") else "proposal.version_created"
     record(
         action,
         actor=actor,
@@ -285,8 +304,7 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
     _require_author(actor, proposal)
     if proposal.status != "draft":
         raise Conflict("Only a draft can be submitted; this proposal is " + proposal.status + ".")
-    if proposal.round.phase != "proposals":
-        raise Conflict(f"The round is not open for proposals: it is in {proposal.round.phase}.")
+    require_open_for_proposals(proposal.round, now)
     _set_status(proposal, ("draft",), "submitted", submitted_at=now)
     version = current_version(proposal)
     content = {key: getattr(version, key) for key in _VERSION_FIELDS}
@@ -302,16 +320,22 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
 
 
 def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
-    """The author withdraws a proposal, at any time until the round is decided.
+    """The author withdraws a proposal, at any time until deciding closes (its deadline, or the round decided).
 
     :raises PermissionDenied: unless the actor wrote it.
-    :raises Conflict: if it is withdrawn already or the round is decided.
+    :raises Conflict: if it is withdrawn already, deciding closed or the round is decided.
     """
     _require_author(actor, proposal)
     if proposal.status == "withdrawn":
         raise Conflict("This proposal is withdrawn already.")
-    if not is_before(proposal.round.phase, "decided"):
-        raise Conflict(f"The round is {proposal.round.phase}: proposals can no longer be withdrawn.")
+    phase = proposal.round.phase_at(now)
+    if phase == COUNTING and (closed := proposal.round.passed_deadline("deciding", now)) is not None:
+        raise Conflict(
+            f"Deciding closed at {format_time(closed)}: proposals can no longer be withdrawn; the result will be "
+            "published when it is counted."
+        )
+    if not is_before(phase, COUNTING):
+        raise Conflict(f"The round is {phase}: proposals can no longer be withdrawn.")
     _set_status(proposal, ("draft", "submitted"), "withdrawn", withdrawn_at=now)
     for withdrawn in proposal_withdrawn.receivers():
         withdrawn(actor, proposal, now)

@@ -59,7 +59,7 @@ def proposals_of_round(round_: Round) -> dict[str, Any]:
 
 
 #: What the areas above add to the proposal page: its discussion (deliberation), its consent rounds (consent).
-#: Each part is called with the proposal and returns template variables.
+#: Each part is called with the proposal and the phase its round is really in, and returns template variables.
 proposal_page = PageParts("proposal page")
 
 
@@ -73,10 +73,13 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
         else services.current_version(proposal)
     )
     round_ = proposal.round
+    now = utcnow()
+    # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
+    phase = round_.phase_at(now)
     is_author = proposal.author_id == current_user.id
-    parts = {**proposal_page.context(proposal), **overrides}
-    editable_phase = round_.phase in ("proposals", "deliberation") and not (
-        proposal.status == "draft" and round_.phase != "proposals"
+    parts = {**proposal_page.context(proposal, phase), **overrides}
+    editable_phase = phase in ("proposals", "deliberation") and not (
+        proposal.status == "draft" and phase != "proposals"
     )
     return (
         render_template(
@@ -86,6 +89,7 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
             version=current,
             versions=versions,
             round=round_,
+            phase_now=phase,
             circle=round_.circle,
             confirm_form=ConfirmForm(),
             is_author=is_author,
@@ -95,9 +99,9 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
             and (editable_phase or parts.get("amendable_in_consent", False)),
             can_withdraw=is_author
             and proposal.status != "withdrawn"
-            and round_.phase in ("proposals", "deliberation", "deciding"),
+            and phase in ("proposals", "deliberation", "deciding"),
             show_payee_email=is_author or has_role("treasurer") or has_role("admin"),
-            now=utcnow(),
+            now=now,
         ),
         status,
     )
@@ -109,8 +113,10 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
     round_ = get_round(round_id)
     form = ProposalForm().for_round(round_)
     status = 200
-    if round_.phase != "proposals":
-        flash(f"The round is not open for proposals: it is {round_.phase}.", "error")
+    try:
+        services.require_open_for_proposals(round_, utcnow())
+    except Conflict as error:
+        flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_.id))
     if form.validate_on_submit():
         try:

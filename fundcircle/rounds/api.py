@@ -69,7 +69,7 @@ def update_round(data: dict[str, Any], round_id: int) -> Round:
         if api_name in deadlines:
             current[field] = deadlines[api_name]
     try:
-        return services.update_round(current_user, round_, services.RoundInput(**current))
+        return services.update_round(current_user, round_, services.RoundInput(**current), now=utcnow())
     except ValidationFailed as error:
         raise renamed_fields(error, ROUND_FIELDS_IN_API) from None
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.circles.models import Circle
 from fundcircle.db import Base, UTCDateTime, utcnow
-from fundcircle.rounds.phases import ALL_PHASES
+from fundcircle.rounds.phases import ALL_PHASES, PHASE_DEADLINES, effective_phase
 
 METHODS = ("quadratic", "consent")
 CONSENT_RULES = ("sociocratic", "consensus")
@@ -64,7 +64,16 @@ class Round(Base):
     circle: Mapped[Circle] = relationship()
 
     def deadline_of(self, phase: str) -> datetime | None:
-        from fundcircle.rounds.phases import PHASE_DEADLINES
-
         field = PHASE_DEADLINES.get(phase)
         return getattr(self, field) if field else None
+
+    def phase_at(self, now: datetime) -> str:
+        """The phase the round is really in at `now`: its stored phase moved past every deadline that has passed,
+        though `rounds tick` has not stored the move yet (see fundcircle.rounds.phases.effective_phase). Pages
+        show it and services check it; the stored `phase` is what the tick and admins move."""
+        return effective_phase(self.phase, {field: getattr(self, field) for field in PHASE_DEADLINES.values()}, now)
+
+    def passed_deadline(self, phase: str, now: datetime) -> datetime | None:
+        """The deadline of `phase`, if it has one and it has passed at `now` (for messages: "closed at ...")."""
+        deadline = self.deadline_of(phase)
+        return deadline if deadline is not None and deadline <= now else None

@@ -4,21 +4,33 @@
     (or cancelled from any phase before decided)
 
 A round moves one phase at a time, so that nobody skips the part of the process where the circle talks.
+
+The stored phase moves only when `flask rounds tick` (or an admin) moves it, so between a deadline passing and the
+next tick it is behind. Every read and every action therefore asks `effective_phase`, which walks past the deadlines
+that have passed; a GET never has to move (and never moves) the round.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 PHASES: tuple[str, ...] = ("draft", "proposals", "deliberation", "deciding", "decided", "closed")
 CANCELLED = "cancelled"
 ALL_PHASES: tuple[str, ...] = (*PHASES, CANCELLED)
+#: Never stored: the deciding deadline has passed and the result is not stored yet. The round takes no ballots,
+#: consent answers or consent rounds any more, and its result is published when it is counted (the next
+#: `rounds tick`, or an admin moving it to decided).
+COUNTING = "counting"
+#: Every phase `effective_phase` can give, in the lifecycle's order (cancelled aside, as in ALL_PHASES).
+EFFECTIVE_PHASES: tuple[str, ...] = ("draft", "proposals", "deliberation", "deciding", COUNTING, "decided", "closed")
 
 PHASE_LABELS = {
     "draft": "Draft",
     "proposals": "Open for proposals",
     "deliberation": "Deliberation",
     "deciding": "Deciding",
+    COUNTING: "Deciding closed, awaiting the count",
     "decided": "Decided",
     "closed": "Closed",
     "cancelled": "Cancelled",
@@ -30,6 +42,8 @@ PHASE_DEADLINES = {
     "deliberation": "deliberation_close_at",
     "deciding": "deciding_close_at",
 }
+#: Where a round is once the deadline of its phase has passed.
+AFTER_DEADLINE = {"proposals": "deliberation", "deliberation": "deciding", "deciding": COUNTING}
 
 
 class PhaseError(ValueError):
@@ -63,10 +77,41 @@ def check_transition(current: str, target: str) -> None:
 
 
 def is_before(phase: str, other: str) -> bool:
-    """Whether `phase` comes strictly before `other` in the lifecycle (cancelled comes before nothing)."""
+    """Whether `phase` comes strictly before `other` in the lifecycle (cancelled comes before nothing; COUNTING
+    comes after deciding and before decided)."""
     if phase == CANCELLED or other == CANCELLED:
         return False
-    return PHASES.index(phase) < PHASES.index(other)
+    return EFFECTIVE_PHASES.index(phase) < EFFECTIVE_PHASES.index(other)
+
+
+def effective_phase(phase: str, deadlines: Mapping[str, datetime | None], now: datetime) -> str:
+    """The phase a round whose stored phase is `phase` is really in at `now`.
+
+    Starting from the stored phase, each phase whose deadline has passed (a deadline equal to `now` has passed) is
+    left for the next: proposals -> deliberation -> deciding -> COUNTING. The walk stops at the first phase with no
+    deadline or one still to come, so it ends where `rounds tick` would move the round, except that a round past its
+    deciding deadline is COUNTING until the tick stores its result. Draft, decided, closed and cancelled have no
+    deadline and are returned as they are: deadlines count only while a round is open.
+
+    `deadlines` is keyed by field, as `check_deadlines` takes it (`proposals_close_at`, ...); a missing key is no
+    deadline. Times are compared as given: pass aware UTC datetimes for both.
+
+    :raises PhaseError: if `phase` is not a phase a round can be stored in.
+    """
+    if phase not in ALL_PHASES:
+        raise PhaseError(f"unknown phase {phase!r}")
+    current = phase
+    while current in AFTER_DEADLINE:
+        deadline = deadlines.get(PHASE_DEADLINES[current])
+        if deadline is None or deadline > now:
+            break
+        current = AFTER_DEADLINE[current]
+    return current
+
+
+def format_time(value: datetime) -> str:
+    """A time as pages and messages show it ("4 May 2026, 12:00 UTC")."""
+    return value.strftime("%-d %b %Y, %H:%M UTC")
 
 
 def check_deadlines(deadlines: dict[str, datetime | None]) -> dict[str, str]:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from fundcircle.db import utcnow
 from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
-from fundcircle.rounds.models import CONSENT_RULES, METHODS
-from fundcircle.rounds.phases import ALL_PHASES, next_phases
+from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
+from fundcircle.rounds.phases import ALL_PHASES, CANCELLED, COUNTING, EFFECTIVE_PHASES, next_phases
 
 
 class DeadlinesSchema(Schema):
@@ -33,6 +34,11 @@ class RoundCreateSchema(Schema):
     deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
 
 
+def _next_phases(round_: Round) -> list[str]:
+    counting = round_.phase_at(utcnow()) == COUNTING
+    return [to for to in next_phases(round_.phase) if not (counting and to == CANCELLED)]
+
+
 class RoundSchema(Schema):
     """A `Round`."""
 
@@ -51,11 +57,30 @@ class RoundSchema(Schema):
     secret_ballot = fields.Boolean(required=True)
     categories = fields.List(fields.String(), required=True)
     max_proposals_per_member = fields.Integer(required=True)
-    phase = fields.String(required=True)
-    next_phases = fields.Function(
-        lambda round_: list(next_phases(round_.phase)),
+    phase = fields.String(
         required=True,
-        metadata={"type": "array", "items": {"type": "string"}},
+        metadata={"description": "The stored phase: what `rounds tick` or an admin last moved the round to."},
+    )
+    effective_phase = fields.Function(
+        lambda round_: round_.phase_at(utcnow()),
+        required=True,
+        metadata={
+            "type": "string",
+            "enum": [*EFFECTIVE_PHASES, CANCELLED],
+            "description": "The phase the round is really in now, past every deadline that has passed though "
+            f"`rounds tick` has not moved it yet; `{COUNTING}`: deciding has closed (no more ballots, consent "
+            "answers or consent rounds) and the result will be published when it is counted."
+        },
+    )
+    next_phases = fields.Function(
+        _next_phases,
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Where an admin may move the round from its stored phase; once deciding has closed, it "
+            "can only be counted, not cancelled.",
+        },
     )
     deadlines = NestedFrom(
         DeadlinesSchema,

@@ -22,10 +22,14 @@ from fundcircle.money import format_minor
 from fundcircle.notices import queue_notice
 from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import (
+    CANCELLED,
+    COUNTING,
+    PHASE_DEADLINES,
     PHASE_LABELS,
     PhaseError,
     check_deadlines,
     check_transition,
+    format_time,
     is_before,
     next_phases,
 )
@@ -161,9 +165,11 @@ def create_round(actor: User, circle: Circle, data: RoundInput) -> Round:
     return round_
 
 
-def update_round(actor: User, round_: Round, data: RoundInput) -> Round:
-    """An admin changes a round's settings, as far as its phase allows: the budget, cap and method only in draft;
-    the voting and consent settings until the round reaches deciding; nothing once it is decided.
+def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime) -> Round:
+    """An admin changes a round's settings, as far as the phase it is really in at `now` allows: the budget, cap
+    and method only in draft; the voting and consent settings until the round reaches deciding; nothing once
+    deciding has closed. Once the round is open, a deadline that has passed cannot be removed or moved to a time
+    still to come: that would reopen the phase it ended.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
     :raises ValidationFailed: for invalid settings, or a change the phase no longer allows (field named).
@@ -175,17 +181,27 @@ def update_round(actor: User, round_: Round, data: RoundInput) -> Round:
         for name, value in values.items()
         if getattr(round_, name) != value
     }
-    if not is_before(round_.phase, "decided"):
+    phase = round_.phase_at(now)
+    if not is_before(phase, COUNTING):
         if changes:
-            raise ValidationFailed(f"The round is {round_.phase}: its settings cannot change any more.")
+            if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
+                raise ValidationFailed(
+                    f"Deciding closed at {format_time(closed)}: the round's settings cannot change any more."
+                )
+            raise ValidationFailed(f"The round is {phase}: its settings cannot change any more.")
         return round_
     locked: dict[str, list[str]] = {}
+    if round_.phase != "draft":
+        for name in PHASE_DEADLINES.values():
+            passed, wanted = getattr(round_, name), values[name]
+            if name in changes and passed is not None and passed <= now and (wanted is None or wanted > now):
+                locked[name] = [f"This deadline passed at {format_time(passed)}; moving it would reopen its phase."]
     if "secret_ballot" in changes and round_.secret_ballot and round_.phase != "draft":
         locked["secret_ballot"] = ["A secret ballot stays secret: voters were promised it."]
     for name in changes:
         if name in FIXED_AFTER_DRAFT and round_.phase != "draft":
             locked[name] = ["This is fixed once the round is open for proposals."]
-        if name in FIXED_FROM_DECIDING and round_.phase == "deciding":
+        if name in FIXED_FROM_DECIDING and phase == "deciding":
             locked[name] = ["This is fixed once the round is deciding."]
     if locked:
         raise ValidationFailed("Some settings cannot change in this phase.", fields=locked)
@@ -206,10 +222,15 @@ def update_round(actor: User, round_: Round, data: RoundInput) -> Round:
 def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> Round:
     """Move a round to its next phase (or cancel it before it is decided). `actor` None is the deadline clock.
 
+    Moves go from the stored phase, so an admin can move on a round whose deadline passed before `rounds tick` did
+    (to decided, say, which counts it). Nothing moves a round back, and a round whose deciding deadline has passed
+    cannot be cancelled: its result is the deadline's, and is published when it is counted.
+
     The change is a compare-and-set on the phase, so of two admins clicking at once only one moves the round.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
-    :raises ValidationFailed: on `to` if the lifecycle does not allow the move.
+    :raises ValidationFailed: on `to` if the lifecycle does not allow the move, or for a cancellation once deciding
+        has closed.
     :raises Conflict: if the round moved meanwhile.
     """
     if actor is not None:
@@ -219,6 +240,12 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         check_transition(current, to)
     except PhaseError as error:
         raise ValidationFailed(str(error), field="to") from None
+    if to == CANCELLED and round_.phase_at(now) == COUNTING and (closed := round_.passed_deadline("deciding", now)):
+        raise ValidationFailed(
+            f"Deciding closed at {format_time(closed)}: the round can no longer be cancelled. Its result will be "
+            "published when it is counted.",
+            field="to",
+        )
     if to == "closed":
         for check in before_closing.receivers():
             check(round_)
@@ -277,8 +304,9 @@ def due_transition(round_: Round, now: datetime) -> str | None:
 def catch_up(round_: Round, now: datetime) -> bool:
     """Move a round past every deadline that has passed (possibly more than one phase). Returns whether it moved.
 
-    Two requests catching up at once are safe: the compare-and-set in `advance_round` lets one through, and the
-    other's Conflict only means the work is done.
+    Only `rounds tick` (and later a background worker) calls this, never a request: what pages and actions see in
+    between is `Round.phase_at`. Two ticks (or a tick and an admin) at once are safe: the compare-and-set in
+    `advance_round` lets one through, and the other's Conflict only means the work is done.
     """
     moved = False
     while (target := due_transition(round_, now)) is not None:

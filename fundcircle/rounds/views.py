@@ -19,7 +19,7 @@ from fundcircle.money import format_minor
 from fundcircle.rounds import services
 from fundcircle.rounds.forms import AdvanceForm, RoundForm
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import PHASE_LABELS, next_phases, time_left
+from fundcircle.rounds.phases import CANCELLED, COUNTING, PHASE_LABELS, next_phases, time_left
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("rounds", __name__)
@@ -105,7 +105,9 @@ def create(circle_id: int) -> str | Response | tuple[str, int]:
 def view(round_id: int) -> str:
     round_ = services.get_round(round_id)
     now = utcnow()
-    deadline = round_.deadline_of(round_.phase)
+    # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
+    phase = round_.phase_at(now)
+    deadline = round_.deadline_of(phase)
     return render_template(
         "rounds/view.html",
         **round_page.context(round_),
@@ -113,7 +115,11 @@ def view(round_id: int) -> str:
         circle=round_.circle,
         deadline=deadline,
         time_left=time_left(deadline, now),
-        next_phases=next_phases(round_.phase) if has_role("admin") else (),
+        phase_now=phase,
+        # Moves go from the stored phase; once deciding has closed, the round can only be counted, not cancelled.
+        next_phases=tuple(to for to in next_phases(round_.phase) if not (phase == COUNTING and to == CANCELLED))
+        if has_role("admin")
+        else (),
         advance_form=AdvanceForm(),
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
@@ -128,7 +134,7 @@ def edit(round_id: int) -> str | Response | tuple[str, int]:
     form = RoundForm() if request.method == "POST" else RoundForm(formdata=_form_data_of(round_))
     if request.method == "POST" and form.validate_on_submit():
         try:
-            services.update_round(current_user, round_, form.to_input(round_.currency))
+            services.update_round(current_user, round_, form.to_input(round_.currency), now=utcnow())
         except FundCircleError as error:
             refuse()
             attach_error(form, error, aliases=RoundForm.ALIASES)
@@ -153,5 +159,5 @@ def advance(round_id: int) -> Response:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_id))
-    flash(f"The round is now: {PHASE_LABELS[round_.phase]}.", "success")
+    flash(f"The round is now: {PHASE_LABELS[round_.phase_at(utcnow())]}.", "success")
     return redirect(url_for("rounds.view", round_id=round_.id))

@@ -7,10 +7,12 @@ from datetime import date
 
 from sqlalchemy import select
 
+from fundcircle.db import utcnow
 from fundcircle.errors import Conflict
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import PHASE_LABELS
 from fundcircle.voting.models import Ballot, BallotVote
 from fundcircle.voting.pabulib import PabulibError, PabulibProject, PabulibRound, pabulib_text
 from fundcircle.voting.services import result_of
@@ -43,7 +45,8 @@ def pabulib_round(round_: Round) -> PabulibRound:
         raise Conflict("This round decides by consent; only a quadratic round has ballots to export as Pabulib.")
     stored = result_of(round_)
     if stored is None:
-        raise Conflict(f"The round has no result yet (it is {round_.phase}); it can be exported once it is decided.")
+        phase = PHASE_LABELS[round_.phase_at(utcnow())].lower()
+        raise Conflict(f"The round has no result yet (it is {phase}); it can be exported once it is decided.")
     tally, results = stored
     ballots = _ballots(round_)
     if len(ballots) != tally.ballots_cast:

@@ -23,6 +23,7 @@ from fundcircle.ledger.chain import canonical_json
 from fundcircle.ledger.record import record
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import COUNTING, format_time
 from fundcircle.rounds.services import deciders
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 from fundcircle.voting.quadratic import BallotError, Candidate, check_ballot, tally
@@ -98,21 +99,30 @@ def commitment(salt: str, votes: dict[int, int]) -> str:
 
 
 def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime) -> Ballot:
-    """A circle member saves their ballot, replacing any earlier one whole, while the round is deciding.
+    """A circle member saves their ballot, replacing any earlier one whole, while the round is deciding: from the
+    deliberation deadline (or the admin's move) until the deciding deadline, whether or not `rounds tick` has
+    stored the phase yet.
 
     The ballot row is locked by an UPDATE before its votes are replaced (SQLite's BEGIN IMMEDIATE locks as well),
     so two saves at the same moment leave one of the two ballots, whole; its cost is checked in this same
     transaction.
 
     :raises PermissionDenied: unless the actor is a circle member (role "circle").
-    :raises Conflict: if the round is not a quadratic round that is deciding.
+    :raises Conflict: if the round is not a quadratic round that is deciding ("voting closed at ..." after the
+        deciding deadline).
     :raises ValidationFailed: on `votes` for a ballot the rules refuse (over the credits, says by how much).
     """
     require_role(actor, round_.circle, "circle")
     if round_.method != "quadratic":
         raise Conflict("This round decides by consent, not by voting.")
-    if round_.phase != "deciding" or (round_.deciding_close_at is not None and round_.deciding_close_at <= now):
-        raise Conflict(f"Voting is open while the round is deciding; it is {round_.phase}.")
+    phase = round_.phase_at(now)
+    if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
+        raise Conflict(
+            f"Voting closed at {format_time(closed)}; your ballot was not saved. The result will be published "
+            "when it is counted."
+        )
+    if phase != "deciding":
+        raise Conflict(f"Voting is open while the round is deciding; it is {phase}.")
     votes = {proposal_id: count for proposal_id, count in votes.items() if count != 0}
     # Only the proposals on this ballot need checking: a save costs the same in a round of 10 or 10,000 proposals.
     candidate_ids = (

@@ -80,6 +80,7 @@ def ballot(round_id: int) -> Any:
     elif request.method == "POST":
         status, message = 400, "The form had expired; nothing was saved. Try again."
     cost = sum(line.cost for line in lines)
+    phase = round_.phase_at(utcnow())  # after any save: a refusal at the deadline shows the page closed
     mine = services.ballot_of(current_user, round_)
     cast, eligible = services.turnout(round_)
     return (
@@ -94,7 +95,8 @@ def ballot(round_id: int) -> Any:
             field_errors=field_errors,
             ballot=mine,
             turnout=(cast, eligible),
-            voting_open=round_.phase == "deciding" and round_.method == "quadratic",
+            phase_now=phase,
+            voting_open=phase == "deciding" and round_.method == "quadratic",
         ),
         status,
     )

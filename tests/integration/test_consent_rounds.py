@@ -36,6 +36,7 @@ from fundcircle.payouts.models import Payout
 from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import ProposalInput, current_version, update_proposal, withdraw_proposal
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
@@ -987,20 +988,69 @@ def _check_decided_by_the_deadline(app: Flask, world: ConsentWorld, rounds: dict
     _ledger_verifies(app)
 
 
-def test_the_deadline_closes_open_consent_rounds_on_the_next_request_and_funds_only_consented_proposals(
+def _deciding_closed_message(app: Flask, world: ConsentWorld) -> str:
+    with app.app_context():
+        closed_at = db.session.get(Round, world.round_id).deciding_close_at
+    return (
+        f"Deciding closed at {format_time(closed_at)}; nothing was saved. The result will be published when it is "
+        "counted."
+    )
+
+
+def test_after_the_deciding_deadline_nothing_more_is_decided_before_the_tick_and_the_tick_funds_what_was(
     app: Flask,
 ) -> None:
     world, rounds = _deadline_world(app)
-    # the next request (a late answer) finds the round decided: the answer is refused, the deadline closed it
+    with app.app_context():
+        entries_before = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    message = _deciding_closed_message(app, world)
+    # no tick has run: the stored phase is still deciding, but the deadline has closed it
     late = _answer_api(app, world.deciders[2], rounds["garden"], "consent")
     assert late.status_code == 409, late.get_json()
+    assert late.get_json()["error"]["message"] == message
+    withdraw = f"/api/v1/consent-rounds/{rounds['garden']}/answer/withdraw-objection"
+    assert _api(app, "POST", withdraw, world.deciders[1].token).status_code == 409
+    close = _api(app, "POST", f"/api/v1/consent-rounds/{rounds['garden']}/close", world.admin.token)
+    assert close.status_code == 409 and close.get_json()["error"]["message"] == message
+    reopen = _api(app, "POST", f"/api/v1/proposals/{world.proposals['bikes']}/consent-rounds", world.admin.token)
+    assert reopen.status_code == 409 and reopen.get_json()["error"]["message"] == message
+    react = _api(app, "POST", f"/api/v1/consent-rounds/{rounds['garden']}/reactions", world.member.token, {"body": "!"})
+    assert react.status_code == 409
+    read = _api(app, "GET", f"/api/v1/rounds/{world.round_id}", world.admin.token).get_json()
+    assert (read["phase"], read["effective_phase"]) == ("deciding", "counting")
+    assert "cancelled" not in read["next_phases"]
     with app.app_context():
         assert db.session.get(ConsentAnswer, (rounds["garden"], world.deciders[2].id)) is None
+        assert db.session.get(ConsentAnswer, (rounds["garden"], world.deciders[1].id)).withdrawn_at is None
+        assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == entries_before
+        assert db.session.get(Round, world.round_id).phase == "deciding"
+        assert _consent_round(rounds["garden"]).closed_at is None
+    # the circle's cron: the deadline closes what is open and the result is stored
+    result = app.test_cli_runner().invoke(args=["rounds", "tick"])
+    assert result.exit_code == 0 and "1 round(s) moved on." in result.output, result.output
     _check_decided_by_the_deadline(app, world, rounds)
     # and nothing opens or closes any more
     assert _api(app, "POST", f"/api/v1/consent-rounds/{rounds['garden']}/close", world.admin.token).status_code == 409
     reopen = _api(app, "POST", f"/api/v1/proposals/{world.proposals['bikes']}/consent-rounds", world.admin.token)
     assert reopen.status_code == 409
+
+
+def test_a_consent_answer_on_the_page_after_the_deciding_deadline_is_refused_and_says_why(app: Flask) -> None:
+    world, rounds = _deadline_world(app)
+    message = _deciding_closed_message(app, world)
+    client: Client = app.test_client()  # type: ignore[assignment]
+    client.login(world.deciders[2].email)
+    with app.app_context():
+        entries_before = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    view = client.get(f"/consent-rounds/{rounds['garden']}").get_data(as_text=True)
+    assert "No more answers are taken" in view and "Record my answer" not in view
+    refused = client.post_form(f"/consent-rounds/{rounds['garden']}/answer", {"position": "consent", "argument": ""})
+    assert refused.status_code == 409
+    assert message in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ConsentAnswer, (rounds["garden"], world.deciders[2].id)) is None
+        assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == entries_before
+        assert db.session.get(Round, world.round_id).phase == "deciding"
 
 
 def test_the_deadline_closes_open_consent_rounds_on_rounds_tick(app: Flask) -> None:

@@ -506,17 +506,18 @@ def test_rounds_tick_with_a_base_url_links_the_round_under_that_address(
     assert f"{BASE_URL}/rounds/{ids.round}" in body_of(inbox.messages[0])
 
 
-def test_a_deadline_passing_on_a_page_request_e_mails_the_phase_change(
+def test_a_page_request_after_a_deadline_e_mails_nobody_and_the_next_rounds_tick_tells_the_circle(
     app: Flask, mail_app: Flask, inbox: Inbox
 ) -> None:
-    with app.app_context():
-        d = open_discussion()
-        d.round.proposals_close_at = utcnow() - timedelta(minutes=1)
-        db.session.commit()
-        ids = ids_of(d)
+    """The phase change is the tick's: a page only shows the phase the deadline put the round in."""
+    ids = _due_discussion(app)
     client = logged_in(mail_app, ids.emails["member"])
     inbox.clear()
-    assert client.get(f"/rounds/{ids.round}").status_code == 200
+    page = client.get(f"/rounds/{ids.round}")
+    assert page.status_code == 200 and "Now: Deliberation" in page.get_data(as_text=True)
+    assert inbox.messages == []
+    result = mail_app.test_cli_runner().invoke(args=["rounds", "tick"])
+    assert result.exit_code == 0, result.output
     assert inbox.recipients() == sorted([ids.emails["circle_member"], ids.emails["author"]])
 
 

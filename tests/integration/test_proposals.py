@@ -1,5 +1,5 @@
 """Proposals through their services: who may do what in which phase, the ledger entries each change writes, the
-limits, versions, and rounds that move on by themselves when a deadline passes."""
+limits, versions, and deadlines: a round past one is treated as past it at once, and `rounds tick` moves it on."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ from fundcircle.proposals.services import (
     withdraw_proposal,
 )
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from tests.conftest import Client
-from tests.factories import add_member, make_circle, make_proposal, make_round, make_user, sample_proposal
+from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user, sample_proposal
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
@@ -546,7 +547,14 @@ def _phase_changes_after(app: Flask, mark: int) -> list[tuple[int | None, dict[s
         return [(entry.actor_id, entry.data) for entry in entries_after(mark) if entry.action == "round.phase_changed"]
 
 
-def test_a_round_past_its_proposals_deadline_moves_to_deliberation_on_the_next_request_to_its_page(
+def _tick(app: Flask) -> str:
+    """What the circle's cron does every few minutes."""
+    result = app.test_cli_runner().invoke(args=["rounds", "tick"])
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def test_a_round_past_its_proposals_deadline_shows_deliberation_at_once_and_rounds_tick_stores_the_move(
     app: Flask, client: Client, deadline_world: Callable[..., tuple[int, str]]
 ) -> None:
     round_id, email = deadline_world(-timedelta(minutes=1), timedelta(days=7))
@@ -555,16 +563,22 @@ def test_a_round_past_its_proposals_deadline_moves_to_deliberation_on_the_next_r
     page = client.get(f"/rounds/{round_id}")
     assert page.status_code == 200
     assert "Now: Deliberation" in page.get_data(as_text=True)
+    # the page moved nothing: the stored phase waits for the tick, and the ledger has no new entry
+    assert _phase_of(app, round_id) == "proposals"
+    with app.app_context():
+        assert actions_after(mark) == []
+    assert _tick(app).endswith("1 round(s) moved on.\n")
     assert _phase_of(app, round_id) == "deliberation"
     with app.app_context():
         assert actions_after(mark) == ["round.phase_changed"]
     assert _phase_changes_after(app, mark) == [(None, {"from": "proposals", "to": "deliberation", "by": "deadline"})]
-    assert client.get(f"/rounds/{round_id}").status_code == 200
+    assert "Now: Deliberation" in client.get(f"/rounds/{round_id}").get_data(as_text=True)
+    assert _tick(app) == "0 round(s) moved on.\n"
     assert _phase_changes_after(app, mark) == [(None, {"from": "proposals", "to": "deliberation", "by": "deadline"})]
     verify_ledger_from_cli(app)
 
 
-def test_a_request_to_a_proposal_of_the_round_catches_the_round_up_too(
+def test_a_proposal_page_offers_an_amendment_as_soon_as_the_proposals_deadline_passes(
     app: Flask, client: Client, deadline_world: Callable[..., tuple[int, str]]
 ) -> None:
     round_id, email = deadline_world(timedelta(days=1), timedelta(days=7))
@@ -578,17 +592,21 @@ def test_a_request_to_a_proposal_of_the_round_catches_the_round_up_too(
     client.login(email)
     page = client.get(f"/proposals/{proposal_id}")
     assert page.status_code == 200
-    assert _phase_of(app, round_id) == "deliberation"
     assert ">Amend<" in page.get_data(as_text=True)
+    assert _phase_of(app, round_id) == "proposals"  # no tick ran, and the page did not move the round
 
 
-def test_a_round_whose_two_deadlines_passed_moves_through_two_phases_on_one_request(
+def test_a_round_whose_two_deadlines_passed_shows_deciding_and_moves_through_two_phases_on_one_tick(
     app: Flask, client: Client, deadline_world: Callable[..., tuple[int, str]]
 ) -> None:
     round_id, email = deadline_world(-timedelta(hours=2), -timedelta(hours=1))
     client.login(email)
     mark = _ledger_mark(app)
-    assert client.get(f"/rounds/{round_id}").status_code == 200
+    page = client.get(f"/rounds/{round_id}")
+    assert page.status_code == 200 and "Now: Deciding" in page.get_data(as_text=True)
+    assert _phase_of(app, round_id) == "proposals"
+    assert _phase_changes_after(app, mark) == []
+    _tick(app)
     assert _phase_of(app, round_id) == "deciding"
     assert _phase_changes_after(app, mark) == [
         (None, {"from": "proposals", "to": "deliberation", "by": "deadline"}),
@@ -659,6 +677,7 @@ def test_after_its_deadline_a_round_takes_no_new_proposals_even_before_anyone_lo
 ) -> None:
     round_id, email = deadline_world(-timedelta(seconds=1), timedelta(days=7))
     client.login(email)
+    mark = _ledger_mark(app)
     response = client.post_form(
         f"/rounds/{round_id}/proposals/new",
         {
@@ -675,4 +694,60 @@ def test_after_its_deadline_a_round_takes_no_new_proposals_even_before_anyone_lo
     assert response.status_code == 302 and response.location.endswith(f"/rounds/{round_id}")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Proposal)) == 0
-    assert "not open for proposals" in client.get(f"/rounds/{round_id}").get_data(as_text=True)
+        assert actions_after(mark) == []
+        closed_at = db.session.get(Round, round_id).proposals_close_at
+    page = client.get(f"/rounds/{round_id}").get_data(as_text=True)
+    assert f"The round is not open for proposals: proposals closed at {format_time(closed_at)}." in page
+    assert _phase_of(app, round_id) == "proposals"  # refused by its deadline, not by a tick
+
+
+def test_a_draft_cannot_be_submitted_after_the_proposals_deadline_though_no_tick_ran(
+    app: Flask, client: Client, deadline_world: Callable[..., tuple[int, str]]
+) -> None:
+    round_id, email = deadline_world(timedelta(hours=1), timedelta(days=7))
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        member = db.session.scalars(select(User).where(User.email == email)).one()
+        draft_id = make_proposal(round_, member, submit=False).id
+        round_ = db.session.get(Round, round_id)
+        round_.proposals_close_at = closed_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    client.login(email)
+    mark = _ledger_mark(app)
+    response = client.post_form(f"/proposals/{draft_id}/submit")
+    assert response.status_code == 302
+    page = client.get(f"/proposals/{draft_id}").get_data(as_text=True)
+    assert f"The round is not open for proposals: proposals closed at {format_time(closed_at)}." in page
+    with app.app_context():
+        assert db.session.get(Proposal, draft_id).status == "draft"
+        assert actions_after(mark) == []
+
+
+def test_the_api_refuses_a_proposal_after_the_proposals_deadline_though_no_tick_ran(
+    app: Flask, client: Client, deadline_world: Callable[..., tuple[int, str]]
+) -> None:
+    round_id, email = deadline_world(-timedelta(seconds=1), timedelta(days=7))
+    with app.app_context():
+        token = make_token(db.session.scalars(select(User).where(User.email == email)).one())
+        closed_at = db.session.get(Round, round_id).proposals_close_at
+    mark = _ledger_mark(app)
+    body = {
+        "title": "Late",
+        "summary": "Too late.",
+        "body": "Body",
+        "amount_minor": 1000,
+        "category": "Tools",
+        "payee": {"slug": "late"},
+        "submit": True,
+    }
+    response = client.json_call("POST", f"/api/v1/rounds/{round_id}/proposals", body, token=token)
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["error"] == {
+        "code": "conflict",
+        "message": f"The round is not open for proposals: proposals closed at {format_time(closed_at)}.",
+        "fields": {},
+    }
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Proposal)) == 0
+        assert actions_after(mark) == []
+    assert _phase_of(app, round_id) == "proposals"

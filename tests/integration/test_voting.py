@@ -1,4 +1,5 @@
-"""Quadratic rounds end to end: ballots through the pages and the API, concurrent saves, the stored result."""
+"""Quadratic rounds end to end: ballots through the pages and the API, concurrent saves, the stored result, and the
+deadlines that open and close voting whether or not `rounds tick` has run."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.payouts.models import Payout
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot, BallotVote
 from fundcircle.voting.quadratic import Candidate, tally
@@ -34,8 +37,9 @@ class QuadraticRound:
     amounts: dict[str, int]
 
 
-def _deciding_round(app: Flask, *, voters: int = 4, **settings: Any) -> QuadraticRound:
-    """PRODUCT.md's worked example: budget 1,000.00 EUR, four proposals, four circle members."""
+def _deciding_round(app: Flask, *, voters: int = 4, to: str = "deciding", **settings: Any) -> QuadraticRound:
+    """PRODUCT.md's worked example: budget 1,000.00 EUR, four proposals, four circle members; moved by the admin
+    to `to` (deciding, or deliberation)."""
     with app.app_context():
         admin = make_user(name="Admin")
         circle = make_circle(admin)
@@ -64,7 +68,8 @@ def _deciding_round(app: Flask, *, voters: int = 4, **settings: Any) -> Quadrati
             members.append(member)
         round_ = db.session.get(Round, round_.id)
         advance_round(admin, round_, "deliberation", utcnow())
-        advance_round(admin, round_, "deciding", utcnow())
+        if to == "deciding":
+            advance_round(admin, round_, "deciding", utcnow())
         db.session.commit()
         return QuadraticRound(
             round_.id,
@@ -300,3 +305,108 @@ def test_concurrent_saves_of_one_member_leave_exactly_one_ballot_whole(app: Flas
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.action == "ballot.cast")
         )
         assert cast == accepted
+
+
+# --- deadlines, with or without a tick ------------------------------------------------------------------------------
+
+
+def _deadlines_pass(app: Flask, round_id: int, *, deciding: bool) -> datetime:
+    """Time passes: the proposals and deliberation deadlines are behind us (and the deciding one, if `deciding`);
+    nothing runs `rounds tick`. Returns the deciding deadline."""
+    now = utcnow()
+    deciding_close_at = now - timedelta(minutes=1) if deciding else now + timedelta(days=1)
+    with app.app_context():
+        db.session.execute(
+            update(Round)
+            .where(Round.id == round_id)
+            .values(
+                proposals_close_at=now - timedelta(hours=3),
+                deliberation_close_at=now - timedelta(hours=2),
+                deciding_close_at=deciding_close_at,
+            )
+        )
+        db.session.commit()
+    return deciding_close_at
+
+
+def _stored(app: Flask, round_id: int) -> tuple[str, int, list[tuple[int, int]], int]:
+    """The round's stored phase, its ballots (revisions), their votes and the ledger's length."""
+    with app.app_context():
+        return (
+            db.session.scalar(select(Round.phase).where(Round.id == round_id)) or "",
+            db.session.scalar(select(func.coalesce(func.sum(Ballot.revision), 0))) or 0,
+            sorted((pid, votes) for pid, votes in db.session.execute(select(BallotVote.proposal_id, BallotVote.votes))),
+            db.session.scalar(select(func.count()).select_from(LedgerEntry)) or 0,
+        )
+
+
+def test_a_ballot_saved_after_the_voting_deadline_is_refused_on_the_page_and_the_api_though_no_tick_ran(
+    app: Flask,
+) -> None:
+    world = _deciding_round(app)
+    client: Client = app.test_client()  # type: ignore[assignment]
+    url = f"/api/v1/rounds/{world.round_id}/ballot"
+    on_time = {"votes": {str(world.proposals["A"]): 3}}
+    assert client.json_call("PUT", url, on_time, token=world.tokens[0]).status_code == 200
+    closed_at = _deadlines_pass(app, world.round_id, deciding=True)
+    before = _stored(app, world.round_id)
+    assert before[0] == "deciding"
+    message = (
+        f"Voting closed at {format_time(closed_at)}; your ballot was not saved. The result will be published when "
+        "it is counted."
+    )
+
+    # the API: 409, the message, nothing written
+    late = client.json_call("PUT", url, {"votes": {str(world.proposals["B"]): 5}}, token=world.tokens[1])
+    assert late.status_code == 409
+    assert late.get_json()["error"] == {"code": "conflict", "message": message, "fields": {}}
+    changed = client.json_call("PUT", url, {"votes": {str(world.proposals["A"]): 1}}, token=world.tokens[0])
+    assert changed.status_code == 409
+    assert _stored(app, world.round_id) == before
+
+    # the page: no form any more, and a save sent anyway is refused with the same message
+    voter: Client = app.test_client()  # type: ignore[assignment]
+    voter.login(world.voters[1])
+    page = voter.get(f"/rounds/{world.round_id}/ballot").get_data(as_text=True)
+    assert f"Voting closed at {format_time(closed_at)}. The result will be published when it is counted." in page
+    assert "Save my ballot" not in page
+    refused = voter.post_form(f"/rounds/{world.round_id}/ballot", _ballot_form(world, {"B": 5}))
+    assert refused.status_code == 409
+    assert message in refused.get_data(as_text=True)
+    assert _stored(app, world.round_id) == before
+
+    # the round page and the API say voting closed, not that it is open or decided
+    round_page = voter.get(f"/rounds/{world.round_id}").get_data(as_text=True)
+    assert "Now: Deciding closed, awaiting the count" in round_page
+    assert "Voting is open" not in round_page and "See the results" not in round_page
+    assert "The result will be published when it is counted." in round_page
+    results_page = voter.get(f"/rounds/{world.round_id}/results").get_data(as_text=True)
+    assert "The result will be published when it is counted." in results_page
+    read = client.json_call("GET", f"/api/v1/rounds/{world.round_id}", token=world.tokens[1]).get_json()
+    assert (read["phase"], read["effective_phase"]) == ("deciding", "counting")
+    assert _stored(app, world.round_id) == before
+
+    # the circle's cron counts the ballot saved in time, and only that one
+    result = app.test_cli_runner().invoke(args=["rounds", "tick"])
+    assert result.exit_code == 0 and "1 round(s) moved on." in result.output, result.output
+    results = client.json_call("GET", f"/api/v1/rounds/{world.round_id}/results", token=world.tokens[1]).get_json()
+    assert results["decided"] is True and results["ballots_cast"] == 1
+    assert {p["proposal_id"]: p["score"] for p in results["proposals"]}[world.proposals["A"]] == 3
+    assert _stored(app, world.round_id)[0] == "decided"
+
+
+def test_voting_opens_when_the_deliberation_deadline_passes_though_no_tick_ran(app: Flask) -> None:
+    world = _deciding_round(app, to="deliberation")
+    client: Client = app.test_client()  # type: ignore[assignment]
+    url = f"/api/v1/rounds/{world.round_id}/ballot"
+    early = client.json_call("PUT", url, {"votes": {str(world.proposals["A"]): 2}}, token=world.tokens[0])
+    assert early.status_code == 409
+    assert early.get_json()["error"]["message"] == "Voting is open while the round is deciding; it is deliberation."
+    _deadlines_pass(app, world.round_id, deciding=False)
+    voter: Client = app.test_client()  # type: ignore[assignment]
+    voter.login(world.voters[0])
+    assert "Voting is open." in voter.get(f"/rounds/{world.round_id}").get_data(as_text=True)
+    saved = voter.post_form(f"/rounds/{world.round_id}/ballot", _ballot_form(world, {"A": 2}), follow_redirects=True)
+    assert "Your ballot is saved (4 credits)" in saved.get_data(as_text=True)
+    phase, revisions, votes, _ = _stored(app, world.round_id)
+    assert (phase, revisions, votes) == ("deliberation", 1, [(world.proposals["A"], 2)])

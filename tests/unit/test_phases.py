@@ -1,4 +1,5 @@
-"""The round lifecycle: one phase at a time, cancel only before decided, deadlines in order, time left in words."""
+"""The round lifecycle: one phase at a time, cancel only before decided, deadlines in order, the phase a round is
+really in once deadlines pass, time left in words."""
 
 from __future__ import annotations
 
@@ -6,15 +7,21 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fundcircle.rounds.phases import (
     ALL_PHASES,
     CANCELLED,
+    COUNTING,
+    EFFECTIVE_PHASES,
     PHASE_LABELS,
     PHASES,
     PhaseError,
     check_deadlines,
     check_transition,
+    effective_phase,
+    format_time,
     is_before,
     next_phases,
     time_left,
@@ -39,7 +46,9 @@ def test_the_phases_run_from_draft_to_closed_with_cancelled_aside():
     assert list(PHASES) == LIFECYCLE
     assert CANCELLED == "cancelled"
     assert list(ALL_PHASES) == [*LIFECYCLE, "cancelled"]
-    assert set(PHASE_LABELS) == set(ALL_PHASES)
+    # every phase a page can show has a label: the stored ones, and COUNTING, which is never stored
+    assert COUNTING not in ALL_PHASES
+    assert set(PHASE_LABELS) == {*ALL_PHASES, COUNTING}
 
 
 @pytest.mark.parametrize(("current", "following"), list(pairwise(LIFECYCLE)))
@@ -158,6 +167,10 @@ def test_following_the_lifecycle_from_draft_reaches_closed_in_five_moves():
         ("closed", "draft", False),
         ("cancelled", "closed", False),
         ("draft", "cancelled", False),
+        ("deciding", COUNTING, True),
+        (COUNTING, "decided", True),
+        (COUNTING, "deciding", False),
+        (COUNTING, "cancelled", False),
     ],
 )
 def test_is_before_follows_the_lifecycle_and_puts_cancelled_before_nothing(phase, other, before):
@@ -220,6 +233,111 @@ def test_each_deadline_out_of_order_gets_its_own_message():
         "deliberation_close_at": "Must be after the end of proposals.",
         "deciding_close_at": "Must be after the end of deliberation.",
     }
+
+
+# --- the phase a round is really in -------------------------------------------------------------------------------
+#
+# The worked example: proposals close on 11 May, deliberation on 18 May, deciding on 25 May (NOW is 4 May, 12:00).
+
+MAY = deadlines(days(7), days(14), days(21))
+
+
+@pytest.mark.parametrize(
+    ("stored", "at", "really"),
+    [
+        # nobody ran `rounds tick`: the stored phase is still proposals, whatever the date
+        ("proposals", days(0), "proposals"),
+        ("proposals", days(7) - timedelta(seconds=1), "proposals"),
+        ("proposals", days(7), "deliberation"),  # a deadline passes at its very moment
+        ("proposals", days(10), "deliberation"),
+        ("proposals", days(14), "deciding"),  # two deadlines passed: past both
+        ("proposals", days(21), COUNTING),  # all three: deciding closed, the result not stored yet
+        ("proposals", days(400), COUNTING),
+        # the tick (or an admin) moved it: the same answers from there
+        ("deliberation", days(10), "deliberation"),
+        ("deliberation", days(15), "deciding"),
+        ("deciding", days(20), "deciding"),
+        ("deciding", days(21), COUNTING),
+        # an admin moved it on early: the later deadlines still hold, the earlier ones no longer matter
+        ("deciding", days(1), "deciding"),
+        # phases without a deadline of their own stay as they are
+        ("draft", days(400), "draft"),
+        ("decided", days(400), "decided"),
+        ("closed", days(400), "closed"),
+        (CANCELLED, days(400), CANCELLED),
+    ],
+)
+def test_a_round_is_in_the_phase_its_passed_deadlines_put_it_in(stored, at, really):
+    assert effective_phase(stored, MAY, at) == really
+
+
+def test_a_phase_without_a_deadline_lasts_until_someone_moves_the_round_on():
+    no_deliberation_deadline = deadlines(days(7), None, days(21))
+
+    assert effective_phase("proposals", no_deliberation_deadline, days(30)) == "deliberation"
+    assert effective_phase("deliberation", no_deliberation_deadline, days(30)) == "deliberation"
+    assert effective_phase("proposals", deadlines(), days(30)) == "proposals"
+    assert effective_phase("deciding", {}, days(30)) == "deciding"
+
+
+def test_a_counting_round_says_so_in_words():
+    assert PHASE_LABELS[COUNTING] == "Deciding closed, awaiting the count"
+    assert format_time(days(21)) == "25 May 2026, 12:00 UTC"
+
+
+@pytest.mark.parametrize("phase", [COUNTING, "voting", ""])
+def test_only_a_stored_phase_has_an_effective_phase(phase):
+    with pytest.raises(PhaseError, match="unknown phase"):
+        effective_phase(phase, MAY, NOW)
+
+
+#: Deadlines in order (as `check_deadlines` keeps them), each one possibly missing, within a year of NOW.
+ordered_deadlines = (
+    st.lists(st.integers(0, 365 * 24 * 60), min_size=3, max_size=3, unique=True)
+    .flatmap(
+        lambda minutes: st.tuples(*(st.one_of(st.none(), st.just(NOW + timedelta(minutes=m))) for m in sorted(minutes)))
+    )
+    .map(lambda three: deadlines(*three))
+)
+moments = st.integers(-24 * 60, 400 * 24 * 60).map(lambda minutes: NOW + timedelta(minutes=minutes))
+
+
+@given(st.sampled_from(ALL_PHASES), ordered_deadlines, moments, moments)
+def test_time_only_moves_a_round_forward(stored, deadlines_, earlier, later):
+    earlier, later = min(earlier, later), max(earlier, later)
+    then, afterwards = effective_phase(stored, deadlines_, earlier), effective_phase(stored, deadlines_, later)
+
+    assert afterwards == then or is_before(then, afterwards)
+
+
+@given(st.sampled_from(ALL_PHASES), ordered_deadlines, moments)
+def test_a_round_is_never_behind_its_stored_phase_nor_past_counting(stored, deadlines_, now):
+    really = effective_phase(stored, deadlines_, now)
+
+    assert really in (*EFFECTIVE_PHASES, CANCELLED)
+    assert really == stored or (is_before(stored, really) and not is_before(COUNTING, really))
+
+
+@given(st.sampled_from(ALL_PHASES), ordered_deadlines, moments)
+def test_the_effective_phase_is_where_rounds_tick_would_move_the_round(stored, deadlines_, now):
+    """The same walk as the tick's, one due move at a time; where the tick would decide the round, COUNTING."""
+    phase = stored
+    while phase in ("proposals", "deliberation", "deciding"):
+        deadline = deadlines_[f"{phase}_close_at"]
+        if deadline is None or deadline > now:
+            break
+        phase = next_phases(phase)[0]
+
+    expected = COUNTING if phase == "decided" and stored != "decided" else phase
+    assert effective_phase(stored, deadlines_, now) == expected
+
+
+@given(st.sampled_from(ALL_PHASES), ordered_deadlines, moments)
+def test_once_the_stored_phase_catches_up_the_effective_phase_stays(stored, deadlines_, now):
+    """Storing what the deadlines say (as the tick does) changes nothing that a page shows."""
+    really = effective_phase(stored, deadlines_, now)
+    if really != COUNTING:
+        assert effective_phase(really, deadlines_, now) == really
 
 
 # --- time left ---------------------------------------------------------------------------------------------------

@@ -484,6 +484,7 @@ def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc
         "categories",
         "max_proposals_per_member",
         "phase",
+        "effective_phase",
         "next_phases",
         "deadlines",
         "phase_changed_at",
@@ -500,7 +501,7 @@ def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc
     assert round_["method"] == "consent" and round_["consent_rules"] == "consensus"
     assert round_["allow_negative"] is True and round_["secret_ballot"] is True
     assert round_["categories"] == ["Learning", "Tools"]
-    assert round_["phase"] == "draft"
+    assert round_["phase"] == round_["effective_phase"] == "draft"
     assert round_["next_phases"] == ["proposals", "cancelled"]
     deadlines = {name: assert_utc_time(value) for name, value in round_["deadlines"].items()}
     assert deadlines == {

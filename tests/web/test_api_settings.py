@@ -3,6 +3,8 @@ moderation, following, and consent reactions."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from sqlalchemy import select
 
@@ -13,6 +15,7 @@ from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
@@ -46,6 +49,62 @@ def test_an_admin_changes_circle_and_round_settings_through_the_api(app: Flask, 
     assert locked.status_code == 422 and "budget_minor" in locked.get_json()["error"]["fields"]
     with app.app_context():
         assert db.session.get(Round, round_id).budget_minor == 100_000
+
+
+def test_an_admin_cannot_reopen_a_phase_whose_deadline_passed_but_can_move_the_round_on(
+    app: Flask, client: Client
+) -> None:
+    """No tick has run: the round is stored in proposals, though its proposals and deliberation deadlines passed."""
+    with app.app_context():
+        admin = make_user()
+        round_ = make_round(make_circle(admin), admin)
+        advance_round(admin, round_, "proposals", utcnow())
+        round_.proposals_close_at = utcnow() - timedelta(hours=2)
+        round_.deliberation_close_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        token, round_id = make_token(admin), round_.id
+    url = f"{API}/rounds/{round_id}"
+    read = client.json_call("GET", url, token=token).get_json()
+    assert (read["phase"], read["effective_phase"]) == ("proposals", "deciding")
+    soon = (utcnow() + timedelta(hours=1)).isoformat()
+    for reopen in ({"deliberation": soon}, {"deliberation": None}, {"proposals": None}):
+        refused = client.json_call("PATCH", url, {"deadlines": reopen}, token=token)
+        assert refused.status_code == 422, refused.get_json()
+        [(name, messages)] = refused.get_json()["error"]["fields"]["deadlines"].items()
+        assert name in reopen and "moving it would reopen its phase" in messages[0]
+    # deciding settings are fixed once the round is really deciding
+    assert client.json_call("PATCH", url, {"credits": 64}, token=token).status_code == 422
+    # a deadline still to come may move; the admin may move the round on from where it is stored
+    later = client.json_call("PATCH", url, {"deadlines": {"deciding": "2031-01-01T00:00:00Z"}}, token=token)
+    assert later.status_code == 200, later.get_json()
+    moved = client.json_call("POST", f"{url}/advance", {"to": "deliberation"}, token=token)
+    assert moved.status_code == 200 and moved.get_json()["phase"] == "deliberation"
+    with app.app_context():
+        assert db.session.get(Round, round_id).credits == 100
+
+
+def test_a_round_whose_deciding_deadline_passed_is_counted_not_cancelled(app: Flask, client: Client) -> None:
+    with app.app_context():
+        admin = make_user()
+        round_ = make_round(make_circle(admin), admin, quorum_percent=0)
+        for phase in ("proposals", "deliberation", "deciding"):
+            advance_round(admin, round_, phase, utcnow())
+        round_.deciding_close_at = closed_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        token, round_id = make_token(admin), round_.id
+    read = client.json_call("GET", f"{API}/rounds/{round_id}", token=token).get_json()
+    assert (read["effective_phase"], read["next_phases"]) == ("counting", ["decided"])
+    cancel = client.json_call("POST", f"{API}/rounds/{round_id}/advance", {"to": "cancelled"}, token=token)
+    assert cancel.status_code == 422
+    assert cancel.get_json()["error"]["message"] == (
+        f"Deciding closed at {format_time(closed_at)}: the round can no longer be cancelled. Its result will be "
+        "published when it is counted."
+    )
+    changed = client.json_call("PATCH", f"{API}/rounds/{round_id}", {"title": "Renamed"}, token=token)
+    assert changed.status_code == 422
+    counted = client.json_call("POST", f"{API}/rounds/{round_id}/advance", {"to": "decided"}, token=token)
+    assert counted.status_code == 200 and counted.get_json()["phase"] == counted.get_json()["effective_phase"]
+    assert counted.get_json()["phase"] == "decided"
 
 
 def test_members_are_listed_to_members_only(app: Flask, client: Client) -> None:

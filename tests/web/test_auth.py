@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -227,19 +227,26 @@ def test_a_token_name_is_required(app: Flask, client: Client) -> None:
     assert response.status_code == 400 and 'id="name-error"' in response.get_data(as_text=True)
 
 
-def test_the_api_notes_when_a_token_was_last_used_by_a_request_that_changed_something(
-    app: Flask, client: Client
-) -> None:
+def test_the_api_notes_when_a_token_last_made_a_change_and_a_read_writes_nothing(app: Flask, client: Client) -> None:
     from fundcircle.auth.models import ApiToken
 
     with app.app_context():
-        token = make_token(make_user())
+        user = make_user()
+        token = make_token(user)
+        token_id = db.session.scalars(select(ApiToken.id).where(ApiToken.user_id == user.id)).one()
+
+    def last_used() -> datetime | None:
+        with app.app_context():
+            return db.session.get(ApiToken, token_id).last_used_at
+
     assert client.json_call("GET", "/api/v1/me", token=token).status_code == 200
-    with app.app_context():
-        assert db.session.scalars(select(ApiToken)).one().last_used_at is None  # a read changes nothing
-    assert client.json_call("PUT", "/api/v1/me/notices", {"email_notices": False}, token=token).status_code == 200
-    with app.app_context():
-        assert db.session.scalars(select(ApiToken)).one().last_used_at is not None
+    assert last_used() is None  # a GET changes nothing, not even this
+    created = client.json_call("POST", "/api/v1/me/tokens", {"name": "second script"}, token=token)
+    assert created.status_code == 201
+    noted = last_used()
+    assert noted is not None
+    assert client.json_call("GET", "/api/v1/me/tokens", token=token).status_code == 200
+    assert last_used() == noted
 
 
 def test_a_person_turns_e_mail_notices_off_and_on(app: Flask, client: Client) -> None:

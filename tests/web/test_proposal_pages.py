@@ -24,6 +24,7 @@ from fundcircle.ledger.models import LedgerEntry
 from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import create_proposal, withdraw_proposal
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user, sample_proposal
@@ -598,6 +599,45 @@ def test_the_discussion_closes_with_the_phase_and_says_why(app: Flask) -> None:
     refused = author.post_form(f"/proposals/{proposal_id}/comments", {"body": "Late"})
     assert refused.status_code == 409
     assert "The discussion is closed while the round is deciding." in refused.get_data(as_text=True)
+
+
+def test_after_the_deliberation_deadline_comments_and_amendments_are_refused_though_no_tick_ran(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    proposal_id = create_through_page(author, site.round_id)
+    circle = logged_in(app, site.emails["circle"])
+    comment_id = post_comment(circle, proposal_id, "Tell us more.")
+    with app.app_context():  # time passes: both deadlines behind us, and nobody ran `rounds tick`
+        round_ = db.session.get(Round, site.round_id)
+        round_.proposals_close_at = utcnow() - timedelta(hours=2)
+        round_.deliberation_close_at = ended = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    before = ledger_count(app)
+    message = f"The discussion is closed: deliberation ended at {format_time(ended)}."
+    page = author.get(f"/proposals/{proposal_id}").get_data(as_text=True)
+    assert "The discussion is closed while the round is deciding." in page
+    assert "Add to the discussion" not in page and ">Amend<" not in page
+    refused = author.post_form(f"/proposals/{proposal_id}/comments", {"body": "Late", "question": "y"})
+    assert refused.status_code == 409
+    assert "The discussion is closed while the round is deciding." in refused.get_data(as_text=True)
+    edited = circle.post_form(f"/comments/{comment_id}/edit", {"body": "Tell us much more."})
+    assert edited.status_code == 409 and message in edited.get_data(as_text=True)
+    with app.app_context():
+        token = make_token(db.session.get(User, site.ids["circle"]))
+    before = ledger_count(app)
+    api = circle.json_call(
+        "POST", f"{API}/proposals/{proposal_id}/comments", {"body": "Late", "question": True}, token=token
+    )
+    assert api.status_code == 409 and api.get_json()["error"]["message"] == message
+    amended = edit_through_page(author, proposal_id, title="Later", change_note="Too late")
+    assert amended.status_code == 409
+    assert "Proposals cannot be changed while the round is in deciding." in amended.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+        assert db.session.get(Comment, comment_id).body == "Tell us more."
+        assert db.session.get(Proposal, proposal_id).current_version == 1
+        assert db.session.get(Round, site.round_id).phase == "proposals"
+    assert ledger_count(app) == before
 
 
 # --- SQL statements per page ------------------------------------------------------------------------------------------
