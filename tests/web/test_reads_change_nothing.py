@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from fundcircle.voting.consent_rounds import answer_consent, close_consent_round, open_consent_round
 
 from fundcircle.auth.totp import start_enrolment
 from fundcircle.circles.services import invite_member
+from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
