@@ -1,1 +1,2 @@
-"""Deciding: quadratic voting (ballots, tally, allocation) and, in consent rounds, consent."""
+"""Deciding by quadratic voting (ballots with voice credits, the tally and the allocation), and the stored result
+of every round, whatever its method, with its exports."""
