@@ -127,9 +127,7 @@ def note_failure(keys: list[str], window_seconds: int, now: datetime) -> None:
     current transaction and, if that rolls back, again in a transaction of its own."""
 
     def count() -> None:
-        db.session.execute(
-            delete(ThrottleEvent).where(ThrottleEvent.at < now - timedelta(seconds=4 * window_seconds))
-        )
+        db.session.execute(delete(ThrottleEvent).where(ThrottleEvent.at < now - timedelta(seconds=4 * window_seconds)))
         db.session.add_all(ThrottleEvent(key=key, at=now) for key in keys)
         db.session.flush()
 

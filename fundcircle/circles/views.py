@@ -32,7 +32,6 @@ from fundcircle.unit_of_work import after_commit, refuse
 bp = Blueprint("circles", __name__)
 
 
-
 @finds_place("circle_id")
 def _circle_by_id(circle_id: int) -> Place | None:
     circle = db.session.get(Circle, circle_id)

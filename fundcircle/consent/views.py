@@ -26,7 +26,6 @@ from fundcircle.unit_of_work import refuse
 bp = Blueprint("consent", __name__)
 
 
-
 @finds_place("consent_round_id")
 def _place_of_consent_round(consent_round_id: int) -> Place | None:
     consent_round = db.session.get(ConsentRound, consent_round_id)

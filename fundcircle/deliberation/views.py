@@ -22,7 +22,6 @@ from fundcircle.unit_of_work import refuse
 bp = Blueprint("deliberation", __name__)
 
 
-
 @finds_place("comment_id")
 def _place_of_comment(comment_id: int) -> Place | None:
     comment = db.session.get(Comment, comment_id)

@@ -163,5 +163,3 @@ def record_many(
         execution_options={"synchronize_session": False},
     )
     return written
-
-

@@ -35,7 +35,6 @@ from fundcircle.voting.views import results_page
 bp = Blueprint("payouts", __name__)
 
 
-
 @finds_place("payout_id")
 def _place_of_payout(payout_id: int) -> Place | None:
     payout = db.session.get(Payout, payout_id)
@@ -47,10 +46,9 @@ def _place_of_payout(payout_id: int) -> Place | None:
 def payouts_of_round(round_: Round) -> dict[str, Any]:
     """Where each funded proposal's money stands, so the circle sees its decision carried out (status only; the
     approvals are not needed here, and loading them would cost a query per 500 payouts)."""
-    payouts = db.session.scalars(
-        select(Payout).where(Payout.round_id == round_.id).options(lazyload(Payout.approvals))
-    )
+    payouts = db.session.scalars(select(Payout).where(Payout.round_id == round_.id).options(lazyload(Payout.approvals)))
     return {"payouts": {payout.proposal_id: payout.status_label for payout in payouts}}
+
 
 TREASURER = circle_role("treasurer")
 

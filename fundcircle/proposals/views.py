@@ -26,11 +26,11 @@ from fundcircle.unit_of_work import refuse
 bp = Blueprint("proposals", __name__)
 
 
-
 @finds_place("proposal_id")
 def _place_of_proposal(proposal_id: int) -> Place | None:
     proposal = db.session.get(Proposal, proposal_id)
     return Place(proposal.round.circle) if proposal is not None else None
+
 
 #: Proposals listed on one page of a round.
 PAGE_SIZE = 100
@@ -217,7 +217,6 @@ def submit(proposal_id: int) -> Response:
 @requires(ANY_MEMBER)
 def withdraw(proposal_id: int) -> Response:
     return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
-
 
 
 @bp.route("/proposals/<int:proposal_id>/diff")

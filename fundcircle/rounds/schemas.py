@@ -69,7 +69,7 @@ class RoundSchema(Schema):
             "enum": [*EFFECTIVE_PHASES, CANCELLED],
             "description": "The phase the round is really in now, past every deadline that has passed though "
             f"`rounds tick` has not moved it yet; `{COUNTING}`: deciding has closed (no more ballots, consent "
-            "answers or consent rounds) and the result will be published when it is counted."
+            "answers or consent rounds) and the result will be published when it is counted.",
         },
     )
     next_phases = fields.Function(

@@ -25,12 +25,12 @@ from fundcircle.unit_of_work import refuse
 bp = Blueprint("rounds", __name__)
 
 
-
 @finds_place("round_id")
 def _place_of_round(round_id: int) -> Place | None:
     """A round in draft is its admins' work in progress: to everybody else it does not exist yet."""
     round_ = db.session.get(Round, round_id)
     return Place(round_.circle, admins_only=round_.phase == "draft") if round_ is not None else None
+
 
 ADMIN = circle_role("admin")
 

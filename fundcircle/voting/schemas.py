@@ -105,9 +105,11 @@ class ResultsSchema(Schema):
     quorum_percent = fields.Integer(attribute="round.quorum_percent", required=True)
     quorum_met = fields.Function(_of("tally", "quorum_met"), required=True, metadata=_nullable("boolean"))
     checkpoint = fields.Function(
-        lambda parts: {"seq": parts["tally"].checkpoint_seq, "hash": parts["tally"].checkpoint_hash}
-        if parts["tally"] is not None
-        else None,
+        lambda parts: (
+            {"seq": parts["tally"].checkpoint_seq, "hash": parts["tally"].checkpoint_hash}
+            if parts["tally"] is not None
+            else None
+        ),
         required=True,
         metadata={"type": "object", "nullable": True, "description": "{seq, hash} of the result"},
     )

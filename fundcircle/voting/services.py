@@ -51,6 +51,7 @@ round_funded: Hook[Callable[[User | None, Round, list[ProposalVersion], datetime
     "after a round's result is stored"
 )
 
+
 def candidates_of(round_: Round) -> list[tuple[Proposal, ProposalVersion]]:
     """The submitted proposals of a round with their current versions, in the order they were submitted."""
     rows = db.session.execute(

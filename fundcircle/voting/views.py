@@ -34,6 +34,7 @@ def result_of_round(round_: Round) -> dict[str, Any]:
     """The round page's stored result, once it is decided."""
     return {"tally": db.session.get(RoundTally, round_.id)}
 
+
 #: Ballots shown on one page of the results, and proposals in the chart (the table below it lists them all).
 BALLOTS_PER_PAGE = 100
 CHART_ROWS = 50
