@@ -24,6 +24,9 @@ from fundcircle import create_app
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import GENESIS_HASH
 
+# The Open Collective sandbox and the treasury world, for every folder that needs them.
+pytest_plugins = ["tests.worlds.sandbox", "tests.worlds.treasury"]
+
 TEST_PASSWORD = "correct horse battery"
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-production-checks"
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}

@@ -12,7 +12,7 @@ from playwright.sync_api import Dialog
 from tests.browser.conftest import on_browser_database
 from tests.browser.support import Keys
 from tests.factories import make_user
-from tests.security.xss_world import build_xss_world
+from tests.worlds.xss import build_xss_world
 
 pytestmark = on_browser_database
 

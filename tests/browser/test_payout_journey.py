@@ -22,7 +22,7 @@ from tests.browser.conftest import on_browser_database
 from tests.browser.support import Journey, Keys
 from tests.conftest import TEST_PASSWORD
 from tests.factories import add_member, connect_circle, make_circle, make_funded_round, make_user
-from tests.payouts.sandbox_fixtures import (  # noqa: F401  (fixtures)
+from tests.worlds.sandbox import (  # noqa: F401  (fixtures)
     SANDBOX_BALANCE_MINOR,
     SANDBOX_COLLECTIVE,
     SANDBOX_PAYEE,

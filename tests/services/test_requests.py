@@ -23,7 +23,8 @@ from fundcircle.payouts.requesting import submit_due_payouts
 from fundcircle.payouts.services import approve_payout, get_payout, retry_payout
 from tests.conftest import TEST_SECRET_KEY, Client
 from tests.factories import connect_circle, totp_code
-from tests.payouts.conftest import SANDBOX_COLLECTIVE, SANDBOX_TOKEN, Treasury, ledger_actions
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_TOKEN
+from tests.worlds.treasury import Treasury, ledger_actions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

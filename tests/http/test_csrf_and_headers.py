@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 
 from tests.conftest import Client
-from tests.security.test_cross_circle import FORM_BODY
-from tests.security.world import all_routes, build_circle, snapshot, url_for_rule
+from tests.http.test_cross_circle import FORM_BODY
+from tests.worlds.circles import all_routes, build_circle, snapshot, url_for_rule
 
 #: Called by Open Collective, not a browser: authenticated by the secret in its URL, never by a cookie.
 NOT_COOKIE_AUTHENTICATED = {"/hooks/opencollective/<secret>"}

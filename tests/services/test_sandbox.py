@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from fundcircle.payouts.opencollective import COLLECTIVE
 from oc_sandbox.cli import oc_sandbox_command
 from oc_sandbox.sandbox import RunningSandbox, Sandbox, SandboxError
-from tests.payouts.sandbox_fixtures import (  # noqa: F401  (make_sandbox, oc_sandbox, oc_schema are fixtures)
+from tests.worlds.sandbox import (  # noqa: F401  (make_sandbox, oc_sandbox, oc_schema are fixtures)
     SANDBOX_BALANCE_MINOR,
     SANDBOX_COLLECTIVE,
     SANDBOX_PAYEE,

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
+import pytest
 from flask import Flask
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -64,14 +65,14 @@ from fundcircle.payouts.services import (
 from fundcircle.rounds.models import Round
 from oc_sandbox.sandbox import RunningSandbox, SandboxError, load_schema, start_sandbox
 from tests.conftest import reset_database
-from tests.payouts.conftest import Treasury, build_treasury
-from tests.payouts.sandbox_fixtures import (
+from tests.worlds.sandbox import (
     SANDBOX_BALANCE_MINOR,
     SANDBOX_COLLECTIVE,
     SANDBOX_CURRENCY,
     SANDBOX_PAYEE,
     SANDBOX_TOKEN,
 )
+from tests.worlds.treasury import Treasury, build_treasury
 
 TITLES = ("Seed library", "Bike repair")
 TREASURERS = ("tomas", "tess", "author")
@@ -527,6 +528,7 @@ class PayoutMachine(RuleBasedStateMachine):
             db.session.rollback()
 
 
+@pytest.mark.slow
 def test_payouts_state_machine(app: Flask, make_app: Any) -> None:
     load_schema()  # built once per process, before the first request's short read timeout starts counting
     worker = make_app(

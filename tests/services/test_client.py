@@ -16,7 +16,7 @@ from graphql import GraphQLSchema, parse, validate
 
 from fundcircle.payouts.opencollective import DOCUMENTS, OpenCollectiveClient, PayoutGatewayError
 from oc_sandbox.sandbox import SCHEMA_PATH, RunningSandbox
-from tests.payouts.conftest import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, SANDBOX_TOKEN
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, SANDBOX_TOKEN
 
 #: Open Collective's schema lives with the sandbox, a development tool (devtools/oc_sandbox), not in the product.
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "devtools" / "oc_sandbox" / "oc_sandbox" / "schema"

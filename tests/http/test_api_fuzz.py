@@ -594,18 +594,21 @@ def _fuzz(fuzzed: Fuzzed, case: schemathesis.Case, caller: str, dirty: list[bool
 _DIRTY = [True]
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_the_admin(case: schemathesis.Case, fuzzed: Fuzzed) -> None:
     _fuzz(fuzzed, case, "admin", _DIRTY)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_as_a_plain_member(case: schemathesis.Case, fuzzed: Fuzzed) -> None:
     _fuzz(fuzzed, case, "member", _DIRTY)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @FUZZ_SETTINGS
 def test_api_without_a_token(case: schemathesis.Case, fuzzed: Fuzzed) -> None:

@@ -4,7 +4,6 @@ deadlines that open and close voting whether or not `rounds tick` has run."""
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot, BallotVote
 from fundcircle.voting.quadratic import Candidate, tally
+from tests.concurrency import all_at_once
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
 
@@ -277,21 +277,14 @@ def test_concurrent_saves_of_one_member_leave_exactly_one_ballot_whole(app: Flas
     ids = list(world.proposals.values())
     # each ballot spends exactly 100 credits, on different proposals, so a mix would be visible (and over budget)
     ballots = [{str(ids[i % 4]): 6, str(ids[(i + 1) % 4]): 8} for i in range(24)]
-    barrier = threading.Barrier(len(ballots))
-    statuses: list[int] = [0] * len(ballots)
 
-    def save(index: int) -> None:
+    def save(index: int) -> int:
         client: Client = app.test_client()  # type: ignore[assignment]
-        barrier.wait()
-        statuses[index] = client.json_call(
+        return client.json_call(  # type: ignore[no-any-return]
             "PUT", f"/api/v1/rounds/{world.round_id}/ballot", {"votes": ballots[index]}, token=world.tokens[0]
         ).status_code
 
-    threads = [threading.Thread(target=save, args=(i,)) for i in range(len(ballots))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    statuses: list[int] = all_at_once([lambda i=i: save(i) for i in range(len(ballots))])
     assert set(statuses) <= {200, 409}, Counter(statuses)
     accepted = statuses.count(200)
     assert accepted >= 1

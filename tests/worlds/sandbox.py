@@ -1,6 +1,5 @@
-"""Pytest fixtures for the Open Collective sandbox: import them into a test module or a conftest.
-
-    from tests.payouts.sandbox_fixtures import make_sandbox, oc_sandbox, oc_schema  # noqa: F401
+"""Pytest fixtures for the Open Collective sandbox, for every test folder (tests/conftest.py loads this module as a
+plugin).
 
 `oc_sandbox` is a running sandbox with one collective (`SANDBOX_COLLECTIVE`, admin token `SANDBOX_TOKEN`, balance
 `SANDBOX_BALANCE_MINOR` in `SANDBOX_CURRENCY`, payee account `SANDBOX_PAYEE` administered by the same user);

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import Client
-from tests.security.world import ROLES_OF, CircleWorld, all_routes, build_circle, snapshot, url_for_rule
+from tests.worlds.circles import ROLES_OF, CircleWorld, all_routes, build_circle, snapshot, url_for_rule
 
 ID_NAMES = (
     "circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id", "payout_id", "user_id", "token_id",

@@ -14,9 +14,11 @@ from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.payouts.models import OpenCollectiveConnection
 from oc_sandbox.sandbox import RunningSandbox
+from tests.concurrency import all_at_once
 from tests.conftest import TEST_PASSWORD, Client
 from tests.factories import make_token, totp_code
-from tests.payouts.conftest import SANDBOX_COLLECTIVE, SANDBOX_TOKEN, Treasury
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_TOKEN
+from tests.worlds.treasury import Treasury
 
 
 def _client(app: Flask, email: str) -> Client:
@@ -128,7 +130,7 @@ def test_connecting_checks_the_token_with_open_collective_and_keeps_it_sealed(tr
 def test_a_collective_without_grants_makes_the_treasurer_choose_a_type_it_accepts(
     app: Flask, make_sandbox: Any
 ) -> None:
-    from tests.payouts.conftest import build_treasury
+    from tests.worlds.treasury import build_treasury
 
     treasury = build_treasury(app, make_sandbox(expense_types=("INVOICE", "RECEIPT")), connect=False)
     client = _client(app, treasury.emails["tomas"])
@@ -144,7 +146,7 @@ def test_a_collective_without_grants_makes_the_treasurer_choose_a_type_it_accept
 
 
 def test_a_collective_in_another_currency_is_refused(app: Flask, make_sandbox: Any) -> None:
-    from tests.payouts.conftest import build_treasury
+    from tests.worlds.treasury import build_treasury
 
     treasury = build_treasury(app, make_sandbox(currency="USD"), connect=False)
     client = _client(app, treasury.emails["tomas"])
@@ -223,8 +225,6 @@ def test_payouts_through_the_api_follow_the_pages_rules(treasury: Treasury) -> N
 
 def test_fifty_identical_approvals_at_once_approve_once(treasury: Treasury) -> None:
     """The same request many times at once: exactly one succeeds, the others get 409."""
-    from tests.integration.test_concurrency import _all_at_once
-
     with treasury.app.app_context():
         token = make_token(_user(treasury.emails["tomas"]))
     seed = treasury.payout_ids["Seed library"]
@@ -234,7 +234,7 @@ def test_fifty_identical_approvals_at_once_approve_once(treasury: Treasury) -> N
         client: Client = treasury.app.test_client()  # type: ignore[assignment]
         return client.json_call("POST", f"/api/v1/payouts/{seed}/approve", {"totp": code}, token=token).status_code
 
-    statuses = _all_at_once([approve for _ in range(50)])
+    statuses = all_at_once([approve for _ in range(50)])
     assert statuses.count(200) == 1 and statuses.count(409) == 49, statuses
     assert len(treasury.sandbox.sandbox.expenses()) == 1
     with treasury.app.app_context():

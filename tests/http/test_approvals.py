@@ -12,7 +12,8 @@ from fundcircle.payouts.models import PayoutApproval
 from fundcircle.rounds.models import Round
 from tests.conftest import Client
 from tests.factories import totp_code
-from tests.payouts.conftest import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, Treasury, ledger_actions
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_PAYEE
+from tests.worlds.treasury import Treasury, ledger_actions
 
 
 def _approve(client: Client, payout_id: int, code: str) -> tuple[int, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,6 +36,7 @@ from fundcircle.proposals.services import ProposalInput, current_version, update
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
+from tests.concurrency import all_at_once
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
 
@@ -229,26 +228,6 @@ def _committed(round_id: int) -> int:
 def _ledger_verifies(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output
-
-
-def _all_at_once(work: list[Callable[[], Any]]) -> list[Any]:
-    """Run the callables in threads that start together; return their results (or exceptions) in order."""
-    barrier = threading.Barrier(len(work))
-    results: list[Any] = [None] * len(work)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work[index]()
-        except Exception as error:  # noqa: BLE001 - reported as the thread's result
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def _results_csv(app: Flask, world: ConsentWorld) -> list[dict[str, str]]:
@@ -565,7 +544,7 @@ def test_two_admins_opening_a_consent_round_on_one_proposal_at_once_open_exactly
     url = f"/api/v1/proposals/{world.proposals['fridge']}/consent-rounds"
     statuses = Counter(
         response.status_code if not isinstance(response, Exception) else repr(response)
-        for response in _all_at_once([lambda token=token: _api(app, "POST", url, token) for token in tokens])
+        for response in all_at_once([lambda token=token: _api(app, "POST", url, token) for token in tokens])
     )
     assert statuses[201] == 1 and set(statuses) <= {201, 409}, statuses
     with app.app_context():
@@ -686,7 +665,7 @@ def test_consent_rounds_closed_at_the_same_moment_through_the_api_never_together
     def close(consent_round_id: int) -> int:
         return _api(app, "POST", f"/api/v1/consent-rounds/{consent_round_id}/close", world.admin.token).status_code
 
-    statuses = _all_at_once([lambda cr=cr: close(cr) for cr in rounds.values()])
+    statuses = all_at_once([lambda cr=cr: close(cr) for cr in rounds.values()])
     assert statuses == [200] * len(rounds), statuses
     _check_never_over_committed(app, world, rounds)
 
@@ -709,7 +688,7 @@ def test_consent_rounds_closed_at_the_same_moment_through_the_services_never_tog
             assert outcome is not None
             return outcome
 
-    outcomes = _all_at_once([lambda cr=cr: close(cr) for cr in rounds.values()])
+    outcomes = all_at_once([lambda cr=cr: close(cr) for cr in rounds.values()])
     assert all(isinstance(outcome, str) for outcome in outcomes), outcomes
     _check_never_over_committed(app, world, rounds)
 
@@ -724,7 +703,7 @@ def test_one_consent_round_closed_by_many_at_once_is_closed_and_reserved_exactly
             tokens.append(make_token(admin))
     cr = _all_consented_and_open(app, world)["fridge"]
     statuses = Counter(
-        _all_at_once(
+        all_at_once(
             [
                 lambda token=token: _api(app, "POST", f"/api/v1/consent-rounds/{cr}/close", token).status_code
                 for token in tokens

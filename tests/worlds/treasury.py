@@ -1,5 +1,8 @@
 """A circle with a decided round whose funded proposals await payout, two treasurers with authenticator apps, and
-the circle connected to a running Open Collective sandbox."""
+the circle connected to a running Open Collective sandbox.
+
+Its fixtures `treasury` and `treasury_factory` (on the sandbox fixtures of tests/worlds/sandbox.py) serve every test
+folder: tests/conftest.py loads both modules as plugins."""
 
 from __future__ import annotations
 
@@ -13,14 +16,7 @@ from fundcircle.extensions import db
 from fundcircle.payouts.models import Payout
 from oc_sandbox.sandbox import RunningSandbox
 from tests.factories import add_member, connect_circle, enrol_totp, make_circle, make_funded_round, make_user
-from tests.payouts.sandbox_fixtures import (  # noqa: F401  (fixtures)
-    SANDBOX_COLLECTIVE,
-    SANDBOX_PAYEE,
-    SANDBOX_TOKEN,
-    make_sandbox,
-    oc_sandbox,
-    oc_schema,
-)
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, SANDBOX_TOKEN
 
 
 @dataclass
@@ -81,12 +77,12 @@ def build_treasury(
 
 
 @pytest.fixture
-def treasury(app: Flask, oc_sandbox: RunningSandbox) -> Treasury:  # noqa: F811
+def treasury(app: Flask, oc_sandbox: RunningSandbox) -> Treasury:
     return build_treasury(app, oc_sandbox)
 
 
 @pytest.fixture
-def treasury_factory(app: Flask, oc_sandbox: RunningSandbox) -> Callable[..., Treasury]:  # noqa: F811
+def treasury_factory(app: Flask, oc_sandbox: RunningSandbox) -> Callable[..., Treasury]:
     return lambda **options: build_treasury(app, oc_sandbox, **options)
 
 

@@ -12,7 +12,15 @@ from fundcircle.extensions import db
 from fundcircle.proposals.services import update_proposal
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.services import cast_ballot
-from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user, sample_proposal
+from tests.factories import (
+    add_member,
+    make_circle,
+    make_proposal,
+    make_round,
+    make_token,
+    make_user,
+    sample_proposal,
+)
 
 
 def payload(field: str) -> str:

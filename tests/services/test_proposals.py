@@ -31,7 +31,15 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import advance_round
 from tests.conftest import Client
-from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user, sample_proposal
+from tests.factories import (
+    add_member,
+    make_circle,
+    make_proposal,
+    make_round,
+    make_token,
+    make_user,
+    sample_proposal,
+)
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 

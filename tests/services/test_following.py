@@ -18,7 +18,7 @@ from fundcircle.payouts.services import approve_payout, get_payout
 from fundcircle.rounds.models import Round
 from tests.conftest import Client
 from tests.factories import totp_code
-from tests.payouts.conftest import Treasury, build_treasury, ledger_actions
+from tests.worlds.treasury import Treasury, build_treasury, ledger_actions
 
 
 def _requested(treasury: Treasury) -> dict[str, str]:

@@ -9,8 +9,6 @@ committed, and then the command is run in a fresh app context as an operator wou
 from __future__ import annotations
 
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -31,6 +29,7 @@ from fundcircle.ledger.reading import stored_entries
 from fundcircle.ledger.record import record
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
+from tests.concurrency import all_at_once
 from tests.factories import add_member, make_circle, make_round, make_user
 
 # --- helpers -----------------------------------------------------------------------------------------------------
@@ -458,23 +457,18 @@ APPENDS_PER_THREAD = 25
 
 def test_concurrent_appends_to_one_chain_take_consecutive_seqs_and_never_fork(app):
     history = circle_history(app)
-    start = threading.Barrier(THREADS, timeout=60)
 
     def append(worker: int) -> None:
-        with app.app_context():
-            start.wait()
-            for number in range(APPENDS_PER_THREAD):
-                record(
-                    "test.concurrent_append",
-                    actor=None,
-                    circle_id=history.circle_id,
-                    data={"worker": worker, "number": number},
-                )
-                db.session.commit()
+        for number in range(APPENDS_PER_THREAD):
+            record(
+                "test.concurrent_append",
+                actor=None,
+                circle_id=history.circle_id,
+                data={"worker": worker, "number": number},
+            )
+            db.session.commit()
 
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        for future in [pool.submit(append, worker) for worker in range(THREADS)]:
-            future.result(timeout=300)
+    all_at_once([lambda worker=worker: append(worker) for worker in range(THREADS)], app=app, timeout=300, reraise=True)
 
     total = HISTORY_LENGTH + THREADS * APPENDS_PER_THREAD
     assert seqs_of(app, history) == list(range(1, total + 1))

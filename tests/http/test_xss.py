@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from tests.conftest import Client
-from tests.security.xss_world import build_xss_world, injected_elements
+from tests.worlds.xss import build_xss_world, injected_elements
 
 
 def test_no_page_turns_stored_text_into_markup(app: Flask) -> None:

@@ -33,6 +33,7 @@ from tests.factories import (
     make_user,
     sample_proposal,
 )
+from tests.worlds.circles import all_routes, url_for_rule
 
 ACTORS = ("visitor", "outsider", "other_admin", "superuser", "member", "circle", "treasurer", "admin")
 #: Routes that act on the sample proposal or comment, which the "member" actor wrote.
@@ -51,16 +52,7 @@ AUTHOR_ONLY = {
 ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
 
 
-def _routes() -> list[tuple[str, str, str]]:
-    app = create_app(test_config("sqlite://"))
-    routes = []
-    for rule in app.url_map.iter_rules():
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            routes.append((rule.endpoint, rule.rule, method))
-    return sorted(routes)
-
-
-ROUTES = _routes()
+ROUTES = all_routes()
 
 
 def _policy(app: Flask, endpoint: str) -> Policy | None:
@@ -160,12 +152,7 @@ def _url(rule: str, world: World, actor: str) -> str:
         "token_id": world.own_token_ids.get(actor, 1),
         "filename": "css/app.css",
     }
-    url = rule
-    for name, value in values.items():
-        for converter in ("int:", "path:", ""):
-            url = url.replace(f"<{converter}{name}>", str(value))
-    assert "<" not in url, f"no sample value for {rule}"
-    return url
+    return url_for_rule(rule, values)
 
 
 def _request(client: Client, method: str, url: str, token: str | None) -> Any:
@@ -233,7 +220,7 @@ def test_route_refuses_everyone_its_policy_excludes(app: Flask, endpoint: str, r
         if endpoint == "auth.revoke_token" and got == "not_found" and expected is None:
             got = None  # the token belongs to somebody else's sample; ownership has its own test
         if endpoint == "auth.totp_qr" and got == "not_found" and expected is None:
-            got = None  # nobody here is setting up an authenticator app; tests/payouts/test_totp.py shows the code
+            got = None  # nobody here is setting up an authenticator app; tests/http/test_setup_and_api.py shows it
         outcomes[actor] = (expected, got, response.status_code)
         response.close()
     wrong = {actor: o for actor, o in outcomes.items() if o[0] != o[1]}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -15,30 +13,11 @@ from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.rounds.models import Round
+from tests.concurrency import all_at_once
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_round, make_token, make_user
 
 THREADS = 12
-
-
-def _all_at_once(work: list[Any]) -> list[Any]:
-    """Run the callables in threads that start together; return their results in order."""
-    barrier = threading.Barrier(len(work))
-    results: list[Any] = [None] * len(work)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work[index]()
-        except Exception as error:  # noqa: BLE001 - reported as the thread's result
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_two_admins_moving_a_round_at_once_move_it_exactly_once(app: Flask) -> None:
@@ -58,7 +37,7 @@ def test_two_admins_moving_a_round_at_once_move_it_exactly_once(app: Flask) -> N
             "POST", f"/api/v1/rounds/{round_id}/advance", {"to": "proposals"}, token=token
         ).status_code
 
-    statuses = Counter(_all_at_once([lambda token=token: advance(token) for token in tokens]))
+    statuses = Counter(all_at_once([lambda token=token: advance(token) for token in tokens]))
     assert statuses[200] == 1, statuses
     assert set(statuses) <= {200, 409, 422}, statuses
     with app.app_context():
@@ -94,7 +73,7 @@ def test_an_invitation_used_by_many_browsers_at_once_makes_one_account(app: Flas
             .status_code
         )
 
-    statuses = Counter(_all_at_once([lambda index=index: sign_up(index) for index in range(THREADS)]))
+    statuses = Counter(all_at_once([lambda index=index: sign_up(index) for index in range(THREADS)]))
     assert statuses[302] == 1, statuses
     assert set(statuses) <= {302, 404, 409}, statuses
     with app.app_context():
