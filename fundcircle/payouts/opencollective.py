@@ -1,6 +1,6 @@
 """A small client for Open Collective's GraphQL API v2: the few documents Fund Circle sends, and what can go wrong.
 
-Every document is a constant here; a test (tests/payouts/test_client.py) validates each against Open Collective's
+Every document is a constant here; a test (tests/services/test_client.py) validates each against Open Collective's
 schema, which is kept with the local sandbox, a development tool (devtools/oc_sandbox/oc_sandbox/schema/), so a field
 Open Collective does not have fails CI, not a payout. The product itself never reads that schema.
 

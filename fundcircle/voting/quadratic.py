@@ -3,7 +3,7 @@
 A ballot gives each proposal an integer number of votes v and costs the sum of v squared, which must not exceed the
 member's credits. A proposal's score is the sum of its votes. With quorum, proposals scoring above 0 are funded in
 order (highest score, then smaller amount, then earlier submission), each in full if it fits in what is left of the
-budget, otherwise skipped; all or nothing. tests/unit/test_quadratic.py works the example through.
+budget, otherwise skipped; all or nothing. tests/rules/test_quadratic.py works the example through.
 """
 
 from __future__ import annotations
