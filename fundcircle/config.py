@@ -68,6 +68,15 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
     elif not secret_key:
         secret_key = _development_secret_key(instance_path)
 
+    # The local Open Collective sandbox (`make run`, the tests) listens on 127.0.0.1: development may reach loopback,
+    # production never (the server's own network is no place for a treasurer's address to lead).
+    allow_loopback = _env_bool("OPENCOLLECTIVE_ALLOW_LOOPBACK", not production)
+    if production and allow_loopback:
+        raise ConfigError(
+            "OPENCOLLECTIVE_ALLOW_LOOPBACK is on but FUNDCIRCLE_ENV is production: the server may only call public "
+            "Open Collective addresses in production; unset OPENCOLLECTIVE_ALLOW_LOOPBACK."
+        )
+
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'fundcircle.sqlite'}"
 
     config: dict[str, Any] = {
@@ -102,6 +111,7 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "SEALING_KEY": os.environ.get("SEALING_KEY", ""),
         # Open Collective: the API a circle connects to by default, and how long to wait for it.
         "OPENCOLLECTIVE_API_URL": os.environ.get("OPENCOLLECTIVE_API_URL", "https://api.opencollective.com/graphql/v2"),
+        "OPENCOLLECTIVE_ALLOW_LOOPBACK": allow_loopback,
         "OPENCOLLECTIVE_CONNECT_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_CONNECT_TIMEOUT", "5")),
         "OPENCOLLECTIVE_READ_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_READ_TIMEOUT", "30")),
         # Reads (never mutations) are tried 3 times, waiting this long, then twice as long, in between.

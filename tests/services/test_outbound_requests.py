@@ -1,0 +1,184 @@
+"""The Open Collective address a treasurer types is fetched by the server, with the circle's token: it may lead only
+to public addresses over https, checked when it is entered and again at every connection, and redirects are never
+followed. The local sandbox on 127.0.0.1 works only through the explicit OPENCOLLECTIVE_ALLOW_LOOPBACK setting.
+
+Real sockets and real HTTP stand-ins on loopback throughout: a refused address must not even be connected to."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from fundcircle.errors import ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.payouts.models import OpenCollectiveConnection
+from fundcircle.payouts.opencollective import OpenCollectiveClient, PayoutGatewayError
+from fundcircle.payouts.outbound import AddressPolicy
+from fundcircle.payouts.services import ConnectionInput, check_connection_input
+from oc_sandbox.sandbox import RunningSandbox
+from tests.conftest import Client
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_TOKEN
+from tests.worlds.treasury import build_treasury
+
+STRICT = AddressPolicy(allow_loopback=False)
+SANDBOX = AddressPolicy(allow_loopback=True)
+
+#: Addresses that lead into the server's own network, each with a port filled in by the test.
+FORBIDDEN = [
+    "https://127.0.0.1:{port}/graphql/v2",
+    "https://169.254.169.254:{port}/latest/meta-data",
+    "https://10.1.2.3:{port}/graphql/v2",
+    "https://192.168.1.20:{port}/graphql/v2",
+    "https://[::1]:{port}/graphql/v2",
+    "https://[::ffff:127.0.0.1]:{port}/graphql/v2",
+    "https://100.64.0.1:{port}/graphql/v2",
+    "https://localhost:{port}/graphql/v2",  # a name, resolving to a loopback address
+    "http://127.0.0.1:{port}/graphql/v2",
+]
+
+
+class Listener:
+    """A TCP socket on 127.0.0.1 that counts who connects to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.05)
+        self.port = int(self.sock.getsockname()[1])
+
+    def connections(self) -> int:
+        count = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                return count
+            conn.close()
+            count += 1
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    running = Listener()
+    yield running
+    running.sock.close()
+
+
+@contextmanager
+def stand_in(handler: Callable[[Request], Response]) -> Iterator[tuple[str, list[Request]]]:
+    """A real HTTP server on 127.0.0.1 answering with `handler`; yields its base URL and the requests it saw."""
+    seen: list[Request] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        request.get_data()
+        seen.append(request)
+        return handler(request)(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def _connection_input(api_url: str) -> ConnectionInput:
+    return ConnectionInput(api_url=api_url, slug=SANDBOX_COLLECTIVE, token=SANDBOX_TOKEN, expense_type="GRANT")
+
+
+# -- at entry --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", FORBIDDEN)
+def test_each_private_address_is_refused_when_entered(make_app: Callable[..., Flask], address: str) -> None:
+    strict = make_app(OPENCOLLECTIVE_ALLOW_LOOPBACK=False)
+    with strict.app_context(), pytest.raises(ValidationFailed) as caught:
+        check_connection_input(_connection_input(address.format(port=443)))
+    assert caught.value.field == "api_url"
+    assert "https://" in str(caught.value) or "private or local network" in str(caught.value)
+
+
+def test_the_connect_form_refuses_a_metadata_address_and_saves_nothing(
+    make_app: Callable[..., Flask], oc_sandbox: RunningSandbox, app: Flask
+) -> None:
+    treasury = build_treasury(app, oc_sandbox, connect=False)
+    strict = make_app(OPENCOLLECTIVE_ALLOW_LOOPBACK=False)
+    client: Client = strict.test_client()  # type: ignore[assignment]
+    client.login(treasury.emails["tomas"])
+    url = f"/circles/{treasury.circle_id}/treasury/connect"
+    for address in ("https://169.254.169.254/latest/meta-data", oc_sandbox.url):
+        form = {"api_url": address, "slug": SANDBOX_COLLECTIVE, "token": SANDBOX_TOKEN, "expense_type": "GRANT"}
+        response = client.post_form(url, form)
+        text = response.get_data(as_text=True)
+        assert response.status_code == 422, address
+        assert 'id="api_url-error"' in text
+    with strict.app_context():
+        assert db.session.get(OpenCollectiveConnection, treasury.circle_id) is None
+
+
+# -- at every connection -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", FORBIDDEN)
+def test_each_private_address_is_refused_at_connect_without_connecting(listener: Listener, address: str) -> None:
+    client = OpenCollectiveClient(address.format(port=listener.port), "secret-token", read_attempts=1, policy=STRICT)
+    with client, pytest.raises(PayoutGatewayError) as caught:
+        client.create_expense(SANDBOX_COLLECTIVE, {})
+    assert caught.value.outcome == "not_sent" and caught.value.code == "AddressRefused"
+    assert "secret-token" not in caught.value.message
+    assert listener.connections() == 0
+
+
+def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else() -> None:
+    with stand_in(lambda request: Response("internal admin page", status=200)) as (inner_url, inner_seen):
+        redirect = Response("moved: internal-detail-xyz", status=302, headers={"Location": f"{inner_url}/admin"})
+        with stand_in(lambda request: redirect) as (outer_url, outer_seen):
+            client = OpenCollectiveClient(f"{outer_url}/graphql/v2", "secret-token", read_attempts=1, policy=SANDBOX)
+            with client, pytest.raises(PayoutGatewayError) as caught:
+                client.me()
+    assert len(outer_seen) == 1 and inner_seen == []
+    assert caught.value.status == 302 and "redirect" in caught.value.message
+    assert "internal-detail-xyz" not in caught.value.message and inner_url not in caught.value.message
+
+
+def test_what_another_service_answers_is_not_echoed() -> None:
+    answers = iter(
+        [
+            Response("<html>db password is hunter2</html>", status=404),
+            Response("stack trace: hunter2", status=500),
+            Response("hunter2", status=200),
+        ]
+    )
+    with stand_in(lambda request: next(answers)) as (url, _seen):
+        client = OpenCollectiveClient(f"{url}/graphql/v2", "t", read_attempts=1, policy=SANDBOX)
+        with client:
+            for _ in range(3):
+                with pytest.raises(PayoutGatewayError) as caught:
+                    client.create_expense(SANDBOX_COLLECTIVE, {})
+                assert "hunter2" not in caught.value.message
+
+
+def test_the_sandbox_on_loopback_works_only_with_the_explicit_setting(oc_sandbox: RunningSandbox) -> None:
+    with OpenCollectiveClient(oc_sandbox.url, SANDBOX_TOKEN, read_attempts=1, policy=SANDBOX) as client:
+        assert client.collective(SANDBOX_COLLECTIVE).slug == SANDBOX_COLLECTIVE
+    with OpenCollectiveClient(oc_sandbox.url, SANDBOX_TOKEN, read_attempts=1) as client:
+        with pytest.raises(PayoutGatewayError) as caught:
+            client.me()
+        assert caught.value.code == "AddressRefused"
+
+
+def test_the_sandbox_can_be_connected_in_development(app: Flask, oc_sandbox: RunningSandbox) -> None:
+    with app.app_context():
+        assert check_connection_input(_connection_input(oc_sandbox.url)).api_url == oc_sandbox.url
