@@ -6,7 +6,9 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
+
+from fundcircle.config import DEVELOPMENT_BASE_URL
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +18,11 @@ def mail_configured() -> bool:
 
 
 def external_url(endpoint: str, **values: object) -> str:
-    """An absolute link for e-mails: under BASE_URL when set (behind a proxy), else the current request's host.
-    Outside a request (a command run by cron) without BASE_URL, the path is the best there is."""
-    base = current_app.config.get("BASE_URL") or ""
-    if has_request_context():
-        return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
+    """An absolute link for e-mails and invitations, under BASE_URL alone: never the request's Host header, which
+    whoever sends the request chooses (a reset or invitation link pointing at their own site). Production refuses
+    to start without BASE_URL; development has a default (fundcircle/config.py)."""
+    base = (current_app.config.get("BASE_URL") or DEVELOPMENT_BASE_URL).rstrip("/")
+    # The path alone, built without a request: the same for a page and for a command run by cron.
     adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
     return base + adapter.build(endpoint, values)
 
