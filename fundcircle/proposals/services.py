@@ -27,6 +27,7 @@ from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import COUNTING, format_time, is_before
 from fundcircle.rounds.services import phase_change_audience
+from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 MAX_TITLE = 120
 MAX_SUMMARY = 300
@@ -77,9 +78,11 @@ def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
         fail("title", "Enter a title.")
     elif len(title) > MAX_TITLE:
         fail("title", f"Use at most {MAX_TITLE} characters (this one has {len(title)}).")
+    elif not is_single_line(title):
+        fail("title", SINGLE_LINE_MESSAGE)
     if not summary:
         fail("summary", "Enter a one-line summary.")
-    elif len(summary) > MAX_SUMMARY or "\n" in summary:
+    elif len(summary) > MAX_SUMMARY or not is_single_line(summary):
         fail("summary", f"Keep the summary to one line of at most {MAX_SUMMARY} characters.")
     if not body:
         fail("body", "Describe the proposal.")
@@ -108,6 +111,8 @@ def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
     else:
         if len(name) > 120:
             fail("payee_name", "Use at most 120 characters.")
+        elif not is_single_line(name):
+            fail("payee_name", SINGLE_LINE_MESSAGE)
         try:
             email = normalise_email(email)
         except ValidationFailed as error:
