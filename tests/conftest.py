@@ -42,6 +42,8 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "MAIL_SERVER": "",
         # The Open Collective sandbox of the tests listens on 127.0.0.1; production never allows loopback.
         "OPENCOLLECTIVE_ALLOW_LOOPBACK": True,
+        # Links in e-mails come from BASE_URL alone, never the Host header: here, the test client's own host.
+        "BASE_URL": "http://localhost",
         **overrides,
     }
 
