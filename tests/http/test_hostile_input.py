@@ -316,3 +316,46 @@ def test_a_notice_that_cannot_be_built_never_turns_a_committed_change_into_an_er
     told = {world.emails["decider"], world.emails["other"], world.emails["author"]}
     assert told <= set(inbox.recipients())
     assert all("\n" not in str(message["Subject"]) for message in inbox.messages)
+
+
+# -- Markdown: bounded work, rendered once ---------------------------------------------------------------------
+
+
+def test_a_markdown_text_of_thousands_of_lines_is_refused_and_nothing_is_stored(
+    client: Client, world: World, app: Flask
+) -> None:
+    """20 kB of one-character table rows takes the parser about a second: such a text is refused at the door."""
+    before = _counts(app)
+    table = "a|b\n-|-\n" + "|\n" * 9_990
+    assert len(table) <= 20_000
+    proposal = client.json_call("POST", f"{API}/rounds/{world.round_id}/proposals", {**PROPOSAL, "body": table},
+                                token=world.author)  # fmt: skip
+    assert proposal.status_code == 422 and "lines" in str(_error(proposal)["fields"]["body"])
+    comment = client.json_call("POST", f"{API}/proposals/{world.proposal_id}/comments", {"body": "x\n" * 4_000},
+                               token=world.decider)  # fmt: skip
+    assert comment.status_code == 422 and "lines" in str(_error(comment)["fields"]["body"])
+    assert _counts(app) == before
+
+
+def test_a_body_is_rendered_once_when_written_and_read_as_stored(client: Client, world: World, app: Flask) -> None:
+    """The stored HTML is what pages and the API show, and a new version whose body did not change keeps it: it is
+    not rendered again (the stored HTML is replaced here by a marker no rendering of the body would produce)."""
+    from fundcircle.proposals.models import ProposalVersion
+
+    marker = "<p>rendered when written</p>"
+    with app.app_context():
+        db.session.execute(
+            update(ProposalVersion).where(ProposalVersion.proposal_id == world.proposal_id).values(body_html=marker)
+        )
+        db.session.commit()
+    shown = client.json_call("GET", f"{API}/proposals/{world.proposal_id}", token=world.decider).get_json()
+    assert shown["body_html"] == marker
+    client.login(world.emails["decider"])
+    assert marker in client.get(f"/proposals/{world.proposal_id}").get_data(as_text=True)
+    patched = client.json_call("PATCH", f"{API}/proposals/{world.proposal_id}", {"amount_minor": 20_000},
+                               token=world.author)  # fmt: skip
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["version"] == 2 and patched.get_json()["body_html"] == marker
+    changed = client.json_call("PATCH", f"{API}/proposals/{world.proposal_id}", {"body": "A *new* plan."},
+                               token=world.author)  # fmt: skip
+    assert changed.get_json()["body_html"] == "<p>A <em>new</em> plan.</p>\n"
