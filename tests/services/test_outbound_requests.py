@@ -141,15 +141,17 @@ def test_each_private_address_is_refused_at_connect_without_connecting(listener:
     assert listener.connections() == 0
 
 
-def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else() -> None:
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else(status: int) -> None:
+    """Measured before: a 307 to plain http on 127.0.0.1 was followed, POST and Personal-Token header included."""
     with stand_in(lambda request: Response("internal admin page", status=200)) as (inner_url, inner_seen):
-        redirect = Response("moved: internal-detail-xyz", status=302, headers={"Location": f"{inner_url}/admin"})
+        redirect = Response("moved: internal-detail-xyz", status=status, headers={"Location": f"{inner_url}/admin"})
         with stand_in(lambda request: redirect) as (outer_url, outer_seen):
             client = OpenCollectiveClient(f"{outer_url}/graphql/v2", "secret-token", read_attempts=1, policy=SANDBOX)
             with client, pytest.raises(PayoutGatewayError) as caught:
                 client.me()
     assert len(outer_seen) == 1 and inner_seen == []
-    assert caught.value.status == 302 and "redirect" in caught.value.message
+    assert caught.value.status == status and "redirect" in caught.value.message
     assert "internal-detail-xyz" not in caught.value.message and inner_url not in caught.value.message
 
 
@@ -182,3 +184,59 @@ def test_the_sandbox_on_loopback_works_only_with_the_explicit_setting(oc_sandbox
 def test_the_sandbox_can_be_connected_in_development(app: Flask, oc_sandbox: RunningSandbox) -> None:
     with app.app_context():
         assert check_connection_input(_connection_input(oc_sandbox.url)).api_url == oc_sandbox.url
+
+
+def test_a_stored_address_is_checked_again_at_every_connection(
+    make_app: Callable[..., Flask], app: Flask, oc_sandbox: RunningSandbox, listener: Listener
+) -> None:
+    """An address accepted once (or what its name resolves to) can change: the server's own client refuses it when
+    it connects, under the production setting, and never opens the connection."""
+    from fundcircle.payouts.services import client_for, connection_of
+    from tests.factories import connect_circle
+
+    treasury = build_treasury(app, oc_sandbox, connect=False)
+    strict = make_app(OPENCOLLECTIVE_ALLOW_LOOPBACK=False)
+    with strict.app_context():
+        from fundcircle.auth.models import User
+        from fundcircle.circles.models import Circle
+
+        circle = db.session.get(Circle, treasury.circle_id)
+        tomas = db.session.scalars(db.select(User).where(User.email == treasury.emails["tomas"])).one()
+        assert circle is not None
+        connect_circle(circle, tomas, api_url=f"https://localhost:{listener.port}/graphql/v2",
+                       slug=SANDBOX_COLLECTIVE, token=SANDBOX_TOKEN)  # fmt: skip
+        connection = connection_of(treasury.circle_id)
+        assert connection is not None
+        with client_for(connection) as client, pytest.raises(PayoutGatewayError) as caught:
+            client.collective(SANDBOX_COLLECTIVE)
+    assert caught.value.code == "AddressRefused" and caught.value.outcome == "not_sent"
+    assert listener.connections() == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("0.0.0.0", False),
+        ("255.255.255.255", False),
+        ("224.0.0.251", False),
+        ("100.64.0.1", False),
+        ("172.16.0.1", False),
+        ("198.18.0.1", False),
+        ("240.0.0.1", False),
+        ("::", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("ff02::1", False),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::7f00:1", False),
+        ("2002:7f00:1::", False),
+    ],
+)
+def test_which_addresses_count_as_public(address: str, public: bool) -> None:
+    import ipaddress
+
+    from fundcircle.payouts.outbound import is_public_address
+
+    assert is_public_address(ipaddress.ip_address(address)) is public
