@@ -308,7 +308,7 @@ class OpenCollectiveClient:
         self.backoff_seconds = backoff_seconds
         self.max_retry_after_seconds = max_retry_after_seconds
         self._session = pinned_session(self.policy)
-        self._messages_trusted = _speaks_for_open_collective(api_url, self.policy)
+        self._messages_trusted = speaks_for_open_collective(api_url, self.policy)
 
     def __repr__(self) -> str:  # never show the token, even in a traceback's locals
         return f"OpenCollectiveClient({self.api_url!r})"
@@ -469,7 +469,7 @@ class OpenCollectiveClient:
         return data
 
 
-def _speaks_for_open_collective(api_url: str, policy: AddressPolicy) -> bool:
+def speaks_for_open_collective(api_url: str, policy: AddressPolicy) -> bool:
     """Whether error messages from `api_url` are Open Collective's own (or the local sandbox's, where allowed)."""
     host = (urlsplit(api_url).hostname or "").lower()
     if host in OPEN_COLLECTIVE_HOSTS:

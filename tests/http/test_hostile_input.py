@@ -285,6 +285,10 @@ def test_a_notice_that_fails_after_the_commit_leaves_the_request_successful_and_
 
         kept = db.session.scalars(select(FailedNotice)).all()
         assert [(notice.recipient, notice.attempts) for notice in kept] == [(refused, 1)]
+    still = mail_app.test_cli_runner().invoke(args=["notices", "retry"])
+    assert still.exit_code == 1 and "1 still failing" in still.output
+    with mail_app.app_context():
+        assert [notice.attempts for notice in db.session.scalars(select(FailedNotice))] == [2]
     PickyInbox.refused = "nobody@example.org"
     try:
         result = mail_app.test_cli_runner().invoke(args=["notices", "retry"])

@@ -240,3 +240,23 @@ def test_which_addresses_count_as_public(address: str, public: bool) -> None:
     from fundcircle.payouts.outbound import is_public_address
 
     assert is_public_address(ipaddress.ip_address(address)) is public
+
+
+@pytest.mark.parametrize(
+    ("api_url", "policy", "trusted"),
+    [
+        ("https://api.opencollective.com/graphql/v2", STRICT, True),
+        ("https://api-staging.opencollective.com/graphql/v2", STRICT, True),
+        ("https://oc.example.org/graphql/v2", STRICT, False),
+        ("https://api.opencollective.com.example.org/graphql/v2", STRICT, False),
+        ("http://127.0.0.1:5050/graphql/v2", SANDBOX, True),
+        ("http://127.0.0.1:5050/graphql/v2", STRICT, False),
+    ],
+)
+def test_only_open_collective_and_the_allowed_sandbox_have_their_messages_shown(
+    api_url: str, policy: AddressPolicy, trusted: bool
+) -> None:
+    """Another service's error text (an internal API answering GraphQL-like errors) is never echoed to the page."""
+    from fundcircle.payouts.opencollective import speaks_for_open_collective
+
+    assert speaks_for_open_collective(api_url, policy) is trusted
