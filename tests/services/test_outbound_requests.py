@@ -260,3 +260,46 @@ def test_only_open_collective_and_the_allowed_sandbox_have_their_messages_shown(
     from fundcircle.payouts.opencollective import speaks_for_open_collective
 
     assert speaks_for_open_collective(api_url, policy) is trusted
+
+
+def test_over_tls_the_checked_address_is_called_by_its_name(tmp_path: Any) -> None:
+    """The socket goes to the address checked, but TLS sends the name (SNI), the certificate is verified for the
+    name, and the Host header is the name: a certificate for another name is refused."""
+    import ssl
+    import subprocess  # nosec B404  # openssl makes the test's own certificate
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(  # nosec B603 B607  # a fixed command
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    names: list[str | None] = []
+    context.sni_callback = lambda _socket, name, _context: names.append(name)  # type: ignore[assignment,misc,return-value]
+    me = Response('{"data": {"me": {"id": "1", "slug": "tess"}}}', content_type="application/json")
+    seen: list[Request] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(Request(environ))
+        return me(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_port
+        by_name = OpenCollectiveClient(f"https://localhost:{port}/graphql/v2", "t", read_attempts=1, policy=SANDBOX,
+                                       ca_bundle=str(cert))  # fmt: skip
+        with by_name:
+            assert by_name.me().slug == "tess"
+        assert names == ["localhost"] and seen[0].headers["Host"] == f"localhost:{port}"
+        by_address = OpenCollectiveClient(f"https://127.0.0.1:{port}/graphql/v2", "t", read_attempts=1,
+                                          policy=SANDBOX, ca_bundle=str(cert))  # fmt: skip
+        with by_address, pytest.raises(PayoutGatewayError):
+            by_address.me()
+        assert len(seen) == 1  # the certificate is not 127.0.0.1's: nothing was sent
+    finally:
+        server.shutdown()
+        thread.join()
