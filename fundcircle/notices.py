@@ -13,12 +13,12 @@ once, as before; only the rare failure costs a write, in a transaction of its ow
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import Integer, String, Text, delete, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: After this many failed attempts a notice is no longer retried (it stays in the table, for the operator to see).
 MAX_ATTEMPTS = 10
+#: How long a retry run's claim on a notice lasts: longer than one attempt can take (the mail timeout is 10 s).
+SEND_LEASE = timedelta(minutes=5)
 
 
 class Recipient(Protocol):
@@ -52,6 +54,8 @@ class FailedNotice(Base):
     last_error: Mapped[str] = mapped_column(String(500))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Set while a retry run sends it (a lease; see retry_failed_notices).
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def queue_notice(user: Recipient, subject: str, body: str) -> None:
@@ -80,24 +84,38 @@ def _send(to: str, subject: str, body: str) -> None:
 
 def retry_failed_notices(now: datetime) -> tuple[int, int]:
     """Send every kept notice again (oldest first, at most MAX_ATTEMPTS tries each); each outcome is committed on
-    its own, so one bad notice never holds up the others. Returns (sent, still failing)."""
+    its own, so one bad notice never holds up the others. Returns (sent, still failing).
+
+    Each attempt is claimed first, committed, with a lease (`sending_since`): of two runs at the same moment, one
+    sends; a run that dies half-way leaves the lease to expire, and the notice is tried again after SEND_LEASE.
+    """
     sent = failing = 0
     ids = db.session.scalars(
         select(FailedNotice.id).where(FailedNotice.attempts < MAX_ATTEMPTS).order_by(FailedNotice.id)
     ).all()
     db.session.rollback()  # no transaction is held while the mail server answers
     for notice_id in ids:
-        notice = db.session.get(FailedNotice, notice_id)
-        if notice is None:
-            continue  # another run sent it meanwhile
-        reason = deliver(notice.recipient, notice.subject, notice.body)
+        claimed = db.session.execute(
+            update(FailedNotice)
+            .where(
+                FailedNotice.id == notice_id,
+                FailedNotice.attempts < MAX_ATTEMPTS,
+                or_(FailedNotice.sending_since.is_(None), FailedNotice.sending_since < now - SEND_LEASE),
+            )
+            .values(attempts=FailedNotice.attempts + 1, sending_since=now, last_attempt_at=now)
+            .returning(FailedNotice.recipient, FailedNotice.subject, FailedNotice.body)
+        ).one_or_none()
+        db.session.commit()
+        if claimed is None:
+            continue  # sent, given up on, or being sent by another run
+        reason = deliver(claimed.recipient, claimed.subject, claimed.body)
         if reason is None:
-            db.session.delete(notice)
+            db.session.execute(delete(FailedNotice).where(FailedNotice.id == notice_id))
             sent += 1
         else:
-            notice.attempts += 1
-            notice.last_error = reason
-            notice.last_attempt_at = now
+            db.session.execute(
+                update(FailedNotice).where(FailedNotice.id == notice_id).values(sending_since=None, last_error=reason)
+            )
             failing += 1
         db.session.commit()
     return sent, failing

@@ -363,3 +363,21 @@ def test_a_body_is_rendered_once_when_written_and_read_as_stored(client: Client,
     changed = client.json_call("PATCH", f"{API}/proposals/{world.proposal_id}", {"body": "A *new* plan."},
                                token=world.author)  # fmt: skip
     assert changed.get_json()["body_html"] == "<p>A <em>new</em> plan.</p>\n"
+
+
+def test_two_retry_runs_at_once_send_each_kept_notice_once(make_app: Any, picky_smtp: tuple[int, PickyInbox]) -> None:
+    from fundcircle.notices import FailedNotice, retry_failed_notices
+    from tests.concurrency import all_at_once
+
+    port, inbox = picky_smtp
+    mail_app: Flask = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    with mail_app.app_context():
+        for number in range(5):
+            db.session.add(FailedNotice(recipient=f"r{number}@example.org", subject=f"Notice {number}", body="b",
+                                        attempts=1, last_error="550"))  # fmt: skip
+        db.session.commit()
+    results = all_at_once([lambda: retry_failed_notices(utcnow())] * 4, app=mail_app, reraise=True)
+    assert sum(sent for sent, _ in results) == 5 and all(failing == 0 for _, failing in results)
+    assert inbox.recipients() == [f"r{number}@example.org" for number in range(5)]
+    with mail_app.app_context():
+        assert db.session.scalars(select(FailedNotice)).all() == []

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=500), nullable=False),
         sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sending_since", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_failed_notices")),
     )
 
