@@ -30,10 +30,12 @@ from fundcircle.deliberation import views as deliberation_views
 from fundcircle.demo import demo_command
 from fundcircle.errors import error_response, is_api_request, register_error_handlers
 from fundcircle.extensions import csrf, db, login_manager, migrate
+from fundcircle.input_limits import NUL_MESSAGE, InputRefused, check_json, contains_nul
 from fundcircle.ledger import api as ledger_api
 from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
 from fundcircle.money import format_minor
+from fundcircle.notices import notices_cli
 from fundcircle.openapi import init_api
 from fundcircle.payouts import api as payouts_api
 from fundcircle.payouts import cli as payouts_cli
@@ -127,12 +129,26 @@ def _user_from_bearer_token() -> Any:
 
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
-    def refuse_nul_characters() -> None:
-        """PostgreSQL cannot store NUL in text and no person types one: refuse it before anything is read."""
+    def refuse_hostile_input() -> None:
+        """PostgreSQL cannot store NUL in text and no person types one; JSON integers of thousands of digits and
+        JSON nested a thousand levels deep cost far more than their size. All are refused before anything is read,
+        wherever they are: the path, the query string, a header, a form field or the body."""
+        texts = [request.path, *request.headers.values()]
+        texts += [text for pair in request.args.items(multi=True) for text in pair]
         if request.method not in SAFE_METHODS:
             body = request.get_data()  # cached: forms and JSON are parsed from the same bytes afterwards
             if b"\x00" in body or b"\\u0000" in body:
-                raise BadRequest("Text may not contain NUL characters.")
+                raise BadRequest(NUL_MESSAGE)
+            if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                texts += [text for pair in request.form.items(multi=True) for text in pair]
+                texts += [upload.filename or "" for upload in request.files.values()]
+            elif request.is_json and body:
+                try:
+                    check_json(body)
+                except InputRefused as error:
+                    raise BadRequest(str(error)) from None
+        if contains_nul(texts):
+            raise BadRequest(NUL_MESSAGE)
 
     @app.before_request
     def authenticate_and_check_csrf() -> None:
@@ -209,6 +225,7 @@ COMMANDS = (
     payouts_cli.payouts_cli,
     ledger_cli.ledger_cli,
     demo_command,
+    notices_cli,
 )
 
 

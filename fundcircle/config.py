@@ -6,8 +6,13 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fundcircle.ledger.chain import json_text
+
+#: Where links in e-mails point in development and tests when BASE_URL is unset: the address `make run` serves on.
+#: Never a request's Host header, which whoever sends the request chooses.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 #: Values that must never be used as a production secret key.
 WEAK_SECRET_KEYS = {"", "dev", "change-me", "changeme", "secret"}
@@ -43,6 +48,24 @@ def _development_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _base_url(value: str, *, production: bool) -> str:
+    """The public address links are built from, without a trailing slash.
+
+    :raises ConfigError: in production if it is unset or not an https address with a host.
+    """
+    base = value.strip().rstrip("/")
+    if not production:
+        return base or DEVELOPMENT_BASE_URL
+    parts = urlsplit(base)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            "FUNDCIRCLE_ENV is production but BASE_URL is missing or not an https address: set BASE_URL to the "
+            "address people open Fund Circle at, for example https://fund.example.org. Links in e-mails and "
+            "invitations are built from it (never from a request's Host header, which the sender chooses)."
+        )
+    return base
+
+
 def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[str, Any]:
     """Build the configuration from the environment.
 
@@ -50,7 +73,7 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
     cookies; otherwise the app runs in development mode with a generated key and a SQLite file in `instance/`.
     `secret_key_given` means the caller (a test) sets SECRET_KEY itself.
 
-    :raises ConfigError: in production without a usable `SECRET_KEY`.
+    :raises ConfigError: in production without a usable `SECRET_KEY` or `BASE_URL`, or with loopback allowed.
     """
     production = os.environ.get("FUNDCIRCLE_ENV", "development") == "production"
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -68,6 +91,17 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
     elif not secret_key:
         secret_key = _development_secret_key(instance_path)
 
+    # The local Open Collective sandbox (`make run`, the tests) listens on 127.0.0.1: development may reach loopback,
+    # production never (the server's own network is no place for a treasurer's address to lead).
+    allow_loopback = _env_bool("OPENCOLLECTIVE_ALLOW_LOOPBACK", not production)
+    if production and allow_loopback:
+        raise ConfigError(
+            "OPENCOLLECTIVE_ALLOW_LOOPBACK is on but FUNDCIRCLE_ENV is production: the server may only call public "
+            "Open Collective addresses in production; unset OPENCOLLECTIVE_ALLOW_LOOPBACK."
+        )
+
+    base_url = _base_url(os.environ.get("BASE_URL", ""), production=production)
+
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'fundcircle.sqlite'}"
 
     config: dict[str, Any] = {
@@ -77,8 +111,8 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         # JSON columns stored with sorted keys and no spaces: a ledger entry's data is then stored as the very text
         # its hash covers (fundcircle/ledger/chain.py), and `ledger verify` hashes it as read.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_text},
-        # Where links in e-mails point; defaults to the host of the request that made them.
-        "BASE_URL": os.environ.get("BASE_URL", "").rstrip("/"),
+        # Where links in e-mails and invitations point; required in production (see _base_url).
+        "BASE_URL": base_url,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -102,6 +136,7 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "SEALING_KEY": os.environ.get("SEALING_KEY", ""),
         # Open Collective: the API a circle connects to by default, and how long to wait for it.
         "OPENCOLLECTIVE_API_URL": os.environ.get("OPENCOLLECTIVE_API_URL", "https://api.opencollective.com/graphql/v2"),
+        "OPENCOLLECTIVE_ALLOW_LOOPBACK": allow_loopback,
         "OPENCOLLECTIVE_CONNECT_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_CONNECT_TIMEOUT", "5")),
         "OPENCOLLECTIVE_READ_TIMEOUT": float(os.environ.get("OPENCOLLECTIVE_READ_TIMEOUT", "30")),
         # Reads (never mutations) are tried 3 times, waiting this long, then twice as long, in between.

@@ -22,6 +22,20 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 _markdown.enable("strikethrough")
 
 
+#: The most lines a Markdown text may have. The parser's work grows with lines far faster than with characters
+#: (20 kB of one-character table rows takes about a second to render), and nobody writes a proposal or a comment
+#: of more than a thousand lines: refusing them bounds the work of every write.
+MAX_MARKDOWN_LINES = 1000
+
+
+def too_many_lines(text: str) -> str | None:
+    """Why `text` is refused for its number of lines, or None if it is within MAX_MARKDOWN_LINES."""
+    lines = text.count("\n") + 1
+    if lines > MAX_MARKDOWN_LINES:
+        return f"Use at most {MAX_MARKDOWN_LINES:,} lines (this has {lines:,})."
+    return None
+
+
 def render_markdown(text: str) -> str:
     """Markdown source -> sanitised HTML."""
     return nh3.clean(

@@ -1,16 +1,37 @@
 """E-mail notices, sent only once the change they tell about is committed.
 
 Services queue notices in the unit of work (fundcircle/unit_of_work.py): they are sent after the commit, and a
-rollback drops them, so nobody hears of a change that did not happen. A failing mail server is logged and never
-fails the request.
+rollback drops them, so nobody hears of a change that did not happen. A notice that cannot be sent (the mail
+server is down, refuses one mailbox, or anything else goes wrong) never fails the request, whose change is already
+stored: it is logged and kept in `failed_notices`, and `flask notices retry` (run from cron, like `rounds tick`)
+sends it again, counting attempts, until it goes out or has been tried MAX_ATTEMPTS times.
+
+Why a table of failures rather than an outbox of every notice: a notice is sent in the request that caused it, at
+once, as before; only the rare failure costs a write, in a transaction of its own after the request's commit.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from fundcircle.mail import send_mail
+import click
+from flask.cli import AppGroup
+from sqlalchemy import Integer, String, Text, delete, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.extensions import db
+from fundcircle.mail import deliver, mail_configured
 from fundcircle.unit_of_work import after_commit
+
+log = logging.getLogger(__name__)
+
+#: After this many failed attempts a notice is no longer retried (it stays in the table, for the operator to see).
+MAX_ATTEMPTS = 10
+#: How long a retry run's claim on a notice lasts: longer than one attempt can take (the mail timeout is 10 s).
+SEND_LEASE = timedelta(minutes=5)
 
 
 class Recipient(Protocol):
@@ -18,6 +39,23 @@ class Recipient(Protocol):
 
     email: str
     email_notices: bool
+
+
+class FailedNotice(Base):
+    """A notice that could not be sent after its change was committed, kept to be sent again."""
+
+    __tablename__ = "failed_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    last_error: Mapped[str] = mapped_column(String(500))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Set while a retry run sends it (a lease; see retry_failed_notices).
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def queue_notice(user: Recipient, subject: str, body: str) -> None:
@@ -30,4 +68,68 @@ def queue_notice(user: Recipient, subject: str, body: str) -> None:
 
 
 def _send(to: str, subject: str, body: str) -> None:
-    send_mail(to, subject, body)
+    if not mail_configured():
+        return  # no mail server: notices are off for this installation, nothing to retry
+    reason = deliver(to, subject, body)
+    if reason is None:
+        return
+    try:
+        db.session.add(FailedNotice(recipient=to, subject=subject, body=body, attempts=1, last_error=reason))
+        db.session.commit()
+    except Exception:
+        # Not even the failure could be stored (the database is gone too): the log is all there is.
+        log.exception("could not keep the failed notice %r to %s for a retry", subject, to)
+        db.session.rollback()
+
+
+def retry_failed_notices(now: datetime) -> tuple[int, int]:
+    """Send every kept notice again (oldest first, at most MAX_ATTEMPTS tries each); each outcome is committed on
+    its own, so one bad notice never holds up the others. Returns (sent, still failing).
+
+    Each attempt is claimed first, committed, with a lease (`sending_since`): of two runs at the same moment, one
+    sends; a run that dies half-way leaves the lease to expire, and the notice is tried again after SEND_LEASE.
+    """
+    sent = failing = 0
+    ids = db.session.scalars(
+        select(FailedNotice.id).where(FailedNotice.attempts < MAX_ATTEMPTS).order_by(FailedNotice.id)
+    ).all()
+    db.session.rollback()  # no transaction is held while the mail server answers
+    for notice_id in ids:
+        claimed = db.session.execute(
+            update(FailedNotice)
+            .where(
+                FailedNotice.id == notice_id,
+                FailedNotice.attempts < MAX_ATTEMPTS,
+                or_(FailedNotice.sending_since.is_(None), FailedNotice.sending_since < now - SEND_LEASE),
+            )
+            .values(attempts=FailedNotice.attempts + 1, sending_since=now, last_attempt_at=now)
+            .returning(FailedNotice.recipient, FailedNotice.subject, FailedNotice.body)
+        ).one_or_none()
+        db.session.commit()
+        if claimed is None:
+            continue  # sent, given up on, or being sent by another run
+        reason = deliver(claimed.recipient, claimed.subject, claimed.body)
+        if reason is None:
+            db.session.execute(delete(FailedNotice).where(FailedNotice.id == notice_id))
+            sent += 1
+        else:
+            db.session.execute(
+                update(FailedNotice).where(FailedNotice.id == notice_id).values(sending_since=None, last_error=reason)
+            )
+            failing += 1
+        db.session.commit()
+    return sent, failing
+
+
+notices_cli = AppGroup("notices", help="E-mail notices that could not be sent.")
+
+
+@notices_cli.command("retry")
+def retry_command() -> None:
+    """Send again the notices that failed; exit 1 if some still fail."""
+    if not mail_configured():
+        raise click.ClickException("No mail server is configured (MAIL_SERVER): notices cannot be sent.")
+    sent, failing = retry_failed_notices(utcnow())
+    click.echo(f"{sent} notice(s) sent, {failing} still failing.")
+    if failing:
+        raise SystemExit(1)

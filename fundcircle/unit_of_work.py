@@ -83,8 +83,12 @@ def run_ready_work() -> None:
             try:
                 work()
             except Exception:
+                # The commit stands: the request still answers as it succeeded, and the next work still runs.
                 log.exception("work after commit failed")
-                db.session.rollback()
+                try:
+                    db.session.rollback()
+                except Exception:
+                    log.exception("could not roll back after failed work after commit")
 
 
 def roll_back() -> None:

@@ -17,6 +17,7 @@ from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
+from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 from fundcircle.unit_of_work import after_commit, keep_after_rollback
 
 MIN_PASSWORD_LENGTH = 10
@@ -79,6 +80,8 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
         raise ValidationFailed("Enter a name.", field="name")
     if len(name) > 80:
         raise ValidationFailed("Use at most 80 characters.", field="name")
+    if not is_single_line(name):
+        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
     check_password_rules(password)
     if find_user_by_email(email) is not None:
         raise Conflict("An account with this e-mail address exists already.", field="email")
@@ -200,6 +203,8 @@ def create_api_token(actor: User, name: str) -> tuple[ApiToken, str]:
         raise ValidationFailed("Give the token a name, such as the script that will use it.", field="name")
     if len(name) > 80:
         raise ValidationFailed("Use at most 80 characters.", field="name")
+    if not is_single_line(name):
+        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     api_token = ApiToken(user_id=actor.id, name=name, prefix=token[:10], token_hash=sha256_hex(token))
     db.session.add(api_token)

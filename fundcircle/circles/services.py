@@ -20,6 +20,7 @@ from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from fundcircle.extensions import db
 from fundcircle.ledger.record import create_chain, record
 from fundcircle.money import MoneyError, check_currency
+from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -67,6 +68,8 @@ def _check_name(name: str) -> str:
         raise ValidationFailed("Enter a name.", field="name")
     if len(name) > 80:
         raise ValidationFailed("Use at most 80 characters.", field="name")
+    if not is_single_line(name):
+        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
     return name
 
 

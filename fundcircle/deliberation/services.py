@@ -18,7 +18,7 @@ from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
-from fundcircle.markdown import render_markdown
+from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.notices import queue_notice
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import proposal_created, row_counts
@@ -35,6 +35,8 @@ def _check_body(body: str) -> str:
         raise ValidationFailed("Write something first.", field="body")
     if len(text) > MAX_COMMENT:
         raise ValidationFailed(f"Use at most {MAX_COMMENT:,} characters (this has {len(text):,}).", field="body")
+    if (problem := too_many_lines(text)) is not None:
+        raise ValidationFailed(problem, field="body")
     return text
 
 

@@ -12,17 +12,24 @@ The token is sent in a header and never logged or put in an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url, is_loopback_address, pinned_session
+
 PRODUCTION_API_URL = "https://api.opencollective.com/graphql/v2"
 STAGING_API_URL = "https://api-staging.opencollective.com/graphql/v2"
+#: Hosts whose own error messages are shown to a treasurer. Any other host (a self-hosted or mistyped address)
+#: gets a generic failure instead, so that the server never echoes what some other service answered.
+OPEN_COLLECTIVE_HOSTS = frozenset({"api.opencollective.com", "api-staging.opencollective.com"})
 
 ME = """
 query FundCircleMe {
@@ -275,7 +282,11 @@ _ERROR_HINTS = {
 
 
 class OpenCollectiveClient:
-    """`POST {api_url}` with the `Personal-Token` header and explicit connect and read timeouts."""
+    """`POST {api_url}` with the `Personal-Token` header and explicit connect and read timeouts.
+
+    Connections go only where `policy` allows (payouts/outbound.py: public addresses over https, checked at every
+    connect; loopback only when the policy allows it), and redirects are never followed: the token would go along.
+    """
 
     def __init__(
         self,
@@ -287,15 +298,21 @@ class OpenCollectiveClient:
         read_attempts: int = 3,
         backoff_seconds: float = 0.5,
         max_retry_after_seconds: int = 5,
-        session: requests.Session | None = None,
+        policy: AddressPolicy | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
         self.api_url = api_url
+        self.policy = policy or AddressPolicy()
         self._token = token
         self.timeout = (connect_timeout, read_timeout)
         self.read_attempts = read_attempts
         self.backoff_seconds = backoff_seconds
         self.max_retry_after_seconds = max_retry_after_seconds
-        self._session = session or requests.Session()
+        self._session = pinned_session(self.policy)
+        if ca_bundle is not None:
+            # Certificates to trust instead of the system's (the tests' own authority); the name is still verified.
+            self._session.verify = ca_bundle
+        self._messages_trusted = speaks_for_open_collective(api_url, self.policy)
 
     def __repr__(self) -> str:  # never show the token, even in a traceback's locals
         return f"OpenCollectiveClient({self.api_url!r})"
@@ -387,12 +404,16 @@ class OpenCollectiveClient:
             return PayoutGatewayError(message, outcome=outcome, request_id=request_id, **details)
 
         try:
+            check_url(self.api_url, self.policy)
             response = self._session.post(
                 self.api_url,
                 json={"query": document, "variables": variables},
                 headers={"Personal-Token": self._token, "X-Request-Id": request_id, "Accept": "application/json"},
                 timeout=self.timeout,
+                allow_redirects=False,
             )
+        except AddressRefused as error:
+            raise fail(str(error), "not_sent", code="AddressRefused") from None
         except requests.exceptions.ConnectTimeout:
             raise fail("Open Collective could not be reached (the connection timed out).", "not_sent") from None
         except requests.exceptions.Timeout:
@@ -407,6 +428,10 @@ class OpenCollectiveClient:
             raise fail(f"The request to Open Collective failed ({type(error).__name__}).", "unknown") from None
 
         status = response.status_code
+        if 300 <= status < 400:
+            # Open Collective's API never redirects; following one would carry the token somewhere else.
+            raise fail(f"The API address answered with a redirect (HTTP {status}), which is not followed: give Open "
+                       "Collective's API address itself.", "refused", status=status)  # fmt: skip
         if status == 429:
             seconds = _retry_after(response)
             raise fail(f"Open Collective's rate limit was reached; try again in {seconds} seconds.", "not_sent",
@@ -431,6 +456,8 @@ class OpenCollectiveClient:
             first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
             code = str((first.get("extensions") or {}).get("code") or "") or None
             message = str(first.get("message") or "no message")
+            if not self._messages_trusted:
+                message = "the request was refused; the answer is not shown, as the address is not Open Collective's"
             if code in ("RateLimitExceeded", "RATE_LIMIT_EXCEEDED"):
                 raise fail(f"Open Collective's rate limit was reached: {message}", "not_sent", status=status,
                            code=code, retry_after_seconds=60)  # fmt: skip
@@ -444,6 +471,21 @@ class OpenCollectiveClient:
         if not isinstance(data, dict):
             raise fail("Open Collective's answer had no data.", "unknown", status=status)
         return data
+
+
+def speaks_for_open_collective(api_url: str, policy: AddressPolicy) -> bool:
+    """Whether error messages from `api_url` are Open Collective's own (or the local sandbox's, where allowed)."""
+    host = (urlsplit(api_url).hostname or "").lower()
+    if host in OPEN_COLLECTIVE_HOSTS:
+        return True
+    if not policy.allow_loopback:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return is_loopback_address(ipaddress.ip_address(host))
+    except ValueError:
+        return False
 
 
 def _new_request_id() -> str:

@@ -40,6 +40,7 @@ from fundcircle.payouts.models import (
     PayoutApproval,
 )
 from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient, PayoutGatewayError
+from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import before_closing
@@ -104,9 +105,14 @@ def check_connection_input(data: ConnectionInput) -> ConnectionInput:
     if parts.scheme not in ("https", "http") or not parts.hostname or len(api_url) > 300:
         raise ValidationFailed("Give the API's full address, such as " + current_app.config["OPENCOLLECTIVE_API_URL"]
                                + ".", field="api_url")  # fmt: skip
-    if parts.scheme == "http" and not (is_sandbox_url(api_url) and not current_app.config["PRODUCTION"]):
+    if parts.scheme == "http" and not (is_sandbox_url(api_url) and address_policy().allow_loopback):
         raise ValidationFailed("The address must start with https:// (plain http only reaches the local sandbox, "
                                "in development).", field="api_url")  # fmt: skip
+    try:
+        # Checked again at every connection (payouts/outbound.py): what the name resolves to can change.
+        check_url_and_host(api_url, address_policy())
+    except AddressRefused as error:
+        raise ValidationFailed(str(error), field="api_url") from None
     slug = data.slug.strip().lower()
     if not SLUG_PATTERN.match(slug):
         raise ValidationFailed("Give the collective's slug as in its address on Open Collective: lower-case letters, "
@@ -121,6 +127,12 @@ def check_connection_input(data: ConnectionInput) -> ConnectionInput:
     return ConnectionInput(api_url, slug, token, expense_type)
 
 
+def address_policy() -> AddressPolicy:
+    """Where the server may connect: public https addresses, and the local sandbox only where the configuration
+    explicitly allows loopback (never in production: fundcircle/config.py refuses it)."""
+    return AddressPolicy(allow_loopback=bool(current_app.config["OPENCOLLECTIVE_ALLOW_LOOPBACK"]))
+
+
 def make_client(api_url: str, token: str) -> OpenCollectiveClient:
     config = current_app.config
     return OpenCollectiveClient(
@@ -129,6 +141,7 @@ def make_client(api_url: str, token: str) -> OpenCollectiveClient:
         connect_timeout=config["OPENCOLLECTIVE_CONNECT_TIMEOUT"],
         read_timeout=config["OPENCOLLECTIVE_READ_TIMEOUT"],
         backoff_seconds=config["OPENCOLLECTIVE_READ_BACKOFF_SECONDS"],
+        policy=address_policy(),
     )
 
 

@@ -20,13 +20,14 @@ from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
 from fundcircle.ledger.record import record
-from fundcircle.markdown import render_markdown
+from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.money import format_minor
 from fundcircle.proposals.diff import VersionContent
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import COUNTING, format_time, is_before
 from fundcircle.rounds.services import phase_change_audience
+from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 MAX_TITLE = 120
 MAX_SUMMARY = 300
@@ -62,8 +63,9 @@ amending_while_deciding: Registry[Callable[[Proposal], None]] = Registry("amendi
 row_counts: Hook[Callable[[Select[Any]], Subquery]] = Hook("counts in a round's proposal list")
 
 
-def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
-    """Check a proposal's content against the round; return it cleaned.
+def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Check a proposal's content against the round; return it cleaned, with the body rendered to HTML once:
+    `rendered` is the (body, HTML) of the version being changed, reused when the body is the same.
 
     :raises ValidationFailed: with a message for every field at fault.
     """
@@ -77,14 +79,18 @@ def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
         fail("title", "Enter a title.")
     elif len(title) > MAX_TITLE:
         fail("title", f"Use at most {MAX_TITLE} characters (this one has {len(title)}).")
+    elif not is_single_line(title):
+        fail("title", SINGLE_LINE_MESSAGE)
     if not summary:
         fail("summary", "Enter a one-line summary.")
-    elif len(summary) > MAX_SUMMARY or "\n" in summary:
+    elif len(summary) > MAX_SUMMARY or not is_single_line(summary):
         fail("summary", f"Keep the summary to one line of at most {MAX_SUMMARY} characters.")
     if not body:
         fail("body", "Describe the proposal.")
     elif len(body) > MAX_BODY:
         fail("body", f"Use at most {MAX_BODY:,} characters (this one has {len(body):,}).")
+    elif (problem := too_many_lines(body)) is not None:
+        fail("body", problem)
     ceiling = min(round_.per_proposal_cap_minor, round_.budget_minor)
     if data.amount_minor < 1:
         fail("amount_minor", "Ask for an amount above 0.")
@@ -108,6 +114,8 @@ def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
     else:
         if len(name) > 120:
             fail("payee_name", "Use at most 120 characters.")
+        elif not is_single_line(name):
+            fail("payee_name", SINGLE_LINE_MESSAGE)
         try:
             email = normalise_email(email)
         except ValidationFailed as error:
@@ -118,7 +126,8 @@ def _validate(data: ProposalInput, round_: Round) -> dict[str, Any]:
         "title": title,
         "summary": summary,
         "body": body,
-        "body_html": render_markdown(body),
+        # Rendered once per version, when it is written; pages and the API read the stored HTML.
+        "body_html": rendered[1] if rendered is not None and rendered[0] == body else render_markdown(body),
         "amount_minor": data.amount_minor,
         "currency": round_.currency,
         "category": category,
@@ -252,13 +261,13 @@ def update_proposal(
         if proposal.status == "draft" and (ended := round_.passed_deadline("proposals", now)) is not None:
             raise Conflict(f"A draft can no longer be changed: proposals closed at {format_time(ended)}.")
         raise Conflict(f"Proposals cannot be changed while the round is in {phase}.")
-    values = _validate(data, round_)
+    version = current_version(proposal)
+    values = _validate(data, round_, (version.body, version.body_html))
     note = change_note.strip()
     if len(note) > 2000:
         raise ValidationFailed("Keep the note to 2,000 characters.", field="change_note")
     if proposal.status == "submitted" and phase in ("deliberation", "deciding") and not note:
         raise ValidationFailed("Say what the amendment changes, and why.", field="change_note")
-    version = current_version(proposal)
     if all(getattr(version, key) == value for key, value in values.items()):
         raise ValidationFailed("Nothing changed: edit something first.")
     circle_id = round_.circle_id

@@ -33,6 +33,7 @@ from fundcircle.rounds.phases import (
     is_before,
     next_phases,
 )
+from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 #: The largest amount a round can hold, in minor units; keeps every sum far from any integer limit.
 MAX_BUDGET_MINOR = 10**11
@@ -98,6 +99,8 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
         fail("title", "Enter a title.")
     elif len(title) > 120:
         fail("title", "Use at most 120 characters.")
+    elif not is_single_line(title):
+        fail("title", SINGLE_LINE_MESSAGE)
     if len(data.description) > 10000:
         fail("description", "Use at most 10,000 characters.")
     if not 0 < data.budget_minor <= MAX_BUDGET_MINOR:
@@ -124,6 +127,8 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
         fail("categories", "Use at most 30 categories.")
     if any(len(category) > 60 for category in categories):
         fail("categories", "Keep each category to 60 characters.")
+    if not all(is_single_line(category) for category in categories):
+        fail("categories", SINGLE_LINE_MESSAGE)
     if len({category.lower() for category in categories}) != len(categories):
         fail("categories", "Each category must appear once.")
     deadlines = {

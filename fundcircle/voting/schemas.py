@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from flask_login import current_user
-from marshmallow import Schema, ValidationError, fields, pre_dump, validates
+from marshmallow import Schema, ValidationError, fields, pre_dump, pre_load, validates
 
 from fundcircle.fields import INT_LIMIT, StrictInteger
 from fundcircle.rounds.models import Round
@@ -24,6 +24,14 @@ class BallotInSchema(Schema):
         required=True,
         metadata={"description": 'Votes per proposal id, e.g. {"12": 3, "15": -1}; it replaces your ballot whole'},
     )
+
+    @pre_load
+    def bounded_before_any_work(self, data: Any, **_: object) -> Any:
+        """Refuse an oversized ballot before its entries are read one by one."""
+        if isinstance(data, dict) and isinstance(data.get("votes"), dict):
+            if len(data["votes"]) > services.MAX_BALLOT_ENTRIES:
+                raise ValidationError(services.BALLOT_TOO_LONG, field_name="votes")
+        return data
 
     @validates("votes")
     def proposal_ids_are_integers(self, value: dict[str, int], **_: object) -> None:

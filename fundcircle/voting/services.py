@@ -99,6 +99,12 @@ def commitment(salt: str, votes: dict[int, int]) -> str:
     return hashlib.sha256(salt.encode("ascii") + payload).hexdigest()
 
 
+#: The most proposals one ballot may name. Rounds have tens of proposals; a ballot naming tens of thousands is not
+#: a vote but a load (each id is checked in the database), so it is refused before any work.
+MAX_BALLOT_ENTRIES = 1000
+BALLOT_TOO_LONG = f"A ballot names at most {MAX_BALLOT_ENTRIES} proposals."
+
+
 def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime) -> Ballot:
     """A circle member saves their ballot, replacing any earlier one whole, while the round is deciding: from the
     deliberation deadline (or the admin's move) until the deciding deadline, whether or not `rounds tick` has
@@ -111,8 +117,11 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     :raises PermissionDenied: unless the actor is a circle member (role "circle").
     :raises Conflict: if the round is not a quadratic round that is deciding ("voting closed at ..." after the
         deciding deadline).
-    :raises ValidationFailed: on `votes` for a ballot the rules refuse (over the credits, says by how much).
+    :raises ValidationFailed: on `votes` for a ballot the rules refuse (over the credits, says by how much), or
+        one that names more than MAX_BALLOT_ENTRIES proposals.
     """
+    if len(votes) > MAX_BALLOT_ENTRIES:
+        raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
     require_role(actor, round_.circle, "circle")
     if round_.method != "quadratic":
         raise Conflict("This round decides by consent, not by voting.")

@@ -13,4 +13,6 @@ from tests.conftest import test_config
 def build() -> Flask:
     """The test configuration (fast password hashing, no mail server) on the database the test run made, served as
     in production: errors are handled by the app's pages, not raised into the server."""
-    return create_app(test_config(os.environ["FUNDCIRCLE_TEST_SERVER_DATABASE_URL"], TESTING=False))
+    database_url = os.environ["FUNDCIRCLE_TEST_SERVER_DATABASE_URL"]
+    # Links in e-mails and invitations come from BASE_URL alone, as in production: the server's own address.
+    return create_app(test_config(database_url, TESTING=False, BASE_URL=os.environ["FUNDCIRCLE_TEST_SERVER_BASE_URL"]))

@@ -89,7 +89,8 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> None:
         self.port = _free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "FUNDCIRCLE_TEST_SERVER_DATABASE_URL": self.database_url, "FUNDCIRCLE_ENV": "development"}
+        env = {**os.environ, "FUNDCIRCLE_TEST_SERVER_DATABASE_URL": self.database_url, "FUNDCIRCLE_ENV": "development",
+               "FUNDCIRCLE_TEST_SERVER_BASE_URL": self.url}  # fmt: skip
         command = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",

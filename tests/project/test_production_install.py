@@ -31,7 +31,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_SECRET_KEY = "production-like-secret-key-" + "k" * 32
 #: Variables of the test run that would point a child at something other than what the test gives it.
 NOT_INHERITED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "FLASK_APP", "FLASK_DEBUG", "VIRTUAL_ENV", "DATABASE_URL",
-                 "TEST_DATABASE_URL", "FUNDCIRCLE_ENV", "SECRET_KEY")  # fmt: skip
+                 "TEST_DATABASE_URL", "FUNDCIRCLE_ENV", "SECRET_KEY", "BASE_URL",
+                 "OPENCOLLECTIVE_ALLOW_LOOPBACK")  # fmt: skip
 
 
 def _environment(database: Path, *, production: bool = True) -> dict[str, str]:
@@ -40,6 +41,7 @@ def _environment(database: Path, *, production: bool = True) -> dict[str, str]:
         FUNDCIRCLE_ENV="production" if production else "development",
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         DATABASE_URL=f"sqlite:///{database}",
+        BASE_URL="https://fund.example.org",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -15,8 +15,12 @@ import pytest
 from graphql import GraphQLSchema, parse, validate
 
 from fundcircle.payouts.opencollective import DOCUMENTS, OpenCollectiveClient, PayoutGatewayError
+from fundcircle.payouts.outbound import AddressPolicy
 from oc_sandbox.sandbox import SCHEMA_PATH, RunningSandbox
 from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, SANDBOX_TOKEN
+
+#: The sandbox listens on 127.0.0.1: reachable only through the explicit loopback setting.
+SANDBOX_POLICY = AddressPolicy(allow_loopback=True)
 
 #: Open Collective's schema lives with the sandbox, a development tool (devtools/oc_sandbox), not in the product.
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "devtools" / "oc_sandbox" / "oc_sandbox" / "schema"
@@ -60,6 +64,7 @@ def _expense(**overrides: Any) -> dict[str, Any]:
 def _client(sandbox: RunningSandbox, token: str = SANDBOX_TOKEN, **options: Any) -> OpenCollectiveClient:
     options.setdefault("read_timeout", 1.0)
     options.setdefault("backoff_seconds", 0.05)
+    options.setdefault("policy", SANDBOX_POLICY)
     return OpenCollectiveClient(sandbox.url, token, **options)
 
 
@@ -139,7 +144,8 @@ def _closed_port() -> int:
 
 
 def test_an_unreachable_server_means_nothing_was_sent() -> None:
-    client = OpenCollectiveClient(f"http://127.0.0.1:{_closed_port()}/graphql/v2", "t", read_attempts=1)
+    client = OpenCollectiveClient(f"http://127.0.0.1:{_closed_port()}/graphql/v2", "t", read_attempts=1,
+                                  policy=SANDBOX_POLICY)  # fmt: skip
     with client, pytest.raises(PayoutGatewayError) as caught:
         client.create_expense(SANDBOX_COLLECTIVE, _expense())
     assert caught.value.outcome == "not_sent" and "could not be reached" in caught.value.message
