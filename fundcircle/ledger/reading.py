@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Text, cast, select
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle
+from fundcircle.circles.models import Circle, Membership, MembershipRole
+from fundcircle.consent.models import ConsentRound
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import (
     EntryContent,
@@ -23,9 +24,16 @@ from fundcircle.ledger.chain import (
     verify_chain,
 )
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.ledger.replay import REPLAYED_ACTIONS, TABLES, Key, Mismatch, ReplayEntry, StoredRow, reconcile, replay
 from fundcircle.ledger.words import Names, describe
+from fundcircle.payouts.binding import email_digest
+from fundcircle.payouts.models import Payout
+from fundcircle.payouts.services import PAYOUT_STATUS_OF_EXPENSE
 from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
 from fundcircle.spreadsheets import spreadsheet_safe
+from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
+from fundcircle.voting.services import commitment
 
 _ENTRY_COLUMNS = (
     LedgerEntry.seq,
@@ -77,6 +85,91 @@ class ChainReport:
     circle_id: int | None
     label: str
     result: VerifyResult
+    #: The first row of the circle's tables that disagrees with its (verified) chain, if any.
+    mismatch: Mismatch | None = None
+
+
+def replay_entries(chain_id: int, batch_size: int = 2000) -> Iterator[ReplayEntry]:
+    """The chain's entries that describe the reconciled tables, in `seq` order, with their data parsed."""
+    query = (
+        select(LedgerEntry.seq, LedgerEntry.hash, LedgerEntry.action, LedgerEntry.actor_id, LedgerEntry.subject_type,
+               LedgerEntry.subject_id, LedgerEntry.data)
+        .where(LedgerEntry.chain_id == chain_id, LedgerEntry.action.in_(REPLAYED_ACTIONS))
+        .order_by(LedgerEntry.seq)
+    )  # fmt: skip
+    result = db.session.connection().execution_options(yield_per=batch_size).execute(query)
+    try:
+        for row in result:
+            yield ReplayEntry(*row)
+    finally:
+        result.close()
+
+
+def stored_state(circle_id: int) -> dict[str, dict[Key, StoredRow]]:
+    """The rows of the circle's tables that the ledger describes, keyed and named as `ledger.replay` expects."""
+    state: dict[str, dict[Key, StoredRow]] = {table: {} for table in TABLES}
+    roles: dict[int, list[str]] = {}
+    for membership_id, role in db.session.execute(
+        select(MembershipRole.membership_id, MembershipRole.role)
+        .join(Membership, Membership.id == MembershipRole.membership_id)
+        .where(Membership.circle_id == circle_id)
+    ):
+        roles.setdefault(membership_id, []).append(role)
+    for membership_id, user_id in db.session.execute(
+        select(Membership.id, Membership.user_id).where(Membership.circle_id == circle_id)
+    ):
+        state["memberships"][(membership_id,)] = StoredRow(
+            str(membership_id), {"user_id": user_id, "roles": sorted(roles.get(membership_id, []))}
+        )
+    rounds = select(Round.id).where(Round.circle_id == circle_id)
+    for tally in db.session.scalars(select(RoundTally).where(RoundTally.round_id.in_(rounds))):
+        state["round_tallies"][(tally.round_id,)] = StoredRow(str(tally.round_id), {
+            "ballots_cast": tally.ballots_cast, "eligible_voters": tally.eligible_voters,
+            "quorum_percent": tally.quorum_percent, "quorum_met": tally.quorum_met,
+            "budget_minor": tally.budget_minor, "funded_minor": tally.funded_minor, "currency": tally.currency,
+            "checkpoint_seq": tally.checkpoint_seq, "checkpoint_hash": tally.checkpoint_hash,
+        })  # fmt: skip
+    for result in db.session.scalars(select(ProposalResult).where(ProposalResult.round_id.in_(rounds))):
+        state["proposal_results"][(result.round_id, result.proposal_id)] = StoredRow(
+            f"round {result.round_id}, proposal {result.proposal_id}",
+            {"version": result.version, "score": result.score, "amount_minor": result.amount_minor,
+             "funded": result.funded, "reason": result.reason},
+        )  # fmt: skip
+    votes: dict[int, dict[int, int]] = {}
+    for ballot_id, proposal_id, count in db.session.execute(
+        select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes)
+        .join(Ballot, Ballot.id == BallotVote.ballot_id)
+        .where(Ballot.round_id.in_(rounds))
+    ):
+        votes.setdefault(ballot_id, {})[proposal_id] = count
+    for ballot in db.session.scalars(select(Ballot).where(Ballot.round_id.in_(rounds))):
+        mine = votes.get(ballot.id, {})
+        fields: dict[str, Any] = {
+            "revision": ballot.revision, "credits_spent": ballot.credits_spent, "receipt": ballot.receipt,
+            "votes": {str(pid): count for pid, count in sorted(mine.items())},
+        }  # fmt: skip
+        if ballot.salt is not None:
+            fields["commitment"] = commitment(ballot.salt, mine)
+        state["ballots"][(ballot.round_id, ballot.user_id)] = StoredRow(str(ballot.id), fields)
+    for consent_round in db.session.scalars(select(ConsentRound).where(ConsentRound.round_id.in_(rounds))):
+        state["consent_rounds"][(consent_round.id,)] = StoredRow(str(consent_round.id), {
+            "proposal_id": consent_round.proposal_id, "version": consent_round.version,
+            "amount_minor": consent_round.amount_minor, "outcome": consent_round.outcome,
+            "reason": consent_round.reason,
+        })  # fmt: skip
+    for payout in db.session.scalars(select(Payout).where(Payout.circle_id == circle_id)):
+        state["payouts"][(payout.id,)] = StoredRow(str(payout.id), {
+            "proposal_id": payout.proposal_id, "amount_minor": payout.amount_minor, "currency": payout.currency,
+            "payee_slug": payout.payee_slug, "payee_name": payout.payee_name,
+            "payee_email_sha256": email_digest(payout.payee_email), "status": payout.status,
+        })  # fmt: skip
+    return state
+
+
+def reconcile_circle(chain_id: int, circle_id: int) -> Mismatch | None:
+    """Replay the circle's chain into the state it describes and name the first stored row that differs."""
+    expected = replay(replay_entries(chain_id), expense_statuses=PAYOUT_STATUS_OF_EXPENSE)
+    return reconcile(expected, stored_state(circle_id))
 
 
 def verify_ledger(
@@ -86,7 +179,8 @@ def verify_ledger(
     checkpoint: tuple[int, str] | None = None,
 ) -> list[ChainReport]:
     """Recompute chains against their stored heads: every chain, or only the circles in `circle_ids` (and the
-    site's chain when `include_site`). A `checkpoint` (count, hash) published earlier must still be passed through."""
+    site's chain when `include_site`). A `checkpoint` (count, hash) published earlier must still be passed through.
+    A circle's chain that verifies is then replayed against its tables (`reconcile_circle`)."""
     query = select(LedgerChain, Circle.slug).outerjoin(Circle, Circle.id == LedgerChain.circle_id)
     if circle_ids is not None:
         wanted = LedgerChain.circle_id.in_(list(circle_ids))
@@ -101,7 +195,10 @@ def verify_ledger(
             expected_head=(chain.head_seq, chain.head_hash),
             checkpoint=checkpoint,
         )
-        reports.append(ChainReport(chain.id, chain.circle_id, label, result))
+        mismatch = None
+        if result.ok and chain.circle_id is not None:
+            mismatch = reconcile_circle(chain.id, chain.circle_id)
+        reports.append(ChainReport(chain.id, chain.circle_id, label, result, mismatch))
     return reports
 
 

@@ -100,13 +100,12 @@ def disagreements(stored: PayoutTerms, facts: Iterable[Fact]) -> list[Disagreeme
             if name in data:
                 vouched.add(name)
                 if data[name] != value:
-                    found.append(
-                        Disagreement(name, _show(value), f"{fact.action} says {_show(data[name])}", fact.seq)
-                    )
+                    found.append(Disagreement(name, _show(value), f"{fact.action} says {_show(data[name])}", fact.seq))
         payee = _payee_of(data)
         if payee is not None:
             vouched.add("payee")
-            for name, mine, theirs in zip(("payee_slug", "payee_name", "payee_email"), stored_payee, payee, strict=True):
+            names = ("payee_slug", "payee_name", "payee_email")
+            for name, mine, theirs in zip(names, stored_payee, payee, strict=True):
                 if mine != theirs:
                     shown_mine = "an address" if name == "payee_email" and mine else _show(mine)
                     shown_theirs = "another address" if name == "payee_email" and theirs else _show(theirs)

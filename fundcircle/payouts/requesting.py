@@ -295,9 +295,7 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
         data={
             "proposal": payout.proposal_id,
             "status": "held",
-            "disagreements": [
-                {"field": d.field, "stored": d.stored, "ledger": d.ledger, "seq": d.seq} for d in found
-            ],
+            "disagreements": [{"field": d.field, "stored": d.stored, "ledger": d.ledger, "seq": d.seq} for d in found],
         },
         at=now,
     )
