@@ -27,7 +27,15 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot
 from tests.conftest import Client
-from tests.factories import add_member, make_circle, make_proposal, make_round, make_user, totp_code
+from tests.factories import (
+    add_member,
+    make_circle,
+    make_funded_round,
+    make_proposal,
+    make_round,
+    make_user,
+    totp_code,
+)
 from tests.smtp import Inbox, body_of, running_smtp
 from tests.worlds.sandbox import SANDBOX_COLLECTIVE
 from tests.worlds.treasury import Treasury, ledger_actions
@@ -157,6 +165,9 @@ def test_a_payout_edited_in_the_database_is_held_not_requested_and_the_treasurer
     (shown,) = [item for item in listed["items"] if item["id"] == payout_id]
     assert shown["status"] == "held" and field in shown["failure_message"]
 
+    ledger_page = client.get(f"/circles/{treasury.circle_id}/ledger").get_data(as_text=True)
+    assert "was held, not requested: it disagrees with the ledger on" in ledger_page
+
     # Another run of the worker leaves it alone: a held payout waits for a treasurer.
     _submit(worker)
     assert treasury.sandbox.sandbox.calls["createExpense"] == 0
@@ -249,6 +260,42 @@ def test_an_edited_ballot_receipt_is_named(treasury: Treasury) -> None:
 
     assert result.exit_code == 1
     assert f"table ballots, row {ballot_id}, field receipt: stored '{'f' * 64}'" in result.output
+
+
+def test_an_edited_open_ballots_votes_are_named(treasury: Treasury) -> None:
+    with treasury.app.app_context():
+        ballot_id = db.session.scalars(sa.select(Ballot.id).where(Ballot.round_id == treasury.round_id)).one()
+        proposal_id = treasury.payout("Seed library").proposal_id
+    assert _sql(treasury.app, "UPDATE ballot_votes SET votes = 9 WHERE ballot_id = :b AND proposal_id = :p",
+                b=ballot_id, p=proposal_id) == 1  # fmt: skip
+
+    result = _verify(treasury.app, "--circle", _slug(treasury.app, treasury.circle_id))
+
+    assert result.exit_code == 1
+    assert f"table ballots, row {ballot_id}, field votes: stored {{'{proposal_id}': 9," in result.output
+
+
+def test_a_secret_ballot_edited_in_the_database_no_longer_matches_its_commitment(app: Flask) -> None:
+    with app.app_context():
+        admin = make_user(name="Ana Admin")
+        circle = make_circle(admin)
+        voter = make_user(name="Bea Voter")
+        author = make_user(name="Author")
+        add_member(circle, author, ["member"], by=admin)
+        add_member(circle, voter, ["member", "circle"], by=admin)
+        round_, (proposal,) = make_funded_round(circle, admin, voter, [{"author": author, "payee_slug": "a-b"}],
+                                               secret_ballot=True)  # fmt: skip
+        ballot = db.session.scalars(sa.select(Ballot).where(Ballot.round_id == round_.id)).one()
+        assert ballot.salt is not None
+        ballot_id, slug, proposal_id = ballot.id, circle.slug, proposal.id
+    assert _verify(app, "--circle", slug).exit_code == 0
+
+    _sql(app, "UPDATE ballot_votes SET votes = 5 WHERE ballot_id = :b AND proposal_id = :p", b=ballot_id, p=proposal_id)
+
+    result = _verify(app, "--circle", slug)
+    assert result.exit_code == 1
+    assert f"table ballots, row {ballot_id}, field commitment: stored '" in result.output
+    assert "field votes" not in result.output  # a secret ballot's votes are named by nobody, not even here
 
 
 def test_an_edited_payout_status_is_named(treasury: Treasury) -> None:
