@@ -142,15 +142,19 @@ def stored_state(circle_id: int) -> dict[str, dict[Key, StoredRow]]:
         .where(Ballot.round_id.in_(rounds))
     ):
         votes.setdefault(ballot_id, {})[proposal_id] = count
-    for ballot in db.session.scalars(select(Ballot).where(Ballot.round_id.in_(rounds))):
-        mine = votes.get(ballot.id, {})
+    # Columns, not Ballot objects: those would load their votes once more (their relationship is selectin).
+    for ballot_id, round_id, user_id, revision, credits_spent, receipt, salt in db.session.execute(
+        select(Ballot.id, Ballot.round_id, Ballot.user_id, Ballot.revision, Ballot.credits_spent, Ballot.receipt,
+               Ballot.salt).where(Ballot.round_id.in_(rounds))
+    ):  # fmt: skip
+        mine = votes.get(ballot_id, {})
         fields: dict[str, Any] = {
-            "revision": ballot.revision, "credits_spent": ballot.credits_spent, "receipt": ballot.receipt,
+            "revision": revision, "credits_spent": credits_spent, "receipt": receipt,
             "votes": {str(pid): count for pid, count in sorted(mine.items())},
         }  # fmt: skip
-        if ballot.salt is not None:
-            fields["commitment"] = commitment(ballot.salt, mine)
-        state["ballots"][(ballot.round_id, ballot.user_id)] = StoredRow(str(ballot.id), fields)
+        if salt is not None:
+            fields["commitment"] = commitment(salt, mine)
+        state["ballots"][(round_id, user_id)] = StoredRow(str(ballot_id), fields)
     for consent_round in db.session.scalars(select(ConsentRound).where(ConsentRound.round_id.in_(rounds))):
         state["consent_rounds"][(consent_round.id,)] = StoredRow(str(consent_round.id), {
             "proposal_id": consent_round.proposal_id, "version": consent_round.version,
