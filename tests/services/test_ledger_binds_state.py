@@ -20,12 +20,14 @@ from fundcircle.consent.services import answer_consent, close_consent_round, ope
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.ledger.reading import verify_ledger
 from fundcircle.payouts.requesting import submit_due_payouts
 from fundcircle.payouts.services import approve_payout, get_payout, retry_payout
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot
+from tests.concurrency import all_at_once
 from tests.conftest import Client
 from tests.factories import (
     add_member,
@@ -349,3 +351,32 @@ def test_an_edited_consent_outcome_is_named(app: Flask) -> None:
         f"table consent_rounds, row {consent_round_id}, field outcome: stored 'consented', "
         "the ledger says 'not_consented'" in result.output
     )
+
+
+def test_verify_while_members_join_never_names_a_row_that_is_only_half_committed(app: Flask) -> None:
+    """Each new member is a row and an entry committed together; verify reads both sides as of one moment, so a
+    join committed while it reads is on both sides or on neither (PostgreSQL: one REPEATABLE READ snapshot)."""
+    with app.app_context():
+        admin = make_user(name="Ana Admin")
+        circle = make_circle(admin)
+        joiners = [make_user(name=f"Joiner {number}") for number in range(40)]
+        circle_id, admin_id, joiner_ids = circle.id, admin.id, [user.id for user in joiners]
+
+    def join_all() -> int:
+        for user_id in joiner_ids:
+            add_member(db.session.get(Circle, circle_id), db.session.get(User, user_id), ["member"],
+                       by=db.session.get(User, admin_id))  # fmt: skip
+        return len(joiner_ids)
+
+    def verify_repeatedly() -> list[str]:
+        problems = []
+        for _ in range(40):
+            for report in verify_ledger([circle_id], include_site=False):
+                if report.mismatch is not None:
+                    problems.append(report.mismatch.sentence())
+            db.session.rollback()
+        return problems
+
+    joined, problems = all_at_once([join_all, verify_repeatedly], app=app, reraise=True)
+    assert joined == 40
+    assert problems == []
