@@ -127,7 +127,9 @@ def test_every_page_about_a_circle_shows_its_latest_checkpoint(app: Flask, clien
                 f"/circles/{world.circle_id}/ledger"):  # fmt: skip
         page = client.get(url)
         assert page.status_code == 200, url
-        assert _checkpoint_in(page.get_data(as_text=True)) == head, url
+        text = page.get_data(as_text=True)
+        assert _checkpoint_in(text) == head, url
+        assert f"ledger verify --circle {world.slug} --checkpoint {head[0]}:{head[1]}" in text, url
     # A page about no circle shows none.
     assert CHECKPOINT.search(client.get("/profile").get_data(as_text=True)) is None
 
