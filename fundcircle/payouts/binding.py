@@ -46,19 +46,37 @@ class Fact:
     data: Mapping[str, Any]
 
 
+#: The terms in words, for the treasurers who read why a payout was held.
+TERM_WORDS = {
+    "amount_minor": "amount (in minor units)",
+    "currency": "currency",
+    "payee": "payee",
+    "payee_slug": "payee's Open Collective account",
+    "payee_name": "payee's name",
+    "payee_email": "payee's e-mail address",
+    "funded": "funding",
+    "entry": "ledger entry",
+}
+
+
 @dataclass(frozen=True)
 class Disagreement:
-    """A term the payout row and the ledger do not agree on. `seq` is the entry that says otherwise (None: no entry
-    states the term at all)."""
+    """A term the payout row and the ledger do not agree on: what the row holds (`stored`), what the ledger says
+    (`ledger`), and the entry that says it (`seq` and `action`; None: no entry states the term at all)."""
 
     field: str
     stored: str
     ledger: str
     seq: int | None
+    action: str | None = None
 
     def sentence(self) -> str:
-        where = f"entry {self.seq} ({self.ledger})" if self.seq is not None else self.ledger
-        return f"{self.field}: the payout says {self.stored}, the ledger's {where}"
+        said = TERM_WORDS.get(self.field, self.field)
+        words = said if said == self.field else f"{said} ({self.field})"
+        if self.seq is None:
+            return f"{words}: the payout says {self.stored}, but no ledger entry states it"
+        by = f" ({self.action})" if self.action else ""
+        return f"{words}: the payout says {self.stored}, but entry {self.seq} of the ledger{by} says {self.ledger}"
 
 
 def _show(value: Any) -> str:
@@ -94,13 +112,13 @@ def disagreements(stored: PayoutTerms, facts: Iterable[Fact]) -> list[Disagreeme
     for fact in sorted(facts, key=lambda f: f.seq):
         data = fact.data
         if fact.action == RESULT_ACTION and data.get("funded") is False:
-            found.append(Disagreement("funded", "funded", f"{fact.action} does not fund the proposal", fact.seq))
+            found.append(Disagreement("funded", "funded", "not funded", fact.seq, fact.action))
             continue
         for name, value in (("amount_minor", stored.amount_minor), ("currency", stored.currency)):
             if name in data:
                 vouched.add(name)
                 if data[name] != value:
-                    found.append(Disagreement(name, _show(value), f"{fact.action} says {_show(data[name])}", fact.seq))
+                    found.append(Disagreement(name, _show(value), _show(data[name]), fact.seq, fact.action))
         payee = _payee_of(data)
         if payee is not None:
             vouched.add("payee")
@@ -109,8 +127,8 @@ def disagreements(stored: PayoutTerms, facts: Iterable[Fact]) -> list[Disagreeme
                 if mine != theirs:
                     shown_mine = "an address" if name == "payee_email" and mine else _show(mine)
                     shown_theirs = "another address" if name == "payee_email" and theirs else _show(theirs)
-                    found.append(Disagreement(name, shown_mine, f"{fact.action} says {shown_theirs}", fact.seq))
+                    found.append(Disagreement(name, shown_mine, shown_theirs, fact.seq, fact.action))
     for name in ("amount_minor", "currency", "payee"):
         if name not in vouched:
-            found.append(Disagreement(name, "a value", "entries say nothing of it", None))
+            found.append(Disagreement(name, "a value", "nothing", None))
     return found

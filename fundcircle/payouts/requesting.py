@@ -5,6 +5,8 @@ Open Collective has no idempotency key, so "once" is built here:
 1. The final approval moved the payout to `approved` with its own key and committed.
 2. A worker claims it: a compare-and-set from `approved` to `requesting` (or of a `requesting` claim older than the
    lease, left by a worker that died), committed before anything is sent. Two workers never hold one payout.
+   Before anything is sent, the payout's amount, currency and payee are checked against the ledger entries that
+   created, approved and funded it (payouts/binding.py); a payout that disagrees is held, not requested.
 3. It looks the expense up on the collective by the key in `customData`; if it exists (a crash, a lost answer), it
    records it and stops.
 4. Only when it is certainly not there does it create it (`createExpense`, or `draftExpenseAndInviteUser` for a payee
@@ -266,7 +268,8 @@ def check_against_ledger(payout: Payout) -> list[Disagreement]:
     facts, edited = ledger_facts(payout)
     stored = PayoutTerms(payout.amount_minor, payout.currency, payout.payee_slug, payout.payee_name,
                          payout.payee_email)  # fmt: skip
-    found = [Disagreement("entry", "the entry", "content does not match its hash (edited)", seq) for seq in edited]
+    found = [Disagreement("entry", "what it says", "its content no longer matches its hash (edited)", seq)
+             for seq in edited]  # fmt: skip
     return found + disagreements(stored, facts)
 
 
@@ -295,7 +298,10 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
         data={
             "proposal": payout.proposal_id,
             "status": "held",
-            "disagreements": [{"field": d.field, "stored": d.stored, "ledger": d.ledger, "seq": d.seq} for d in found],
+            "disagreements": [
+                {"field": d.field, "stored": d.stored, "ledger": d.ledger, "seq": d.seq, "action": d.action}
+                for d in found
+            ],
         },
         at=now,
     )
@@ -312,8 +318,8 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
             treasurer,
             f"Payout {payout.id} held: it disagrees with the ledger",
             f"Payout {payout.id} was not requested on Open Collective, because its row in the database no longer "
-            f"agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
-            + f"\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it:"
+            "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
+            + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it:"
             f"\n{link}\n",
             circle_id=payout.circle_id,
         )  # fmt: skip

@@ -35,7 +35,8 @@ def test_an_amount_raised_after_approval_is_named_by_every_entry_that_says_other
     assert [(d.field, d.seq) for d in found] == [("amount_minor", 9), ("amount_minor", 10), ("amount_minor", 14)]
     assert (
         found[0].sentence()
-        == "amount_minor: the payout says 99999, the ledger's entry 9 (round.result_published says 25000)"
+        == "amount (in minor units) (amount_minor): the payout says 99999, but entry 9 of the ledger "
+        "(round.result_published) says 25000"
     )
 
 
@@ -44,10 +45,11 @@ def test_a_changed_currency_or_payee_account_is_a_disagreement() -> None:
         "currency"
     ]
     (found,) = disagreements(PayoutTerms(25_000, "EUR", "mallory", None, None), [CREATED])
-    assert (found.field, found.stored, found.ledger) == (
+    assert (found.field, found.stored, found.ledger, found.action) == (
         "payee_slug",
         "'mallory'",
-        "payout.created says 'riverside-grantee'",
+        "'riverside-grantee'",
+        "payout.created",
     )
 
 
@@ -66,6 +68,7 @@ def test_a_term_no_entry_states_is_a_disagreement_so_money_never_moves_unvouched
     old_created = Fact(10, "payout.created", {"amount_minor": 25_000, "currency": "EUR"})
     (found,) = disagreements(SLUG_PAYOUT, [old_created])
     assert (found.field, found.seq) == ("payee", None)
+    assert found.sentence() == "payee: the payout says a value, but no ledger entry states it"
     version = Fact(4, "proposal.created", {"version": 1, "payee_slug": "riverside-grantee", "payee_name": None})
     assert disagreements(SLUG_PAYOUT, [old_created, version]) == []
     assert {d.field for d in disagreements(SLUG_PAYOUT, [])} == {"amount_minor", "currency", "payee"}
