@@ -163,6 +163,7 @@ def test_a_payout_edited_in_the_database_is_held_not_requested_and_the_treasurer
     client.login(treasury.emails["tomas"])
     page = client.get(f"/payouts/{payout_id}").get_data(as_text=True)
     assert "Held: this payout disagrees with the ledger" in page and field in page
+    assert "Check and request it again" in page and "Cancel this payout" in page
     listed = client.json_call("GET", f"/api/v1/circles/{treasury.circle_id}/payouts").get_json()
     (shown,) = [item for item in listed["items"] if item["id"] == payout_id]
     assert shown["status"] == "held" and field in shown["failure_message"]
