@@ -35,7 +35,7 @@ from fundcircle.ledger import api as ledger_api
 from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
 from fundcircle.money import format_minor
-from fundcircle.notices import notices_cli
+from fundcircle.notices import checkpoint_of, notices_cli
 from fundcircle.openapi import init_api
 from fundcircle.payouts import api as payouts_api
 from fundcircle.payouts import cli as payouts_cli
@@ -259,4 +259,6 @@ def _register_template_helpers(app: Flask) -> None:
             "ROLES": ROLES,
             "ROLE_LABELS": ROLE_LABELS,
             "now": utcnow(),
+            # Every page about a circle shows its ledger checkpoint (base.html), so that a kept page holds one.
+            "ledger_checkpoint": checkpoint_of,
         }

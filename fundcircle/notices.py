@@ -8,6 +8,11 @@ sends it again, counting attempts, until it goes out or has been tried MAX_ATTEM
 
 Why a table of failures rather than an outbox of every notice: a notice is sent in the request that caused it, at
 once, as before; only the rare failure costs a write, in a transaction of its own after the request's commit.
+
+Every notice about a circle ends with the circle's ledger checkpoint (its chain's count and head hash, as committed
+when the mail is sent): whoever keeps the mail holds a point the ledger must still pass through, which
+`flask ledger verify --checkpoint COUNT:HASH` checks. A history recomputed after an edit, or entries cut off the end,
+can only be told from the real one by such a copy kept outside the server.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
+from fundcircle.ledger.models import LedgerChain
 from fundcircle.mail import deliver, mail_configured
 from fundcircle.unit_of_work import after_commit
 
@@ -58,18 +64,46 @@ class FailedNotice(Base):
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def queue_notice(user: Recipient, subject: str, body: str) -> None:
+def queue_notice(user: Recipient, subject: str, body: str, *, circle_id: int | None) -> None:
     """Tell `user` by e-mail after the commit, unless they turned notices off; one notice per person and subject,
-    since a phase change tells thousands of people in a large circle."""
+    since a phase change tells thousands of people in a large circle. `circle_id` is the circle the notice is
+    about, whose ledger checkpoint the mail carries (None: none)."""
     if not user.email_notices:
         return
     to = user.email
-    after_commit(lambda: _send(to, subject, body), key=("notice", to, subject))
+    after_commit(lambda: _send(to, subject, body, circle_id), key=("notice", to, subject))
 
 
-def _send(to: str, subject: str, body: str) -> None:
+def checkpoint_of(circle_id: int) -> tuple[int, str] | None:
+    """The circle's ledger checkpoint as committed now: (entries in its chain, the last one's hash)."""
+    row = db.session.execute(
+        select(LedgerChain.head_seq, LedgerChain.head_hash).where(LedgerChain.circle_id == circle_id)
+    ).one_or_none()
+    return (row.head_seq, row.head_hash) if row is not None else None
+
+
+def checkpoint_paragraph(checkpoint: tuple[int, str]) -> str:
+    count, digest = checkpoint
+    return (
+        f"Ledger checkpoint: {count}:{digest}\n"
+        "Keep this mail: the circle's ledger must always pass through this point, which anyone can check with\n"
+        f"flask ledger verify --checkpoint {count}:{digest}\n"
+    )
+
+
+def _send(to: str, subject: str, body: str, circle_id: int | None) -> None:
     if not mail_configured():
         return  # no mail server: notices are off for this installation, nothing to retry
+    # Read after the commit, so the checkpoint includes the change this notice tells about. The body kept for a
+    # retry carries it too: the checkpoint of the moment the change was told about is still a valid one later.
+    try:
+        checkpoint = checkpoint_of(circle_id) if circle_id is not None else None
+    except Exception:
+        log.exception("could not read the ledger checkpoint for the notice %r to %s", subject, to)
+        db.session.rollback()
+        checkpoint = None
+    if checkpoint is not None:
+        body = f"{body.rstrip()}\n\n--\n{checkpoint_paragraph(checkpoint)}"
     reason = deliver(to, subject, body)
     if reason is None:
         return

@@ -74,7 +74,9 @@ def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None,
         subject = (
             f"Your question on “{title}” was answered" if answered else f"{actor.name} replied to you on “{title}”"
         )
-        queue_notice(parent.author, subject, f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n")
+        queue_notice(
+            parent.author, subject, f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n", circle_id=proposal.round.circle_id
+        )
         told.add(parent.author_id)
     followers = db.session.scalars(
         select(User)
@@ -83,7 +85,12 @@ def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None,
     )
     for follower in followers:
         if follower.id not in told:
-            queue_notice(follower, f"New comment on “{title}”", f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n")
+            queue_notice(
+                follower,
+                f"New comment on “{title}”",
+                f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n",
+                circle_id=proposal.round.circle_id,
+            )
             told.add(follower.id)
 
 

@@ -46,20 +46,49 @@ def _entries_of_file(path: Path) -> Iterator[StoredEntry]:
                 yield parse_export_line(line, number)
 
 
-def _report(reports: list[ChainReport]) -> None:
+def _report(reports: list[ChainReport], checkpoint: tuple[int, str] | None) -> None:
     total, failed = 0, False
     for report in reports:
         result = report.result
         total += result.count
-        if result.ok:
-            click.echo(f"ok   {report.label}: {result.count} entries, head {result.head}")
-        else:
+        if not result.ok:
             failed = True
             where = f"entry {result.bad_seq}" if result.bad_seq is not None else "the chain"
             click.echo(f"FAIL {report.label}: {where} does not verify: {result.problem}", err=True)
+        elif report.mismatch is not None:
+            failed = True
+            click.echo(
+                f"FAIL {report.label}: the chain verifies, but the circle's data disagrees with it: "
+                f"{report.mismatch.sentence()}",
+                err=True,
+            )
+        else:
+            click.echo(f"ok   {report.label}: {result.count} entries, head {result.head}")
+    _explain_checkpoint(reports, checkpoint)
     if failed:
         raise SystemExit(1)
     click.echo(f"The ledger verifies: {total} entries in {len(reports)} chain{'s' if len(reports) != 1 else ''}.")
+
+
+def _explain_checkpoint(reports: list[ChainReport], checkpoint: tuple[int, str] | None) -> None:
+    """Say what a check without a checkpoint cannot see, and what one with a checkpoint sees only through the chain:
+    whoever can write to the database can recompute every hash after an edit, or cut entries off the end and move
+    the head back, and the chain alone still verifies."""
+    if checkpoint is None:
+        click.echo(
+            "Note: no checkpoint was given. A chain recomputed after an edit, or with its last entries removed, "
+            "verifies like the real one; only a checkpoint kept elsewhere tells them apart. Every circle page and "
+            "every notice e-mail shows the circle's latest checkpoint: check with --circle SLUG --checkpoint "
+            "COUNT:HASH."
+        )
+        return
+    count = checkpoint[0]
+    after = max((report.result.count for report in reports), default=0) - count
+    if after > 0:
+        click.echo(
+            f"Note: entries up to {count} are checked against the checkpoint; the {after} after it are checked only "
+            "against the chain itself (a later checkpoint covers them)."
+        )
 
 
 @ledger_cli.command("verify")
@@ -78,20 +107,22 @@ def _report(reports: list[ChainReport]) -> None:
     help="COUNT:HASH published earlier; the chain must still pass through it (with --circle or --file).",
 )
 def verify_command(circle_slug: str | None, export_file: Path | None, checkpoint: tuple[int, str] | None) -> None:
-    """Recompute the hash chains and report the first entry that does not verify (exit status 1)."""
+    """Recompute the hash chains and report the first entry that does not verify, then replay each circle's chain
+    against its tables (results, payouts, memberships, ballots, consent outcomes) and name the first row that
+    disagrees (exit status 1 for either)."""
     if export_file is not None:
         try:
             result: VerifyResult = verify_chain(_entries_of_file(export_file), checkpoint=checkpoint)
         except ExportError as error:
             raise click.ClickException(f"{export_file}: {error}") from None
-        _report([ChainReport(0, None, f"file {export_file.name}", result)])
+        _report([ChainReport(0, None, f"file {export_file.name}", result)], checkpoint)
         return
     if checkpoint is not None and circle_slug is None:
         raise click.UsageError("--checkpoint names a point in one chain: give --circle or --file as well.")
     if circle_slug is None:
-        _report(verify_ledger())
+        _report(verify_ledger(), None)
         return
-    _report(verify_ledger([_circle(circle_slug).id], include_site=False, checkpoint=checkpoint))
+    _report(verify_ledger([_circle(circle_slug).id], include_site=False, checkpoint=checkpoint), checkpoint)
 
 
 @ledger_cli.command("export")

@@ -6,14 +6,17 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, select
+from sqlalchemy.orm import Session
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle
+from fundcircle.circles.models import Circle, Membership, MembershipRole
+from fundcircle.consent.models import ConsentRound
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import (
     EntryContent,
@@ -23,9 +26,16 @@ from fundcircle.ledger.chain import (
     verify_chain,
 )
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.ledger.replay import REPLAYED_ACTIONS, TABLES, Key, Mismatch, ReplayEntry, StoredRow, reconcile, replay
 from fundcircle.ledger.words import Names, describe
+from fundcircle.payouts.binding import email_digest
+from fundcircle.payouts.models import Payout
+from fundcircle.payouts.services import PAYOUT_STATUS_OF_EXPENSE
 from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
 from fundcircle.spreadsheets import spreadsheet_safe
+from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
+from fundcircle.voting.services import commitment
 
 _ENTRY_COLUMNS = (
     LedgerEntry.seq,
@@ -77,6 +87,114 @@ class ChainReport:
     circle_id: int | None
     label: str
     result: VerifyResult
+    #: The first row of the circle's tables that disagrees with its (verified) chain, if any.
+    mismatch: Mismatch | None = None
+
+
+def replay_entries(session: Session, chain_id: int, batch_size: int = 2000) -> Iterator[ReplayEntry]:
+    """The chain's entries that describe the reconciled tables, in `seq` order, with their data parsed."""
+    query = (
+        select(LedgerEntry.seq, LedgerEntry.hash, LedgerEntry.action, LedgerEntry.actor_id, LedgerEntry.subject_type,
+               LedgerEntry.subject_id, LedgerEntry.data)
+        .where(LedgerEntry.chain_id == chain_id, LedgerEntry.action.in_(REPLAYED_ACTIONS))
+        .order_by(LedgerEntry.seq)
+    )  # fmt: skip
+    result = session.connection().execution_options(yield_per=batch_size).execute(query)
+    try:
+        for row in result:
+            yield ReplayEntry(*row)
+    finally:
+        result.close()
+
+
+def stored_state(session: Session, circle_id: int) -> dict[str, dict[Key, StoredRow]]:
+    """The rows of the circle's tables that the ledger describes, keyed and named as `ledger.replay` expects."""
+    state: dict[str, dict[Key, StoredRow]] = {table: {} for table in TABLES}
+    roles: dict[int, list[str]] = {}
+    for membership_id, role in session.execute(
+        select(MembershipRole.membership_id, MembershipRole.role)
+        .join(Membership, Membership.id == MembershipRole.membership_id)
+        .where(Membership.circle_id == circle_id)
+    ):
+        roles.setdefault(membership_id, []).append(role)
+    for membership_id, user_id in session.execute(
+        select(Membership.id, Membership.user_id).where(Membership.circle_id == circle_id)
+    ):
+        state["memberships"][(membership_id,)] = StoredRow(
+            str(membership_id), {"user_id": user_id, "roles": sorted(roles.get(membership_id, []))}
+        )
+    rounds = select(Round.id).where(Round.circle_id == circle_id)
+    for tally in session.scalars(select(RoundTally).where(RoundTally.round_id.in_(rounds))):
+        state["round_tallies"][(tally.round_id,)] = StoredRow(str(tally.round_id), {
+            "ballots_cast": tally.ballots_cast, "eligible_voters": tally.eligible_voters,
+            "quorum_percent": tally.quorum_percent, "quorum_met": tally.quorum_met,
+            "budget_minor": tally.budget_minor, "funded_minor": tally.funded_minor, "currency": tally.currency,
+            "checkpoint_seq": tally.checkpoint_seq, "checkpoint_hash": tally.checkpoint_hash,
+        })  # fmt: skip
+    for result in session.scalars(select(ProposalResult).where(ProposalResult.round_id.in_(rounds))):
+        state["proposal_results"][(result.round_id, result.proposal_id)] = StoredRow(
+            f"round {result.round_id}, proposal {result.proposal_id}",
+            {"version": result.version, "score": result.score, "amount_minor": result.amount_minor,
+             "funded": result.funded, "reason": result.reason},
+        )  # fmt: skip
+    votes: dict[int, dict[int, int]] = {}
+    for ballot_id, proposal_id, count in session.execute(
+        select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes)
+        .join(Ballot, Ballot.id == BallotVote.ballot_id)
+        .where(Ballot.round_id.in_(rounds))
+    ):
+        votes.setdefault(ballot_id, {})[proposal_id] = count
+    # Columns, not Ballot objects: those would load their votes once more (their relationship is selectin).
+    for ballot_id, round_id, user_id, revision, credits_spent, receipt, salt in session.execute(
+        select(Ballot.id, Ballot.round_id, Ballot.user_id, Ballot.revision, Ballot.credits_spent, Ballot.receipt,
+               Ballot.salt).where(Ballot.round_id.in_(rounds))
+    ):  # fmt: skip
+        mine = votes.get(ballot_id, {})
+        fields: dict[str, Any] = {
+            "revision": revision, "credits_spent": credits_spent, "receipt": receipt,
+            "votes": {str(pid): count for pid, count in sorted(mine.items())},
+        }  # fmt: skip
+        if salt is not None:
+            fields["commitment"] = commitment(salt, mine)
+        state["ballots"][(round_id, user_id)] = StoredRow(str(ballot_id), fields)
+    for consent_round in session.scalars(select(ConsentRound).where(ConsentRound.round_id.in_(rounds))):
+        state["consent_rounds"][(consent_round.id,)] = StoredRow(str(consent_round.id), {
+            "proposal_id": consent_round.proposal_id, "version": consent_round.version,
+            "amount_minor": consent_round.amount_minor, "outcome": consent_round.outcome,
+            "reason": consent_round.reason,
+        })  # fmt: skip
+    for payout in session.scalars(select(Payout).where(Payout.circle_id == circle_id)):
+        state["payouts"][(payout.id,)] = StoredRow(str(payout.id), {
+            "proposal_id": payout.proposal_id, "amount_minor": payout.amount_minor, "currency": payout.currency,
+            "payee_slug": payout.payee_slug, "payee_name": payout.payee_name,
+            "payee_email_sha256": email_digest(payout.payee_email), "status": payout.status,
+        })  # fmt: skip
+    return state
+
+
+@contextmanager
+def _snapshot() -> Iterator[Session]:
+    """A session that sees the entries and the tables as of one moment, so that a change committed while verify
+    reads (a ballot and its entry) is seen on both sides or on neither. On PostgreSQL a REPEATABLE READ transaction
+    of its own; on SQLite the session's own transaction, whose BEGIN IMMEDIATE already keeps writers out (a second
+    connection would wait for that very lock)."""
+    if db.engine.dialect.name != "postgresql":
+        yield db.session()
+        return
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ")
+        with Session(bind=connection) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()  # it only read
+
+
+def reconcile_circle(chain_id: int, circle_id: int) -> Mismatch | None:
+    """Replay the circle's chain into the state it describes and name the first stored row that differs."""
+    with _snapshot() as session:
+        expected = replay(replay_entries(session, chain_id), expense_statuses=PAYOUT_STATUS_OF_EXPENSE)
+        return reconcile(expected, stored_state(session, circle_id))
 
 
 def verify_ledger(
@@ -86,7 +204,8 @@ def verify_ledger(
     checkpoint: tuple[int, str] | None = None,
 ) -> list[ChainReport]:
     """Recompute chains against their stored heads: every chain, or only the circles in `circle_ids` (and the
-    site's chain when `include_site`). A `checkpoint` (count, hash) published earlier must still be passed through."""
+    site's chain when `include_site`). A `checkpoint` (count, hash) published earlier must still be passed through.
+    A circle's chain that verifies is then replayed against its tables (`reconcile_circle`)."""
     query = select(LedgerChain, Circle.slug).outerjoin(Circle, Circle.id == LedgerChain.circle_id)
     if circle_ids is not None:
         wanted = LedgerChain.circle_id.in_(list(circle_ids))
@@ -101,7 +220,10 @@ def verify_ledger(
             expected_head=(chain.head_seq, chain.head_hash),
             checkpoint=checkpoint,
         )
-        reports.append(ChainReport(chain.id, chain.circle_id, label, result))
+        mismatch = None
+        if result.ok and chain.circle_id is not None:
+            mismatch = reconcile_circle(chain.id, chain.circle_id)
+        reports.append(ChainReport(chain.id, chain.circle_id, label, result, mismatch))
     return reports
 
 

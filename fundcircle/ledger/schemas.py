@@ -58,13 +58,22 @@ class ChainResultSchema(Schema):
     head = fields.String(attribute="result.head", required=True)
     bad_seq = fields.Integer(attribute="result.bad_seq", allow_none=True, required=True)
     problem = fields.String(attribute="result.problem", allow_none=True, required=True)
+    state_problem = fields.Function(
+        lambda report: report.mismatch.sentence() if report.mismatch is not None else None,
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "nullable": True,
+                  "description": "the first row of the circle's tables that disagrees with its ledger"},
+    )  # fmt: skip
 
 
 class VerifySchema(Schema):
     """A list of `ChainReport`s."""
 
     ok = fields.Function(
-        lambda reports: all(report.result.ok for report in reports), required=True, metadata={"type": "boolean"}
+        lambda reports: all(report.result.ok and report.mismatch is None for report in reports),
+        required=True,
+        metadata={"type": "boolean", "description": "every chain verifies and every circle's tables agree with it"},
     )
     count = fields.Function(
         lambda reports: sum(report.result.count for report in reports),

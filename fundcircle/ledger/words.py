@@ -105,6 +105,8 @@ def describe(
             else ""
         ),
         "payout.expense_missing": f"The expense for {quoted} is gone from Open Collective",
+        "payout.held": f"The payout for {quoted} was held, not requested: it disagrees with the ledger on "
+        + ", ".join(str(d.get("field")) for d in data.get("disagreements", []) if isinstance(d, dict)),
         "opencollective.connected": f"{who} connected the circle to “{data.get('name', '')}” on Open Collective",
         "opencollective.reconnected": f"{who} connected the circle again, to “{data.get('name', '')}”",
         "user.totp_enrolment_started": f"{who} began setting up an authenticator app",

@@ -22,7 +22,8 @@ from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.proposals.models import ONE_KIND_OF_PAYEE
 
 #: `requesting` is the worker's claim while it asks Open Collective (see payouts/requesting.py); the others are the
-#: statuses a treasurer sees.
+#: statuses a treasurer sees. `held`: its amount, currency or payee disagrees with the ledger, so it was not requested
+#: (payouts/binding.py); a treasurer restores the row and asks again, or cancels it.
 PAYOUT_STATUSES = (
     "awaiting_approval",
     "approved",
@@ -33,6 +34,7 @@ PAYOUT_STATUSES = (
     "paid",
     "rejected",
     "failed",
+    "held",
     "cancelled",
 )
 FINAL_STATUSES = ("paid", "rejected", "cancelled")
@@ -49,6 +51,7 @@ STATUS_LABELS = {
     "paid": "Paid",
     "rejected": "Rejected on Open Collective",
     "failed": "Failed: needs a treasurer",
+    "held": "Held: disagrees with the ledger",
     "cancelled": "Cancelled",
 }
 
@@ -69,6 +72,8 @@ class Payout(Base):
         CheckConstraint(_in("status", PAYOUT_STATUSES), name="status_known"),
         CheckConstraint(ONE_KIND_OF_PAYEE, name="one_kind_of_payee"),
         CheckConstraint("approvals_count >= 0", name="approvals_count_not_negative"),
+        # A payout held back because it disagrees with the ledger always says what disagreed.
+        CheckConstraint("status <> 'held' OR failure_message IS NOT NULL", name="held_says_why"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

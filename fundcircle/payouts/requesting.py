@@ -5,6 +5,8 @@ Open Collective has no idempotency key, so "once" is built here:
 1. The final approval moved the payout to `approved` with its own key and committed.
 2. A worker claims it: a compare-and-set from `approved` to `requesting` (or of a `requesting` claim older than the
    lease, left by a worker that died), committed before anything is sent. Two workers never hold one payout.
+   Before anything is sent, the payout's amount, currency and payee are checked against the ledger entries that
+   created, approved and funded it (payouts/binding.py); a payout that disagrees is held, not requested.
 3. It looks the expense up on the collective by the key in `customData`; if it exists (a crash, a lost answer), it
    records it and stops.
 4. Only when it is certainly not there does it create it (`createExpense`, or `draftExpenseAndInviteUser` for a payee
@@ -25,11 +27,26 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from fundcircle.circles.models import Circle
+from fundcircle.auth.models import User
+from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
+from fundcircle.ledger.chain import EntryContent, entry_hash
+from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.record import record
+from fundcircle.mail import external_url
+from fundcircle.notices import queue_notice
+from fundcircle.payouts.binding import (
+    PAYOUT_TERM_ACTIONS,
+    RESULT_ACTION,
+    VERSION_ACTIONS,
+    Disagreement,
+    Fact,
+    PayoutTerms,
+    disagreements,
+    terms_of_result,
+)
 from fundcircle.payouts.models import FOLLOWED_STATUSES, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import Expense, OpenCollectiveClient, PayoutGatewayError
 from fundcircle.payouts.services import (
@@ -41,6 +58,7 @@ from fundcircle.payouts.services import (
 )
 from fundcircle.proposals.models import ProposalVersion
 from fundcircle.rounds.models import Round
+from fundcircle.unit_of_work import commit as commit_and_send
 from fundcircle.voting.models import RoundTally
 
 log = logging.getLogger(__name__)
@@ -125,8 +143,9 @@ def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, **
             execution_options={"synchronize_session": False},
         )
         db.session.refresh(payout)
+    # The status the step left is in the entry, so that `ledger verify` can replay every payout's status.
     record(action, actor=None, circle_id=payout.circle_id, subject=payout,
-           data={"proposal": payout.proposal_id, **data}, at=now)  # fmt: skip
+           data={"proposal": payout.proposal_id, **data, "status": payout.status}, at=now)  # fmt: skip
     db.session.commit()
     return payout
 
@@ -206,13 +225,120 @@ def custom_data(payout: Payout) -> dict[str, Any]:
     return {"fundCirclePayoutKey": payout.request_key, "fundCircleProposal": payout.proposal_id}
 
 
+def ledger_facts(payout: Payout) -> tuple[list[Fact], list[int]]:
+    """The entries of the payout's circle that state its terms (payouts/binding.py), and the `seq` of any of them
+    whose content no longer matches its own hash. Reads by the (chain, action, seq) index: a handful of entries."""
+    chain_id = db.session.scalar(select(LedgerChain.id).where(LedgerChain.circle_id == payout.circle_id))
+    rows = db.session.scalars(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.chain_id == chain_id,
+            or_(
+                and_(LedgerEntry.action.in_(PAYOUT_TERM_ACTIONS), LedgerEntry.subject_type == "payout",
+                     LedgerEntry.subject_id == payout.id),
+                and_(LedgerEntry.action == RESULT_ACTION, LedgerEntry.subject_type == "round",
+                     LedgerEntry.subject_id == payout.round_id),
+                and_(LedgerEntry.action.in_(VERSION_ACTIONS), LedgerEntry.subject_type == "proposal",
+                     LedgerEntry.subject_id == payout.proposal_id),
+            ),
+        )
+        .order_by(LedgerEntry.seq)
+    )  # fmt: skip
+    facts, edited = [], []
+    for entry in rows:
+        content = EntryContent(entry.seq, entry.at, entry.circle_id, entry.actor_id, entry.action,
+                               entry.subject_type, entry.subject_id, entry.data)  # fmt: skip
+        # Whoever edits a row to move money may edit the entry beside it: then it no longer matches its hash.
+        if entry_hash(entry.prev_hash, content) != entry.hash:
+            edited.append(entry.seq)
+        data: Any = entry.data
+        if entry.action == RESULT_ACTION:
+            data = terms_of_result(entry.data, payout.proposal_id)
+            if data is None:
+                continue
+        elif entry.action in VERSION_ACTIONS and entry.data.get("version") != payout.proposal_version:
+            continue
+        facts.append(Fact(entry.seq, entry.action, data))
+    return facts, edited
+
+
+def check_against_ledger(payout: Payout) -> list[Disagreement]:
+    """Whether the payout still pays what the ledger says it pays: its amount, currency and payee against the
+    entries that created, approved and funded it, and those entries against their own hashes."""
+    facts, edited = ledger_facts(payout)
+    stored = PayoutTerms(payout.amount_minor, payout.currency, payout.payee_slug, payout.payee_name,
+                         payout.payee_email)  # fmt: skip
+    found = [Disagreement("entry", "what it says", "its content no longer matches its hash (edited)", seq)
+             for seq in edited]  # fmt: skip
+    return found + disagreements(stored, facts)
+
+
+def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
+    """Hold a payout that disagrees with the ledger: it is not requested, the ledger says what disagreed, and the
+    circle's treasurers are told by e-mail once that is committed. Commits."""
+    db.session.rollback()
+    payout = _payout(payout.id)
+    message = "Not requested: it disagrees with the ledger. " + "; ".join(d.sentence() for d in found) + "."
+    held = db.session.execute(
+        update(Payout)
+        .where(Payout.id == payout.id, Payout.status == "requesting")
+        .values(status="held", failure_message=message, claimed_at=None, status_changed_at=now)
+        .returning(Payout.id),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    if held is None:  # another worker's lease expired and it moved the payout; its own entry says what it did
+        db.session.rollback()
+        return _payout(payout.id)
+    db.session.refresh(payout)
+    record(
+        "payout.held",
+        actor=None,
+        circle_id=payout.circle_id,
+        subject=payout,
+        data={
+            "proposal": payout.proposal_id,
+            "status": "held",
+            "disagreements": [
+                {"field": d.field, "stored": d.stored, "ledger": d.ledger, "seq": d.seq, "action": d.action}
+                for d in found
+            ],
+        },
+        at=now,
+    )
+    treasurers = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == payout.circle_id, MembershipRole.role == "treasurer")
+        .order_by(User.id)
+    )
+    link = external_url("payouts.view", payout_id=payout.id)
+    for treasurer in treasurers:
+        queue_notice(
+            treasurer,
+            f"Payout {payout.id} held: it disagrees with the ledger",
+            f"Payout {payout.id} was not requested on Open Collective, because its row in the database no longer "
+            "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
+            + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it:"
+            f"\n{link}\n",
+            circle_id=payout.circle_id,
+        )  # fmt: skip
+    commit_and_send()
+    return payout
+
+
 def submit_payout(payout_id: int, now: datetime | None = None) -> Payout | None:
     """Request one payout on Open Collective if it is due and nobody else is at it. Returns the payout as it ended,
-    or None if it was not claimed. Commits; must be called with no transaction of the caller's pending."""
+    or None if it was not claimed. Commits; must be called with no transaction of the caller's pending.
+
+    Before anything is sent, the payout is checked against the ledger (`check_against_ledger`); one that disagrees
+    is held instead (`_hold`), and nothing is asked of Open Collective."""
     now = now or utcnow()
     payout = _claim(payout_id, now)
     if payout is None:
         return None
+    if found := check_against_ledger(payout):
+        return _hold(payout, found, now)
     connection = connection_of(payout.circle_id)
     if connection is None:  # disconnected meanwhile
         return _settle(payout.id, "payout.request_not_sent", {"error": "The circle is not connected."}, now,

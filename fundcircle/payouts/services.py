@@ -31,6 +31,7 @@ from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDen
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record, record_many
 from fundcircle.mail import external_url
+from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
     EXPENSE_TYPES,
     FINAL_STATUSES,
@@ -362,7 +363,7 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     return payout
 
 
-CANCELLABLE = ("awaiting_approval", "approved", "failed")
+CANCELLABLE = ("awaiting_approval", "approved", "failed", "held")
 
 
 def cancel_payout(actor: User, payout: Payout, reason: str, now: datetime) -> Payout:
@@ -409,11 +410,13 @@ def retry_payout(actor: User, payout: Payout, now: datetime) -> Payout:
     """
     circle = circle_of(payout)
     require_role(actor, circle, "treasurer")
-    if payout.status != "failed":
+    if payout.status not in ("failed", "held"):
         raise Conflict(f"Only a failed payout can be retried; this one is {STATUS_LABELS[payout.status].lower()}.")
-    _move(payout, "failed", "approved", now, failure_message=None, retry_at=None)
+    # A held payout is checked against the ledger again before it is requested: retrying it helps only once its
+    # row says again what the ledger says.
+    _move(payout, payout.status, "approved", now, failure_message=None, retry_at=None)
     record("payout.retry_requested", actor=actor, circle_id=circle.id, subject=payout,
-           data={"proposal": payout.proposal_id}, at=now)  # fmt: skip
+           data={"proposal": payout.proposal_id, "status": "approved"}, at=now)  # fmt: skip
     return payout
 
 
@@ -496,6 +499,11 @@ def create_payouts(actor: User | None, round_: Round, funded: list[ProposalVersi
                     "version": version.number,
                     "amount_minor": version.amount_minor,
                     "currency": version.currency,
+                    # Who is paid, so that a payout is requested only as the ledger says (payouts/binding.py); the
+                    # address stays out of the ledger, which a public circle shows to everyone.
+                    "payee_slug": version.payee_slug,
+                    "payee_name": version.payee_name,
+                    "payee_email_sha256": email_digest(version.payee_email),
                     "status": "awaiting_approval",
                 },
             )
@@ -552,7 +560,7 @@ def close_round_if_settled(round_id: int, now: datetime) -> bool:
 #: How many payouts the treasury page lists: every open one up to this many, and the latest settled ones.
 OPEN_ON_PAGE = 200
 SETTLED_ON_PAGE = 20
-UNPAID_STATUSES = ("approved", "requesting", "requested", "invited", "approved_on_oc", "failed")
+UNPAID_STATUSES = ("approved", "requesting", "requested", "invited", "approved_on_oc", "failed", "held")
 
 
 @dataclass(frozen=True)

@@ -452,6 +452,8 @@ class PayoutMachine(RuleBasedStateMachine):
     def _check_ledger(self, payouts: dict[str, Payout]) -> None:
         reports = verify_ledger([self.treasury.circle_id])
         assert all(report.result.ok for report in reports), [r.result for r in reports]
+        # Whatever path a payout took, its row says what the ledger's entries replay to (ledger/replay.py).
+        assert [r.mismatch.sentence() for r in reports if r.mismatch is not None] == []
         for title, payout in payouts.items():
             started = db.session.scalars(
                 db.select(LedgerEntry).where(
