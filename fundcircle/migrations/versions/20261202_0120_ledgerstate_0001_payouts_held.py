@@ -2,7 +2,7 @@
 Collective but held, and says why (`failure_message`).
 
 Revision ID: ledgerstate_0001
-Revises: 5d1c0a7e9b21
+Revises: input_0001
 Create Date: 2026-12-02 01:20:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "ledgerstate_0001"
-down_revision = "5d1c0a7e9b21"
+down_revision = "input_0001"
 branch_labels = None
 depends_on = None
 
