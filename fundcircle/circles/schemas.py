@@ -87,6 +87,12 @@ class MemberAddedSchema(Schema):
     """An `InviteOutcome`: the same answer whether or not the address has an account (the person accepts or
     declines the invitation; nobody joins without being asked)."""
 
+    member = fields.Constant(
+        None,
+        allow_none=True,
+        required=True,
+        metadata={"description": "Always null: a person joins only by accepting the invitation (kept for clients)"},
+    )
     invitation = NestedFrom(InvitationSchema, lambda outcome: outcome, required=True)
 
 

@@ -185,12 +185,14 @@ def members(circle_id: int) -> str | Response | tuple[str, int]:
         )
 
         def send_invitation() -> None:
-            if not send_mail(to, subject, body):
+            if send_mail(to, subject, body):
+                flash(f"The invitation was e-mailed to {to}.", "success")
+            else:
                 flash(f"The invitation e-mail to {to} could not be sent; send them the link yourself.", "warning")
 
-        # Sent once the invitation is stored; a failure is told on the next page.
+        # Sent once the invitation is stored; the outcome is told on the next page.
         after_commit(send_invitation)
-        flash(f"Invitation sent to {to}.", "success")
+        flash(f"Invitation sent to {to}: an e-mail with this link is being sent to {to}.", "info")
     else:
         flash(f"Invitation made for {to}: send them the link below.", "success")
     return _render_members(circle, InviteForm(formdata=None), 200, invitation_link=link)
