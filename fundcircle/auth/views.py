@@ -56,11 +56,12 @@ def begin_session(user: services.User) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @requires(PUBLIC)
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("circles.home"))
     form = LoginForm()
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             user = services.authenticate(
@@ -73,6 +74,7 @@ def login() -> str | Response | tuple[str, int]:
             refuse()
             form.form_errors.append(error.message)
             status = 429
+            headers["Retry-After"] = str(error.retry_after_seconds)
         except FundCircleError as error:
             form.password.errors = [error.message]
             status = 401
@@ -82,7 +84,7 @@ def login() -> str | Response | tuple[str, int]:
             return redirect(_safe_next(request.args.get("next")) or url_for("circles.home"))
     elif form.is_submitted():
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
