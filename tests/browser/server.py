@@ -11,6 +11,10 @@ from tests.conftest import test_config
 
 
 def build() -> Flask:
-    """The test configuration (fast password hashing, no mail server) on the database the test run made, served as
-    in production: errors are handled by the app's pages, not raised into the server."""
-    return create_app(test_config(os.environ["FUNDCIRCLE_TEST_SERVER_DATABASE_URL"], TESTING=False))
+    """The test configuration (fast password hashing, no mail server unless FUNDCIRCLE_TEST_SERVER_MAIL_PORT names
+    the loopback port of one) on the database the test run made, served as in production: errors are handled by the
+    app's pages, not raised into the server."""
+    mail: dict[str, object] = {}
+    if port := os.environ.get("FUNDCIRCLE_TEST_SERVER_MAIL_PORT"):
+        mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": int(port)}
+    return create_app(test_config(os.environ["FUNDCIRCLE_TEST_SERVER_DATABASE_URL"], TESTING=False, **mail))

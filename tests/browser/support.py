@@ -79,6 +79,8 @@ class LiveServer:
 
     database_url: str
     log_path: Path
+    #: More environment for the server process (e.g. FUNDCIRCLE_TEST_SERVER_MAIL_PORT, see server.py).
+    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -89,7 +91,12 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> None:
         self.port = _free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "FUNDCIRCLE_TEST_SERVER_DATABASE_URL": self.database_url, "FUNDCIRCLE_ENV": "development"}
+        env = {
+            **os.environ,
+            "FUNDCIRCLE_TEST_SERVER_DATABASE_URL": self.database_url,
+            "FUNDCIRCLE_ENV": "development",
+            **self.extra_env,
+        }
         command = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
