@@ -111,8 +111,8 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "TOTP_FAILURE_WINDOW_SECONDS": 15 * 60,
         # E-mailed one-time links: a password reset is short-lived (it signs the person in); an address change may
         # wait for the person to open their new mailbox. At most this many reset e-mails an hour per account.
-        "PASSWORD_RESET_VALID_MINUTES": 30,
-        "PASSWORD_RESET_MAILS_PER_HOUR": 3,
+        "PASSWORD_RESET_VALID_MINUTES": 30,  # nosec B105  # a number of minutes, not a password
+        "PASSWORD_RESET_MAILS_PER_HOUR": 3,  # nosec B105  # a count of e-mails, not a password
         "EMAIL_CHANGE_VALID_HOURS": 24,
         # Seals stored secrets (Open Collective tokens, TOTP seeds); defaults to a key derived from SECRET_KEY.
         "SEALING_KEY": os.environ.get("SEALING_KEY", ""),
