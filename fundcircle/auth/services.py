@@ -321,7 +321,9 @@ def change_password(
     now: datetime,
 ) -> int:
     """The actor sets a new password, giving the current one; every other session of theirs ends (the one with the
-    token `keep_session` stays). Returns how many sessions ended. The ledger says that it changed, never what to.
+    token `keep_session` stays), and so does any address change waiting for its link (somebody who had the session
+    and the old password may have asked for it). Returns how many sessions ended. The ledger says that it changed,
+    never what to.
 
     :raises RateLimited: after too many wrong passwords.
     :raises ValidationFailed: on `current_password` if it is wrong, on `password` if the new one is too weak.
@@ -329,6 +331,7 @@ def change_password(
     _check_current_password(actor, current_password, client_address, now)
     check_password_rules(new_password)
     actor.password_hash = hash_password(new_password)
+    _cancel_links(actor, "email_change", now)
     ended = end_other_sessions(actor, keep_session, now)
     record("user.password_changed", actor=actor, circle_id=None, subject=actor, data={"sessions_ended": ended}, at=now)
     db.session.flush()
@@ -412,9 +415,19 @@ def _use_link(link: AccountLink, now: datetime) -> None:
     )
 
 
+def _cancel_links(user: User, purpose: str, now: datetime) -> None:
+    """Every unused link of `purpose` for the user stops working (marked used)."""
+    db.session.execute(
+        update(AccountLink)
+        .where(AccountLink.user_id == user.id, AccountLink.purpose == purpose, AccountLink.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
 def reset_password(token: str, new_password: str, now: datetime) -> User:
     """Set a new password with an e-mailed reset link, once. Every session of the account ends (whoever had one),
-    and every other reset link stops working; the caller signs the person in afresh.
+    and every other reset link and any address change waiting for its link stop working; the caller signs the
+    person in afresh.
 
     :raises NotFound: if the link is unknown, used or expired.
     :raises ValidationFailed: on `password` if it is too weak (the link stays usable).
@@ -425,11 +438,8 @@ def reset_password(token: str, new_password: str, now: datetime) -> User:
     _use_link(link, now)
     user = link.user
     user.password_hash = hash_password(new_password)
-    db.session.execute(
-        update(AccountLink)
-        .where(AccountLink.user_id == user.id, AccountLink.purpose == "password_reset", AccountLink.used_at.is_(None))
-        .values(used_at=now)
-    )
+    _cancel_links(user, "password_reset", now)
+    _cancel_links(user, "email_change", now)
     ended = end_other_sessions(user, None, now)
     record("user.password_reset", actor=user, circle_id=None, subject=user, data={"sessions_ended": ended}, at=now)
     db.session.flush()
@@ -472,8 +482,8 @@ def request_email_change(
         "A change of your Fund Circle e-mail address was asked for",
         f"Hello {actor.name},\n\nsomebody signed in to your Fund Circle account asked to change its address "
         f"from {actor.email} to {email}. It changes only once the link sent to the new address is opened.\n\n"
-        "If this was not you, sign in and change your password now: that ends every other session, and the link "
-        "stops mattering once you ask for another change. Or set a new password with “Forgot your password?”.\n",
+        "If this was not you, change your password now (on your profile, or with “Forgot your password?” on the "
+        "log-in page): that ends every other session and cancels this change.\n",
     )
     db.session.flush()
     return PendingEmailChange(new_email=email, token=token)
@@ -498,11 +508,7 @@ def confirm_email_change(actor: User, token: str, *, keep_session: str | None, n
     _use_link(link, now)
     old = user.email
     user.email = new_email
-    db.session.execute(
-        update(AccountLink)
-        .where(AccountLink.user_id == user.id, AccountLink.purpose == "email_change", AccountLink.used_at.is_(None))
-        .values(used_at=now)
-    )
+    _cancel_links(user, "email_change", now)
     ended = end_other_sessions(user, keep_session, now)
     record(
         "user.email_changed",

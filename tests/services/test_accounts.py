@@ -202,6 +202,26 @@ def test_an_address_taken_meanwhile_is_refused_at_confirmation(ctx: Flask) -> No
         services.confirm_email_change(user, pending.token, keep_session=None, now=utcnow())
 
 
+def test_a_new_password_cancels_an_address_change_somebody_asked_for(ctx: Flask) -> None:
+    user = make_user()
+    pending = services.request_email_change(
+        user, new_email="thief@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
+    )
+    db.session.commit()
+    services.change_password(
+        user,
+        current_password=TEST_PASSWORD,
+        new_password=NEW_PASSWORD,
+        keep_session=None,
+        client_address="y",
+        now=utcnow(),
+    )
+    db.session.commit()
+    with pytest.raises(NotFound):
+        services.confirm_email_change(user, pending.token, keep_session=None, now=utcnow())
+    assert user.email != "thief@example.org"
+
+
 def test_a_name_change_is_in_the_ledger(ctx: Flask) -> None:
     user = make_user(name="Bea")
     with pytest.raises(ValidationFailed):
