@@ -20,6 +20,7 @@ from fundcircle.circles.services import invite_member
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
+from tests.concurrency import all_at_once
 from tests.conftest import TEST_PASSWORD, Client
 from tests.factories import make_circle, make_token, make_user
 from tests.smtp import Inbox, body_of, running_smtp
@@ -298,3 +299,24 @@ def test_the_api_needs_the_csrf_token_for_a_change_with_the_session_cookie(app: 
     assert forged.status_code == 400 and forged.get_json()["error"]["code"] == "csrf"
     ok = browser.json_call("PATCH", f"{API}/me/account", {"name": "Beatriz"}, csrf=True)
     assert ok.status_code == 200 and ok.get_json()["name"] == "Beatriz"
+
+
+def test_an_invitation_accepted_from_many_tabs_at_once_joins_once(app: Flask) -> None:
+    with app.app_context():
+        admin, person = make_user(), make_user()
+        circle = make_circle(admin)
+        outcome = invite_member(admin, circle, email=person.email, roles=["member"], now=utcnow(), valid_days=7)
+        db.session.commit()
+        token, invitation_id, person_id = make_token(person), outcome.invitation.id, person.id
+    clients = [_browser(app) for _ in range(10)]
+
+    def accept(index: int) -> int:
+        url = f"{API}/me/invitations/{invitation_id}/accept"
+        return int(clients[index].json_call("POST", url, token=token).status_code)
+
+    statuses = all_at_once([lambda index=index: accept(index) for index in range(10)])
+    assert statuses.count(200) == 1 and set(statuses) <= {200, 404, 409}, statuses
+    with app.app_context():
+        assert len(db.session.scalars(select(Membership).where(Membership.user_id == person_id)).all()) == 1
+        joined = db.session.scalars(select(LedgerEntry).where(LedgerEntry.action == "member.joined")).all()
+        assert len(joined) == 1
