@@ -111,8 +111,19 @@ def _init_login(app: Flask) -> None:
         token = session.get("sid")
         if not token:
             return None
-        user = user_for_session(token)
-        return user if user is not None and str(user.id) == user_id else None
+        # The idle limit: the time of the session's last request is in the session cookie, which the server signs,
+        # so a client cannot move it; the absolute limit is checked against the session's row (user_for_session).
+        # Kept in the cookie, not the row, because a read (GET) must write nothing to the database.
+        now = utcnow()
+        seen = session.get("seen")
+        if not isinstance(seen, int) or now.timestamp() - seen > app.config["SESSION_IDLE_MINUTES"] * 60:
+            return None
+        user = user_for_session(token, now)
+        if user is None or str(user.id) != user_id:
+            return None
+        if now.timestamp() - seen >= 60:  # at most once a minute, so that the cookie is not re-sent on every request
+            session["seen"] = int(now.timestamp())
+        return user
 
 
 def _user_from_bearer_token() -> Any:

@@ -124,14 +124,30 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         # while cookie-authenticated JSON calls are not.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
-        # Log-in throttling: failed attempts per e-mail address and per client address in the window.
-        "LOGIN_FAILURES_PER_EMAIL": 5,
+        # Sessions end on the server after this long without a request (a computer left signed in at a library),
+        # and this long after log-in whatever happens (a stolen cookie stops working within a week; a member who
+        # comes by every evening logs in once a week).
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "120")),
+        "SESSION_MAX_HOURS": int(os.environ.get("SESSION_MAX_HOURS", str(24 * 7))),
+        # Guess throttling (fundcircle/auth/throttling.py), within the window: wrong passwords per account and
+        # client before that pair is locked; per client across accounts; and per account across all clients before
+        # each further guess waits a delay doubling from 1 second up to GUESS_DELAY_MAX_SECONDS (never a hard lock,
+        # which anybody could impose on a treasurer before a deadline).
+        "LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT": 5,
         "LOGIN_FAILURES_PER_ADDRESS": 20,
+        "LOGIN_FAILURES_PER_ACCOUNT_BEFORE_DELAY": 50,
         "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+        "GUESS_DELAY_MAX_SECONDS": 60,
         "INVITATION_VALID_DAYS": 14,
-        # Treasurers' second factor: wrong codes per person in the window before they must wait.
-        "TOTP_FAILURES_PER_USER": 5,
+        # Treasurers' second factor, throttled the same way: wrong codes per person and client, per person.
+        "TOTP_FAILURES_PER_USER_AND_CLIENT": 5,
+        "TOTP_FAILURES_PER_USER_BEFORE_DELAY": 50,
         "TOTP_FAILURE_WINDOW_SECONDS": 15 * 60,
+        # E-mailed one-time links: a password reset is short-lived (it signs the person in); an address change may
+        # wait for the person to open their new mailbox. At most this many reset e-mails an hour per account.
+        "PASSWORD_RESET_VALID_MINUTES": 30,  # nosec B105  # a number of minutes, not a password
+        "PASSWORD_RESET_MAILS_PER_HOUR": 3,  # nosec B105  # a count of e-mails, not a password
+        "EMAIL_CHANGE_VALID_HOURS": 24,
         # Seals stored secrets (Open Collective tokens, TOTP seeds); defaults to a key derived from SECRET_KEY.
         "SEALING_KEY": os.environ.get("SEALING_KEY", ""),
         # Open Collective: the API a circle connects to by default, and how long to wait for it.

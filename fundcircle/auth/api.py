@@ -1,18 +1,29 @@
-"""The accounts' part of the JSON API: personal API tokens, e-mail notices and the authenticator app (TOTP)."""
+"""The accounts' part of the JSON API: name, e-mail address and password, password reset, personal API tokens,
+e-mail notices and the authenticator app (TOTP)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app, request, session
 from flask_login import current_user
 
-from fundcircle.access import SIGNED_IN, requires
+from fundcircle.access import PUBLIC, SIGNED_IN, requires
 from fundcircle.auth import services, totp
 from fundcircle.auth.models import ApiToken, User
 from fundcircle.auth.schemas import (
+    AccountSchema,
+    EmailChangePendingSchema,
+    EmailChangeSchema,
+    MessageSchema,
+    NameSchema,
     NewTokenSchema,
     NoticesSchema,
+    PasswordChangeSchema,
+    ResetPasswordSchema,
+    ResetRequestSchema,
+    SessionsEndedSchema,
     TokenCreateSchema,
     TokenListSchema,
     TokenSchema,
@@ -24,7 +35,9 @@ from fundcircle.auth.schemas import (
 from fundcircle.db import utcnow
 from fundcircle.openapi import api_blueprint
 
-blp = api_blueprint("auth", __name__, "Your API tokens, e-mail notices and authenticator app")
+blp = api_blueprint(
+    "auth", __name__, "Your name, e-mail address and password, API tokens, e-mail notices and authenticator app"
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,9 @@ def set_notices(data: dict[str, Any]) -> User:
 @blp.response(201, TotpSecretSchema)
 def start_totp(data: dict[str, Any]) -> dict[str, str]:
     """Enrol an authenticator app: a new secret, returned once. It counts once confirmed with a code."""
-    secret = totp.start_enrolment(current_user, password=data["password"], now=utcnow())
+    secret = totp.start_enrolment(
+        current_user, password=data["password"], now=utcnow(), client_address=request.remote_addr or "unknown"
+    )
     return {"secret": secret, "otpauth_uri": totp.provisioning_uri(current_user, secret)}
 
 
@@ -89,5 +104,89 @@ def start_totp(data: dict[str, Any]) -> dict[str, str]:
 @blp.response(200, TotpStatusSchema)
 def confirm_totp(data: dict[str, Any]) -> dict[str, bool]:
     """Confirm the enrolment with the first code the app shows."""
-    totp.confirm_enrolment(current_user, data["code"], utcnow())
+    totp.confirm_enrolment(current_user, data["code"], utcnow(), client_address=request.remote_addr or "unknown")
     return {"enabled": True}
+
+
+def _session_token() -> str | None:
+    """The request's own log-in session, if it came with the cookie (a bearer token has none to keep)."""
+    return None if request.headers.get("Authorization") else session.get("sid")
+
+
+@blp.route("/me/account", methods=["PATCH"])
+@requires(SIGNED_IN)
+@blp.arguments(NameSchema)
+@blp.response(200, AccountSchema)
+def change_name(data: dict[str, Any]) -> User:
+    """Change your name, as the circles see it."""
+    services.change_name(current_user, data["name"])
+    return current_user  # type: ignore[no-any-return]
+
+
+@blp.route("/me/password", methods=["PUT"])
+@requires(SIGNED_IN)
+@blp.arguments(PasswordChangeSchema)
+@blp.response(200, SessionsEndedSchema)
+def change_password(data: dict[str, Any]) -> dict[str, int]:
+    """Set a new password, giving the current one; every other log-in session of yours ends."""
+    ended = services.change_password(
+        current_user,
+        current_password=data["current_password"],
+        new_password=data["password"],
+        keep_session=_session_token(),
+        client_address=request.remote_addr or "unknown",
+        now=utcnow(),
+    )
+    return {"sessions_ended": ended}
+
+
+@blp.route("/me/email", methods=["POST"])
+@requires(SIGNED_IN)
+@blp.arguments(EmailChangeSchema)
+@blp.response(202, EmailChangePendingSchema)
+def change_email(data: dict[str, Any]) -> dict[str, str]:
+    """Ask to change your address, giving your password: a link goes to the new address (it changes once that is
+    opened) and a notice to the current one."""
+    pending = services.request_email_change(
+        current_user,
+        new_email=data["email"],
+        password=data["current_password"],
+        client_address=request.remote_addr or "unknown",
+        now=utcnow(),
+    )
+    return {"pending_email": pending.new_email}
+
+
+@blp.route("/password-resets", methods=["POST"])
+@requires(PUBLIC)
+@blp.doc(security=[{}])
+@blp.arguments(ResetRequestSchema)
+@blp.response(202, MessageSchema)
+def request_password_reset(data: dict[str, Any]) -> dict[str, str]:
+    """Ask for a password reset link by e-mail. The answer is the same whether or not the address has an account."""
+    services.request_password_reset(data["email"], utcnow())
+    minutes = current_app.config["PASSWORD_RESET_VALID_MINUTES"]
+    return {
+        "message": f"If an account has this address, a link to set a new password was e-mailed to it "
+        f"(it works for {minutes} minutes)."
+    }
+
+
+@blp.route("/password-resets/<reset_token>", methods=["POST"])
+@requires(PUBLIC)
+@blp.doc(security=[{}])
+@blp.arguments(ResetPasswordSchema)
+@blp.response(200, MessageSchema)
+def reset_password(data: dict[str, Any], reset_token: str) -> dict[str, str]:
+    """Set a new password with the token of an e-mailed reset link (once); every session of the account ends."""
+    services.reset_password(reset_token, data["password"], utcnow())
+    return {"message": "The new password is set; every session of the account ended. Log in with it."}
+
+
+@blp.route("/email-changes/<email_token>", methods=["POST"])
+@requires(SIGNED_IN)
+@blp.response(200, AccountSchema)
+def confirm_email_change(email_token: str) -> User:
+    """Confirm a new address with the token of the link sent to it (once), as the account's owner; every other
+    session of the account ends."""
+    return services.confirm_email_change(current_user, email_token, keep_session=_session_token(), now=utcnow())

@@ -61,3 +61,60 @@ def totp_code_field(label: str) -> StringField:
 
 class TotpConfirmForm(FlaskForm):
     code = totp_code_field("The code your app shows")
+
+
+class NameForm(FlaskForm):
+    name = StringField(
+        "Your name",
+        validators=[DataRequired(), Length(max=80)],
+        description="As the circles will see it.",
+        id="profile-name",
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField(
+        "New e-mail address",
+        validators=[DataRequired(), Length(max=254)],
+        description="We e-mail a link to it; the address changes once you open that link.",
+        id="new-email",
+    )
+    current_password = PasswordField(
+        "Your current password",
+        validators=[DataRequired(), Length(max=1000)],
+        description="Asked again, so that nobody with your open session can take your account.",
+        id="email-current-password",
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        "Your current password", validators=[DataRequired(), Length(max=1000)], id="current-password"
+    )
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=10, max=1000)],
+        description="At least 10 characters. Every other place where you are signed in is signed out.",
+        id="new-password",
+    )
+    password_confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+        id="new-password-confirm",
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Your account's e-mail address", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=10, max=1000)],
+        description="At least 10 characters.",
+    )
+    password_confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.db import Base, UTCDateTime, utcnow
@@ -50,6 +50,33 @@ class AuthSession(Base):
     user: Mapped[User] = relationship()
 
 
+#: What an e-mailed one-time link is for.
+ACCOUNT_LINK_PURPOSES = ("password_reset", "email_change")
+
+
+class AccountLink(Base):
+    """A one-time, short-lived link e-mailed to a person: to set a new password (to their address), or to confirm a
+    new e-mail address (to that new address). Only the token's SHA-256 is stored; the link holds the token."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('password_reset', 'email_change')", name="purpose_known"),
+        CheckConstraint("purpose <> 'email_change' OR new_email IS NOT NULL", name="email_change_has_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The address to change to (an e-mail change only).
+    new_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
 class ApiToken(Base):
     """A personal API token. Only its SHA-256 is stored; the token itself is shown once."""
 
@@ -71,7 +98,8 @@ class ApiToken(Base):
 
 
 class ThrottleEvent(Base):
-    """A failed attempt (log-in, later TOTP) counted against a key such as an e-mail address or client address."""
+    """A failed attempt (a password or an authenticator code) or a reset e-mail, counted against a key: an account
+    and client together, an account across all clients, or a client across all accounts (auth/throttling.py)."""
 
     __tablename__ = "throttle_events"
 

@@ -50,3 +50,49 @@ class TotpConfirmSchema(Schema):
 
 class TotpStatusSchema(Schema):
     enabled = fields.Boolean(required=True)
+
+
+class NameSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class AccountSchema(Schema):
+    """The signed-in `User`'s own account details."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+    password = fields.String(
+        required=True, validate=validate.Length(min=1, max=1000), load_only=True, metadata={"description": "new"}
+    )
+
+
+class SessionsEndedSchema(Schema):
+    sessions_ended = fields.Integer(required=True, metadata={"description": "How many other sessions ended"})
+
+
+class EmailChangeSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+
+
+class EmailChangePendingSchema(Schema):
+    pending_email = fields.String(
+        required=True, metadata={"description": "The address changes once the link e-mailed to it is opened"}
+    )
+
+
+class ResetRequestSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)
+
+
+class ResetPasswordSchema(Schema):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)

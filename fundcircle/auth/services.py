@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -12,11 +13,13 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from fundcircle.auth.models import ApiToken, AuthSession, ThrottleEvent, User
+from fundcircle.auth.models import AccountLink, ApiToken, AuthSession, ThrottleEvent, User
+from fundcircle.auth.throttling import GuessKeys, GuessLimits, decide, guess_keys
 from fundcircle.db import compare_and_set, utcnow
-from fundcircle.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from fundcircle.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
+from fundcircle.mail import external_url, send_mail
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 from fundcircle.unit_of_work import after_commit, keep_after_rollback
 
@@ -75,13 +78,7 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
     :raises Conflict: on `email` if an account with that address exists.
     """
     email = normalise_email(email)
-    name = name.strip()
-    if not name:
-        raise ValidationFailed("Enter a name.", field="name")
-    if len(name) > 80:
-        raise ValidationFailed("Use at most 80 characters.", field="name")
-    if not is_single_line(name):
-        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
+    name = _check_person_name(name)
     check_password_rules(password)
     if find_user_by_email(email) is not None:
         raise Conflict("An account with this e-mail address exists already.", field="email")
@@ -98,16 +95,77 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
     return user
 
 
-def _throttle_keys(email: str, client_address: str) -> dict[str, int]:
+def _guess_limits(kind: str) -> GuessLimits:
     config = current_app.config
-    return {
-        f"login:email:{email.strip().lower()}": config["LOGIN_FAILURES_PER_EMAIL"],
-        f"login:address:{client_address}": config["LOGIN_FAILURES_PER_ADDRESS"],
-    }
+    if kind == "login":
+        return GuessLimits(
+            per_pair=config["LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT"],
+            per_client=config["LOGIN_FAILURES_PER_ADDRESS"],
+            account_free=config["LOGIN_FAILURES_PER_ACCOUNT_BEFORE_DELAY"],
+            account_delay_cap_seconds=config["GUESS_DELAY_MAX_SECONDS"],
+            window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"],
+        )
+    return GuessLimits(
+        per_pair=config["TOTP_FAILURES_PER_USER_AND_CLIENT"],
+        per_client=2**31,  # a code is guessed for one's own account only: the pair and account limits suffice
+        account_free=config["TOTP_FAILURES_PER_USER_BEFORE_DELAY"],
+        account_delay_cap_seconds=config["GUESS_DELAY_MAX_SECONDS"],
+        window_seconds=config["TOTP_FAILURE_WINDOW_SECONDS"],
+    )
+
+
+REFUSAL_MESSAGES = {
+    "pair": "Too many failed attempts from this device. Wait {minutes} minutes, then try again{escape}.",
+    "client": "Too many failed attempts from this network. Wait {minutes} minutes, then try again{escape}.",
+    "account": (
+        "Many wrong attempts were made on this account from elsewhere, so every attempt waits a little: try again "
+        "in {seconds} seconds{escape}."
+    ),
+}
+
+
+def check_guess(kind: str, account: str, client: str, now: datetime, *, escape: str = "") -> GuessKeys:
+    """Refuse a guess (a password or a code) that must wait, and return the keys a failure counts against.
+
+    :raises RateLimited: if this account and client, this client, or (past its much higher limit, with a growing
+        delay) this account from all clients has failed too often within the window.
+    """
+    limits = _guess_limits(kind)
+    keys = guess_keys(kind, account, client, per_client=kind == "login")
+    since = now - timedelta(seconds=limits.window_seconds)
+    wanted = [key for key in (keys.pair, keys.account, keys.client) if key is not None]
+    rows = db.session.execute(
+        select(ThrottleEvent.key, func.sum(ThrottleEvent.weight), func.max(ThrottleEvent.at))
+        .where(ThrottleEvent.key.in_(wanted), ThrottleEvent.at > since)
+        .group_by(ThrottleEvent.key)
+    )
+    counts = {key: (int(total or 0), latest) for key, total, latest in rows}
+    refusal = decide(
+        pair_failures=counts.get(keys.pair, (0, None))[0],
+        client_failures=counts.get(keys.client or "", (0, None))[0],
+        account_failures=counts.get(keys.account, (0, None))[0],
+        latest_account_failure=counts.get(keys.account, (0, None))[1],
+        limits=limits,
+        now=now,
+    )
+    if refusal is not None:
+        raise RateLimited(
+            REFUSAL_MESSAGES[refusal.reason].format(
+                minutes=max(1, refusal.retry_after_seconds // 60), seconds=refusal.retry_after_seconds, escape=escape
+            ),
+            retry_after_seconds=refusal.retry_after_seconds,
+        )
+    return keys
+
+
+def note_guess_failure(kind: str, keys: GuessKeys, now: datetime) -> None:
+    """Count a wrong guess against its keys; it is counted even though the request is refused (`note_failure`)."""
+    wanted = [key for key in (keys.pair, keys.account, keys.client) if key is not None]
+    note_failure(wanted, _guess_limits(kind).window_seconds, now)
 
 
 def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -> None:
-    """:raises RateLimited: if any key has reached its limit of failures within the window."""
+    """:raises RateLimited: if any key has reached its limit of events within the window."""
     since = now - timedelta(seconds=window_seconds)
     rows = db.session.execute(
         select(ThrottleEvent.key, func.sum(ThrottleEvent.weight))
@@ -118,7 +176,7 @@ def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -
     if any((counts.get(key) or 0) >= limit for key, limit in limits.items()):
         minutes = max(1, window_seconds // 60)
         raise RateLimited(
-            f"Too many failed attempts. Wait {minutes} minutes, then try again.",
+            f"Too many attempts. Wait {minutes} minutes, then try again.",
             retry_after_seconds=window_seconds,
         )
 
@@ -126,8 +184,9 @@ def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -
 def note_failure(keys: list[str], window_seconds: int, now: datetime) -> None:
     """Count one failure against each key, and forget failures long past the window.
 
-    The failure counts even though the request that saw it is refused and rolled back: the count is written in the
-    current transaction and, if that rolls back, again in a transaction of its own."""
+    Each failure is a row of its own (an insert, never a read-then-write), so that concurrent guesses are all
+    counted. The failure counts even though the request that saw it is refused and rolled back: the count is written
+    in the current transaction and, if that rolls back, again in a transaction of its own."""
 
     def count() -> None:
         db.session.execute(delete(ThrottleEvent).where(ThrottleEvent.at < now - timedelta(seconds=4 * window_seconds)))
@@ -142,17 +201,19 @@ class LoginFailed(ValidationFailed):
     pass
 
 
+FORGOT_ESCAPE = ", or use “Forgot your password?” to be let in by an e-mailed link"
+
+
 def authenticate(email: str, password: str, *, client_address: str, now: datetime) -> User:
-    """Check an e-mail address and password, counting failures against the address and the client.
+    """Check an e-mail address and password, counting failures against the account and client together, the
+    client, and the account (auth/throttling.py), so that an attacker elsewhere cannot lock the owner out.
 
     A failure is counted even though the request is refused (see `note_failure`).
 
-    :raises RateLimited: after too many recent failures for this address or client (checked first).
+    :raises RateLimited: after too many recent failures (checked first).
     :raises LoginFailed: if the address or password is wrong (the message does not say which).
     """
-    limits = _throttle_keys(email, client_address)
-    window = current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"]
-    check_throttle(limits, window, now)
+    keys = check_guess("login", email.strip().lower(), client_address, now, escape=FORGOT_ESCAPE)
     user = find_user_by_email(email)
     hasher = _password_hasher()
     try:
@@ -162,7 +223,7 @@ def authenticate(email: str, password: str, *, client_address: str, now: datetim
             raise VerificationError()
         hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        note_failure(list(limits), window, now)
+        note_guess_failure("login", keys, now)
         raise LoginFailed("That e-mail address and password do not match an account.", field="password") from None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
@@ -177,9 +238,17 @@ def start_session(user: User) -> str:
     return token
 
 
-def user_for_session(token: str) -> User | None:
+def user_for_session(token: str, now: datetime | None = None) -> User | None:
+    """The owner of a live session: not revoked, and opened less than SESSION_MAX_HOURS ago (the absolute lifetime,
+    checked here on the server whatever the cookie says; the idle limit is checked where the cookie is read)."""
+    now = now or utcnow()
+    oldest = now - timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
     auth_session = db.session.scalar(
-        select(AuthSession).where(AuthSession.token_hash == sha256_hex(token), AuthSession.revoked_at.is_(None))
+        select(AuthSession).where(
+            AuthSession.token_hash == sha256_hex(token),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.created_at > oldest,
+        )
     )
     return auth_session.user if auth_session is not None else None
 
@@ -193,10 +262,269 @@ def end_session(token: str, now: datetime) -> None:
     )
 
 
+def end_other_sessions(user: User, keep_token: str | None, now: datetime) -> int:
+    """Revoke every live session of `user` but the one whose token is `keep_token` (None: every one); returns how
+    many ended. A cookie of an ended session no longer works, wherever it is."""
+    condition = (AuthSession.user_id == user.id) & AuthSession.revoked_at.is_(None)
+    if keep_token is not None:
+        condition &= AuthSession.token_hash != sha256_hex(keep_token)
+    result = db.session.execute(update(AuthSession).where(condition).values(revoked_at=now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _check_person_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Enter a name.", field="name")
+    if len(name) > 80:
+        raise ValidationFailed("Use at most 80 characters.", field="name")
+    if not is_single_line(name):
+        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
+    return name
+
+
+def change_name(actor: User, name: str) -> bool:
+    """The actor changes the name the circles see; returns whether anything changed.
+
+    :raises ValidationFailed: on `name` if it is empty, longer than 80 characters or not on one line.
+    """
+    name = _check_person_name(name)
+    if name == actor.name:
+        return False
+    old = actor.name
+    actor.name = name
+    record("user.name_changed", actor=actor, circle_id=None, subject=actor, data={"from": old, "to": name})
+    db.session.flush()
+    return True
+
+
+def _check_current_password(actor: User, password: str, client_address: str, now: datetime) -> None:
+    """A wrong current password counts like a failed log-in of this account from this client.
+
+    :raises RateLimited: after too many failures.
+    :raises ValidationFailed: on `current_password` if it is wrong.
+    """
+    keys = check_guess("login", actor.email, client_address, now, escape=FORGOT_ESCAPE)
+    if not password_matches(actor, password):
+        note_guess_failure("login", keys, now)
+        raise ValidationFailed("That is not your current password.", field="current_password")
+
+
+def change_password(
+    actor: User,
+    *,
+    current_password: str,
+    new_password: str,
+    keep_session: str | None,
+    client_address: str,
+    now: datetime,
+) -> int:
+    """The actor sets a new password, giving the current one; every other session of theirs ends (the one with the
+    token `keep_session` stays), and so does any address change waiting for its link (somebody who had the session
+    and the old password may have asked for it). Returns how many sessions ended. The ledger says that it changed,
+    never what to.
+
+    :raises RateLimited: after too many wrong passwords.
+    :raises ValidationFailed: on `current_password` if it is wrong, on `password` if the new one is too weak.
+    """
+    _check_current_password(actor, current_password, client_address, now)
+    check_password_rules(new_password)
+    actor.password_hash = hash_password(new_password)
+    _cancel_links(actor, "email_change", now)
+    ended = end_other_sessions(actor, keep_session, now)
+    record("user.password_changed", actor=actor, circle_id=None, subject=actor, data={"sessions_ended": ended}, at=now)
+    db.session.flush()
+    return ended
+
+
+def _new_link(user: User, purpose: str, now: datetime, minutes: int, new_email: str | None = None) -> str:
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        AccountLink(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=sha256_hex(token),
+            new_email=new_email,
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def _mail_after_commit(to: str, subject: str, body: str) -> None:
+    """Account mail goes out whatever the person's notice setting: it is about their account's safety."""
+    after_commit(lambda: _send_account_mail(to, subject, body), key=("account mail", to, subject))
+
+
+def _send_account_mail(to: str, subject: str, body: str) -> None:
+    send_mail(to, subject, body)
+
+
+def request_password_reset(email: str, now: datetime) -> str | None:
+    """Someone asks for a password reset link for `email`. If an account has that address, a one-time link valid
+    for PASSWORD_RESET_VALID_MINUTES is e-mailed to it (at most PASSWORD_RESET_MAILS_PER_HOUR an hour, so that the
+    form cannot flood a mailbox). The answer to the asker is the same either way, so the form does not tell which
+    addresses have accounts; the link's token is returned (for the tests' world) when a mail was queued, else None.
+
+    :raises ValidationFailed: on `email` if it is not an e-mail address.
+    """
+    email = normalise_email(email)
+    user = find_user_by_email(email)
+    if user is None:
+        return None
+    config = current_app.config
+    key = f"reset:account:{user.id}"
+    try:
+        check_throttle({key: config["PASSWORD_RESET_MAILS_PER_HOUR"]}, 3600, now)
+    except RateLimited:
+        return None
+    db.session.add(ThrottleEvent(key=key, at=now))
+    minutes = config["PASSWORD_RESET_VALID_MINUTES"]
+    token = _new_link(user, "password_reset", now, minutes)
+    record("user.password_reset_requested", actor=user, circle_id=None, subject=user, data={}, at=now)
+    link = external_url("auth.reset_password", reset_token=token)
+    _mail_after_commit(
+        user.email,
+        "Set a new password for Fund Circle",
+        f"Hello {user.name},\n\nsomebody (we hope you) asked to set a new password for your Fund Circle account.\n"
+        f"Open this link to choose one; it works once, for {minutes} minutes, and signs you in:\n{link}\n\n"
+        "If it was not you, ignore this e-mail: your password stays as it is.\n",
+    )
+    return token
+
+
+def find_account_link(purpose: str, token: str, now: datetime) -> AccountLink:
+    """:raises NotFound: if the link is unknown, used or expired (one message: the link no longer works)."""
+    link = db.session.scalar(
+        select(AccountLink).where(AccountLink.token_hash == sha256_hex(token), AccountLink.purpose == purpose)
+    )
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise NotFound("This link does not work any more: it was used, or it expired. Ask for a new one.")
+    return link
+
+
+def _use_link(link: AccountLink, now: datetime) -> None:
+    compare_and_set(
+        link,
+        expected=AccountLink.used_at.is_(None) & (AccountLink.expires_at > now),
+        values={"used_at": now},
+        conflict=Conflict("This link was used a moment ago."),
+    )
+
+
+def _cancel_links(user: User, purpose: str, now: datetime) -> None:
+    """Every unused link of `purpose` for the user stops working (marked used)."""
+    db.session.execute(
+        update(AccountLink)
+        .where(AccountLink.user_id == user.id, AccountLink.purpose == purpose, AccountLink.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+def reset_password(token: str, new_password: str, now: datetime) -> User:
+    """Set a new password with an e-mailed reset link, once. Every session of the account ends (whoever had one),
+    and every other reset link and any address change waiting for its link stop working; the caller signs the
+    person in afresh.
+
+    :raises NotFound: if the link is unknown, used or expired.
+    :raises ValidationFailed: on `password` if it is too weak (the link stays usable).
+    :raises Conflict: if the link was used at the same moment.
+    """
+    link = find_account_link("password_reset", token, now)
+    check_password_rules(new_password)
+    _use_link(link, now)
+    user = link.user
+    user.password_hash = hash_password(new_password)
+    _cancel_links(user, "password_reset", now)
+    _cancel_links(user, "email_change", now)
+    ended = end_other_sessions(user, None, now)
+    record("user.password_reset", actor=user, circle_id=None, subject=user, data={"sessions_ended": ended}, at=now)
+    db.session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class PendingEmailChange:
+    new_email: str
+    #: The token of the link e-mailed to the new address (never shown to the asker; for the tests' world).
+    token: str
+
+
+def request_email_change(
+    actor: User, *, new_email: str, password: str, client_address: str, now: datetime
+) -> PendingEmailChange:
+    """The actor asks to change their address, giving their password (so that a borrowed session alone cannot take
+    the account). Nothing changes yet: a one-time link valid for EMAIL_CHANGE_VALID_HOURS goes to the new address,
+    and a notice to the current one.
+
+    :raises RateLimited: after too many wrong passwords.
+    :raises ValidationFailed: on `current_password` if it is wrong, on `email` for a malformed or unchanged address.
+    """
+    _check_current_password(actor, password, client_address, now)
+    email = normalise_email(new_email)
+    if email == actor.email:
+        raise ValidationFailed("That is your address already.", field="email")
+    hours = current_app.config["EMAIL_CHANGE_VALID_HOURS"]
+    token = _new_link(actor, "email_change", now, hours * 60, new_email=email)
+    record("user.email_change_requested", actor=actor, circle_id=None, subject=actor, data={"to": email}, at=now)
+    link = external_url("auth.confirm_email", email_token=token)
+    _mail_after_commit(
+        email,
+        "Confirm your new e-mail address for Fund Circle",
+        f"Hello {actor.name},\n\nopen this link to make {email} the address of your Fund Circle account "
+        f"(it works once, for {hours} hours):\n{link}\n\nIf you did not ask for this, ignore this e-mail.\n",
+    )
+    _mail_after_commit(
+        actor.email,
+        "A change of your Fund Circle e-mail address was asked for",
+        f"Hello {actor.name},\n\nsomebody signed in to your Fund Circle account asked to change its address "
+        f"from {actor.email} to {email}. It changes only once the link sent to the new address is opened.\n\n"
+        "If this was not you, change your password now (on your profile, or with “Forgot your password?” on the "
+        "log-in page): that ends every other session and cancels this change.\n",
+    )
+    db.session.flush()
+    return PendingEmailChange(new_email=email, token=token)
+
+
+def confirm_email_change(actor: User, token: str, *, keep_session: str | None, now: datetime) -> User:
+    """The account's owner, signed in, makes the new address theirs with the link sent to it, once: the link proves
+    the new mailbox is theirs, the session that it is their account. Every other session of the account ends (the
+    one with the token `keep_session` stays).
+
+    :raises NotFound: if the link is unknown, used or expired.
+    :raises PermissionDenied: if the link is for another account than the actor's.
+    :raises Conflict: if another account has the address by now, or the link was used at the same moment.
+    """
+    link = find_account_link("email_change", token, now)
+    if link.user_id != actor.id:
+        raise PermissionDenied("This link is for another account: log in as the account whose address changes.")
+    new_email = link.new_email or ""
+    user = actor
+    if find_user_by_email(new_email) is not None:
+        raise Conflict("Another account has this address now: ask for a change to another one.", field="email")
+    _use_link(link, now)
+    old = user.email
+    user.email = new_email
+    _cancel_links(user, "email_change", now)
+    ended = end_other_sessions(user, keep_session, now)
+    record(
+        "user.email_changed",
+        actor=user,
+        circle_id=None,
+        subject=user,
+        data={"from": old, "to": new_email, "sessions_ended": ended},
+        at=now,
+    )
+    db.session.flush()
+    return user
+
+
 def create_api_token(actor: User, name: str) -> tuple[ApiToken, str]:
     """Create a personal API token for `actor`; the token itself is returned once and only its hash is kept.
 
-    :raises ValidationFailed: on `name` if it is empty or longer than 80 characters.
+    :raises ValidationFailed: on `name` if it is empty, longer than 80 characters or not on one line.
     """
     name = name.strip()
     if not name:

@@ -1,8 +1,10 @@
 """A second factor for treasurers: time-based one-time codes (RFC 6238) from an authenticator app.
 
 A code is accepted once: the user's last accepted 30-second time step is stored, and only a later step is accepted
-after it (a compare-and-set, so two requests racing with one code cannot both pass). Wrong codes count against the
-user like failed log-ins, and are still counted when the refused request rolls back.
+after it (a compare-and-set, so two requests racing with one code cannot both pass). Wrong codes (and wrong passwords
+when setting up) are throttled like log-ins (auth/throttling.py): per person and client, so that somebody guessing
+from another client cannot lock the treasurer out, and per person across clients with a growing delay. They are still
+counted when the refused request rolls back.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import hmac
 from datetime import datetime
 
 import pyotp
-from flask import current_app
+from flask import has_request_context, request
 from sqlalchemy import or_
 
 from fundcircle.auth.models import User
-from fundcircle.auth.services import check_throttle, note_failure, password_matches
+from fundcircle.auth.services import check_guess, note_guess_failure, password_matches
+from fundcircle.auth.throttling import GuessKeys
 from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, ValidationFailed
@@ -33,20 +36,20 @@ class TotpRejected(ValidationFailed):
     """The code is missing, wrong, or the user has no authenticator set up."""
 
 
-def _throttle_key(user: User) -> str:
-    return f"totp:user:{user.id}"
+def _client(client_address: str | None) -> str:
+    """The client guessing: given, or the current request's address (behind a proxy, as ProxyFix gives it)."""
+    if client_address is not None:
+        return client_address
+    return (request.remote_addr or "unknown") if has_request_context() else "local"
 
 
-def _limits(user: User) -> dict[str, int]:
-    return {_throttle_key(user): current_app.config["TOTP_FAILURES_PER_USER"]}
+def _check(user: User, client_address: str | None, now: datetime) -> GuessKeys:
+    """:raises RateLimited: if this person and client, or (with a growing delay) this person, failed too often."""
+    return check_guess("totp", str(user.id), _client(client_address), now)
 
 
-def _window() -> int:
-    return int(current_app.config["TOTP_FAILURE_WINDOW_SECONDS"])
-
-
-def _refuse(user: User, message: str, now: datetime, *, field: str = "totp") -> TotpRejected:
-    note_failure([_throttle_key(user)], _window(), now)
+def _refuse(keys: GuessKeys, message: str, now: datetime, *, field: str = "totp") -> TotpRejected:
+    note_guess_failure("totp", keys, now)
     return TotpRejected(message, field=field)
 
 
@@ -54,7 +57,7 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
-def start_enrolment(actor: User, *, password: str, now: datetime) -> str:
+def start_enrolment(actor: User, *, password: str, now: datetime, client_address: str | None = None) -> str:
     """Make a new secret for the actor's authenticator app and return it (shown once). It counts after `confirm`.
 
     The password is asked again, so a borrowed session alone cannot move the second factor to another phone.
@@ -64,9 +67,9 @@ def start_enrolment(actor: User, *, password: str, now: datetime) -> str:
     :raises RateLimited: after too many wrong passwords or codes.
     :raises TotpRejected: on `password` if it is wrong.
     """
-    check_throttle(_limits(actor), _window(), now)
+    keys = _check(actor, client_address, now)
     if not password_matches(actor, password):
-        raise _refuse(actor, "That is not your password.", now, field="password")
+        raise _refuse(keys, "That is not your password.", now, field="password")
     secret = pyotp.random_base32()
     actor.totp_secret_sealed = seal(SEAL_PURPOSE, secret)
     actor.totp_confirmed_at = None
@@ -118,33 +121,34 @@ def _use_step(user: User, step: int) -> None:
     )
 
 
-def confirm_enrolment(actor: User, code: str, now: datetime) -> None:
+def confirm_enrolment(actor: User, code: str, now: datetime, *, client_address: str | None = None) -> None:
     """The first code from the app proves it is set up; from now on it is the actor's second factor.
 
     :raises RateLimited, TotpRejected, Conflict: as `verify_code`.
     """
-    check_throttle(_limits(actor), _window(), now)
+    keys = _check(actor, client_address, now)
     if actor.totp_secret_sealed is None:
         raise TotpRejected("Set up an authenticator app first.", field="totp")
     if actor.totp_confirmed_at is not None:
         raise Conflict("Your authenticator app is already set up.", field="totp")
     step = _matching_step(_secret(actor), code, now)
     if step is None:
-        raise _refuse(actor, "That code does not match. Enter the 6 digits your app shows now.", now)
+        raise _refuse(keys, "That code does not match. Enter the 6 digits your app shows now.", now)
     _use_step(actor, step)
     actor.totp_confirmed_at = now
     record("user.totp_enabled", actor=actor, circle_id=None, subject=actor, data={}, at=now)
     db.session.flush()
 
 
-def verify_code(actor: User, code: str, now: datetime) -> None:
-    """Check a fresh code from the actor's confirmed authenticator, and use it up.
+def verify_code(actor: User, code: str, now: datetime, *, client_address: str | None = None) -> None:
+    """Check a fresh code from the actor's confirmed authenticator, and use it up. `client_address` defaults to
+    the current request's.
 
-    :raises RateLimited: after too many wrong codes in the window.
+    :raises RateLimited: after too many wrong codes in the window from this client (or, delayed, from all).
     :raises TotpRejected: on `totp` if the actor has no authenticator or the code is wrong (counted).
     :raises Conflict: on `totp` if the code was already used.
     """
-    check_throttle(_limits(actor), _window(), now)
+    keys = _check(actor, client_address, now)
     if not actor.has_totp:
         raise TotpRejected(
             "Set up an authenticator app on your profile first: approving payouts needs a code from it.",
@@ -152,5 +156,5 @@ def verify_code(actor: User, code: str, now: datetime) -> None:
         )
     step = _matching_step(_secret(actor), code, now)
     if step is None:
-        raise _refuse(actor, "That code does not match. Enter the 6 digits your authenticator app shows now.", now)
+        raise _refuse(keys, "That code does not match. Enter the 6 digits your authenticator app shows now.", now)
     _use_step(actor, step)

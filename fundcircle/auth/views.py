@@ -4,7 +4,7 @@ import io
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -12,14 +12,19 @@ from fundcircle.access import PUBLIC, SIGNED_IN, requires
 from fundcircle.auth import services, totp
 from fundcircle.auth.forms import (
     ApiTokenForm,
+    EmailChangeForm,
+    ForgotPasswordForm,
     LoginForm,
+    NameForm,
     NoticesForm,
+    PasswordChangeForm,
+    ResetPasswordForm,
     TotpConfirmForm,
     TotpStartForm,
 )
 from fundcircle.db import utcnow
-from fundcircle.errors import FundCircleError, RateLimited
-from fundcircle.forms import ConfirmForm
+from fundcircle.errors import FundCircleError, PermissionDenied, RateLimited
+from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("auth", __name__)
@@ -35,33 +40,41 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _client_address() -> str:
+    """The client, for throttling: its address (behind the configured proxies, as ProxyFix gives it)."""
+    return request.remote_addr or "unknown"
+
+
 def begin_session(user: services.User) -> None:
     """Log the person in with a new server-side session (also after signing up from an invitation)."""
     token = services.start_session(user)
     session.clear()  # a new session at log-in: nothing set before it (by anybody) carries over
     session["sid"] = token
+    session["seen"] = int(utcnow().timestamp())  # the idle limit counts from here (fundcircle/__init__.py)
     login_user(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @requires(PUBLIC)
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("circles.home"))
     form = LoginForm()
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             user = services.authenticate(
                 form.email.data or "",
                 form.password.data or "",
-                client_address=request.remote_addr or "unknown",
+                client_address=_client_address(),
                 now=utcnow(),
             )
         except RateLimited as error:
             refuse()
             form.form_errors.append(error.message)
             status = 429
+            headers["Retry-After"] = str(error.retry_after_seconds)
         except FundCircleError as error:
             form.password.errors = [error.message]
             status = 401
@@ -71,7 +84,7 @@ def login() -> str | Response | tuple[str, int]:
             return redirect(_safe_next(request.args.get("next")) or url_for("circles.home"))
     elif form.is_submitted():
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
@@ -96,6 +109,9 @@ def _profile(status: int = 200, **forms: object) -> tuple[str, int]:
         "totp_start_form": TotpStartForm(formdata=None),
         "totp_confirm_form": TotpConfirmForm(formdata=None),
         "totp_pending_secret": totp.pending_secret(current_user),
+        "name_form": NameForm(formdata=None, data={"name": current_user.name}),
+        "email_form": EmailChangeForm(formdata=None),
+        "password_form": PasswordChangeForm(formdata=None),
         "just_created": None,  # an API token made by this request, shown once
     }
     context.update(forms)
@@ -151,7 +167,9 @@ def start_totp() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _profile(400, totp_start_form=form)
     try:
-        totp.start_enrolment(current_user, password=form.password.data or "", now=utcnow())
+        totp.start_enrolment(
+            current_user, password=form.password.data or "", now=utcnow(), client_address=_client_address()
+        )
     except FundCircleError as error:
         refuse()
         form.password.errors = [error.message]
@@ -166,7 +184,7 @@ def confirm_totp() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _profile(400, totp_confirm_form=form)
     try:
-        totp.confirm_enrolment(current_user, form.code.data or "", utcnow())
+        totp.confirm_enrolment(current_user, form.code.data or "", utcnow(), client_address=_client_address())
     except FundCircleError as error:
         refuse()
         form.code.errors = [error.message]
@@ -188,3 +206,137 @@ def totp_qr() -> Response:
     response = Response(buffer.getvalue(), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/profile/name", methods=["POST"])
+@requires(SIGNED_IN)
+def change_name() -> Response | tuple[str, int]:
+    form = NameForm()
+    if not form.validate_on_submit():
+        return _profile(400, name_form=form)
+    try:
+        changed = services.change_name(current_user, form.name.data or "")
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _profile(error.status, name_form=form)
+    if changed:
+        flash("Your name is saved.", "success")
+    return redirect(url_for("auth.profile", _anchor="account"))
+
+
+@bp.route("/profile/email", methods=["POST"])
+@requires(SIGNED_IN)
+def change_email() -> Response | tuple[str, int]:
+    """Ask to change the address: a link goes to the new one, a notice to the current one; nothing changes yet."""
+    form = EmailChangeForm()
+    if not form.validate_on_submit():
+        return _profile(400, email_form=form)
+    try:
+        pending = services.request_email_change(
+            current_user,
+            new_email=form.email.data or "",
+            password=form.current_password.data or "",
+            client_address=_client_address(),
+            now=utcnow(),
+        )
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _profile(error.status, email_form=form)
+    flash(
+        f"We e-mailed a link to {pending.new_email}: your address changes once you open it. "
+        f"Until then it stays {current_user.email}.",
+        "success",
+    )
+    return redirect(url_for("auth.profile", _anchor="account"))
+
+
+@bp.route("/profile/password", methods=["POST"])
+@requires(SIGNED_IN)
+def change_password() -> Response | tuple[str, int]:
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return _profile(400, password_form=form)
+    try:
+        ended = services.change_password(
+            current_user,
+            current_password=form.current_password.data or "",
+            new_password=form.password.data or "",
+            keep_session=session.get("sid"),
+            client_address=_client_address(),
+            now=utcnow(),
+        )
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _profile(error.status, password_form=form)
+    others = f" You were signed out everywhere else ({ended})." if ended else ""
+    flash(f"Your password is changed.{others}", "success")
+    return redirect(url_for("auth.profile", _anchor="account"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@requires(PUBLIC)
+def forgot_password() -> str | Response | tuple[str, int]:
+    """Ask for a reset link. The answer is the same whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form), 400 if form.is_submitted() else 200
+    try:
+        services.request_password_reset(form.email.data or "", utcnow())
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return render_template("auth/forgot.html", form=form), error.status
+    minutes = current_app.config["PASSWORD_RESET_VALID_MINUTES"]
+    flash(
+        f"If an account has the address {form.email.data}, we e-mailed it a link to set a new password "
+        f"(it works for {minutes} minutes). Check your inbox.",
+        "info",
+    )
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/reset/<reset_token>", methods=["GET", "POST"])
+@requires(PUBLIC)
+def reset_password(reset_token: str) -> str | Response | tuple[str, int]:
+    """Set a new password with the e-mailed link; it signs the person in, and ends every other session."""
+    now = utcnow()
+    token = reset_token
+    services.find_account_link("password_reset", token, now)  # NotFound renders the 404 page with its message
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reset.html", form=form), 400 if form.is_submitted() else 200
+    try:
+        user = services.reset_password(token, form.password.data or "", now)
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return render_template("auth/reset.html", form=form), error.status
+    logout_user()  # whoever was signed in here (the reset ended every session of the account already)
+    begin_session(user)
+    flash(f"Your new password is set, {user.name}; you are signed in, and signed out everywhere else.", "success")
+    return redirect(url_for("circles.home"))
+
+
+@bp.route("/email/confirm/<email_token>", methods=["GET", "POST"])
+@requires(SIGNED_IN)
+def confirm_email(email_token: str) -> str | Response | tuple[str, int]:
+    """Confirm a new address with the link sent to it, signed in as the account's owner (a button: opening a link
+    changes nothing by itself). A visitor is sent to log in first and comes back here."""
+    now = utcnow()
+    link = services.find_account_link("email_change", email_token, now)
+    if link.user_id != current_user.id:
+        raise PermissionDenied("This link is for another account: log in as the account whose address changes.")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("auth/confirm_email.html", form=form, link=link), 400 if form.is_submitted() else 200
+    try:
+        user = services.confirm_email_change(current_user, email_token, keep_session=session.get("sid"), now=now)
+    except FundCircleError as error:
+        refuse()
+        form.form_errors.append(error.message)
+        return render_template("auth/confirm_email.html", form=form, link=link), error.status
+    flash(f"Your address is now {user.email}; you were signed out everywhere else.", "success")
+    return redirect(url_for("auth.profile"))

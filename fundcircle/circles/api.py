@@ -10,7 +10,7 @@ from flask_login import current_user
 from fundcircle.access import ANY_MEMBER, SIGNED_IN, SUPERUSER, circle_role, requires
 from fundcircle.auth.models import User
 from fundcircle.circles import services
-from fundcircle.circles.models import Circle, Membership
+from fundcircle.circles.models import Circle, Invitation, Membership
 from fundcircle.circles.schemas import (
     CircleCreateSchema,
     CircleSchema,
@@ -22,10 +22,14 @@ from fundcircle.circles.schemas import (
     MemberSchema,
     MemberUpdatedSchema,
     MeSchema,
+    PendingInvitationListSchema,
+    PendingInvitationSchema,
 )
 from fundcircle.db import utcnow
 from fundcircle.fields import PageQuerySchema
+from fundcircle.mail import external_url, mail_configured, send_mail
 from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
+from fundcircle.unit_of_work import after_commit
 
 blp = api_blueprint("circles", __name__, "The signed-in user, circles, their members and invitations")
 
@@ -90,16 +94,23 @@ def list_members(query: dict[str, Any], circle_id: int) -> dict[str, Any]:
 @blp.arguments(MemberAddSchema)
 @blp.response(201, MemberAddedSchema)
 def add_member(data: dict[str, Any], circle_id: int) -> services.InviteOutcome:
-    """Add a person: an existing account becomes a member at once; anybody else gets a one-time invitation link
-    (returned here, to send to them)."""
-    return services.invite_member(
-        current_user,
-        g.circle,
-        email=data["email"],
-        roles=data["roles"],
-        now=utcnow(),
-        valid_days=current_app.config["INVITATION_VALID_DAYS"],
+    """Invite a person by address. The answer is the same whether or not the address has an account: an invitation
+    with its one-time link (returned here, to send to them if mail is not set up), which they accept or decline."""
+    valid_days = current_app.config["INVITATION_VALID_DAYS"]
+    outcome = services.invite_member(
+        current_user, g.circle, email=data["email"], roles=data["roles"], now=utcnow(), valid_days=valid_days
     )
+    if mail_configured():
+        to = outcome.invitation.email
+        subject, body = services.invitation_mail(
+            g.circle, current_user, external_url("circles.invitation", token=outcome.token), valid_days
+        )
+
+        def send_invitation() -> None:
+            send_mail(to, subject, body)  # a failure is logged; the answer holds the link to pass on instead
+
+        after_commit(send_invitation)
+    return outcome
 
 
 @blp.route("/circles/<int:circle_id>/members/<int:user_id>", methods=["PUT"])
@@ -118,3 +129,27 @@ def accept_invitation(token: str) -> Membership:
     """Join a circle with an invitation made for your address (a newcomer signs up on the invitation's page)."""
     _, membership = services.accept_invitation(token, user=current_user, now=utcnow())
     return membership
+
+
+@blp.route("/me/invitations", methods=["GET"])
+@requires(SIGNED_IN)
+@blp.response(200, PendingInvitationListSchema)
+def my_invitations() -> dict[str, list[Invitation]]:
+    """The invitations waiting for your address's answer."""
+    return {"items": services.pending_invitations_for(current_user, utcnow())}
+
+
+@blp.route("/me/invitations/<int:invitation_id>/accept", methods=["POST"])
+@requires(SIGNED_IN)
+@blp.response(200, MemberSchema)
+def accept_my_invitation(invitation_id: int) -> Membership:
+    """Accept an invitation made for your address: you join the circle with its roles."""
+    return services.accept_invitation_by_id(current_user, invitation_id, utcnow())
+
+
+@blp.route("/me/invitations/<int:invitation_id>/decline", methods=["POST"])
+@requires(SIGNED_IN)
+@blp.response(200, PendingInvitationSchema)
+def decline_my_invitation(invitation_id: int) -> Invitation:
+    """Decline an invitation made for your address; its link stops working."""
+    return services.decline_invitation(current_user, invitation_id, utcnow())

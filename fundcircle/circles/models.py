@@ -85,7 +85,8 @@ class MembershipRole(Base):
 
 
 class Invitation(Base):
-    """A one-time link that lets one person join a circle with the given roles."""
+    """An invitation for one address to join a circle with the given roles: the person accepts or declines it, by
+    its one-time link or, with an account of that address, on their home page."""
 
     __tablename__ = "invitations"
 
@@ -99,5 +100,7 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The invited person said no; the link no longer works.
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     circle: Mapped[Circle] = relationship()

@@ -84,15 +84,31 @@ class InvitationSchema(Schema):
 
 
 class MemberAddedSchema(Schema):
-    """An `InviteOutcome`: the person was added (`member`), or an invitation was made for them."""
+    """An `InviteOutcome`: the same answer whether or not the address has an account (the person accepts or
+    declines the invitation; nobody joins without being asked)."""
 
-    member = fields.Nested(MemberSchema, attribute="membership", allow_none=True, required=True)
-    invitation = NestedFrom(
-        InvitationSchema,
-        lambda outcome: outcome if outcome.invitation is not None else None,
+    member = fields.Constant(
+        None,
         allow_none=True,
         required=True,
+        metadata={"description": "Always null: a person joins only by accepting the invitation (kept for clients)"},
     )
+    invitation = NestedFrom(InvitationSchema, lambda outcome: outcome, required=True)
+
+
+class PendingInvitationSchema(Schema):
+    """An `Invitation` waiting for the signed-in person's answer."""
+
+    id = fields.Integer(required=True)
+    circle_id = fields.Integer(required=True)
+    circle_name = fields.String(attribute="circle.name", required=True)
+    roles = fields.List(fields.String(), required=True)
+    expires_at = fields.DateTime(format="iso", required=True)
+    declined_at = fields.DateTime(format="iso", allow_none=True, required=True)
+
+
+class PendingInvitationListSchema(Schema):
+    items = fields.List(fields.Nested(PendingInvitationSchema), required=True)
 
 
 class MemberUpdatedSchema(Schema):

@@ -181,30 +181,29 @@ def _add_membership(actor: User, circle: Circle, user: User, roles: list[str]) -
 
 @dataclass(frozen=True)
 class InviteOutcome:
-    """Either the existing user was added (`membership`), or an invitation link was made (`invitation`, `token`)."""
+    """The invitation made, and the token of its one-time link (for the e-mail, and for the admin to pass on)."""
 
-    membership: Membership | None = None
-    invitation: Invitation | None = None
-    token: str | None = None
+    invitation: Invitation
+    token: str
 
 
 def invite_member(
     actor: User, circle: Circle, *, email: str, roles: Iterable[str], now: datetime, valid_days: int
 ) -> InviteOutcome:
-    """An admin adds a person: an existing account joins at once; anybody else gets a one-time invitation link.
+    """An admin invites a person by address. Whether or not the address has an account, the answer is the same: an
+    invitation that the person accepts or declines, so that the admin learns nothing about the address (not whether
+    it has an account, nor the person's name) and nobody joins a circle without being asked.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
     :raises ValidationFailed: for a malformed address or bad roles.
-    :raises Conflict: on `email` if that person is a member already.
+    :raises Conflict: on `email` if a member of this circle has that address (the admin sees its members anyway).
     """
     require_role(actor, circle, "admin")
     email = normalise_email(email)
     checked_roles = check_roles(roles)
     user = find_user_by_email(email)
-    if user is not None:
-        if membership_of(user, circle) is not None:
-            raise Conflict(f"{user.name} is a member already: change their roles instead.", field="email")
-        return InviteOutcome(membership=_add_membership(actor, circle, user, checked_roles))
+    if user is not None and membership_of(user, circle) is not None:
+        raise Conflict("A member of this circle has this address: change their roles instead.", field="email")
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         circle_id=circle.id,
@@ -225,6 +224,16 @@ def invite_member(
         data={"roles": checked_roles, "expires_at": invitation.expires_at.isoformat()},
     )
     return InviteOutcome(invitation=invitation, token=token)
+
+
+def invitation_mail(circle: Circle, inviter: User, link: str, valid_days: int) -> tuple[str, str]:
+    """The subject and body of an invitation e-mail: the same for an address with an account and one without."""
+    return (
+        f"You are invited to {circle.name} on Fund Circle",
+        f"{inviter.name} invites you to {circle.name}.\n\n"
+        f"Open this link to accept or decline (it works once, for {valid_days} days):\n{link}\n\n"
+        "If you have a Fund Circle account with this address, the invitation is also on your home page.\n",
+    )
 
 
 def _admin_count(circle: Circle) -> int:
@@ -303,15 +312,54 @@ def members_page(circle: Circle, *, after: int, limit: int) -> list[Membership]:
     )
 
 
+def _usable(now: datetime) -> Any:
+    return Invitation.accepted_at.is_(None) & Invitation.declined_at.is_(None) & (Invitation.expires_at > now)
+
+
+GONE = (
+    "This invitation does not work any more: it was used, declined, or it expired. "
+    "Ask the circle's admin for a new one."
+)
+
+
 def find_invitation(token: str, now: datetime) -> Invitation:
-    """:raises NotFound: if the link is unknown, used or expired (one message: the link no longer works)."""
-    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == sha256_hex(token)))
-    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
-        raise NotFound(
-            "This invitation link does not work any more: it was used, or it expired. "
-            "Ask the circle's admin for a new one."
-        )
+    """:raises NotFound: if the link is unknown, used, declined or expired (one message: the link no longer works)."""
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == sha256_hex(token), _usable(now)))
+    if invitation is None:
+        raise NotFound(GONE)
     return invitation
+
+
+def pending_invitations_for(user: User, now: datetime) -> list[Invitation]:
+    """The invitations waiting for the user's address, newest first, with their circles (for the home page)."""
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .join(Circle, Circle.id == Invitation.circle_id)
+            .options(contains_eager(Invitation.circle))
+            .where(Invitation.email == user.email, _usable(now))
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        )
+    )
+
+
+def _own_invitation(user: User, invitation_id: int, now: datetime) -> Invitation:
+    """:raises NotFound: unless the invitation is usable and for the user's address (another's gives no hint)."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.email != user.email:
+        raise NotFound(GONE)
+    if invitation.accepted_at is not None or invitation.declined_at is not None or invitation.expires_at <= now:
+        raise NotFound(GONE)
+    return invitation
+
+
+def _claim(invitation: Invitation, now: datetime, values: dict[str, Any]) -> None:
+    compare_and_set(
+        invitation,
+        expected=_usable(now),
+        values=values,
+        conflict=Conflict("This invitation was answered a moment ago."),
+    )
 
 
 def accept_invitation(
@@ -320,7 +368,7 @@ def accept_invitation(
     """Use an invitation once: sign up (when `user` is None) or join as the signed-in user, whose address must be
     the invited one. A person who is a member already gains the invited roles.
 
-    :raises NotFound: if the link is unknown, used or expired.
+    :raises NotFound: if the link is unknown, used, declined or expired.
     :raises PermissionDenied: if the signed-in user is not the invited address.
     :raises ValidationFailed: for a bad name or password on sign-up.
     :raises Conflict: if the link was used meanwhile, or an account with the address exists (log in instead).
@@ -328,19 +376,42 @@ def accept_invitation(
     invitation = find_invitation(token, now)
     if user is not None and user.email != invitation.email:
         raise PermissionDenied(f"This invitation is for {invitation.email}, and you are signed in as {user.email}.")
-    compare_and_set(
-        invitation,
-        expected=Invitation.accepted_at.is_(None) & (Invitation.expires_at > now),
-        values={"accepted_at": now},
-        conflict=Conflict("This invitation was used a moment ago."),
-    )
-    circle = invitation.circle
+    _claim(invitation, now, {"accepted_at": now})
     if user is None:
         if find_user_by_email(invitation.email) is not None:
             raise Conflict(
                 "An account with this address exists: log in first, then open the link again.", field="email"
             )
         user = create_user(None, email=invitation.email, name=name, password=password, via="invitation")
+    return user, _join(invitation, user)
+
+
+def accept_invitation_by_id(user: User, invitation_id: int, now: datetime) -> Membership:
+    """The signed-in user accepts an invitation made for their address (from their home page, no link needed).
+
+    :raises NotFound: if there is no such usable invitation for the user's address.
+    :raises Conflict: if it was answered at the same moment.
+    """
+    invitation = _own_invitation(user, invitation_id, now)
+    _claim(invitation, now, {"accepted_at": now})
+    return _join(invitation, user)
+
+
+def decline_invitation(user: User, invitation_id: int, now: datetime) -> Invitation:
+    """The signed-in user declines an invitation made for their address; the circle's ledger says so (without the
+    address), and its link stops working.
+
+    :raises NotFound: if there is no such usable invitation for the user's address.
+    :raises Conflict: if it was answered at the same moment.
+    """
+    invitation = _own_invitation(user, invitation_id, now)
+    _claim(invitation, now, {"declined_at": now})
+    record("invitation.declined", actor=user, circle_id=invitation.circle_id, subject=invitation, data={}, at=now)
+    return invitation
+
+
+def _join(invitation: Invitation, user: User) -> Membership:
+    circle = invitation.circle
     invitation.accepted_by_id = user.id
     membership = membership_of(user, circle)
     if membership is None:
@@ -366,8 +437,9 @@ def accept_invitation(
             "to": merged,
             "invitation": invitation.id,
         }
+    db.session.flush()
     record(action, actor=user, circle_id=circle.id, subject=membership, data=data)
-    return user, membership
+    return membership
 
 
 def circles_of(user: User) -> list[tuple[Circle, Membership]]:

@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 
 from fundcircle.access import (
     PUBLIC,
+    SIGNED_IN,
     SUPERUSER,
     Place,
     circle_role,
@@ -54,7 +55,12 @@ def home() -> str:
     if not current_user.is_authenticated:
         return render_template("circles/welcome.html", circles=services.public_circles())
     mine = services.circles_of(current_user)
-    return render_template("circles/home.html", **home_page.context(mine), mine=mine)
+    return render_template(
+        "circles/home.html",
+        **home_page.context(mine),
+        mine=mine,
+        invitations=services.pending_invitations_for(current_user, utcnow()),
+    )
 
 
 @bp.route("/circles/new", methods=["GET", "POST"])
@@ -170,17 +176,12 @@ def members(circle_id: int) -> str | Response | tuple[str, int]:
         refuse()
         attach_error(form, error)
         return _render_members(circle, form, error.status)
-    if outcome.membership is not None:
-        flash(f"{outcome.membership.user.name} has an account already and is now a member.", "success")
-        return redirect(url_for("circles.members", circle_id=circle.id))
-    assert outcome.invitation is not None and outcome.token is not None  # nosec B101  # type narrowing: no membership means an invitation
+    # The same answer whether or not the address has an account: the admin learns nothing about it.
     link = external_url("circles.invitation", token=outcome.token)
+    to = outcome.invitation.email
     if mail_configured():
-        to, subject = outcome.invitation.email, f"You are invited to {circle.name} on Fund Circle"
-        body = (
-            f"{current_user.name} invites you to {circle.name}.\n\n"
-            f"Open this link to join (it works once, for {current_app.config['INVITATION_VALID_DAYS']} days):\n"
-            f"{link}\n"
+        subject, body = services.invitation_mail(
+            circle, current_user, link, current_app.config["INVITATION_VALID_DAYS"]
         )
 
         def send_invitation() -> None:
@@ -191,7 +192,9 @@ def members(circle_id: int) -> str | Response | tuple[str, int]:
 
         # Sent once the invitation is stored; the outcome is told on the next page.
         after_commit(send_invitation)
-        flash(f"An invitation e-mail with this link is being sent to {to}.", "info")
+        flash(f"Invitation sent to {to}: an e-mail with this link is being sent to {to}.", "info")
+    else:
+        flash(f"Invitation made for {to}: send them the link below.", "success")
     return _render_members(circle, InviteForm(formdata=None), 200, invitation_link=link)
 
 
@@ -224,7 +227,20 @@ def invitation(token: str) -> str | Response | tuple[str, int]:
     confirm_form = ConfirmForm()
     form = confirm_form if user is not None else signup_form
     status = 200
-    if request.method == "POST" and not existing_account and form.validate_on_submit():
+    if request.method == "POST" and user is not None and request.form.get("answer") == "decline":
+        if confirm_form.validate_on_submit():
+            if user.email != invitation.email:
+                confirm_form.form_errors.append(
+                    f"This invitation is for {invitation.email}, and you are signed in as {user.email}."
+                )
+                status = 403
+            else:
+                services.decline_invitation(user, invitation.id, now)
+                flash(f"You declined the invitation to {invitation.circle.name}.", "info")
+                return redirect(url_for("circles.home"))
+        else:
+            status = 400
+    elif request.method == "POST" and not existing_account and form.validate_on_submit():
         try:
             joined_user, _ = services.accept_invitation(
                 token,
@@ -259,3 +275,27 @@ def invitation(token: str) -> str | Response | tuple[str, int]:
         ),
         status,
     )
+
+
+@bp.route("/my-invitations/<int:invitation_id>/accept", methods=["POST"])
+@requires(SIGNED_IN)
+def accept_mine(invitation_id: int) -> Response:
+    """Accept, from the home page, an invitation made for the signed-in person's address."""
+    if not ConfirmForm().validate_on_submit():
+        flash("That answer could not be read; try again.", "error")
+        return redirect(url_for("circles.home"))
+    membership = services.accept_invitation_by_id(current_user, invitation_id, utcnow())
+    flash(f"Welcome to {membership.circle.name}.", "success")
+    return redirect(url_for("circles.view", circle_id=membership.circle_id))
+
+
+@bp.route("/my-invitations/<int:invitation_id>/decline", methods=["POST"])
+@requires(SIGNED_IN)
+def decline_mine(invitation_id: int) -> Response:
+    """Decline, from the home page, an invitation made for the signed-in person's address."""
+    if not ConfirmForm().validate_on_submit():
+        flash("That answer could not be read; try again.", "error")
+        return redirect(url_for("circles.home"))
+    invitation = services.decline_invitation(current_user, invitation_id, utcnow())
+    flash(f"You declined the invitation to {invitation.circle.name}.", "info")
+    return redirect(url_for("circles.home"))

@@ -12,7 +12,7 @@ from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email
 from fundcircle.auth.totp import SEAL_PURPOSE as TOTP_SEAL_PURPOSE
 from fundcircle.circles.models import Circle
-from fundcircle.circles.services import CircleInput, create_circle, invite_member
+from fundcircle.circles.services import CircleInput, accept_invitation_by_id, create_circle, invite_member
 from fundcircle.crypto import seal
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
@@ -70,7 +70,9 @@ def seed_demo() -> bool:
         ),
     )
     for _, email, roles in DEMO_PEOPLE[1:]:
-        invite_member(ana, circle, email=email, roles=roles, now=now, valid_days=14)
+        # As in the product: ana invites, and each person accepts.
+        outcome = invite_member(ana, circle, email=email, roles=roles, now=now, valid_days=14)
+        accept_invitation_by_id(users[email], outcome.invitation.id, now)
     round_ = create_round(
         ana,
         circle,

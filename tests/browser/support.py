@@ -79,6 +79,8 @@ class LiveServer:
 
     database_url: str
     log_path: Path
+    #: More environment for the server process (e.g. FUNDCIRCLE_TEST_SERVER_MAIL_PORT, see server.py).
+    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -89,8 +91,13 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> None:
         self.port = _free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "FUNDCIRCLE_TEST_SERVER_DATABASE_URL": self.database_url, "FUNDCIRCLE_ENV": "development",
-               "FUNDCIRCLE_TEST_SERVER_BASE_URL": self.url}  # fmt: skip
+        env = {
+            **os.environ,
+            "FUNDCIRCLE_TEST_SERVER_DATABASE_URL": self.database_url,
+            "FUNDCIRCLE_ENV": "development",
+            "FUNDCIRCLE_TEST_SERVER_BASE_URL": self.url,
+            **self.extra_env,
+        }
         command = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",

@@ -14,6 +14,7 @@ from flask import Flask
 
 from fundcircle import create_app
 from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
+from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.circles.services import invite_member
 from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
@@ -22,7 +23,7 @@ from fundcircle.extensions import db
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
-from tests.conftest import Client, test_config
+from tests.conftest import TEST_PASSWORD, Client, test_config
 from tests.factories import (
     add_member,
     connect_circle,
@@ -78,6 +79,9 @@ class World:
     payout_id: int
     webhook_secret: str
     invitation_token: str
+    invitation_id: int
+    reset_token: str
+    email_token: str
     emails: dict[str, str]
     tokens: dict[str, str]
     own_token_ids: dict[str, int]
@@ -113,7 +117,13 @@ def _build_world() -> World:
     connection = db.session.get(OpenCollectiveConnection, circle.id)
     assert connection is not None
     outcome = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=utcnow(), valid_days=7)
+    # A password reset link (for the outsider) and an address change waiting for its link (the member's).
+    reset_token = request_password_reset(people["outsider"].email, utcnow())
+    email_change = request_email_change(
+        people["member"], new_email="member.new@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
+    )
     db.session.commit()
+    assert reset_token is not None
     from fundcircle.auth.models import ApiToken
 
     tokens = {actor: make_token(user) for actor, user in people.items()}
@@ -132,6 +142,9 @@ def _build_world() -> World:
         payout_id=payout.id,
         webhook_secret=connection.webhook_secret,
         invitation_token=outcome.token,
+        invitation_id=outcome.invitation.id,
+        reset_token=reset_token,
+        email_token=email_change.token,
         emails={actor: user.email for actor, user in people.items()},
         tokens=tokens,
         own_token_ids=own_token_ids,
@@ -149,6 +162,9 @@ def _url(rule: str, world: World, actor: str) -> str:
         "payout_id": world.payout_id,
         "secret": world.webhook_secret,
         "token": world.invitation_token,
+        "invitation_id": world.invitation_id,
+        "reset_token": world.reset_token,
+        "email_token": world.email_token,
         "token_id": world.own_token_ids.get(actor, 1),
         "filename": "css/app.css",
     }
@@ -164,10 +180,25 @@ def _request(client: Client, method: str, url: str, token: str | None) -> Any:
     return client.post_form(url, {})
 
 
+OWN_INVITATION_ONLY = {
+    "circles.accept_mine",
+    "circles.decline_mine",
+    "circles_api.accept_my_invitation",
+    "circles_api.decline_my_invitation",
+}
+EMAIL_CHANGE_OWNER_ONLY = {"auth.confirm_email", "auth_api.confirm_email_change"}
+
+
 def _expected_denial(policy: Policy, actor: str, endpoint: str, method: str) -> str | None:
     """None if the actor may use the route; otherwise "login", "forbidden" or "not_found"."""
     if endpoint in ("circles.invitation", "circles_api.accept_invitation") and method == "POST" and actor != "visitor":
         return "forbidden"  # the sample invitation is for newcomer@example.org, whom nobody here is signed in as
+    if endpoint in OWN_INVITATION_ONLY and actor != "visitor":
+        return "not_found"  # the same invitation, answered by id: another person's invitation is not there for them
+    if endpoint in EMAIL_CHANGE_OWNER_ONLY and actor not in ("visitor", "member"):
+        if method == "POST" and ACTORS.index(actor) > ACTORS.index("member"):
+            return "not_found"  # the member, its owner, has used the one-time link by now
+        return "forbidden"  # the sample address change is the member's
     if endpoint in AUTHOR_ONLY and actor in ("circle", "treasurer", "admin"):
         return "forbidden"  # the sample proposal and comment are the member's
     if policy.kind == "public":

@@ -298,7 +298,9 @@ def test_a_public_circle_is_readable_by_visitors_and_outsiders(app: Flask, clien
         assert response.get_json()["my_roles"] == []
 
 
-def test_an_admin_adds_an_existing_user_who_becomes_a_member_at_once(app: Flask, client: Client, world: World) -> None:
+def test_an_admin_invites_an_existing_user_who_joins_only_by_accepting(
+    app: Flask, client: Client, world: World
+) -> None:
     with app.app_context():
         newcomer = make_user(name="Nia Newcomer")
         newcomer_id, newcomer_email, newcomer_token = newcomer.id, newcomer.email, make_token(newcomer)
@@ -312,21 +314,32 @@ def test_an_admin_adds_an_existing_user_who_becomes_a_member_at_once(app: Flask,
 
     assert response.status_code == 201, response.get_data(as_text=True)
     body = response.get_json()
-    assert body["invitation"] is None
-    member = body["member"]
+    # The same answer as for an address without an account: nothing about the person, and no membership yet.
+    assert body["member"] is None
+    assert set(body["invitation"]) == {"url", "email", "roles", "expires_at"}
+    assert "Nia" not in response.get_data(as_text=True)
+    assert ledger(app, world.circle_id)[-1].action == "invitation.created"
+    me = client.json_call("GET", f"{API}/me", token=newcomer_token).get_json()
+    assert me["circles"] == []
+
+    pending = client.json_call("GET", f"{API}/me/invitations", token=newcomer_token).get_json()["items"]
+    assert [(item["circle_id"], item["roles"]) for item in pending] == [(world.circle_id, ["member", "circle"])]
+    accepted = client.json_call("POST", f"{API}/me/invitations/{pending[0]['id']}/accept", token=newcomer_token)
+    assert accepted.status_code == 200, accepted.get_data(as_text=True)
+    member = accepted.get_json()
     assert set(member) == {"user_id", "name", "email", "roles", "joined_at"}
     assert assert_int(member["user_id"]) == newcomer_id
-    assert member["name"] == "Nia Newcomer"
-    assert member["email"] == newcomer_email
     assert member["roles"] == ["member", "circle"]
     assert_utc_time(member["joined_at"])
 
     last = ledger(app, world.circle_id)[-1]
-    assert last.action == "member.added"
-    assert last.actor_id == world.admin_id
+    assert last.action == "member.joined"
+    assert last.actor_id == newcomer_id
     assert last.data["user"] == newcomer_id and last.data["roles"] == ["member", "circle"]
     me = client.json_call("GET", f"{API}/me", token=newcomer_token).get_json()
     assert [(c["id"], c["roles"]) for c in me["circles"]] == [(world.circle_id, ["member", "circle"])]
+    again = client.json_call("POST", f"{API}/me/invitations/{pending[0]['id']}/accept", token=newcomer_token)
+    assert again.status_code == 404
 
 
 def test_an_admin_invites_a_new_address_and_the_link_opens_the_sign_up_page(
@@ -585,6 +598,9 @@ def test_every_change_through_the_api_is_in_the_circles_ledger_in_order(
     client.json_call(
         "POST", f"{API}/circles/{circle_id}/members", {"email": world.member_email, "roles": ["member"]}, token=token
     )
+    (waiting,) = client.json_call("GET", f"{API}/me/invitations", token=world.member_token).get_json()["items"]
+    accepted = client.json_call("POST", f"{API}/me/invitations/{waiting['id']}/accept", token=world.member_token)
+    assert accepted.status_code == 200
     client.json_call(
         "POST", f"{API}/circles/{circle_id}/members", {"email": "x@example.org", "roles": ["member"]}, token=token
     )
@@ -597,7 +613,8 @@ def test_every_change_through_the_api_is_in_the_circles_ledger_in_order(
     assert actions(app, circle_id) == [
         "circle.created",
         "member.added",
-        "member.added",
+        "invitation.created",
+        "member.joined",
         "invitation.created",
         "member.roles_changed",
         "member.removed",

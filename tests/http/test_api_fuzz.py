@@ -120,6 +120,16 @@ POLICY = {
     "POST /consent-rounds/{consent_round_id}/reactions": "member",
     "GET /circles/{circle_id}/opencollective": "treasurer",
     "PUT /circles/{circle_id}/opencollective": "treasurer",
+    "GET /me/invitations": "signed_in",
+    "POST /me/invitations/{invitation_id}/accept": "signed_in",
+    "POST /me/invitations/{invitation_id}/decline": "signed_in",
+    "PATCH /me/account": "signed_in",
+    "PUT /me/password": "signed_in",
+    "POST /me/email": "signed_in",
+    "POST /email-changes/{email_token}": "signed_in",
+    # Anyone: asking for a reset link (the same answer for every address) and using the token from the e-mail.
+    "POST /password-resets": "anyone",
+    "POST /password-resets/{reset_token}": "anyone",
     "POST /me/totp": "signed_in",
     "POST /me/totp/confirm": "signed_in",
     "GET /circles/{circle_id}/payouts": "treasurer",
@@ -176,6 +186,8 @@ class World:
         """Why `caller` must not succeed at this request, or None if they may."""
         rule = POLICY[operation]
         user_id = self.user_ids.get(caller)
+        if rule == "anyone":
+            return None
         if rule == "signed_in":
             if user_id is None:
                 return "it needs a signed-in user"

@@ -43,7 +43,7 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(app: Fl
 
 def test_log_in_is_refused_for_a_while_after_repeated_failures(app: Flask, client: Client) -> None:
     email = _user(app)
-    for _ in range(app.config["LOGIN_FAILURES_PER_EMAIL"]):
+    for _ in range(app.config["LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT"]):
         assert client.post_form("/login", {"email": email, "password": "wrong password"}).status_code == 401
     blocked = client.post_form("/login", {"email": email, "password": TEST_PASSWORD})
     assert blocked.status_code == 429

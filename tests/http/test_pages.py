@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle, Membership
+from fundcircle.circles.models import Circle, Invitation, Membership
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.rounds.models import Round
@@ -90,15 +90,35 @@ def test_an_admin_invites_a_newcomer_and_gets_a_one_time_link(app: Flask, client
         assert entry is not None and "new@example.org" not in str(entry.data)  # no addresses in a circle's ledger
 
 
-def test_an_admin_adds_someone_with_an_account_at_once(app: Flask, client: Client) -> None:
+def test_an_admin_inviting_an_address_with_an_account_gets_the_same_answer_and_the_person_accepts(
+    app: Flask, client: Client
+) -> None:
     circle_id, _ = _signed_in_admin(app, client)
     email = _user_email(app, name="Kofi")
-    response = client.post_form(f"/circles/{circle_id}/members", {"email": email, "roles": ["member", "treasurer"]})
-    assert response.status_code == 302
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Kofi has an account already and is now a member" in page
+    with_account = client.post_form(f"/circles/{circle_id}/members", {"email": email, "roles": ["member", "treasurer"]})
+    without = client.post_form(f"/circles/{circle_id}/members", {"email": "nobody@example.org", "roles": ["member"]})
+    for response, address in ((with_account, email), (without, "nobody@example.org")):
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and f"Invitation made for {address}" in page and "Invitation link" in page
+        assert "Kofi" not in page and "is now a member" not in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Membership)) == 1  # only the admin
+
+    person: Client = app.test_client()  # type: ignore[assignment]
+    person.login(email)
+    home = person.get("/").get_data(as_text=True)
+    assert "Invitations for you" in home and "Treasurer (approves payouts)" in home
+    with app.app_context():
+        invitation_id = db.session.scalars(select(Invitation.id).where(Invitation.email == email)).one()
+    joined = person.post_form(f"/my-invitations/{invitation_id}/accept")
+    assert joined.status_code == 302 and joined.headers["Location"] == f"/circles/{circle_id}"
+    with app.app_context():
+        membership = db.session.scalar(select(Membership).join(User).where(User.email == email))
+        assert membership is not None and membership.roles == {"member", "treasurer"}
+    assert "Invitations for you" not in person.get("/").get_data(as_text=True)
     again = client.post_form(f"/circles/{circle_id}/members", {"email": email, "roles": ["member"]})
-    assert again.status_code == 409 and "is a member already" in again.get_data(as_text=True)
+    assert again.status_code == 409 and "change their roles instead" in again.get_data(as_text=True)
+    assert _ledger_actions(app)[-1] == "member.joined"
 
 
 def test_an_invitation_needs_a_valid_address_and_a_known_role(app: Flask, client: Client) -> None:

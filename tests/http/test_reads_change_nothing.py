@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.auth.totp import start_enrolment
 from fundcircle.circles.services import invite_member
 from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
@@ -143,8 +144,13 @@ def _build() -> PastDeadlines:
     payout = db.session.scalars(sa.select(Payout).where(Payout.proposal_id == funded.id)).one()
     invitation = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=now, valid_days=7)
     start_enrolment(admin, password=TEST_PASSWORD, now=now)  # so that the QR code of a set-up in progress exists
+    # A password reset link and an address change waiting for its link, so that their pages are read too.
+    reset_token = request_password_reset(author.email, now)
+    email_change = request_email_change(
+        admin, new_email="admin.new@example.org", password=TEST_PASSWORD, client_address="x", now=now
+    )
     db.session.commit()
-    assert invitation.token is not None
+    assert invitation.token is not None and reset_token is not None
 
     rounds = {"voting": voting.id, "consent": consent.id, "talk": talk.id, "draft": draft_round.id, "paid": paid.id}
     values: dict[str, list[Any]] = {
@@ -156,6 +162,9 @@ def _build() -> PastDeadlines:
         "payout_id": [payout.id],
         "user_id": [person.id for person in people.values()],
         "token": [invitation.token],
+        "reset_token": [reset_token],
+        "email_token": [email_change.token],
+        "invitation_id": [invitation.invitation.id],
         "filename": ["css/app.css"],
     }
     return PastDeadlines(

@@ -15,6 +15,7 @@ from flask import Flask
 
 from fundcircle import create_app
 from fundcircle.auth.models import ApiToken
+from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.circles.services import invite_member
 from fundcircle.consent.services import answer_consent, open_consent_round
 from fundcircle.db import utcnow
@@ -24,7 +25,7 @@ from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.services import cast_ballot
-from tests.conftest import test_config
+from tests.conftest import TEST_PASSWORD, test_config
 from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
 
 ROLES_OF = {
@@ -47,6 +48,9 @@ class CircleWorld:
     consent_round_id: int
     payout_id: int
     invitation_token: str
+    invitation_id: int
+    reset_token: str
+    email_token: str
     user_ids: dict[str, int]
     emails: dict[str, str]
     tokens: dict[str, str]
@@ -64,6 +68,9 @@ class CircleWorld:
             "payout_id": self.payout_id,
             "user_id": self.user_ids["member"],
             "token": self.invitation_token,
+            "invitation_id": self.invitation_id,
+            "reset_token": self.reset_token,
+            "email_token": self.email_token,
             "token_id": self.token_ids.get(actor, 1),
             "filename": "css/app.css",
         }
@@ -106,8 +113,13 @@ def build_circle(label: str) -> CircleWorld:
     outcome = invite_member(
         admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
     )
+    # The member's password reset link and address change waiting for its link, for the routes that take them.
+    reset_token = request_password_reset(author.email, utcnow())
+    email_change = request_email_change(
+        author, new_email=f"member.{label}.new@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
+    )
     db.session.commit()
-    assert outcome.token is not None
+    assert outcome.token is not None and reset_token is not None
     tokens = {actor: make_token(user, f"token of {actor}") for actor, user in people.items()}
     token_ids = {
         actor: db.session.scalars(sa.select(ApiToken.id).where(ApiToken.user_id == user.id)).one()
@@ -122,6 +134,9 @@ def build_circle(label: str) -> CircleWorld:
         consent_round_id=consent_round.id,
         payout_id=payout_id,
         invitation_token=outcome.token,
+        invitation_id=outcome.invitation.id,
+        reset_token=reset_token,
+        email_token=email_change.token,
         user_ids={actor: user.id for actor, user in people.items()},
         emails={actor: user.email for actor, user in people.items()},
         tokens=tokens,
