@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
@@ -188,18 +188,31 @@ def _lock_or_create_ballot(round_: Round, actor: User, cost: int, salt: str | No
     raise Conflict("Your ballot is being saved from elsewhere at this moment; try again.")
 
 
+#: Why a ballot or answer is left out of a result: its voter no longer holds the "circle" role when it is decided.
+NOT_A_MEMBER = "not a circle member when the round was decided"
+
+
+def circle_members(circle_id: int) -> Select[tuple[int]]:
+    """The user ids of the circle's members who decide (role "circle"), now: the people whose ballots and answers
+    count, and the quorum's denominator, so that both are always the same set."""
+    return (
+        select(Membership.user_id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == circle_id, MembershipRole.role == "circle")
+    )
+
+
 def turnout(round_: Round) -> tuple[int, int]:
-    """(ballots cast, circle members who may vote)."""
-    cast = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == round_.id)) or 0
-    eligible = (
+    """(ballots of current circle members, circle members who may vote). A ballot of someone who left the circle
+    counts in neither, so the turnout never exceeds 100 %."""
+    members = circle_members(round_.circle_id)
+    cast = (
         db.session.scalar(
-            select(func.count())
-            .select_from(MembershipRole)
-            .join(Membership, Membership.id == MembershipRole.membership_id)
-            .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
+            select(func.count()).select_from(Ballot).where(Ballot.round_id == round_.id, Ballot.user_id.in_(members))
         )
         or 0
     )
+    eligible = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
     return cast, eligible
 
 
@@ -213,17 +226,26 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
     if db.session.get(RoundTally, round_.id) is not None:
         raise Conflict("This round has its result already; a result never changes.")
     candidates = candidates_of(round_)
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    ballots: dict[int, dict[int, int]] = {}
+    not_counted: list[dict[str, Any]] = []
+    for ballot_id, user_id, receipt in db.session.execute(
+        select(Ballot.id, Ballot.user_id, Ballot.receipt).where(Ballot.round_id == round_.id).order_by(Ballot.id)
+    ):
+        if user_id in members:
+            ballots[ballot_id] = {}
+        else:
+            # Named by receipt, so that the published result still adds up from the ledger's ballot entries.
+            not_counted.append({"receipt": receipt, "reason": NOT_A_MEMBER})
     rows = db.session.execute(
         select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes)
         .join(Ballot, Ballot.id == BallotVote.ballot_id)
         .where(Ballot.round_id == round_.id)
     )
-    ballots: dict[int, dict[int, int]] = {
-        ballot_id: {} for ballot_id in db.session.scalars(select(Ballot.id).where(Ballot.round_id == round_.id))
-    }
     for ballot_id, proposal_id, votes in rows:
-        ballots[ballot_id][proposal_id] = votes
-    cast, eligible = turnout(round_)
+        if ballot_id in ballots:
+            ballots[ballot_id][proposal_id] = votes
+    eligible = len(members)
     result = tally(
         ballots.values(),
         [Candidate(p.id, v.amount_minor, order) for order, (p, v) in enumerate(candidates)],
@@ -242,6 +264,7 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
         quorum_met=result.quorum_met,
         funded_minor=result.funded_minor,
         outcomes=[StoredOutcome(versions[o.proposal_id], o.score, o.funded, o.reason, o.rank) for o in result.outcomes],
+        not_counted=not_counted,
     )
 
 
@@ -264,9 +287,13 @@ def store_result(
     quorum_met: bool,
     funded_minor: int,
     outcomes: list[StoredOutcome],
+    not_counted: list[dict[str, Any]] | None = None,
 ) -> RoundTally:
     """Publish a decided round's result in the ledger, store it with the round for good, and tell the areas above
-    which versions are funded (payouts: a payout for each, awaiting approval). Shared by both decision methods."""
+    which versions are funded (payouts: a payout for each, awaiting approval). Shared by both decision methods.
+
+    `not_counted` names the ballots (by receipt) or answers (by user) left out, and why: with them the published
+    counts add up to what the ledger holds."""
     entry = record(
         "round.result_published",
         actor=actor,
@@ -281,6 +308,7 @@ def store_result(
             "budget_minor": round_.budget_minor,
             "funded_minor": funded_minor,
             "currency": round_.currency,
+            "not_counted": not_counted or [],
             "results": [
                 {
                     "proposal": o.version.proposal_id,
