@@ -315,9 +315,9 @@ def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[
         result: Membership | None = None
     else:
         _set_roles(membership, new_roles, now)
-        record("member.roles_changed", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
         if "treasurer" in new_roles and "treasurer" not in old_roles:
             _treasurer_granted(actor, circle, membership, membership.user, now)
+        record("member.roles_changed", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
         result = membership
     if left_circle:
         for receiver in circle_role_lost.receivers():
