@@ -319,7 +319,9 @@ def earlier_treasurers_left(payout: Payout) -> int:
 def approvals_waiting_for(payout: Payout) -> str | None:
     """What a payout awaiting approval still needs besides more approvals, in words (None if nothing else): one
     approval from a treasurer who held the role when it was created. Shown on the payout page and in the API."""
-    if payout.status != "awaiting_approval" or has_earlier_treasurer_approval(payout):
+    # The approvals as loaded with the payout (a list loads them for the whole page at once); approve_payout itself
+    # asks the database, which has the approvals given at the same moment.
+    if payout.status != "awaiting_approval" or any(approval.held_role_before for approval in payout.approvals):
         return None
     since = format_time(payout.created_at)
     needs = (
