@@ -15,7 +15,7 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import PHASE_LABELS
 from fundcircle.voting.models import Ballot, BallotVote
 from fundcircle.voting.pabulib import PabulibError, PabulibProject, PabulibRound, pabulib_text
-from fundcircle.voting.services import result_of
+from fundcircle.voting.services import not_counted_receipts, result_of
 
 #: Circles have no country; Pabulib's checker accepts "Worldwide" for data that belongs to none.
 COUNTRY = "Worldwide"
@@ -48,7 +48,7 @@ def pabulib_round(round_: Round) -> PabulibRound:
         phase = PHASE_LABELS[round_.phase_at(utcnow())].lower()
         raise Conflict(f"The round has no result yet (it is {phase}); it can be exported once it is decided.")
     tally, results = stored
-    ballots = _ballots(round_, _not_counted(round_))
+    ballots = _ballots(round_, not_counted_receipts(round_))
     if len(ballots) != tally.ballots_cast:
         raise Conflict(
             f"The round has {len(ballots)} ballots stored but {tally.ballots_cast} were counted: the stored "
@@ -75,21 +75,6 @@ def pabulib_round(round_: Round) -> PabulibRound:
         ),
         ballots=tuple(ballots),
     )
-
-
-def _not_counted(round_: Round) -> set[str]:
-    """The receipts of the ballots the published result left out (their voters had left the circle)."""
-    data = db.session.scalar(
-        select(LedgerEntry.data)
-        .where(
-            LedgerEntry.action == "round.result_published",
-            LedgerEntry.subject_type == "round",
-            LedgerEntry.subject_id == round_.id,
-        )
-        .order_by(LedgerEntry.seq.desc())
-        .limit(1)
-    )
-    return {item["receipt"] for item in (data or {}).get("not_counted", []) if item.get("receipt")}
 
 
 def _ballots(round_: Round, not_counted: set[str]) -> list[tuple[str, dict[int, int]]]:

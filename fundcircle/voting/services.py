@@ -20,6 +20,7 @@ from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
 from fundcircle.ledger.chain import canonical_json
+from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.record import record
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
@@ -364,6 +365,27 @@ def store_result(
     return stored
 
 
+def not_counted_of(round_: Round) -> list[dict[str, Any]]:
+    """What the published result left out, and why, as its ledger entry says (empty before the decision)."""
+    data = db.session.scalar(
+        select(LedgerEntry.data)
+        .where(
+            LedgerEntry.action == "round.result_published",
+            LedgerEntry.subject_type == "round",
+            LedgerEntry.subject_id == round_.id,
+        )
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    )
+    items = (data or {}).get("not_counted", [])
+    return [item for item in items if isinstance(item, dict)]
+
+
+def not_counted_receipts(round_: Round) -> set[str]:
+    """The receipts of the ballots the published result left out (their voters had left the circle)."""
+    return {item["receipt"] for item in not_counted_of(round_) if item.get("receipt")}
+
+
 def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
     stored = db.session.get(RoundTally, round_.id)
     if stored is None:
@@ -378,7 +400,8 @@ def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
 
 def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) -> list[tuple[str, dict[int, int]]]:
     """Who voted what, for a round whose ballots are open (never for a secret ballot), by the voters' names; `limit`
-    ballots from `offset` when given, in two queries whatever the number of ballots."""
+    ballots from `offset` when given, in a few queries whatever the number of ballots. Ballots the published
+    result left out (their voters had left the circle) are not listed: the list adds up to the result."""
     if round_.secret_ballot:
         return []
     page = (
@@ -387,6 +410,8 @@ def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) ->
         .where(Ballot.round_id == round_.id)
         .order_by(User.name, Ballot.id)
     )
+    if not_counted := not_counted_receipts(round_):
+        page = page.where(Ballot.receipt.not_in(not_counted))
     if limit is not None:
         page = page.limit(limit).offset(offset)
     ballot_ids = list(db.session.scalars(page))

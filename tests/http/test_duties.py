@@ -84,3 +84,28 @@ def test_a_departed_members_objection_shows_as_lapsed_on_the_consent_page(app: F
     assert "1 objection open" not in after
     with app.app_context():
         assert ledger_actions(world.circle_id, prefix="consent.")[-1] == "consent.objection_lapsed"
+
+
+def test_the_results_page_counts_only_members_and_says_what_it_left_out(app: Flask) -> None:
+    from fundcircle.db import utcnow
+    from fundcircle.rounds.services import advance_round
+    from fundcircle.voting.services import cast_ballot
+    from tests.services.test_eligibility import _round, _user, build_world, leave
+
+    with app.app_context():
+        world = build_world(
+            "quadratic", ("Ann Leaving", "Ben Leaving", "Cleo Staying", "Dan Staying"), quorum_percent=50
+        )
+        seed, bike = world.proposals["Seed library"], world.proposals["Bike repair"]
+        for name, votes in (("Ann Leaving", {bike: 5}), ("Ben Leaving", {bike: 5}), ("Cleo Staying", {seed: 3})):
+            cast_ballot(_user(world.people[name]), _round(world), votes, utcnow())
+            db.session.commit()
+        leave(world, "Ann Leaving", ["member"])
+        leave(world, "Ben Leaving", [])
+        advance_round(_user(world.admin_id), _round(world), "decided", utcnow())
+        db.session.commit()
+        admin_email = _user(world.admin_id).email
+    page = _logged_in(app, admin_email).get(f"/rounds/{world.round_id}/results").get_data(as_text=True)
+    assert "1 of 2 circle members voted" in page
+    assert "Not counted: 2 ballots of people who were no" in page
+    assert "Cleo Staying" in page and "Ann Leaving" not in page and "Ben Leaving" not in page

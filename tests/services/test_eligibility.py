@@ -33,7 +33,7 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot
 from fundcircle.voting.pabulib_export import pabulib_round
-from fundcircle.voting.services import cast_ballot, result_of, turnout
+from fundcircle.voting.services import cast_ballot, open_ballots, result_of, turnout
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_user
 
 
@@ -183,9 +183,10 @@ def test_ballots_of_people_who_left_change_neither_the_winner_nor_the_turnout(ct
     assert len(voters) == published["ballots_cast"] + len(not_counted)
     assert _ledger_verifies(world.circle_id)
 
-    # The Pabulib export holds the counted ballots only, so it agrees with the published result.
+    # The Pabulib export and the list of open ballots hold the counted ballots only: they agree with the result.
     exported = pabulib_round(_round(world))
     assert [votes for _, votes in exported.ballots] == [{seed: 3}]
+    assert open_ballots(_round(world)) == [("Cleo", {seed: 3})]
 
 
 # -- consent -------------------------------------------------------------------------------------------------------
