@@ -196,20 +196,35 @@ def _set_roles(membership: Membership, roles: Iterable[str], now: datetime) -> N
     membership.role_rows = kept + added
 
 
-def _treasurer_granted(actor: User, circle: Circle, membership: Membership, user: User, now: datetime) -> None:
+def _treasurer_granted(
+    actor: User,
+    circle: Circle,
+    membership: Membership,
+    user: User,
+    now: datetime,
+    *,
+    invitation: Invitation | None = None,
+) -> None:
     """Making someone treasurer lets them approve payouts: it gets a ledger entry of its own, and every treasurer
     and admin of the circle is told by e-mail (after the commit), so that a grant nobody expected is seen at once.
+    With an `invitation`, the person granting is the admin who invited, and the actor the one who accepted.
 
     The new treasurer cannot be the only approver of a payout created before now (payouts/services.py)."""
-    data = {"user": user.id, "name": user.name, "granted_at": now.isoformat()}
-    if actor.id != user.id:
-        data["by"] = actor.id
+    granted_by = db.session.get(User, invitation.created_by_id) if invitation is not None else actor
+    data: dict[str, Any] = {"user": user.id, "name": user.name, "granted_at": now.isoformat()}
+    if granted_by is not None:
+        data["by"] = granted_by.id
+    if invitation is not None:
+        data["invitation"] = invitation.id
     record("member.treasurer_granted", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
     db.session.flush()
-    by = "themselves" if actor.id == user.id else actor.name
+    if granted_by is None or granted_by.id == user.id:
+        by = "by themselves"
+    else:
+        by = f"by {granted_by.name}" + (", who invited them" if invitation is not None else "")
     subject = f"{user.name} is now a treasurer of “{circle.name}”"
     body = (
-        f"{user.name} was made a treasurer of “{circle.name}” (by {by}), and can now approve payouts.\n\n"
+        f"{user.name} was made a treasurer of “{circle.name}” ({by}), and can now approve payouts.\n\n"
         "Payouts created before this moment still need an approval from a treasurer who held the role already.\n"
         "If you did not expect this, check the circle's members and its ledger:\n\n"
         f"{external_url('circles.members', circle_id=circle.id)}\n"
@@ -426,7 +441,7 @@ def accept_invitation(
     record(action, actor=user, circle_id=circle.id, subject=membership, data=data, at=now)
     if "treasurer" in invitation.roles and "treasurer" not in old_roles:
         db.session.flush()
-        _treasurer_granted(user, circle, membership, user, now)
+        _treasurer_granted(user, circle, membership, user, now, invitation=invitation)
     return user, membership
 
 

@@ -300,20 +300,23 @@ def has_earlier_treasurer_approval(payout: Payout) -> bool:
 
 
 def earlier_treasurers_left(payout: Payout) -> int:
-    """How many of the circle's current treasurers held the role when the payout was created."""
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(MembershipRole)
-            .join(Membership, Membership.id == MembershipRole.membership_id)
-            .where(
-                Membership.circle_id == payout.circle_id,
-                MembershipRole.role == "treasurer",
-                MembershipRole.granted_at <= payout.created_at,
-            )
+    """How many of the circle's current treasurers held the role when the payout was created and may approve it
+    (neither the proposal's author nor its payee)."""
+    query = (
+        select(func.count())
+        .select_from(MembershipRole)
+        .join(Membership, Membership.id == MembershipRole.membership_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.circle_id == payout.circle_id,
+            MembershipRole.role == "treasurer",
+            MembershipRole.granted_at <= payout.created_at,
+            Membership.user_id.not_in(select(Proposal.author_id).where(Proposal.id == payout.proposal_id)),
         )
-        or 0
     )
+    if payout.payee_email is not None:
+        query = query.where(User.email != normalise_email(payout.payee_email))
+    return db.session.scalar(query) or 0
 
 
 def approvals_waiting_for(payout: Payout) -> str | None:

@@ -66,7 +66,7 @@ def _payout(world: World) -> Payout:
     return payout
 
 
-def build_world(*, approvals_required: int = 1) -> World:
+def build_world(*, approvals_required: int = 1, author_roles: tuple[str, ...] = ("member",)) -> World:
     """A circle whose only treasurer (Tomas) held the role before its one payout (250.00 EUR) was created."""
     admin = make_user(name="Ana Admin", email="ana@example.org")
     circle = make_circle(admin)
@@ -77,7 +77,7 @@ def build_world(*, approvals_required: int = 1) -> World:
     bea = make_user(name="Bea", email="bea@example.org")
     add_member(circle, bea, ["member", "circle"], by=admin)
     author = make_user(name="Author", email="author@example.org")
-    add_member(circle, author, ["member"], by=admin)
+    add_member(circle, author, list(author_roles), by=admin)
     zed = make_user(name="Zed", email="zed@example.org")
     add_member(circle, zed, ["member"], by=admin)
     _, (proposal,) = make_funded_round(circle, admin, bea, [{"author": author}])
@@ -136,6 +136,17 @@ def test_with_no_earlier_treasurer_left_the_payout_waits_and_says_why(ctx: Flask
     make_treasurer(world, world.tomas_id)
     approve(world, "tomas", world.tomas_id)
     assert _payout(world).status == "awaiting_approval"
+
+
+def test_an_earlier_treasurer_who_wrote_the_proposal_does_not_count_as_one_left(ctx: Flask) -> None:
+    world = build_world(author_roles=("member", "treasurer"))
+    make_treasurer(world, world.zed_id)
+    make_treasurer(world, world.tomas_id, ("member",))
+
+    approve(world, "zed", world.zed_id)
+    waiting = approvals_waiting_for(_payout(world))
+    assert _payout(world).status == "awaiting_approval"
+    assert waiting is not None and "None of the circle's current treasurers held the role then" in waiting
 
 
 def test_a_treasurer_given_another_role_keeps_approving_older_payouts_alone(ctx: Flask) -> None:
@@ -258,8 +269,9 @@ def test_an_invitation_that_makes_someone_treasurer_is_in_the_ledger_and_told(
         commit()
 
         (grant,) = _grants(world.circle_id, nora.id)
-        assert grant.actor_id == nora.id
+        assert grant.actor_id == nora.id and grant.data["by"] == world.admin_id
         assert inbox.recipients() == sorted(["ana@example.org", "nora@example.org", "tomas@example.org"])
+        assert "by Ana Admin, who invited them" in body_of(inbox.messages[0])
 
 
 def test_a_grant_that_is_rolled_back_is_neither_in_the_ledger_nor_mailed(
