@@ -354,22 +354,20 @@ def close_consent_round(
         values={"closed_at": now, "outcome": "consented" if consented else "not_consented", "reason": reason},
         conflict=Conflict("This consent round was closed a moment ago."),
     )
-    record(
-        "consent_round.closed",
-        actor=actor,
-        circle_id=round_.circle_id,
-        subject=consent_round,
-        data={
-            "proposal": consent_round.proposal_id,
-            "version": consent_round.version,
-            "outcome": consent_round.outcome,
-            "reason": reason,
-            "amount_minor": consent_round.amount_minor,
-            "committed_minor": round_.committed_minor,
-            "by": by or ("facilitator" if actor is not None else "deadline"),
-        },
-        at=now,
-    )
+    data = {
+        "proposal": consent_round.proposal_id,
+        "version": consent_round.version,
+        "outcome": consent_round.outcome,
+        "reason": reason,
+        "amount_minor": consent_round.amount_minor,
+        "committed_minor": round_.committed_minor,
+        "by": by or ("facilitator" if actor is not None else "deadline"),
+    }
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    if left := sorted({row.user_id for row in answers_of(consent_round)} - members):
+        # The outcome left these answers out (see current_outcome): the entry says so, so that it adds up.
+        data["not_counted"] = [{"user": user_id, "reason": NOT_A_MEMBER} for user_id in left]
+    record("consent_round.closed", actor=actor, circle_id=round_.circle_id, subject=consent_round, data=data, at=now)
     return consent_round
 
 

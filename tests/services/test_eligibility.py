@@ -260,6 +260,10 @@ def test_deciding_ignores_answers_of_non_members_even_if_nothing_lapsed_them(ctx
     db.session.commit()
 
     assert get_consent_round(consent_round_id).outcome == "consented"
+    closed = db.session.scalars(select(LedgerEntry.data).where(LedgerEntry.action == "consent_round.closed")).one()
+    assert closed["not_counted"] == [
+        {"user": world.people["Ann"], "reason": "not a circle member when the round was decided"}
+    ]
     stored = result_of(_round(world))
     assert stored is not None
     tally, rows = stored
