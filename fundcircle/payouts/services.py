@@ -320,18 +320,22 @@ def earlier_treasurers_left(payout: Payout) -> int:
 
 
 def approvals_waiting_for(payout: Payout) -> str | None:
-    """What a payout awaiting approval still needs besides more approvals, in words (None if nothing else): one
-    approval from a treasurer who held the role when it was created. Shown on the payout page and in the API."""
+    """What a payout awaiting approval still needs besides more approvals, in words: one approval from a treasurer
+    who held the role when it was created. None while that does not matter yet (no approval so far, and such a
+    treasurer is there to give one) or no longer (one gave it). Shown on the payout page and in the API."""
     # The approvals as loaded with the payout (a list loads them for the whole page at once); approve_payout itself
     # asks the database, which has the approvals given at the same moment.
     if payout.status != "awaiting_approval" or any(approval.held_role_before for approval in payout.approvals):
+        return None
+    none_left = earlier_treasurers_left(payout) == 0
+    if not payout.approvals and not none_left:
         return None
     since = format_time(payout.created_at)
     needs = (
         f"At least one approval must come from a treasurer who held the role when this payout was created "
         f"({since}); approvals from treasurers made since then do not complete it on their own."
     )
-    if earlier_treasurers_left(payout) == 0:
+    if none_left:
         return (
             f"{needs} None of the circle's current treasurers held the role then, so the payout waits: it cannot "
             "be completed as things stand. A treasurer can cancel it (the proposal can be funded again in a new "

@@ -100,6 +100,7 @@ def approve(world: World, who: str, user_id: int) -> Payout:
 def test_a_treasurer_made_after_the_payout_cannot_be_its_only_approver(ctx: Flask) -> None:
     world = build_world()
     make_treasurer(world, world.zed_id)
+    assert approvals_waiting_for(_payout(world)) is None  # nothing to explain before anyone approved
 
     approve(world, "zed", world.zed_id)
     payout = _payout(world)
