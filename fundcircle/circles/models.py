@@ -73,6 +73,10 @@ class Membership(Base):
     def sorted_roles(self) -> list[str]:
         return [role for role in ROLES if role in self.roles]
 
+    def granted_at(self, role: str) -> datetime | None:
+        """Since when the person holds `role` here (None if they do not)."""
+        return next((row.granted_at for row in self.role_rows if row.role == role), None)
+
 
 class MembershipRole(Base):
     __tablename__ = "membership_roles"
@@ -80,6 +84,9 @@ class MembershipRole(Base):
 
     membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: When the person got this role (kept while they hold it): a treasurer made after a payout was created cannot
+    #: approve it alone (payouts/services.py), so the moment counts, not just the role.
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     membership: Mapped[Membership] = relationship(back_populates="role_rows")
 

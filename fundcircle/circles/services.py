@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,14 +15,21 @@ from sqlalchemy.orm import contains_eager
 from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
 from fundcircle.circles.models import ROLES, Circle, Invitation, Membership, MembershipRole
-from fundcircle.db import compare_and_set
+from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.hooks import Hook
 from fundcircle.ledger.record import create_chain, record
+from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
+from fundcircle.notices import queue_notice
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+#: What the areas above do when a person stops being a circle member (loses the "circle" role, or leaves): consent
+#: lapses their open objections. Called with (actor, circle, user id, now) in the same transaction.
+circle_role_lost: Hook[Callable[[User | None, Circle, int, datetime], None]] = Hook("after someone leaves the circle")
 
 
 def membership_of(user: User | None, circle: Circle) -> Membership | None:
@@ -165,8 +172,9 @@ def update_circle_settings(
 
 
 def _add_membership(actor: User, circle: Circle, user: User, roles: list[str]) -> Membership:
-    membership = Membership(circle_id=circle.id, user_id=user.id)
-    membership.role_rows = [MembershipRole(role=role) for role in roles]
+    now = utcnow()
+    membership = Membership(circle_id=circle.id, user_id=user.id, joined_at=now)
+    membership.role_rows = [MembershipRole(role=role, granted_at=now) for role in roles]
     db.session.add(membership)
     db.session.flush()
     record(
@@ -176,7 +184,65 @@ def _add_membership(actor: User, circle: Circle, user: User, roles: list[str]) -
         subject=membership,
         data={"user": user.id, "name": user.name, "roles": roles},
     )
+    if "treasurer" in roles:
+        _treasurer_granted(actor, circle, membership, user, now)
     return membership
+
+
+def _set_roles(membership: Membership, roles: Iterable[str], now: datetime) -> None:
+    """Give the membership exactly `roles`, keeping when each kept role was granted (a treasurer stays as senior as
+    they were) and stamping the new ones with `now`."""
+    wanted = set(roles)
+    kept = [row for row in membership.role_rows if row.role in wanted]
+    held = {row.role for row in kept}
+    added = [MembershipRole(role=role, granted_at=now) for role in ROLES if role in wanted and role not in held]
+    membership.role_rows = kept + added
+
+
+def _treasurer_granted(
+    actor: User,
+    circle: Circle,
+    membership: Membership,
+    user: User,
+    now: datetime,
+    *,
+    invitation: Invitation | None = None,
+) -> None:
+    """Making someone treasurer lets them approve payouts: it gets a ledger entry of its own, and every treasurer
+    and admin of the circle is told by e-mail (after the commit), so that a grant nobody expected is seen at once.
+    With an `invitation`, the person granting is the admin who invited, and the actor the one who accepted.
+
+    The new treasurer cannot be the only approver of a payout created before now (payouts/services.py)."""
+    granted_by = db.session.get(User, invitation.created_by_id) if invitation is not None else actor
+    data: dict[str, Any] = {"user": user.id, "name": user.name, "granted_at": now.isoformat()}
+    if granted_by is not None:
+        data["by"] = granted_by.id
+    if invitation is not None:
+        data["invitation"] = invitation.id
+    record("member.treasurer_granted", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
+    db.session.flush()
+    if granted_by is None or granted_by.id == user.id:
+        by = "by themselves"
+    else:
+        by = f"by {granted_by.name}" + (", who invited them" if invitation is not None else "")
+    subject = f"{user.name} is now a treasurer of “{circle.name}”"
+    body = (
+        f"{user.name} was made a treasurer of “{circle.name}” ({by}), and can now approve payouts.\n\n"
+        "Payouts created before this moment still need an approval from a treasurer who held the role already.\n"
+        "If you did not expect this, check the circle's members and its ledger:\n\n"
+        f"{external_url('circles.members', circle_id=circle.id)}\n"
+    )
+    for person in _treasurers_and_admins(circle):
+        queue_notice(person, subject, body, circle_id=circle.id)
+
+
+def _treasurers_and_admins(circle: Circle) -> list[User]:
+    holders = (
+        select(Membership.user_id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == circle.id, MembershipRole.role.in_(("treasurer", "admin")))
+    )
+    return list(db.session.scalars(select(User).where(User.id.in_(holders)).order_by(User.id)))
 
 
 @dataclass(frozen=True)
@@ -267,14 +333,23 @@ def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[
         return membership
     if "admin" in old_roles and "admin" not in new_roles and _admin_count(circle) <= 1:
         raise ValidationFailed("A circle needs at least one admin: make somebody else admin first.", field="roles")
+    now = utcnow()
     data = {"user": user_id, "name": membership.user.name, "from": old_roles, "to": new_roles}
+    left_circle = "circle" in old_roles and "circle" not in new_roles
     if not new_roles:
         db.session.delete(membership)
-        record("member.removed", actor=actor, circle_id=circle.id, subject=membership, data=data)
-        return None
-    membership.role_rows = [MembershipRole(role=role) for role in new_roles]
-    record("member.roles_changed", actor=actor, circle_id=circle.id, subject=membership, data=data)
-    return membership
+        record("member.removed", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
+        result: Membership | None = None
+    else:
+        _set_roles(membership, new_roles, now)
+        if "treasurer" in new_roles and "treasurer" not in old_roles:
+            _treasurer_granted(actor, circle, membership, membership.user, now)
+        record("member.roles_changed", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
+        result = membership
+    if left_circle:
+        for receiver in circle_role_lost.receivers():
+            receiver(actor, circle, user_id, now)
+    return result
 
 
 def list_members(circle: Circle) -> list[Membership]:
@@ -383,7 +458,7 @@ def accept_invitation(
                 "An account with this address exists: log in first, then open the link again.", field="email"
             )
         user = create_user(None, email=invitation.email, name=name, password=password, via="invitation")
-    return user, _join(invitation, user)
+    return user, _join(invitation, user, now)
 
 
 def accept_invitation_by_id(user: User, invitation_id: int, now: datetime) -> Membership:
@@ -394,7 +469,7 @@ def accept_invitation_by_id(user: User, invitation_id: int, now: datetime) -> Me
     """
     invitation = _own_invitation(user, invitation_id, now)
     _claim(invitation, now, {"accepted_at": now})
-    return _join(invitation, user)
+    return _join(invitation, user, now)
 
 
 def decline_invitation(user: User, invitation_id: int, now: datetime) -> Invitation:
@@ -410,13 +485,14 @@ def decline_invitation(user: User, invitation_id: int, now: datetime) -> Invitat
     return invitation
 
 
-def _join(invitation: Invitation, user: User) -> Membership:
+def _join(invitation: Invitation, user: User, now: datetime) -> Membership:
     circle = invitation.circle
     invitation.accepted_by_id = user.id
     membership = membership_of(user, circle)
+    old_roles = membership.sorted_roles() if membership is not None else []
     if membership is None:
-        membership = Membership(circle_id=circle.id, user_id=user.id)
-        membership.role_rows = [MembershipRole(role=role) for role in invitation.roles]
+        membership = Membership(circle_id=circle.id, user_id=user.id, joined_at=now)
+        membership.role_rows = [MembershipRole(role=role, granted_at=now) for role in invitation.roles]
         db.session.add(membership)
         action = "member.joined"
         data = {
@@ -426,9 +502,8 @@ def _join(invitation: Invitation, user: User) -> Membership:
             "invitation": invitation.id,
         }
     else:
-        old_roles = membership.sorted_roles()
         merged = check_roles(set(old_roles) | set(invitation.roles))
-        membership.role_rows = [MembershipRole(role=role) for role in merged]
+        _set_roles(membership, merged, now)
         action = "member.roles_changed"
         data = {
             "user": user.id,
@@ -438,7 +513,9 @@ def _join(invitation: Invitation, user: User) -> Membership:
             "invitation": invitation.id,
         }
     db.session.flush()
-    record(action, actor=user, circle_id=circle.id, subject=membership, data=data)
+    record(action, actor=user, circle_id=circle.id, subject=membership, data=data, at=now)
+    if "treasurer" in invitation.roles and "treasurer" not in old_roles:
+        _treasurer_granted(user, circle, membership, user, now, invitation=invitation)
     return membership
 
 

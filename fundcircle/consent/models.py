@@ -50,6 +50,8 @@ class ConsentAnswer(Base):
     argument: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The person stopped being a circle member while the consent round was open: their objection stops nothing.
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ConsentReaction(Base):

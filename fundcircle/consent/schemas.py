@@ -26,6 +26,8 @@ class ConsentAnswerOutSchema(Schema):
     argument = fields.String(required=True)
     answered_at = fields.DateTime(format="iso", required=True)
     withdrawn = fields.Function(lambda row: row.withdrawn_at is not None, required=True, metadata={"type": "boolean"})
+    #: The person left the circle while the consent round was open: the answer counts for nothing.
+    lapsed = fields.Function(lambda row: row.lapsed_at is not None, required=True, metadata={"type": "boolean"})
 
 
 class ConsentRoundSchema(Schema):

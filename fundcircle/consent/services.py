@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
-from fundcircle.circles.services import membership_of, require_role
+from fundcircle.circles.models import Circle
+from fundcircle.circles.services import circle_role_lost, membership_of, require_role
 from fundcircle.consent.models import ConsentAnswer, ConsentReaction, ConsentRound
 from fundcircle.consent.rules import (
     STOPPING,
@@ -32,7 +33,7 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import COUNTING, format_time
 from fundcircle.rounds.services import deciders
 from fundcircle.voting.models import RoundTally
-from fundcircle.voting.services import StoredOutcome, candidates_of, store_result, turnout
+from fundcircle.voting.services import NOT_A_MEMBER, StoredOutcome, candidates_of, circle_members, store_result
 
 MAX_ARGUMENT = 5_000
 MAX_REACTION = 500
@@ -170,6 +171,7 @@ def answer_consent(
         answer = ConsentAnswer(consent_round_id=consent_round.id, user_id=actor.id, position=position, argument=text)
         db.session.add(answer)
     answer.position, answer.argument, answer.answered_at, answer.withdrawn_at = position, text, now, None
+    answer.lapsed_at = None  # someone who came back to the circle answers afresh
     record(
         "consent.answered" if previous is None else "consent.answer_changed",
         actor=actor,
@@ -190,7 +192,12 @@ def withdraw_objection(actor: User, consent_round: ConsentRound, now: datetime) 
     """
     round_ = _require_open(consent_round, now)
     answer = db.session.get(ConsentAnswer, (consent_round.id, actor.id))
-    if answer is None or answer.position != STOPPING[round_.consent_rules] or answer.withdrawn_at is not None:
+    if (
+        answer is None
+        or answer.position != STOPPING[round_.consent_rules]
+        or answer.withdrawn_at is not None
+        or answer.lapsed_at is not None
+    ):
         raise Conflict("You have no open objection in this consent round.")
     answer.withdrawn_at = now
     record(
@@ -240,6 +247,8 @@ class AnswerRow:
     argument: str
     answered_at: datetime
     withdrawn_at: datetime | None
+    #: The person left the circle while the consent round was open: the answer counts for nothing.
+    lapsed_at: datetime | None = None
 
 
 def answers_of(consent_round: ConsentRound) -> list[AnswerRow]:
@@ -250,7 +259,15 @@ def answers_of(consent_round: ConsentRound) -> list[AnswerRow]:
         .order_by(ConsentAnswer.answered_at, User.id)
     ).all()
     return [
-        AnswerRow(name, answer.user_id, answer.position, answer.argument, answer.answered_at, answer.withdrawn_at)
+        AnswerRow(
+            name,
+            answer.user_id,
+            answer.position,
+            answer.argument,
+            answer.answered_at,
+            answer.withdrawn_at,
+            answer.lapsed_at,
+        )
         for answer, name in rows
     ]
 
@@ -266,12 +283,17 @@ def reactions_of(consent_round: ConsentRound) -> list[tuple[ConsentReaction, str
 
 
 def current_outcome(consent_round: ConsentRound) -> ConsentOutcome:
-    """What the answers say now (for an open round), against what the budget has left now."""
+    """What the answers say now (for an open round), against what the budget has left now. Only the answers of
+    the circle's current members count, and the quorum is a share of those same members: an answer of someone who
+    left counts for neither, and their objection stops nothing."""
     round_ = db.session.get(Round, consent_round.round_id)
     assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
-    _, circle_size = turnout(round_)
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    circle_size = len(members)
     answers = [
-        Answer(row.user_id, row.position, withdrawn=row.withdrawn_at is not None) for row in answers_of(consent_round)
+        Answer(row.user_id, row.position, withdrawn=row.withdrawn_at is not None or row.lapsed_at is not None)
+        for row in answers_of(consent_round)
+        if row.user_id in members
     ]
     return consent_outcome(
         answers,
@@ -332,22 +354,20 @@ def close_consent_round(
         values={"closed_at": now, "outcome": "consented" if consented else "not_consented", "reason": reason},
         conflict=Conflict("This consent round was closed a moment ago."),
     )
-    record(
-        "consent_round.closed",
-        actor=actor,
-        circle_id=round_.circle_id,
-        subject=consent_round,
-        data={
-            "proposal": consent_round.proposal_id,
-            "version": consent_round.version,
-            "outcome": consent_round.outcome,
-            "reason": reason,
-            "amount_minor": consent_round.amount_minor,
-            "committed_minor": round_.committed_minor,
-            "by": by or ("facilitator" if actor is not None else "deadline"),
-        },
-        at=now,
-    )
+    data = {
+        "proposal": consent_round.proposal_id,
+        "version": consent_round.version,
+        "outcome": consent_round.outcome,
+        "reason": reason,
+        "amount_minor": consent_round.amount_minor,
+        "committed_minor": round_.committed_minor,
+        "by": by or ("facilitator" if actor is not None else "deadline"),
+    }
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    if left := sorted({row.user_id for row in answers_of(consent_round)} - members):
+        # The outcome left these answers out (see current_outcome): the entry says so, so that it adds up.
+        data["not_counted"] = [{"user": user_id, "reason": NOT_A_MEMBER} for user_id in left]
+    record("consent_round.closed", actor=actor, circle_id=round_.circle_id, subject=consent_round, data=data, at=now)
     return consent_round
 
 
@@ -376,6 +396,10 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
         .join(ConsentRound, ConsentRound.id == ConsentAnswer.consent_round_id)
         .where(ConsentRound.round_id == round_.id)
     ).all()
+    # Belt and braces with the lapse on leaving: whoever is not a circle member now is not counted at all.
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    not_counted = sorted({user_id for _, user_id, _ in answer_rows if user_id not in members})
+    answer_rows = [row for row in answer_rows if row[1] in members]
     consents: dict[int, int] = {}
     for consent_round_id, _, position in answer_rows:
         if position in ("consent", "agree"):
@@ -405,17 +429,50 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
         StoredOutcome(version, score, funded, reason, rank)
         for rank, (_, version, score, funded, reason) in enumerate([*funded_rows, *other_rows], start=1)
     ]
-    _, circle_size = turnout(round_)
     return store_result(
         actor,
         round_,
         now,
         ballots_cast=len({user_id for _, user_id, _ in answer_rows}),
-        eligible_voters=circle_size,
+        eligible_voters=len(members),
         quorum_met=True,
         funded_minor=sum(version.amount_minor for _, version, _, _, _ in funded_rows),
         outcomes=outcomes,
+        not_counted=[{"user": user_id, "reason": NOT_A_MEMBER} for user_id in not_counted],
     )
+
+
+@circle_role_lost.connect
+def lapse_objections(actor: User | None, circle: Circle, user_id: int, now: datetime) -> None:
+    """Someone who stops being a circle member no longer decides: their open objections (or blocks) in the
+    circle's open consent rounds lapse, each with its ledger entry, in the transaction that changed their roles."""
+    rows = db.session.execute(
+        select(ConsentAnswer, ConsentRound, Round.consent_rules)
+        .join(ConsentRound, ConsentRound.id == ConsentAnswer.consent_round_id)
+        .join(Round, Round.id == ConsentRound.round_id)
+        .where(
+            Round.circle_id == circle.id,
+            ConsentRound.closed_at.is_(None),
+            ConsentAnswer.user_id == user_id,
+            ConsentAnswer.withdrawn_at.is_(None),
+            ConsentAnswer.lapsed_at.is_(None),
+        )
+        .order_by(ConsentRound.id)
+    ).all()
+    for answer, consent_round, rules in rows:
+        if answer.position != STOPPING[rules]:
+            continue
+        answer.lapsed_at = now
+        record(
+            "consent.objection_lapsed",
+            actor=actor,
+            circle_id=circle.id,
+            subject=consent_round,
+            data={"proposal": consent_round.proposal_id, "version": consent_round.version, "user": user_id,
+                  "position": answer.position, "reason": "no longer a circle member"},
+            at=now,
+        )  # fmt: skip
+    db.session.flush()
 
 
 @proposal_withdrawn.connect

@@ -50,6 +50,7 @@ def describe(
         "member.joined": f"{person} joined as {', '.join(data.get('roles', []))}",
         "member.roles_changed": f"{who} changed {person}'s roles to {', '.join(data.get('to', [])) or 'none'}",
         "member.removed": f"{who} removed {person} from the circle",
+        "member.treasurer_granted": f"{who} made {person} a treasurer (they can approve payouts from now on)",
         "invitation.created": f"{who} invited someone as {', '.join(data.get('roles', []))}",
         "round.created": f"{who} created the round “{data.get('title', '')}” "
         f"with a budget of {_money(data.get('budget_minor'), currency)}",
@@ -79,6 +80,8 @@ def describe(
         "consent.answered": f"{who} answered {data.get('position', '')} on {quoted}",
         "consent.answer_changed": f"{who} changed their answer on {quoted} to {data.get('position', '')}",
         "consent.objection_withdrawn": f"{who} withdrew their objection to {quoted}",
+        "consent.objection_lapsed": f"The {data.get('position', 'objection')} of {person} to {quoted} lapsed: "
+        "they are no longer a circle member",
         "consent.reaction_added": f"{who} reacted to the consent round on {quoted}",
         "consent.reservation_released": f"{_money(data.get('amount_minor'), currency)} reserved for {quoted} "
         "went back to the pot when it was withdrawn",

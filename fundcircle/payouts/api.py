@@ -77,8 +77,9 @@ def get_payout(payout_id: int) -> Payout:
 @blp.response(200, PayoutSchema)
 def approve_payout(data: dict[str, Any], payout_id: int) -> Payout:
     """Approve with a fresh code from your authenticator app (treasurers; never the author or payee). The approval
-    that completes the number needed requests the payout on Open Collective, after the commit; the answer shows the
-    payout as it stands then."""
+    that completes the number needed requests the payout on Open Collective, after the commit, provided one of the
+    approvals came from a treasurer who held the role when the payout was created (otherwise it keeps waiting, and
+    `approvals_waiting_for` says why); the answer shows the payout as it stands then."""
     payout = services.approve_payout(current_user, services.get_payout(payout_id), data["totp"], utcnow())
     after_commit(lambda: submit_after_approval(payout_id))
     return payout

@@ -138,6 +138,9 @@ class PayoutApproval(Base):
     payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
     treasurer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The approver held the treasurer role already when the payout was created. A payout needs at least one such
+    #: approval, so that someone made treasurer afterwards (perhaps by themselves) cannot approve it alone.
+    held_role_before: Mapped[bool] = mapped_column(Boolean)
 
     payout: Mapped[Payout] = relationship(back_populates="approvals")
     treasurer: Mapped[User] = relationship(lazy="joined")

@@ -77,6 +77,10 @@ class PayoutSchema(Schema):
     status_label = fields.String(required=True)
     approvals = fields.List(fields.Nested(PayoutApprovalSchema), required=True)
     approvals_needed = fields.Function(services.approvals_needed, required=True, metadata={"type": "integer"})
+    #: What it still needs besides the number: an approval from a treasurer who held the role when it was created.
+    approvals_waiting_for = fields.Function(
+        services.approvals_waiting_for, required=True, metadata={"type": "string", "nullable": True}
+    )
     expense_id = fields.String(allow_none=True, required=True)
     expense_status = fields.String(allow_none=True, required=True)
     failure_message = fields.String(allow_none=True, required=True)

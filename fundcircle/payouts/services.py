@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
 from fundcircle.auth.totp import verify_code
-from fundcircle.circles.models import Circle
+from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import require_role
 from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import compare_and_set
@@ -44,6 +44,7 @@ from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClie
 from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import before_closing
 from fundcircle.unit_of_work import end_read_transaction
 from fundcircle.voting.services import round_funded
@@ -293,6 +294,70 @@ def approvals_needed(payout: Payout) -> int:
     return circle_of(payout).approvals_needed(payout.amount_minor)
 
 
+def held_treasurer_role_before(membership: Membership, payout: Payout) -> bool:
+    """Whether the member was a treasurer already when the payout was created (and has been ever since)."""
+    granted = membership.granted_at("treasurer")
+    return granted is not None and granted <= payout.created_at
+
+
+def has_earlier_treasurer_approval(payout: Payout) -> bool:
+    """Whether one of the payout's approvals came from a treasurer who held the role when it was created: the rule
+    that keeps someone made treasurer afterwards from completing a payout's approvals alone."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(PayoutApproval)
+            .where(PayoutApproval.payout_id == payout.id, PayoutApproval.held_role_before.is_(True))
+        )
+        or 0
+    ) > 0
+
+
+def earlier_treasurers_left(payout: Payout) -> int:
+    """How many of the circle's current treasurers held the role when the payout was created and may approve it
+    (neither the proposal's author nor its payee)."""
+    query = (
+        select(func.count())
+        .select_from(MembershipRole)
+        .join(Membership, Membership.id == MembershipRole.membership_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.circle_id == payout.circle_id,
+            MembershipRole.role == "treasurer",
+            MembershipRole.granted_at <= payout.created_at,
+            Membership.user_id.not_in(select(Proposal.author_id).where(Proposal.id == payout.proposal_id)),
+        )
+    )
+    if payout.payee_email is not None:
+        query = query.where(User.email != normalise_email(payout.payee_email))
+    return db.session.scalar(query) or 0
+
+
+def approvals_waiting_for(payout: Payout) -> str | None:
+    """What a payout awaiting approval still needs besides more approvals, in words: one approval from a treasurer
+    who held the role when it was created. None while that does not matter yet (no approval so far, and such a
+    treasurer is there to give one) or no longer (one gave it). Shown on the payout page and in the API."""
+    # The approvals as loaded with the payout (a list loads them for the whole page at once); approve_payout itself
+    # asks the database, which has the approvals given at the same moment.
+    if payout.status != "awaiting_approval" or any(approval.held_role_before for approval in payout.approvals):
+        return None
+    none_left = earlier_treasurers_left(payout) == 0
+    if not payout.approvals and not none_left:
+        return None
+    since = format_time(payout.created_at)
+    needs = (
+        f"At least one approval must come from a treasurer who held the role when this payout was created "
+        f"({since}); approvals from treasurers made since then do not complete it on their own."
+    )
+    if none_left:
+        return (
+            f"{needs} None of the circle's current treasurers held the role then, so the payout waits: it cannot "
+            "be completed as things stand. A treasurer can cancel it (the proposal can be funded again in a new "
+            "round)."
+        )
+    return needs
+
+
 def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
     """Why the actor may not approve this payout (as the error to raise), or None if they may; their code is
     checked apart. The payout page shows the message instead of the approval form."""
@@ -310,21 +375,26 @@ def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
 
 def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -> Payout:
     """A treasurer approves a payout with a fresh code from their authenticator app. The approval that makes the
-    number the circle requires moves the payout to `approved` and fixes the key it will carry on Open Collective.
+    number the circle requires moves the payout to `approved` and fixes the key it will carry on Open Collective,
+    provided one of the approvals came from a treasurer who held the role when the payout was created: otherwise
+    the payout keeps waiting for such an approval (`approvals_waiting_for` says so).
 
     :raises PermissionDenied: unless the actor is a treasurer of the circle, and not the proposal's author or payee.
     :raises Conflict: if the payout takes no more approvals, the actor approved it already, or the code was used.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
     """
     circle = circle_of(payout)
-    require_role(actor, circle, "treasurer")
+    membership = require_role(actor, circle, "treasurer")
     refusal = approval_refusal(actor, payout)
     if refusal is not None:
         raise refusal
     verify_code(actor, totp_code, now)
+    earlier = held_treasurer_role_before(membership, payout)
     try:
         with db.session.begin_nested():
-            db.session.add(PayoutApproval(payout_id=payout.id, treasurer_id=actor.id, approved_at=now))
+            db.session.add(
+                PayoutApproval(payout_id=payout.id, treasurer_id=actor.id, approved_at=now, held_role_before=earlier)
+            )
     except IntegrityError:
         raise Conflict("You have approved this payout already; it needs another treasurer's approval.") from None
     # Counted in the row itself, so that two treasurers approving at once both count and one of them completes it.
@@ -338,16 +408,16 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     if count is None:
         raise Conflict("This payout changed meanwhile; reload to see where it stands.")
     needed = circle.approvals_needed(payout.amount_minor)
-    record(
-        "payout.approval_given",
-        actor=actor,
-        circle_id=circle.id,
-        subject=payout,
-        data={"proposal": payout.proposal_id, "approvals": count, "needed": needed,
-              "amount_minor": payout.amount_minor, "currency": payout.currency},
-        at=now,
-    )  # fmt: skip
-    if count >= needed:
+    # Read after the counter's UPDATE, which waited for any approval given at the same moment to commit: so of two
+    # concurrent approvals, the one that completes the count also sees the other's row.
+    complete = count >= needed and has_earlier_treasurer_approval(payout)
+    data: dict[str, Any] = {"proposal": payout.proposal_id, "approvals": count, "needed": needed,
+                            "amount_minor": payout.amount_minor, "currency": payout.currency,
+                            "held_role_before": earlier}  # fmt: skip
+    if count >= needed and not complete:
+        data["waiting_for"] = "an approval from a treasurer who held the role when the payout was created"
+    record("payout.approval_given", actor=actor, circle_id=circle.id, subject=payout, data=data, at=now)
+    if complete:
         key = f"fc-{uuid.uuid4()}"
         _move(payout, "awaiting_approval", "approved", now, request_key=key)
         record(

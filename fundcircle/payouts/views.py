@@ -145,6 +145,7 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "payout": payout,
         "title": payout_titles([payout]).get(payout.proposal_id, f"proposal {payout.proposal_id}"),
         "needed": services.approvals_needed(payout),
+        "waiting_for": services.approvals_waiting_for(payout),
         "refused_approval": services.approval_refusal(current_user, payout),
         "has_totp": current_user.has_totp,
         "connection": connection,
@@ -187,6 +188,8 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     if payout.status == "approved":
         flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
         after_commit(lambda: submit_after_approval(payout_id))
+    elif (waiting_for := services.approvals_waiting_for(payout)) is not None:
+        flash(f"Approved. {waiting_for}", "success")
     else:
         flash("Approved. It needs another treasurer's approval too.", "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))

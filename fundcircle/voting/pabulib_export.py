@@ -15,7 +15,7 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import PHASE_LABELS
 from fundcircle.voting.models import Ballot, BallotVote
 from fundcircle.voting.pabulib import PabulibError, PabulibProject, PabulibRound, pabulib_text
-from fundcircle.voting.services import result_of
+from fundcircle.voting.services import not_counted_receipts, result_of
 
 #: Circles have no country; Pabulib's checker accepts "Worldwide" for data that belongs to none.
 COUNTRY = "Worldwide"
@@ -48,7 +48,7 @@ def pabulib_round(round_: Round) -> PabulibRound:
         phase = PHASE_LABELS[round_.phase_at(utcnow())].lower()
         raise Conflict(f"The round has no result yet (it is {phase}); it can be exported once it is decided.")
     tally, results = stored
-    ballots = _ballots(round_)
+    ballots = _ballots(round_, not_counted_receipts(round_))
     if len(ballots) != tally.ballots_cast:
         raise Conflict(
             f"The round has {len(ballots)} ballots stored but {tally.ballots_cast} were counted: the stored "
@@ -77,16 +77,19 @@ def pabulib_round(round_: Round) -> PabulibRound:
     )
 
 
-def _ballots(round_: Round) -> list[tuple[str, dict[int, int]]]:
-    """(label, votes) per ballot. An open ballot's label is its voter's user id, in user id order; a secret
+def _ballots(round_: Round, not_counted: set[str]) -> list[tuple[str, dict[int, int]]]:
+    """(label, votes) per counted ballot. An open ballot's label is its voter's user id, in user id order; a secret
     ballot's query never reads who cast it, and its label stays empty (the export numbers them by content)."""
     voter = Ballot.id if round_.secret_ballot else Ballot.user_id  # for a secret ballot, no user id at all
-    rows = db.session.execute(
+    query = (
         select(Ballot.id, voter, BallotVote.proposal_id, BallotVote.votes)
         .outerjoin(BallotVote, BallotVote.ballot_id == Ballot.id)
         .where(Ballot.round_id == round_.id)
         .order_by(voter, Ballot.id)
     )
+    if not_counted:
+        query = query.where(Ballot.receipt.not_in(not_counted))
+    rows = db.session.execute(query)
     ballots: dict[int, tuple[str, dict[int, int]]] = {}
     for ballot_id, voter_id, proposal_id, votes in rows:
         label = "" if round_.secret_ballot else str(voter_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
@@ -20,6 +20,7 @@ from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
 from fundcircle.ledger.chain import canonical_json
+from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.record import record
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
@@ -197,18 +198,31 @@ def _lock_or_create_ballot(round_: Round, actor: User, cost: int, salt: str | No
     raise Conflict("Your ballot is being saved from elsewhere at this moment; try again.")
 
 
+#: Why a ballot or answer is left out of a result: its voter no longer holds the "circle" role when it is decided.
+NOT_A_MEMBER = "not a circle member when the round was decided"
+
+
+def circle_members(circle_id: int) -> Select[tuple[int]]:
+    """The user ids of the circle's members who decide (role "circle"), now: the people whose ballots and answers
+    count, and the quorum's denominator, so that both are always the same set."""
+    return (
+        select(Membership.user_id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == circle_id, MembershipRole.role == "circle")
+    )
+
+
 def turnout(round_: Round) -> tuple[int, int]:
-    """(ballots cast, circle members who may vote)."""
-    cast = db.session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == round_.id)) or 0
-    eligible = (
+    """(ballots of current circle members, circle members who may vote). A ballot of someone who left the circle
+    counts in neither, so the turnout never exceeds 100 %."""
+    members = circle_members(round_.circle_id)
+    cast = (
         db.session.scalar(
-            select(func.count())
-            .select_from(MembershipRole)
-            .join(Membership, Membership.id == MembershipRole.membership_id)
-            .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
+            select(func.count()).select_from(Ballot).where(Ballot.round_id == round_.id, Ballot.user_id.in_(members))
         )
         or 0
     )
+    eligible = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
     return cast, eligible
 
 
@@ -222,17 +236,26 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
     if db.session.get(RoundTally, round_.id) is not None:
         raise Conflict("This round has its result already; a result never changes.")
     candidates = candidates_of(round_)
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    ballots: dict[int, dict[int, int]] = {}
+    not_counted: list[dict[str, Any]] = []
+    for ballot_id, user_id, receipt in db.session.execute(
+        select(Ballot.id, Ballot.user_id, Ballot.receipt).where(Ballot.round_id == round_.id).order_by(Ballot.id)
+    ):
+        if user_id in members:
+            ballots[ballot_id] = {}
+        else:
+            # Named by receipt, so that the published result still adds up from the ledger's ballot entries.
+            not_counted.append({"receipt": receipt, "reason": NOT_A_MEMBER})
     rows = db.session.execute(
         select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes)
         .join(Ballot, Ballot.id == BallotVote.ballot_id)
         .where(Ballot.round_id == round_.id)
     )
-    ballots: dict[int, dict[int, int]] = {
-        ballot_id: {} for ballot_id in db.session.scalars(select(Ballot.id).where(Ballot.round_id == round_.id))
-    }
     for ballot_id, proposal_id, votes in rows:
-        ballots[ballot_id][proposal_id] = votes
-    cast, eligible = turnout(round_)
+        if ballot_id in ballots:
+            ballots[ballot_id][proposal_id] = votes
+    eligible = len(members)
     result = tally(
         ballots.values(),
         [Candidate(p.id, v.amount_minor, order) for order, (p, v) in enumerate(candidates)],
@@ -251,6 +274,7 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
         quorum_met=result.quorum_met,
         funded_minor=result.funded_minor,
         outcomes=[StoredOutcome(versions[o.proposal_id], o.score, o.funded, o.reason, o.rank) for o in result.outcomes],
+        not_counted=not_counted,
     )
 
 
@@ -273,9 +297,13 @@ def store_result(
     quorum_met: bool,
     funded_minor: int,
     outcomes: list[StoredOutcome],
+    not_counted: list[dict[str, Any]] | None = None,
 ) -> RoundTally:
     """Publish a decided round's result in the ledger, store it with the round for good, and tell the areas above
-    which versions are funded (payouts: a payout for each, awaiting approval). Shared by both decision methods."""
+    which versions are funded (payouts: a payout for each, awaiting approval). Shared by both decision methods.
+
+    `not_counted` names the ballots (by receipt) or answers (by user) left out, and why: with them the published
+    counts add up to what the ledger holds."""
     entry = record(
         "round.result_published",
         actor=actor,
@@ -290,6 +318,7 @@ def store_result(
             "budget_minor": round_.budget_minor,
             "funded_minor": funded_minor,
             "currency": round_.currency,
+            "not_counted": not_counted or [],
             "results": [
                 {
                     "proposal": o.version.proposal_id,
@@ -345,6 +374,27 @@ def store_result(
     return stored
 
 
+def not_counted_of(round_: Round) -> list[dict[str, Any]]:
+    """What the published result left out, and why, as its ledger entry says (empty before the decision)."""
+    data = db.session.scalar(
+        select(LedgerEntry.data)
+        .where(
+            LedgerEntry.action == "round.result_published",
+            LedgerEntry.subject_type == "round",
+            LedgerEntry.subject_id == round_.id,
+        )
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    )
+    items = (data or {}).get("not_counted", [])
+    return [item for item in items if isinstance(item, dict)]
+
+
+def not_counted_receipts(round_: Round) -> set[str]:
+    """The receipts of the ballots the published result left out (their voters had left the circle)."""
+    return {item["receipt"] for item in not_counted_of(round_) if item.get("receipt")}
+
+
 def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
     stored = db.session.get(RoundTally, round_.id)
     if stored is None:
@@ -359,7 +409,8 @@ def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
 
 def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) -> list[tuple[str, dict[int, int]]]:
     """Who voted what, for a round whose ballots are open (never for a secret ballot), by the voters' names; `limit`
-    ballots from `offset` when given, in two queries whatever the number of ballots."""
+    ballots from `offset` when given, in a few queries whatever the number of ballots. Ballots the published
+    result left out (their voters had left the circle) are not listed: the list adds up to the result."""
     if round_.secret_ballot:
         return []
     page = (
@@ -368,6 +419,8 @@ def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) ->
         .where(Ballot.round_id == round_.id)
         .order_by(User.name, Ballot.id)
     )
+    if not_counted := not_counted_receipts(round_):
+        page = page.where(Ballot.receipt.not_in(not_counted))
     if limit is not None:
         page = page.limit(limit).offset(offset)
     ballot_ids = list(db.session.scalars(page))

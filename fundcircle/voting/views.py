@@ -125,6 +125,7 @@ def results(round_id: int) -> Any:
         circle=round_.circle,
         tally=tally,
         rows=rows,
+        not_counted=len(services.not_counted_of(round_)),
         titles={row.proposal_id: row.title for row in rows},
         chart=score_chart(rows[:CHART_ROWS], round_.currency),
         chart_rows=CHART_ROWS,
