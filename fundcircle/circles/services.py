@@ -513,9 +513,10 @@ def _join(invitation: Invitation, user: User, now: datetime) -> Membership:
             "invitation": invitation.id,
         }
     db.session.flush()
-    record(action, actor=user, circle_id=circle.id, subject=membership, data=data, at=now)
     if "treasurer" in invitation.roles and "treasurer" not in old_roles:
+        # Before the entry that carries it, as for a roles change: the joining stays the member's last entry.
         _treasurer_granted(user, circle, membership, user, now, invitation=invitation)
+    record(action, actor=user, circle_id=circle.id, subject=membership, data=data, at=now)
     return membership
 
 
