@@ -99,9 +99,9 @@ def add_comment(
     :raises Conflict: if the discussion is closed (phase, or the proposal was withdrawn).
     :raises ValidationFailed: for an empty or over-long body, or a reply to a reply or to another proposal's comment.
     """
-    _require_open_discussion(proposal, now)
     if membership_of(actor, proposal.round.circle) is None:
         raise PermissionDenied("Only members of the circle can take part in the discussion.")
+    _require_open_discussion(proposal, now)
     text = _check_body(body)
     parent = None
     if parent_id is not None:
