@@ -24,11 +24,13 @@ from fundcircle.circles.services import set_member_roles
 from fundcircle.consent.models import ConsentAnswer, ConsentRound
 from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
 from fundcircle.db import utcnow
+from fundcircle.deliberation.models import Comment
+from fundcircle.deliberation.services import add_comment
 from fundcircle.errors import Conflict, FundCircleError, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.proposals.models import Proposal
-from fundcircle.proposals.services import create_proposal
+from fundcircle.proposals.services import create_proposal, submit_proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_due_rounds, advance_round
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
@@ -360,6 +362,124 @@ def test_two_proposals_sent_at_once_keep_the_limit_of_one_per_member(app: Flask)
                 .where(Proposal.round_id == round_id, Proposal.author_id == world.author_id)
             )
             assert mine == 1, "the round allows one proposal per member"
+
+    for _ in range(ITERATIONS):
+        once()
+
+
+def _ledger_seq(circle_id: int, action: str, subject_type: str, subject_id: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(LedgerEntry.seq)
+            .where(
+                LedgerEntry.circle_id == circle_id,
+                LedgerEntry.action == action,
+                LedgerEntry.subject_type == subject_type,
+                LedgerEntry.subject_id == subject_id,
+            )
+            .order_by(LedgerEntry.seq)
+        )
+    )
+
+
+def test_comments_sent_as_deliberation_ends_are_stored_before_it_ends_or_refused(app: Flask) -> None:
+    """The ledger never shows a comment written after the move to deciding closed the discussion."""
+    world = _circle(app, deciders=3)
+
+    def once() -> None:
+        with app.app_context():
+            admin = db.session.get(User, world.admin_id)
+            round_ = make_round(db.session.get(Circle, world.circle_id), admin, categories=[])
+            advance_round(admin, round_, "proposals", utcnow())
+            db.session.commit()
+            proposal_id = make_proposal(
+                db.session.get(Round, round_.id), db.session.get(User, world.author_id), category=None
+            ).id
+            advance_round(
+                db.session.get(User, world.admin_id), db.session.get(Round, round_.id), "deliberation", utcnow()
+            )
+            db.session.commit()
+            round_id = round_.id
+
+        def move() -> None:
+            advance_round(db.session.get(User, world.admin_id), db.session.get(Round, round_id), "deciding", utcnow())
+
+        def comment(decider_id: int) -> None:
+            add_comment(
+                db.session.get(User, decider_id),
+                db.session.get(Proposal, proposal_id),
+                "Could it be smaller?",
+                parent_id=None,
+                question=False,
+                now=utcnow(),
+            )
+
+        outcomes = all_at_once(
+            [lambda: _as_a_request(move)]
+            + [
+                lambda decider_id=decider_id: _as_a_request(lambda: comment(decider_id))
+                for decider_id in world.decider_ids
+            ],
+            app=app,
+        )
+        _no_500s(outcomes, Conflict)
+        assert outcomes[0] == "ok"
+        with app.app_context():
+            # proposals, deliberation, deciding: the last move is the one that closed the discussion
+            closed_at = _ledger_seq(world.circle_id, "round.phase_changed", "round", round_id)[-1]
+            comments = db.session.scalars(select(Comment.id).where(Comment.proposal_id == proposal_id)).all()
+            assert len(comments) == outcomes[1:].count("ok"), "every comment answered 200 is stored, no other"
+            for comment_id in comments:
+                (seq,) = _ledger_seq(world.circle_id, "comment.created", "comment", comment_id)
+                assert seq < closed_at, "a comment was stored after the discussion closed"
+
+    for _ in range(ITERATIONS):
+        once()
+
+
+def test_drafts_submitted_as_proposals_close_are_submitted_before_or_refused(app: Flask) -> None:
+    """A round in deliberation never gains a proposal: the ledger shows every submission before the move."""
+    world = _circle(app, deciders=0)
+
+    def once() -> None:
+        with app.app_context():
+            admin = db.session.get(User, world.admin_id)
+            round_ = make_round(db.session.get(Circle, world.circle_id), admin, categories=[])
+            advance_round(admin, round_, "proposals", utcnow())
+            db.session.commit()
+            author = db.session.get(User, world.author_id)
+            drafts = [
+                make_proposal(
+                    db.session.get(Round, round_.id), author, submit=False, category=None, title=f"Draft {n}"
+                ).id
+                for n in range(3)
+            ]
+            round_id = round_.id
+
+        def move() -> None:
+            advance_round(
+                db.session.get(User, world.admin_id), db.session.get(Round, round_id), "deliberation", utcnow()
+            )
+
+        def submit(draft_id: int) -> None:
+            submit_proposal(db.session.get(User, world.author_id), db.session.get(Proposal, draft_id), utcnow())
+
+        outcomes = all_at_once(
+            [lambda: _as_a_request(move)]
+            + [lambda draft_id=draft_id: _as_a_request(lambda: submit(draft_id)) for draft_id in drafts],
+            app=app,
+        )
+        _no_500s(outcomes, Conflict)
+        assert outcomes[0] == "ok"
+        with app.app_context():
+            moved_at = _ledger_seq(world.circle_id, "round.phase_changed", "round", round_id)[-1]
+            submitted = db.session.scalars(
+                select(Proposal.id).where(Proposal.round_id == round_id, Proposal.status == "submitted")
+            ).all()
+            assert len(submitted) == outcomes[1:].count("ok"), "every submission answered 200 is stored, no other"
+            for proposal_id in submitted:
+                (seq,) = _ledger_seq(world.circle_id, "proposal.submitted", "proposal", proposal_id)
+                assert seq < moved_at, "a proposal was submitted after proposals closed"
 
     for _ in range(ITERATIONS):
         once()
