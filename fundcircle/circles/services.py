@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
@@ -102,8 +103,12 @@ def create_circle(actor: User, data: CircleInput) -> Circle:
         description=data.description.strip(),
         created_by_id=actor.id,
     )
-    db.session.add(circle)
-    db.session.flush()
+    try:
+        # As for the check above, two circles created with one address at once: the unique slug decides, clearly.
+        with db.session.begin_nested():
+            db.session.add(circle)
+    except IntegrityError:
+        raise Conflict("Another circle uses this address already.", field="slug") from None
     create_chain(circle.id)
     record(
         "circle.created",
