@@ -22,7 +22,7 @@ from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import set_member_roles
 from fundcircle.consent.models import ConsentAnswer, ConsentRound
-from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
+from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round, withdraw_objection
 from fundcircle.db import utcnow
 from fundcircle.deliberation.models import Comment
 from fundcircle.deliberation.services import add_comment
@@ -32,7 +32,7 @@ from fundcircle.ledger.models import LedgerEntry
 from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import create_proposal, submit_proposal
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.services import advance_due_rounds, advance_round
+from fundcircle.rounds.services import RoundInput, advance_due_rounds, advance_round, update_round
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 from fundcircle.voting.services import cast_ballot
 from tests.concurrency import all_at_once
@@ -480,6 +480,81 @@ def test_drafts_submitted_as_proposals_close_are_submitted_before_or_refused(app
             for proposal_id in submitted:
                 (seq,) = _ledger_seq(world.circle_id, "proposal.submitted", "proposal", proposal_id)
                 assert seq < moved_at, "a proposal was submitted after proposals closed"
+
+    for _ in range(ITERATIONS):
+        once()
+
+
+def test_an_objection_withdrawn_as_the_facilitator_closes_is_seen_by_the_close_or_refused(app: Flask) -> None:
+    """The objector is told their withdrawal was saved only if the close then counted it (the ledger shows the
+    withdrawal before the close)."""
+    world = _circle(app, deciders=3)
+
+    def once() -> None:
+        consent_round_id = _consent_round_with_two_consents(app, world)
+        with app.app_context():
+            answer_consent(
+                db.session.get(User, world.decider_ids[2]),
+                db.session.get(ConsentRound, consent_round_id),
+                "objection",
+                "Not in this form.",
+                utcnow(),
+            )
+            db.session.commit()
+
+        def close() -> None:
+            admin = db.session.get(User, world.admin_id)
+            close_consent_round(admin, db.session.get(ConsentRound, consent_round_id), utcnow())
+
+        def withdraw() -> None:
+            objector = db.session.get(User, world.decider_ids[2])
+            withdraw_objection(objector, db.session.get(ConsentRound, consent_round_id), utcnow())
+
+        outcomes = all_at_once([lambda: _as_a_request(close), lambda: _as_a_request(withdraw)], app=app)
+        _no_500s(outcomes, Conflict)
+        assert outcomes[0] == "ok"
+        with app.app_context():
+            consent_round = db.session.get(ConsentRound, consent_round_id)
+            (closed,) = _ledger_seq(world.circle_id, "consent_round.closed", "consent_round", consent_round_id)
+            withdrawn = _ledger_seq(world.circle_id, "consent.objection_withdrawn", "consent_round", consent_round_id)
+            assert len(withdrawn) == (outcomes[1] == "ok"), "a withdrawal answered 200 is stored, no other"
+            assert all(seq < closed for seq in withdrawn), "a withdrawal was stored after the close"
+            assert consent_round.outcome == ("consented" if withdrawn else "not_consented")
+
+    for _ in range(ITERATIONS):
+        once()
+
+
+def test_voting_settings_changed_as_the_round_moves_to_deciding_change_before_or_are_refused(app: Flask) -> None:
+    """Voters are promised the credits they see once deciding starts: no settings change is stored after it."""
+    world = _circle(app, deciders=0)
+
+    def once() -> None:
+        with app.app_context():
+            admin = db.session.get(User, world.admin_id)
+            round_ = make_round(db.session.get(Circle, world.circle_id), admin, categories=[], credits=100)
+            for phase in ("proposals", "deliberation"):
+                advance_round(admin, round_, phase, utcnow())
+            db.session.commit()
+            round_id = round_.id
+            settings = {name: getattr(round_, name) for name in RoundInput.__dataclass_fields__}
+
+        def move() -> None:
+            advance_round(db.session.get(User, world.admin_id), db.session.get(Round, round_id), "deciding", utcnow())
+
+        def change() -> None:
+            data = RoundInput(**{**settings, "credits": 200})
+            update_round(db.session.get(User, world.admin_id), db.session.get(Round, round_id), data, now=utcnow())
+
+        outcomes = all_at_once([lambda: _as_a_request(move), lambda: _as_a_request(change)], app=app)
+        _no_500s(outcomes, ValidationFailed, Conflict)
+        assert outcomes[0] == "ok"
+        with app.app_context():
+            moved = _ledger_seq(world.circle_id, "round.phase_changed", "round", round_id)[-1]
+            changed = _ledger_seq(world.circle_id, "round.settings_changed", "round", round_id)
+            assert len(changed) == (outcomes[1] == "ok")
+            assert all(seq < moved for seq in changed), "the settings changed after deciding started"
+            assert db.session.get(Round, round_id).credits == (200 if changed else 100)
 
     for _ in range(ITERATIONS):
         once()
