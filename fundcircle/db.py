@@ -72,10 +72,14 @@ def lock(row: Row) -> Row:
     what it did: never a ballot stored after the result was counted from the ballots. Read the condition from the
     returned row (or with fresh queries) after this call, never from what was loaded earlier in the request.
 
-    On PostgreSQL this is `SELECT ... FOR UPDATE`: a second transaction locking the same row waits until the first
-    ends, then reads the row as committed. On SQLite the dialect emits no lock, and needs none: `configure_sqlite`
-    starts every transaction with BEGIN IMMEDIATE, so the transaction holds the database's write lock from its first
-    statement and nothing else can change anything until it ends; the row is only read again.
+    On PostgreSQL this is `SELECT ... FOR NO KEY UPDATE`: a second transaction locking the same row waits until the
+    first ends, then reads the row as committed. Not FOR UPDATE: that would also stop the foreign-key checks of rows
+    that merely refer to the locked one (every ledger entry refers to its circle), and a writer holding the ledger's
+    head while it waits for such a check, behind a transaction that waits for the ledger's head, is a deadlock.
+
+    On SQLite the dialect emits no lock, and needs none: `configure_sqlite` starts every transaction with BEGIN
+    IMMEDIATE, so the transaction holds the database's write lock from its first statement and nothing else can
+    change anything until it ends; the row is only read again.
 
     :raises ValueError: for a row that is not stored.
     :raises RuntimeError: if the row has changes not yet flushed: reading it again would throw them away, and a
@@ -86,7 +90,7 @@ def lock(row: Row) -> Row:
         raise ValueError("lock needs a row that is stored")
     if state.modified and db.session.is_modified(state.obj()):
         raise RuntimeError("lock a row before changing it")
-    db.session.refresh(state.obj(), with_for_update=True)
+    db.session.refresh(state.obj(), with_for_update={"key_share": True})
     return row
 
 

@@ -342,7 +342,7 @@ def advance_due_rounds(now: datetime) -> list[Round]:
             | ((Round.phase == "deciding") & (Round.deciding_close_at <= now))
         )
         .order_by(Round.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # as fundcircle.db.lock does, and why
         .execution_options(populate_existing=True)
     ).all()
     return [round_ for round_ in candidates if catch_up(round_, now)]

@@ -558,3 +558,35 @@ def test_voting_settings_changed_as_the_round_moves_to_deciding_change_before_or
 
     for _ in range(ITERATIONS):
         once()
+
+
+def test_roles_changed_while_members_vote_never_fail(app: Flask) -> None:
+    """The lock a role change takes on the circle must not stop the ledger entries of the circle's other writers
+    (which refer to the circle) while the role change waits for the ledger in turn: that would be a deadlock, which
+    PostgreSQL ends by failing one of them."""
+    world = _circle(app, deciders=VOTERS)
+    with app.app_context():
+        helper = make_user(name="Helper")
+        add_member(db.session.get(Circle, world.circle_id), helper, ["member"], by=db.session.get(User, world.admin_id))
+        helper_id = helper.id
+
+    def once(roles: list[str]) -> None:
+        round_id, proposal_ids = _deciding_round(app, world, method="quadratic")
+
+        def vote(voter_id: int) -> None:
+            cast_ballot(db.session.get(User, voter_id), db.session.get(Round, round_id), {proposal_ids[0]: 2}, utcnow())
+
+        def change_roles() -> None:
+            admin = db.session.get(User, world.admin_id)
+            set_member_roles(admin, db.session.get(Circle, world.circle_id), helper_id, roles)
+
+        outcomes = all_at_once(
+            [lambda: _as_a_request(change_roles)]
+            + [lambda voter_id=voter_id: _as_a_request(lambda: vote(voter_id)) for voter_id in world.decider_ids],
+            app=app,
+        )
+        _no_500s(outcomes)
+        assert outcomes == ["ok"] * len(outcomes)
+
+    for number in range(ITERATIONS):
+        once(["member", "treasurer"] if number % 2 == 0 else ["member"])
