@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, Subquery, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
@@ -275,12 +276,18 @@ def set_following(actor: User, proposal: Proposal, follow: bool, now: datetime) 
         raise PermissionDenied("Only members of the circle can follow proposals.")
     if follow == is_following(actor, proposal):
         return False
+    # The look-up above takes no lock: the write itself decides, so that a double click records one change, not two
+    # (nor a unique violation).
     if follow:
-        db.session.add(ProposalFollow(user_id=actor.id, proposal_id=proposal.id, created_at=now))
-    else:
-        db.session.execute(
-            delete(ProposalFollow).where(ProposalFollow.user_id == actor.id, ProposalFollow.proposal_id == proposal.id)
-        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(ProposalFollow(user_id=actor.id, proposal_id=proposal.id, created_at=now))
+        except IntegrityError:
+            return False  # the same member's other click got there first
+    elif not db.session.execute(
+        delete(ProposalFollow).where(ProposalFollow.user_id == actor.id, ProposalFollow.proposal_id == proposal.id)
+    ).rowcount:
+        return False
     record(
         "proposal.followed" if follow else "proposal.unfollowed",
         actor=actor,

@@ -11,12 +11,14 @@ from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import invite_member
 from fundcircle.db import utcnow
+from fundcircle.deliberation.models import ProposalFollow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.services import advance_round
 from tests.concurrency import all_at_once
 from tests.conftest import Client
-from tests.factories import add_member, make_circle, make_round, make_token, make_user
+from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
 
 THREADS = 12
 
@@ -129,3 +131,36 @@ def test_two_circles_created_with_one_address_at_once_make_one_circle(app: Flask
         assert statuses == {201: 1, 409: 1}, statuses
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Circle).where(Circle.slug == body["slug"])) == 1
+
+
+def test_following_a_proposal_with_many_clicks_at_once_follows_it_once(app: Flask) -> None:
+    with app.app_context():
+        admin = make_user()
+        circle = make_circle(admin)
+        member = make_user()
+        add_member(circle, member, ["member"], by=admin)
+        round_ = make_round(circle, admin, categories=[])
+        advance_round(admin, round_, "proposals", utcnow())
+        db.session.commit()
+        proposal_id = make_proposal(db.session.get(Round, round_.id), db.session.get(User, admin.id), category=None).id
+        token, member_id = make_token(member), member.id
+
+    def follow(following: bool) -> int:
+        client: Client = app.test_client()  # type: ignore[assignment]
+        url = f"/api/v1/proposals/{proposal_id}/follow"
+        return client.json_call("PUT", url, {"following": following}, token=token).status_code  # type: ignore[no-any-return]
+
+    for following, action in ((True, "proposal.followed"), (False, "proposal.unfollowed")):
+        statuses = Counter(all_at_once([lambda following=following: follow(following) for _ in range(THREADS)]))
+        assert statuses == {200: THREADS}, statuses
+        with app.app_context():
+            rows = db.session.scalar(
+                select(func.count())
+                .select_from(ProposalFollow)
+                .where(ProposalFollow.user_id == member_id, ProposalFollow.proposal_id == proposal_id)
+            )
+            assert rows == (1 if following else 0)
+            recorded = db.session.scalar(
+                select(func.count()).select_from(LedgerEntry).where(LedgerEntry.action == action)
+            )
+            assert recorded == 1, f"{recorded} {action} entries for one change"
