@@ -168,8 +168,10 @@ def answer_consent(
     :raises Conflict: if the consent round is closed, or the round's deciding deadline has passed.
     :raises ValidationFailed: for a position the rule set does not have, or a missing argument.
     """
-    round_ = _require_open(consent_round, now)
+    round_ = db.session.get(Round, consent_round.round_id)
+    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     require_role(actor, round_.circle, "circle")
+    round_ = _require_open(consent_round, now)  # locked and read again
     text = argument.strip()
     if len(text) > MAX_ARGUMENT:
         raise ValidationFailed(f"Keep the argument to {MAX_ARGUMENT:,} characters.", field="argument")
