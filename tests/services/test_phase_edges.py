@@ -43,14 +43,14 @@ VOTERS = 4
 
 
 @dataclass
-class Circle_:
+class CircleWorld:
     circle_id: int
     admin_id: int
     author_id: int
     decider_ids: list[int]
 
 
-def _circle(app: Flask, *, deciders: int) -> Circle_:
+def _circle(app: Flask, *, deciders: int) -> CircleWorld:
     """A circle with an admin (not a decider), an author (a community member) and `deciders` circle members."""
     with app.app_context():
         admin = make_user(name="Admin")
@@ -62,10 +62,10 @@ def _circle(app: Flask, *, deciders: int) -> Circle_:
             decider = make_user(name=f"Decider {number + 1}")
             add_member(circle, decider, ["member", "circle"], by=admin)
             decider_ids.append(decider.id)
-        return Circle_(circle.id, admin.id, author.id, decider_ids)
+        return CircleWorld(circle.id, admin.id, author.id, decider_ids)
 
 
-def _deciding_round(app: Flask, world: Circle_, *, method: str, proposals: int = 2) -> tuple[int, list[int]]:
+def _deciding_round(app: Flask, world: CircleWorld, *, method: str, proposals: int = 2) -> tuple[int, list[int]]:
     """A new round of the circle, with `proposals` submitted proposals, moved by the admin to deciding."""
     with app.app_context():
         admin = db.session.get(User, world.admin_id)
@@ -138,7 +138,7 @@ def _recount(round_id: int) -> None:
 
 
 def _ballot_race(
-    app: Flask, world: Circle_, decide: Callable[[int], None], now_of_ballots: Callable[[int], Any]
+    app: Flask, world: CircleWorld, decide: Callable[[int], None], now_of_ballots: Callable[[int], Any]
 ) -> None:
     round_id, proposal_ids = _deciding_round(app, world, method="quadratic")
 
@@ -193,7 +193,7 @@ def test_ballots_sent_just_before_the_deadline_as_the_clock_decides_are_counted_
         _ballot_race(app, world, tick, lambda round_id: deadline_of(round_id) - timedelta(seconds=1))
 
 
-def _consent_round_with_two_consents(app: Flask, world: Circle_) -> int:
+def _consent_round_with_two_consents(app: Flask, world: CircleWorld) -> int:
     round_id, proposal_ids = _deciding_round(app, world, method="consent", proposals=1)
     with app.app_context():
         admin = db.session.get(User, world.admin_id)
