@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import ColumnElement, DateTime, Engine, MetaData, event, inspect, update
@@ -58,6 +58,40 @@ def compare_and_set(
         return False
     db.session.refresh(state.obj())
     return True
+
+
+Row = TypeVar("Row", bound=Base)
+
+
+def lock(row: Row) -> Row:
+    """Lock `row` for the rest of the transaction and read it again from the database; returns it.
+
+    Every write whose condition lives on a row (a round's phase, a consent round being open, the number of a
+    circle's admins) takes this lock on that row first, and the change of that condition (the phase change, the
+    close) takes the same lock, so of a write and a phase change sent at once one waits for the other and then sees
+    what it did: never a ballot stored after the result was counted from the ballots. Read the condition from the
+    returned row (or with fresh queries) after this call, never from what was loaded earlier in the request.
+
+    On PostgreSQL this is `SELECT ... FOR NO KEY UPDATE`: a second transaction locking the same row waits until the
+    first ends, then reads the row as committed. Not FOR UPDATE: that would also stop the foreign-key checks of rows
+    that merely refer to the locked one (every ledger entry refers to its circle), and a writer holding the ledger's
+    head while it waits for such a check, behind a transaction that waits for the ledger's head, is a deadlock.
+
+    On SQLite the dialect emits no lock, and needs none: `configure_sqlite` starts every transaction with BEGIN
+    IMMEDIATE, so the transaction holds the database's write lock from its first statement and nothing else can
+    change anything until it ends; the row is only read again.
+
+    :raises ValueError: for a row that is not stored.
+    :raises RuntimeError: if the row has changes not yet flushed: reading it again would throw them away, and a
+        lock taken after the row was changed protects nothing.
+    """
+    state = inspect(row)
+    if state.identity is None:
+        raise ValueError("lock needs a row that is stored")
+    if state.modified and db.session.is_modified(state.obj()):
+        raise RuntimeError("lock a row before changing it")
+    db.session.refresh(state.obj(), with_for_update={"key_share": True})
+    return row
 
 
 def utcnow() -> datetime:

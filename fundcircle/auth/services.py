@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import AccountLink, ApiToken, AuthSession, ThrottleEvent, User
 from fundcircle.auth.throttling import GuessKeys, GuessLimits, decide, guess_keys
@@ -83,8 +84,13 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
     if find_user_by_email(email) is not None:
         raise Conflict("An account with this e-mail address exists already.", field="email")
     user = User(email=email, name=name, password_hash=hash_password(password), is_superuser=superuser)
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # The check above reads no lock: two sign-ups for one address at once (two invitations to different
+        # circles, say) both pass it, and the unique address decides; the second is told so, not shown a 500.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        raise Conflict("An account with this e-mail address exists already.", field="email") from None
     record(
         "user.created",
         actor=actor or user,

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
 from fundcircle.circles.models import ROLES, Circle, Invitation, Membership, MembershipRole
-from fundcircle.db import compare_and_set, utcnow
+from fundcircle.db import compare_and_set, lock, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
@@ -112,8 +113,12 @@ def create_circle(actor: User, data: CircleInput) -> Circle:
         description=data.description.strip(),
         created_by_id=actor.id,
     )
-    db.session.add(circle)
-    db.session.flush()
+    try:
+        # As for the check above, two circles created with one address at once: the unique slug decides, clearly.
+        with db.session.begin_nested():
+            db.session.add(circle)
+    except IntegrityError:
+        raise Conflict("Another circle uses this address already.", field="slug") from None
     create_chain(circle.id)
     record(
         "circle.created",
@@ -264,6 +269,9 @@ def invite_member(
     :raises ValidationFailed: for a malformed address or bad roles.
     :raises Conflict: on `email` if a member of this circle has that address (the admin sees its members anyway).
     """
+    # The circle's row first: of two admins adding the same person at once, the second sees the first's membership
+    # (a clear "is a member already", not a unique violation).
+    lock(circle)
     require_role(actor, circle, "admin")
     email = normalise_email(email)
     checked_roles = check_roles(roles)
@@ -314,25 +322,51 @@ def _admin_count(circle: Circle) -> int:
     )
 
 
-def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[str]) -> Membership | None:
-    """An admin sets a member's roles; no roles at all removes the person from the circle (returns None).
+def _roles_now(circle: Circle, user_id: int) -> set[str]:
+    """The person's roles as stored now: a fresh query, not a membership loaded earlier in the request."""
+    return set(
+        db.session.scalars(
+            select(MembershipRole.role)
+            .join(Membership, Membership.id == MembershipRole.membership_id)
+            .where(Membership.circle_id == circle.id, Membership.user_id == user_id)
+        )
+    )
 
-    :raises PermissionDenied: unless the actor is the circle's admin.
+
+def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[str]) -> Membership | None:
+    """An admin sets another member's roles; no roles at all removes the person from the circle (returns None).
+    Nobody changes their own roles (an admin cannot make themselves treasurer): another admin does.
+
+    Every change of roles locks the circle's row first and then reads the roles again, so the count of admins stays
+    true until the change is stored: two admins removing each other at the same moment leave one of them admin (the
+    second finds they are no longer admin).
+
+    :raises PermissionDenied: unless the actor is the circle's admin, or for the actor's own roles.
     :raises NotFound: if the user is not a member of this circle.
     :raises ValidationFailed: for an unknown role, or if this would leave the circle without an admin.
     """
-    require_role(actor, circle, "admin")
+    lock(circle)
+    if "admin" not in _roles_now(circle, actor.id):
+        raise PermissionDenied("Only a circle's admins can do this.")
     new_roles = check_roles(roles, allow_empty=True)
     membership = db.session.scalar(
-        select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user_id)
+        select(Membership)
+        .where(Membership.circle_id == circle.id, Membership.user_id == user_id)
+        .execution_options(populate_existing=True)
     )
     if membership is None:
         raise NotFound("This person is not a member of the circle.")
-    old_roles = membership.sorted_roles()
+    old_roles = check_roles(_roles_now(circle, user_id), allow_empty=True)
     if old_roles == new_roles:
         return membership
     if "admin" in old_roles and "admin" not in new_roles and _admin_count(circle) <= 1:
         raise ValidationFailed("A circle needs at least one admin: make somebody else admin first.", field="roles")
+    if user_id == actor.id:
+        # Roles are given by somebody else, so that no one alone makes themselves treasurer (and approves payouts)
+        # or removes themselves from the record of who holds which role.
+        raise PermissionDenied(
+            "You cannot change your own roles: ask another admin of the circle to change them.", field="roles"
+        )
     now = utcnow()
     data = {"user": user_id, "name": membership.user.name, "from": old_roles, "to": new_roles}
     left_circle = "circle" in old_roles and "circle" not in new_roles
@@ -486,7 +520,9 @@ def decline_invitation(user: User, invitation_id: int, now: datetime) -> Invitat
 
 
 def _join(invitation: Invitation, user: User, now: datetime) -> Membership:
-    circle = invitation.circle
+    # As every change of a circle's memberships does: one person accepting two invitations to the circle at once
+    # gets one membership with both sets of roles, not a unique violation.
+    circle = lock(invitation.circle)
     invitation.accepted_by_id = user.id
     membership = membership_of(user, circle)
     old_roles = membership.sorted_roles() if membership is not None else []

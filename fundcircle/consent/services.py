@@ -22,7 +22,7 @@ from fundcircle.consent.rules import (
     check_answer,
     consent_outcome,
 )
-from fundcircle.db import compare_and_set
+from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
@@ -90,7 +90,10 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
     :raises Conflict: outside a deciding consent round (after its deadline too), for a proposal not submitted,
         already consented, or with a consent round still open.
     """
-    round_ = proposal.round
+    # The round first, then the proposal (the order every writer takes them in): the phase, the proposal's status
+    # and its consent rounds are read as they are now, and cannot change until this transaction ends.
+    round_ = lock(proposal.round)
+    lock(proposal)
     require_role(actor, round_.circle, "admin")
     _require_consent_deciding(round_, now)
     if proposal.status != "submitted":
@@ -134,11 +137,24 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
     return consent_round
 
 
-def _require_open(consent_round: ConsentRound, now: datetime) -> Round:
-    if consent_round.closed_at is not None:
-        raise Conflict("This consent round is closed.")
+def _lock_rounds(consent_round: ConsentRound) -> Round:
+    """Lock the round and then the consent round (the order every writer takes them in: the move to decided holds
+    the round while it closes what is open) and read both again; returns the round.
+
+    Every answer, withdrawal and reaction takes these locks before it checks that the consent round is open, and the
+    close takes them before it reads the answers, so an objection sent as the facilitator closes is either stored
+    before the close (and stops consent) or refused after it."""
     round_ = db.session.get(Round, consent_round.round_id)
     assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
+    lock(round_)
+    lock(consent_round)
+    return round_
+
+
+def _require_open(consent_round: ConsentRound, now: datetime) -> Round:
+    round_ = _lock_rounds(consent_round)
+    if consent_round.closed_at is not None:
+        raise Conflict("This consent round is closed.")
     _require_consent_deciding(round_, now)
     return round_
 
@@ -156,7 +172,7 @@ def answer_consent(
     round_ = db.session.get(Round, consent_round.round_id)
     assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
     require_role(actor, round_.circle, "circle")
-    _require_open(consent_round, now)
+    round_ = _require_open(consent_round, now)  # locked and read again
     text = argument.strip()
     if len(text) > MAX_ARGUMENT:
         raise ValidationFailed(f"Keep the argument to {MAX_ARGUMENT:,} characters.", field="argument")
@@ -165,13 +181,7 @@ def answer_consent(
     except ConsentError as error:
         field = "argument" if "argument" in str(error) else "position"
         raise ValidationFailed(str(error), field=field) from None
-    answer = db.session.get(ConsentAnswer, (consent_round.id, actor.id))
-    previous = answer.position if answer is not None else None
-    if answer is None:
-        answer = ConsentAnswer(consent_round_id=consent_round.id, user_id=actor.id, position=position, argument=text)
-        db.session.add(answer)
-    answer.position, answer.argument, answer.answered_at, answer.withdrawn_at = position, text, now, None
-    answer.lapsed_at = None  # someone who came back to the circle answers afresh
+    answer, previous = _answer_row(consent_round, actor, position, text, now)
     record(
         "consent.answered" if previous is None else "consent.answer_changed",
         actor=actor,
@@ -182,6 +192,33 @@ def answer_consent(
         at=now,
     )  # fmt: skip
     return answer
+
+
+def _answer_row(
+    consent_round: ConsentRound, actor: User, position: str, text: str, now: datetime
+) -> tuple[ConsentAnswer, str | None]:
+    """The member's answer row, set to this answer, and the position it had before (None for a first answer).
+
+    The consent round's lock already makes one member's answers sent at once take turns; the insert of a first
+    answer is also in a savepoint, so that if one ever got in first anyway (a second key, a future caller without the
+    lock) the answer replaces it instead of failing with a unique violation."""
+    for _ in range(2):
+        answer = db.session.get(ConsentAnswer, (consent_round.id, actor.id), populate_existing=True)
+        if answer is not None:
+            previous = answer.position
+            answer.position, answer.argument, answer.answered_at, answer.withdrawn_at = position, text, now, None
+            answer.lapsed_at = None  # someone who came back to the circle answers afresh
+            return answer, previous
+        answer = ConsentAnswer(
+            consent_round_id=consent_round.id, user_id=actor.id, position=position, argument=text, answered_at=now
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(answer)
+        except IntegrityError:
+            continue  # the same member's other answer was stored a moment ago: change that one
+        return answer, None
+    raise Conflict("Your answer is being saved from elsewhere at this moment; try again.")
 
 
 def withdraw_objection(actor: User, consent_round: ConsentRound, now: datetime) -> ConsentAnswer:
@@ -317,8 +354,7 @@ def close_consent_round(
     :raises Conflict: if it is closed already, or (for the facilitator) the deciding deadline has passed: then the
         deadline closes it, when the round is counted.
     """
-    round_ = db.session.get(Round, consent_round.round_id)
-    assert round_ is not None  # nosec B101  # type narrowing: a consent round's round is a foreign key
+    round_ = _lock_rounds(consent_round)
     if actor is not None:
         require_role(actor, round_.circle, "admin")
     if consent_round.closed_at is not None:

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, Subquery, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.circles.services import membership_of, require_role
-from fundcircle.db import compare_and_set
+from fundcircle.db import compare_and_set, lock
 from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
@@ -42,10 +43,14 @@ def _check_body(body: str) -> str:
 
 def _require_open_discussion(proposal: Proposal, now: datetime) -> None:
     """Comments while the round really is open for proposals or in deliberation: not after the deliberation
-    deadline, though `rounds tick` has not moved the round on yet."""
+    deadline, though `rounds tick` has not moved the round on yet.
+
+    Locks the round and then the proposal (the order every writer takes them in, the phase change included) and
+    reads both again, so a comment sent as the round moves on is stored before the move or refused after it."""
+    round_ = lock(proposal.round)
+    lock(proposal)
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn; its discussion is closed.")
-    round_ = proposal.round
     phase = round_.phase_at(now)
     if phase not in DISCUSSION_PHASES:
         closed = round_.passed_deadline("deliberation", now) if is_before("deliberation", phase) else None
@@ -176,11 +181,12 @@ def edit_comment(actor: User, comment: Comment, body: str, now: datetime) -> Com
     """
     if comment.author_id != actor.id:
         raise PermissionDenied("Only the comment's author can edit it.")
+    _require_open_discussion(comment.proposal, now)
+    lock(comment)  # an admin hiding it at the same moment: the edit waits, then sees it hidden
     if not comment.visible:
         raise Conflict("This comment was deleted or hidden and cannot be edited.")
     if now - comment.created_at > EDIT_WINDOW:
         raise Conflict("A comment can be edited for 15 minutes after it is written; write a new one instead.")
-    _require_open_discussion(comment.proposal, now)
     text = _check_body(body)
     if text == comment.body:
         return comment
@@ -279,12 +285,18 @@ def set_following(actor: User, proposal: Proposal, follow: bool, now: datetime) 
         raise PermissionDenied("Only members of the circle can follow proposals.")
     if follow == is_following(actor, proposal):
         return False
+    # The look-up above takes no lock: the write itself decides, so that a double click records one change, not two
+    # (nor a unique violation).
     if follow:
-        db.session.add(ProposalFollow(user_id=actor.id, proposal_id=proposal.id, created_at=now))
-    else:
-        db.session.execute(
-            delete(ProposalFollow).where(ProposalFollow.user_id == actor.id, ProposalFollow.proposal_id == proposal.id)
-        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(ProposalFollow(user_id=actor.id, proposal_id=proposal.id, created_at=now))
+        except IntegrityError:
+            return False  # the same member's other click got there first
+    elif not db.session.execute(
+        delete(ProposalFollow).where(ProposalFollow.user_id == actor.id, ProposalFollow.proposal_id == proposal.id)
+    ).rowcount:
+        return False
     record(
         "proposal.followed" if follow else "proposal.unfollowed",
         actor=actor,

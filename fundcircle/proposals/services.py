@@ -15,7 +15,7 @@ from sqlalchemy import Select, Subquery, case, desc, func, literal_column, selec
 from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
 from fundcircle.circles.services import membership_of
-from fundcircle.db import compare_and_set
+from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
@@ -191,8 +191,12 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
 
     :raises PermissionDenied: unless the actor is a member of the round's circle.
     :raises Conflict: if the round is not open for proposals.
+    The round's row is locked first, so the phase is read as it is now and the count of the member's proposals
+    stays true until this one is stored: two proposals sent at once cannot both pass a limit of one.
+
     :raises ValidationFailed: for invalid content, or past the round's limit of proposals per member.
     """
+    lock(round_)
     _require_member(actor, round_)
     require_open_for_proposals(round_, now)
     values = _validate(data, round_)
@@ -244,8 +248,8 @@ def update_proposal(
     :raises Conflict: if the proposal is withdrawn or the phase no longer allows changes.
     :raises ValidationFailed: for invalid content, a missing amendment note, or no change at all.
     """
+    round_ = _lock_round_and(proposal)
     _require_author(actor, proposal)
-    round_ = proposal.round
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn and cannot change.")
     phase = round_.phase_at(now)
@@ -295,6 +299,15 @@ def update_proposal(
     return new_version
 
 
+def _lock_round_and(proposal: Proposal) -> Round:
+    """Lock the proposal's round, then the proposal (the order every writer takes them in), and read both again:
+    what a change may do depends on the round's phase and the proposal's status, and the phase change holds the
+    round too. Returns the round."""
+    round_ = lock(proposal.round)
+    lock(proposal)
+    return round_
+
+
 def _set_status(proposal: Proposal, from_statuses: tuple[str, ...], to: str, **values: Any) -> None:
     compare_and_set(
         proposal,
@@ -310,10 +323,11 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
     :raises PermissionDenied: unless the actor wrote it.
     :raises Conflict: if it is not a draft, or the round is not open for proposals.
     """
+    round_ = _lock_round_and(proposal)
     _require_author(actor, proposal)
     if proposal.status != "draft":
         raise Conflict("Only a draft can be submitted; this proposal is " + proposal.status + ".")
-    require_open_for_proposals(proposal.round, now)
+    require_open_for_proposals(round_, now)
     _set_status(proposal, ("draft",), "submitted", submitted_at=now)
     version = current_version(proposal)
     content = {key: getattr(version, key) for key in _VERSION_FIELDS}
@@ -334,6 +348,7 @@ def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposa
     :raises PermissionDenied: unless the actor wrote it.
     :raises Conflict: if it is withdrawn already, deciding closed or the round is decided.
     """
+    _lock_round_and(proposal)
     _require_author(actor, proposal)
     if proposal.status == "withdrawn":
         raise Conflict("This proposal is withdrawn already.")

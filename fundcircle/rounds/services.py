@@ -12,7 +12,7 @@ from sqlalchemy import Select, select, union
 from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import require_role
-from fundcircle.db import compare_and_set
+from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
@@ -179,6 +179,8 @@ def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime)
     :raises PermissionDenied: unless the actor is the circle's admin.
     :raises ValidationFailed: for invalid settings, or a change the phase no longer allows (field named).
     """
+    # Which settings may change depends on the phase: hold the round (as the phase change does) and read it again.
+    lock(round_)
     require_role(actor, round_.circle, "admin")
     values = _validate(data, round_.currency)
     changes = {
@@ -231,13 +233,17 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
     (to decided, say, which counts it). Nothing moves a round back, and a round whose deciding deadline has passed
     cannot be cancelled: its result is the deadline's, and is published when it is counted.
 
-    The change is a compare-and-set on the phase, so of two admins clicking at once only one moves the round.
+    The round's row is locked first (`fundcircle.db.lock`) and its phase read again, as every write that depends on
+    the phase locks it: a ballot, an answer or a proposal sent at the same moment is either stored before the move
+    (and counted by the decision, which reads the ballots and answers after the lock) or refused after it. The change
+    is also a compare-and-set on the phase, so of two admins clicking at once only one moves the round.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
     :raises ValidationFailed: on `to` if the lifecycle does not allow the move, or for a cancellation once deciding
         has closed.
     :raises Conflict: if the round moved meanwhile.
     """
+    lock(round_)
     if actor is not None:
         require_role(actor, round_.circle, "admin")
     current = round_.phase
@@ -327,7 +333,13 @@ def catch_up(round_: Round, now: datetime) -> bool:
 
 
 def advance_due_rounds(now: datetime) -> list[Round]:
-    """Catch up every round whose deadline has passed (`flask rounds tick`)."""
+    """Catch up every round whose deadline has passed (`flask rounds tick`).
+
+    All of them are locked up front, in id order, before any is moved: moving one writes its circle's ledger, and a
+    ballot in another round of that circle holds its round while it waits for the ledger, so locking the rounds one
+    by one while moving them could deadlock with it. The rows are read again with the lock (a round moved meanwhile
+    by an admin is caught up from where it is now, or left out).
+    """
     candidates = db.session.scalars(
         select(Round)
         .where(
@@ -336,6 +348,8 @@ def advance_due_rounds(now: datetime) -> list[Round]:
             | ((Round.phase == "deciding") & (Round.deciding_close_at <= now))
         )
         .order_by(Round.id)
+        .with_for_update(key_share=True)  # as fundcircle.db.lock does, and why
+        .execution_options(populate_existing=True)
     ).all()
     return [round_ for round_ in candidates if catch_up(round_, now)]
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from fundcircle.auth.models import User
 from fundcircle.circles.models import Membership, MembershipRole
 from fundcircle.circles.services import require_role
+from fundcircle.db import lock
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
@@ -115,6 +116,9 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     so two saves at the same moment leave one of the two ballots, whole; its cost is checked in this same
     transaction.
 
+    The round's row is locked first and its phase read again, as the move to decided locks it before counting: a
+    ballot sent at the same moment as the decision is either stored before it (and counted) or refused after it.
+
     :raises PermissionDenied: unless the actor is a circle member (role "circle").
     :raises Conflict: if the round is not a quadratic round that is deciding ("voting closed at ..." after the
         deciding deadline).
@@ -123,6 +127,7 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     """
     if len(votes) > MAX_BALLOT_ENTRIES:
         raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
+    lock(round_)
     require_role(actor, round_.circle, "circle")
     if round_.method != "quadratic":
         raise Conflict("This round decides by consent, not by voting.")

@@ -436,6 +436,7 @@ def test_the_last_admin_can_be_neither_removed_nor_demoted(
 
 
 def test_an_admin_may_step_down_once_another_admin_exists(app: Flask, client: Client, world: World) -> None:
+    """Through the other admin: nobody changes their own roles (see the test below)."""
     promoted = client.json_call(
         "PUT",
         f"{API}/circles/{world.circle_id}/members/{world.member_id}",
@@ -445,12 +446,38 @@ def test_an_admin_may_step_down_once_another_admin_exists(app: Flask, client: Cl
     assert promoted.status_code == 200
 
     response = client.json_call(
-        "PUT", f"{API}/circles/{world.circle_id}/members/{world.admin_id}", {"roles": []}, token=world.admin_token
+        "PUT", f"{API}/circles/{world.circle_id}/members/{world.admin_id}", {"roles": []}, token=world.member_token
     )
 
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json() == {"member": None}
     assert actions(app, world.circle_id)[-2:] == ["member.roles_changed", "member.removed"]
+
+
+@pytest.mark.parametrize(
+    "roles", [["member", "circle", "treasurer", "admin"], ["member", "treasurer", "admin"], ["member"], []]
+)
+def test_nobody_changes_their_own_roles(app: Flask, client: Client, world: World, roles: list[str]) -> None:
+    """Not even an admin of a circle with another admin: an admin making themselves treasurer would approve payouts
+    alone; roles are given by somebody else."""
+    promoted = client.json_call(
+        "PUT",
+        f"{API}/circles/{world.circle_id}/members/{world.member_id}",
+        {"roles": ["member", "circle", "admin"]},
+        token=world.admin_token,
+    )
+    assert promoted.status_code == 200
+    before = snapshot(app)
+
+    response = client.json_call(
+        "PUT", f"{API}/circles/{world.circle_id}/members/{world.admin_id}", {"roles": roles}, token=world.admin_token
+    )
+
+    error = assert_error(response, 403, "forbidden", fields=["roles"])
+    assert "cannot change your own roles" in error["message"] and "another admin" in error["message"]
+    assert snapshot(app) == before
+    me = client.json_call("GET", f"{API}/circles/{world.circle_id}", token=world.admin_token).get_json()
+    assert sorted(me["my_roles"]) == ["admin", "member"]
 
 
 def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc(

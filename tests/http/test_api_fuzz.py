@@ -245,8 +245,11 @@ def _seed() -> World:
     treasurer = make_user(name="Tess Treasurer")
     stranger = make_user(name="Stan Stranger")
 
-    home = make_circle(admin, name="Home", slug="home")
-    set_member_roles(admin, home, admin.id, ["member", "circle", "treasurer", "admin"])
+    # Nobody gives themselves roles: a founding admin gives Ada hers, then leaves the circle to her.
+    founder = make_user(name="Fay Founder")
+    home = make_circle(founder, name="Home", slug="home")
+    add_member(home, admin, ["member", "circle", "treasurer", "admin"], by=founder)
+    set_member_roles(admin, home, founder.id, [])
     db.session.commit()
     add_member(home, member, ["member"], by=admin)
     add_member(home, decider, ["member", "circle"], by=admin)

@@ -158,6 +158,23 @@ def test_the_last_admin_cannot_step_down(app: Flask, client: Client) -> None:
         assert db.session.scalar(select(Membership).where(Membership.user_id == admin_id)).roles == {"member", "admin"}
 
 
+def test_an_admin_cannot_make_themselves_treasurer(app: Flask, client: Client) -> None:
+    circle_id, admin_id = _signed_in_admin(app, client)
+    with app.app_context():
+        other = make_user(name="Bo")
+        add_member(db.session.get(Circle, circle_id), other, ["member", "admin"], by=db.session.get(User, admin_id))
+    before = _ledger_actions(app)
+    response = client.post_form(
+        f"/circles/{circle_id}/members/{admin_id}/roles",
+        {"roles": ["member", "treasurer", "admin"]},
+        follow_redirects=True,
+    )
+    assert "You cannot change your own roles: ask another admin of the circle" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Membership).where(Membership.user_id == admin_id)).roles == {"member", "admin"}
+    assert _ledger_actions(app) == before
+
+
 def test_circle_settings_changes_are_saved_and_recorded(app: Flask, client: Client) -> None:
     circle_id, _ = _signed_in_admin(app, client, name="Old name")
     response = client.post_form(
