@@ -26,6 +26,9 @@ from fundcircle.money import MoneyError, check_currency
 from fundcircle.notices import queue_notice
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
+#: Who holds each role, in the words of a refusal ("Only the circle's ... can do this.").
+ROLE_HOLDERS = {"member": "members", "circle": "deciding members", "admin": "admins", "treasurer": "treasurers"}
+
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 #: What the areas above do when a person stops being a circle member (loses the "circle" role, or leaves): consent
@@ -43,7 +46,7 @@ def require_role(actor: User, circle: Circle, role: str) -> Membership:
     """:raises PermissionDenied: unless the actor holds `role` in the circle."""
     membership = membership_of(actor, circle)
     if membership is None or role not in membership.roles:
-        raise PermissionDenied(f"Only a circle's {role}s can do this.")
+        raise PermissionDenied(f"Only the circle's {ROLE_HOLDERS.get(role, role + 's')} can do this.")
     return membership
 
 

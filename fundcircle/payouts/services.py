@@ -26,7 +26,7 @@ from fundcircle.auth.totp import verify_code
 from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import require_role
 from fundcircle.crypto import SealBroken, seal, unseal
-from fundcircle.db import compare_and_set
+from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record, record_many
@@ -383,8 +383,14 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     :raises Conflict: if the payout takes no more approvals, the actor approved it already, or the code was used.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
     """
-    circle = circle_of(payout)
+    # The circle's row first, as a roles change and a change of the approvals it requires take it: an approval sent
+    # as its treasurer is demoted (or as the circle asks for more approvals) is decided after that change, or before
+    # it, never on roles read before it and stored after it.
+    circle = lock(circle_of(payout))
     membership = require_role(actor, circle, "treasurer")
+    db.session.refresh(membership)  # its roles as committed now, not as loaded before the lock
+    if "treasurer" not in membership.roles:
+        raise PermissionDenied("Only a circle's treasurers can do this.")
     refusal = approval_refusal(actor, payout)
     if refusal is not None:
         raise refusal

@@ -19,6 +19,7 @@ from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import accept_invitation, invite_member, set_member_roles
 from fundcircle.db import utcnow
+from fundcircle.errors import FundCircleError, PermissionDenied
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.reading import verify_ledger
@@ -288,3 +289,57 @@ def test_a_grant_that_is_rolled_back_is_neither_in_the_ledger_nor_mailed(
         commit()
         assert _grants(world.circle_id, world.zed_id) == []
         assert inbox.messages == []
+
+
+def test_an_approval_sent_as_its_treasurer_is_demoted_is_decided_before_or_after_never_across(app: Flask) -> None:
+    """The admin takes a treasurer's role away at the moment that treasurer approves: either the approval is refused,
+    or it is stored before the demotion (in the ledger's order, as in the tables); never an approval given on roles
+    read before the demotion and stored after it. Real threads, many times, since one run may come out harmlessly."""
+
+    def once() -> None:
+        with app.app_context():
+            admin = make_user(name="Admin")
+            circle = make_circle(admin)
+            treasurer = make_user(name="Treasurer")
+            add_member(circle, treasurer, ["member", "treasurer"], by=admin)
+            voter = make_user(name="Voter")
+            add_member(circle, voter, ["member", "circle"], by=admin)
+            author = make_user(name="Author")
+            add_member(circle, author, ["member"], by=admin)
+            _, (proposal,) = make_funded_round(circle, admin, voter, [{"author": author}])
+            payout_id = db.session.scalars(select(Payout.id).where(Payout.proposal_id == proposal.id)).one()
+            secret = enrol_totp(treasurer)
+            ids = {"circle": circle.id, "admin": admin.id, "treasurer": treasurer.id}
+
+        def demote() -> object:
+            set_member_roles(_user(ids["admin"]), db.session.get(Circle, ids["circle"]), ids["treasurer"], ["member"])
+            commit()
+            return "demoted"
+
+        def approve_it() -> object:
+            payout = db.session.get(Payout, payout_id)
+            assert payout is not None
+            try:
+                approve_payout(_user(ids["treasurer"]), payout, totp_code(secret), utcnow())
+            except FundCircleError as refusal:
+                db.session.rollback()
+                return refusal
+            commit()
+            return "approved"
+
+        outcomes = all_at_once([demote, approve_it], app=app)
+        assert outcomes[0] == "demoted", outcomes
+        assert outcomes[1] == "approved" or isinstance(outcomes[1], PermissionDenied), outcomes
+        with app.app_context():
+            actions = ledger_actions(ids["circle"], prefix="")
+            demoted_at = len(actions) - 1 - actions[::-1].index("member.roles_changed")
+            payout = db.session.get(Payout, payout_id)
+            assert payout is not None
+            if outcomes[1] == "approved":
+                assert actions.index("payout.approval_given") < demoted_at, actions
+                assert payout.status == "approved"
+            else:
+                assert "payout.approval_given" not in actions and payout.status == "awaiting_approval"
+
+    for _ in range(12):
+        once()
