@@ -79,7 +79,7 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
     :raises Conflict: on `email` if an account with that address exists.
     """
     email = normalise_email(email)
-    name = _check_person_name(name)
+    name = check_display_name(name)
     check_password_rules(password)
     if find_user_by_email(email) is not None:
         raise Conflict("An account with this e-mail address exists already.", field="email")
@@ -278,7 +278,11 @@ def end_other_sessions(user: User, keep_token: str | None, now: datetime) -> int
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _check_person_name(name: str) -> str:
+def check_display_name(name: str) -> str:
+    """A name people see (a person's, a circle's): trimmed, 1 to 80 characters, on one line.
+
+    :raises ValidationFailed: on `name` otherwise.
+    """
     name = name.strip()
     if not name:
         raise ValidationFailed("Enter a name.", field="name")
@@ -294,7 +298,7 @@ def change_name(actor: User, name: str) -> bool:
 
     :raises ValidationFailed: on `name` if it is empty, longer than 80 characters or not on one line.
     """
-    name = _check_person_name(name)
+    name = check_display_name(name)
     if name == actor.name:
         return False
     old = actor.name

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
-from fundcircle.auth.services import create_user, find_user_by_email, normalise_email, sha256_hex
+from fundcircle.auth.services import check_display_name, create_user, find_user_by_email, normalise_email, sha256_hex
 from fundcircle.circles.models import ROLES, Circle, Invitation, Membership, MembershipRole
 from fundcircle.db import compare_and_set, lock, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -24,7 +24,6 @@ from fundcircle.ledger.record import create_chain, record
 from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
 from fundcircle.notices import queue_notice
-from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 #: Who holds each role, in the words of a refusal ("Only the circle's ... can do this.").
 ROLE_HOLDERS = {"member": "members", "circle": "deciding members", "admin": "admins", "treasurer": "treasurers"}
@@ -73,17 +72,6 @@ class CircleInput:
     description: str = ""
 
 
-def _check_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise ValidationFailed("Enter a name.", field="name")
-    if len(name) > 80:
-        raise ValidationFailed("Use at most 80 characters.", field="name")
-    if not is_single_line(name):
-        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
-    return name
-
-
 def create_circle(actor: User, data: CircleInput) -> Circle:
     """A superuser creates a circle and becomes its admin (and a member); the circle gets its own ledger chain.
 
@@ -93,7 +81,7 @@ def create_circle(actor: User, data: CircleInput) -> Circle:
     """
     if not actor.is_superuser:
         raise PermissionDenied("Only a site administrator (superuser) can create circles.")
-    name = _check_name(data.name)
+    name = check_display_name(data.name)
     slug = data.slug.strip().lower()
     if not SLUG_PATTERN.match(slug) or len(slug) > 60:
         raise ValidationFailed(
@@ -155,7 +143,7 @@ def update_circle_settings(
     :raises ValidationFailed: for a bad name, description or approval setting.
     """
     require_role(actor, circle, "admin")
-    new: dict[str, Any] = {"name": _check_name(name), "description": description.strip(), "public": public}
+    new: dict[str, Any] = {"name": check_display_name(name), "description": description.strip(), "public": public}
     if len(new["description"]) > 5000:
         raise ValidationFailed("Use at most 5,000 characters.", field="description")
     if approvals_required is not None:
