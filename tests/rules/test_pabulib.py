@@ -334,7 +334,7 @@ def test_no_ballot_within_its_credits_gives_more_votes_than_max_sum_points(credi
 
 
 def test_titles_that_a_spreadsheet_would_run_as_formulas_go_out_escaped(tmp_path: Path) -> None:
-    formulas = {A: "=HYPERLINK(\"http://x\")", B: "+1+1", C: "-2 trees", D: "@SUM(A1)"}
+    formulas = {A: '=HYPERLINK("http://x")', B: "+1+1", C: "-2 trees", D: "@SUM(A1)"}
     round_ = replace(
         WORKED,
         description="=cmd|' /C calc'!A0",
