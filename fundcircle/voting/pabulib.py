@@ -28,8 +28,11 @@ cells separated by semicolons and quoted as in CSV. What this module writes, and
 
 Money is written exactly, in the currency's major units as a decimal (40000 minor EUR is `400`, 40050 is `400.50`),
 never through a float. The format's own examples have costs and budgets in major units, and pabutools reads these
-cells with `gmpy2.mpq` (an exact rational), which takes `400` and `400.50` alike, so there is no need to fall back
-to minor units; whole amounts are written without decimals because Pabulib's checker reads costs as integers.
+cells with `gmpy2.mpq` (an exact rational), which takes `400` and `400.50` alike; whole amounts are written without
+decimals because Pabulib's checker reads costs as integers. That checker also rounds every cost down to a whole
+unit and refuses a project that costs 0, so a round with a proposal asking less than one major unit (0.50 EUR) is
+written in minor units throughout (cost and budget alike, so every ratio stays the same), and the comment says so.
+When the budget covers every proposal, `fully_funded` is 1, as the spec asks of such a round.
 
 Text cells become one line: pabutools splits the file into lines before it reads the CSV, so a line break inside a
 quoted cell would end the row. Every run of whitespace and control characters becomes one space. A cell that reads
@@ -167,16 +170,17 @@ def pabulib_text(round_: PabulibRound) -> str:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    in_minor = _in_minor_units(round_)
     writer.writerow(["META"])
     writer.writerow(["key", "value"])
-    for key, value in _meta(round_, len(listed)).items():
+    for key, value in _meta(round_, len(listed), in_minor).items():
         writer.writerow([key, value])
     writer.writerow(["PROJECTS"])
     writer.writerow(["project_id", "cost", "votes", "score", "name", "selected"])
     for project in round_.projects:
         voters = sum(1 for _, votes in listed if project.id in votes)
         writer.writerow([
-            project.id, major_units(project.cost_minor, round_.currency), voters, project.score,
+            project.id, _money(project.cost_minor, round_.currency, in_minor), voters, project.score,
             _text_cell(project.title), 1 if project.selected else 0,
         ])  # fmt: skip
     writer.writerow(["VOTES"])
@@ -213,7 +217,20 @@ def _check_against_published_scores(projects: tuple[PabulibProject, ...], ballot
             )
 
 
-def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
+def _in_minor_units(round_: PabulibRound) -> bool:
+    """Whether some proposal asks less than one major unit, which the checker would read as costing nothing."""
+    one = 10 ** CURRENCY_EXPONENTS.get(round_.currency, 0)
+    return any(project.cost_minor < one for project in round_.projects)
+
+
+def _money(amount_minor: int, currency: str, in_minor: bool) -> str:
+    if in_minor:
+        major_units(amount_minor, currency)  # the same refusals: an unknown currency, a negative amount
+        return str(amount_minor)
+    return major_units(amount_minor, currency)
+
+
+def _meta(round_: PabulibRound, num_votes: int, in_minor: bool) -> dict[str, str]:
     """The META rows, in the order the spec (and the checker) lists its keys."""
     max_points = math.isqrt(round_.credits)
     max_sum_points = max_total_votes(round_.credits, len(round_.projects))
@@ -222,7 +239,13 @@ def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
         f"Quadratic voting: each voter had {round_.credits} voice credits and a ballot cost the sum of the squares "
         f"of its points, so one voter gave a project at most {max_points} points and at most {max_sum_points} "
         "points in all.",
-        f"Costs and the budget are in {round_.currency}, in major units.",
+        f"Costs and the budget are in {round_.currency}, in "
+        + (
+            f"minor units (1 {round_.currency} is {10 ** CURRENCY_EXPONENTS[round_.currency]}), as a proposal asks "
+            "less than 1."
+            if in_minor
+            else "major units."
+        ),
         "Rule: greedy over the projects scoring above 0, highest score first, ties broken by the smaller cost and "
         "then the earlier submission (PROJECTS lists them in this order), each funded in full if it fits in what is "
         "left of the budget, otherwise skipped.",
@@ -234,7 +257,7 @@ def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
         empty = cast - num_votes
         comments.append(
             f"{empty} ballot{' gave' if empty == 1 else 's gave'} no points and "
-            f"{'is' if empty == 1 else 'are'} not listed in VOTES; "
+            f"{'is' if empty == 1 else 'are'} not listed in VOTES, but "
             f"{'it' if empty == 1 else 'they'} counted towards the quorum."
         )
     if round_.allow_negative:
@@ -254,7 +277,7 @@ def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
         "instance": _text_cell(round_.instance),
         "num_projects": str(len(round_.projects)),
         "num_votes": str(num_votes),
-        "budget": major_units(round_.budget_minor, round_.currency),
+        "budget": _money(round_.budget_minor, round_.currency, in_minor),
         "vote_type": "scoring" if round_.allow_negative else "cumulative",
         "rule": "greedy-threshold" if round_.quorum_met else "greedy-custom",
         "date_begin": f"{round_.date_begin:%d.%m.%Y}",
@@ -267,6 +290,8 @@ def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
     if round_.quorum_met:
         meta["min_project_score_threshold"] = "1"
     meta["currency"] = round_.currency
+    if sum(project.cost_minor for project in round_.projects) <= round_.budget_minor:
+        meta["fully_funded"] = "1"
     meta["comment"] = " ".join(f"#{number}: {text}" for number, text in enumerate(comments, start=1))
     return meta
 

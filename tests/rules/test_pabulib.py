@@ -372,3 +372,18 @@ def test_a_round_where_nothing_is_funded_passes_the_checker(tmp_path: Path) -> N
     text = pabulib_text(round_)
     instance, profile = _parse(text, tmp_path)
     assert instance.meta["rule"] == "greedy-threshold" and _recompute(instance, profile, text) == []
+
+
+def test_a_budget_that_covers_every_proposal_is_flagged_fully_funded(tmp_path: Path) -> None:
+    round_ = _decided(BALLOTS, COSTS, budget_minor=125_000)  # exactly the sum of what they ask
+    instance, _ = _parse(pabulib_text(round_), tmp_path)
+    assert instance.meta["fully_funded"] == "1"
+    assert "fully_funded" not in _meta(pabulib_text(WORKED))  # 1,250.00 asked of 1,000.00
+
+
+def test_a_proposal_asking_less_than_one_euro_puts_the_file_in_cents_so_no_cost_reads_as_0(tmp_path: Path) -> None:
+    round_ = _decided(BALLOTS, {**COSTS, D: 50}, budget_minor=100_000)
+    instance, profile = _parse(pabulib_text(round_), tmp_path)
+    assert instance.budget_limit == 100_000 and {p.name: p.cost for p in instance}["4"] == 50
+    assert "Costs and the budget are in EUR, in minor units (1 EUR is 100)" in instance.meta["comment"]
+    assert _recompute(instance, profile, pabulib_text(round_)) == [str(p.id) for p in round_.projects if p.selected]
