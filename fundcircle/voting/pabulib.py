@@ -30,8 +30,9 @@ Money is written exactly, in the currency's major units as a decimal (40000 mino
 never through a float. The format's own examples have costs and budgets in major units, and pabutools reads these
 cells with `gmpy2.mpq` (an exact rational), which takes `400` and `400.50` alike; whole amounts are written without
 decimals because Pabulib's checker reads costs as integers. That checker also rounds every cost down to a whole
-unit and refuses a project that costs 0, so a round with a proposal asking less than one major unit (0.50 EUR) is
-written in minor units throughout (cost and budget alike, so every ratio stays the same), and the comment says so.
+unit (refusing a project under one unit as costing nothing) and walks the budget in floating point (1000.30 less
+400.10 leaves it less than 600.20), so a round where any amount is not a whole number of major units is written in
+minor units throughout (costs and budget alike, so every ratio stays the same), and the comment says so.
 When the budget covers every proposal, `fully_funded` is 1, as the spec asks of such a round.
 
 Text cells become one line: pabutools splits the file into lines before it reads the CSV, so a line break inside a
@@ -218,9 +219,10 @@ def _check_against_published_scores(projects: tuple[PabulibProject, ...], ballot
 
 
 def _in_minor_units(round_: PabulibRound) -> bool:
-    """Whether some proposal asks less than one major unit, which the checker would read as costing nothing."""
+    """Whether some amount is not a whole number of major units, which the checker would round or add inexactly."""
     one = 10 ** CURRENCY_EXPONENTS.get(round_.currency, 0)
-    return any(project.cost_minor < one for project in round_.projects)
+    amounts = [round_.budget_minor, *(project.cost_minor for project in round_.projects)]
+    return any(amount % one for amount in amounts)
 
 
 def _money(amount_minor: int, currency: str, in_minor: bool) -> str:
@@ -241,8 +243,8 @@ def _meta(round_: PabulibRound, num_votes: int, in_minor: bool) -> dict[str, str
         "points in all.",
         f"Costs and the budget are in {round_.currency}, in "
         + (
-            f"minor units (1 {round_.currency} is {10 ** CURRENCY_EXPONENTS[round_.currency]}), as a proposal asks "
-            "less than 1."
+            f"minor units (1 {round_.currency} is {10 ** CURRENCY_EXPONENTS[round_.currency]}), as not every "
+            f"amount is a whole number of {round_.currency}."
             if in_minor
             else "major units."
         ),

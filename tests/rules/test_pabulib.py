@@ -201,9 +201,10 @@ def test_money_is_exact_in_major_units_whatever_the_minor_unit(tmp_path: Path) -
         budget_minor=100_001,
         projects=(replace(PROJECTS[0], cost_minor=34_999),) + PROJECTS[1:],
     )
+    # not every amount is whole euros, so the file is in cents: pabulib-checker adds costs in floating point
     instance, _ = _parse(pabulib_text(cents), tmp_path)
-    assert instance.budget_limit == Fraction(100_001, 100)
-    assert {p.name: p.cost for p in instance}["2"] == Fraction(34_999, 100)
+    assert instance.budget_limit == 100_001 and "in minor units (1 EUR is 100)" in instance.meta["comment"]
+    assert {p.name: p.cost for p in instance} == {"1": 40_000, "2": 34_999, "3": 30_000, "4": 20_000}
 
 
 def test_a_round_with_votes_against_is_written_as_scoring_ballots_with_negative_points(tmp_path: Path) -> None:
@@ -387,3 +388,12 @@ def test_a_proposal_asking_less_than_one_euro_puts_the_file_in_cents_so_no_cost_
     assert instance.budget_limit == 100_000 and {p.name: p.cost for p in instance}["4"] == 50
     assert "Costs and the budget are in EUR, in minor units (1 EUR is 100)" in instance.meta["comment"]
     assert _recompute(instance, profile, pabulib_text(round_)) == [str(p.id) for p in round_.projects if p.selected]
+
+
+def test_amounts_in_cents_are_walked_as_the_app_walked_them(tmp_path: Path) -> None:
+    # 1,000.30 less 400.10 is 600.20 exactly, which a walk in floating point misses
+    round_ = _decided((("101", {A: 2, B: 1}),), {A: 40_010, B: 60_020}, budget_minor=100_030)
+    assert [p.selected for p in round_.projects] == [True, True]
+    text = pabulib_text(round_)
+    instance, profile = _parse(text, tmp_path)
+    assert _recompute(instance, profile, text) == ["1", "2"]

@@ -186,7 +186,7 @@ def test_parse_of_an_export_gives_back_its_projects_costs_and_votes_and_the_chec
     text = pabulib_text(round_)
     assert not checker_report(text)["errors"], text
     read = parse_pabulib(text)
-    unit = 1 if min(costs) < 100 else 100  # a proposal under 1.00 EUR: the file is in cents
+    unit = 1 if any(amount % 100 for amount in [budget, *costs]) else 100  # not all whole euros: in cents
     assert read.vote_type == "scoring" and read.budget == Fraction(budget, unit)
     assert [(p.project_id, p.cost, p.score, p.selected) for p in read.projects] == [
         (str(o.proposal_id), Fraction(o.amount_minor, unit), o.score, int(o.funded)) for o in result.outcomes
