@@ -9,7 +9,6 @@ import random
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 

@@ -18,6 +18,7 @@ from fundcircle.extensions import db
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.pabulib_export import export_pabulib
+from fundcircle.voting.pabulib_import import parse_pabulib as parse_pabulib_file
 from fundcircle.voting.services import cast_ballot
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
@@ -263,3 +264,14 @@ def test_a_private_circles_export_is_for_its_members_only(app: Flask) -> None:
     member = _get(app, world.round_id, world.member_token)
     assert member.status_code == 200 and member.get_data(as_text=True).startswith("META\nkey;value\n")
     assert _get(app, 999_999, world.member_token).status_code == 404
+
+
+def test_the_export_reads_back_through_the_pabulib_reader(app: Flask) -> None:
+    world = _round(app)
+    read = parse_pabulib_file(_export(app, world.round_id))
+    ids = world.proposals
+    assert {p.project_id: p.cost for p in read.projects} == {str(ids[n]): a // 100 for n, a in AMOUNTS.items()}
+    assert {v.voter_id: v.points_by_project() for v in read.votes} == {
+        str(user_id): {str(ids[n]): v for n, v in votes.items()}
+        for user_id, votes in zip(world.voter_ids, WORKED_BALLOTS, strict=True)
+    }
