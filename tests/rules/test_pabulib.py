@@ -396,3 +396,9 @@ def test_amounts_in_cents_are_walked_as_the_app_walked_them(tmp_path: Path) -> N
     text = pabulib_text(round_)
     instance, profile = _parse(text, tmp_path)
     assert _recompute(instance, profile, text) == ["1", "2"]
+
+
+def test_a_vote_against_in_a_round_that_did_not_allow_them_is_not_exported() -> None:
+    tampered = replace(WORKED, ballots=(*BALLOTS[:3], ("104", {A: 3, B: 3, C: 3, D: -3})))
+    with pytest.raises(PabulibError, match="votes against proposal 4, but the round did not allow votes against"):
+        pabulib_text(tampered)
