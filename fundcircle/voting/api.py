@@ -64,14 +64,15 @@ def get_results_csv(round_id: int) -> Response:
     200,
     content_type="text/plain",
     description="The round in the Pabulib format (pabulib.org/format): META, PROJECTS with cost, votes, score and "
-    "selected, and VOTES as cumulative points; a secret ballot's voters are anonymous labels",
+    "selected, and VOTES as cumulative points (scoring points, negative for votes against, when the round allowed "
+    "them), by decreasing points; ballots with no points are not listed; a secret ballot's voters are anonymous "
+    "labels",
 )
 def get_results_pabulib(round_id: int) -> Response:
     """A decided quadratic round as a Pabulib `.pb` file.
 
-    For researchers' tools (pabutools) to read the round and recompute its outcome. 409 before the round is
-    decided, for a consent round, and for a round with votes against a proposal, which the format's cumulative
-    points cannot hold.
+    For researchers' tools (pabutools) to read the round and recompute its outcome; the official pabulib-checker
+    accepts it. 409 before the round is decided and for a consent round.
     """
     text = export_pabulib(get_round(round_id))
     return Response(

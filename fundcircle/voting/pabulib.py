@@ -5,22 +5,41 @@ researchers' tools: three sections, each a title line (`META`, `PROJECTS`, `VOTE
 cells separated by semicolons and quoted as in CSV. What this module writes, and why:
 
 - META: the keys the format requires (`description`, `country`, `unit`, `instance`, `num_projects`, `num_votes`,
-  `budget`, `vote_type`, `rule`, `date_begin`, `date_end` as DD.MM.YYYY), the limits a ballot had (`max_points`,
-  `max_sum_points`), `currency`, and a `comment` in the format's `#1: ...` style that says what the file cannot:
-  the quadratic cost of points, the rule's tie-breaks and quorum, and whether the ballot was secret.
-- PROJECTS: `project_id;cost;votes;score;name;selected`, in the order the budget was walked. `votes` is how many
-  ballots gave the project points, `score` the sum of its points (the published score), `selected` 1 if funded.
-- VOTES: `vote_type` is `cumulative`: each ballot lists the projects it gave votes (`vote`) and how many
-  (`points`), so summing points per project gives back each score, and walking the budget gives back the outcome.
+  `budget`, `vote_type`, `rule`, `date_begin`, `date_end` as DD.MM.YYYY), the limits a ballot had (see VOTES),
+  `currency`, and a `comment` in the format's `#1: ...` style that says what the file cannot: the quadratic cost of
+  points, the rule's tie-breaks and quorum, the ballots that gave no points, and whether the ballot was secret.
+- The rule: only proposals scoring above 0 are funded, which the spec calls `greedy-threshold`, with
+  `min_project_score_threshold` 1 (scores are whole numbers, so "at least 1" is "above 0"). When the quorum was
+  not met nothing was funded whatever the scores; no rule of the spec's says that, so such a round is labelled
+  `greedy-custom`, the spec's word for greedy with a rule of its own, and the comment states the rule.
+- PROJECTS: `project_id;cost;votes;score;name;selected`, in the order the budget was walked (so equal scores stand
+  in the order the tie-breaks put them). `votes` is how many ballots gave the project points, for or against,
+  `score` the sum of its points (the published score), `selected` 1 if funded.
+- VOTES: each ballot lists the projects it gave points (`vote`) and how many (`points`), by decreasing points
+  (equal points by project id), as the spec asks, so summing points per project gives back each score, and walking
+  the budget gives back the outcome. A round whose ballots could not vote against is `cumulative`, with
+  `max_points` and `max_sum_points`. A round that allowed votes against is `scoring`, the spec's vote type whose
+  points may be negative, with `min_points` and `max_points` (minus and plus the most votes a ballot can give one
+  project) and `default_score` 0 (a project a ballot leaves out gets 0 from it).
+- A ballot that gave no points (to the projects tallied) is left out of VOTES: the spec's `vote` lists at least one
+  project (the checker refuses an empty one, and `None`, pabutools' spelling, is not the spec's), and leaving it
+  out changes no score. It still counted towards the quorum, so the comment says how many ballots were cast and how
+  many of them are not listed; `num_votes` is the number of ballots listed, as the spec defines it.
 
 Money is written exactly, in the currency's major units as a decimal (40000 minor EUR is `400`, 40050 is `400.50`),
 never through a float. The format's own examples have costs and budgets in major units, and pabutools reads these
-cells with `gmpy2.mpq` (an exact rational), which takes `400` and `400.50` alike, so there is no need to fall back
-to minor units; whole amounts are written without decimals because Pabulib's checker reads costs as integers.
+cells with `gmpy2.mpq` (an exact rational), which takes `400` and `400.50` alike; whole amounts are written without
+decimals because Pabulib's checker reads costs as integers. That checker also rounds every cost down to a whole
+unit (refusing a project under one unit as costing nothing) and walks the budget in floating point (1000.30 less
+400.10 leaves it less than 600.20), so a round where any amount is not a whole number of major units is written in
+minor units throughout (costs and budget alike, so every ratio stays the same), and the comment says so.
+When the budget covers every proposal, `fully_funded` is 1, as the spec asks of such a round.
 
 Text cells become one line: pabutools splits the file into lines before it reads the CSV, so a line break inside a
 quoted cell would end the row. Every run of whitespace and control characters becomes one space. A cell that reads
 `none` in any case is how pabutools spells a missing value, so a proposal titled "None" is read without a name.
+Files like this are opened in spreadsheets, so a text cell that a spreadsheet would run as a formula (starting with
+=, +, -, @, a tab or a carriage return) is escaped as every CSV of the app's is (`fundcircle.spreadsheets`).
 """
 
 from __future__ import annotations
@@ -34,6 +53,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fundcircle.money import CURRENCY_EXPONENTS
+from fundcircle.spreadsheets import spreadsheet_safe
 
 #: The label prefix of a voter in a secret ballot's export: "anon-1", "anon-2", ...
 ANONYMOUS_PREFIX = "anon-"
@@ -121,77 +141,68 @@ def anonymous_ballots(ballots: list[Mapping[int, int]]) -> list[tuple[str, dict[
 
 
 def pabulib_text(round_: PabulibRound) -> str:
-    """Write the round as a Pabulib file (cumulative votes) that gives back its projects, costs, budget, ballots
-    and, summed and walked, its outcome.
+    """Write the round as a Pabulib file that the official pabulib-checker accepts and that gives back its
+    projects, costs, budget, ballots and, summed and walked, its outcome.
 
-    Votes against cannot be written. Pabulib's cumulative points are never negative (a voter distributes points
-    over projects), and every other way to fit them in would misstate the round: leaving them out, or writing them
-    as 0, raises the scores of the proposals voted against, so a researcher recomputing the outcome would fund
-    what the circle did not; shifting every score changes the ballots; negative points make a file that other
-    tools reject or misread. A round where anyone voted against a proposal is therefore refused, saying so; a round
-    that allowed votes against but got none is written, and its comment says that they were allowed.
-
-    Votes for proposals that are not among the projects (withdrawn before the tally) are left out, as the tally
-    left them out; a ballot left with no votes is kept, since it counted towards the quorum, and is written with
-    `None` as its vote and points (pabutools' spelling of an empty ballot). For a secret ballot the labels given
+    Votes against are written as the negative points of a `scoring` ballot (see the module's docstring). Votes for
+    proposals that are not among the projects (withdrawn before the tally) are left out, as the tally left them
+    out; a ballot left with no votes is not listed (the comment counts it). For a secret ballot the labels given
     are ignored and the voters are numbered "anon-1", "anon-2", ... in the order of their ballots' contents
     (`anonymous_ballots`), so the file says nothing of who voted or in what order; for an open ballot the labels
     given (user ids) are written as voter ids, in the order given.
 
-    :raises PabulibError: if a ballot votes against a project, if the ballots do not add up to the published
-        scores, if two projects share an id or two open-ballot voters a label, or for an unknown currency or a
-        negative amount.
+    :raises PabulibError: if a ballot votes against a project in a round that did not allow it, if the ballots do
+        not add up to the published scores, if two projects share an id or two open-ballot voters a label, or for
+        an unknown currency or a negative amount.
     """
     ids = [project.id for project in round_.projects]
     if len(set(ids)) != len(ids):
         raise PabulibError("Two projects have the same id.")
-    ballots = [(label, _counted_votes(votes, set(ids))) for label, votes in round_.ballots]
+    counted = [(label, _counted_votes(votes, set(ids), round_.allow_negative)) for label, votes in round_.ballots]
     if round_.secret_ballot:
-        ballots = anonymous_ballots([votes for _, votes in ballots])
+        counted = anonymous_ballots([votes for _, votes in counted if votes])
     else:
-        ballots = [(_one_line(label), votes) for label, votes in ballots]
-        labels = [label for label, _ in ballots]
+        counted = [(_one_line(label), votes) for label, votes in counted]
+        labels = [label for label, _ in counted]
         if "" in labels or len(set(labels)) != len(labels):
             raise PabulibError("Every voter needs a label of their own.")
-    _check_against_published_scores(round_.projects, [votes for _, votes in ballots])
+    _check_against_published_scores(round_.projects, [votes for _, votes in counted])
+    listed = [(label, votes) for label, votes in counted if votes]
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    in_minor = _in_minor_units(round_)
     writer.writerow(["META"])
     writer.writerow(["key", "value"])
-    for key, value in _meta(round_, len(ballots)).items():
+    for key, value in _meta(round_, len(listed), in_minor).items():
         writer.writerow([key, value])
     writer.writerow(["PROJECTS"])
     writer.writerow(["project_id", "cost", "votes", "score", "name", "selected"])
     for project in round_.projects:
-        supporters = sum(1 for _, votes in ballots if project.id in votes)
+        voters = sum(1 for _, votes in listed if project.id in votes)
         writer.writerow([
-            project.id, major_units(project.cost_minor, round_.currency), supporters, project.score,
-            _one_line(project.title), 1 if project.selected else 0,
+            project.id, _money(project.cost_minor, round_.currency, in_minor), voters, project.score,
+            _text_cell(project.title), 1 if project.selected else 0,
         ])  # fmt: skip
     writer.writerow(["VOTES"])
     writer.writerow(["voter_id", "vote", "points"])
-    for label, votes in ballots:
-        if votes:
-            ordered = sorted(votes.items())
-            writer.writerow([label, ",".join(str(pid) for pid, _ in ordered), ",".join(str(n) for _, n in ordered)])
-        else:
-            writer.writerow([label, "None", "None"])
+    for label, votes in listed:
+        ordered = sorted(votes.items(), key=lambda item: (-item[1], item[0]))  # the spec: by decreasing points
+        writer.writerow([label, ",".join(str(pid) for pid, _ in ordered), ",".join(str(n) for _, n in ordered)])
     return buffer.getvalue()
 
 
-def _counted_votes(votes: Mapping[int, int], project_ids: set[int]) -> dict[int, int]:
+def _counted_votes(votes: Mapping[int, int], project_ids: set[int], allow_negative: bool) -> dict[int, int]:
     counted = {}
     for proposal_id, count in votes.items():
         if isinstance(count, bool) or not isinstance(count, int):
             raise PabulibError(f"Votes are whole numbers; {count!r} for proposal {proposal_id} is not.")
         if proposal_id not in project_ids or count == 0:
             continue
-        if count < 0:
+        if count < 0 and not allow_negative:
             raise PabulibError(
-                f"A ballot votes against proposal {proposal_id}. Pabulib's cumulative points cannot be negative, "
-                "and leaving votes against out would change the scores, so this round cannot be exported in the "
-                "Pabulib format; its results and results.csv hold the whole result."
+                f"A ballot votes against proposal {proposal_id}, but the round did not allow votes against: the "
+                "stored ballots no longer match the round, so they are not exported."
             )
         counted[proposal_id] = count
     return counted
@@ -207,44 +218,94 @@ def _check_against_published_scores(projects: tuple[PabulibProject, ...], ballot
             )
 
 
-def _meta(round_: PabulibRound, num_votes: int) -> dict[str, str]:
+def _in_minor_units(round_: PabulibRound) -> bool:
+    """Whether some amount is not a whole number of major units, which the checker would round or add inexactly."""
+    one = 10 ** CURRENCY_EXPONENTS.get(round_.currency, 0)
+    amounts = [round_.budget_minor, *(project.cost_minor for project in round_.projects)]
+    return any(amount % one for amount in amounts)
+
+
+def _money(amount_minor: int, currency: str, in_minor: bool) -> str:
+    if in_minor:
+        major_units(amount_minor, currency)  # the same refusals: an unknown currency, a negative amount
+        return str(amount_minor)
+    return major_units(amount_minor, currency)
+
+
+def _meta(round_: PabulibRound, num_votes: int, in_minor: bool) -> dict[str, str]:
+    """The META rows, in the order the spec (and the checker) lists its keys."""
     max_points = math.isqrt(round_.credits)
     max_sum_points = max_total_votes(round_.credits, len(round_.projects))
+    cast = len(round_.ballots)
     comments = [
         f"Quadratic voting: each voter had {round_.credits} voice credits and a ballot cost the sum of the squares "
         f"of its points, so one voter gave a project at most {max_points} points and at most {max_sum_points} "
         "points in all.",
-        f"Costs and the budget are in {round_.currency}, in major units.",
+        f"Costs and the budget are in {round_.currency}, in "
+        + (
+            f"minor units (1 {round_.currency} is {10 ** CURRENCY_EXPONENTS[round_.currency]}), as not every "
+            f"amount is a whole number of {round_.currency}."
+            if in_minor
+            else "major units."
+        ),
         "Rule: greedy over the projects scoring above 0, highest score first, ties broken by the smaller cost and "
         "then the earlier submission (PROJECTS lists them in this order), each funded in full if it fits in what is "
         "left of the budget, otherwise skipped.",
         f"Quorum: at least {round_.quorum_percent}% of the {round_.eligible_voters} circle members had to vote and "
-        f"{num_votes} did, so "
+        f"{cast} did, so "
         + ("the quorum was met." if round_.quorum_met else "the quorum was not met and nothing was funded."),
     ]
+    if cast > num_votes:
+        empty = cast - num_votes
+        comments.append(
+            f"{empty} ballot{' gave' if empty == 1 else 's gave'} no points and "
+            f"{'is' if empty == 1 else 'are'} not listed in VOTES, but "
+            f"{'it' if empty == 1 else 'they'} counted towards the quorum."
+        )
     if round_.allow_negative:
-        comments.append("Votes against a project were allowed, and none was cast.")
+        comments.append(
+            "Votes against a project were allowed: they are written as negative points."
+            if _any_against(round_)
+            else "Votes against a project were allowed, and none was cast."
+        )
     if round_.secret_ballot:
         comments.append(
             "The ballot was secret: voter ids are anonymous labels numbered in the order of the ballots' contents."
         )
-    return {
-        "description": _one_line(round_.description),
-        "country": _one_line(round_.country),
-        "unit": _one_line(round_.unit),
-        "instance": _one_line(round_.instance),
+    meta = {
+        "description": _text_cell(round_.description),
+        "country": _text_cell(round_.country),
+        "unit": _text_cell(round_.unit),
+        "instance": _text_cell(round_.instance),
         "num_projects": str(len(round_.projects)),
         "num_votes": str(num_votes),
-        "budget": major_units(round_.budget_minor, round_.currency),
-        "vote_type": "cumulative",
-        "rule": "greedy",
+        "budget": _money(round_.budget_minor, round_.currency, in_minor),
+        "vote_type": "scoring" if round_.allow_negative else "cumulative",
+        "rule": "greedy-threshold" if round_.quorum_met else "greedy-custom",
         "date_begin": f"{round_.date_begin:%d.%m.%Y}",
         "date_end": f"{round_.date_end:%d.%m.%Y}",
-        "max_points": str(max_points),
-        "max_sum_points": str(max_sum_points),
-        "currency": round_.currency,
-        "comment": " ".join(f"#{number}: {text}" for number, text in enumerate(comments, start=1)),
     }
+    if round_.allow_negative:
+        meta |= {"min_points": str(-max_points), "max_points": str(max_points), "default_score": "0"}
+    else:
+        meta |= {"max_points": str(max_points), "max_sum_points": str(max_sum_points)}
+    if round_.quorum_met:
+        meta["min_project_score_threshold"] = "1"
+    meta["currency"] = round_.currency
+    if sum(project.cost_minor for project in round_.projects) <= round_.budget_minor:
+        meta["fully_funded"] = "1"
+    meta["comment"] = " ".join(f"#{number}: {text}" for number, text in enumerate(comments, start=1))
+    return meta
+
+
+def _any_against(round_: PabulibRound) -> bool:
+    project_ids = {project.id for project in round_.projects}
+    return any(count < 0 and pid in project_ids for _, votes in round_.ballots for pid, count in votes.items())
+
+
+def _text_cell(text: str) -> str:
+    """A text cell: one line (see `_one_line`), and never read as a formula by a spreadsheet."""
+    return spreadsheet_safe(_one_line(text))
 
 
 def _one_line(text: str) -> str:

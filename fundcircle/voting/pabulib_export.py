@@ -22,12 +22,12 @@ COUNTRY = "Worldwide"
 
 
 def export_pabulib(round_: Round) -> str:
-    """The round's `.pb` text: its published result, and its ballots as cumulative votes (see
-    `fundcircle.voting.pabulib.pabulib_text`). A secret ballot's voters are anonymous labels: their user ids are
-    never even loaded.
+    """The round's `.pb` text: its published result, and its ballots as cumulative votes, or as scoring votes
+    when votes against were allowed (see `fundcircle.voting.pabulib`). A secret ballot's voters are anonymous
+    labels: their user ids are never even loaded.
 
-    :raises Conflict: if the round decides by consent, has no result yet, has a vote against a proposal (which the
-        format cannot hold), or its stored ballots no longer add up to its published result.
+    :raises Conflict: if the round decides by consent, has no result yet, or its stored ballots no longer add up
+        to its published result.
     """
     try:
         return pabulib_text(pabulib_round(round_))
