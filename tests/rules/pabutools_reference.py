@@ -12,13 +12,13 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pabutools.election import (
+    Additive_Cardinal_Sat,
     AdditiveSatisfaction,
     ApprovalBallot,
     ApprovalProfile,
     CardinalBallot,
     CardinalProfile,
     Cost_Sat,
-    Additive_Cardinal_Sat,
     Instance,
     Project,
 )
