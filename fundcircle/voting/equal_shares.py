@@ -30,6 +30,7 @@ because proposals ask for whole minor units.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -109,19 +110,23 @@ def _run_mes(
     # A proposal's price per unit of utility only rises as supporters spend, so the last computed price is a lower
     # bound: proposals are looked at from the lowest bound up, and the scan stops once a bound exceeds the best.
     bound = {pid: Fraction(by_id[pid].amount_minor, total_utility[pid]) for pid in supporters}
-    remaining = set(supporters)
+    # A heap of (bound, tie-break, id) gives the proposals in the order of their bounds without sorting them all
+    # again each round; each proposal has exactly one entry while it remains.
+    heap = [(bound[pid], _tie_key(by_id[pid]), pid) for pid in supporters]
+    heapq.heapify(heap)
     run = _Run([], {}, {}, left, 0)
-    while remaining:
+    while heap:
         best: int | None = None
         best_rho = Fraction(0)
-        for pid in sorted(remaining, key=lambda p: (bound[p], _tie_key(by_id[p]))):
+        looked_at: list[tuple[Fraction, tuple[int, int, int], int]] = []
+        while heap:
+            if best is not None and heap[0][0] > best_rho:
+                break
+            _, key, pid = heapq.heappop(heap)
             cost = by_id[pid].amount_minor
             sups = supporters[pid]
             if sum(left[i] for i, _ in sups) < cost:
-                remaining.discard(pid)  # its supporters can never pay it again: shares only shrink
-                continue
-            if best is not None and bound[pid] > best_rho:
-                break
+                continue  # dropped from the heap: its supporters can never pay it again, shares only shrink
             paid = Fraction(0)
             utility = total_utility[pid]
             rho = bound[pid]
@@ -132,16 +137,19 @@ def _run_mes(
                 paid += left[i]
                 utility -= u
             bound[pid] = rho
-            if best is None or rho < best_rho or (rho == best_rho and _tie_key(by_id[pid]) < _tie_key(by_id[best])):
+            looked_at.append((rho, key, pid))
+            if best is None or rho < best_rho or (rho == best_rho and key < _tie_key(by_id[best])):
                 best, best_rho = pid, rho
         if best is None:
             break
+        for entry in looked_at:
+            if entry[2] != best:
+                heapq.heappush(heap, entry)
         payments = []
         for i, u in supporters[best]:
             pay = min(left[i], best_rho * u)
             left[i] -= pay
             payments.append(pay)
-        remaining.discard(best)
         run.funded.append(best)
         run.rho[best] = best_rho
         run.payments[best] = payments
