@@ -19,7 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fundcircle.voting import approval, cumulative, equal_shares, quadratic  # noqa: E402
-from fundcircle.voting.quadratic import Candidate  # noqa: E402
+from fundcircle.voting.equal_shares import SharesTally  # noqa: E402
+from fundcircle.voting.quadratic import Candidate, Tally  # noqa: E402
+
+Result = Tally | SharesTally
 
 VOTERS, PROPOSALS = 300, 500
 
@@ -46,25 +49,31 @@ def main() -> None:
     points = [_spread(rng, ids, 100, square=False) for _ in range(VOTERS)]
     votes = [_spread(rng, ids, 100, square=True) for _ in range(VOTERS)]
     common = {"budget_minor": budget, "currency": "EUR", "eligible_voters": VOTERS, "quorum_percent": 0}
-    runs: list[tuple[str, Callable[[], object]]] = [
+
+    def shares(ballots: list[dict[int, int]], unit: str, step: int | None) -> Callable[[], Result]:
+        return lambda: equal_shares.cardinal_tally(ballots, candidates, unit=unit, increment_minor=step, **common)  # type: ignore[arg-type]
+
+    def approval_shares(step: int | None) -> Callable[[], Result]:
+        return lambda: equal_shares.approval_tally(approvals, candidates, increment_minor=step, **common)  # type: ignore[arg-type]
+
+    runs: list[tuple[str, Callable[[], Result]]] = [
         ("approval greedy", lambda: approval.tally(approvals, candidates, **common)),  # type: ignore[arg-type]
         ("cumulative greedy", lambda: cumulative.tally(points, candidates, **common)),  # type: ignore[arg-type]
         ("quadratic greedy", lambda: quadratic.tally(votes, candidates, **common)),  # type: ignore[arg-type]
-        ("approval MES, no Add1", lambda: equal_shares.approval_tally(approvals, candidates, increment_minor=None, **common)),  # type: ignore[arg-type]
-        ("cumulative MES, no Add1", lambda: equal_shares.cardinal_tally(points, candidates, unit="point", increment_minor=None, **common)),  # type: ignore[arg-type]
-        ("quadratic MES, no Add1", lambda: equal_shares.cardinal_tally(votes, candidates, unit="vote", increment_minor=None, **common)),  # type: ignore[arg-type]
-        ("approval MES, Add1 1.00 EUR", lambda: equal_shares.approval_tally(approvals, candidates, **common)),  # type: ignore[arg-type]
-        ("cumulative MES, Add1 1.00 EUR", lambda: equal_shares.cardinal_tally(points, candidates, unit="point", **common)),  # type: ignore[arg-type]
-        ("quadratic MES, Add1 1.00 EUR", lambda: equal_shares.cardinal_tally(votes, candidates, unit="vote", **common)),  # type: ignore[arg-type]
-    ]  # fmt: skip
+        ("approval MES, no Add1", approval_shares(None)),
+        ("cumulative MES, no Add1", shares(points, "point", None)),
+        ("quadratic MES, no Add1", shares(votes, "vote", None)),
+        ("approval MES, Add1 1.00 EUR", approval_shares(100)),
+        ("cumulative MES, Add1 1.00 EUR", shares(points, "point", 100)),
+        ("quadratic MES, Add1 1.00 EUR", shares(votes, "vote", 100)),
+    ]
     print(f"{VOTERS} voters x {PROPOSALS} proposals, budget {budget // 100} EUR")
     for name, run in runs:
         start = time.perf_counter()
         result = run()
         elapsed = time.perf_counter() - start
-        funded = sum(1 for o in result.outcomes if o.funded)  # type: ignore[attr-defined]
-        share = getattr(result, "share_minor", None)
-        extra = f", share {float(share) / 100:.2f} EUR" if share is not None else ""
+        funded = sum(1 for o in result.outcomes if o.funded)
+        extra = f", share {float(result.share_minor) / 100:.2f} EUR" if isinstance(result, SharesTally) else ""
         print(f"{name:32s} {elapsed:8.3f} s  {funded} funded{extra}", flush=True)
 
 
