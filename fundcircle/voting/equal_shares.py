@@ -25,7 +25,7 @@ This is exactly pabutools' ``method_of_equal_shares(..., voter_budget_increment=
 test_equal_shares.py compares the funded sets on random rounds. Only proposals with support are ever funded.
 
 Money stays exact: shares and payments are fractions.Fraction of minor units; funded amounts are whole minor units
-because proposals ask for whole minor units.
+because proposals ask for whole, positive minor units (the database refuses anything else).
 """
 
 from __future__ import annotations
@@ -237,11 +237,15 @@ def equal_shares(
         (c for c in candidates if c.id in supporters and c.id not in in_mes),
         key=lambda c: (-support[c.id], *_tie_key(c)),
     )
+    #: What the budget still had when the completion came to a proposal it could not pay for.
+    unspent_at_turn: dict[int, int] = {}
     if met:
         for candidate in greedy_order:
             if candidate.amount_minor <= left:
                 completion.append(candidate.id)
                 left -= candidate.amount_minor
+            else:
+                unspent_at_turn[candidate.id] = left
     funded_order = [*run.funded, *completion]
     rest = sorted(
         (c for c in candidates if c.id not in set(funded_order)), key=lambda c: (-support[c.id], *_tie_key(c))
@@ -269,9 +273,11 @@ def equal_shares(
                     f"needs, and it had the most support of what fit in the budget still unspent"
                 )
             else:
-                reason = f"not funded: its supporters had {_money(had, currency)} left of the {amount} it needs"
-                if had >= candidate.amount_minor:
-                    reason = f"not funded: it needs {amount}, more than the budget left"
+                # MES stops only when no proposal can be paid, so its supporters always had less than it needs.
+                reason = (
+                    f"not funded: its supporters had {_money(had, currency)} left of the {amount} it needs, and the "
+                    f"{format_minor(unspent_at_turn[pid], currency)} of the budget still unspent could not pay for it"
+                )
         outcomes.append(
             SharesOutcome(
                 pid, support[pid], len(sups), candidate.amount_minor, bool(funded_by), funded_by, paid, reason, rank

@@ -31,7 +31,12 @@ def test_approval_supporters_share_a_proposal_equally_and_the_rest_is_told_what_
     assert _reasons(result) == [
         (A, True, "funded: 3 supporters each paid 100.00 EUR"),
         (C, True, "funded: 2 supporters; 1 paid all they had left, the others 100.00 EUR each"),
-        (B, False, "not funded: its supporters had 0.00 EUR left of the 200.00 EUR it needs"),
+        (
+            B,
+            False,
+            "not funded: its supporters had 0.00 EUR left of the 200.00 EUR it needs, "
+            "and the 0.00 EUR of the budget still unspent could not pay for it",
+        ),
     ]
     assert result.left_by_ballot == (0, 0, 0, 0)
 
@@ -50,7 +55,12 @@ def test_add1_grows_the_shares_until_the_next_proposal_would_not_fit() -> None:
     assert _reasons(result) == [
         (P, True, "funded: 12 supporters each paid 25.00 EUR"),
         (R, True, "funded: 8 supporters each paid 100.00 EUR"),
-        (Q, False, "not funded: its supporters had 300.00 EUR left of the 1,000.00 EUR it needs"),
+        (
+            Q,
+            False,
+            "not funded: its supporters had 300.00 EUR left of the 1,000.00 EUR it needs, "
+            "and the 100.00 EUR of the budget still unspent could not pay for it",
+        ),
     ]
     once = approval_tally(
         ballots,
