@@ -89,6 +89,16 @@ def cardinal(
     return _ids(outcome, projects)
 
 
+def net_scores(ballots: Sequence[Mapping[int, int]], candidates: Sequence[Candidate], budget: int) -> set[int]:
+    """pabutools' greedy by the sum of the votes, against included, over the given candidates only."""
+    instance, projects = _instance(candidates, {c.id for c in candidates}, budget)
+    profile = CardinalProfile(
+        [CardinalBallot({projects[p]: v for p, v in b.items() if p in projects}) for b in ballots]
+    )
+    outcome = greedy_utilitarian_welfare(instance, profile, sat_class=PointsTimesCost, tie_breaking=lexico_tie_breaking)
+    return _ids(outcome, projects)
+
+
 def random_candidates(rng: random.Random) -> list[Candidate]:
     """3 to 12 proposals; amounts from a few values so that ties on amount happen, as do ties on support."""
     count = rng.randint(3, 12)
