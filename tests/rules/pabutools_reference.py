@@ -11,7 +11,7 @@ import random
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from pabutools.election import (
+from pabutools.election import (  # type: ignore[import-untyped]
     Additive_Cardinal_Sat,
     AdditiveSatisfaction,
     ApprovalBallot,
@@ -22,8 +22,12 @@ from pabutools.election import (
     Instance,
     Project,
 )
-from pabutools.rules import completion_by_rule_combination, greedy_utilitarian_welfare, method_of_equal_shares
-from pabutools.tiebreaking import lexico_tie_breaking
+from pabutools.rules import (  # type: ignore[import-untyped]
+    completion_by_rule_combination,
+    greedy_utilitarian_welfare,
+    method_of_equal_shares,
+)
+from pabutools.tiebreaking import lexico_tie_breaking  # type: ignore[import-untyped]
 
 from fundcircle.voting.quadratic import Candidate
 

@@ -38,7 +38,7 @@ def test_approval_supporters_share_a_proposal_equally_and_the_rest_is_told_what_
             "and the 0.00 EUR of the budget still unspent could not pay for it",
         ),
     ]
-    assert result.left_by_ballot == (0, 0, 0, 0)
+    assert result.left_by_ballot == tuple(map(Fraction, (0, 0, 0, 0)))
 
 
 def test_add1_grows_the_shares_until_the_next_proposal_would_not_fit() -> None:
@@ -102,7 +102,7 @@ def test_cumulative_supporters_pay_per_point_and_one_who_runs_out_pays_all_they_
             "funded: 2 supporters paid 40.00 EUR for each point they gave; 1 of them paid less: all they had left",
         ),
     ]
-    assert result.left_by_ballot == (0, 1_000) and result.funded_minor == 9_000
+    assert result.left_by_ballot == (Fraction(0), Fraction(1_000)) and result.funded_minor == 9_000
 
 
 def test_quadratic_votes_against_are_no_support_and_an_unsupported_proposal_says_so() -> None:
@@ -123,7 +123,7 @@ def test_quadratic_votes_against_are_no_support_and_an_unsupported_proposal_says
         (B, False, "not funded: nobody supported it"),
     ]
     assert [o.support for o in result.outcomes] == [3, 0]
-    assert result.left_by_ballot == (1_000, 2_000, 3_000)
+    assert result.left_by_ballot == tuple(map(Fraction, (1_000, 2_000, 3_000)))
 
 
 def test_an_inexact_share_is_said_to_be_about_and_the_money_stays_exact() -> None:
