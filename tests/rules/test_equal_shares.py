@@ -220,6 +220,21 @@ def test_each_proposal_funded_by_equal_shares_is_paid_exactly_by_its_supporters_
         paid += outcome.paid_minor
     assert all(left >= 0 for left in result.left_by_ballot)
     assert paid + sum(result.left_by_ballot) == result.share_minor * result.ballots_cast
+    # Nobody pays for what they did not support: a ballot supporting nothing funded by equal shares keeps its share.
+    by_equal_shares = {o.proposal_id for o in result.outcomes if o.funded_by == "equal shares"}
+    for ballot, left in zip(round_[1], result.left_by_ballot, strict=True):
+        if not any(value > 0 and pid in by_equal_shares for pid, value in ballot.items()):
+            assert left == result.share_minor
+
+
+@given(rounds())
+def test_every_proposal_is_told_why_in_words(
+    round_: tuple[list[Candidate], list[dict[int, int]], int, int | None, bool],
+) -> None:
+    for outcome in _run(round_).outcomes:
+        expected = ("funded: ", "funded in the completion: ") if outcome.funded else ("not funded: ",)
+        assert outcome.reason.startswith(expected)
+        assert " EUR" in outcome.reason or outcome.reason == "not funded: nobody supported it"
 
 
 @given(rounds(), st.randoms())
