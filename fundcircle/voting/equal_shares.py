@@ -30,6 +30,7 @@ because proposals ask for whole, positive minor units (the database refuses anyt
 
 from __future__ import annotations
 
+import enum
 import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,10 +43,17 @@ __all__ = [
     "Candidate",
     "SharesOutcome",
     "SharesTally",
+    "Step",
     "approval_tally",
     "cardinal_tally",
     "equal_shares",
 ]
+
+
+class Step(enum.Enum):
+    """The Add1 step equalshares.net uses: one major unit of the round's currency per member (1.00 EUR, 1 JPY)."""
+
+    ONE_MAJOR_UNIT = "one major unit"
 
 
 @dataclass(frozen=True)
@@ -194,14 +202,16 @@ def equal_shares(
     quorum_percent: int,
     cost_utilities: bool,
     unit: str,
-    increment_minor: int | None = -1,
+    increment_minor: int | None | Step = Step.ONE_MAJOR_UNIT,
 ) -> SharesTally:
     """Allocate the budget by the method of equal shares with Add1 and greedy completion (module docstring).
 
     `utilities` has one mapping per ballot cast, proposal id to support (> 0; anything else is no support). With
     `cost_utilities`, each supported proposal's utility is its amount instead (approval ballots). `unit` names what
-    a ballot gives, for the explanations ("point", "vote"). `increment_minor` is the Add1 step per member; the
-    default is one major unit of the currency; None runs MES once, then the greedy completion.
+    a ballot gives, for the explanations ("point", "vote"). `increment_minor` is the Add1 step per member in minor
+    units; the default is one major unit of the currency; None runs MES once, then the greedy completion.
+
+    :raises ValueError: for an Add1 step that is not a positive whole number of minor units.
     """
     by_id = {c.id: c for c in candidates}
     voters = len(utilities)
@@ -215,21 +225,22 @@ def equal_shares(
                 if utility > 0:
                     supporters.setdefault(pid, []).append((i, utility))
     met = quorum_met(voters, eligible_voters, quorum_percent)
-    if increment_minor == -1:
-        increment_minor = 10 ** CURRENCY_EXPONENTS[currency]
+    step = 10 ** CURRENCY_EXPONENTS[currency] if isinstance(increment_minor, Step) else increment_minor
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step <= 0):
+        raise ValueError(f"The Add1 step is a positive whole number of minor units, not {step!r}.")
     share = Fraction(budget_minor, voters) if voters else Fraction(0)
     run = _Run([], {}, {}, [], 0)
     if met and voters:
         run = _run_mes(share, voters, supporters, by_id)
-        while increment_minor is not None and increment_minor > 0:
+        while step is not None:
             room = budget_minor - run.cost
             funded_now = set(run.funded)
             if not any(by_id[p].amount_minor <= room for p in supporters if p not in funded_now):
                 break  # exhaustive: no supported proposal would fit any more
-            bigger = _run_mes(share + increment_minor, voters, supporters, by_id)
+            bigger = _run_mes(share + step, voters, supporters, by_id)
             if bigger.cost > budget_minor:
                 break  # the real budget binds: keep the last outcome that fits
-            run, share = bigger, share + increment_minor
+            run, share = bigger, share + step
     in_mes = set(run.funded)
     completion: list[int] = []
     left = budget_minor - run.cost
@@ -299,7 +310,7 @@ def approval_tally(
     currency: str,
     eligible_voters: int,
     quorum_percent: int,
-    increment_minor: int | None = -1,
+    increment_minor: int | None | Step = Step.ONE_MAJOR_UNIT,
 ) -> SharesTally:
     """MES over approval ballots (cost utilities: supporters share a proposal's amount equally)."""
     return equal_shares(
@@ -324,7 +335,7 @@ def cardinal_tally(
     eligible_voters: int,
     quorum_percent: int,
     unit: str,
-    increment_minor: int | None = -1,
+    increment_minor: int | None | Step = Step.ONE_MAJOR_UNIT,
 ) -> SharesTally:
     """MES over cumulative (unit "point") or quadratic (unit "vote") ballots; votes against count as no support."""
     return equal_shares(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -137,6 +138,30 @@ def test_an_inexact_share_is_said_to_be_about_and_the_money_stays_exact() -> Non
     )
     assert result.outcomes[0].reason == "funded: 3 supporters each paid about 3.33 EUR"
     assert result.outcomes[0].paid_minor == 1_000 and result.share_minor == Fraction(1_000, 3)
+
+
+@pytest.mark.parametrize("step", [0, -100, True])
+def test_an_add1_step_that_is_not_a_positive_amount_is_refused_in_words(step: int) -> None:
+    with pytest.raises(ValueError, match="Add1 step is a positive whole number of minor units"):
+        approval_tally(
+            [{A}],
+            [Candidate(A, 1_000, 1)],
+            budget_minor=5_000,
+            currency="EUR",
+            eligible_voters=1,
+            quorum_percent=0,
+            increment_minor=step,
+        )
+
+
+def test_the_default_add1_step_is_one_major_unit_of_the_currency() -> None:
+    # 2 members, 10 JPY: 5 each; A (6) by m1 needs one more yen on each share, one Add1 step in yen. In euros the
+    # step is 1.00 EUR, not 1 cent: from 5.00 EUR, A (5.50) is paid at a share of 6.00 EUR.
+    kwargs = {"budget_minor": 10, "eligible_voters": 2, "quorum_percent": 0}
+    yen = approval_tally([{A}, set()], [Candidate(A, 6, 1)], currency="JPY", **kwargs)
+    assert yen.share_minor == 6 and yen.outcomes[0].funded_by == "equal shares"
+    euro = approval_tally([{A}, set()], [Candidate(A, 550, 1)], currency="EUR", **{**kwargs, "budget_minor": 1_000})
+    assert euro.share_minor == 600 and euro.outcomes[0].reason == "funded: 1 supporter paid 5.50 EUR"
 
 
 def test_without_quorum_nothing_is_funded_and_the_result_says_so() -> None:
