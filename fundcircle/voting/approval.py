@@ -16,7 +16,19 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from fundcircle.money import format_minor
 from fundcircle.voting.quadratic import BallotError, Candidate, Outcome, Tally, quorum_met
 
-__all__ = ["BallotError", "Candidate", "Outcome", "Tally", "check_ballot", "greedy_by_score", "tally"]
+__all__ = [
+    "GREEDY_THRESHOLD",
+    "BallotError",
+    "Candidate",
+    "Outcome",
+    "Tally",
+    "check_ballot",
+    "greedy_by_score",
+    "tally",
+]
+
+#: Only proposals scoring above this are funded: Pabulib's `greedy-threshold` rule with this threshold.
+GREEDY_THRESHOLD = 0
 
 
 def check_ballot(approved: Iterable[int], *, proposal_ids: Collection[int], max_approvals: int | None) -> int:
@@ -55,7 +67,7 @@ def greedy_by_score(
 ) -> Tally:
     """Greedy allocation with threshold 0 over given scores; shared by approval and cumulative voting.
 
-    `nothing_reason` is what a proposal scoring 0 or less is told ("no approvals", "no points").
+    `nothing_reason` is what a proposal scoring GREEDY_THRESHOLD or less is told ("no approvals", "no points").
     """
     met = quorum_met(cast, eligible_voters, quorum_percent)
     ordered = sorted(candidates, key=lambda c: (-scores[c.id], c.amount_minor, c.submitted_order, c.id))
@@ -66,7 +78,7 @@ def greedy_by_score(
         funded = False
         if not met:
             reason = f"no quorum: {cast} of {eligible_voters} circle members voted, {quorum_percent}% needed"
-        elif score <= 0:
+        elif score <= GREEDY_THRESHOLD:
             reason = nothing_reason
         elif candidate.amount_minor <= left:
             funded, left = True, left - candidate.amount_minor
