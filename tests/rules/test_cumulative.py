@@ -123,6 +123,22 @@ def test_the_funded_set_is_the_same_whoever_is_voter_one(
     assert tally(ballots, candidates, **kwargs) == tally(shuffled_ballots, shuffled_candidates, **kwargs)  # type: ignore[arg-type]
 
 
+@given(rounds())
+def test_the_result_is_the_prefix_greedy_of_the_sorted_order(
+    round_: tuple[list[Candidate], list[dict[int, int]], int],
+) -> None:
+    candidates, ballots, budget = round_
+    result = tally(ballots, candidates, **_kwargs(budget, ballots))  # type: ignore[arg-type]
+    points = {c.id: sum(b.get(c.id, 0) for b in ballots) for c in candidates}
+    order = sorted(candidates, key=lambda c: (-points[c.id], c.amount_minor, c.submitted_order, c.id))
+    assert [o.proposal_id for o in result.outcomes] == [c.id for c in order]
+    left = budget
+    for candidate in order:
+        expected = points[candidate.id] > 0 and candidate.amount_minor <= left
+        left -= candidate.amount_minor if expected else 0
+        assert next(o for o in result.outcomes if o.proposal_id == candidate.id).funded is expected
+
+
 # --- against pabutools ---------------------------------------------------------------------------------------
 
 

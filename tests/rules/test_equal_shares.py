@@ -180,6 +180,10 @@ def test_the_worked_examples_fund_what_pabutools_funds() -> None:
     twelve = [{1, 3}] * 8 + [{1, 2}] * 3 + [{1}]
     assert pabutools_reference.approval(twelve, p_q_r, 120_000, "mes", 100) == {1, 3}
     assert pabutools_reference.approval(twelve, p_q_r, 120_000, "mes", None) == {1, 3}
+    votes = [{A: 2, B: -3}, {A: 1, B: -1}, {}]
+    assert pabutools_reference.cardinal(
+        votes, [Candidate(A, 3_000, 1), Candidate(B, 1_000, 2)], 9_000, "mes", None
+    ) == {A}
     points = [{A: 3, B: 1}, {A: 1}]
     assert pabutools_reference.cardinal(
         points, [Candidate(A, 8_000, 1), Candidate(B, 1_000, 2)], 10_000, "mes", None
