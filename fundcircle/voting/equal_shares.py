@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -165,9 +166,12 @@ def _run_mes(
     return run
 
 
-def _money(amount: Fraction, currency: str) -> str:
-    """A fraction of minor units for people: rounded to the minor unit, with "about" when it is not exact."""
-    rounded = round(amount)
+def _money(amount: Fraction, currency: str, *, down: bool = False) -> str:
+    """A fraction of minor units for people: rounded to the minor unit, with "about" when it is not exact.
+
+    `down` rounds toward less, for what supporters had: 399.996 must not read as the 400.00 a proposal needs.
+    """
+    rounded = math.floor(amount) if down else round(amount)
     text = format_minor(rounded, currency)
     return text if rounded == amount else f"about {text}"
 
@@ -248,15 +252,14 @@ def equal_shares(
         (c for c in candidates if c.id in supporters and c.id not in in_mes),
         key=lambda c: (-support[c.id], *_tie_key(c)),
     )
-    #: What the budget still had when the completion came to a proposal it could not pay for.
+    #: What the budget still had when the completion came to each proposal, for the explanations.
     unspent_at_turn: dict[int, int] = {}
     if met:
         for candidate in greedy_order:
+            unspent_at_turn[candidate.id] = left
             if candidate.amount_minor <= left:
                 completion.append(candidate.id)
                 left -= candidate.amount_minor
-            else:
-                unspent_at_turn[candidate.id] = left
     funded_order = [*run.funded, *completion]
     rest = sorted(
         (c for c in candidates if c.id not in set(funded_order)), key=lambda c: (-support[c.id], *_tie_key(c))
@@ -276,18 +279,19 @@ def equal_shares(
         elif not sups:
             reason = "not funded: nobody supported it"
         else:
-            had = sum((run.left[i] for i, _ in sups), Fraction(0))
+            # MES stops only when no proposal can be paid, so its supporters always had less than it needs.
+            had = _money(sum((run.left[i] for i, _ in sups), Fraction(0)), currency, down=True)
+            unspent = format_minor(unspent_at_turn[pid], currency)
             if pid in completion:
                 funded_by = "completion"
                 reason = (
-                    f"funded in the completion: its supporters had {_money(had, currency)} left of the {amount} it "
-                    f"needs, and it had the most support of what fit in the budget still unspent"
+                    f"funded in the completion: its supporters had {had} left of the {amount} it needs; going by "
+                    f"most support, the completion paid it from the {unspent} of the budget still unspent"
                 )
             else:
-                # MES stops only when no proposal can be paid, so its supporters always had less than it needs.
                 reason = (
-                    f"not funded: its supporters had {_money(had, currency)} left of the {amount} it needs, and the "
-                    f"{format_minor(unspent_at_turn[pid], currency)} of the budget still unspent could not pay for it"
+                    f"not funded: its supporters had {had} left of the {amount} it needs, and the {unspent} of the "
+                    f"budget still unspent could not pay for it"
                 )
         outcomes.append(
             SharesOutcome(

@@ -75,8 +75,8 @@ def test_add1_grows_the_shares_until_the_next_proposal_would_not_fit() -> None:
     # Without Add1 the greedy completion takes R (the most support that fits the 900.00 EUR left).
     assert [o.funded_by for o in once.outcomes] == ["equal shares", "completion", ""]
     assert once.outcomes[1].reason == (
-        "funded in the completion: its supporters had 600.00 EUR left of the 800.00 EUR it needs, "
-        "and it had the most support of what fit in the budget still unspent"
+        "funded in the completion: its supporters had 600.00 EUR left of the 800.00 EUR it needs; going by most "
+        "support, the completion paid it from the 900.00 EUR of the budget still unspent"
     )
 
 
@@ -162,6 +162,23 @@ def test_the_default_add1_step_is_one_major_unit_of_the_currency() -> None:
     assert yen.share_minor == 6 and yen.outcomes[0].funded_by == "equal shares"
     euro = approval_tally([{A}, set()], [Candidate(A, 550, 1)], currency="EUR", **{**kwargs, "budget_minor": 1_000})
     assert euro.share_minor == 600 and euro.outcomes[0].reason == "funded: 1 supporter paid 5.50 EUR"
+
+
+def test_what_supporters_had_is_rounded_down_so_it_never_reads_as_enough() -> None:
+    # 3 members, 20.00 EUR: 6.666... each. A (6.67) by m1 alone: m1 has 6.66 and two thirds of a cent, not 6.67.
+    result = approval_tally(
+        [{A}, set(), set()],
+        [Candidate(A, 667, 1)],
+        budget_minor=2_000,
+        currency="EUR",
+        eligible_voters=3,
+        quorum_percent=0,
+        increment_minor=None,
+    )
+    assert result.outcomes[0].funded_by == "completion"
+    assert result.outcomes[0].reason.startswith(
+        "funded in the completion: its supporters had about 6.66 EUR left of the 6.67 EUR it needs"
+    )
 
 
 def test_without_quorum_nothing_is_funded_and_the_result_says_so() -> None:
