@@ -1,0 +1,75 @@
+"""Cumulative voting as rules. Pure: no Flask, no database, no clock.
+
+Each member spreads up to `points` points over the proposals: whole numbers, none negative, the cost linear (three
+points on one proposal cost three of the member's points, unlike quadratic voting where they cost nine). A
+proposal's score is the sum of the points it got. With quorum, allocation is greedy with threshold 0 (Pabulib's
+`greedy-threshold`): only proposals with more than 0 points are funded, in order of most points, then smaller
+amount, then earlier submission (then smaller id), each in full if it fits in what is left, otherwise skipped.
+tests/rules/test_cumulative.py works examples through and compares the funded set with pabutools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+from fundcircle.voting.approval import greedy_by_score
+from fundcircle.voting.quadratic import BallotError, Candidate, Outcome, Tally
+
+__all__ = ["BallotError", "Candidate", "Outcome", "Tally", "ballot_cost", "check_ballot", "tally"]
+
+
+def ballot_cost(points: Mapping[int, int]) -> int:
+    """The points a ballot spends: their sum (linear, so 3 points on a proposal cost 3)."""
+    return sum(points.values())
+
+
+def check_ballot(points: Mapping[int, int], *, points_total: int, proposal_ids: Collection[int]) -> int:
+    """Check a whole cumulative ballot and return the points it spends.
+
+    :raises BallotError: for a proposal not in the round, points that are not a whole number, negative points, or
+        more points than the member has (saying by how many).
+    """
+    for proposal_id, count in points.items():
+        if proposal_id not in proposal_ids:
+            raise BallotError(f"Proposal {proposal_id} is not open for votes in this round.")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise BallotError(f"Points are whole numbers; {count!r} for proposal {proposal_id} is not.")
+        if count < 0:
+            raise BallotError(f"Points cannot be negative; {count} for proposal {proposal_id} is.")
+    spent = ballot_cost(points)
+    if spent > points_total:
+        raise BallotError(f"This ballot spreads {spent} points, {spent - points_total} more than your {points_total}.")
+    return spent
+
+
+def tally(
+    ballots: Iterable[Mapping[int, int]],
+    candidates: Sequence[Candidate],
+    *,
+    budget_minor: int,
+    currency: str,
+    eligible_voters: int,
+    quorum_percent: int,
+) -> Tally:
+    """Sum the points, check the quorum, and allocate the budget greedily (threshold: more than 0 points).
+
+    The result does not depend on the order of the ballots or of the candidates. Points for proposals that are not
+    candidates (withdrawn since) are ignored.
+    """
+    scores = {candidate.id: 0 for candidate in candidates}
+    cast = 0
+    for ballot in ballots:
+        cast += 1
+        for proposal_id, count in ballot.items():
+            if proposal_id in scores:
+                scores[proposal_id] += count
+    return greedy_by_score(
+        scores,
+        candidates,
+        cast=cast,
+        budget_minor=budget_minor,
+        currency=currency,
+        eligible_voters=eligible_voters,
+        quorum_percent=quorum_percent,
+        nothing_reason="no points",
+    )
