@@ -219,9 +219,9 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
         ("id", "circle_id", "user_id", "joined_at"),
         ((membership0 + i, circle_id, uid, START) for i, uid in enumerate(user_ids)),
     )
-    roles = [(membership0 + i, role) for i in range(members) for role in ("member", "circle")]
-    roles += [(viewer_membership, role) for role in ("circle", "treasurer")]  # admin and member already
-    writer.insert("membership_roles", ("membership_id", "role"), roles)
+    roles = [(membership0 + i, role, START) for i in range(members) for role in ("member", "circle")]
+    roles += [(viewer_membership, role, START) for role in ("circle", "treasurer")]  # admin and member already
+    writer.insert("membership_roles", ("membership_id", "role", "granted_at"), roles)
     # The ledger describes the roles too (`ledger verify` replays them against membership_roles).
     change = {"user": viewer_id, "from": ["admin", "member"], "to": ["admin", "circle", "member", "treasurer"]}
     ledger.add("member.roles_changed", viewer_id, ("membership", viewer_membership), change)
