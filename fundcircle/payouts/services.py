@@ -42,6 +42,7 @@ from fundcircle.payouts.models import (
 )
 from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient, PayoutGatewayError
 from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
+from fundcircle.payouts.terms import check_against_ledger
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
@@ -380,7 +381,8 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     the payout keeps waiting for such an approval (`approvals_waiting_for` says so).
 
     :raises PermissionDenied: unless the actor is a treasurer of the circle, and not the proposal's author or payee.
-    :raises Conflict: if the payout takes no more approvals, the actor approved it already, or the code was used.
+    :raises Conflict: if the payout takes no more approvals, the actor approved it already, the code was used, or
+        its amount, currency or payee disagree with the ledger.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
     """
     # The circle's row first, as a roles change and a change of the approvals it requires take it: an approval sent
@@ -394,6 +396,14 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     refusal = approval_refusal(actor, payout)
     if refusal is not None:
         raise refusal
+    # A treasurer approves what the ledger says the circle decided, never a row changed behind the app's back: the
+    # same check that holds a payout before it is requested, made before anyone puts their name to it.
+    if found := check_against_ledger(payout):
+        raise Conflict(
+            "This payout cannot be approved: it disagrees with the circle's ledger ("
+            + "; ".join(d.sentence() for d in found)
+            + "). Somebody may have changed the database directly; tell the circle's admins.",
+        )
     verify_code(actor, totp_code, now)
     earlier = held_treasurer_role_before(membership, payout)
     try:

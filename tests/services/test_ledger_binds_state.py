@@ -18,6 +18,7 @@ from fundcircle.circles.models import Circle, Membership
 from fundcircle.consent.models import ConsentRound
 from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
 from fundcircle.db import utcnow
+from fundcircle.errors import Conflict
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.reading import verify_ledger
@@ -381,3 +382,23 @@ def test_verify_while_members_join_never_names_a_row_that_is_only_half_committed
     joined, problems = all_at_once([join_all, verify_repeatedly], app=app, reraise=True)
     assert joined == 40
     assert problems == []
+
+
+@pytest.mark.parametrize("edit", ["amount", "payee account"])
+def test_a_payout_edited_before_it_is_approved_cannot_be_approved(treasury: Treasury, edit: str) -> None:
+    """The check that holds a payout before it is requested is made before each approval too: a treasurer never
+    puts their name to an amount or a payee that the circle did not decide, and nothing is stored."""
+    title, statement, field, stored = EDITS[edit]
+    payout_id = treasury.payout_ids[title]
+    assert _sql(treasury.app, statement, id=payout_id) == 1
+    with treasury.app.app_context():
+        before = ledger_actions(treasury.circle_id)
+        payout = get_payout(payout_id)
+        with pytest.raises(Conflict) as refused:
+            approve_payout(_user(treasury.emails["tomas"]), payout, totp_code(treasury.totp_secrets["tomas"]), utcnow())
+        db.session.rollback()
+        assert "disagrees with the circle's ledger" in str(refused.value)
+        assert field in str(refused.value) and stored in str(refused.value)
+        payout = get_payout(payout_id)
+        assert payout.status == "awaiting_approval" and payout.approvals_count == 0
+        assert ledger_actions(treasury.circle_id) == before
