@@ -11,10 +11,9 @@ tests/rules/test_approval.py works examples through and compares the funded set 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
-from fundcircle.money import format_minor
-from fundcircle.voting.quadratic import BallotError, Candidate, Outcome, Tally, quorum_met
+from fundcircle.voting.quadratic import GREEDY_THRESHOLD, BallotError, Candidate, Outcome, Tally, greedy_by_score
 
 __all__ = [
     "GREEDY_THRESHOLD",
@@ -26,9 +25,6 @@ __all__ = [
     "greedy_by_score",
     "tally",
 ]
-
-#: Only proposals scoring above this are funded: Pabulib's `greedy-threshold` rule with this threshold.
-GREEDY_THRESHOLD = 0
 
 
 def check_ballot(approved: Iterable[int], *, proposal_ids: Collection[int], max_approvals: int | None) -> int:
@@ -52,43 +48,6 @@ def check_ballot(approved: Iterable[int], *, proposal_ids: Collection[int], max_
             f"{max_approvals} this round allows."
         )
     return len(seen)
-
-
-def greedy_by_score(
-    scores: Mapping[int, int],
-    candidates: Sequence[Candidate],
-    *,
-    cast: int,
-    budget_minor: int,
-    currency: str,
-    eligible_voters: int,
-    quorum_percent: int,
-    nothing_reason: str,
-) -> Tally:
-    """Greedy allocation with threshold 0 over given scores; shared by approval and cumulative voting.
-
-    `nothing_reason` is what a proposal scoring GREEDY_THRESHOLD or less is told ("no approvals", "no points").
-    """
-    met = quorum_met(cast, eligible_voters, quorum_percent)
-    ordered = sorted(candidates, key=lambda c: (-scores[c.id], c.amount_minor, c.submitted_order, c.id))
-    left = budget_minor
-    outcomes = []
-    for rank, candidate in enumerate(ordered, start=1):
-        score = scores[candidate.id]
-        funded = False
-        if not met:
-            reason = f"no quorum: {cast} of {eligible_voters} circle members voted, {quorum_percent}% needed"
-        elif score <= GREEDY_THRESHOLD:
-            reason = nothing_reason
-        elif candidate.amount_minor <= left:
-            funded, left = True, left - candidate.amount_minor
-            reason = "funded"
-        else:
-            reason = (
-                f"skipped: needs {format_minor(candidate.amount_minor, currency)}, {format_minor(left, currency)} left"
-            )
-        outcomes.append(Outcome(candidate.id, score, candidate.amount_minor, funded, reason, rank))
-    return Tally(cast, eligible_voters, quorum_percent, met, budget_minor, budget_minor - left, tuple(outcomes))
 
 
 def tally(

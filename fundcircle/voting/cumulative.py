@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from fundcircle.voting.approval import greedy_by_score
-from fundcircle.voting.quadratic import BallotError, Candidate, Outcome, Tally
+from fundcircle.voting.quadratic import BallotError, Candidate, Outcome, Tally, greedy_by_score, sum_scores
 
 __all__ = ["BallotError", "Candidate", "Outcome", "Tally", "ballot_cost", "check_ballot", "tally"]
 
@@ -56,13 +55,7 @@ def tally(
     The result does not depend on the order of the ballots or of the candidates. Points for proposals that are not
     candidates (withdrawn since) are ignored.
     """
-    scores = {candidate.id: 0 for candidate in candidates}
-    cast = 0
-    for ballot in ballots:
-        cast += 1
-        for proposal_id, count in ballot.items():
-            if proposal_id in scores:
-                scores[proposal_id] += count
+    scores, cast = sum_scores(ballots, candidates)
     return greedy_by_score(
         scores,
         candidates,

@@ -84,6 +84,61 @@ def quorum_met(ballots_cast: int, eligible_voters: int, quorum_percent: int) -> 
     return ballots_cast * 100 >= quorum_percent * eligible_voters
 
 
+#: Only proposals scoring above this are funded, by every greedy rule here: Pabulib's `greedy-threshold` rule with
+#: this threshold.
+GREEDY_THRESHOLD = 0
+
+
+def sum_scores(ballots: Iterable[Mapping[int, int]], candidates: Sequence[Candidate]) -> tuple[dict[int, int], int]:
+    """Each candidate's score (the sum of what the ballots give it) and the number of ballots. What ballots give
+    proposals that are not candidates (withdrawn since) is ignored."""
+    scores = {candidate.id: 0 for candidate in candidates}
+    cast = 0
+    for ballot in ballots:
+        cast += 1
+        for proposal_id, count in ballot.items():
+            if proposal_id in scores:
+                scores[proposal_id] += count
+    return scores, cast
+
+
+def greedy_by_score(
+    scores: Mapping[int, int],
+    candidates: Sequence[Candidate],
+    *,
+    cast: int,
+    budget_minor: int,
+    currency: str,
+    eligible_voters: int,
+    quorum_percent: int,
+    nothing_reason: str = "score not above 0",
+) -> Tally:
+    """With quorum, fund the candidates scoring above GREEDY_THRESHOLD in order (highest score, then smaller amount,
+    then earlier submission, then smaller id), each in full if it fits in what is left, otherwise skipped. Shared by
+    quadratic, cumulative and approval voting; `nothing_reason` is what a proposal at or below the threshold is told.
+    """
+    met = quorum_met(cast, eligible_voters, quorum_percent)
+    ordered = sorted(candidates, key=lambda c: (-scores[c.id], c.amount_minor, c.submitted_order, c.id))
+    left = budget_minor
+    outcomes = []
+    for rank, candidate in enumerate(ordered, start=1):
+        score = scores[candidate.id]
+        funded = False
+        if not met:
+            reason = f"no quorum: {cast} of {eligible_voters} circle members voted, {quorum_percent}% needed"
+        elif score <= GREEDY_THRESHOLD:
+            reason = nothing_reason
+        elif candidate.amount_minor <= left:
+            funded, left = True, left - candidate.amount_minor
+            reason = "funded"
+        else:
+            reason = (
+                f"skipped: needs {format_minor(candidate.amount_minor, currency)}, {format_minor(left, currency)} left"
+            )
+        outcomes.append(Outcome(candidate.id, score, candidate.amount_minor, funded, reason, rank))
+    return Tally(cast, eligible_voters, quorum_percent, met, budget_minor, budget_minor - left, tuple(outcomes))
+
+
 def tally(
     ballots: Iterable[Mapping[int, int]],
     candidates: Sequence[Candidate],
@@ -98,30 +153,13 @@ def tally(
     The result does not depend on the order of the ballots or of the candidates. Votes for proposals that are not
     candidates (withdrawn since) are ignored.
     """
-    scores = {candidate.id: 0 for candidate in candidates}
-    cast = 0
-    for ballot in ballots:
-        cast += 1
-        for proposal_id, count in ballot.items():
-            if proposal_id in scores:
-                scores[proposal_id] += count
-    met = quorum_met(cast, eligible_voters, quorum_percent)
-    ordered = sorted(candidates, key=lambda c: (-scores[c.id], c.amount_minor, c.submitted_order, c.id))
-    left = budget_minor
-    outcomes = []
-    for rank, candidate in enumerate(ordered, start=1):
-        score = scores[candidate.id]
-        funded = False
-        if not met:
-            reason = f"no quorum: {cast} of {eligible_voters} circle members voted, {quorum_percent}% needed"
-        elif score <= 0:
-            reason = "score not above 0"
-        elif candidate.amount_minor <= left:
-            funded, left = True, left - candidate.amount_minor
-            reason = "funded"
-        else:
-            reason = (
-                f"skipped: needs {format_minor(candidate.amount_minor, currency)}, {format_minor(left, currency)} left"
-            )
-        outcomes.append(Outcome(candidate.id, score, candidate.amount_minor, funded, reason, rank))
-    return Tally(cast, eligible_voters, quorum_percent, met, budget_minor, budget_minor - left, tuple(outcomes))
+    scores, cast = sum_scores(ballots, candidates)
+    return greedy_by_score(
+        scores,
+        candidates,
+        cast=cast,
+        budget_minor=budget_minor,
+        currency=currency,
+        eligible_voters=eligible_voters,
+        quorum_percent=quorum_percent,
+    )
