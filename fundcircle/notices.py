@@ -64,10 +64,26 @@ class FailedNotice(Base):
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def queue_notice(user: Recipient, subject: str, body: str, *, circle_id: int | None) -> None:
+#: What a notice is about, one code per kind of event (a person's preferences and the inbox group by it).
+NOTICE_KINDS = (
+    "round.phase_changed",
+    "comment.answered",
+    "comment.replied",
+    "comment.followed",
+    "member.treasurer_granted",
+    "payout.needs_treasurer",
+)
+
+
+def queue_notice(
+    user: Recipient, subject: str, body: str, *, kind: str, circle_id: int | None, url: str | None
+) -> None:
     """Tell `user` by e-mail after the commit, unless they turned notices off; one notice per person and subject,
-    since a phase change tells thousands of people in a large circle. `circle_id` is the circle the notice is
-    about, whose ledger checkpoint the mail carries (None: none)."""
+    since a phase change tells thousands of people in a large circle. `kind` is one of NOTICE_KINDS; `circle_id` is
+    the circle the notice is about, whose ledger checkpoint the mail carries (None: none); `url` is the page where
+    the person can act on it."""
+    if kind not in NOTICE_KINDS:
+        raise ValueError(f"unknown notice kind {kind!r}")
     if not user.email_notices:
         return
     to = user.email

@@ -229,7 +229,14 @@ def _treasurer_granted(
         f"{external_url('circles.members', circle_id=circle.id)}\n"
     )
     for person in _treasurers_and_admins(circle):
-        queue_notice(person, subject, body, circle_id=circle.id)
+        queue_notice(
+            person,
+            subject,
+            body,
+            kind="member.treasurer_granted",
+            circle_id=circle.id,
+            url=external_url("circles.members", circle_id=circle.id),
+        )
 
 
 def _treasurers_and_admins(circle: Circle) -> list[User]:

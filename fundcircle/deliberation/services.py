@@ -80,7 +80,12 @@ def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None,
             f"Your question on “{title}” was answered" if answered else f"{actor.name} replied to you on “{title}”"
         )
         queue_notice(
-            parent.author, subject, f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n", circle_id=proposal.round.circle_id
+            parent.author,
+            subject,
+            f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n",
+            kind="comment.answered" if answered else "comment.replied",
+            circle_id=proposal.round.circle_id,
+            url=link,
         )
         told.add(parent.author_id)
     followers = db.session.scalars(
@@ -94,7 +99,9 @@ def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None,
                 follower,
                 f"New comment on “{title}”",
                 f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n",
+                kind="comment.followed",
                 circle_id=proposal.round.circle_id,
+                url=link,
             )
             told.add(follower.id)
 

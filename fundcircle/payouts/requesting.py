@@ -263,7 +263,9 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
             "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
             + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it:"
             f"\n{link}\n",
+            kind="payout.needs_treasurer",
             circle_id=payout.circle_id,
+            url=link,
         )  # fmt: skip
     commit_and_send()
     return payout

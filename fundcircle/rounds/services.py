@@ -296,7 +296,9 @@ def _notify_phase_change(round_: Round) -> None:
             person,
             f"{round_.title}: now {label.lower()}",
             f"The round “{round_.title}” of {round_.circle.name} is now: {label}.\n\n{link}\n",
+            kind="round.phase_changed",
             circle_id=round_.circle_id,
+            url=link,
         )
 
 
