@@ -1,4 +1,5 @@
-"""The voting's part of the JSON API: quadratic ballots, and every round's results and their exports."""
+"""The voting's part of the JSON API: quadratic, approval and cumulative ballots, and every round's results and
+their exports."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from fundcircle.voting.pabulib_export import export_pabulib
 from fundcircle.voting.schemas import BallotInSchema, BallotOutSchema, ResultsSchema
 from fundcircle.voting.views import results_csv_text
 
-blp = api_blueprint("voting", __name__, "Quadratic ballots, and the results of every round")
+blp = api_blueprint("voting", __name__, "Quadratic, approval and cumulative ballots, and the results of every round")
 
 
 @blp.route("/rounds/<int:round_id>/ballot", methods=["GET"])
 @requires(circle_role("circle"))
 @blp.response(200, BallotOutSchema)
 def get_ballot(round_id: int) -> Round:
-    """Your ballot in a quadratic round (empty before you save one)."""
+    """Your ballot in a voting round (empty before you save one)."""
     return get_round(round_id)
 
 
@@ -33,7 +34,8 @@ def get_ballot(round_id: int) -> Round:
 @blp.arguments(BallotInSchema)
 @blp.response(200, BallotOutSchema)
 def put_ballot(data: dict[str, Any], round_id: int) -> Round:
-    """Replace your ballot whole. A ballot over your credits is refused whole, saying by how much."""
+    """Replace your ballot whole. A ballot over your credits or points, or with more approvals than the round
+    allows, is refused whole, saying by how much."""
     round_ = get_round(round_id)
     services.cast_ballot(current_user, round_, {int(key): count for key, count in data["votes"].items()}, utcnow())
     return round_

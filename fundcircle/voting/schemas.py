@@ -22,7 +22,11 @@ class BallotInSchema(Schema):
         keys=fields.String(),
         values=StrictInteger(),
         required=True,
-        metadata={"description": 'Votes per proposal id, e.g. {"12": 3, "15": -1}; it replaces your ballot whole'},
+        metadata={
+            "description": 'Per proposal id: votes in a quadratic round, e.g. {"12": 3, "15": -1}; points in a '
+            'cumulative round; 1 for each approved proposal in an approval round, e.g. {"12": 1}. It replaces your '
+            "ballot whole"
+        },
     )
 
     @pre_load
@@ -40,6 +44,11 @@ class BallotInSchema(Schema):
             raise ValidationError(f"Proposal ids are whole numbers, not {', '.join(bad)}.")
 
 
+def _spent(round_: Round, votes: dict[int, int]) -> int:
+    """What a ballot spends: n×n credits for n votes (quadratic), its points, or its approvals."""
+    return ballot_cost(votes) if round_.method == "quadratic" else sum(votes.values())
+
+
 class BallotOutSchema(Schema):
     """The signed-in member's ballot in a `Round`."""
 
@@ -50,11 +59,16 @@ class BallotOutSchema(Schema):
         metadata={"type": "object", "additionalProperties": {"type": "integer"}},
     )
     credits = fields.Integer(attribute="round.credits", required=True)
+    method = fields.String(attribute="round.method", required=True, metadata={"description": "The ballot type"})
     credits_spent = fields.Function(
-        lambda parts: ballot_cost(parts["votes"]), required=True, metadata={"type": "integer"}
+        lambda parts: _spent(parts["round"], parts["votes"]),
+        required=True,
+        metadata={"type": "integer", "description": "Credits, points, or the number of approvals"},
     )
     credits_left = fields.Function(
-        lambda parts: parts["round"].credits - ballot_cost(parts["votes"]), required=True, metadata={"type": "integer"}
+        lambda parts: parts["round"].credits - _spent(parts["round"], parts["votes"]),
+        required=True,
+        metadata={"type": "integer", "description": "Of the credits or points (approval rounds: of `credits`)"},
     )
     revision = fields.Function(
         _of("ballot", "revision"),
@@ -104,6 +118,15 @@ class ResultsSchema(Schema):
 
     round_id = fields.Integer(attribute="round.id", required=True)
     method = fields.String(attribute="round.method", required=True)
+    allocation_rule = fields.Function(
+        lambda parts: parts["round"].allocation_rule if parts["round"].method != "consent" else None,
+        required=True,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "greedy or equal_shares for a voting round; null for a consent round",
+        },
+    )
     decided = fields.Function(lambda parts: parts["tally"] is not None, required=True, metadata={"type": "boolean"})
     currency = fields.String(attribute="round.currency", required=True)
     budget_minor = fields.Integer(attribute="round.budget_minor", required=True)

@@ -14,7 +14,7 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
 from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
-from fundcircle.rounds.models import Round
+from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.services import get_round
 from fundcircle.rounds.views import round_page
 from fundcircle.spreadsheets import spreadsheet_safe
@@ -35,21 +35,28 @@ def result_of_round(round_: Round) -> dict[str, Any]:
     return {"tally": db.session.get(RoundTally, round_.id)}
 
 
+#: What a saved ballot spent, by ballot type.
+SPENT_WORDS = {"quadratic": "{} credits", "cumulative": "{} points", "approval": "{} approved"}
+
 #: Ballots shown on one page of the results, and proposals in the chart (the table below it lists them all).
 BALLOTS_PER_PAGE = 100
 CHART_ROWS = 50
 
 
 def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dict[int, int], dict[int, str]]:
-    """The votes typed in the form; a field that is not a whole number gets a message of its own."""
+    """The votes (or points) typed in the form, or the approvals ticked; a field that is not a whole number gets a
+    message of its own."""
     votes: dict[int, int] = {}
     errors: dict[int, str] = {}
+    if round_.method == "approval":
+        return {line.proposal_id: 1 if request.form.get(f"approve-{line.proposal_id}") else 0 for line in lines}, {}
+    unit = "points" if round_.method == "cumulative" else "votes"
     for line in lines:
         text = request.form.get(f"votes-{line.proposal_id}", "0").strip() or "0"
         try:
             votes[line.proposal_id] = int(text)
         except ValueError:
-            errors[line.proposal_id] = f"“{text}” is not a whole number of votes."
+            errors[line.proposal_id] = f"“{text}” is not a whole number of {unit}."
     return votes, errors
 
 
@@ -65,7 +72,7 @@ def ballot(round_id: int) -> Any:
         votes, field_errors = _votes_from_form(round_, lines)
         lines = services.ballot_lines(round_, votes)
         if field_errors:
-            status, message = 422, "Some numbers of votes are not whole numbers; nothing was saved."
+            status, message = 422, "Some numbers are not whole numbers; nothing was saved."
         elif request.form.get("action") == "save":
             try:
                 saved_ballot = services.cast_ballot(current_user, round_, votes, utcnow())
@@ -73,10 +80,8 @@ def ballot(round_id: int) -> Any:
                 refuse()
                 status, message = error.status, error.message
             else:
-                flash(
-                    f"Your ballot is saved ({saved_ballot.credits_spent} credits). Receipt: {saved_ballot.receipt}",
-                    "success",
-                )
+                spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
+                flash(f"Your ballot is saved ({spent}). Receipt: {saved_ballot.receipt}", "success")
                 return redirect(url_for("voting.ballot", round_id=round_id))
     elif request.method == "POST":
         status, message = 400, "The form had expired; nothing was saved. Try again."
@@ -97,7 +102,7 @@ def ballot(round_id: int) -> Any:
             ballot=mine,
             turnout=(cast, eligible),
             phase_now=phase,
-            voting_open=phase == "deciding" and round_.method == "quadratic",
+            voting_open=phase == "deciding" and round_.method in VOTING_METHODS,
         ),
         status,
     )

@@ -170,10 +170,10 @@ def test_the_result_is_final_whatever_changes_afterwards(app: Flask) -> None:
     assert late.status_code == 409
     with app.app_context():
         from fundcircle.errors import Conflict
-        from fundcircle.voting.services import decide_quadratic
+        from fundcircle.voting.services import decide_by_votes
 
         with pytest.raises(Conflict):
-            decide_quadratic(None, db.session.get(Round, world.round_id), utcnow())
+            decide_by_votes(None, db.session.get(Round, world.round_id), utcnow())
         db.session.rollback()
         # even a changed ballot row in the database does not move the stored result
         db.session.execute(BallotVote.__table__.update().values(votes=1))
