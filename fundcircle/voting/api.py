@@ -65,13 +65,15 @@ def get_results_csv(round_id: int) -> Response:
 @blp.response(
     200,
     content_type="text/plain",
-    description="The round in the Pabulib format (pabulib.org/format): META, PROJECTS with cost, votes, score and "
-    "selected, and VOTES as cumulative points (scoring points, negative for votes against, when the round allowed "
-    "them), by decreasing points; ballots with no points are not listed; a secret ballot's voters are anonymous "
-    "labels",
+    description="The round in the Pabulib format (pabulib.org/format): META with the spec's `vote_type` and `rule` "
+    "for the round's ballots and allocation rule (greedy-threshold, equalshares/add1, or unknown when equal "
+    "shares' completion funded a project), PROJECTS with cost, votes, score (not for approval ballots) and "
+    "selected, and VOTES as approvals, or as cumulative points (scoring points, negative for votes against, when "
+    "the round allowed them), by decreasing points; ballots with no points are not listed; a secret ballot's "
+    "voters are anonymous labels",
 )
 def get_results_pabulib(round_id: int) -> Response:
-    """A decided quadratic round as a Pabulib `.pb` file.
+    """A decided voting round as a Pabulib `.pb` file.
 
     For researchers' tools (pabutools) to read the round and recompute its outcome; the official pabulib-checker
     accepts it. 409 before the round is decided and for a consent round.

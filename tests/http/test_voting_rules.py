@@ -24,6 +24,7 @@ from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot, ProposalResult
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_token, make_user
+from tests.pabulib_checker import assert_checker_accepts
 
 API = "/api/v1"
 
@@ -131,6 +132,9 @@ def _check_result(
         assert "of the 600.00 EUR it needs" in by_letter["A"]["reason"]
     else:
         assert by_letter["C"]["reason"].startswith("skipped: needs 400.00 EUR")
+    exported = client.json_call("GET", f"{API}/rounds/{round_id}/results.pb", token=world.admin_token)
+    assert exported.status_code == 200
+    _check_export(exported.get_data(as_text=True), method, rule)
     client.login(world.admin_email)
     page = client.get(f"/rounds/{round_id}/results").get_data(as_text=True)
     for row in by_letter.values():
@@ -145,6 +149,21 @@ def _check_result(
         assert published["allocation_rule"] == rule and published["method"] == method
         stored = db.session.scalars(select(ProposalResult).where(ProposalResult.round_id == round_id)).all()
         assert {r.proposal_id for r in stored if r.funded} == {ids[letter] for letter in FUNDED[rule]}
+
+
+def _check_export(text: str, method: str, rule: str) -> None:
+    """The round's Pabulib file has the spec's keys for its ballot type and rule, and the official checker accepts
+    it (for approval ballots under equal shares, the checker recomputes the outcome itself)."""
+    warnings = assert_checker_accepts(text)
+    meta = dict(line.split(";", 1) for line in text.split("PROJECTS")[0].splitlines()[2:])
+    assert meta["vote_type"] == ("approval" if method == "approval" else "cumulative")
+    assert meta["rule"] == ("equalshares/add1" if rule == "equal_shares" else "greedy-threshold")
+    if method == "approval":
+        assert meta["max_length"] == "2" and "max_points" not in meta
+        assert "voter_id;vote\n" in text
+    else:
+        assert meta["max_sum_points"] == ("17" if method == "quadratic" else "10")  # 6, 6 and 5 votes cost 97
+    assert not any("rule not followed" in kind for kind in warnings), warnings
 
 
 @pytest.mark.parametrize("rule", ["greedy", "equal_shares"])
