@@ -15,7 +15,8 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import get_round
 from fundcircle.voting import services
 from fundcircle.voting.pabulib_export import export_pabulib
-from fundcircle.voting.schemas import BallotInSchema, BallotOutSchema, ResultsSchema
+from fundcircle.voting.replay import Replay
+from fundcircle.voting.schemas import BallotInSchema, BallotOutSchema, ReplaySchema, ResultsSchema
 from fundcircle.voting.views import results_csv_text
 
 blp = api_blueprint("voting", __name__, "Quadratic, approval and cumulative ballots, and the results of every round")
@@ -84,3 +85,12 @@ def get_results_pabulib(round_id: int) -> Response:
         mimetype="text/plain",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}.pb"'},
     )
+
+
+@blp.route("/rounds/<int:round_id>/replay", methods=["GET"])
+@requires(circle_role())
+@blp.response(200, ReplaySchema)
+def get_replay(round_id: int) -> Replay:
+    """What every allocation rule would fund with a decided voting round's ballots: a replay, never a decision
+    (nothing is funded, paid or recorded). 409 for a consent round or one not decided yet."""
+    return services.replay_of_round(get_round(round_id))

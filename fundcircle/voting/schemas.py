@@ -10,6 +10,7 @@ from fundcircle.fields import INT_LIMIT, StrictInteger
 from fundcircle.rounds.models import Round
 from fundcircle.voting import services
 from fundcircle.voting.quadratic import ballot_cost
+from fundcircle.voting.replay import Replay
 
 
 def _of(name: str, attribute: str) -> Any:
@@ -150,3 +151,44 @@ class ResultsSchema(Schema):
     def _stored_result(self, round_: Round, **_: Any) -> dict[str, Any]:
         tally, rows = services.result_of(round_) or (None, [])
         return {"round": round_, "tally": tally, "rows": rows}
+
+
+class ReplayOutcomeSchema(Schema):
+    rank = fields.Integer(required=True)
+    proposal_id = fields.Integer(required=True)
+    score = fields.Integer(required=True)
+    funded = fields.Boolean(required=True, metadata={"description": "Would be funded by this rule (a replay)"})
+    reason = fields.String(required=True)
+
+
+class ReplayRuleSchema(Schema):
+    rule = fields.String(required=True, metadata={"description": "greedy or equal_shares"})
+    funded_minor = fields.Integer(required=True)
+    outcomes = fields.List(fields.Nested(ReplayOutcomeSchema), required=True)
+
+
+class ReplaySchema(Schema):
+    """What every allocation rule would fund with a decided round's ballots: a replay, never a decision."""
+
+    replay = fields.Constant(True, required=True, metadata={"type": "boolean", "enum": [True]})
+    title = fields.String(required=True)
+    ballot_type = fields.String(required=True)
+    currency = fields.String(required=True)
+    budget_minor = fields.Integer(required=True)
+    ballots_cast = fields.Integer(required=True)
+    rules = fields.List(fields.Nested(ReplayRuleSchema), required=True)
+
+    @pre_dump
+    def _by_rule(self, replay: Replay, **_: Any) -> dict[str, Any]:
+        return {
+            "replay": True,
+            "title": replay.title,
+            "ballot_type": replay.ballot_type,
+            "currency": replay.currency,
+            "budget_minor": replay.budget_minor,
+            "ballots_cast": replay.ballots_cast,
+            "rules": [
+                {"rule": rule, "funded_minor": result.funded_minor, "outcomes": result.outcomes}
+                for rule, result in replay.results.items()
+            ],
+        }

@@ -31,6 +31,7 @@ from fundcircle.rounds.services import deciders
 from fundcircle.voting import approval, cumulative, quadratic, rules
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 from fundcircle.voting.quadratic import BallotError, Candidate
+from fundcircle.voting.replay import Replay, ReplayProject, replay
 
 
 @dataclass(frozen=True)
@@ -475,3 +476,42 @@ def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) ->
         if proposal_id is not None:
             entry[1][proposal_id] = votes
     return list(ballots.values())
+
+
+def replay_of_round(round_: Round) -> Replay:
+    """A decided voting round's counted ballots under every allocation rule: what each would have funded. Reads
+    only: a replay funds nothing and is never a decision (fundcircle.voting.replay).
+
+    :raises Conflict: for a consent round, or a round that is not decided yet.
+    """
+    if round_.method not in VOTING_METHODS:
+        raise Conflict("This round decided by consent: it has no ballots to replay under another rule.")
+    stored = result_of(round_)
+    if stored is None:
+        raise Conflict("The round is not decided yet; a replay shows a decided round under another rule.")
+    tally, _ = stored
+    rows = db.session.scalars(
+        select(ProposalResult)
+        .join(Proposal, Proposal.id == ProposalResult.proposal_id)
+        .where(ProposalResult.round_id == round_.id)
+        .order_by(Proposal.submitted_at, Proposal.id)
+    ).all()
+    projects = [ReplayProject(row.proposal_id, row.title, row.amount_minor) for row in rows]
+    query = select(Ballot.id).where(Ballot.round_id == round_.id)
+    if not_counted := not_counted_receipts(round_):
+        query = query.where(Ballot.receipt.not_in(not_counted))
+    ballots: dict[int, dict[int, int]] = {ballot_id: {} for ballot_id in db.session.scalars(query.order_by(Ballot.id))}
+    for ballot_id, proposal_id, votes in db.session.execute(
+        select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes).where(
+            BallotVote.ballot_id.in_(list(ballots))
+        )
+    ):
+        ballots[ballot_id][proposal_id] = votes
+    return replay(
+        round_.title,
+        round_.method,
+        projects,
+        list(ballots.values()),
+        budget_minor=tally.budget_minor,
+        currency=tally.currency,
+    )

@@ -4,7 +4,7 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from fundcircle.access import circle_role, current_membership, requires
@@ -22,6 +22,8 @@ from fundcircle.unit_of_work import refuse
 from fundcircle.voting import services
 from fundcircle.voting.chart import budget_line, score_chart
 from fundcircle.voting.models import RoundTally
+from fundcircle.voting.pabulib_import import PabulibImportError, parse_pabulib
+from fundcircle.voting.replay import Replay, ReplayError, replay_of_file
 
 bp = Blueprint("voting", __name__)
 
@@ -168,3 +170,54 @@ def results_csv(round_id: int) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=round-{round_id}-results.csv"},
     )
+
+
+#: Every allocation rule, as a replay's page names it.
+RULE_NAMES = {"greedy": "Greedy by score", "equal_shares": "The method of equal shares"}
+
+
+def _replay_page(
+    replay: Replay | None, *, source: str, status: int = 200, message: str | None = None, **more: Any
+) -> Any:
+    return (
+        render_template(
+            "voting/replay.html", replay=replay, source=source, message=message, rule_names=RULE_NAMES, **more
+        ),
+        status,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/replay")
+@requires(circle_role())
+def replay_round(round_id: int) -> Any:
+    """A decided round's ballots under every allocation rule: a replay, never a decision."""
+    round_ = get_round(round_id)
+    try:
+        replay = services.replay_of_round(round_)
+    except FundCircleError as error:
+        return _replay_page(None, source="round", status=error.status, message=error.message, round=round_,
+                            circle=round_.circle)  # fmt: skip
+    return _replay_page(replay, source="round", round=round_, circle=round_.circle)
+
+
+@bp.route("/circles/<int:circle_id>/replay", methods=["GET", "POST"])
+@requires(circle_role("admin"))
+def replay_file(circle_id: int) -> Any:
+    """An admin uploads a Pabulib file and sees what each rule would fund; nothing is stored."""
+    circle = g.circle
+    form = ConfirmForm()
+    if request.method == "GET":
+        return _replay_page(None, source="file", circle=circle, form=form)
+    if not form.validate_on_submit():
+        return _replay_page(None, source="file", status=400, message="The form had expired; try again.",
+                            circle=circle, form=form)  # fmt: skip
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _replay_page(None, source="file", status=422, message="Choose a Pabulib (.pb) file to replay.",
+                            circle=circle, form=form)  # fmt: skip
+    try:
+        replay = replay_of_file(parse_pabulib(upload.read()), default_currency=circle.currency)
+    except (PabulibImportError, ReplayError) as error:
+        return _replay_page(None, source="file", status=422, message=f"The file cannot be replayed: {error}",
+                            circle=circle, form=form)  # fmt: skip
+    return _replay_page(replay, source="file", circle=circle, form=form, filename=upload.filename)

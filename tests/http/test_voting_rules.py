@@ -305,3 +305,163 @@ def test_the_round_form_offers_ballot_type_and_rule_each_explained(app: Flask, c
     assert bad.status_code == 400
     with app.app_context():
         assert db.session.scalars(select(Round)).all() == []
+
+
+# --- replays: another rule on a past round, or a Pabulib file ---------------------------------------------------
+
+#: Written by hand in the spec's format (pabulib.org/format): the same ballots as VOTES["approval"].
+HAND_WRITTEN_PB = """META
+key;value
+description;Riverside's spring ballots, by hand
+country;Worldwide
+unit;Riverside
+instance;2026
+num_projects;3
+num_votes;3
+budget;1000
+vote_type;approval
+rule;greedy
+currency;EUR
+date_begin;01.03.2026
+date_end;31.03.2026
+PROJECTS
+project_id;cost;votes;name
+a;600;2;Tool library
+b;400;2;Seed library
+c;400;1;Language evenings
+VOTES
+voter_id;vote
+v1;a,b
+v2;a,b
+v3;c
+"""
+
+
+def _state(app: Flask) -> tuple[int, int, int]:
+    """The ledger's length, the stored results and the payouts: a replay changes none of them."""
+    from fundcircle.payouts.models import Payout
+
+    with app.app_context():
+        return (
+            len(db.session.scalars(select(LedgerEntry.id)).all()),
+            len(db.session.scalars(select(ProposalResult.proposal_id)).all()),
+            len(db.session.scalars(select(Payout.id)).all()),
+        )
+
+
+def _decided_through_api(
+    app: Flask, client: Client, world: World, method: str, rule: str
+) -> tuple[int, dict[str, int]]:
+    round_id = client.json_call(
+        "POST", f"{API}/circles/{world.circle_id}/rounds", _settings(method, rule), token=world.admin_token
+    ).get_json()["id"]
+    ids = _add_proposals(app, round_id, world)
+    for phase in ("deliberation", "deciding"):
+        client.json_call("POST", f"{API}/rounds/{round_id}/advance", {"to": phase}, token=world.admin_token)
+    for token, votes in zip(world.voter_tokens, VOTES[method], strict=True):
+        body = {"votes": {str(ids[letter]): count for letter, count in votes.items()}}
+        assert client.json_call("PUT", f"{API}/rounds/{round_id}/ballot", body, token=token).status_code == 200
+    client.json_call("POST", f"{API}/rounds/{round_id}/advance", {"to": "decided"}, token=world.admin_token)
+    return round_id, ids
+
+
+def test_a_decided_round_replays_under_the_other_rule_and_nothing_changes(
+    app: Flask, client: Client, world: World
+) -> None:
+    round_id, ids = _decided_through_api(app, client, world, "approval", "greedy")
+    before = _state(app)
+    replay = client.json_call("GET", f"{API}/rounds/{round_id}/replay", token=world.voter_tokens[2])
+    assert replay.status_code == 200
+    payload = replay.get_json()
+    assert payload["replay"] is True and payload["ballot_type"] == "approval" and payload["ballots_cast"] == 3
+    letters = {pid: letter for letter, pid in ids.items()}
+    for by_rule in payload["rules"]:
+        funded = {letters[o["proposal_id"]] for o in by_rule["outcomes"] if o["funded"]}
+        assert funded == FUNDED[by_rule["rule"]]
+    client.login(world.voter_emails[2])
+    results = client.get(f"/rounds/{round_id}/results").get_data(as_text=True)
+    assert f"/rounds/{round_id}/replay" in results
+    page = client.get(f"/rounds/{round_id}/replay").get_data(as_text=True)
+    assert "A replay, not a decision." in page and "stays as it is" in page
+    assert "funded: 2 supporters each paid 200.00" in page and "skipped: needs 400.00 EUR" in page
+    assert _state(app) == before
+    stored = client.json_call("GET", f"{API}/rounds/{round_id}/results", token=world.admin_token).get_json()
+    assert {letters[r["proposal_id"]] for r in stored["proposals"] if r["funded"]} == FUNDED["greedy"]
+
+
+def test_a_round_that_is_not_decided_has_no_replay(app: Flask, client: Client, world: World) -> None:
+    round_id = client.json_call(
+        "POST", f"{API}/circles/{world.circle_id}/rounds", _settings("cumulative", "greedy"), token=world.admin_token
+    ).get_json()["id"]
+    refused = client.json_call("GET", f"{API}/rounds/{round_id}/replay", token=world.admin_token)
+    assert refused.status_code == 409 and "not decided yet" in str(refused.get_json())
+
+
+def test_an_admin_replays_a_hand_written_pabulib_file_and_nothing_is_stored(
+    app: Flask, client: Client, world: World
+) -> None:
+    import io
+
+    before = _state(app)
+    client.login(world.admin_email)
+    form = client.get(f"/circles/{world.circle_id}/replay").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form and "A replay, not a decision." in form
+    response = client.post_form(
+        f"/circles/{world.circle_id}/replay",
+        {"file": (io.BytesIO(HAND_WRITTEN_PB.encode()), "spring.pb")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert "Riverside&#39;s spring ballots, by hand" in page and "3 ballots (approval)" in page
+    greedy, shares = page.split('id="rule-equal_shares"')
+    assert "Would fund 1,000.00 EUR" in greedy and "Language evenings" in greedy
+    assert "funded: 2 supporters each paid 200.00" in shares and "Would fund 800.00 EUR" in shares
+    assert _state(app) == before
+
+
+def test_a_file_exported_by_a_round_replays_to_the_round_s_own_outcome(
+    app: Flask, client: Client, world: World
+) -> None:
+    import io
+
+    round_id, _ = _decided_through_api(app, client, world, "cumulative", "equal_shares")
+    exported = client.json_call("GET", f"{API}/rounds/{round_id}/results.pb", token=world.admin_token)
+    client.login(world.admin_email)
+    response = client.post_form(
+        f"/circles/{world.circle_id}/replay",
+        {"file": (io.BytesIO(exported.get_data()), "round.pb")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    greedy, shares = page.split('id="rule-equal_shares"')
+    assert "Would fund 1,000.00 EUR" in greedy and "Would fund 800.00 EUR" in shares
+    assert "funded: 2 supporters each paid 200.00" in shares
+
+
+def test_a_file_that_cannot_be_replayed_is_refused_saying_where(app: Flask, client: Client, world: World) -> None:
+    import io
+
+    client.login(world.admin_email)
+    broken = HAND_WRITTEN_PB.replace("b;400;2;Seed library", "b;four hundred;2;Seed library")
+    response = client.post_form(
+        f"/circles/{world.circle_id}/replay",
+        {"file": (io.BytesIO(broken.encode()), "broken.pb")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "The file cannot be replayed: Line 18: project b" in response.get_data(as_text=True)
+    ordinal = HAND_WRITTEN_PB.replace("vote_type;approval", "vote_type;ordinal")
+    refused = client.post_form(
+        f"/circles/{world.circle_id}/replay",
+        {"file": (io.BytesIO(ordinal.encode()), "ordinal.pb")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422 and "vote_type is ordinal" in refused.get_data(as_text=True)
+    none = client.post_form(f"/circles/{world.circle_id}/replay", {})
+    assert none.status_code == 422 and "Choose a Pabulib (.pb) file" in none.get_data(as_text=True)
+    voter = app.test_client()
+    assert isinstance(voter, Client)
+    voter.login(world.voter_emails[0])
+    assert voter.get(f"/circles/{world.circle_id}/replay").status_code == 403
