@@ -465,3 +465,15 @@ def test_a_file_that_cannot_be_replayed_is_refused_saying_where(app: Flask, clie
     assert isinstance(voter, Client)
     voter.login(world.voter_emails[0])
     assert voter.get(f"/circles/{world.circle_id}/replay").status_code == 403
+
+
+def test_the_openapi_document_lists_the_replay_and_the_new_settings(client: Client) -> None:
+    document = client.get(f"{API}/openapi.json").get_json()
+    assert "get" in document["paths"]["/api/v1/rounds/{round_id}/replay"]
+    schemas = document["components"]["schemas"]
+    create = next(schema for name, schema in schemas.items() if name.startswith("RoundCreate"))
+    assert set(create["properties"]["method"]["enum"]) == {"quadratic", "approval", "cumulative", "consent"}
+    assert set(create["properties"]["allocation_rule"]["enum"]) == {"greedy", "equal_shares"}
+    assert "max_approvals" in create["properties"]
+    results = next(schema for name, schema in schemas.items() if name.startswith("Results"))
+    assert "allocation_rule" in results["properties"]
