@@ -34,13 +34,39 @@ class RoundForm(FlaskForm):
     method = RadioField(
         "How the circle decides",
         choices=[
-            SelectChoice("quadratic", "Quadratic voting: each circle member spreads voice credits over the proposals"),
+            SelectChoice(
+                "quadratic",
+                "Quadratic voting: each circle member spreads voice credits, n votes on a proposal costing n×n",
+            ),
+            SelectChoice("approval", "Approval voting: each circle member ticks every proposal they support"),
+            SelectChoice("cumulative", "Cumulative voting: each circle member spreads points, one point costing one"),
             SelectChoice("consent", "Consent: the circle consents to each proposal, or objects and improves it"),
         ],
         default="quadratic",
     )
+    allocation_rule = RadioField(
+        "How the votes fund proposals",
+        choices=[
+            SelectChoice(
+                "greedy", "Greedy by score: the most supported proposals are funded in turn while the budget lasts"
+            ),
+            SelectChoice(
+                "equal_shares",
+                "Equal shares: each voter holds an equal share of the budget, and a proposal is funded when its "
+                "supporters can pay for it from their shares",
+            ),
+        ],
+        default="greedy",
+    )
     credits = IntegerField(
-        "Voice credits per circle member", default=100, validators=[InputRequired(), NumberRange(1, 10000)]
+        "Voice credits (quadratic) or points (cumulative) per circle member",
+        default=100,
+        validators=[InputRequired(), NumberRange(1, 10000)],
+    )
+    max_approvals = IntegerField(
+        "Most proposals one ballot may approve",
+        validators=[Optional(), NumberRange(1, 1000)],
+        description="Leave empty to let each member approve any number.",
     )
     allow_negative = BooleanField("Allow votes against a proposal")
     quorum_percent = IntegerField(
@@ -99,6 +125,8 @@ class RoundForm(FlaskForm):
             allow_negative=bool(self.allow_negative.data),
             quorum_percent=self.quorum_percent.data if self.quorum_percent.data is not None else 50,
             consent_rules=self.consent_rules.data or "",
+            allocation_rule=self.allocation_rule.data or "",
+            max_approvals=self.max_approvals.data,
             secret_ballot=bool(self.secret_ballot.data),
             categories=(self.categories.data or "").splitlines(),
             max_proposals_per_member=self.max_proposals_per_member.data or 0,

@@ -9,8 +9,12 @@ from fundcircle.circles.models import Circle
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.rounds.phases import ALL_PHASES, PHASE_DEADLINES, effective_phase
 
-METHODS = ("quadratic", "consent")
+#: How a round decides: a ballot type (each circle member's ballot, then an allocation rule) or consent.
+VOTING_METHODS = ("quadratic", "approval", "cumulative")
+METHODS = (*VOTING_METHODS, "consent")
 CONSENT_RULES = ("sociocratic", "consensus")
+#: How a voting round turns ballots into funded proposals: greedy by score, or the method of equal shares.
+ALLOCATION_RULES = ("greedy", "equal_shares")
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -25,6 +29,10 @@ class Round(Base):
         CheckConstraint(f"phase IN ({_in(ALL_PHASES)})", name="phase_known"),
         CheckConstraint(f"method IN ({_in(METHODS)})", name="method_known"),
         CheckConstraint(f"consent_rules IN ({_in(CONSENT_RULES)})", name="consent_rules_known"),
+        CheckConstraint(f"allocation_rule IN ({_in(ALLOCATION_RULES)})", name="allocation_rule_known"),
+        CheckConstraint(
+            "max_approvals IS NULL OR (method = 'approval' AND max_approvals > 0)", name="max_approvals_of_approval"
+        ),
         CheckConstraint("budget_minor > 0", name="budget_positive"),
         CheckConstraint(
             "per_proposal_cap_minor > 0 AND per_proposal_cap_minor <= budget_minor", name="cap_within_budget"
@@ -50,6 +58,11 @@ class Round(Base):
     allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
     quorum_percent: Mapped[int] = mapped_column(Integer, default=50)
     consent_rules: Mapped[str] = mapped_column(String(16), default="sociocratic")
+    #: For a voting round: greedy by score, or the method of equal shares (fixed once the round is deciding).
+    allocation_rule: Mapped[str] = mapped_column(String(16), default="greedy")
+    #: For an approval round: the most proposals one ballot may approve (None: any number). In a cumulative round
+    #: `credits` is the points each member spreads.
+    max_approvals: Mapped[int | None] = mapped_column(Integer)
     secret_ballot: Mapped[bool] = mapped_column(Boolean, default=False)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_proposals_per_member: Mapped[int] = mapped_column(Integer, default=3)

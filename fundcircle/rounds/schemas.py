@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from fundcircle.db import utcnow
 from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
-from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
+from fundcircle.rounds.models import ALLOCATION_RULES, CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import ALL_PHASES, CANCELLED, COUNTING, EFFECTIVE_PHASES, next_phases
 
 
@@ -19,8 +19,27 @@ class RoundCreateSchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=10000))
     budget_minor = StrictInteger(required=True, validate=validate.Range(min=1))
     per_proposal_cap_minor = StrictInteger(required=True, validate=validate.Range(min=1))
-    method = fields.String(required=True, validate=validate.OneOf(METHODS))
-    credits = StrictInteger(load_default=100, validate=validate.Range(min=1, max=10000))
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(METHODS),
+        metadata={"description": "The ballot type (quadratic, approval, cumulative) or consent"},
+    )
+    credits = StrictInteger(
+        load_default=100,
+        validate=validate.Range(min=1, max=10000),
+        metadata={"description": "Voice credits (quadratic) or points to spread (cumulative) per circle member"},
+    )
+    allocation_rule = fields.String(
+        load_default="greedy",
+        validate=validate.OneOf(ALLOCATION_RULES),
+        metadata={"description": "How a voting round funds: greedy by score, or the method of equal shares"},
+    )
+    max_approvals = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "Approval rounds: the most proposals a ballot may approve; null for no limit"},
+    )
     allow_negative = StrictBoolean(load_default=False)
     quorum_percent = StrictInteger(load_default=50, validate=validate.Range(min=0, max=100))
     consent_rules = fields.String(load_default="sociocratic", validate=validate.OneOf(CONSENT_RULES))
@@ -51,6 +70,8 @@ class RoundSchema(Schema):
     per_proposal_cap_minor = fields.Integer(required=True)
     method = fields.String(required=True)
     credits = fields.Integer(required=True)
+    allocation_rule = fields.String(required=True)
+    max_approvals = fields.Integer(required=True, allow_none=True)
     allow_negative = fields.Boolean(required=True)
     quorum_percent = fields.Integer(required=True)
     consent_rules = fields.String(required=True)
@@ -114,6 +135,8 @@ class RoundPatchSchema(Schema):
     per_proposal_cap_minor = StrictInteger(validate=validate.Range(min=1))
     method = fields.String(validate=validate.OneOf(METHODS))
     credits = StrictInteger(validate=validate.Range(min=1, max=10000))
+    allocation_rule = fields.String(validate=validate.OneOf(ALLOCATION_RULES))
+    max_approvals = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=1000))
     allow_negative = StrictBoolean()
     quorum_percent = StrictInteger(validate=validate.Range(min=0, max=100))
     consent_rules = fields.String(validate=validate.OneOf(CONSENT_RULES))

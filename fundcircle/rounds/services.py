@@ -20,7 +20,7 @@ from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
 from fundcircle.notices import queue_notice
-from fundcircle.rounds.models import CONSENT_RULES, METHODS, Round
+from fundcircle.rounds.models import ALLOCATION_RULES, CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import (
     CANCELLED,
     COUNTING,
@@ -63,6 +63,8 @@ class RoundInput:
     allow_negative: bool = False
     quorum_percent: int = 50
     consent_rules: str = "sociocratic"
+    allocation_rule: str = "greedy"
+    max_approvals: int | None = None
     secret_ballot: bool = False
     categories: list[str] = field(default_factory=list)
     max_proposals_per_member: int = 3
@@ -79,6 +81,8 @@ FIXED_FROM_DECIDING = (
     "allow_negative",
     "quorum_percent",
     "consent_rules",
+    "allocation_rule",
+    "max_approvals",
     "secret_ballot",
     "categories",
 )
@@ -115,11 +119,17 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
     if data.method not in METHODS:
         fail("method", f"Choose {' or '.join(METHODS)}.")
     if not 1 <= data.credits <= 10000:
-        fail("credits", "Give each circle member between 1 and 10,000 voice credits.")
+        what = "points to spread" if data.method == "cumulative" else "voice credits"
+        fail("credits", f"Give each circle member between 1 and 10,000 {what}.")
     if not 0 <= data.quorum_percent <= 100:
         fail("quorum_percent", "The quorum is a percentage from 0 to 100.")
     if data.consent_rules not in CONSENT_RULES:
         fail("consent_rules", f"Choose {' or '.join(CONSENT_RULES)}.")
+    if data.allocation_rule not in ALLOCATION_RULES:
+        fail("allocation_rule", f"Choose {' or '.join(ALLOCATION_RULES)}.")
+    max_approvals = data.max_approvals if data.method == "approval" else None
+    if max_approvals is not None and not 1 <= max_approvals <= 1000:
+        fail("max_approvals", "Allow between 1 and 1,000 approvals per ballot, or leave it empty for no limit.")
     if not 1 <= data.max_proposals_per_member <= 100:
         fail("max_proposals_per_member", "Allow between 1 and 100 proposals per member.")
     categories = [category.strip() for category in data.categories if category.strip()]
@@ -141,7 +151,14 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
     if errors:
         raise ValidationFailed("Some settings are not valid.", fields=errors)
     cleaned = asdict(data)
-    cleaned.update(title=title, description=data.description.strip(), categories=categories)
+    # A setting of another method is not kept: the most approvals means nothing to a quadratic round.
+    cleaned.update(
+        title=title,
+        description=data.description.strip(),
+        categories=categories,
+        max_approvals=max_approvals,
+        allow_negative=data.allow_negative and data.method == "quadratic",
+    )
     return cleaned
 
 

@@ -63,9 +63,11 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
             "credits",
             "quorum_percent",
             "consent_rules",
+            "allocation_rule",
             "max_proposals_per_member",
         )
     }
+    data["max_approvals"] = "" if round_.max_approvals is None else str(round_.max_approvals)
     data["budget"] = format_minor(round_.budget_minor, round_.currency, with_code=False).replace(",", "")
     data["per_proposal_cap"] = format_minor(round_.per_proposal_cap_minor, round_.currency, with_code=False).replace(
         ",", ""

@@ -1,4 +1,5 @@
-"""A decided quadratic round as a Pabulib `.pb` file. Pure: no Flask, no database, no clock.
+"""A decided voting round (quadratic, approval or cumulative ballots) as a Pabulib `.pb` file. Pure: no Flask,
+no database, no clock.
 
 Pabulib (pabulib.org/format) is the participatory budgeting library's format, read by `pabutools` and other
 researchers' tools: three sections, each a title line (`META`, `PROJECTS`, `VOTES`), a header line, then rows, with
@@ -76,7 +77,7 @@ class PabulibProject:
 
 @dataclass(frozen=True)
 class PabulibRound:
-    """Everything a decided quadratic round's export holds, as plain data.
+    """Everything a decided voting round's export holds, as plain data.
 
     `projects` come in the order the budget was walked (the published ranks). `ballots` are (voter label, votes by
     proposal id); for an open ballot the label is the voter's user id, for a secret one it is ignored (see
@@ -100,6 +101,13 @@ class PabulibRound:
     quorum_met: bool
     projects: tuple[PabulibProject, ...]
     ballots: tuple[tuple[str, Mapping[int, int]], ...]
+    #: The ballot type ("quadratic", "approval", "cumulative") and the allocation rule ("greedy", "equal_shares").
+    ballot_type: str = "quadratic"
+    allocation_rule: str = "greedy"
+    #: An approval round's most approvals per ballot (None: any number).
+    max_approvals: int | None = None
+    #: Whether equal shares' greedy completion funded any project (then no rule of the spec's describes it).
+    completed: bool = False
 
 
 def major_units(amount_minor: int, currency: str) -> str:
@@ -177,18 +185,22 @@ def pabulib_text(round_: PabulibRound) -> str:
     for key, value in _meta(round_, len(listed), in_minor).items():
         writer.writerow([key, value])
     writer.writerow(["PROJECTS"])
-    writer.writerow(["project_id", "cost", "votes", "score", "name", "selected"])
+    # An approval ballot's score is its number of approvals, which `votes` already says: no `score` column (the
+    # checker counts a score for approval ballots otherwise than the spec's sum of points).
+    approval = round_.ballot_type == "approval"
+    writer.writerow(["project_id", "cost", "votes", *(() if approval else ("score",)), "name", "selected"])
     for project in round_.projects:
         voters = sum(1 for _, votes in listed if project.id in votes)
         writer.writerow([
-            project.id, _money(project.cost_minor, round_.currency, in_minor), voters, project.score,
-            _text_cell(project.title), 1 if project.selected else 0,
+            project.id, _money(project.cost_minor, round_.currency, in_minor), voters,
+            *(() if approval else (project.score,)), _text_cell(project.title), 1 if project.selected else 0,
         ])  # fmt: skip
     writer.writerow(["VOTES"])
-    writer.writerow(["voter_id", "vote", "points"])
+    writer.writerow(["voter_id", "vote"] if approval else ["voter_id", "vote", "points"])
     for label, votes in listed:
         ordered = sorted(votes.items(), key=lambda item: (-item[1], item[0]))  # the spec: by decreasing points
-        writer.writerow([label, ",".join(str(pid) for pid, _ in ordered), ",".join(str(n) for _, n in ordered)])
+        row = [label, ",".join(str(pid) for pid, _ in ordered)]
+        writer.writerow(row if approval else [*row, ",".join(str(n) for _, n in ordered)])
     return buffer.getvalue()
 
 
@@ -237,10 +249,32 @@ def _meta(round_: PabulibRound, num_votes: int, in_minor: bool) -> dict[str, str
     max_points = math.isqrt(round_.credits)
     max_sum_points = max_total_votes(round_.credits, len(round_.projects))
     cast = len(round_.ballots)
+    if round_.ballot_type == "approval":
+        max_points = max_sum_points = 1
+        ballots_were = "Approval voting: each voter approved any number of projects" + (
+            f", at most {round_.max_approvals}." if round_.max_approvals is not None else "."
+        )
+    elif round_.ballot_type == "cumulative":
+        max_points = max_sum_points = round_.credits
+        ballots_were = f"Cumulative voting: each voter spread at most {round_.credits} points, one point costing one."
+    else:
+        ballots_were = (
+            f"Quadratic voting: each voter had {round_.credits} voice credits and a ballot cost the sum of the "
+            f"squares of its points, so one voter gave a project at most {max_points} points and at most "
+            f"{max_sum_points} points in all."
+        )
+    equal_shares = round_.allocation_rule == "equal_shares"
+    rule_was = (
+        "Rule: the method of equal shares with Add1 (each voter's share grows by one unit of the currency while "
+        "the outcome still fits the budget), then a greedy completion by total support of what is left; ties go to "
+        "the smaller cost, then the earlier submission."
+        if equal_shares
+        else "Rule: greedy over the projects scoring above 0, highest score first, ties broken by the smaller cost "
+        "and then the earlier submission (PROJECTS lists them in this order), each funded in full if it fits in "
+        "what is left of the budget, otherwise skipped."
+    )
     comments = [
-        f"Quadratic voting: each voter had {round_.credits} voice credits and a ballot cost the sum of the squares "
-        f"of its points, so one voter gave a project at most {max_points} points and at most {max_sum_points} "
-        "points in all.",
+        ballots_were,
         f"Costs and the budget are in {round_.currency}, in "
         + (
             f"minor units (1 {round_.currency} is {10 ** CURRENCY_EXPONENTS[round_.currency]}), as not every "
@@ -248,9 +282,7 @@ def _meta(round_: PabulibRound, num_votes: int, in_minor: bool) -> dict[str, str
             if in_minor
             else "major units."
         ),
-        "Rule: greedy over the projects scoring above 0, highest score first, ties broken by the smaller cost and "
-        "then the earlier submission (PROJECTS lists them in this order), each funded in full if it fits in what is "
-        "left of the budget, otherwise skipped.",
+        rule_was,
         f"Quorum: at least {round_.quorum_percent}% of the {round_.eligible_voters} circle members had to vote and "
         f"{cast} did, so "
         + ("the quorum was met." if round_.quorum_met else "the quorum was not met and nothing was funded."),
@@ -280,22 +312,36 @@ def _meta(round_: PabulibRound, num_votes: int, in_minor: bool) -> dict[str, str
         "num_projects": str(len(round_.projects)),
         "num_votes": str(num_votes),
         "budget": _money(round_.budget_minor, round_.currency, in_minor),
-        "vote_type": "scoring" if round_.allow_negative else "cumulative",
-        "rule": "greedy-threshold" if round_.quorum_met else "greedy-custom",
+        "vote_type": (
+            "approval" if round_.ballot_type == "approval" else "scoring" if round_.allow_negative else "cumulative"
+        ),
+        "rule": _rule(round_),
         "date_begin": f"{round_.date_begin:%d.%m.%Y}",
         "date_end": f"{round_.date_end:%d.%m.%Y}",
     }
-    if round_.allow_negative:
+    if round_.ballot_type == "approval":
+        if round_.max_approvals is not None:
+            meta["max_length"] = str(round_.max_approvals)
+    elif round_.allow_negative:
         meta |= {"min_points": str(-max_points), "max_points": str(max_points), "default_score": "0"}
     else:
         meta |= {"max_points": str(max_points), "max_sum_points": str(max_sum_points)}
-    if round_.quorum_met:
+    if round_.quorum_met and not equal_shares:
         meta["min_project_score_threshold"] = "1"
     meta["currency"] = round_.currency
     if sum(project.cost_minor for project in round_.projects) <= round_.budget_minor:
         meta["fully_funded"] = "1"
     meta["comment"] = " ".join(f"#{number}: {text}" for number, text in enumerate(comments, start=1))
     return meta
+
+
+def _rule(round_: PabulibRound) -> str:
+    """The spec's word for the rule: `greedy-threshold` (threshold 1), `equalshares/add1` when the completion
+    funded nothing (then Add1 alone gave the outcome), and otherwise `unknown` for equal shares, whose completion no
+    rule of the spec's names (the comment states it), or `greedy-custom` without quorum (nothing funded)."""
+    if round_.allocation_rule == "equal_shares":
+        return "equalshares/add1" if round_.quorum_met and not round_.completed else "unknown"
+    return "greedy-threshold" if round_.quorum_met else "greedy-custom"
 
 
 def _any_against(round_: PabulibRound) -> bool:

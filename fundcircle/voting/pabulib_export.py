@@ -1,4 +1,4 @@
-"""Export a decided quadratic round in the Pabulib format: load the published result and the ballots, then let the
+"""Export a decided voting round in the Pabulib format: load the published result and the ballots, then let the
 pure `fundcircle.voting.pabulib` write the file. Reads only; changes nothing."""
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from fundcircle.db import utcnow
 from fundcircle.errors import Conflict
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
-from fundcircle.rounds.models import Round
+from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import PHASE_LABELS
 from fundcircle.voting.models import Ballot, BallotVote
 from fundcircle.voting.pabulib import PabulibError, PabulibProject, PabulibRound, pabulib_text
 from fundcircle.voting.services import not_counted_receipts, result_of
 
+#: How equal shares explains a proposal its greedy completion funded (fundcircle.voting.equal_shares).
+COMPLETION_REASON = "funded in the completion"
 #: Circles have no country; Pabulib's checker accepts "Worldwide" for data that belongs to none.
 COUNTRY = "Worldwide"
 
@@ -36,13 +38,13 @@ def export_pabulib(round_: Round) -> str:
 
 
 def pabulib_round(round_: Round) -> PabulibRound:
-    """The plain data of a decided quadratic round's export.
+    """The plain data of a decided voting round's export, with its ballot type and allocation rule.
 
     :raises Conflict: if the round decides by consent, has no result yet, or has not as many ballots as were
         counted.
     """
-    if round_.method != "quadratic":
-        raise Conflict("This round decides by consent; only a quadratic round has ballots to export as Pabulib.")
+    if round_.method not in VOTING_METHODS:
+        raise Conflict("This round decides by consent; only a voting round has ballots to export as Pabulib.")
     stored = result_of(round_)
     if stored is None:
         phase = PHASE_LABELS[round_.phase_at(utcnow())].lower()
@@ -56,7 +58,7 @@ def pabulib_round(round_: Round) -> PabulibRound:
         )
     decided_on = tally.decided_at.date()
     return PabulibRound(
-        description=f"{round_.title} ({round_.circle.name}, a Fund Circle quadratic voting round)",
+        description=f"{round_.title} ({round_.circle.name}, a Fund Circle {round_.method} voting round)",
         country=COUNTRY,
         unit=round_.circle.name,
         instance=f"Round {round_.id}: {round_.title}",
@@ -74,6 +76,10 @@ def pabulib_round(round_: Round) -> PabulibRound:
             PabulibProject(row.proposal_id, row.title, row.amount_minor, row.score, row.funded) for row in results
         ),
         ballots=tuple(ballots),
+        ballot_type=round_.method,
+        allocation_rule=round_.allocation_rule,
+        max_approvals=round_.max_approvals,
+        completed=any(row.reason.startswith(COMPLETION_REASON) for row in results),
     )
 
 

@@ -10,6 +10,7 @@ from fundcircle.fields import INT_LIMIT, StrictInteger
 from fundcircle.rounds.models import Round
 from fundcircle.voting import services
 from fundcircle.voting.quadratic import ballot_cost
+from fundcircle.voting.replay import Replay
 
 
 def _of(name: str, attribute: str) -> Any:
@@ -22,7 +23,11 @@ class BallotInSchema(Schema):
         keys=fields.String(),
         values=StrictInteger(),
         required=True,
-        metadata={"description": 'Votes per proposal id, e.g. {"12": 3, "15": -1}; it replaces your ballot whole'},
+        metadata={
+            "description": 'Per proposal id: votes in a quadratic round, e.g. {"12": 3, "15": -1}; points in a '
+            'cumulative round; 1 for each approved proposal in an approval round, e.g. {"12": 1}. It replaces your '
+            "ballot whole"
+        },
     )
 
     @pre_load
@@ -40,6 +45,11 @@ class BallotInSchema(Schema):
             raise ValidationError(f"Proposal ids are whole numbers, not {', '.join(bad)}.")
 
 
+def _spent(round_: Round, votes: dict[int, int]) -> int:
+    """What a ballot spends: n×n credits for n votes (quadratic), its points, or its approvals."""
+    return ballot_cost(votes) if round_.method == "quadratic" else sum(votes.values())
+
+
 class BallotOutSchema(Schema):
     """The signed-in member's ballot in a `Round`."""
 
@@ -50,11 +60,16 @@ class BallotOutSchema(Schema):
         metadata={"type": "object", "additionalProperties": {"type": "integer"}},
     )
     credits = fields.Integer(attribute="round.credits", required=True)
+    method = fields.String(attribute="round.method", required=True, metadata={"description": "The ballot type"})
     credits_spent = fields.Function(
-        lambda parts: ballot_cost(parts["votes"]), required=True, metadata={"type": "integer"}
+        lambda parts: _spent(parts["round"], parts["votes"]),
+        required=True,
+        metadata={"type": "integer", "description": "Credits, points, or the number of approvals"},
     )
     credits_left = fields.Function(
-        lambda parts: parts["round"].credits - ballot_cost(parts["votes"]), required=True, metadata={"type": "integer"}
+        lambda parts: parts["round"].credits - _spent(parts["round"], parts["votes"]),
+        required=True,
+        metadata={"type": "integer", "description": "Of the credits or points (approval rounds: of `credits`)"},
     )
     revision = fields.Function(
         _of("ballot", "revision"),
@@ -104,6 +119,15 @@ class ResultsSchema(Schema):
 
     round_id = fields.Integer(attribute="round.id", required=True)
     method = fields.String(attribute="round.method", required=True)
+    allocation_rule = fields.Function(
+        lambda parts: parts["round"].allocation_rule if parts["round"].method != "consent" else None,
+        required=True,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "greedy or equal_shares for a voting round; null for a consent round",
+        },
+    )
     decided = fields.Function(lambda parts: parts["tally"] is not None, required=True, metadata={"type": "boolean"})
     currency = fields.String(attribute="round.currency", required=True)
     budget_minor = fields.Integer(attribute="round.budget_minor", required=True)
@@ -127,3 +151,44 @@ class ResultsSchema(Schema):
     def _stored_result(self, round_: Round, **_: Any) -> dict[str, Any]:
         tally, rows = services.result_of(round_) or (None, [])
         return {"round": round_, "tally": tally, "rows": rows}
+
+
+class ReplayOutcomeSchema(Schema):
+    rank = fields.Integer(required=True)
+    proposal_id = fields.Integer(required=True)
+    score = fields.Integer(required=True)
+    funded = fields.Boolean(required=True, metadata={"description": "Would be funded by this rule (a replay)"})
+    reason = fields.String(required=True)
+
+
+class ReplayRuleSchema(Schema):
+    rule = fields.String(required=True, metadata={"description": "greedy or equal_shares"})
+    funded_minor = fields.Integer(required=True)
+    outcomes = fields.List(fields.Nested(ReplayOutcomeSchema), required=True)
+
+
+class ReplaySchema(Schema):
+    """What every allocation rule would fund with a decided round's ballots: a replay, never a decision."""
+
+    replay = fields.Constant(True, required=True, metadata={"type": "boolean", "enum": [True]})
+    title = fields.String(required=True)
+    ballot_type = fields.String(required=True)
+    currency = fields.String(required=True)
+    budget_minor = fields.Integer(required=True)
+    ballots_cast = fields.Integer(required=True)
+    rules = fields.List(fields.Nested(ReplayRuleSchema), required=True)
+
+    @pre_dump
+    def _by_rule(self, replay: Replay, **_: Any) -> dict[str, Any]:
+        return {
+            "replay": True,
+            "title": replay.title,
+            "ballot_type": replay.ballot_type,
+            "currency": replay.currency,
+            "budget_minor": replay.budget_minor,
+            "ballots_cast": replay.ballots_cast,
+            "rules": [
+                {"rule": rule, "funded_minor": result.funded_minor, "outcomes": result.outcomes}
+                for rule, result in replay.results.items()
+            ],
+        }

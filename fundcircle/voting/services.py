@@ -1,4 +1,5 @@
-"""Use cases for quadratic voting: cast a ballot, decide the round, read the result.
+"""Use cases for voting (quadratic, approval and cumulative ballots): cast a ballot, decide the round by its
+allocation rule, read the result.
 Services check role and phase, write the ledger, flush, and never commit."""
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from fundcircle.ledger.chain import canonical_json
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.record import record
 from fundcircle.proposals.models import Proposal, ProposalVersion
-from fundcircle.rounds.models import Round
+from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import COUNTING, format_time
 from fundcircle.rounds.services import deciders
+from fundcircle.voting import approval, cumulative, quadratic, rules
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
-from fundcircle.voting.quadratic import BallotError, Candidate, check_ballot, tally
+from fundcircle.voting.quadratic import BallotError, Candidate
+from fundcircle.voting.replay import Replay, ReplayProject, replay
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,12 @@ class BallotLine:
     currency: str
     votes: int
 
+    method: str = "quadratic"
+
     @property
     def cost(self) -> int:
-        return self.votes * self.votes
+        """What the line spends of the member's credits: n×n for n votes, n for n points, 1 for an approval."""
+        return self.votes * self.votes if self.method == "quadratic" else self.votes
 
 
 #: What the areas above do with a decided round's funded versions (payouts: one payout each), with
@@ -90,6 +96,7 @@ def ballot_lines(round_: Round, votes: dict[int, int]) -> list[BallotLine]:
             version.amount_minor,
             version.currency,
             votes.get(proposal.id, 0),
+            round_.method,
         )
         for proposal, version in candidates_of(round_)
     ]
@@ -120,16 +127,19 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     ballot sent at the same moment as the decision is either stored before it (and counted) or refused after it.
 
     :raises PermissionDenied: unless the actor is a circle member (role "circle").
-    :raises Conflict: if the round is not a quadratic round that is deciding ("voting closed at ..." after the
+    `votes` maps proposal ids to votes (quadratic), points (cumulative), or 1 for an approval (approval); 0 is
+    nothing. The stored cost is the credits spent, the points spent, or the number of approvals.
+
+    :raises Conflict: if the round is not a voting round that is deciding ("voting closed at ..." after the
         deciding deadline).
-    :raises ValidationFailed: on `votes` for a ballot the rules refuse (over the credits, says by how much), or
-        one that names more than MAX_BALLOT_ENTRIES proposals.
+    :raises ValidationFailed: on `votes` for a ballot the round's rules refuse (over the credits or points, or
+        more approvals than allowed, saying by how much), or one that names more than MAX_BALLOT_ENTRIES proposals.
     """
     if len(votes) > MAX_BALLOT_ENTRIES:
         raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
     lock(round_)
     require_role(actor, round_.circle, "circle")
-    if round_.method != "quadratic":
+    if round_.method not in VOTING_METHODS:
         raise Conflict("This round decides by consent, not by voting.")
     phase = round_.phase_at(now)
     if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
@@ -153,9 +163,7 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
         else set()
     )
     try:
-        cost = check_ballot(
-            votes, credits=round_.credits, allow_negative=round_.allow_negative, proposal_ids=candidate_ids
-        )
+        cost = check_votes(round_, votes, candidate_ids)
     except BallotError as error:
         raise ValidationFailed(f"Your ballot was not saved: {error}", field="votes") from None
     salt = secrets.token_hex(16) if round_.secret_ballot else None
@@ -176,6 +184,24 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     ballot = db.session.get(Ballot, ballot_id, populate_existing=True)
     assert ballot is not None  # nosec B101  # the row was inserted in this transaction
     return ballot
+
+
+def check_votes(round_: Round, votes: dict[int, int], proposal_ids: set[int]) -> int:
+    """Check a whole ballot by the round's ballot type; return what it spends.
+
+    :raises BallotError: for a ballot the ballot type's rules refuse.
+    """
+    if round_.method == "approval":
+        if bad := sorted(pid for pid, value in votes.items() if value != 1):
+            raise BallotError(
+                f"An approval is 1 (approve) or 0 (do not approve); proposal {bad[0]} was given {votes[bad[0]]}."
+            )
+        return approval.check_ballot(list(votes), proposal_ids=proposal_ids, max_approvals=round_.max_approvals)
+    if round_.method == "cumulative":
+        return cumulative.check_ballot(votes, points_total=round_.credits, proposal_ids=proposal_ids)
+    return quadratic.check_ballot(
+        votes, credits=round_.credits, allow_negative=round_.allow_negative, proposal_ids=proposal_ids
+    )
 
 
 def _lock_or_create_ballot(round_: Round, actor: User, cost: int, salt: str | None, now: datetime) -> tuple[int, int]:
@@ -232,9 +258,12 @@ def turnout(round_: Round) -> tuple[int, int]:
 
 
 @deciders.provide("quadratic")
-def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundTally:
-    """Tally and allocate once, store the result with the round, publish it in the ledger, and create the payouts
-    of the funded proposals. Called in the transaction that moves the round to decided.
+@deciders.provide("approval")
+@deciders.provide("cumulative")
+def decide_by_votes(actor: User | None, round_: Round, now: datetime) -> RoundTally:
+    """Tally and allocate once, by the round's ballot type and allocation rule (fundcircle.voting.rules), store the
+    result with the round, publish it in the ledger, and create the payouts of the funded proposals. Called in the
+    transaction that moves the round to decided.
 
     :raises Conflict: if the round has a result already (the primary key on round_tallies makes sure of it).
     """
@@ -261,8 +290,10 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
         if ballot_id in ballots:
             ballots[ballot_id][proposal_id] = votes
     eligible = len(members)
-    result = tally(
-        ballots.values(),
+    result = rules.decide(
+        round_.method,
+        round_.allocation_rule,
+        list(ballots.values()),
         [Candidate(p.id, v.amount_minor, order) for order, (p, v) in enumerate(candidates)],
         budget_minor=round_.budget_minor,
         currency=round_.currency,
@@ -275,7 +306,7 @@ def decide_quadratic(actor: User | None, round_: Round, now: datetime) -> RoundT
         round_,
         now,
         ballots_cast=result.ballots_cast,
-        eligible_voters=result.eligible_voters,
+        eligible_voters=eligible,
         quorum_met=result.quorum_met,
         funded_minor=result.funded_minor,
         outcomes=[StoredOutcome(versions[o.proposal_id], o.score, o.funded, o.reason, o.rank) for o in result.outcomes],
@@ -316,6 +347,7 @@ def store_result(
         subject=round_,
         data={
             "method": round_.method,
+            **({"allocation_rule": round_.allocation_rule} if round_.method in VOTING_METHODS else {}),
             "ballots_cast": ballots_cast,
             "eligible_voters": eligible_voters,
             "quorum_percent": round_.quorum_percent,
@@ -444,3 +476,42 @@ def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) ->
         if proposal_id is not None:
             entry[1][proposal_id] = votes
     return list(ballots.values())
+
+
+def replay_of_round(round_: Round) -> Replay:
+    """A decided voting round's counted ballots under every allocation rule: what each would have funded. Reads
+    only: a replay funds nothing and is never a decision (fundcircle.voting.replay).
+
+    :raises Conflict: for a consent round, or a round that is not decided yet.
+    """
+    if round_.method not in VOTING_METHODS:
+        raise Conflict("This round decided by consent: it has no ballots to replay under another rule.")
+    stored = result_of(round_)
+    if stored is None:
+        raise Conflict("The round is not decided yet; a replay shows a decided round under another rule.")
+    tally, _ = stored
+    rows = db.session.scalars(
+        select(ProposalResult)
+        .join(Proposal, Proposal.id == ProposalResult.proposal_id)
+        .where(ProposalResult.round_id == round_.id)
+        .order_by(Proposal.submitted_at, Proposal.id)
+    ).all()
+    projects = [ReplayProject(row.proposal_id, row.title, row.amount_minor) for row in rows]
+    query = select(Ballot.id).where(Ballot.round_id == round_.id)
+    if not_counted := not_counted_receipts(round_):
+        query = query.where(Ballot.receipt.not_in(not_counted))
+    ballots: dict[int, dict[int, int]] = {ballot_id: {} for ballot_id in db.session.scalars(query.order_by(Ballot.id))}
+    for ballot_id, proposal_id, votes in db.session.execute(
+        select(BallotVote.ballot_id, BallotVote.proposal_id, BallotVote.votes).where(
+            BallotVote.ballot_id.in_(list(ballots))
+        )
+    ):
+        ballots[ballot_id][proposal_id] = votes
+    return replay(
+        round_.title,
+        round_.method,
+        projects,
+        list(ballots.values()),
+        budget_minor=tally.budget_minor,
+        currency=tally.currency,
+    )

@@ -4,7 +4,7 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from fundcircle.access import circle_role, current_membership, requires
@@ -14,7 +14,7 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
 from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
-from fundcircle.rounds.models import Round
+from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.services import get_round
 from fundcircle.rounds.views import round_page
 from fundcircle.spreadsheets import spreadsheet_safe
@@ -22,6 +22,8 @@ from fundcircle.unit_of_work import refuse
 from fundcircle.voting import services
 from fundcircle.voting.chart import budget_line, score_chart
 from fundcircle.voting.models import RoundTally
+from fundcircle.voting.pabulib_import import PabulibImportError, parse_pabulib
+from fundcircle.voting.replay import Replay, ReplayError, replay_of_file
 
 bp = Blueprint("voting", __name__)
 
@@ -35,21 +37,28 @@ def result_of_round(round_: Round) -> dict[str, Any]:
     return {"tally": db.session.get(RoundTally, round_.id)}
 
 
+#: What a saved ballot spent, by ballot type.
+SPENT_WORDS = {"quadratic": "{} credits", "cumulative": "{} points", "approval": "{} approved"}
+
 #: Ballots shown on one page of the results, and proposals in the chart (the table below it lists them all).
 BALLOTS_PER_PAGE = 100
 CHART_ROWS = 50
 
 
 def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dict[int, int], dict[int, str]]:
-    """The votes typed in the form; a field that is not a whole number gets a message of its own."""
+    """The votes (or points) typed in the form, or the approvals ticked; a field that is not a whole number gets a
+    message of its own."""
     votes: dict[int, int] = {}
     errors: dict[int, str] = {}
+    if round_.method == "approval":
+        return {line.proposal_id: 1 if request.form.get(f"approve-{line.proposal_id}") else 0 for line in lines}, {}
+    unit = "points" if round_.method == "cumulative" else "votes"
     for line in lines:
         text = request.form.get(f"votes-{line.proposal_id}", "0").strip() or "0"
         try:
             votes[line.proposal_id] = int(text)
         except ValueError:
-            errors[line.proposal_id] = f"“{text}” is not a whole number of votes."
+            errors[line.proposal_id] = f"“{text}” is not a whole number of {unit}."
     return votes, errors
 
 
@@ -65,7 +74,7 @@ def ballot(round_id: int) -> Any:
         votes, field_errors = _votes_from_form(round_, lines)
         lines = services.ballot_lines(round_, votes)
         if field_errors:
-            status, message = 422, "Some numbers of votes are not whole numbers; nothing was saved."
+            status, message = 422, "Some numbers are not whole numbers; nothing was saved."
         elif request.form.get("action") == "save":
             try:
                 saved_ballot = services.cast_ballot(current_user, round_, votes, utcnow())
@@ -73,10 +82,8 @@ def ballot(round_id: int) -> Any:
                 refuse()
                 status, message = error.status, error.message
             else:
-                flash(
-                    f"Your ballot is saved ({saved_ballot.credits_spent} credits). Receipt: {saved_ballot.receipt}",
-                    "success",
-                )
+                spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
+                flash(f"Your ballot is saved ({spent}). Receipt: {saved_ballot.receipt}", "success")
                 return redirect(url_for("voting.ballot", round_id=round_id))
     elif request.method == "POST":
         status, message = 400, "The form had expired; nothing was saved. Try again."
@@ -97,7 +104,7 @@ def ballot(round_id: int) -> Any:
             ballot=mine,
             turnout=(cast, eligible),
             phase_now=phase,
-            voting_open=phase == "deciding" and round_.method == "quadratic",
+            voting_open=phase == "deciding" and round_.method in VOTING_METHODS,
         ),
         status,
     )
@@ -163,3 +170,54 @@ def results_csv(round_id: int) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=round-{round_id}-results.csv"},
     )
+
+
+#: Every allocation rule, as a replay's page names it.
+RULE_NAMES = {"greedy": "Greedy by score", "equal_shares": "The method of equal shares"}
+
+
+def _replay_page(
+    replay: Replay | None, *, source: str, status: int = 200, message: str | None = None, **more: Any
+) -> Any:
+    return (
+        render_template(
+            "voting/replay.html", replay=replay, source=source, message=message, rule_names=RULE_NAMES, **more
+        ),
+        status,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/replay")
+@requires(circle_role())
+def replay_round(round_id: int) -> Any:
+    """A decided round's ballots under every allocation rule: a replay, never a decision."""
+    round_ = get_round(round_id)
+    try:
+        replay = services.replay_of_round(round_)
+    except FundCircleError as error:
+        return _replay_page(None, source="round", status=error.status, message=error.message, round=round_,
+                            circle=round_.circle)  # fmt: skip
+    return _replay_page(replay, source="round", round=round_, circle=round_.circle)
+
+
+@bp.route("/circles/<int:circle_id>/replay", methods=["GET", "POST"])
+@requires(circle_role("admin"))
+def replay_file(circle_id: int) -> Any:
+    """An admin uploads a Pabulib file and sees what each rule would fund; nothing is stored."""
+    circle = g.circle
+    form = ConfirmForm()
+    if request.method == "GET":
+        return _replay_page(None, source="file", circle=circle, form=form)
+    if not form.validate_on_submit():
+        return _replay_page(None, source="file", status=400, message="The form had expired; try again.",
+                            circle=circle, form=form)  # fmt: skip
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _replay_page(None, source="file", status=422, message="Choose a Pabulib (.pb) file to replay.",
+                            circle=circle, form=form)  # fmt: skip
+    try:
+        replay = replay_of_file(parse_pabulib(upload.read()), default_currency=circle.currency)
+    except (PabulibImportError, ReplayError) as error:
+        return _replay_page(None, source="file", status=422, message=f"The file cannot be replayed: {error}",
+                            circle=circle, form=form)  # fmt: skip
+    return _replay_page(replay, source="file", circle=circle, form=form, filename=upload.filename)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -65,7 +66,9 @@ def _circle(app: Flask, *, deciders: int) -> CircleWorld:
         return CircleWorld(circle.id, admin.id, author.id, decider_ids)
 
 
-def _deciding_round(app: Flask, world: CircleWorld, *, method: str, proposals: int = 2) -> tuple[int, list[int]]:
+def _deciding_round(
+    app: Flask, world: CircleWorld, *, method: str, proposals: int = 2, **settings: Any
+) -> tuple[int, list[int]]:
     """A new round of the circle, with `proposals` submitted proposals, moved by the admin to deciding."""
     with app.app_context():
         admin = db.session.get(User, world.admin_id)
@@ -75,7 +78,8 @@ def _deciding_round(app: Flask, world: CircleWorld, *, method: str, proposals: i
             admin,
             method=method,
             categories=[],
-            quorum_percent=0 if method == "quadratic" else 50,
+            quorum_percent=0 if method != "consent" else 50,
+            **settings,
             max_proposals_per_member=proposals,
         )
         advance_round(admin, round_, "proposals", utcnow())
@@ -138,15 +142,22 @@ def _recount(round_id: int) -> None:
 
 
 def _ballot_race(
-    app: Flask, world: CircleWorld, decide: Callable[[int], None], now_of_ballots: Callable[[int], Any]
+    app: Flask,
+    world: CircleWorld,
+    decide: Callable[[int], None],
+    now_of_ballots: Callable[[int], Any],
+    *,
+    method: str = "quadratic",
+    allocation_rule: str = "greedy",
 ) -> None:
-    round_id, proposal_ids = _deciding_round(app, world, method="quadratic")
+    round_id, proposal_ids = _deciding_round(app, world, method=method, allocation_rule=allocation_rule)
+    counts = (1, 1) if method == "approval" else (3, 2)
 
     def vote(voter_id: int) -> object:
         def work() -> None:
             round_ = db.session.get(Round, round_id)
             voter = db.session.get(User, voter_id)
-            cast_ballot(voter, round_, {proposal_ids[0]: 3, proposal_ids[1]: 2}, now_of_ballots(round_id))
+            cast_ballot(voter, round_, dict(zip(proposal_ids, counts, strict=True)), now_of_ballots(round_id))
 
         return _as_a_request(work)
 
@@ -173,6 +184,23 @@ def test_ballots_sent_as_the_admin_decides_are_counted_or_refused(app: Flask) ->
 
     for _ in range(ITERATIONS):
         _ballot_race(app, world, decide, lambda _round_id: utcnow())
+
+
+@pytest.mark.parametrize(
+    ("method", "allocation_rule"),
+    [("approval", "equal_shares"), ("cumulative", "equal_shares"), ("approval", "greedy")],
+)
+def test_approval_and_cumulative_ballots_sent_as_the_admin_decides_are_counted_or_refused(
+    app: Flask, method: str, allocation_rule: str
+) -> None:
+    world = _circle(app, deciders=VOTERS)
+
+    def decide(round_id: int) -> None:
+        admin = db.session.get(User, world.admin_id)
+        advance_round(admin, db.session.get(Round, round_id), "decided", utcnow())
+
+    for _ in range(ITERATIONS // 2):
+        _ballot_race(app, world, decide, lambda _round_id: utcnow(), method=method, allocation_rule=allocation_rule)
 
 
 def test_ballots_sent_just_before_the_deadline_as_the_clock_decides_are_counted_or_refused(app: Flask) -> None:

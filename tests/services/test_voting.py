@@ -170,10 +170,10 @@ def test_the_result_is_final_whatever_changes_afterwards(app: Flask) -> None:
     assert late.status_code == 409
     with app.app_context():
         from fundcircle.errors import Conflict
-        from fundcircle.voting.services import decide_quadratic
+        from fundcircle.voting.services import decide_by_votes
 
         with pytest.raises(Conflict):
-            decide_quadratic(None, db.session.get(Round, world.round_id), utcnow())
+            decide_by_votes(None, db.session.get(Round, world.round_id), utcnow())
         db.session.rollback()
         # even a changed ballot row in the database does not move the stored result
         db.session.execute(BallotVote.__table__.update().values(votes=1))
@@ -293,6 +293,43 @@ def test_concurrent_saves_of_one_member_leave_exactly_one_ballot_whole(app: Flas
         votes = {str(v.proposal_id): v.votes for v in db.session.scalars(select(BallotVote))}
         assert votes in ballots, "the stored ballot is one of those sent, whole"
         assert sum(v * v for v in votes.values()) == stored.credits_spent == 100
+        assert stored.revision == accepted
+        cast = db.session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.action == "ballot.cast")
+        )
+        assert cast == accepted
+
+
+@pytest.mark.parametrize("method", ["cumulative", "approval"])
+def test_concurrent_approval_or_cumulative_saves_of_one_member_leave_exactly_one_ballot_whole(
+    app: Flask, method: str
+) -> None:
+    """The budget race of the quadratic ballot, for the other ballot types: 10 points each (cumulative), at most 2
+    approvals (approval). Every ballot sent is within the rules, on different proposals, so a mix of two would be
+    visible (and over the points or approvals allowed)."""
+    settings = {"credits": 10} if method == "cumulative" else {"max_approvals": 2}
+    world = _deciding_round(app, voters=1, method=method, allocation_rule="equal_shares", **settings)
+    ids = list(world.proposals.values())
+    if method == "cumulative":
+        ballots = [{str(ids[i % 4]): 4, str(ids[(i + 1) % 4]): 6} for i in range(24)]
+    else:
+        ballots = [{str(ids[i % 4]): 1, str(ids[(i + 1) % 4]): 1} for i in range(24)]
+
+    def save(index: int) -> int:
+        client: Client = app.test_client()  # type: ignore[assignment]
+        return client.json_call(  # type: ignore[no-any-return]
+            "PUT", f"/api/v1/rounds/{world.round_id}/ballot", {"votes": ballots[index]}, token=world.tokens[0]
+        ).status_code
+
+    statuses: list[int] = all_at_once([lambda i=i: save(i) for i in range(len(ballots))])
+    assert set(statuses) <= {200, 409}, Counter(statuses)
+    accepted = statuses.count(200)
+    assert accepted >= 1
+    with app.app_context():
+        stored = db.session.scalars(select(Ballot)).one()
+        votes = {str(v.proposal_id): v.votes for v in db.session.scalars(select(BallotVote))}
+        assert votes in ballots, "the stored ballot is one of those sent, whole"
+        assert sum(votes.values()) == stored.credits_spent == (10 if method == "cumulative" else 2)
         assert stored.revision == accepted
         cast = db.session.scalar(
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.action == "ballot.cast")

@@ -5,6 +5,9 @@
   var form = document.querySelector("form.ballot");
   if (!form) { return; }
   var credits = parseInt(form.getAttribute("data-credits"), 10);
+  // Cumulative ballots: a point costs one point; quadratic ones: n votes cost n×n credits.
+  var linear = form.getAttribute("data-cost") === "linear";
+  var unit = form.getAttribute("data-unit") || "credits";
   var inputs = Array.prototype.slice.call(form.querySelectorAll("input.votes"));
   var spentCell = document.getElementById("credits-spent");
   var leftCell = document.getElementById("credits-left");
@@ -19,7 +22,7 @@
     var spent = 0;
     inputs.forEach(function (input) {
       var votes = votesOf(input);
-      var cost = votes * votes;
+      var cost = linear ? votes : votes * votes;
       spent += cost;
       var cell = form.querySelector('td.cost[data-for="' + input.id + '"]');
       if (cell) { cell.textContent = String(cost); }
@@ -29,7 +32,7 @@
     leftCell.textContent = String(left);
     leftCell.classList.toggle("over", left < 0);
     over.hidden = left >= 0;
-    if (left < 0) { over.textContent = "This ballot costs " + (-left) + " more credits than you have."; }
+    if (left < 0) { over.textContent = "This ballot costs " + (-left) + " more " + unit + " than you have."; }
   }
 
   function button(label, text, step, input) {
@@ -50,8 +53,8 @@
 
   inputs.forEach(function (input) {
     var title = input.labels && input.labels[0] ? input.labels[0].textContent : "this proposal";
-    input.parentNode.insertBefore(button("One vote less: " + title, "−", -1, input), input);
-    input.parentNode.insertBefore(button("One vote more: " + title, "+", 1, input), input.nextSibling);
+    input.parentNode.insertBefore(button((linear ? "One point less: " : "One vote less: ") + title, "−", -1, input), input);
+    input.parentNode.insertBefore(button((linear ? "One point more: " : "One vote more: ") + title, "+", 1, input), input.nextSibling);
     input.addEventListener("input", update);
   });
   var recalculate = form.querySelector('button[value="recalculate"]');
