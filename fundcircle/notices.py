@@ -18,6 +18,7 @@ can only be told from the real one by such a copy kept outside the server.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
+from fundcircle.ledger.checkpoints import latest_checkpoint, site_key
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.mail import deliver, mail_configured
 from fundcircle.unit_of_work import after_commit
@@ -90,21 +92,42 @@ def queue_notice(
     after_commit(lambda: _send(to, subject, body, circle_id), key=("notice", to, subject))
 
 
-def checkpoint_of(circle_id: int) -> tuple[int, str] | None:
-    """The circle's ledger checkpoint as committed now: (entries in its chain, the last one's hash)."""
+@dataclass(frozen=True)
+class MailCheckpoint:
+    """What a notice carries of its circle's ledger: the chain's head, and the latest signed checkpoint of its
+    Merkle tree (ledger/checkpoints.py) with the key that signed it."""
+
+    count: int
+    head_hash: str
+    note: str | None
+    verifier_key: str
+
+
+def checkpoint_of(circle_id: int) -> MailCheckpoint | None:
+    """The circle's ledger checkpoint as committed now: its chain's head, and its latest signed checkpoint."""
     row = db.session.execute(
         select(LedgerChain.head_seq, LedgerChain.head_hash).where(LedgerChain.circle_id == circle_id)
     ).one_or_none()
-    return (row.head_seq, row.head_hash) if row is not None else None
+    if row is None:
+        return None
+    signed = latest_checkpoint(circle_id)
+    return MailCheckpoint(row.head_seq, row.head_hash, signed.note if signed is not None else None, site_key().verifier)
 
 
-def checkpoint_paragraph(checkpoint: tuple[int, str]) -> str:
-    count, digest = checkpoint
-    return (
+def checkpoint_paragraph(checkpoint: MailCheckpoint) -> str:
+    count, digest = checkpoint.count, checkpoint.head_hash
+    text = (
         f"Ledger checkpoint: {count}:{digest}\n"
         "Keep this mail: the circle's ledger must always pass through this point, which anyone can check with\n"
         f"flask ledger verify --checkpoint {count}:{digest}\n"
     )
+    if checkpoint.note is not None:
+        text += (
+            "\nThe circle's latest signed checkpoint (save it between the lines as a file; scripts/verify_ledger.py\n"
+            f"checks an export against it, with the site's key {checkpoint.verifier_key}):\n"
+            f"-----BEGIN CHECKPOINT-----\n{checkpoint.note}-----END CHECKPOINT-----\n"
+        )
+    return text
 
 
 def _send(to: str, subject: str, body: str, circle_id: int | None) -> None:

@@ -44,6 +44,8 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "OPENCOLLECTIVE_ALLOW_LOOPBACK": True,
         # Links in e-mails come from BASE_URL alone, never the Host header: here, the test client's own host.
         "BASE_URL": "http://localhost",
+        # The site's checkpoint key, fixed (base64 of a 32-byte Ed25519 seed): no key file in the instance folder.
+        "LEDGER_SIGNING_KEY": "dGVzdC1sZWRnZXItc2lnbmluZy1rZXktMzItYnl0ZXM=",
         **overrides,
     }
 

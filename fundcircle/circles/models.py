@@ -39,6 +39,8 @@ class Circle(Base):
     #: How many distinct treasurers must approve a payout; from `two_approvals_from_minor` up, at least two.
     approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     two_approvals_from_minor: Mapped[int | None] = mapped_column(BigInteger)
+    #: Who receives each signed ledger checkpoint: an e-mail address or an https URL (ledger/checkpoints.py).
+    ledger_witness: Mapped[str | None] = mapped_column(String(500))
 
     def approvals_needed(self, amount_minor: int) -> int:
         """Distinct treasurer approvals a payout of this amount needs."""

@@ -9,9 +9,22 @@ from flask_login import current_user
 
 from fundcircle.access import SIGNED_IN, circle_role, requires
 from fundcircle.circles.services import circles_of, get_circle, membership_of, public_circles
+from fundcircle.db import utcnow
 from fundcircle.errors import NotFound
+from fundcircle.extensions import db
+from fundcircle.ledger.checkpoints import checkpoint_circle, consistency_proof, inclusion_proof, site_key
 from fundcircle.ledger.reading import ChainReport, LedgerFilter, ledger_page, verify_ledger
-from fundcircle.ledger.schemas import LedgerPageSchema, LedgerQuerySchema, VerifyQuerySchema, VerifySchema
+from fundcircle.ledger.schemas import (
+    CheckpointSchema,
+    ConsistencyProofSchema,
+    ConsistencyQuerySchema,
+    InclusionProofSchema,
+    InclusionQuerySchema,
+    LedgerPageSchema,
+    LedgerQuerySchema,
+    VerifyQuerySchema,
+    VerifySchema,
+)
 from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
 
 blp = api_blueprint("ledger", __name__, "The audit ledger: every circle's hash-chained entries, and their verification")
@@ -52,3 +65,41 @@ def verify(query: dict[str, Any]) -> list[ChainReport]:
     # Every chain the caller may see: public circles and their own (and the site's, for superusers).
     visible = {circle.id for circle in public_circles()} | {circle.id for circle, _ in circles_of(current_user)}
     return verify_ledger(visible, include_site=current_user.is_superuser)
+
+
+@blp.route("/circles/<int:circle_id>/ledger/checkpoint", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
+@blp.response(200, CheckpointSchema)
+def read_checkpoint(circle_id: int) -> dict[str, Any]:
+    """The circle's latest signed checkpoint of its log (one is made now if the log grew since the last)."""
+    checkpoint = checkpoint_circle(g.circle.id, "asked", utcnow())
+    db.session.commit()
+    return {
+        "size": checkpoint.size,
+        "root_hash": checkpoint.root_hash,
+        "made_at": checkpoint.made_at,
+        "reason": checkpoint.reason,
+        "note": checkpoint.note,
+        "verifier_key": site_key().verifier,
+    }
+
+
+@blp.route("/circles/<int:circle_id>/ledger/proof/inclusion", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
+@blp.arguments(InclusionQuerySchema, location="query")
+@blp.response(200, InclusionProofSchema)
+def read_inclusion_proof(query: dict[str, Any], circle_id: int) -> dict[str, object]:
+    """An RFC 9162 inclusion proof: entry `seq` is in the log of `size` entries (a checkpoint's size)."""
+    return inclusion_proof(g.circle.id, query["seq"], query["size"])
+
+
+@blp.route("/circles/<int:circle_id>/ledger/proof/consistency", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
+@blp.arguments(ConsistencyQuerySchema, location="query")
+@blp.response(200, ConsistencyProofSchema)
+def read_consistency_proof(query: dict[str, Any], circle_id: int) -> dict[str, object]:
+    """An RFC 9162 consistency proof: the log of `from` entries is a prefix of the log of `to` entries."""
+    return consistency_proof(g.circle.id, query["from_"], query["to"])

@@ -131,6 +131,15 @@ def entry_hash(prev_hash: str, content: EntryContent) -> str:
     return digest.hexdigest()
 
 
+def entry_hash_and_leaf(prev_hash: str, content: EntryContent) -> tuple[str, bytes]:
+    """The entry's chain hash and its Merkle leaf hash (ledger/merkle.py), from one canonical serialisation."""
+    encoded = canonical_json(content.as_json_object())
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(encoded)
+    return digest.hexdigest(), hashlib.sha256(b"\x00" + encoded).digest()
+
+
 def _json_string(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 

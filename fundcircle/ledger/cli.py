@@ -9,8 +9,10 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from fundcircle.circles.models import Circle
+from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import StoredEntry, VerifyResult, verify_chain
+from fundcircle.ledger.checkpoints import make_due_checkpoints
 from fundcircle.ledger.reading import (
     ChainReport,
     ExportError,
@@ -123,6 +125,14 @@ def verify_command(circle_slug: str | None, export_file: Path | None, checkpoint
         _report(verify_ledger(), None)
         return
     _report(verify_ledger([_circle(circle_slug).id], include_site=False, checkpoint=checkpoint), checkpoint)
+
+
+@ledger_cli.command("checkpoint")
+def checkpoint_command() -> None:
+    """Sign a checkpoint of every log that grew since its latest one a day ago or more (run it periodically), then
+    send the checkpoints not yet sent to the circles' witnesses."""
+    made = make_due_checkpoints(utcnow())
+    click.echo(f"{made} checkpoint(s) made.")
 
 
 @ledger_cli.command("export")

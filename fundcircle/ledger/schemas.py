@@ -87,3 +87,47 @@ class VerifySchema(Schema):
         metadata={"type": "string", "nullable": True, "description": "the head hash of a single chain"},
     )
     chains = NestedFrom(ChainResultSchema, lambda reports: reports, many=True, required=True)
+
+
+class CheckpointSchema(Schema):
+    """A signed checkpoint of a circle's log (ledger/note.py) and the key to check it with."""
+
+    size = fields.Integer(required=True, metadata={"description": "entries covered"})
+    root_hash = fields.String(required=True, metadata={"description": "RFC 9162 root, hex"})
+    made_at = fields.DateTime(format="iso", required=True)
+    reason = fields.String(required=True, metadata={"description": "result, payout, daily or asked"})
+    note = fields.String(required=True, metadata={"description": "the signed note, as text"})
+    verifier_key = fields.String(required=True, metadata={"description": "NAME+HASH+BASE64 Ed25519 public key"})
+
+
+class InclusionQuerySchema(Schema):
+    seq = BoundedInteger(required=True, validate=validate.Range(min=1), metadata={"description": "the entry"})
+    size = BoundedInteger(
+        load_default=None, validate=validate.Range(min=1), metadata={"description": "tree size (default: now)"}
+    )
+
+
+class InclusionProofSchema(Schema):
+    seq = fields.Integer(required=True)
+    size = fields.Integer(required=True)
+    entry_hash = fields.String(required=True, metadata={"description": "the entry's chain hash"})
+    leaf_hash = fields.String(required=True, metadata={"description": "SHA-256(0x00 || canonical entry), hex"})
+    root_hash = fields.String(required=True)
+    proof = fields.List(fields.String(), required=True, metadata={"description": "audit path, deepest first"})
+
+
+class ConsistencyQuerySchema(Schema):
+    from_ = BoundedInteger(
+        data_key="from", required=True, validate=validate.Range(min=0), metadata={"description": "older size"}
+    )
+    to = BoundedInteger(
+        load_default=None, validate=validate.Range(min=0), metadata={"description": "newer size (default: now)"}
+    )
+
+
+class ConsistencyProofSchema(Schema):
+    from_ = fields.Integer(data_key="from", attribute="from", required=True)
+    to = fields.Integer(required=True)
+    from_root = fields.String(required=True)
+    to_root = fields.String(required=True)
+    proof = fields.List(fields.String(), required=True)

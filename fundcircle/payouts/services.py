@@ -29,6 +29,7 @@ from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.ledger.checkpoints import checkpoint_circle
 from fundcircle.ledger.record import record, record_many
 from fundcircle.mail import external_url
 from fundcircle.payouts.binding import email_digest
@@ -445,6 +446,8 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
                   "amount_minor": payout.amount_minor, "currency": payout.currency},
             at=now,
         )  # fmt: skip
+        # The payout request is signed into a checkpoint, so its inclusion can be proved to anyone.
+        checkpoint_circle(circle.id, "payout", now)
     db.session.refresh(payout)
     return payout
 

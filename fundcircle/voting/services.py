@@ -22,6 +22,7 @@ from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
 from fundcircle.ledger.chain import canonical_json
+from fundcircle.ledger.checkpoints import checkpoint_circle
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.record import record
 from fundcircle.proposals.models import Proposal, ProposalVersion
@@ -408,6 +409,8 @@ def store_result(
     funded = [o.version for o in outcomes if o.funded]
     for receiver in round_funded.receivers():
         receiver(actor, round_, funded, now)
+    # A signed checkpoint of the log that holds the result (and the payouts it created), for members to hold.
+    checkpoint_circle(round_.circle_id, "result", now)
     return stored
 
 

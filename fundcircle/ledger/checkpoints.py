@@ -1,0 +1,313 @@
+"""The transparency log over each chain: the site's Ed25519 key, signed checkpoints, and proofs read from the stored
+tree (ledger/merkle.py) in one query each.
+
+Why the hash chain stays beside the tree: `ledger verify`, every export and every existing checkpoint COUNT:HASH
+speak of it, and it verifies an export in one pass with nothing stored; the tree adds what the chain cannot give,
+proofs about one entry, and about one log being a prefix of another, that cost O(log n) and not the whole chain.
+Both cover the same canonical entry bytes.
+
+Checkpoints are not themselves ledger entries: a checkpoint is a signed statement *about* the log at a size, checked
+by its signature, and recording it would grow the log it describes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import current_app
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from fundcircle.errors import NotFound, ValidationFailed
+from fundcircle.extensions import db
+from fundcircle.ledger.merkle import (
+    EMPTY_ROOT,
+    NodeKey,
+    NodeReader,
+    consistency_ranges,
+    decode_frontier,
+    hashes_of_ranges,
+    inclusion_ranges,
+    root_of_frontier,
+)
+from fundcircle.ledger.models import LedgerChain, LedgerCheckpoint, LedgerEntry, LedgerTreeNode
+from fundcircle.ledger.note import checkpoint_body, sign_note, verifier_key
+
+log = logging.getLogger(__name__)
+
+#: A checkpoint is made at least this often while the log grows (`make_due_checkpoints`).
+CHECKPOINT_EVERY = timedelta(days=1)
+
+
+# --- the site key -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteKey:
+    name: str
+    private: Ed25519PrivateKey
+    public: bytes
+
+    @property
+    def verifier(self) -> str:
+        return verifier_key(self.name, self.public)
+
+
+def _key_name() -> str:
+    configured = current_app.config.get("LEDGER_KEY_NAME")
+    if configured:
+        return str(configured)
+    return urlsplit(str(current_app.config.get("BASE_URL") or "")).netloc or "fundcircle"
+
+
+def site_key() -> SiteKey:
+    """The site's signing key: LEDGER_SIGNING_KEY (base64 of a 32-byte Ed25519 seed) when set, otherwise the one in
+    the instance folder, generated there on first use (readable by its owner only)."""
+    cached = current_app.extensions.get("ledger_site_key")
+    if isinstance(cached, SiteKey):
+        return cached
+    configured = current_app.config.get("LEDGER_SIGNING_KEY")
+    if configured:
+        seed = base64.b64decode(str(configured))
+    else:
+        path = Path(current_app.instance_path) / "ledger_signing_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(base64.b64encode(os.urandom(32)).decode("ascii"))
+        seed = base64.b64decode(path.read_text().strip())
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key = SiteKey(_key_name(), private, public)
+    current_app.extensions["ledger_site_key"] = key
+    return key
+
+
+def origin_of(circle_id: int | None) -> str:
+    return f"{site_key().name}/circles/{circle_id}" if circle_id is not None else f"{site_key().name}/site"
+
+
+# --- reading the tree ---------------------------------------------------------------------------------------------
+
+
+def _chain(circle_id: int) -> LedgerChain:
+    chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == circle_id))
+    if chain is None:
+        raise NotFound("There is no such circle.")
+    return chain
+
+
+def _reader(chain_id: int) -> NodeReader:
+    """Reads the nodes a proof needs in one query (at most a few dozen keys, by primary key)."""
+
+    def read(keys: set[NodeKey]) -> dict[NodeKey, bytes]:
+        if not keys:
+            return {}
+        rows = db.session.execute(
+            select(LedgerTreeNode.level, LedgerTreeNode.index, LedgerTreeNode.hash).where(
+                LedgerTreeNode.chain_id == chain_id,
+                tuple_(LedgerTreeNode.level, LedgerTreeNode.index).in_(sorted(keys)),
+            )
+        ).all()
+        return {(row.level, row.index): bytes.fromhex(row.hash) for row in rows}
+
+    return read
+
+
+def _check_size(chain: LedgerChain, size: int, what: str) -> None:
+    if not 0 <= size <= chain.head_seq:
+        raise ValidationFailed(
+            f"The ledger has {chain.head_seq} entries: {what} must be 0 to {chain.head_seq}, not {size}.", field=what
+        )
+
+
+def inclusion_proof(circle_id: int, seq: int, size: int | None) -> dict[str, object]:
+    """Entry `seq` is leaf seq-1 of the tree of `size` entries (the current size when None): its leaf hash, the
+    audit path (RFC 9162, deepest first) and the root. Reads the chain, the entry and O(log n) nodes.
+
+    :raises ValidationFailed: if seq or size is out of range; NotFound for an unknown circle.
+    """
+    chain = _chain(circle_id)
+    size = chain.head_seq if size is None else size
+    _check_size(chain, size, "size")
+    if not 1 <= seq <= size:
+        raise ValidationFailed(f"There is no entry {seq} in the first {size} entries.", field="seq")
+    ranges = inclusion_ranges(seq - 1, size)
+    hashes = hashes_of_ranges([(seq - 1, seq), (0, size), *ranges], _reader(chain.id))
+    entry_hash = db.session.scalar(
+        select(LedgerEntry.hash).where(LedgerEntry.chain_id == chain.id, LedgerEntry.seq == seq)
+    )
+    return {
+        "seq": seq,
+        "size": size,
+        "entry_hash": entry_hash,
+        "leaf_hash": hashes[0].hex(),
+        "root_hash": hashes[1].hex(),
+        "proof": [digest.hex() for digest in hashes[2:]],
+    }
+
+
+def consistency_proof(circle_id: int, first: int, second: int | None) -> dict[str, object]:
+    """The tree of `first` entries is a prefix of the tree of `second` (the current size when None): both roots and
+    the RFC 9162 consistency proof, from O(log n) nodes in one query.
+
+    :raises ValidationFailed: if the sizes are out of range or in the wrong order.
+    """
+    chain = _chain(circle_id)
+    second = chain.head_seq if second is None else second
+    _check_size(chain, first, "from")
+    _check_size(chain, second, "to")
+    if first > second:
+        raise ValidationFailed(f"`from` ({first}) must not be larger than `to` ({second}).", field="from")
+    ranges = consistency_ranges(first, second)
+    roots = [(0, first)] if first else []
+    roots += [(0, second)] if second else []
+    hashes = hashes_of_ranges([*roots, *ranges], _reader(chain.id))
+    return {
+        "from": first,
+        "to": second,
+        "from_root": (hashes[0] if first else EMPTY_ROOT).hex(),
+        "to_root": (hashes[len(roots) - 1] if second else EMPTY_ROOT).hex(),
+        "proof": [digest.hex() for digest in hashes[len(roots) :]],
+    }
+
+
+# --- checkpoints --------------------------------------------------------------------------------------------------
+
+
+def make_checkpoint(chain_id: int, reason: str, now: datetime) -> LedgerCheckpoint:
+    """Sign the chain's head as it stands in this transaction (after the caller's appends), unless a checkpoint of
+    that size exists already; the caller commits. The witnesses receive it after the commit
+    (`deliver_to_witnesses`)."""
+    chain = db.session.get(LedgerChain, chain_id, populate_existing=True)
+    if chain is None:
+        raise LookupError(f"no ledger chain {chain_id}")
+    existing = db.session.scalar(
+        select(LedgerCheckpoint).where(LedgerCheckpoint.chain_id == chain_id, LedgerCheckpoint.size == chain.head_seq)
+    )
+    if existing is not None:
+        return existing
+    root = root_of_frontier(decode_frontier(chain.tree_frontier, chain.head_seq))
+    key = site_key()
+    body = checkpoint_body(origin_of(chain.circle_id), chain.head_seq, root, now)
+    note = sign_note(body, key.name, key.public, key.private.sign)
+    checkpoint = LedgerCheckpoint(
+        chain_id=chain_id, size=chain.head_seq, root_hash=root.hex(), made_at=now, reason=reason, note=note
+    )
+    try:
+        with db.session.begin_nested():  # another request may sign the same size at the same moment
+            db.session.add(checkpoint)
+    except IntegrityError:
+        made = db.session.scalar(
+            select(LedgerCheckpoint).where(
+                LedgerCheckpoint.chain_id == chain_id, LedgerCheckpoint.size == chain.head_seq
+            )
+        )
+        if made is None:
+            raise
+        return made
+    return checkpoint
+
+
+def checkpoint_circle(circle_id: int, reason: str, now: datetime) -> LedgerCheckpoint:
+    """`make_checkpoint` for a circle's chain: called where a result is decided and a payout is requested."""
+    return make_checkpoint(_chain(circle_id).id, reason, now)
+
+
+def latest_checkpoint(circle_id: int) -> LedgerCheckpoint | None:
+    return db.session.scalar(
+        select(LedgerCheckpoint)
+        .join(LedgerChain, LedgerChain.id == LedgerCheckpoint.chain_id)
+        .where(LedgerChain.circle_id == circle_id)
+        .order_by(LedgerCheckpoint.size.desc())
+        .limit(1)
+    )
+
+
+def make_due_checkpoints(now: datetime) -> int:
+    """A checkpoint for every chain that grew since its latest one, when that is CHECKPOINT_EVERY old or there is
+    none; each committed on its own. Then the pending checkpoints go to the witnesses. Returns how many were made."""
+    latest = (
+        select(
+            LedgerCheckpoint.chain_id,
+            func.max(LedgerCheckpoint.size).label("size"),
+            func.max(LedgerCheckpoint.made_at).label("made_at"),
+        )
+        .group_by(LedgerCheckpoint.chain_id)
+        .subquery()
+    )
+    due = db.session.scalars(
+        select(LedgerChain.id)
+        .outerjoin(latest, latest.c.chain_id == LedgerChain.id)
+        .where(
+            LedgerChain.head_seq > func.coalesce(latest.c.size, 0),
+            (latest.c.made_at.is_(None)) | (latest.c.made_at <= now - CHECKPOINT_EVERY),
+        )
+        .order_by(LedgerChain.id)
+    ).all()
+    db.session.rollback()
+    for chain_id in due:
+        make_checkpoint(chain_id, "daily", now)
+        db.session.commit()
+    deliver_to_witnesses(now)
+    return len(due)
+
+
+def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
+    """Send every checkpoint not yet sent to its circle's witness (an e-mail address, or an https URL posted to
+    through payouts/outbound.py's address policy), after the commit that made it; each marked sent on its own.
+    Returns (sent, failed); a failure is logged and tried again on the next run."""
+    from fundcircle.circles.models import Circle
+    from fundcircle.mail import deliver, mail_configured
+    from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host, pinned_session
+
+    pending = db.session.execute(
+        select(LedgerCheckpoint.id, LedgerCheckpoint.note, Circle.ledger_witness, Circle.name)
+        .join(LedgerChain, LedgerChain.id == LedgerCheckpoint.chain_id)
+        .join(Circle, Circle.id == LedgerChain.circle_id)
+        .where(LedgerCheckpoint.witnessed_at.is_(None), Circle.ledger_witness.is_not(None))
+        .order_by(LedgerCheckpoint.id)
+    ).all()
+    db.session.rollback()  # no transaction is held while a witness answers
+    sent = failed = 0
+    policy = AddressPolicy(allow_loopback=bool(current_app.config.get("OPENCOLLECTIVE_ALLOW_LOOPBACK")))
+    for checkpoint_id, note, witness, circle_name in pending:
+        problem: str | None
+        if "@" in witness and not witness.startswith(("http://", "https://")):
+            problem = (
+                deliver(witness, f"Ledger checkpoint of {circle_name}", note)
+                if mail_configured()
+                else "no mail server is configured"
+            )
+        else:
+            try:
+                check_url_and_host(witness, policy)
+                response = pinned_session(policy).post(
+                    witness,
+                    data=note.encode("utf-8"),
+                    headers={"Content-Type": "text/plain; charset=utf-8"},
+                    timeout=10,
+                    allow_redirects=False,
+                )
+                problem = None if response.status_code < 300 else f"the witness answered {response.status_code}"
+            except (AddressRefused, OSError, Exception) as error:  # noqa: BLE001 - any failure is retried later
+                problem = str(error)
+        if problem is not None:
+            log.warning("checkpoint %s could not be sent to the witness %s: %s", checkpoint_id, witness, problem)
+            failed += 1
+            continue
+        db.session.execute(
+            update(LedgerCheckpoint).where(LedgerCheckpoint.id == checkpoint_id).values(witnessed_at=now)
+        )
+        db.session.commit()
+        sent += 1
+    return sent, failed
