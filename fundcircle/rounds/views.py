@@ -64,6 +64,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
             "quorum_percent",
             "consent_rules",
             "max_proposals_per_member",
+            "remind_before_hours",
         )
     }
     data["budget"] = format_minor(round_.budget_minor, round_.currency, with_code=False).replace(",", "")
