@@ -34,7 +34,11 @@ def view() -> str:
     before = request.args.get("before", type=int)
     notices = services.notifications_page(current_user, before=before if before and before > 0 else None,
                                           limit=PAGE_SIZE)  # fmt: skip
-    circles = dict(db.session.execute(db.select(Circle.id, Circle.name)).tuples().all()) if notices else {}
+    circle_ids = {notice.circle_id for notice in notices if notice.circle_id is not None}
+    circles = {
+        row.id: row.name
+        for row in db.session.execute(db.select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids)))
+    }
     return render_template(
         "inbox/view.html",
         your_turn=services.your_turn(current_user, utcnow()),

@@ -64,7 +64,7 @@ class RoundForm(FlaskForm):
     remind_before_hours = IntegerField(
         "Remind this many hours before each deadline",
         default=24,
-        validators=[InputRequired(), NumberRange(0, 336)],
+        validators=[Optional(), NumberRange(0, 336)],
         description="Those who still have something to do get one reminder; 0: no reminders.",
     )
     proposals_close_at = DateTimeLocalField(

@@ -16,6 +16,8 @@ down_revision = "duties_0001"
 branch_labels = None
 depends_on = None
 
+_CHECK = "ck_rounds_remind_before_hours_not_negative"
+
 
 def upgrade() -> None:
     op.create_table(
@@ -61,17 +63,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("round_id", "kind", "phase", "deadline_at", name="uq_round_reminders_once_per_deadline"),
     )
     op.create_index(op.f("ix_round_reminders_round_id"), "round_reminders", ["round_id"], unique=False)
-    with op.batch_alter_table("rounds", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("remind_before_hours", sa.Integer(), server_default="24", nullable=False))
-        batch_op.create_check_constraint("remind_before_hours_not_negative", "remind_before_hours >= 0")
+    # Not a batch (a copy of the table) on SQLite: `rounds` is referenced by most tables, and copying it fails their
+    # foreign keys once they hold rows. SQLite adds (and later drops) a column with its own CHECK in place.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE rounds ADD COLUMN remind_before_hours INTEGER DEFAULT '24' NOT NULL "
+            f"CONSTRAINT {_CHECK} CHECK (remind_before_hours >= 0)"
+        )
+    else:
+        op.add_column("rounds", sa.Column("remind_before_hours", sa.Integer(), server_default="24", nullable=False))
+        op.create_check_constraint(op.f(_CHECK), "rounds", "remind_before_hours >= 0")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("rounds", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_rounds_remind_before_hours_not_negative"), type_="check")
-        batch_op.drop_column("remind_before_hours")
-    op.drop_index(op.f("ix_round_reminders_round_id"), table_name="round_reminders")
-    op.drop_table("round_reminders")
     op.drop_index("ix_notifications_user_id_read_at", table_name="notifications")
     op.drop_index("ix_notifications_user_id_id", table_name="notifications")
     op.drop_table("notifications")
+    op.drop_index(op.f("ix_round_reminders_round_id"), table_name="round_reminders")
+    op.drop_table("round_reminders")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE rounds DROP COLUMN remind_before_hours")
+    else:
+        op.drop_constraint(op.f(_CHECK), "rounds", type_="check")
+        op.drop_column("rounds", "remind_before_hours")
