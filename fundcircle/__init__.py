@@ -30,6 +30,10 @@ from fundcircle.deliberation import views as deliberation_views
 from fundcircle.demo import demo_command
 from fundcircle.errors import error_response, is_api_request, register_error_handlers
 from fundcircle.extensions import csrf, db, login_manager, migrate
+from fundcircle.inbox import api as inbox_api
+from fundcircle.inbox import cli as inbox_cli  # noqa: F401  # adds `rounds remind` to the rounds commands
+from fundcircle.inbox import views as inbox_views
+from fundcircle.inbox.notifications import unread_count
 from fundcircle.input_limits import NUL_MESSAGE, InputRefused, check_json, contains_nul
 from fundcircle.ledger import api as ledger_api
 from fundcircle.ledger import cli as ledger_cli
@@ -217,6 +221,7 @@ AREA_PAGES = (
     consent_views.bp,
     payouts_views.bp,
     ledger_views.bp,
+    inbox_views.bp,
 )
 AREA_APIS = (
     auth_api.blp,
@@ -228,6 +233,7 @@ AREA_APIS = (
     consent_api.blp,
     payouts_api.blp,
     ledger_api.blp,
+    inbox_api.blp,
 )
 COMMANDS = (
     auth_cli.user_cli,
@@ -272,4 +278,6 @@ def _register_template_helpers(app: Flask) -> None:
             "now": utcnow(),
             # Every page about a circle shows its ledger checkpoint (base.html), so that a kept page holds one.
             "ledger_checkpoint": checkpoint_of,
+            # The header's count of unread notices: one indexed query, made only where the header shows it.
+            "unread_notices": unread_count,
         }

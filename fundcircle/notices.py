@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.checkpoints import latest_checkpoint, site_key
+from fundcircle.inbox.notifications import record_notification
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.mail import deliver, mail_configured
 from fundcircle.unit_of_work import after_commit
@@ -45,6 +46,7 @@ SEND_LEASE = timedelta(minutes=5)
 class Recipient(Protocol):
     """A person who may be told (an `auth.models.User`)."""
 
+    id: int
     email: str
     email_notices: bool
 
@@ -74,6 +76,8 @@ NOTICE_KINDS = (
     "comment.followed",
     "member.treasurer_granted",
     "payout.needs_treasurer",
+    "round.deadline_reminder",
+    "round.facilitator_reminder",
 )
 
 
@@ -86,6 +90,8 @@ def queue_notice(
     the person can act on it."""
     if kind not in NOTICE_KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
+    # The inbox keeps every notice, in this transaction, whether or not a mail goes out.
+    record_notification(user.id, kind=kind, circle_id=circle_id, text=subject, url=url)
     if not user.email_notices:
         return
     to = user.email

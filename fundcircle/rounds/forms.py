@@ -87,6 +87,12 @@ class RoundForm(FlaskForm):
     max_proposals_per_member = IntegerField(
         "Most proposals per member", default=3, validators=[InputRequired(), NumberRange(1, 100)]
     )
+    remind_before_hours = IntegerField(
+        "Remind this many hours before each deadline",
+        default=24,
+        validators=[Optional(), NumberRange(0, 336)],
+        description="Those who still have something to do get one reminder; 0: no reminders.",
+    )
     proposals_close_at = DateTimeLocalField(
         "Proposals close", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
     )
@@ -130,6 +136,7 @@ class RoundForm(FlaskForm):
             secret_ballot=bool(self.secret_ballot.data),
             categories=(self.categories.data or "").splitlines(),
             max_proposals_per_member=self.max_proposals_per_member.data or 0,
+            remind_before_hours=self.remind_before_hours.data if self.remind_before_hours.data is not None else 24,
             proposals_close_at=utc(self.proposals_close_at.data),
             deliberation_close_at=utc(self.deliberation_close_at.data),
             deciding_close_at=utc(self.deciding_close_at.data),

@@ -40,6 +40,7 @@ class Round(Base):
         CheckConstraint("credits > 0", name="credits_positive"),
         CheckConstraint("quorum_percent >= 0 AND quorum_percent <= 100", name="quorum_is_percent"),
         CheckConstraint("max_proposals_per_member > 0", name="max_proposals_positive"),
+        CheckConstraint("remind_before_hours >= 0", name="remind_before_hours_not_negative"),
         CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
         CheckConstraint("committed_minor >= 0 AND committed_minor <= budget_minor", name="committed_within_budget"),
     )
@@ -66,6 +67,8 @@ class Round(Base):
     secret_ballot: Mapped[bool] = mapped_column(Boolean, default=False)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_proposals_per_member: Mapped[int] = mapped_column(Integer, default=3)
+    #: How many hours before each deadline the people who still have something to do are reminded (0: never).
+    remind_before_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     proposals_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deliberation_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deciding_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

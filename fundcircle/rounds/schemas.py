@@ -50,6 +50,13 @@ class RoundCreateSchema(Schema):
         validate=validate.Length(max=30),
     )
     max_proposals_per_member = StrictInteger(load_default=3, validate=validate.Range(min=1, max=100))
+    remind_before_hours = StrictInteger(
+        load_default=24,
+        validate=validate.Range(min=0, max=336),
+        metadata={
+            "description": "Hours before each deadline when those with something left to do are reminded; 0: never"
+        },
+    )
     deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
 
 
@@ -78,6 +85,7 @@ class RoundSchema(Schema):
     secret_ballot = fields.Boolean(required=True)
     categories = fields.List(fields.String(), required=True)
     max_proposals_per_member = fields.Integer(required=True)
+    remind_before_hours = fields.Integer(required=True)
     phase = fields.String(
         required=True,
         metadata={"description": "The stored phase: what `rounds tick` or an admin last moved the round to."},
@@ -143,4 +151,5 @@ class RoundPatchSchema(Schema):
     secret_ballot = StrictBoolean()
     categories = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=30))
     max_proposals_per_member = StrictInteger(validate=validate.Range(min=1, max=100))
+    remind_before_hours = StrictInteger(validate=validate.Range(min=0, max=336))
     deadlines = fields.Nested(DeadlinesPatchSchema)

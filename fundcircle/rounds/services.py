@@ -68,10 +68,14 @@ class RoundInput:
     secret_ballot: bool = False
     categories: list[str] = field(default_factory=list)
     max_proposals_per_member: int = 3
+    remind_before_hours: int = 24
     proposals_close_at: datetime | None = None
     deliberation_close_at: datetime | None = None
     deciding_close_at: datetime | None = None
 
+
+#: The longest a reminder may come before a deadline: two weeks.
+MAX_REMIND_BEFORE_HOURS = 336
 
 #: Settings that shape how money is asked for and decided: fixed once the round is open.
 FIXED_AFTER_DRAFT = ("budget_minor", "per_proposal_cap_minor", "method", "max_proposals_per_member")
@@ -132,6 +136,8 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
         fail("max_approvals", "Allow between 1 and 1,000 approvals per ballot, or leave it empty for no limit.")
     if not 1 <= data.max_proposals_per_member <= 100:
         fail("max_proposals_per_member", "Allow between 1 and 100 proposals per member.")
+    if not 0 <= data.remind_before_hours <= MAX_REMIND_BEFORE_HOURS:
+        fail("remind_before_hours", f"Remind between 0 (never) and {MAX_REMIND_BEFORE_HOURS} hours before a deadline.")
     categories = [category.strip() for category in data.categories if category.strip()]
     if len(categories) > 30:
         fail("categories", "Use at most 30 categories.")

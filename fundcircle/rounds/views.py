@@ -65,6 +65,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
             "consent_rules",
             "allocation_rule",
             "max_proposals_per_member",
+            "remind_before_hours",
         )
     }
     data["max_approvals"] = "" if round_.max_approvals is None else str(round_.max_approvals)

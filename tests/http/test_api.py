@@ -523,6 +523,7 @@ def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc
         "secret_ballot",
         "categories",
         "max_proposals_per_member",
+        "remind_before_hours",
         "phase",
         "effective_phase",
         "next_phases",

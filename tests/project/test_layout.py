@@ -10,10 +10,20 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "fundcircle"
 
 #: The areas from the ground up: each may import those before it, never one after it.
-AREAS = ("auth", "circles", "rounds", "proposals", "deliberation", "voting", "consent", "payouts", "ledger", "demo")
+AREAS = (
+    "auth", "circles", "rounds", "proposals", "deliberation", "voting", "consent", "payouts", "inbox", "ledger", "demo",
+)  # fmt: skip
 #: The ledger's append, its model and its pure chain rules are the ground floor every area writes through; the
 #: ledger's pages, exports and API read every area and stand at the top.
-GROUND_MODULES = {"fundcircle.ledger.record", "fundcircle.ledger.models", "fundcircle.ledger.chain"}
+#: The inbox's row and its writer are ground floor too: fundcircle.notices, which every area calls, keeps each notice
+#: through them.
+GROUND_MODULES = {
+    "fundcircle.ledger.record",
+    "fundcircle.ledger.models",
+    "fundcircle.ledger.chain",
+    "fundcircle.inbox.notifications",
+    "fundcircle.inbox.models",
+}
 #: The app factory puts the areas together: it alone imports them all.
 COMPOSITION = {"fundcircle"}
 
