@@ -2,7 +2,7 @@
 before a deadline it reminds.
 
 Revision ID: inbox16_0001
-Revises: duties_0001
+Revises: merkle21_0001
 Create Date: 2026-12-02 05:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "inbox16_0001"
-down_revision = "duties_0001"
+down_revision = "merkle21_0001"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ append uses (ledger/merkle.py) over the same canonical JSON (ledger/chain.py): b
 chain's hashing, so this migration's result does not change when the application does.
 
 Revision ID: merkle21_0001
-Revises: duties_0001
+Revises: rules20_0001
 Create Date: 2026-12-02 05:00:00
 
 """
@@ -21,7 +21,7 @@ from fundcircle.ledger.merkle import append_leaves, encode_frontier, leaf_hash
 
 # revision identifiers, used by Alembic.
 revision = "merkle21_0001"
-down_revision = "duties_0001"
+down_revision = "rules20_0001"
 branch_labels = None
 depends_on = None
 
