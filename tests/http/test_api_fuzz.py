@@ -110,6 +110,7 @@ POLICY = {
     "GET /rounds/{round_id}/results": "public_read",
     "GET /rounds/{round_id}/results.csv": "public_read",
     "GET /rounds/{round_id}/results.pb": "public_read",
+    "GET /rounds/{round_id}/replay": "member",
     "GET /circles/{circle_id}/ledger": "public_read",
     "GET /ledger/verify": "signed_in",
     "POST /proposals/{proposal_id}/consent-rounds": "admin",
