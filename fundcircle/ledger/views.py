@@ -26,7 +26,7 @@ ACTIONS = (
     "payout.approval_given", "payout.approved", "payout.cancelled", "payout.retry_requested", "payout.request_started",
     "payout.expense_found", "payout.requested", "payout.request_not_sent", "payout.request_outcome_unknown",
     "payout.request_failed", "payout.expense_updated", "payout.expense_missing", "opencollective.connected",
-    "opencollective.reconnected",
+    "opencollective.reconnected", "round.deadline_reminder_sent", "round.reminder_sent",
 )  # fmt: skip
 
 

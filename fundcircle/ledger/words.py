@@ -57,6 +57,10 @@ def describe(
         "round.settings_changed": f"{who} changed the round's {', '.join(sorted(data.get('changes', {})))}",
         "round.phase_changed": f"{who if actor_id is not None else 'The deadline'} moved the round "
         f"from {data.get('from')} to {data.get('to')}",
+        "round.deadline_reminder_sent": f"The deadline of {data.get('phase')} was near: "
+        f"{data.get('recipients')} people with something left to do were reminded",
+        "round.reminder_sent": f"{who} reminded {data.get('recipients')} circle member(s) who had not decided",
+        "inbox.marked_read": f"{who} marked {data.get('count')} of their notices read",
         "round.result_published": f"The result was published: {_money(data.get('funded_minor'), currency)} funded "
         f"of {_money(data.get('budget_minor'), currency)}",
         "proposal.created": f"{who} wrote {quoted} asking {_money(data.get('amount_minor'), currency)}",

@@ -104,6 +104,8 @@ POLICY = {
     "POST /me/tokens": "signed_in",
     "DELETE /me/tokens/{token_id}": "signed_in",
     "PUT /me/notices": "signed_in",
+    "GET /me/notifications": "signed_in",
+    "POST /me/notifications/read": "signed_in",
     "POST /invitations/{token}/accept": "signed_in",
     "GET /rounds/{round_id}/ballot": "circle",
     "PUT /rounds/{round_id}/ballot": "circle",

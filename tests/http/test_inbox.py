@@ -191,6 +191,8 @@ def test_the_facilitator_reminds_the_undecided_from_the_round_page_once_an_hour(
     assert "the next can be sent from" in sent  # the button gives way to the time of the next
     again = client.post_form(f"/rounds/{world.round_id}/remind", follow_redirects=True)
     assert "the next one can be sent from" in again.get_data(as_text=True)
+    ledger = client.get(f"/circles/{world.circle_id}/ledger").get_data(as_text=True)
+    assert "Ada reminded 1 circle member(s) who had not decided" in ledger
     with app.app_context():
         cara = db.session.scalars(select(User).where(User.email == world.cara_email)).one()
         assert db.session.scalar(

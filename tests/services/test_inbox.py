@@ -30,6 +30,7 @@ from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.services import cast_ballot
+from tests.concurrency import all_at_once
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_user, totp_code
 from tests.smtp import Inbox, running_smtp
 from tests.worlds.treasury import Treasury
@@ -339,3 +340,19 @@ def _ledger_actions(circle_id: int) -> list[str]:
 
     chain = db.session.scalars(select(LedgerChain.id).where(LedgerChain.circle_id == circle_id)).one()
     return list(db.session.scalars(select(LedgerEntry.action).where(LedgerEntry.chain_id == chain)))
+
+
+def test_two_reminder_runs_at_the_same_moment_remind_once(app: Flask) -> None:
+    with app.app_context():
+        people = _people()
+        _deciding_round(people)
+        cara_id = people.cara.id
+    now = utcnow()
+    results = all_at_once([lambda: send_deadline_reminders(now)] * 4, app=app, reraise=True)
+    assert sorted(results) == [0, 0, 0, 1]
+    with app.app_context():
+        kept = db.session.scalar(
+            select(func.count()).select_from(Notification).where(
+                Notification.user_id == cara_id, Notification.kind == "round.deadline_reminder")
+        )  # fmt: skip
+        assert kept == 1
