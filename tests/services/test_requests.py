@@ -152,11 +152,11 @@ def test_open_collectives_refusal_fails_the_payout_with_its_message_until_a_trea
     _submit(quick)
     state = _state(treasury, "Seed library")
     assert state["status"] == "failed" and _expenses(treasury) == []
-    assert state["failure_message"] == "Open Collective said: Payee account not found"
+    assert state["failure_message"] == "Open Collective said: Account Not Found"
     client: Client = treasury.app.test_client()  # type: ignore[assignment]
     client.login(treasury.emails["tomas"])
     page = client.get(f"/payouts/{treasury.payout_ids['Seed library']}").get_data(as_text=True)
-    assert "The request failed." in page and "Payee account not found" in page
+    assert "The request failed." in page and "Account Not Found" in page
     _submit(quick)
     assert _state(treasury, "Seed library")["attempts"] == 1  # a failed payout waits for a treasurer
     response = client.post_form(f"/payouts/{treasury.payout_ids['Seed library']}/cancel", {"reason": "Wrong payee"})
