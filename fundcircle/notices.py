@@ -72,6 +72,7 @@ NOTICE_KINDS = (
     "comment.followed",
     "member.treasurer_granted",
     "payout.needs_treasurer",
+    "payout.reversed",
 )
 
 

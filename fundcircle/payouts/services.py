@@ -31,10 +31,13 @@ from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDen
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record, record_many
 from fundcircle.mail import external_url
+from fundcircle.notices import queue_notice
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
-    EXPENSE_TYPES,
     FINAL_STATUSES,
+    FOLLOWED_STATUSES,
+    REQUESTABLE_EXPENSE_TYPES,
+    SETTLED_ON_OPEN_COLLECTIVE,
     STATUS_LABELS,
     OpenCollectiveConnection,
     Payout,
@@ -54,8 +57,9 @@ TOKEN_SEAL_PURPOSE = "opencollective-token"  # nosec B105  # the name of a key's
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-#: Where Open Collective's expense statuses put a payout, and how far along each of ours is: a payout only moves
-#: forward, so a late or repeated report of an earlier status changes nothing.
+#: Where Open Collective's expense statuses put a payout. Once a payout has its expense, its status is Open
+#: Collective's, whichever way that moves (a rejected expense approved again, a paid one marked unpaid); PROGRESS
+#: orders only our own steps before that (`requesting` is never moved back to by an expense).
 PAYOUT_STATUS_OF_EXPENSE = {
     "DRAFT": "invited",
     "UNVERIFIED": "requested",
@@ -125,8 +129,12 @@ def check_connection_input(data: ConnectionInput) -> ConnectionInput:
         raise ValidationFailed("Paste the personal token from your Open Collective settings (For developers → "
                                "Personal tokens).", field="token")  # fmt: skip
     expense_type = (data.expense_type or "").strip().upper() or None
-    if expense_type is not None and expense_type not in EXPENSE_TYPES:
-        raise ValidationFailed(f"Choose one of {', '.join(EXPENSE_TYPES)}.", field="expense_type")
+    if expense_type is not None and expense_type not in REQUESTABLE_EXPENSE_TYPES:
+        raise ValidationFailed(
+            f"Choose one of {', '.join(REQUESTABLE_EXPENSE_TYPES)}: Fund Circle cannot request a receipt (it needs a "
+            "file on every item) or other types.",
+            field="expense_type",
+        )
     return ConnectionInput(api_url, slug, token, expense_type)
 
 
@@ -202,7 +210,7 @@ def save_connection(
             f"{circle.currency}.",
             field="slug",
         )
-    supported = [kind for kind in collective.supported_expense_types if kind in EXPENSE_TYPES]
+    supported = [kind for kind in collective.supported_expense_types if kind in REQUESTABLE_EXPENSE_TYPES]
     expense_type = data.expense_type or "GRANT"
     if expense_type not in collective.supported_expense_types:
         accepted = ", ".join(supported) or "none that Fund Circle can use"
@@ -220,6 +228,7 @@ def save_connection(
     connection.collective_name = collective.name
     connection.token_sealed = seal(TOKEN_SEAL_PURPOSE, data.token)
     connection.token_account = me.slug
+    connection.token_two_factor = me.has_two_factor_auth
     connection.expense_type = expense_type
     connection.supported_expense_types = list(collective.supported_expense_types)
     connection.balance_minor = collective.balance_minor
@@ -237,12 +246,20 @@ def save_connection(
             "collective": collective.slug,
             "name": collective.name,
             "token_account": me.slug,
+            "token_two_factor": me.has_two_factor_auth,
             "expense_type": expense_type,
         },
         at=now,
     )
     db.session.flush()
     return connection
+
+
+TWO_FACTOR_WARNING = (
+    "The token's Open Collective account uses two-factor authentication: Open Collective refuses its payout "
+    "requests unless the token was made with “Advanced privileges” (pre-authorised for 2FA). If it was not, make "
+    "one in the account's settings (For developers → Personal tokens) and connect again."
+)
 
 
 def store_balance(connection: OpenCollectiveConnection, collective: Collective, now: datetime) -> None:
@@ -520,17 +537,30 @@ def _move(payout: Payout, from_status: str, to_status: str, now: datetime, **val
 
 
 def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, now: datetime, *, via: str) -> bool:
-    """Follow what Open Collective says about the payout's expense. The payout only moves forward; a changed
-    Open Collective status is recorded even when the payout's own status stays. Returns whether anything changed."""
+    """Follow what Open Collective says about the payout's expense, whichever way it moves: REJECTED and PAID are not
+    final there (an expense can be approved again, or marked unpaid), so neither is `rejected` nor `paid` here. Every
+    move is in the ledger; a move back from a settled status is a reversal: the circle's treasurers are told, and a
+    round that had closed because everything was settled is decided again. Returns whether anything changed.
+
+    :raises Conflict: if another process moved the payout meanwhile.
+    """
     target = PAYOUT_STATUS_OF_EXPENSE.get(expense_status)
     before, before_expense_status = payout.status, payout.expense_status
-    forward = target is not None and PROGRESS.get(target, -1) > PROGRESS.get(before, 99)
-    changed = forward or before_expense_status != expense_status
+    moves = (
+        target is not None
+        and target != before
+        and (
+            before in FOLLOWED_STATUSES
+            or before in SETTLED_ON_OPEN_COLLECTIVE
+            or PROGRESS.get(target, -1) > PROGRESS.get(before, 99)
+        )
+    )
+    changed = moves or before_expense_status != expense_status
     payout.synced_at = now
     if not changed:
         return False
     values: dict[str, Any] = {"expense_status": expense_status, "synced_at": now}
-    if forward and target is not None:
+    if moves and target is not None:
         _move(payout, before, target, now, **values)
     else:
         db.session.execute(
@@ -538,18 +568,55 @@ def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, n
             execution_options={"synchronize_session": False},
         )
         db.session.refresh(payout)
-    record(
-        "payout.expense_updated",
-        actor=None,
-        circle_id=payout.circle_id,
-        subject=payout,
-        data={"proposal": payout.proposal_id, "expense_id": expense_id, "expense_status": expense_status,
-              "from": before, "to": payout.status, "via": via},
-        at=now,
-    )  # fmt: skip
+    reversed_ = before in FINAL_STATUSES and not payout.is_final
+    data: dict[str, Any] = {"proposal": payout.proposal_id, "expense_id": expense_id, "expense_status": expense_status,
+                            "from": before, "to": payout.status, "via": via}  # fmt: skip
+    if reversed_:
+        data["reversed"] = True
+    record("payout.expense_updated", actor=None, circle_id=payout.circle_id, subject=payout, data=data, at=now)
     if payout.is_final:
         close_round_if_settled(payout.round_id, now)
+    elif reversed_:
+        reopen_round_if_closed(payout.round_id, payout, now)
+        tell_treasurers(
+            payout,
+            f"Payout {payout.id} moved back on Open Collective: {STATUS_LABELS[before].lower()} → "
+            f"{STATUS_LABELS[payout.status].lower()}",
+            f"Open Collective now reports payout {payout.id}'s expense ({expense_id}) as {expense_status}; it was "
+            f"{before_expense_status or before} before, so the payout is {STATUS_LABELS[payout.status].lower()} "
+            "again. Someone on Open Collective approved a rejected expense again, or marked a paid one as unpaid. "
+            "Check the expense there; Fund Circle keeps following it.",
+            kind="payout.reversed",
+        )
     return True
+
+
+def reopen_round_if_closed(round_id: int, payout: Payout, now: datetime) -> bool:
+    """A closed round said that every payout was settled; when one moves back, it is decided again (and closes by
+    itself once everything is settled once more)."""
+    round_ = db.session.get(Round, round_id)
+    if round_ is None or not compare_and_set(
+        round_, expected=Round.phase == "closed", values={"phase": "decided", "phase_changed_at": now}
+    ):
+        return False
+    record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
+           data={"from": "closed", "to": "decided", "by": "payouts", "payout": payout.id,
+                 "reason": "a settled payout moved back on Open Collective"}, at=now)  # fmt: skip
+    return True
+
+
+def tell_treasurers(payout: Payout, subject: str, body: str, *, kind: str) -> None:
+    """E-mail every treasurer of the payout's circle, after the commit, with a link to the payout."""
+    link = external_url("payouts.view", payout_id=payout.id)
+    treasurers = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == payout.circle_id, MembershipRole.role == "treasurer")
+        .order_by(User.id)
+    )
+    for treasurer in treasurers:
+        queue_notice(treasurer, subject, f"{body}\n\n{link}\n", kind=kind, circle_id=payout.circle_id, url=link)
 
 
 @round_funded.connect
