@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length
 
 from fundcircle.auth.forms import totp_code_field
@@ -44,6 +44,7 @@ class ConnectForm(FlaskForm):
 
 class ApproveForm(FlaskForm):
     totp = totp_code_field("Code from your authenticator app")
+    confirm_beyond_balance = BooleanField("Approve it although the collective's balance does not cover it")
 
 
 class CancelForm(FlaskForm):

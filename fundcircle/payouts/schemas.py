@@ -43,6 +43,13 @@ class ConnectionSchema(Schema):
 
 class ApproveSchema(Schema):
     totp = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    confirm_beyond_balance = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "needed when the final approval, with the payouts already committed, exceeds the "
+            "collective's balance on Open Collective"
+        },
+    )
 
 
 class CancelSchema(Schema):

@@ -7,6 +7,7 @@ together, and the caller commits. Nothing here talks to Open Collective; payouts
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import uuid
@@ -31,6 +32,7 @@ from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDen
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record, record_many
 from fundcircle.mail import external_url
+from fundcircle.money import format_minor
 from fundcircle.notices import queue_notice
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
@@ -391,7 +393,57 @@ def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
     return None
 
 
-def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -> Payout:
+@dataclass(frozen=True)
+class Funds:
+    """What the collective has (its balance as Open Collective last reported it) and what approved payouts that are
+    not yet paid already commit of it."""
+
+    balance_minor: int | None
+    currency: str | None
+    checked_at: datetime | None
+    committed_minor: int
+
+    @property
+    def left_minor(self) -> int | None:
+        return None if self.balance_minor is None else self.balance_minor - self.committed_minor
+
+
+def funds_of(circle: Circle) -> Funds:
+    connection = connection_of(circle.id)
+    committed = db.session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
+            Payout.circle_id == circle.id, Payout.status.in_(UNPAID_STATUSES)
+        )
+    )
+    if connection is None or connection.balance_currency != circle.currency:
+        return Funds(None, None, None, int(committed or 0))
+    return Funds(
+        connection.balance_minor, connection.balance_currency, connection.balance_checked_at, int(committed or 0)
+    )
+
+
+def beyond_balance(payout: Payout) -> str | None:
+    """If approving this payout completes its approvals and it, with what is already committed, comes to more than
+    the collective's balance: the warning to confirm. None otherwise, or when the balance is not known."""
+    if payout.status != "awaiting_approval" or payout.approvals_count + 1 < approvals_needed(payout):
+        return None
+    funds = funds_of(circle_of(payout))
+    if funds.balance_minor is None or funds.currency != payout.currency:
+        return None
+    if funds.committed_minor + payout.amount_minor <= funds.balance_minor:
+        return None
+    money = functools.partial(format_minor, currency=payout.currency)
+    return (
+        f"The collective's balance on Open Collective is {money(funds.balance_minor)}, and approved payouts not yet "
+        f"paid already commit {money(funds.committed_minor)}: with this one ({money(payout.amount_minor)}) that is "
+        f"{money(funds.committed_minor + payout.amount_minor - funds.balance_minor)} more than the collective has. "
+        "Open Collective will not pay it until the money is there. Confirm to approve it anyway."
+    )
+
+
+def approve_payout(
+    actor: User, payout: Payout, totp_code: str, now: datetime, *, confirm_beyond_balance: bool = False
+) -> Payout:
     """A treasurer approves a payout with a fresh code from their authenticator app. The approval that makes the
     number the circle requires moves the payout to `approved` and fixes the key it will carry on Open Collective,
     provided one of the approvals came from a treasurer who held the role when the payout was created: otherwise
@@ -401,6 +453,8 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     :raises Conflict: if the payout takes no more approvals, the actor approved it already, the code was used, or
         its amount, currency or payee disagree with the ledger.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
+    :raises ValidationFailed: on `confirm_beyond_balance` if this approval completes a payout that, with what is
+        already committed, exceeds the collective's balance, and it was not confirmed (the code is not used).
     """
     # The circle's row first, as a roles change and a change of the approvals it requires take it: an approval sent
     # as its treasurer is demoted (or as the circle asks for more approvals) is decided after that change, or before
@@ -421,6 +475,9 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
             + "; ".join(d.sentence() for d in found)
             + "). Somebody may have changed the database directly; tell the circle's admins.",
         )
+    warning = beyond_balance(payout)
+    if warning is not None and not confirm_beyond_balance:
+        raise ValidationFailed(warning, field="confirm_beyond_balance")
     verify_code(actor, totp_code, now)
     earlier = held_treasurer_role_before(membership, payout)
     try:
@@ -449,6 +506,8 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
                             "held_role_before": earlier}  # fmt: skip
     if count >= needed and not complete:
         data["waiting_for"] = "an approval from a treasurer who held the role when the payout was created"
+    if warning is not None:
+        data["confirmed_beyond_balance"] = True
     record("payout.approval_given", actor=actor, circle_id=circle.id, subject=payout, data=data, at=now)
     if complete:
         key = f"fc-{uuid.uuid4()}"
@@ -485,6 +544,14 @@ def cancel_payout(actor: User, payout: Payout, reason: str, now: datetime) -> Pa
         )
     if len(reason) > 1000:
         raise ValidationFailed("Use at most 1,000 characters.", field="reason")
+    if payout.status == "failed" and payout.outcome_unknown:
+        # Open Collective may have made the expense after all (its answers were lost): cancelling here could leave
+        # it there to be paid. Requesting again looks it up first, and then it can be rejected on Open Collective.
+        raise Conflict(
+            "Open Collective may have created this payout's expense (its answers were lost), so it cannot be "
+            "cancelled here: request it again, which looks the expense up first, and reject it on Open Collective "
+            "if it should not be paid."
+        )
     if payout.status not in CANCELLABLE:
         raise Conflict(
             f"This payout is {STATUS_LABELS[payout.status].lower()}, so it can no longer be cancelled here"

@@ -83,6 +83,7 @@ def treasury(circle_id: int) -> str:
         sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
         webhook_url=services.webhook_url(connection) if connection is not None else None,
         sync_form=ConfirmForm(),
+        funds=services.funds_of(circle),
     )
 
 
@@ -153,6 +154,8 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "connection": connection,
         "sandbox": connection is not None and services.is_sandbox_url(connection.api_url),
         "approve_form": ApproveForm(formdata=None),
+        "funds": services.funds_of(circle),
+        "beyond_balance": services.beyond_balance(payout),
         "cancel_form": CancelForm(formdata=None),
         "retry_form": ConfirmForm(),
         "refusal": None,
@@ -180,7 +183,13 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _payout_page(payout, 400, approve_form=form)
     try:
-        services.approve_payout(current_user, payout, form.totp.data or "", utcnow())
+        services.approve_payout(
+            current_user,
+            payout,
+            form.totp.data or "",
+            utcnow(),
+            confirm_beyond_balance=bool(form.confirm_beyond_balance.data),
+        )
     except FundCircleError as error:
         refuse()
         attach_error(form, error)

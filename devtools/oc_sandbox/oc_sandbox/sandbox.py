@@ -341,12 +341,14 @@ class Sandbox:
         webhooks: Iterable[str] = (),
         two_factor: bool = False,
         preauthorized_2fa: bool = False,
+        other_accounts: Iterable[str] = (),
     ) -> None:
         """Add a collective, its host and the admin token's user (admin of both), unless the collective exists.
 
         When the collective is already there (loaded from the state file), its balance and expenses are kept; the
         token, payee accounts and webhooks are added to it. `two_factor` and `preauthorized_2fa` describe the token's
-        user and token (see `User`).
+        user and token (see `User`). `other_accounts` are individuals' accounts that somebody else administers: a
+        payee there gets an invite draft, which its admins complete (the host page plays them).
         """
         with self._lock:
             if slug not in self._collectives:
@@ -376,6 +378,9 @@ class Sandbox:
                 self._check_webhook_url(url)
                 if url not in collective.webhooks:
                     collective.webhooks.append(url)
+            for slug in other_accounts:
+                if slug not in self._accounts and slug not in self._collectives:
+                    self._add_account(slug, slug, "Individual", currency)
             self._changed()
 
     def add_account(
@@ -1531,6 +1536,7 @@ def start_sandbox(
     webhooks: Iterable[str] = (),
     two_factor: bool = False,
     preauthorized_2fa: bool = False,
+    other_accounts: Iterable[str] = (),
     **options: Any,
 ) -> RunningSandbox:
     """Serve a sandbox in a thread on `host` (a free port by default) and return it running.
@@ -1551,6 +1557,7 @@ def start_sandbox(
             webhooks=webhooks,
             two_factor=two_factor,
             preauthorized_2fa=preauthorized_2fa,
+            other_accounts=other_accounts,
         )
     sandbox.stopping.clear()
     server = serve(sandbox, host=host, port=port)
