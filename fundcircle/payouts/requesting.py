@@ -40,6 +40,7 @@ from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
+from fundcircle.money import to_open_collective_cents
 from fundcircle.payouts.binding import Disagreement
 from fundcircle.payouts.models import FOLLOWED_STATUSES, SETTLED_ON_OPEN_COLLECTIVE, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import (
@@ -256,8 +257,10 @@ def expense_input(payout: Payout, connection: OpenCollectiveConnection, *, invit
         "description": f"Fund Circle grant: {version.title}"[:250],
         "longDescription": long_description,
         "currency": payout.currency,
-        "items": [{"description": version.title[:250], "amountV2": {"valueInCents": payout.amount_minor,
-                                                                    "currency": payout.currency}}],
+        # Open Collective counts hundredths of the unit whatever the currency's minor unit (fundcircle/money.py).
+        "items": [{"description": version.title[:250],
+                   "amountV2": {"valueInCents": to_open_collective_cents(payout.amount_minor, payout.currency),
+                                "currency": payout.currency}}],
         "reference": payout.request_key,
         "customData": custom_data(payout),
         "tags": ["fund-circle"],

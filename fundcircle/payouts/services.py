@@ -32,7 +32,7 @@ from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDen
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record, record_many
 from fundcircle.mail import external_url
-from fundcircle.money import format_minor
+from fundcircle.money import CURRENCY_EXPONENTS, format_minor, from_open_collective_cents
 from fundcircle.notices import queue_notice
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
@@ -233,7 +233,7 @@ def save_connection(
     connection.token_two_factor = me.has_two_factor_auth
     connection.expense_type = expense_type
     connection.supported_expense_types = list(collective.supported_expense_types)
-    connection.balance_minor = collective.balance_minor
+    connection.balance_minor = balance_in_minor_units(collective)
     connection.balance_currency = collective.balance_currency
     connection.balance_checked_at = now
     connection.connected_by_id = actor.id
@@ -267,9 +267,17 @@ TWO_FACTOR_WARNING = (
 def store_balance(connection: OpenCollectiveConnection, collective: Collective, now: datetime) -> None:
     """Keep the balance Open Collective last reported, to show on the treasury page without asking on every view.
     A reading, not a change of the circle's state: it is not written to the ledger."""
-    connection.balance_minor = collective.balance_minor
+    connection.balance_minor = balance_in_minor_units(collective)
     connection.balance_currency = collective.balance_currency
     connection.balance_checked_at = now
+
+
+def balance_in_minor_units(collective: Collective) -> int:
+    """Open Collective's balance (in hundredths of the unit) in the currency's minor units, as Fund Circle keeps
+    money; a currency Fund Circle does not know is kept as Open Collective gave it."""
+    if collective.balance_currency not in CURRENCY_EXPONENTS:
+        return collective.balance_minor
+    return from_open_collective_cents(collective.balance_minor, collective.balance_currency)
 
 
 # -- approvals -----------------------------------------------------------------------------------------------------

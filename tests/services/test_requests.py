@@ -20,7 +20,8 @@ from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
-from fundcircle.payouts.requesting import submit_due_payouts
+from fundcircle.payouts.models import OpenCollectiveConnection
+from fundcircle.payouts.requesting import refresh_balance, submit_due_payouts
 from fundcircle.payouts.services import approve_payout, get_payout, retry_payout
 from tests.conftest import TEST_SECRET_KEY, Client
 from tests.factories import connect_circle, totp_code
@@ -460,3 +461,18 @@ def test_without_spacing_the_second_invite_of_a_run_is_rate_limited(
     _submit(make_app(OPENCOLLECTIVE_READ_TIMEOUT=2.0, OPENCOLLECTIVE_INVITE_INTERVAL_SECONDS=0))
     assert len(_expenses(treasury)) == 1
     assert sorted(_state(treasury, t)["status"] for t in ("Seed library", "Bike repair")) == ["approved", "invited"]
+
+
+def test_a_yen_payout_is_requested_in_open_collectives_hundredths(app: Flask, make_sandbox: Any, quick: Flask) -> None:
+    """JPY has no minor unit (CLDR), but Open Collective counts every amount in hundredths: 25,000 JPY is
+    valueInCents 2500000 there (server/lib/currency.ts)."""
+    treasury = build_treasury(app, make_sandbox(currency="JPY", balance_minor=10_000_000), currency="JPY")
+    with treasury.app.app_context():
+        refresh_balance(treasury.circle_id)  # 10,000,000 hundredths: 100,000 JPY
+        connection = db.session.get(OpenCollectiveConnection, treasury.circle_id)
+        assert connection is not None and (connection.balance_minor, connection.balance_currency) == (100_000, "JPY")
+    _approve(treasury, "Seed library")
+    _submit(quick)
+    (expense,) = _expenses(treasury)
+    assert (expense.currency, expense.amount_minor) == ("JPY", 2_500_000)
+    assert _state(treasury, "Seed library")["status"] == "requested"
