@@ -186,6 +186,36 @@ def ask_open_collective(data: ConnectionInput) -> tuple[Me, Collective]:
         raise ValidationFailed(error.message, field=field) from None
 
 
+def look_up_payee(circle: Circle, slug: str) -> str | None:
+    """The name Open Collective gives the account `slug`, checked when a proposal naming it is saved, so that a
+    mistyped payee is caught then and not at payout time. None when it cannot be asked (the circle is not connected,
+    or Open Collective does not answer): the payout checks again before anything is requested. Call with no
+    transaction open (nothing is held while Open Collective answers).
+
+    :raises ValidationFailed: on `payee_slug` if Open Collective has no such account.
+    """
+    connection = connection_of(circle.id)
+    if connection is None:
+        return None
+    try:
+        client = client_for(connection)
+    except ValidationFailed:
+        return None
+    end_read_transaction()
+    try:
+        with client:
+            payee = client.payee(slug)
+    except PayoutGatewayError:
+        return None
+    if payee is None:
+        raise ValidationFailed(
+            f"Open Collective has no account “{slug}”: check its short name in its address, "
+            "opencollective.com/short-name.",
+            field="payee_slug",
+        )
+    return payee.name
+
+
 def connection_of(circle_id: int) -> OpenCollectiveConnection | None:
     return db.session.get(OpenCollectiveConnection, circle_id)
 
