@@ -65,7 +65,7 @@ run: install
 	@mkdir -p instance
 	$(FLASK) oc-sandbox --port $(SANDBOX_PORT) --collective riverside-fund --token demo-sandbox-token \
 		--name "Riverside Fund (sandbox)" --balance-minor 500000 --currency EUR --payee-account riverside-repair \
-		--state instance/oc-sandbox.json & sandbox=$$!; \
+		--other-account riverside-garden --state instance/oc-sandbox.json & sandbox=$$!; \
 	trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

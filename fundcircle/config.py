@@ -161,6 +161,15 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "PAYOUT_CLAIM_LEASE_SECONDS": None,
         # Request a payout in the approving request itself, right after the final approval commits.
         "PAYOUTS_SUBMIT_AFTER_APPROVAL": True,
+        # After this many requests whose outcome stayed unknown (timeouts, 5xx), a payout waits for a treasurer;
+        # between them the worker waits this long, doubling each time.
+        "PAYOUT_MAX_UNKNOWN_OUTCOMES": 5,
+        "PAYOUT_UNKNOWN_BACKOFF_SECONDS": 60.0,
+        # Open Collective lets a user draft one invited expense per 10 seconds; a run spaces its invite drafts so.
+        "OPENCOLLECTIVE_INVITE_INTERVAL_SECONDS": 10.5,
+        # Paid and rejected expenses can move back on Open Collective (marked unpaid, approved again): they are
+        # still followed by `payouts sync` for this many days after they settled (and always through the webhook).
+        "PAYOUT_FOLLOW_SETTLED_DAYS": 30,
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),

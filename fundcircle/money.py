@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import re
 
-#: Currencies a circle can hold, with the number of digits of their minor unit (ISO 4217).
+from babel.numbers import get_currency_precision
+
+#: The currencies Open Collective takes: its schema's `Currency` enum (opencollective-api, server/graphql/
+#: schemaV2.graphql at commit e3f35f5; tests/rules/test_money.py checks this list against the pinned schema).
+OPEN_COLLECTIVE_CURRENCIES = (
+    "USD", "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BIF",
+    "BMD", "BND", "BOB", "BRL", "BSD", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CVE",
+    "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF",
+    "GTQ", "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR", "ILS", "INR", "ISK", "JMD", "JPY", "KES", "KGS", "KHR",
+    "KMF", "KRW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP",
+    "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP",
+    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SEK", "SGD", "SHP", "SLL", "SOS",
+    "SRD", "SZL", "THB", "TJS", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "UYU", "UZS", "VND", "VUV", "WST",
+    "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW",
+)  # fmt: skip
+#: Minor units Fund Circle stored before it read them from CLDR, where CLDR (through Babel) now says 0: amounts
+#: already stored in these currencies are in hundredths, so these stay until a migration converts them.
+STORED_BEFORE_CLDR = {"COP": 2, "HUF": 2, "IDR": 2}
+#: Currencies a circle can hold, with the number of digits of their minor unit, from CLDR's currency data (Babel).
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "AUD": 2, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "COP": 2, "CZK": 2, "DKK": 2, "EUR": 2, "GBP": 2,
-    "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0, "JPY": 0, "KES": 2, "KRW": 0, "MXN": 2,
-    "NGN": 2, "NOK": 2, "NZD": 2, "PHP": 2, "PLN": 2, "RON": 2, "SEK": 2, "SGD": 2, "TWD": 2, "UAH": 2,
-    "USD": 2, "UYU": 2, "ZAR": 2,
-}  # fmt: skip
+    code: STORED_BEFORE_CLDR.get(code, get_currency_precision(code)) for code in OPEN_COLLECTIVE_CURRENCIES
+}
+#: Open Collective counts every amount in hundredths of the unit ("cents"), whatever the currency's minor unit:
+#: 1,000 JPY is valueInCents 100000 (server/lib/currency.ts, roundCentsAmount).
+OPEN_COLLECTIVE_EXPONENT = 2
 
 _MAJOR_AMOUNT = re.compile(r"^(?P<units>\d{1,15})(?:\.(?P<fraction>\d+))?$")
 #: Whole units with thousands separators: 1,250 or 1 250 or 1'250 (one kind of separator, groups of three).
@@ -71,3 +89,16 @@ def parse_major(text: str, currency: str) -> int:
     units = int(match.group("units"))
     minor: int = units * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
     return minor
+
+
+def to_open_collective_cents(amount_minor: int, currency: str) -> int:
+    """An amount in the currency's minor units as Open Collective counts it (`valueInCents`, hundredths)."""
+    factor: int = 10 ** (OPEN_COLLECTIVE_EXPONENT - CURRENCY_EXPONENTS[currency])  # no currency has more than 2
+    return amount_minor * factor
+
+
+def from_open_collective_cents(value_in_cents: int, currency: str) -> int:
+    """Open Collective's `valueInCents` in the currency's minor units (rounded down for a zero-decimal currency,
+    whose amounts Open Collective keeps in whole hundreds of cents anyway)."""
+    factor: int = 10 ** (OPEN_COLLECTIVE_EXPONENT - CURRENCY_EXPONENTS[currency])
+    return value_in_cents // factor

@@ -78,6 +78,7 @@ NOTICE_KINDS = (
     "payout.needs_treasurer",
     "round.deadline_reminder",
     "round.facilitator_reminder",
+    "payout.reversed",
 )
 
 

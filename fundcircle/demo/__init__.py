@@ -35,6 +35,9 @@ DEMO_SANDBOX: dict[str, Any] = {
     "token": DEMO_SANDBOX_TOKEN,
     "balance_minor": 500_000,
     "payee_account": "riverside-repair",
+    #: A payee account the sandbox token's user does not administer: its payout becomes an invite draft that the
+    #: account's admins complete (the sandbox's page plays them), as on Open Collective.
+    "other_payee_account": "riverside-garden",
 }
 DEMO_PEOPLE = [
     # (name, e-mail, roles in the demo circle)
@@ -136,8 +139,10 @@ def seed_demo() -> bool:
 
 
 def _seed_decided_round(circle: Circle, users: dict[str, User], now: datetime) -> None:
-    """A winter round the circle has decided: two funded proposals whose payouts await the treasurer, who has an
-    authenticator app set up, in a circle connected to the local Open Collective sandbox."""
+    """A winter round the circle has decided: three funded proposals whose payouts await the treasurer, who has an
+    authenticator app set up, in a circle connected to the local Open Collective sandbox. One is paid to an account
+    the sandbox's token administers (createExpense), one to a person invited by e-mail, and one to an account
+    somebody else administers (an invite draft by its slug)."""
     ana, tomas = users["ana@example.org"], users["tomas@example.org"]
     winter = create_round(
         ana,
@@ -184,10 +189,25 @@ def _seed_decided_round(circle: Circle, users: dict[str, User], now: datetime) -
         submit=True,
         now=now,
     )
+    garden = create_proposal(
+        users["bea@example.org"],
+        winter,
+        ProposalInput(
+            title="Community garden seeds",
+            summary="Seeds and compost for the community garden's spring beds.",
+            body="The garden group has its own Open Collective account; the payout goes to it.",
+            amount_minor=15_000,
+            category="Tools",
+            payee_slug=DEMO_SANDBOX["other_payee_account"],
+        ),
+        submit=True,
+        now=now,
+    )
     advance_round(ana, winter, "deliberation", now)
     advance_round(ana, winter, "deciding", now)
-    for voter, votes in (("bea", {repair.id: 4, books.id: 3}), ("chidi", {repair.id: 3, books.id: 2}),
-                         ("dana", {repair.id: 5, books.id: 1})):  # fmt: skip
+    for voter, votes in (("bea", {repair.id: 4, books.id: 3, garden.id: 2}),
+                         ("chidi", {repair.id: 3, books.id: 2, garden.id: 2}),
+                         ("dana", {repair.id: 5, books.id: 1, garden.id: 1})):  # fmt: skip
         cast_ballot(users[f"{voter}@example.org"], winter, votes, now)
     advance_round(ana, winter, "decided", now)
 
@@ -205,7 +225,7 @@ def _seed_decided_round(circle: Circle, users: dict[str, User], now: datetime) -
             name="Riverside Fund (sandbox)",
             currency="EUR",
             is_admin=True,
-            supported_expense_types=["INVOICE", "RECEIPT", "GRANT"],
+            supported_expense_types=["INVOICE", "RECEIPT", "GRANT"],  # what the sandbox collective accepts
             balance_minor=sandbox["balance_minor"],
             balance_currency="EUR",
         ),

@@ -80,7 +80,13 @@ def approve_payout(data: dict[str, Any], payout_id: int) -> Payout:
     that completes the number needed requests the payout on Open Collective, after the commit, provided one of the
     approvals came from a treasurer who held the role when the payout was created (otherwise it keeps waiting, and
     `approvals_waiting_for` says why); the answer shows the payout as it stands then."""
-    payout = services.approve_payout(current_user, services.get_payout(payout_id), data["totp"], utcnow())
+    payout = services.approve_payout(
+        current_user,
+        services.get_payout(payout_id),
+        data["totp"],
+        utcnow(),
+        confirm_beyond_balance=data["confirm_beyond_balance"],
+    )
     after_commit(lambda: submit_after_approval(payout_id))
     return payout
 

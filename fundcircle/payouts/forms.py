@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length
 
 from fundcircle.auth.forms import totp_code_field
-from fundcircle.payouts.models import EXPENSE_TYPES
+from fundcircle.payouts.models import REQUESTABLE_EXPENSE_TYPES
 
 EXPENSE_TYPE_LABELS = {
     "GRANT": "Grant (recommended)",
     "INVOICE": "Invoice",
-    "RECEIPT": "Receipt (reimbursement)",
-    "FUNDING_REQUEST": "Funding request",
 }
 
 
@@ -37,14 +35,16 @@ class ConnectForm(FlaskForm):
     )
     expense_type = SelectField(
         "Request payouts as",
-        choices=[SelectChoice(kind, EXPENSE_TYPE_LABELS[kind]) for kind in EXPENSE_TYPES],
+        choices=[SelectChoice(kind, EXPENSE_TYPE_LABELS[kind]) for kind in REQUESTABLE_EXPENSE_TYPES],
         default="GRANT",
-        description="Grants suit a fund; if the collective does not accept them, choose a type it accepts.",
+        description="Grants suit a fund; if the collective does not accept them, choose Invoice. (Receipts need a "
+        "file on every item, which a grant does not have, so Fund Circle does not offer them.)",
     )
 
 
 class ApproveForm(FlaskForm):
     totp = totp_code_field("Code from your authenticator app")
+    confirm_beyond_balance = BooleanField("Approve it although the collective's balance does not cover it")
 
 
 class CancelForm(FlaskForm):

@@ -40,6 +40,10 @@ PAYOUT_STATUSES = (
 FINAL_STATUSES = ("paid", "rejected", "cancelled")
 #: Statuses whose expense exists on Open Collective and is followed by `payouts sync` and the webhook.
 FOLLOWED_STATUSES = ("requested", "invited", "approved_on_oc")
+#: Settled, but not for good: on Open Collective a rejected expense can be approved again and a paid one marked
+#: unpaid (server/graphql/common/expenses.ts, canApprove and canMarkAsUnpaid). A payout in one of these with an
+#: expense is followed for PAYOUT_FOLLOW_SETTLED_DAYS by `payouts sync`, and whenever a webhook names it.
+SETTLED_ON_OPEN_COLLECTIVE = ("paid", "rejected", "cancelled")
 
 STATUS_LABELS = {
     "awaiting_approval": "Awaiting approval",
@@ -55,8 +59,11 @@ STATUS_LABELS = {
     "cancelled": "Cancelled",
 }
 
-#: Expense types a circle may choose when its collective does not accept GRANT expenses.
+#: Expense types a connection may have stored (the database's check); older connections may hold any of them.
 EXPENSE_TYPES = ("GRANT", "INVOICE", "RECEIPT", "FUNDING_REQUEST")
+#: The types Fund Circle can really request, where the collective accepts them: a RECEIPT needs a file on every item
+#: ("Some items are missing a file", server/graphql/common/expenses.ts), which a grant of a fund does not have.
+REQUESTABLE_EXPENSE_TYPES = ("GRANT", "INVOICE")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -99,7 +106,9 @@ class Payout(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The last request's outcome is unknown: Open Collective must be asked before anything is sent again.
     outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    #: Not before this time (Open Collective's rate limit said to wait).
+    #: Requests whose outcome stayed unknown; at PAYOUT_MAX_UNKNOWN_OUTCOMES the payout waits for a treasurer.
+    unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Not before this time (Open Collective's rate limit said to wait, or the backoff after an unknown outcome).
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expense_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: The expense's status as Open Collective last reported it (DRAFT, PENDING, APPROVED, PAID, ...).
@@ -160,6 +169,10 @@ class OpenCollectiveConnection(Base):
     token_sealed: Mapped[str] = mapped_column(Text)
     #: The account the token acts as, as Open Collective named it when the circle connected.
     token_account: Mapped[str] = mapped_column(String(100))
+    #: The token's account uses two-factor authentication (Open Collective's `me.hasTwoFactorAuth` when the circle
+    #: connected; None: connected before this was asked). Its token then works only if made with "Advanced
+    #: privileges", which Open Collective does not tell; a refusal says so on the payout.
+    token_two_factor: Mapped[bool | None] = mapped_column(Boolean)
     expense_type: Mapped[str] = mapped_column(String(24))
     supported_expense_types: Mapped[list[str]] = mapped_column(JSON)
     #: The secret in the webhook's URL. Open Collective does not sign deliveries; a delivery only makes us re-fetch

@@ -72,10 +72,18 @@ query FundCircleExpense($id: String!) {
 """
 )
 
+#: Every status an expense of ours can have. Without a status filter Open Collective's look-up leaves SPAM out
+#: (and DRAFT, but for admins): an expense marked as spam would not be found, and the payout requested again
+#: (server/graphql/v2/query/collection/ExpensesCollectionQuery.ts).
+LOOK_UP_STATUSES = (
+    "DRAFT", "UNVERIFIED", "PENDING", "INCOMPLETE", "APPROVED", "REJECTED", "PROCESSING", "ERROR", "PAID",
+    "SCHEDULED_FOR_PAYMENT", "SPAM", "CANCELED", "INVITE_DECLINED",
+)  # fmt: skip
+
 FIND_EXPENSES = (
     """
-query FundCircleFindExpenses($account: AccountReferenceInput!, $customData: JSON!) {
-  expenses(account: $account, customData: $customData, limit: 5) {
+query FundCircleFindExpenses($account: AccountReferenceInput!, $customData: JSON!, $status: [ExpenseStatusFilter]) {
+  expenses(account: $account, customData: $customData, status: $status, limit: 5) {
     totalCount
     nodes {"""
     + _EXPENSE_FIELDS
@@ -94,6 +102,12 @@ mutation FundCircleCreateExpense($account: AccountReferenceInput!, $expense: Exp
 }
 """
 )
+
+PAYEE = """
+query FundCirclePayee($slug: String!) {
+  account(slug: $slug, throwIfMissing: false) { id slug name isAdmin }
+}
+"""
 
 DRAFT_AND_INVITE = (
     """
@@ -115,6 +129,7 @@ DOCUMENTS = {
     "collective": COLLECTIVE,
     "expense": EXPENSE,
     "find_expenses": FIND_EXPENSES,
+    "payee": PAYEE,
     "create_expense": CREATE_EXPENSE,
     "draft_and_invite": DRAFT_AND_INVITE,
 }
@@ -230,6 +245,25 @@ class Collective:
 
 
 @dataclass(frozen=True)
+class Payee:
+    """An Open Collective account named as a payee, and whether the token's user administers it."""
+
+    slug: str
+    name: str
+    is_admin: bool
+
+
+class _PayeeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    slug = fields.String(required=True)
+    name = fields.String(load_default=None, allow_none=True)
+    isAdmin = fields.Boolean(required=True)
+
+
+@dataclass(frozen=True)
 class Expense:
     id: str
     status: str
@@ -275,10 +309,18 @@ def _retry_after(response: requests.Response) -> int:
         return 60
 
 
-_ERROR_HINTS = {
-    "2FA_REQUIRED": " The token's account uses two-factor authentication: make a personal token with "
-    "“Advanced privileges” (pre-authorised for 2FA) on Open Collective and connect again.",
-}
+TWO_FACTOR_GUIDANCE = (
+    " The token's account uses two-factor authentication: make a personal token with “Advanced privileges” "
+    "(pre-authorised for 2FA) in its Open Collective settings (For developers → Personal tokens) and connect "
+    "the circle again with it."
+)
+_ERROR_HINTS = {"2FA_REQUIRED": TWO_FACTOR_GUIDANCE}
+#: Open Collective's words when a two-factor user's token lacks "Advanced privileges". It throws a plain Error,
+#: which Apollo labels INTERNAL_SERVER_ERROR, so the message is all there is to recognise it by
+#: (server/lib/two-factor-authentication/lib.ts).
+TWO_FACTOR_NOT_PREAUTHORIZED = "token is not pre-authorized for 2FA"
+#: The code Fund Circle gives that refusal (Open Collective gives none).
+TWO_FACTOR_CODE = "2FA_NOT_PREAUTHORIZED"
 
 
 class OpenCollectiveClient:
@@ -357,10 +399,20 @@ class OpenCollectiveClient:
         return _expense(data["expense"]) if data.get("expense") is not None else None
 
     def find_expenses(self, collective_slug: str, custom_data: dict[str, Any]) -> list[Expense]:
-        """Expenses of the collective whose customData holds every key and value given."""
-        data = self._read(FIND_EXPENSES, {"account": {"slug": collective_slug}, "customData": custom_data})
+        """Expenses of the collective whose customData holds every key and value given, in any status."""
+        variables = {"account": {"slug": collective_slug}, "customData": custom_data, "status": list(LOOK_UP_STATUSES)}
+        data = self._read(FIND_EXPENSES, variables)
         page = data.get("expenses") or {}
         return [_expense(node) for node in page.get("nodes") or []]
+
+    def payee(self, slug: str) -> Payee | None:
+        """The account `slug` and whether the token's user administers it (then it may be named in createExpense);
+        None if Open Collective has no such account."""
+        data = self._read(PAYEE, {"slug": slug})
+        if data.get("account") is None:
+            return None
+        account = _load(_PayeeSchema(), data["account"], None)
+        return Payee(account["slug"], account.get("name") or account["slug"], account["isAdmin"])
 
     # -- mutations: sent once ---------------------------------------------------------------------------------------
 
@@ -458,6 +510,9 @@ class OpenCollectiveClient:
             message = str(first.get("message") or "no message")
             if not self._messages_trusted:
                 message = "the request was refused; the answer is not shown, as the address is not Open Collective's"
+            elif TWO_FACTOR_NOT_PREAUTHORIZED in message:
+                raise fail(f"Open Collective refused the token: {message}." + TWO_FACTOR_GUIDANCE, "refused",
+                           status=status, code=TWO_FACTOR_CODE)  # fmt: skip
             if code in ("RateLimitExceeded", "RATE_LIMIT_EXCEEDED"):
                 raise fail(f"Open Collective's rate limit was reached: {message}", "not_sent", status=status,
                            code=code, retry_after_seconds=60)  # fmt: skip

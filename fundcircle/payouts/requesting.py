@@ -9,10 +9,16 @@ Open Collective has no idempotency key, so "once" is built here:
    created, approved and funded it (payouts/binding.py); a payout that disagrees is held, not requested.
 3. It looks the expense up on the collective by the key in `customData`; if it exists (a crash, a lost answer), it
    records it and stops.
-4. Only when it is certainly not there does it create it (`createExpense`, or `draftExpenseAndInviteUser` for a payee
-   invited by e-mail), with the key in `customData` and `reference`, and records the id in a second transaction.
-5. When the outcome is unknown (timeout, dropped connection, 5xx), the payout stays claimed until the lease passes, so
-   that an expense Open Collective is still creating is found by the next look-up instead of made twice.
+4. Only when it is certainly not there does it create it, with the key in `customData` and `reference`, and records
+   the id in a second transaction: `createExpense` when the payee is an account the token's user administers (Open
+   Collective refuses any other payee there: `checkFromCollective` in server/graphql/common/expenses.ts), else
+   `draftExpenseAndInviteUser`, with the payee's slug (its admins complete the draft) or name and e-mail. Invite
+   drafts are spaced within a run: Open Collective takes one per user every 10 seconds.
+5. When the outcome is unknown (timeout, dropped connection, 5xx), the payout stays claimed until the lease passes and
+   a backoff that doubles each time, so that an expense Open Collective is still creating is found by the next look-up
+   instead of made twice. After PAYOUT_MAX_UNKNOWN_OUTCOMES of them it fails and the circle's treasurers are told.
+6. A token of a user with two-factor authentication that was not made with "Advanced privileges" is refused with a
+   plain message; once a look-up confirms that nothing was created, the payout fails saying how to make one.
 
 Every attempt and its outcome is in the ledger, without the token. No database transaction is open while a request
 is on the wire: each step commits before the network call and opens a new transaction after it.
@@ -21,29 +27,35 @@ is on the wire: each step commits before the network call and opens a new transa
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle, Membership, MembershipRole
+from fundcircle.circles.models import Circle
 from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
-from fundcircle.mail import external_url
-from fundcircle.notices import queue_notice
+from fundcircle.money import to_open_collective_cents
 from fundcircle.payouts.binding import Disagreement
-from fundcircle.payouts.models import FOLLOWED_STATUSES, OpenCollectiveConnection, Payout
-from fundcircle.payouts.opencollective import Expense, OpenCollectiveClient, PayoutGatewayError
+from fundcircle.payouts.models import FOLLOWED_STATUSES, SETTLED_ON_OPEN_COLLECTIVE, OpenCollectiveConnection, Payout
+from fundcircle.payouts.opencollective import (
+    TWO_FACTOR_CODE,
+    Expense,
+    OpenCollectiveClient,
+    PayoutGatewayError,
+)
 from fundcircle.payouts.services import (
     PAYOUT_STATUS_OF_EXPENSE,
     apply_expense_status,
     client_for,
     connection_of,
     store_balance,
+    tell_treasurers,
 )
 from fundcircle.payouts.terms import check_against_ledger
 from fundcircle.proposals.models import ProposalVersion
@@ -52,6 +64,9 @@ from fundcircle.unit_of_work import commit as commit_and_send
 from fundcircle.voting.models import RoundTally
 
 log = logging.getLogger(__name__)
+
+#: A payout whose expense is followed when asked (a webhook, a sync): under way, or settled but still movable.
+FOLLOWED_OR_SETTLED = FOLLOWED_STATUSES + SETTLED_ON_OPEN_COLLECTIVE
 
 
 def claim_lease() -> timedelta:
@@ -121,8 +136,10 @@ def _claim(payout_id: int, now: datetime) -> Payout | None:
     return payout
 
 
-def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, **values: Any) -> Payout:
-    """Record the outcome of a step in a new transaction: the payout's new values and one ledger entry. Commits."""
+def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, *,
+            tell: tuple[str, str] | None = None, **values: Any) -> Payout:  # fmt: skip
+    """Record the outcome of a step in a new transaction: the payout's new values and one ledger entry, and with
+    `tell` (subject, body) a notice to the circle's treasurers, sent once committed. Commits."""
     db.session.rollback()
     payout = _payout(payout_id)
     if values:
@@ -136,7 +153,9 @@ def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, **
     # The status the step left is in the entry, so that `ledger verify` can replay every payout's status.
     record(action, actor=None, circle_id=payout.circle_id, subject=payout,
            data={"proposal": payout.proposal_id, **data, "status": payout.status}, at=now)  # fmt: skip
-    db.session.commit()
+    if tell is not None:
+        tell_treasurers(payout, tell[0], tell[1], kind="payout.needs_treasurer")
+    commit_and_send()
     return payout
 
 
@@ -147,30 +166,77 @@ def _found(payout: Payout, expense: Expense, how: str, now: datetime, **extra: A
         payout = _settle(payout.id, how, {"expense_id": expense.id, "expense_status": expense.status, **extra}, now,
                          status="requested", expense_id=expense.id, claimed_at=None, outcome_unknown=False)  # fmt: skip
         apply_expense_status(payout, expense.id, expense.status, now, via="request")
-        db.session.commit()
+        commit_and_send()
         return payout
     return _settle(payout.id, how, {"expense_id": expense.id, "expense_status": expense.status, **extra}, now,
                    status=status, expense_id=expense.id, expense_status=expense.status, synced_at=now,
                    claimed_at=None, outcome_unknown=False)  # fmt: skip
 
 
+@dataclass
+class InvitePacer:
+    """Spaces invite drafts within one run: Open Collective counts one `draftExpenseAndInviteUser` per user every 10
+    seconds, refused ones included (server/graphql/v2/mutation/ExpenseMutations.ts)."""
+
+    interval_seconds: float
+    last_sent: float | None = None
+
+    def wait(self) -> None:
+        if self.last_sent is not None:
+            remaining = self.interval_seconds - (time.monotonic() - self.last_sent)
+            if remaining > 0:
+                time.sleep(remaining)
+
+    def sent(self) -> None:
+        self.last_sent = time.monotonic()
+
+
+def _invite_pacer() -> InvitePacer:
+    return InvitePacer(float(current_app.config["OPENCOLLECTIVE_INVITE_INTERVAL_SECONDS"]))
+
+
+def _failed(payout_id: int, details: dict[str, Any], message: str, now: datetime, *, subject: str,
+            **values: Any) -> Payout:  # fmt: skip
+    """The payout failed and needs a treasurer: recorded, and the circle's treasurers are told once committed."""
+    tell = (
+        f"Payout {payout_id} {subject}",
+        f"Payout {payout_id} could not be requested on Open Collective:\n\n{message}",
+    )
+    return _settle(payout_id, "payout.request_failed", details, now, status="failed", failure_message=message,
+                   claimed_at=None, tell=tell, **values)  # fmt: skip
+
+
 def _gateway_failed(payout: Payout, error: PayoutGatewayError, step: str, now: datetime) -> Payout:
     details = {"step": step, **error.to_record()}
     if error.outcome == "refused":
-        return _settle(payout.id, "payout.request_failed", details, now, status="failed",
-                       failure_message=error.message, claimed_at=None)  # fmt: skip
+        return _failed(payout.id, details, error.message, now, subject="needs a treasurer: Open Collective refused it")
     if error.outcome == "not_sent" or step == "look-up":
         # Nothing was created by this attempt. After an earlier unknown outcome the next attempt looks up again.
         retry_at = now + timedelta(seconds=error.retry_after_seconds or 0)
         status = "requesting" if payout.outcome_unknown else "approved"
         return _settle(payout.id, "payout.request_not_sent", details, now, status=status, claimed_at=None,
                        retry_at=retry_at if error.retry_after_seconds else None)  # fmt: skip
-    # Unknown: the expense may exist. Keep the claim until the lease passes, then look it up before anything else.
-    return _settle(payout.id, "payout.request_outcome_unknown", details, now, outcome_unknown=True)
+    # Unknown: the expense may exist. Keep the claim until the lease and a backoff pass, then look it up before
+    # anything else; after a bounded number of these, a treasurer decides.
+    config = current_app.config
+    unknown = payout.unknown_outcomes + 1
+    details["unknown_outcomes"] = unknown
+    if unknown >= config["PAYOUT_MAX_UNKNOWN_OUTCOMES"]:
+        message = (
+            f"Open Collective's answer was lost {unknown} times ({error.message}), so it is not known whether the "
+            "expense exists. Look for it on Open Collective; “Request again” looks it up before creating anything, "
+            "or cancel the payout."
+        )
+        return _failed(payout.id, details, message, now, subject="needs a treasurer: Open Collective's answers "
+                       "were lost", outcome_unknown=True, unknown_outcomes=unknown)  # fmt: skip
+    backoff = timedelta(seconds=config["PAYOUT_UNKNOWN_BACKOFF_SECONDS"] * 2 ** (unknown - 1))
+    return _settle(payout.id, "payout.request_outcome_unknown", details, now, outcome_unknown=True,
+                   unknown_outcomes=unknown, retry_at=now + backoff)  # fmt: skip
 
 
-def expense_input(payout: Payout, connection: OpenCollectiveConnection) -> dict[str, Any]:
-    """The expense Open Collective is asked to create for the payout, in its `ExpenseCreateInput` shape."""
+def expense_input(payout: Payout, connection: OpenCollectiveConnection, *, invite: bool) -> dict[str, Any]:
+    """The expense Open Collective is asked to create for the payout: in `ExpenseCreateInput`'s shape for a payee
+    the token's user administers, else in `ExpenseInviteDraftInput`'s (the payee's slug, or name and e-mail)."""
     version = db.session.scalar(
         select(ProposalVersion).where(
             ProposalVersion.proposal_id == payout.proposal_id, ProposalVersion.number == payout.proposal_version
@@ -191,20 +257,25 @@ def expense_input(payout: Payout, connection: OpenCollectiveConnection) -> dict[
         "description": f"Fund Circle grant: {version.title}"[:250],
         "longDescription": long_description,
         "currency": payout.currency,
-        "items": [{"description": version.title[:250], "amountV2": {"valueInCents": payout.amount_minor,
-                                                                    "currency": payout.currency}}],
+        # Open Collective counts hundredths of the unit whatever the currency's minor unit (fundcircle/money.py).
+        "items": [{"description": version.title[:250],
+                   "amountV2": {"valueInCents": to_open_collective_cents(payout.amount_minor, payout.currency),
+                                "currency": payout.currency}}],
         "reference": payout.request_key,
         "customData": custom_data(payout),
         "tags": ["fund-circle"],
     }  # fmt: skip
-    if payout.payee_slug is not None:
+    if not invite and payout.payee_slug is not None:
         expense["payee"] = {"slug": payout.payee_slug}
         expense["payoutMethod"] = {
             "type": "OTHER",
             "data": {"content": "As agreed with the collective's host.", "currency": payout.currency},
         }
     else:
-        expense["payee"] = {"name": payout.payee_name, "email": payout.payee_email, "isInvite": True}
+        if payout.payee_slug is not None:  # an account somebody else administers: its admins complete the draft
+            expense["payee"] = {"slug": payout.payee_slug}
+        else:
+            expense["payee"] = {"name": payout.payee_name, "email": payout.payee_email, "isInvite": True}
         expense["recipientNote"] = (
             f"Your proposal “{version.title}” was funded by {circle.name}. Please add your payout details and submit."
         )
@@ -247,31 +318,19 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
         },
         at=now,
     )
-    treasurers = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.circle_id == payout.circle_id, MembershipRole.role == "treasurer")
-        .order_by(User.id)
-    )
-    link = external_url("payouts.view", payout_id=payout.id)
-    for treasurer in treasurers:
-        queue_notice(
-            treasurer,
-            f"Payout {payout.id} held: it disagrees with the ledger",
-            f"Payout {payout.id} was not requested on Open Collective, because its row in the database no longer "
-            "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
-            + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it:"
-            f"\n{link}\n",
-            kind="payout.needs_treasurer",
-            circle_id=payout.circle_id,
-            url=link,
-        )  # fmt: skip
+    tell_treasurers(
+        payout,
+        f"Payout {payout.id} held: it disagrees with the ledger",
+        f"Payout {payout.id} was not requested on Open Collective, because its row in the database no longer "
+        "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
+        + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it.",
+        kind="payout.needs_treasurer",
+    )  # fmt: skip
     commit_and_send()
     return payout
 
 
-def submit_payout(payout_id: int, now: datetime | None = None) -> Payout | None:
+def submit_payout(payout_id: int, now: datetime | None = None, pacer: InvitePacer | None = None) -> Payout | None:
     """Request one payout on Open Collective if it is due and nobody else is at it. Returns the payout as it ended,
     or None if it was not claimed. Commits; must be called with no transaction of the caller's pending.
 
@@ -292,38 +351,97 @@ def submit_payout(payout_id: int, now: datetime | None = None) -> Payout | None:
     except FundCircleError as error:
         return _settle(payout.id, "payout.request_failed", {"error": error.message}, now, status="failed",
                        failure_message=error.message, claimed_at=None)  # fmt: skip
-    slug, key, data = connection.collective_slug, payout.request_key, expense_input(payout, connection)
-    invite = payout.payee_slug is None
+    request = _Request(
+        collective_slug=connection.collective_slug,
+        key=payout.request_key,
+        payee_slug=payout.payee_slug,
+        as_created=expense_input(payout, connection, invite=False) if payout.payee_slug is not None else None,
+        as_invited=expense_input(payout, connection, invite=True),
+    )
     db.session.commit()  # nothing is pending, and no transaction stays open while we wait for Open Collective
     with client:
-        return _request(client, payout, slug, key, data, invite, now)
+        return _request(client, payout, request, pacer or _invite_pacer(), now)
 
 
-def _request(client: OpenCollectiveClient, payout: Payout, slug: str, key: str | None, data: dict[str, Any],
-             invite: bool, now: datetime) -> Payout:  # fmt: skip
+@dataclass(frozen=True)
+class _Request:
+    """What a worker sends, read from the database before the transaction ends."""
+
+    collective_slug: str
+    key: str | None
+    payee_slug: str | None
+    as_created: dict[str, Any] | None
+    as_invited: dict[str, Any]
+
+
+def _request(client: OpenCollectiveClient, payout: Payout, request: _Request, pacer: InvitePacer,
+             now: datetime) -> Payout:  # fmt: skip
+    slug = request.collective_slug
     try:
-        existing = client.find_expenses(slug, {"fundCirclePayoutKey": key})
+        existing = client.find_expenses(slug, {"fundCirclePayoutKey": request.key})
     except PayoutGatewayError as error:
         return _gateway_failed(payout, error, "look-up", now)
     if existing:
         extra = {"duplicates": [e.id for e in existing[1:]]} if len(existing) > 1 else {}
         return _found(payout, existing[0], "payout.expense_found", now, **extra)
+    administered = False
+    if request.payee_slug is not None:
+        try:
+            payee = client.payee(request.payee_slug)
+        except PayoutGatewayError as error:
+            return _gateway_failed(payout, error, "payee look-up", now)
+        if payee is None:
+            message = (
+                f"Open Collective has no account “{request.payee_slug}”, the proposal's payee: it may have been "
+                "renamed or deleted. Cancel this payout, or ask Open Collective to restore the account."
+            )
+            return _failed(payout.id, {"step": "payee look-up", "payee_slug": request.payee_slug}, message, now,
+                           subject="needs a treasurer: its payee is not on Open Collective")  # fmt: skip
+        administered = payee.is_admin
+    invite = not administered
     try:
-        expense = client.draft_and_invite(slug, data) if invite else client.create_expense(slug, data)
+        if invite:
+            pacer.wait()
+            try:
+                expense = client.draft_and_invite(slug, request.as_invited)
+            finally:
+                pacer.sent()
+        else:
+            assert request.as_created is not None  # nosec B101  # a payee slug was given  # type narrowing
+            expense = client.create_expense(slug, request.as_created)
     except PayoutGatewayError as error:
+        if error.code == TWO_FACTOR_CODE:
+            return _two_factor_refused(client, payout, request, error, now)
         return _gateway_failed(payout, error, "creation", now)
     method = "draftExpenseAndInviteUser" if invite else "createExpense"
-    return _found(payout, expense, "payout.requested", now, request_id=expense.request_id, method=method)
+    return _found(payout, expense, "payout.requested", now, request_id=expense.request_id, method=method,
+                  payee_administered=administered)  # fmt: skip
+
+
+def _two_factor_refused(client: OpenCollectiveClient, payout: Payout, request: _Request, error: PayoutGatewayError,
+                        now: datetime) -> Payout:  # fmt: skip
+    """Open Collective gives the refusal no code of its own (Apollo calls it INTERNAL_SERVER_ERROR), so the payout
+    fails only once a look-up confirms that nothing was created; it then needs a new token."""
+    try:
+        existing = client.find_expenses(request.collective_slug, {"fundCirclePayoutKey": request.key})
+    except PayoutGatewayError as look_up_error:
+        return _gateway_failed(payout, PayoutGatewayError(error.message, outcome="unknown", code=error.code,
+                               request_id=look_up_error.request_id), "creation", now)  # fmt: skip
+    if existing:
+        return _found(payout, existing[0], "payout.expense_found", now)
+    return _failed(payout.id, {"step": "creation", **error.to_record()}, error.message, now,
+                   subject="needs a new Open Collective token (two-factor authentication)")  # fmt: skip
 
 
 def submit_due_payouts(now: datetime | None = None, circle_id: int | None = None) -> list[Payout]:
     """`flask payouts submit`: request every due payout, one after the other. Returns those this worker handled."""
     now = now or utcnow()
     handled = []
+    pacer = _invite_pacer()  # one for the run: its invite drafts are spaced as Open Collective requires
     for payout_id in due_payout_ids(now, circle_id):
         db.session.rollback()
         try:
-            payout = submit_payout(payout_id, now)
+            payout = submit_payout(payout_id, now, pacer)
         except Conflict:
             db.session.rollback()
             continue
@@ -339,7 +457,7 @@ def sync_payout(payout_id: int, *, via: str, now: datetime | None = None) -> boo
     """
     now = now or utcnow()
     payout = db.session.get(Payout, payout_id)
-    if payout is None or payout.expense_id is None or payout.status not in FOLLOWED_STATUSES:
+    if payout is None or payout.expense_id is None or payout.status not in FOLLOWED_OR_SETTLED:
         db.session.rollback()
         return False
     connection = connection_of(payout.circle_id)
@@ -363,7 +481,7 @@ def sync_payout(payout_id: int, *, via: str, now: datetime | None = None) -> boo
     except Conflict:  # another sync moved it meanwhile; its entry says so
         db.session.rollback()
         return False
-    db.session.commit()
+    commit_and_send()  # a reversal tells the treasurers
     return changed
 
 
@@ -387,7 +505,11 @@ def sync_open_payouts(now: datetime | None = None, circle_id: int | None = None)
     """`flask payouts sync`: follow every open payout's expense, and refresh each connected circle's balance.
     Returns how many payouts changed, and the problems met (one line each)."""
     now = now or utcnow()
-    query = select(Payout.id).where(Payout.status.in_(FOLLOWED_STATUSES), Payout.expense_id.is_not(None))
+    settled_since = now - timedelta(days=current_app.config["PAYOUT_FOLLOW_SETTLED_DAYS"])
+    recently_settled = and_(Payout.status.in_(SETTLED_ON_OPEN_COLLECTIVE), Payout.status_changed_at >= settled_since)
+    query = select(Payout.id).where(
+        or_(Payout.status.in_(FOLLOWED_STATUSES), recently_settled), Payout.expense_id.is_not(None)
+    )
     if circle_id is not None:
         query = query.where(Payout.circle_id == circle_id)
     changed, problems = 0, []

@@ -5,14 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fundcircle.payouts import services
-from fundcircle.payouts.models import EXPENSE_TYPES, PAYOUT_STATUSES
+from fundcircle.payouts.models import PAYOUT_STATUSES, REQUESTABLE_EXPENSE_TYPES
 
 
 class ConnectionInSchema(Schema):
     api_url = fields.String(required=True, validate=validate.Length(min=1, max=300))
     slug = fields.String(required=True, validate=validate.Length(min=1, max=100))
     token = fields.String(required=True, validate=validate.Length(min=1, max=400), load_only=True)
-    expense_type = fields.String(validate=validate.OneOf(EXPENSE_TYPES))
+    expense_type = fields.String(validate=validate.OneOf(REQUESTABLE_EXPENSE_TYPES))
 
 
 class ConnectionSchema(Schema):
@@ -43,6 +43,13 @@ class ConnectionSchema(Schema):
 
 class ApproveSchema(Schema):
     totp = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    confirm_beyond_balance = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "needed when the final approval, with the payouts already committed, exceeds the "
+            "collective's balance on Open Collective"
+        },
+    )
 
 
 class CancelSchema(Schema):

@@ -7,6 +7,7 @@ together, and the caller commits. Nothing here talks to Open Collective; payouts
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import uuid
@@ -32,10 +33,14 @@ from fundcircle.extensions import db
 from fundcircle.ledger.checkpoints import checkpoint_circle
 from fundcircle.ledger.record import record, record_many
 from fundcircle.mail import external_url
+from fundcircle.money import CURRENCY_EXPONENTS, format_minor, from_open_collective_cents
+from fundcircle.notices import queue_notice
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
-    EXPENSE_TYPES,
     FINAL_STATUSES,
+    FOLLOWED_STATUSES,
+    REQUESTABLE_EXPENSE_TYPES,
+    SETTLED_ON_OPEN_COLLECTIVE,
     STATUS_LABELS,
     OpenCollectiveConnection,
     Payout,
@@ -55,8 +60,9 @@ TOKEN_SEAL_PURPOSE = "opencollective-token"  # nosec B105  # the name of a key's
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-#: Where Open Collective's expense statuses put a payout, and how far along each of ours is: a payout only moves
-#: forward, so a late or repeated report of an earlier status changes nothing.
+#: Where Open Collective's expense statuses put a payout. Once a payout has its expense, its status is Open
+#: Collective's, whichever way that moves (a rejected expense approved again, a paid one marked unpaid); PROGRESS
+#: orders only our own steps before that (`requesting` is never moved back to by an expense).
 PAYOUT_STATUS_OF_EXPENSE = {
     "DRAFT": "invited",
     "UNVERIFIED": "requested",
@@ -126,8 +132,12 @@ def check_connection_input(data: ConnectionInput) -> ConnectionInput:
         raise ValidationFailed("Paste the personal token from your Open Collective settings (For developers → "
                                "Personal tokens).", field="token")  # fmt: skip
     expense_type = (data.expense_type or "").strip().upper() or None
-    if expense_type is not None and expense_type not in EXPENSE_TYPES:
-        raise ValidationFailed(f"Choose one of {', '.join(EXPENSE_TYPES)}.", field="expense_type")
+    if expense_type is not None and expense_type not in REQUESTABLE_EXPENSE_TYPES:
+        raise ValidationFailed(
+            f"Choose one of {', '.join(REQUESTABLE_EXPENSE_TYPES)}: Fund Circle cannot request a receipt (it needs a "
+            "file on every item) or other types.",
+            field="expense_type",
+        )
     return ConnectionInput(api_url, slug, token, expense_type)
 
 
@@ -177,6 +187,36 @@ def ask_open_collective(data: ConnectionInput) -> tuple[Me, Collective]:
         raise ValidationFailed(error.message, field=field) from None
 
 
+def look_up_payee(circle: Circle, slug: str) -> str | None:
+    """The name Open Collective gives the account `slug`, checked when a proposal naming it is saved, so that a
+    mistyped payee is caught then and not at payout time. None when it cannot be asked (the circle is not connected,
+    or Open Collective does not answer): the payout checks again before anything is requested. Call with no
+    transaction open (nothing is held while Open Collective answers).
+
+    :raises ValidationFailed: on `payee_slug` if Open Collective has no such account.
+    """
+    connection = connection_of(circle.id)
+    if connection is None:
+        return None
+    try:
+        client = client_for(connection)
+    except ValidationFailed:
+        return None
+    end_read_transaction()
+    try:
+        with client:
+            payee = client.payee(slug)
+    except PayoutGatewayError:
+        return None
+    if payee is None:
+        raise ValidationFailed(
+            f"Open Collective has no account “{slug}”: check its short name in its address, "
+            "opencollective.com/short-name.",
+            field="payee_slug",
+        )
+    return payee.name
+
+
 def connection_of(circle_id: int) -> OpenCollectiveConnection | None:
     return db.session.get(OpenCollectiveConnection, circle_id)
 
@@ -203,7 +243,7 @@ def save_connection(
             f"{circle.currency}.",
             field="slug",
         )
-    supported = [kind for kind in collective.supported_expense_types if kind in EXPENSE_TYPES]
+    supported = [kind for kind in collective.supported_expense_types if kind in REQUESTABLE_EXPENSE_TYPES]
     expense_type = data.expense_type or "GRANT"
     if expense_type not in collective.supported_expense_types:
         accepted = ", ".join(supported) or "none that Fund Circle can use"
@@ -221,9 +261,10 @@ def save_connection(
     connection.collective_name = collective.name
     connection.token_sealed = seal(TOKEN_SEAL_PURPOSE, data.token)
     connection.token_account = me.slug
+    connection.token_two_factor = me.has_two_factor_auth
     connection.expense_type = expense_type
     connection.supported_expense_types = list(collective.supported_expense_types)
-    connection.balance_minor = collective.balance_minor
+    connection.balance_minor = balance_in_minor_units(collective)
     connection.balance_currency = collective.balance_currency
     connection.balance_checked_at = now
     connection.connected_by_id = actor.id
@@ -238,6 +279,7 @@ def save_connection(
             "collective": collective.slug,
             "name": collective.name,
             "token_account": me.slug,
+            "token_two_factor": me.has_two_factor_auth,
             "expense_type": expense_type,
         },
         at=now,
@@ -246,12 +288,27 @@ def save_connection(
     return connection
 
 
+TWO_FACTOR_WARNING = (
+    "The token's Open Collective account uses two-factor authentication: Open Collective refuses its payout "
+    "requests unless the token was made with “Advanced privileges” (pre-authorised for 2FA). If it was not, make "
+    "one in the account's settings (For developers → Personal tokens) and connect again."
+)
+
+
 def store_balance(connection: OpenCollectiveConnection, collective: Collective, now: datetime) -> None:
     """Keep the balance Open Collective last reported, to show on the treasury page without asking on every view.
     A reading, not a change of the circle's state: it is not written to the ledger."""
-    connection.balance_minor = collective.balance_minor
+    connection.balance_minor = balance_in_minor_units(collective)
     connection.balance_currency = collective.balance_currency
     connection.balance_checked_at = now
+
+
+def balance_in_minor_units(collective: Collective) -> int:
+    """Open Collective's balance (in hundredths of the unit) in the currency's minor units, as Fund Circle keeps
+    money; a currency Fund Circle does not know is kept as Open Collective gave it."""
+    if collective.balance_currency not in CURRENCY_EXPONENTS:
+        return collective.balance_minor
+    return from_open_collective_cents(collective.balance_minor, collective.balance_currency)
 
 
 # -- approvals -----------------------------------------------------------------------------------------------------
@@ -375,7 +432,57 @@ def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
     return None
 
 
-def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -> Payout:
+@dataclass(frozen=True)
+class Funds:
+    """What the collective has (its balance as Open Collective last reported it) and what approved payouts that are
+    not yet paid already commit of it."""
+
+    balance_minor: int | None
+    currency: str | None
+    checked_at: datetime | None
+    committed_minor: int
+
+    @property
+    def left_minor(self) -> int | None:
+        return None if self.balance_minor is None else self.balance_minor - self.committed_minor
+
+
+def funds_of(circle: Circle) -> Funds:
+    connection = connection_of(circle.id)
+    committed = db.session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
+            Payout.circle_id == circle.id, Payout.status.in_(UNPAID_STATUSES)
+        )
+    )
+    if connection is None or connection.balance_currency != circle.currency:
+        return Funds(None, None, None, int(committed or 0))
+    return Funds(
+        connection.balance_minor, connection.balance_currency, connection.balance_checked_at, int(committed or 0)
+    )
+
+
+def beyond_balance(payout: Payout) -> str | None:
+    """If approving this payout completes its approvals and it, with what is already committed, comes to more than
+    the collective's balance: the warning to confirm. None otherwise, or when the balance is not known."""
+    if payout.status != "awaiting_approval" or payout.approvals_count + 1 < approvals_needed(payout):
+        return None
+    funds = funds_of(circle_of(payout))
+    if funds.balance_minor is None or funds.currency != payout.currency:
+        return None
+    if funds.committed_minor + payout.amount_minor <= funds.balance_minor:
+        return None
+    money = functools.partial(format_minor, currency=payout.currency)
+    return (
+        f"The collective's balance on Open Collective is {money(funds.balance_minor)}, and approved payouts not yet "
+        f"paid already commit {money(funds.committed_minor)}: with this one ({money(payout.amount_minor)}) that is "
+        f"{money(funds.committed_minor + payout.amount_minor - funds.balance_minor)} more than the collective has. "
+        "Open Collective will not pay it until the money is there. Confirm to approve it anyway."
+    )
+
+
+def approve_payout(
+    actor: User, payout: Payout, totp_code: str, now: datetime, *, confirm_beyond_balance: bool = False
+) -> Payout:
     """A treasurer approves a payout with a fresh code from their authenticator app. The approval that makes the
     number the circle requires moves the payout to `approved` and fixes the key it will carry on Open Collective,
     provided one of the approvals came from a treasurer who held the role when the payout was created: otherwise
@@ -385,6 +492,8 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
     :raises Conflict: if the payout takes no more approvals, the actor approved it already, the code was used, or
         its amount, currency or payee disagree with the ledger.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
+    :raises ValidationFailed: on `confirm_beyond_balance` if this approval completes a payout that, with what is
+        already committed, exceeds the collective's balance, and it was not confirmed (the code is not used).
     """
     # The circle's row first, as a roles change and a change of the approvals it requires take it: an approval sent
     # as its treasurer is demoted (or as the circle asks for more approvals) is decided after that change, or before
@@ -405,6 +514,9 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
             + "; ".join(d.sentence() for d in found)
             + "). Somebody may have changed the database directly; tell the circle's admins.",
         )
+    warning = beyond_balance(payout)
+    if warning is not None and not confirm_beyond_balance:
+        raise ValidationFailed(warning, field="confirm_beyond_balance")
     verify_code(actor, totp_code, now)
     earlier = held_treasurer_role_before(membership, payout)
     try:
@@ -433,6 +545,8 @@ def approve_payout(actor: User, payout: Payout, totp_code: str, now: datetime) -
                             "held_role_before": earlier}  # fmt: skip
     if count >= needed and not complete:
         data["waiting_for"] = "an approval from a treasurer who held the role when the payout was created"
+    if warning is not None:
+        data["confirmed_beyond_balance"] = True
     record("payout.approval_given", actor=actor, circle_id=circle.id, subject=payout, data=data, at=now)
     if complete:
         key = f"fc-{uuid.uuid4()}"
@@ -471,6 +585,14 @@ def cancel_payout(actor: User, payout: Payout, reason: str, now: datetime) -> Pa
         )
     if len(reason) > 1000:
         raise ValidationFailed("Use at most 1,000 characters.", field="reason")
+    if payout.status == "failed" and payout.outcome_unknown:
+        # Open Collective may have made the expense after all (its answers were lost): cancelling here could leave
+        # it there to be paid. Requesting again looks it up first, and then it can be rejected on Open Collective.
+        raise Conflict(
+            "Open Collective may have created this payout's expense (its answers were lost), so it cannot be "
+            "cancelled here: request it again, which looks the expense up first, and reject it on Open Collective "
+            "if it should not be paid."
+        )
     if payout.status not in CANCELLABLE:
         raise Conflict(
             f"This payout is {STATUS_LABELS[payout.status].lower()}, so it can no longer be cancelled here"
@@ -523,17 +645,30 @@ def _move(payout: Payout, from_status: str, to_status: str, now: datetime, **val
 
 
 def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, now: datetime, *, via: str) -> bool:
-    """Follow what Open Collective says about the payout's expense. The payout only moves forward; a changed
-    Open Collective status is recorded even when the payout's own status stays. Returns whether anything changed."""
+    """Follow what Open Collective says about the payout's expense, whichever way it moves: REJECTED and PAID are not
+    final there (an expense can be approved again, or marked unpaid), so neither is `rejected` nor `paid` here. Every
+    move is in the ledger; a move back from a settled status is a reversal: the circle's treasurers are told, and a
+    round that had closed because everything was settled is decided again. Returns whether anything changed.
+
+    :raises Conflict: if another process moved the payout meanwhile.
+    """
     target = PAYOUT_STATUS_OF_EXPENSE.get(expense_status)
     before, before_expense_status = payout.status, payout.expense_status
-    forward = target is not None and PROGRESS.get(target, -1) > PROGRESS.get(before, 99)
-    changed = forward or before_expense_status != expense_status
+    moves = (
+        target is not None
+        and target != before
+        and (
+            before in FOLLOWED_STATUSES
+            or before in SETTLED_ON_OPEN_COLLECTIVE
+            or PROGRESS.get(target, -1) > PROGRESS.get(before, 99)
+        )
+    )
+    changed = moves or before_expense_status != expense_status
     payout.synced_at = now
     if not changed:
         return False
     values: dict[str, Any] = {"expense_status": expense_status, "synced_at": now}
-    if forward and target is not None:
+    if moves and target is not None:
         _move(payout, before, target, now, **values)
     else:
         db.session.execute(
@@ -541,18 +676,55 @@ def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, n
             execution_options={"synchronize_session": False},
         )
         db.session.refresh(payout)
-    record(
-        "payout.expense_updated",
-        actor=None,
-        circle_id=payout.circle_id,
-        subject=payout,
-        data={"proposal": payout.proposal_id, "expense_id": expense_id, "expense_status": expense_status,
-              "from": before, "to": payout.status, "via": via},
-        at=now,
-    )  # fmt: skip
+    reversed_ = before in FINAL_STATUSES and not payout.is_final
+    data: dict[str, Any] = {"proposal": payout.proposal_id, "expense_id": expense_id, "expense_status": expense_status,
+                            "from": before, "to": payout.status, "via": via}  # fmt: skip
+    if reversed_:
+        data["reversed"] = True
+    record("payout.expense_updated", actor=None, circle_id=payout.circle_id, subject=payout, data=data, at=now)
     if payout.is_final:
         close_round_if_settled(payout.round_id, now)
+    elif reversed_:
+        reopen_round_if_closed(payout.round_id, payout, now)
+        tell_treasurers(
+            payout,
+            f"Payout {payout.id} moved back on Open Collective: {STATUS_LABELS[before].lower()} → "
+            f"{STATUS_LABELS[payout.status].lower()}",
+            f"Open Collective now reports payout {payout.id}'s expense ({expense_id}) as {expense_status}; it was "
+            f"{before_expense_status or before} before, so the payout is {STATUS_LABELS[payout.status].lower()} "
+            "again. Someone on Open Collective approved a rejected expense again, or marked a paid one as unpaid. "
+            "Check the expense there; Fund Circle keeps following it.",
+            kind="payout.reversed",
+        )
     return True
+
+
+def reopen_round_if_closed(round_id: int, payout: Payout, now: datetime) -> bool:
+    """A closed round said that every payout was settled; when one moves back, it is decided again (and closes by
+    itself once everything is settled once more)."""
+    round_ = db.session.get(Round, round_id)
+    if round_ is None or not compare_and_set(
+        round_, expected=Round.phase == "closed", values={"phase": "decided", "phase_changed_at": now}
+    ):
+        return False
+    record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
+           data={"from": "closed", "to": "decided", "by": "payouts", "payout": payout.id,
+                 "reason": "a settled payout moved back on Open Collective"}, at=now)  # fmt: skip
+    return True
+
+
+def tell_treasurers(payout: Payout, subject: str, body: str, *, kind: str) -> None:
+    """E-mail every treasurer of the payout's circle, after the commit, with a link to the payout."""
+    link = external_url("payouts.view", payout_id=payout.id)
+    treasurers = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == payout.circle_id, MembershipRole.role == "treasurer")
+        .order_by(User.id)
+    )
+    for treasurer in treasurers:
+        queue_notice(treasurer, subject, f"{body}\n\n{link}\n", kind=kind, circle_id=payout.circle_id, url=link)
 
 
 @round_funded.connect

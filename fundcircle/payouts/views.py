@@ -83,6 +83,7 @@ def treasury(circle_id: int) -> str:
         sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
         webhook_url=services.webhook_url(connection) if connection is not None else None,
         sync_form=ConfirmForm(),
+        funds=services.funds_of(circle),
     )
 
 
@@ -119,6 +120,8 @@ def connect(circle_id: int) -> str | Response | tuple[str, int]:
         attach_error(form, error)
         return show(error.status)
     flash(f"Connected to “{connection.collective_name}” on Open Collective.", "success")
+    if connection.token_two_factor:
+        flash(services.TWO_FACTOR_WARNING, "warning")
     return redirect(url_for("payouts.treasury", circle_id=circle.id))
 
 
@@ -151,6 +154,8 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "connection": connection,
         "sandbox": connection is not None and services.is_sandbox_url(connection.api_url),
         "approve_form": ApproveForm(formdata=None),
+        "funds": services.funds_of(circle),
+        "beyond_balance": services.beyond_balance(payout),
         "cancel_form": CancelForm(formdata=None),
         "retry_form": ConfirmForm(),
         "refusal": None,
@@ -178,7 +183,13 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _payout_page(payout, 400, approve_form=form)
     try:
-        services.approve_payout(current_user, payout, form.totp.data or "", utcnow())
+        services.approve_payout(
+            current_user,
+            payout,
+            form.totp.data or "",
+            utcnow(),
+            confirm_beyond_balance=bool(form.confirm_beyond_balance.data),
+        )
     except FundCircleError as error:
         refuse()
         attach_error(form, error)
@@ -246,12 +257,12 @@ def webhook(secret: str) -> Response | tuple[Response, int]:
     if not isinstance(kind, str) or not kind.startswith("collective.expense."):
         return jsonify({"result": "ignored", "reason": "not an expense event"}), 202
     expense_id = _expense_id_of(body)
-    payout = (
-        db.session.scalar(
-            select(Payout).where(Payout.circle_id == connection.circle_id, Payout.expense_id == expense_id)
-        )
-        if expense_id
-        else None
+    if expense_id is None:
+        # Open Collective sends `data: {}` for activities such as collective.expense.invite.drafted: nothing to
+        # re-fetch; `payouts sync` follows every open payout anyway.
+        return jsonify({"result": "ignored", "reason": "the event names no expense"}), 202
+    payout = db.session.scalar(
+        select(Payout).where(Payout.circle_id == connection.circle_id, Payout.expense_id == expense_id)
     )
     if payout is None:
         return jsonify({"result": "ignored", "reason": "no payout of this circle has that expense"}), 202
@@ -265,10 +276,11 @@ def webhook(secret: str) -> Response | tuple[Response, int]:
 
 
 def _expense_id_of(body: dict[str, Any]) -> str | None:
+    """The expense's GraphQL id in Open Collective's payload (server/lib/webhooks.ts): `data.expense.idV2`, or its
+    `publicId`. `data.expense.id` is the integer database id, which the GraphQL API does not take."""
     data = body.get("data")
-    if not isinstance(data, dict):
+    expense = data.get("expense") if isinstance(data, dict) else None
+    if not isinstance(expense, dict):
         return None
-    expense = data.get("expense")
-    candidates = [expense.get("id"), expense.get("publicId")] if isinstance(expense, dict) else []
-    candidates.append(data.get("id") if isinstance(data.get("id"), str) else None)
+    candidates = [expense.get("idV2"), expense.get("publicId")]
     return next((c for c in candidates if isinstance(c, str) and 0 < len(c) <= 64), None)

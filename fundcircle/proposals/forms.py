@@ -30,11 +30,15 @@ class ProposalForm(FlaskForm):
             SelectChoice("person", "A person Open Collective will invite to give their payout details"),
         ],
         default="account",
+        description="An account: if the circle's own Open Collective token administers it, the expense is made in "
+        "its name at once; otherwise Open Collective asks the account's admins to complete it. A person: Open "
+        "Collective e-mails them to add their payout details.",
     )
     payee_slug = StringField(
         "Open Collective account",
         validators=[Optional(), Length(max=100)],
-        description="Its short name, as in opencollective.com/short-name.",
+        description="Its short name, as in opencollective.com/short-name. It is checked on Open Collective when you "
+        "save.",
     )
     payee_name = StringField("Name of the person paid", validators=[Optional(), Length(max=120)])
     payee_email = EmailField("Their e-mail address", validators=[Optional(), Length(max=254)])

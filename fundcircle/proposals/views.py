@@ -14,6 +14,7 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
+from fundcircle.payouts.services import look_up_payee
 from fundcircle.proposals import services
 from fundcircle.proposals.diff import body_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
@@ -120,6 +121,7 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
         return redirect(url_for("rounds.view", round_id=round_.id))
     if form.validate_on_submit():
         try:
+            payee_name = _checked_payee(round_, form)
             proposal = services.create_proposal(
                 current_user, round_, form.to_input(round_), submit=request.form.get("action") == "submit", now=utcnow()
             )
@@ -129,7 +131,9 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
             status = error.status
         else:
             flash(
-                "Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.", "success"
+                ("Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.")
+                + _paid_to(payee_name),
+                "success",
             )
             return redirect(url_for("proposals.view", proposal_id=proposal.id))
     elif form.is_submitted():
@@ -141,6 +145,21 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
 @requires(ANY_MEMBER)
 def view(proposal_id: int) -> tuple[str, int]:
     return render_proposal(services.get_visible_proposal(proposal_id, current_user))
+
+
+def _checked_payee(round_: Round, form: ProposalForm) -> str | None:
+    """The Open Collective name of the payee account the form names, asked before anything is written.
+
+    :raises ValidationFailed: on `payee_slug` if Open Collective has no such account.
+    """
+    slug = (form.payee_slug.data or "").strip().lower()
+    if form.payee_kind.data != "account" or not slug:
+        return None
+    return look_up_payee(round_.circle, slug)
+
+
+def _paid_to(payee_name: str | None) -> str:
+    return f" The payee's account on Open Collective is “{payee_name}”." if payee_name else ""
 
 
 def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
@@ -175,6 +194,7 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
     status = 200
     if request.method == "POST" and form.validate_on_submit():
         try:
+            payee_name = _checked_payee(round_, form)
             services.update_proposal(
                 current_user, proposal, form.to_input(round_), change_note=form.change_note.data or "", now=utcnow()
             )
@@ -184,7 +204,9 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
             status = error.status
         else:
             flash(
-                "Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.", "success"
+                ("Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.")
+                + _paid_to(payee_name),
+                "success",
             )
             return redirect(url_for("proposals.view", proposal_id=proposal.id))
     elif request.method == "POST":

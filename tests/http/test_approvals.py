@@ -4,16 +4,20 @@ Collective once fully approved (here the local sandbox, over real HTTP)."""
 # ruff: noqa: F811
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from fundcircle.circles.models import Circle
 from fundcircle.extensions import db
+from fundcircle.ledger.models import LedgerEntry
 from fundcircle.payouts.models import PayoutApproval
+from fundcircle.payouts.requesting import refresh_balance
 from fundcircle.rounds.models import Round
 from tests.conftest import Client
 from tests.factories import totp_code
 from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_PAYEE
-from tests.worlds.treasury import Treasury, ledger_actions
+from tests.worlds.treasury import Treasury, build_treasury, ledger_actions
 
 
 def _approve(client: Client, payout_id: int, code: str) -> tuple[int, str]:
@@ -237,3 +241,39 @@ def test_the_treasury_page_shows_the_connection_and_says_it_is_a_sandbox(treasur
     assert "Awaiting approval: <strong>400.00 EUR</strong>" in text
     assert SANDBOX_PAYEE in text and "Tess Treasurer" in text
     assert "/hooks/opencollective/" in text
+
+
+def test_the_final_approval_beyond_the_collectives_balance_shows_the_money_and_needs_a_confirmation(
+    app: Flask, make_sandbox: Any
+) -> None:
+    treasury = build_treasury(app, make_sandbox(balance_minor=30_000))
+    client = _logged_in(treasury.app, treasury.emails["tomas"])
+    bike, seed = treasury.payout_ids["Bike repair"], treasury.payout_ids["Seed library"]
+    with treasury.app.app_context():
+        refresh_balance(treasury.circle_id)  # what `payouts sync` does: Open Collective's balance, kept
+    page = client.get(f"/payouts/{bike}").get_data(as_text=True)
+    assert "Balance on Open Collective: <strong>300.00 EUR" in page and 'id="beyond-balance"' not in page
+    assert _approve(client, bike, totp_code(treasury.totp_secrets["tomas"]))[0] == 302  # 150.00 of 300.00
+
+    page = client.get(f"/payouts/{seed}").get_data(as_text=True)
+    assert "Already committed by approved payouts not yet paid: <strong>150.00 EUR" in page
+    assert "Left after them: <strong>150.00 EUR" in page
+    assert 'id="beyond-balance"' in page and "100.00 EUR more than the collective has" in page
+    code = totp_code(treasury.totp_secrets["tomas"], offset_steps=1)
+    status, text = _approve(client, seed, code)
+    assert status == 422 and "Confirm to approve it anyway" in text
+    with treasury.app.app_context():
+        assert treasury.payout("Seed library").status == "awaiting_approval"
+        assert ledger_actions(treasury.circle_id).count("payout.approval_given") == 1
+    # The code was not used by the refusal: the same one, with the confirmation, approves.
+    response = client.post_form(f"/payouts/{seed}/approve", {"totp": code, "confirm_beyond_balance": "y"})
+    assert response.status_code == 302
+    with treasury.app.app_context():
+        assert treasury.payout("Seed library").status in ("approved", "requested")
+        entry = db.session.scalars(
+            db.select(LedgerEntry).where(LedgerEntry.action == "payout.approval_given").order_by(LedgerEntry.seq.desc())
+        ).first()
+        assert entry is not None and entry.data["confirmed_beyond_balance"] is True
+    treasury_page = client.get(f"/circles/{treasury.circle_id}/treasury").get_data(as_text=True)
+    assert "left of the balance after them" in treasury_page and "-100.00 EUR" in treasury_page
+    assert "more\n        than the collective has" in treasury_page

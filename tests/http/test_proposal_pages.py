@@ -776,3 +776,38 @@ def test_the_proposal_page_runs_as_many_statements_for_200_comments_as_for_5(app
     assert admin.get(url).get_data(as_text=True).count('class="comment') == 200
     with_200 = (statements_for(app, admin, url), statements_for(app, author, url))
     assert with_200 == with_5
+
+
+def test_a_payee_account_is_checked_on_open_collective_when_the_proposal_is_saved(
+    app: Flask, make_sandbox: Any
+) -> None:
+    from fundcircle.circles.models import Circle
+    from tests.factories import connect_circle
+    from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_TOKEN
+
+    running = make_sandbox()
+    running.sandbox.add_account("seed-library", name="Seed Library Collective", token="seed-library-token")
+    site = make_site(app)
+    with app.app_context():
+        round_ = db.session.get(Round, site.round_id)
+        assert round_ is not None
+        circle = db.session.get(Circle, round_.circle_id)
+        owner = db.session.scalars(select(User).where(User.email == site.emails["owner"])).one()
+        treasurer = make_user(name="Tomas Treasurer")
+        add_member(circle, treasurer, ["member", "treasurer"], by=owner)
+        connect_circle(circle, treasurer, api_url=running.url, slug=SANDBOX_COLLECTIVE, token=SANDBOX_TOKEN)
+        db.session.commit()
+    author = logged_in(app, site.emails["author"])
+    page = author.get(f"/rounds/{site.round_id}/proposals/new").get_data(as_text=True)
+    assert "otherwise Open Collective asks the account&#39;s admins to complete it" in page
+
+    missing = author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of(payee_slug="no-such-account"))
+    text = missing.get_data(as_text=True)
+    assert missing.status_code == 422 and 'id="payee_slug-error"' in text
+    assert "Open Collective has no account “no-such-account”" in text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Proposal)) == 0
+
+    proposal_id = create_through_page(author, site.round_id)  # payee_slug "seed-library"
+    shown = author.get(f"/proposals/{proposal_id}").get_data(as_text=True)
+    assert "The payee&#39;s account on Open Collective is “Seed Library Collective”." in shown

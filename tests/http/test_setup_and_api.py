@@ -138,7 +138,13 @@ def test_a_collective_without_grants_makes_the_treasurer_choose_a_type_it_accept
     response = client.post_form(url, _connect_form(treasury.sandbox))
     text = response.get_data(as_text=True)
     assert response.status_code == 422 and 'id="expense_type-error"' in text
-    assert "does not accept GRANT expenses; it accepts INVOICE, RECEIPT" in text
+    # Receipts need a file on every item on Open Collective, which Fund Circle does not have: never offered.
+    assert "does not accept GRANT expenses; it accepts INVOICE." in text
+    assert 'value="RECEIPT"' not in client.get(url).get_data(as_text=True)
+    receipt = client.post_form(url, _connect_form(treasury.sandbox, expense_type="RECEIPT"))
+    assert receipt.status_code in (400, 422) and 'id="expense_type-error"' in receipt.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(OpenCollectiveConnection, treasury.circle_id) is None
     assert client.post_form(url, _connect_form(treasury.sandbox, expense_type="INVOICE")).status_code == 302
     with app.app_context():
         connection = db.session.get(OpenCollectiveConnection, treasury.circle_id)
@@ -240,3 +246,20 @@ def test_fifty_identical_approvals_at_once_approve_once(treasury: Treasury) -> N
     with treasury.app.app_context():
         payout = treasury.payout("Seed library")
         assert payout.approvals_count == 1 and payout.status == "requested"
+
+
+def test_connecting_with_a_two_factor_accounts_token_warns_about_advanced_privileges(
+    app: Flask, make_sandbox: Any
+) -> None:
+    from tests.worlds.treasury import build_treasury
+
+    treasury = build_treasury(app, make_sandbox(two_factor=True), connect=False)
+    client = _client(app, treasury.emails["tomas"])
+    url = f"/circles/{treasury.circle_id}/treasury/connect"
+    response = client.post_form(url, _connect_form(treasury.sandbox))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "uses two-factor authentication" in page and "“Advanced privileges”" in page
+    with app.app_context():
+        connection = db.session.get(OpenCollectiveConnection, treasury.circle_id)
+        assert connection is not None and connection.token_two_factor is True

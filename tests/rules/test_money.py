@@ -161,3 +161,35 @@ def test_a_formatted_amount_ends_with_its_code_and_has_the_currencys_decimals(am
 @given(st.integers(min_value=1, max_value=10**12), st.sampled_from(["EUR", "JPY"]))
 def test_a_negative_amount_formats_as_its_positive_amount_with_a_minus(minor, currency):
     assert format_minor(-minor, currency) == "-" + format_minor(minor, currency)
+
+
+def test_the_currencies_are_open_collectives_with_minor_units_from_cldr() -> None:
+    """Every currency of the pinned schema's `Currency` enum and no other, each with Babel's (CLDR's) minor unit,
+    except the three whose stored amounts predate CLDR (fundcircle/money.py, STORED_BEFORE_CLDR)."""
+    import re
+    from pathlib import Path
+
+    from babel.numbers import get_currency_precision
+
+    from fundcircle.money import OPEN_COLLECTIVE_CURRENCIES, STORED_BEFORE_CLDR
+
+    schema = Path(__file__).resolve().parents[2] / "devtools/oc_sandbox/oc_sandbox/schema/schemaV2.graphql"
+    enum = re.search(r"^enum Currency \{(.*?)^\}", schema.read_text(encoding="utf-8"), re.S | re.M)
+    assert enum is not None
+    codes = {line.strip() for line in enum.group(1).splitlines() if re.fullmatch(r"\s*[A-Z]{3}\s*", line)}
+    assert codes == set(OPEN_COLLECTIVE_CURRENCIES) == set(CURRENCY_EXPONENTS) and len(codes) == 135
+    assert {"CNY", "ARS", "EGP", "GHS"} <= codes
+    differs = {
+        code: exponent for code, exponent in CURRENCY_EXPONENTS.items() if exponent != get_currency_precision(code)
+    }
+    assert differs == STORED_BEFORE_CLDR
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "cents"), [(25_000, "EUR", 25_000), (1_000, "JPY", 100_000), (5, "KRW", 500), (99, "CNY", 99)]
+)
+def test_amounts_go_to_open_collective_in_hundredths_whatever_the_minor_unit(minor, currency, cents) -> None:
+    from fundcircle.money import from_open_collective_cents, to_open_collective_cents
+
+    assert to_open_collective_cents(minor, currency) == cents
+    assert from_open_collective_cents(cents, currency) == minor

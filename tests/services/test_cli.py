@@ -67,7 +67,7 @@ def test_demo_seeds_every_role_once_and_keeps_data_on_a_second_run(app: Flask, c
     # connected to the sandbox that `make run` starts.
     treasury = client.get("/circles/1/treasury").get_data(as_text=True)
     assert "Sandbox." in treasury and "Riverside Fund (sandbox)" in treasury
-    assert "Awaiting approval: <strong>420.00 EUR</strong>" in treasury
+    assert "Awaiting approval: <strong>570.00 EUR</strong>" in treasury
     with app.app_context():
         from fundcircle.auth.services import find_user_by_email
 

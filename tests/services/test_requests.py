@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerEntry
-from fundcircle.payouts.requesting import submit_due_payouts
+from fundcircle.payouts.models import OpenCollectiveConnection
+from fundcircle.payouts.requesting import refresh_balance, submit_due_payouts
 from fundcircle.payouts.services import approve_payout, get_payout, retry_payout
 from tests.conftest import TEST_SECRET_KEY, Client
 from tests.factories import connect_circle, totp_code
-from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_TOKEN
+from tests.smtp import Inbox, running_smtp
+from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_PAYEE, SANDBOX_TOKEN
 from tests.worlds.treasury import Treasury, build_treasury, ledger_actions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -65,14 +68,22 @@ def _expenses(treasury: Treasury) -> list[Any]:
 
 @pytest.fixture
 def quick(make_app: Any) -> Flask:
-    """The app as a worker runs it, with a short read timeout (the sandbox's delays are longer)."""
-    return make_app(OPENCOLLECTIVE_READ_TIMEOUT=1.0, OPENCOLLECTIVE_CONNECT_TIMEOUT=1.0)
+    """The app as a worker runs it, with a short read timeout (the sandbox's delays are longer) and no backoff after
+    an unknown outcome beyond the claim's lease."""
+    return make_app(
+        OPENCOLLECTIVE_READ_TIMEOUT=1.0, OPENCOLLECTIVE_CONNECT_TIMEOUT=1.0, PAYOUT_UNKNOWN_BACKOFF_SECONDS=0
+    )
 
 
 @pytest.fixture
 def after_lease(make_app: Any) -> Flask:
     """The app as a worker runs it once a dead worker's claim has expired."""
-    return make_app(OPENCOLLECTIVE_READ_TIMEOUT=1.0, OPENCOLLECTIVE_CONNECT_TIMEOUT=1.0, PAYOUT_CLAIM_LEASE_SECONDS=0)
+    return make_app(
+        OPENCOLLECTIVE_READ_TIMEOUT=1.0,
+        OPENCOLLECTIVE_CONNECT_TIMEOUT=1.0,
+        PAYOUT_CLAIM_LEASE_SECONDS=0,
+        PAYOUT_UNKNOWN_BACKOFF_SECONDS=0,
+    )
 
 
 @pytest.mark.parametrize("mode", ["timeout", "drop_after_create", "error_500_after"])
@@ -152,11 +163,12 @@ def test_open_collectives_refusal_fails_the_payout_with_its_message_until_a_trea
     _submit(quick)
     state = _state(treasury, "Seed library")
     assert state["status"] == "failed" and _expenses(treasury) == []
-    assert state["failure_message"] == "Open Collective said: Payee account not found"
+    assert state["failure_message"].startswith("Open Collective has no account “riverside-grantee”, the proposal's")
+    assert treasury.sandbox.sandbox.calls["createExpense"] == 0  # the payee was looked up first
     client: Client = treasury.app.test_client()  # type: ignore[assignment]
     client.login(treasury.emails["tomas"])
     page = client.get(f"/payouts/{treasury.payout_ids['Seed library']}").get_data(as_text=True)
-    assert "The request failed." in page and "Payee account not found" in page
+    assert "The request failed." in page and "has no account “riverside-grantee”" in page
     _submit(quick)
     assert _state(treasury, "Seed library")["attempts"] == 1  # a failed payout waits for a treasurer
     response = client.post_form(f"/payouts/{treasury.payout_ids['Seed library']}/cancel", {"reason": "Wrong payee"})
@@ -281,3 +293,186 @@ def test_a_rate_limit_after_an_unclear_outcome_is_respected_too(
     _submit(after_lease, now=utcnow() + timedelta(seconds=121))
     (expense,) = _expenses(treasury)
     assert _state(treasury, "Seed library")["expense_id"] == expense.public_id
+
+
+# --- Open Collective as its server code behaves --------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    with running_smtp() as server:
+        yield server
+
+
+@pytest.fixture
+def mailing(make_app: Any, smtp: tuple[int, Inbox]) -> Flask:
+    """A worker whose notices go to the test's SMTP server, with a short read timeout and no backoff."""
+    app: Flask = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp[0],
+        BASE_URL="https://fund.example.org",
+        OPENCOLLECTIVE_READ_TIMEOUT=1.0,
+        OPENCOLLECTIVE_CONNECT_TIMEOUT=1.0,
+        PAYOUT_CLAIM_LEASE_SECONDS=0,
+        PAYOUT_UNKNOWN_BACKOFF_SECONDS=0,
+        PAYOUT_MAX_UNKNOWN_OUTCOMES=2,
+    )
+    return app
+
+
+def _told(inbox: Inbox, treasury: Treasury, fragment: str) -> list[str]:
+    """Which treasurers got a notice whose subject holds `fragment`."""
+    return [name for name in ("tomas", "tess", "author")
+            if any(fragment in subject for subject in inbox.subjects_to(treasury.emails[name]))]  # fmt: skip
+
+
+def test_a_payee_the_token_does_not_administer_gets_an_invite_draft_by_slug(
+    app: Flask, make_sandbox: Any, quick: Flask
+) -> None:
+    running = make_sandbox(payee_accounts=[])
+    running.sandbox.add_account(SANDBOX_PAYEE, name="Riverside Grantee", token="grantee-token")
+    treasury = build_treasury(app, running)
+    _approve(treasury, "Seed library")
+    _submit(quick)
+    (expense,) = _expenses(treasury)
+    assert (expense.status, expense.payee_slug, expense.invitee) == (
+        "DRAFT",
+        SANDBOX_PAYEE,
+        {"name": None, "email": None, "isInvite": None},
+    )
+    assert treasury.sandbox.sandbox.calls["createExpense"] == 0
+    state = _state(treasury, "Seed library")
+    assert (state["status"], state["expense_id"]) == ("invited", expense.public_id)
+    with treasury.app.app_context():
+        entry = db.session.scalars(
+            db.select(LedgerEntry).where(LedgerEntry.action == "payout.requested").order_by(LedgerEntry.seq.desc())
+        ).first()
+        assert entry is not None
+        assert entry.data["method"] == "draftExpenseAndInviteUser" and entry.data["payee_administered"] is False
+    # The payee's own admins complete it on Open Collective; the host approves and pays it.
+    running.sandbox.complete_invitation(expense.public_id)
+    running.sandbox.process_as_host(expense.public_id, "APPROVE")
+    running.sandbox.process_as_host(expense.public_id, "PAY")
+    assert "1 payout(s) changed" in quick.test_cli_runner().invoke(args=["payouts", "sync"]).output
+    assert _state(treasury, "Seed library")["status"] == "paid"
+
+
+def test_a_payee_the_token_administers_gets_create_expense(treasury: Treasury, quick: Flask) -> None:
+    _approve(treasury, "Seed library")
+    _submit(quick)
+    (expense,) = _expenses(treasury)
+    assert expense.status == "PENDING" and expense.payee_slug == SANDBOX_PAYEE
+    assert treasury.sandbox.sandbox.calls["createExpense"] == 1
+    assert treasury.sandbox.sandbox.calls["draftExpenseAndInviteUser"] == 0
+
+
+def test_a_two_factor_token_without_advanced_privileges_fails_the_payout_with_guidance(
+    app: Flask, make_sandbox: Any, mailing: Flask, smtp: tuple[int, Inbox]
+) -> None:
+    treasury = build_treasury(app, make_sandbox(two_factor=True))
+    _approve(treasury, "Seed library")
+    _submit(mailing)
+    state = _state(treasury, "Seed library")
+    assert state["status"] == "failed" and _expenses(treasury) == []
+    assert "not pre-authorized for 2FA" in state["failure_message"]
+    assert "“Advanced privileges”" in state["failure_message"]
+    # Not retried forever as an unknown outcome: looked up before and after the refusal, then a treasurer decides.
+    assert treasury.sandbox.sandbox.calls["expenses"] == 2 and treasury.sandbox.sandbox.calls["createExpense"] == 1
+    _submit(mailing)
+    assert treasury.sandbox.sandbox.calls["createExpense"] == 1
+    assert _told(smtp[1], treasury, "needs a new Open Collective token") == ["tomas", "tess", "author"]
+    with treasury.app.app_context():
+        entry = db.session.scalars(
+            db.select(LedgerEntry).where(LedgerEntry.action == "payout.request_failed").order_by(LedgerEntry.seq)
+        ).one()
+        assert entry.data["code"] == "2FA_NOT_PREAUTHORIZED" and entry.data["status"] == "failed"
+
+
+def test_unknown_outcomes_are_retried_a_bounded_number_of_times_then_a_treasurer_is_told(
+    treasury: Treasury, mailing: Flask, smtp: tuple[int, Inbox]
+) -> None:
+    _approve(treasury, "Seed library")
+    treasury.sandbox.sandbox.fail_next("error_500", operation="createExpense", count=5)
+    _submit(mailing)
+    assert _state(treasury, "Seed library")["status"] == "requesting"
+    _submit(mailing)
+    state = _state(treasury, "Seed library")
+    assert state["status"] == "failed" and state["outcome_unknown"] and state["attempts"] == 2
+    assert "answer was lost 2 times" in state["failure_message"]
+    _submit(mailing)  # no more attempts without a treasurer
+    assert treasury.sandbox.sandbox.calls["createExpense"] == 2
+    assert _told(smtp[1], treasury, "answers were lost") == ["tomas", "tess", "author"]
+
+
+def test_the_backoff_after_an_unknown_outcome_doubles(treasury: Treasury, make_app: Any) -> None:
+    worker = make_app(OPENCOLLECTIVE_READ_TIMEOUT=1.0, PAYOUT_CLAIM_LEASE_SECONDS=0, PAYOUT_UNKNOWN_BACKOFF_SECONDS=100)
+    _approve(treasury, "Seed library")
+    treasury.sandbox.sandbox.fail_next("error_500", operation="createExpense", count=2)
+    start = utcnow()
+    _submit(worker, now=start)
+    _submit(worker, now=start + timedelta(seconds=50))  # within the first backoff: not due
+    assert _state(treasury, "Seed library")["attempts"] == 1
+    _submit(worker, now=start + timedelta(seconds=101))
+    assert _state(treasury, "Seed library")["attempts"] == 2
+    with treasury.app.app_context():
+        retry_at = treasury.payout("Seed library").retry_at
+        assert retry_at is not None and retry_at - (start + timedelta(seconds=101)) == timedelta(seconds=200)
+
+
+def test_an_expense_marked_as_spam_is_found_by_the_look_up_and_not_requested_again(
+    treasury: Treasury, quick: Flask, after_lease: Flask
+) -> None:
+    _approve(treasury, "Seed library")
+    treasury.sandbox.sandbox.fail_next("error_500_after", operation="createExpense")
+    _submit(quick)
+    (expense,) = _expenses(treasury)
+    treasury.sandbox.sandbox.process_as_host(expense.public_id, "REJECT")
+    treasury.sandbox.sandbox.process_as_host(expense.public_id, "MARK_AS_SPAM")
+    _submit(after_lease)
+    assert len(_expenses(treasury)) == 1 and treasury.sandbox.sandbox.calls["createExpense"] == 1
+    state = _state(treasury, "Seed library")
+    assert (state["status"], state["expense_id"]) == ("rejected", expense.public_id)
+
+
+def test_invite_drafts_are_spaced_within_a_run(app: Flask, make_sandbox: Any, make_app: Any) -> None:
+    running = make_sandbox(payee_accounts=[], invite_interval_seconds=0.5)
+    running.sandbox.add_account(SANDBOX_PAYEE, token="grantee-token")
+    treasury = build_treasury(app, running)
+    _approve(treasury, "Seed library")
+    _approve(treasury, "Bike repair")
+    spaced = make_app(OPENCOLLECTIVE_READ_TIMEOUT=2.0, OPENCOLLECTIVE_INVITE_INTERVAL_SECONDS=0.6)
+    started = time.monotonic()
+    _submit(spaced)
+    elapsed = time.monotonic() - started
+    assert sorted(e.status for e in _expenses(treasury)) == ["DRAFT", "DRAFT"]
+    assert _state(treasury, "Seed library")["status"] == _state(treasury, "Bike repair")["status"] == "invited"
+    assert elapsed >= 0.6
+
+
+def test_without_spacing_the_second_invite_of_a_run_is_rate_limited(
+    app: Flask, make_sandbox: Any, make_app: Any
+) -> None:
+    """What the spacing prevents: Open Collective refuses the second draft within its interval."""
+    running = make_sandbox(payee_accounts=[], invite_interval_seconds=30)
+    running.sandbox.add_account(SANDBOX_PAYEE, token="grantee-token")
+    treasury = build_treasury(app, running)
+    _approve(treasury, "Seed library")
+    _approve(treasury, "Bike repair")
+    _submit(make_app(OPENCOLLECTIVE_READ_TIMEOUT=2.0, OPENCOLLECTIVE_INVITE_INTERVAL_SECONDS=0))
+    assert len(_expenses(treasury)) == 1
+    assert sorted(_state(treasury, t)["status"] for t in ("Seed library", "Bike repair")) == ["approved", "invited"]
+
+
+def test_a_yen_payout_is_requested_in_open_collectives_hundredths(app: Flask, make_sandbox: Any, quick: Flask) -> None:
+    """JPY has no minor unit (CLDR), but Open Collective counts every amount in hundredths: 25,000 JPY is
+    valueInCents 2500000 there (server/lib/currency.ts)."""
+    treasury = build_treasury(app, make_sandbox(currency="JPY", balance_minor=10_000_000), currency="JPY")
+    with treasury.app.app_context():
+        refresh_balance(treasury.circle_id)  # 10,000,000 hundredths: 100,000 JPY
+        connection = db.session.get(OpenCollectiveConnection, treasury.circle_id)
+        assert connection is not None and (connection.balance_minor, connection.balance_currency) == (100_000, "JPY")
+    _approve(treasury, "Seed library")
+    _submit(quick)
+    (expense,) = _expenses(treasury)
+    assert (expense.currency, expense.amount_minor) == ("JPY", 2_500_000)
+    assert _state(treasury, "Seed library")["status"] == "requested"

@@ -81,6 +81,18 @@ def _split_types(_ctx: click.Context, _param: click.Parameter, value: str) -> li
     multiple=True,
     help="Another account slug the token's user administers (may be given several times).",
 )
+@click.option(
+    "--other-account",
+    "other_accounts",
+    multiple=True,
+    help="An account somebody else administers: a payee the token's user does not (Open Collective then takes an "
+    "invite draft, which the host page completes as that account's admins would).",
+)
+@click.option(
+    "--two-factor/--no-two-factor",
+    default=False,
+    help="The token's user has two-factor authentication (and the token no “Advanced privileges”).",
+)
 @click.option("--webhook", "webhooks", multiple=True, help="Loopback URL to receive collective.expense.* webhooks.")
 @with_appcontext
 def oc_sandbox_command(
@@ -94,6 +106,8 @@ def oc_sandbox_command(
     state_file: Path | None,
     expense_types: list[str],
     payee_accounts: tuple[str, ...],
+    other_accounts: tuple[str, ...],
+    two_factor: bool,
     webhooks: tuple[str, ...],
 ) -> None:
     if current_app.config.get("PRODUCTION"):
@@ -116,6 +130,8 @@ def oc_sandbox_command(
             expense_types=expense_types,
             payee_accounts=payee_accounts,
             webhooks=webhooks,
+            two_factor=two_factor,
+            other_accounts=other_accounts,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error

@@ -71,13 +71,36 @@ MAX_CUSTOM_DATA_BYTES = 10 * 1024
 MAX_BODY_BYTES = 2 * 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
-# processExpense actions and the webhook event each status change sends (Open Collective's activity names).
-EVENT_OF_STATUS_CHANGE = {
+# processExpense actions and the webhook event each sends (server/constants/activities.ts).
+EVENT_OF_ACTION = {
     "APPROVE": "approved",
     "REJECT": "rejected",
     "UNAPPROVE": "unapproved",
     "PAY": "paid",
+    "MARK_AS_UNPAID": "unpaid",
+    "MARK_AS_SPAM": "spam",
 }
+# The statuses each processExpense action is allowed from, and the verb of Open Collective's refusal
+# (server/graphql/common/expenses.ts: canApprove, canReject, canUnapprove, canPayExpense, canMarkAsUnpaid,
+# canMarkAsSpam).
+PROCESS_RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "APPROVE": (("PENDING", "REJECTED", "INCOMPLETE"), "approve"),
+    "REJECT": (("PENDING", "UNVERIFIED", "INCOMPLETE"), "reject"),
+    "UNAPPROVE": (("APPROVED", "ERROR", "INCOMPLETE"), "unapprove"),
+    "PAY": (("APPROVED", "ERROR"), "pay"),
+    "MARK_AS_UNPAID": (("PAID",), "mark as unpaid"),
+    "MARK_AS_SPAM": (("REJECTED",), "mark as spam"),
+}
+# Activities whose webhook payload carries the expense (server/lib/webhooks.ts, `expenseActivities`); any other
+# expense activity, such as `collective.expense.invite.drafted`, is delivered with `data: {}`.
+EVENTS_WITH_EXPENSE_DATA = frozenset(
+    {"created", "deleted", "updated", "rejected", "invite.declined", "approved", "reApprovalRequested",
+     "unapproved", "paid", "unpaid", "processing", "error", "scheduledForPayment", "spam"}
+)  # fmt: skip
+TWO_FACTOR_MESSAGE = "This personal token is not pre-authorized for 2FA"
+# The statuses the expenses collection query leaves out unless a status filter is given
+# (server/graphql/v2/query/collection/ExpensesCollectionQuery.ts); DRAFT is shown to admins and authors.
+HIDDEN_WITHOUT_STATUS_FILTER = frozenset({"DRAFT", "SPAM"})
 
 
 @functools.cache
@@ -147,11 +170,18 @@ class Collective:
 
 @dataclass
 class User:
-    """The person behind a personal token, and the accounts they administer."""
+    """The person behind a personal token, and the accounts they administer.
+
+    `two_factor`: the user has two-factor authentication; `preauthorized_2fa`: the token was made with "Advanced
+    privileges". Open Collective refuses most expense mutations of a two-factor user's token that was not
+    (server/lib/two-factor-authentication/lib.ts, `enforceForAccountsUserIsAdminOf`).
+    """
 
     token: str
     slug: str
     administers: list[str]
+    two_factor: bool = False
+    preauthorized_2fa: bool = False
 
 
 @dataclass
@@ -159,6 +189,7 @@ class Item:
     public_id: str
     description: str
     amount_minor: int
+    url: str | None = None
 
 
 @dataclass
@@ -199,6 +230,8 @@ class Viewer:
     slug: str | None
     administers: frozenset[str]
     everything: bool = False
+    #: The token's user has 2FA and the token was not pre-authorised for it.
+    lacks_2fa_preauthorization: bool = False
 
     def admin_of(self, slug: str | None) -> bool:
         return self.everything or (slug is not None and slug in self.administers)
@@ -306,11 +339,16 @@ class Sandbox:
         admin_name: str | None = None,
         payee_accounts: Iterable[str] = (),
         webhooks: Iterable[str] = (),
+        two_factor: bool = False,
+        preauthorized_2fa: bool = False,
+        other_accounts: Iterable[str] = (),
     ) -> None:
         """Add a collective, its host and the admin token's user (admin of both), unless the collective exists.
 
         When the collective is already there (loaded from the state file), its balance and expenses are kept; the
-        token, payee accounts and webhooks are added to it.
+        token, payee accounts and webhooks are added to it. `two_factor` and `preauthorized_2fa` describe the token's
+        user and token (see `User`). `other_accounts` are individuals' accounts that somebody else administers: a
+        payee there gets an invite draft, which its admins complete (the host page plays them).
         """
         with self._lock:
             if slug not in self._collectives:
@@ -330,6 +368,7 @@ class Sandbox:
             if user_slug not in self._accounts:
                 self._add_account(user_slug, admin_name or f"Admin of {collective.name}", "Individual", currency)
             user = self._users.setdefault(admin_token, User(admin_token, user_slug, [user_slug]))
+            user.two_factor, user.preauthorized_2fa = two_factor, preauthorized_2fa
             for administered in (slug, collective.host_slug, *payee_accounts):
                 if administered not in self._accounts and administered not in self._collectives:
                     self._add_account(administered, administered, "Individual", currency)
@@ -339,6 +378,23 @@ class Sandbox:
                 self._check_webhook_url(url)
                 if url not in collective.webhooks:
                     collective.webhooks.append(url)
+            for slug in other_accounts:
+                if slug not in self._accounts and slug not in self._collectives:
+                    self._add_account(slug, slug, "Individual", currency)
+            self._changed()
+
+    def add_account(
+        self, slug: str, *, name: str | None = None, token: str | None = None, currency: str = "EUR"
+    ) -> None:
+        """An individual's account that some other person administers (with `token`, their own personal token): a
+        payee that the collective's token does not administer. Nothing happens if the slug exists."""
+        with self._lock:
+            if slug not in self._accounts and slug not in self._collectives:
+                self._add_account(slug, name or slug, "Individual", currency)
+            if token is not None:
+                user = self._users.setdefault(token, User(token, slug, [slug]))
+                if slug not in user.administers:
+                    user.administers.append(slug)
             self._changed()
 
     def add_webhook(self, collective_slug: str, url: str) -> None:
@@ -415,7 +471,13 @@ class Sandbox:
             return ANONYMOUS
         with self._lock:
             user = self._users.get(token)
-            return Viewer(user.slug, frozenset(user.administers)) if user else None
+            if user is None:
+                return None
+            return Viewer(
+                user.slug,
+                frozenset(user.administers),
+                lacks_2fa_preauthorization=user.two_factor and not user.preauthorized_2fa,
+            )
 
     # --- sandbox-only actions (on Open Collective a person does these in a browser) ------------------------------
 
@@ -442,7 +504,8 @@ class Sandbox:
             return copy.deepcopy(expense)
 
     def process_as_host(self, expense_id: str, action: str) -> Expense:
-        """APPROVE, REJECT, UNAPPROVE or PAY as the host's admin (the HTML page's buttons).
+        """A processExpense action (APPROVE, REJECT, UNAPPROVE, PAY, MARK_AS_UNPAID, MARK_AS_SPAM) as the host's
+        admin (the HTML page's buttons).
 
         :raises SandboxError: the rules refuse it (the message is Open Collective's).
         """
@@ -482,7 +545,7 @@ class Sandbox:
             "createExpense": lambda info, **args: self._create_expense(viewer, args),
             "draftExpenseAndInviteUser": lambda info, **args: self._draft_expense(viewer, args),
             "processExpense": lambda info, **args: self._expense_view(
-                self._process(viewer, args["expense"], args["action"]), viewer
+                self._process(viewer, args["expense"], args["action"], args.get("paymentParams")), viewer
             ),
         }
         with self._lock:
@@ -532,11 +595,23 @@ class Sandbox:
                 raise OCError("BadRequest", "customData must be a JSON object")
         statuses = set(args.get("status") or [])
         types = set(args.get("types") or []) | ({args["type"]} if args.get("type") else set())
+        sees_drafts = collective is not None and self._admin_of_collective(viewer, collective)
+
+        def shown(expense: Expense) -> bool:
+            if statuses:
+                return expense.status in statuses
+            # server/graphql/v2/query/collection/ExpensesCollectionQuery.ts: without a status filter, SPAM is
+            # never returned and DRAFT only to admins of the accounts (or the draft's author). Soft-deleted
+            # expenses are never returned (the sandbox removes them).
+            if expense.status == "SPAM":
+                return False
+            return expense.status != "DRAFT" or sees_drafts or expense.created_by == viewer.slug
+
         found = [
             e
             for e in sorted(self._expenses.values(), key=lambda e: e.legacy_id, reverse=True)
             if (collective is None or e.collective_slug == collective.slug)
-            and (not statuses or e.status in statuses)
+            and shown(e)
             and (not types or e.type in types)
             and (custom_data is None or _contains(e.custom_data, custom_data))
         ]
@@ -552,18 +627,24 @@ class Sandbox:
     def _create_expense(self, viewer: Viewer, args: dict[str, Any]) -> dict[str, Any]:
         if viewer.slug is None:
             raise OCError("Unauthorized", "You need to be logged in to create an expense")
-        collective = self._collective_for_new_expense(args["account"])
         data = args["expense"]
-        currency = data.get("currency") or collective.currency
-        self._check_type_and_currency(collective, data["type"], currency)
         payee_slug = self._find_account_slug(data["payee"])
         if payee_slug is None:
-            raise OCError("NotFound", "Payee account not found")
+            raise OCError("NotFound", "Account Not Found")
+        collective = self._collective_for_new_expense(args["account"])
+        # server/graphql/v2/mutation/ExpenseMutations.ts (createExpense): 2FA is enforced for the payee, the
+        # collective and its host, before anything else is checked.
+        self._enforce_2fa(viewer, [payee_slug, collective.slug, collective.host_slug])
+        currency = data.get("currency") or collective.currency
+        self._check_type_and_currency(collective, data["type"], currency)
+        # server/graphql/common/expenses.ts (checkFromCollective): the token's user must administer the payee
+        # (vendors of the host aside, which the sandbox does not model); draftExpenseAndInviteUser is the way to
+        # name a payee somebody else administers.
         if not viewer.admin_of(payee_slug):
-            raise OCError("Forbidden", "You must be an admin of the account to submit an expense in its name")
+            raise OCError("ValidationFailed", "You must be an admin of the account to submit an expense in its name")
         if not data["description"].strip():
             raise OCError("ValidationFailed", "The expense needs a description")
-        items = self._items(data.get("items") or [], currency)
+        items = self._items(data.get("items") or [], currency, expense_type=data["type"])
         expense = self._new_expense(viewer, collective, data, currency, items, status="PENDING")
         expense.payee_slug = payee_slug
         expense.payout_method = _payout_method(data["payoutMethod"])
@@ -573,18 +654,25 @@ class Sandbox:
     def _draft_expense(self, viewer: Viewer, args: dict[str, Any]) -> dict[str, Any]:
         if viewer.slug is None:
             raise OCError("Unauthorized", "You need to be logged in to draft an expense")
-        # Open Collective registers the call before checking anything else: a refused draft still counts.
+        # server/graphql/v2/mutation/ExpenseMutations.ts (draftExpenseAndInviteUser): `RateLimit("draft_expense_"
+        # + user, 1, 10, true).registerCall()` before anything else is checked, so a refused draft still counts:
+        # one call per user per 10 seconds. No 2FA is enforced on this mutation.
         now = time.monotonic()
         last = self._last_invite.get(viewer.slug)
-        if last is not None and now - last < self.invite_interval_seconds:
-            raise OCError("RateLimitExceeded", "Rate limit exceeded: one expense invitation every 10 seconds")
         self._last_invite[viewer.slug] = now
+        if last is not None and now - last < self.invite_interval_seconds:
+            raise OCError("RateLimitExceeded", "Rate limit exceeded")
         collective = self._collective_for_new_expense(args["account"])
         data = args["expense"]
         currency = data.get("currency") or collective.currency
         self._check_type_and_currency(collective, data["type"], currency)
         payee = data["payee"]
-        payee_slug = self._find_account_slug(payee) if (payee.get("slug") or payee.get("legacyId")) else None
+        # server/graphql/v2/mutation/ExpenseMutations.ts: the invitee is an existing account (`slug`, `legacyId`),
+        # whose admins complete the draft, or a person named by e-mail.
+        named_account = bool(payee.get("slug") or payee.get("legacyId") is not None)
+        payee_slug = self._find_account_slug(payee) if named_account else None
+        if named_account and payee_slug is None:
+            raise OCError("NotFound", "Account Not Found")
         if payee_slug is None and not payee.get("email"):
             raise OCError("ValidationFailed", "An invited payee needs an email address")
         items = self._items([_item_input(i) for i in data.get("items") or []], currency)
@@ -598,21 +686,47 @@ class Sandbox:
         self._set_status(expense, "DRAFT", "invite.drafted", actor=viewer.slug)
         return self._expense_view(expense, viewer)
 
-    def _process(self, viewer: Viewer, reference: dict[str, Any], action: str) -> Expense:
+    def _process(
+        self,
+        viewer: Viewer,
+        reference: dict[str, Any],
+        action: str,
+        payment_params: dict[str, Any] | None = None,
+    ) -> Expense:
+        """processExpense, with the status rules of server/graphql/common/expenses.ts: `canApprove` (from PENDING,
+        REJECTED or INCOMPLETE; INCOMPLETE by host admins only), `canReject` (PENDING, UNVERIFIED, INCOMPLETE),
+        `canUnapprove` (APPROVED, ERROR, INCOMPLETE), `canPayExpense` (APPROVED or ERROR, host admins),
+        `canMarkAsUnpaid` (PAID, host admins; back to APPROVED, INCOMPLETE or ERROR, and the money returns) and
+        `canMarkAsSpam` (REJECTED). So REJECTED and PAID are not final there."""
         if viewer.slug is None:
             raise OCError("Unauthorized", "You need to be logged in to process an expense")
         expense = self._find_expense(reference)
         if expense is None:
             raise OCError("NotFound", "Expense not found")
         collective = self._collectives[expense.collective_slug]
+        # server/graphql/v2/mutation/ExpenseMutations.ts (processExpense): 2FA for every action but PAY.
+        if action != "PAY":
+            self._enforce_2fa(viewer, [collective.host_slug, collective.slug])
         status = expense.status
+        host_admin = viewer.admin_of(collective.host_slug)
+        if action not in PROCESS_RULES:
+            raise OCError("BadRequest", f"The sandbox does not model the {action} action")
+        allowed_from, verb = PROCESS_RULES[action]
+        if action == "PAY" and status == "PAID":
+            raise OCError("Forbidden", "Expense has already been paid")
+        if status not in allowed_from:
+            message = (
+                "Can not pay expense in current status"
+                if action == "PAY"
+                else (f"Can not {verb} expense in current status ({status})")
+            )
+            raise OCError("Forbidden", message)
+        if action in ("PAY", "MARK_AS_UNPAID") or status == "INCOMPLETE":
+            if not host_admin:
+                raise OCError("Forbidden", "You are authenticated but forbidden to perform this action")
+        elif not self._admin_of_collective(viewer, collective):
+            raise OCError("Forbidden", "You are authenticated but forbidden to perform this action")
         if action == "PAY":
-            if not viewer.admin_of(collective.host_slug):
-                raise OCError("Forbidden", "You need to be an admin of the host to pay this expense")
-            if status == "PAID":
-                raise OCError("Unauthorized", "Expense has already been paid")
-            if status not in ("APPROVED", "ERROR"):
-                raise OCError("Unauthorized", f"Expense needs to be approved. Current status of the expense: {status}.")
             if expense.currency == collective.currency and collective.balance_minor < expense.amount_minor:
                 raise OCError(
                     "BadRequest",
@@ -622,21 +736,27 @@ class Sandbox:
                 )
             collective.balance_minor -= expense.amount_minor
             expense.paid_at = _now_iso()
-        elif action in ("APPROVE", "REJECT", "UNAPPROVE"):
-            if not self._admin_of_collective(viewer, collective):
-                raise OCError("Forbidden", "You are authenticated but forbidden to perform this action")
-            allowed_from = {"APPROVE": ("PENDING",), "REJECT": ("PENDING", "APPROVED"), "UNAPPROVE": ("APPROVED",)}
-            if status not in allowed_from[action]:
-                done = {"APPROVE": "APPROVED", "REJECT": "REJECTED"}.get(action)
-                reason = f"Expense is already {done.lower()}" if status == done else f"Expense is {status}"
-                raise OCError("Forbidden", f"{reason}: cannot {action.lower()} it")
+            new_status = "PAID"
+        elif action == "MARK_AS_UNPAID":
+            # The payment's transaction is refunded: the money is back in the collective.
+            new_status = str((payment_params or {}).get("markAsUnPaidStatus") or "APPROVED")
+            collective.balance_minor += expense.amount_minor
+            expense.paid_at = None
+        else:
             if action == "APPROVE":
                 expense.approved_by.append(viewer.slug)
-        else:
-            raise OCError("BadRequest", f"The sandbox does not model the {action} action")
-        new_status = {"PAY": "PAID", "APPROVE": "APPROVED", "REJECT": "REJECTED", "UNAPPROVE": "PENDING"}[action]
-        self._set_status(expense, new_status, EVENT_OF_STATUS_CHANGE[action], actor=viewer.slug)
+            new_status = {"APPROVE": "APPROVED", "REJECT": "REJECTED", "UNAPPROVE": "PENDING", "MARK_AS_SPAM": "SPAM"}[
+                action
+            ]
+        self._set_status(expense, new_status, EVENT_OF_ACTION[action], actor=viewer.slug)
         return expense
+
+    def _enforce_2fa(self, viewer: Viewer, accounts: Iterable[str]) -> None:
+        """server/lib/two-factor-authentication/lib.ts: a token of a user with 2FA who administers one of `accounts`
+        must be pre-authorised ("Advanced privileges"). It throws a plain `Error`, which Apollo answers as
+        INTERNAL_SERVER_ERROR with HTTP 200: the message is all there is to recognise it by."""
+        if viewer.lacks_2fa_preauthorization and any(viewer.admin_of(slug) for slug in accounts):
+            raise OCError("INTERNAL_SERVER_ERROR", TWO_FACTOR_MESSAGE)
 
     # --- rules -----------------------------------------------------------------------------------------------------
 
@@ -653,7 +773,7 @@ class Sandbox:
             # Open Collective converts between currencies; the sandbox keeps one currency per collective.
             raise OCError("ValidationFailed", f"The sandbox accepts expenses in {collective.currency} only")
 
-    def _items(self, items: list[dict[str, Any]], currency: str) -> list[Item]:
+    def _items(self, items: list[dict[str, Any]], currency: str, *, expense_type: str | None = None) -> list[Item]:
         if not items:
             raise OCError("ValidationFailed", "Your expense needs to have at least one item")
         if len(items) > MAX_ITEMS:
@@ -669,9 +789,19 @@ class Sandbox:
             description = item.get("description")
             if not isinstance(description, str) or not description.strip():
                 raise OCError("ValidationFailed", "Each item needs a description")
-            result.append(Item(_random_id("ei_"), description, value))
+            result.append(Item(_random_id("ei_"), description, value, item.get("url")))
         if sum(i.amount_minor for i in result) <= 0:
             raise OCError("ValidationFailed", "The sum of all items must be above 0")
+        # server/graphql/common/expenses.ts (checkExpenseItems): a RECEIPT needs a file on every item, an INVOICE's
+        # items take none.
+        if expense_type == "RECEIPT" and any(not item.get("url") for item in items):
+            raise OCError("ValidationFailed", "Some items are missing a file")
+        if expense_type == "INVOICE" and any(item.get("url") for item in items):
+            raise OCError(
+                "ValidationFailed",
+                "Invoice items cannot have a file attached. To attach documentation. please use `attachedFiles` "
+                "on the expense instead.",
+            )
         return result
 
     def _new_expense(
@@ -758,7 +888,7 @@ class Sandbox:
             isAdmin=viewer.admin_of(slug),
             isHost=is_host,
             email=account.email if viewer.admin_of(slug) else None,
-            hasTwoFactorAuth=False,
+            hasTwoFactorAuth=any(u.two_factor for u in self._users.values() if u.slug == slug),
             supportedExpenseTypes=["INVOICE", "RECEIPT"],
             stats=_stats(0, account.currency),
         )
@@ -831,6 +961,7 @@ class Sandbox:
                     "updatedAt": expense.created_at,
                     "incurredAt": expense.created_at,
                     "description": item.description,
+                    "url": item.url,
                 }
                 for item in expense.items
             ],
@@ -868,10 +999,14 @@ class Sandbox:
         granted = {
             "canEdit": (author or is_admin) and status in ("DRAFT", "PENDING", "INCOMPLETE"),
             "canDelete": (author or is_admin) and status in ("DRAFT", "REJECTED", "SPAM", "CANCELED"),
-            "canApprove": is_admin and status == "PENDING",
-            "canUnapprove": is_admin and status == "APPROVED",
-            "canReject": is_admin and status in ("PENDING", "APPROVED"),
-            "canPay": host_admin and status in ("APPROVED", "ERROR"),
+            "canApprove": (host_admin if status == "INCOMPLETE" else is_admin)
+            and status in PROCESS_RULES["APPROVE"][0],
+            "canUnapprove": (host_admin if status == "INCOMPLETE" else is_admin)
+            and status in PROCESS_RULES["UNAPPROVE"][0],
+            "canReject": is_admin and status in PROCESS_RULES["REJECT"][0],
+            "canPay": host_admin and status in PROCESS_RULES["PAY"][0],
+            "canMarkAsUnpaid": host_admin and status in PROCESS_RULES["MARK_AS_UNPAID"][0],
+            "canMarkAsSpam": is_admin and status in PROCESS_RULES["MARK_AS_SPAM"][0],
             "canComment": viewer.slug is not None,
         }
         view: dict[str, Any] = {"id": f"{expense.public_id}-permissions", "publicId": f"{expense.public_id}-p"}
@@ -940,26 +1075,33 @@ class Sandbox:
             raise ValueError(f"webhook URLs must be http(s) on a loopback address, not {url!r}")
 
     def _send_webhooks(self, expense: Expense, event: str) -> None:
+        """Deliver the activity as server/lib/webhooks.ts (`sanitizeActivityForWebhookPayload`) shapes it: the
+        activity's `createdAt`, `id`, `type` and `CollectiveId`, and for the expense activities `data` with the
+        expense's `idV2` (its GraphQL id), `id` (the integer database id), `description`, `amount`, `currency` and
+        `publicId`, and the two accounts; every other activity (e.g. `invite.drafted`) has `data: {}`."""
         collective = self._collectives[expense.collective_slug]
         if not collective.webhooks:
             return
+        data: dict[str, Any] = {}
+        if event in EVENTS_WITH_EXPENSE_DATA:
+            data = {
+                "expense": {
+                    "idV2": expense.public_id,
+                    "id": expense.legacy_id,
+                    "description": expense.description,
+                    "amount": expense.amount_minor,
+                    "currency": expense.currency,
+                    "publicId": expense.public_id,
+                },
+                "fromCollective": self._webhook_account(expense.payee_slug),
+                "collective": self._webhook_account(collective.slug),
+            }
         payload = {
             "createdAt": _now_iso(),
             "id": self._legacy_id(),
             "type": f"collective.expense.{event}",
             "CollectiveId": collective.legacy_id,
-            "data": {
-                "expense": {
-                    "id": expense.public_id,
-                    "legacyId": expense.legacy_id,
-                    "status": expense.status,
-                    "description": expense.description,
-                    "amount": expense.amount_minor,
-                    "currency": expense.currency,
-                    "type": expense.type,
-                },
-                "collective": {"slug": collective.slug, "id": collective.legacy_id},
-            },
+            "data": data,
         }
         for url in collective.webhooks:
             # One POST in the background, no retry, failures dropped: what Open Collective does.
@@ -967,8 +1109,19 @@ class Sandbox:
             self._webhook_threads = [t for t in self._webhook_threads if t.is_alive()] + [thread]
             thread.start()
 
+    def _webhook_account(self, slug: str | None) -> dict[str, Any] | None:
+        account: Collective | Account | None = (
+            (self._collectives.get(slug) or self._accounts.get(slug)) if slug else None
+        )
+        if account is None:
+            return None
+        kind = "COLLECTIVE" if isinstance(account, Collective) else account.typename.upper()
+        return {"idV2": account.public_id, "publicId": account.public_id, "id": account.legacy_id, "type": kind,
+                "slug": account.slug, "name": account.name}  # fmt: skip
+
     def _deliver(self, url: str, payload: dict[str, Any]) -> None:
-        outcome: dict[str, Any] = {"url": url, "type": payload["type"], "expense": payload["data"]["expense"]["id"]}
+        expense = payload["data"].get("expense") or {}
+        outcome: dict[str, Any] = {"url": url, "type": payload["type"], "expense": expense.get("idV2")}
         try:
             with requests.post(url, json=payload, timeout=self.webhook_timeout_seconds) as response:
                 outcome["status"] = response.status_code
@@ -1107,6 +1260,25 @@ def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> 
 
     walk(operation.selection_set)
     return names
+
+
+#: The host page's buttons: every processExpense action the sandbox models, offered where Open Collective allows it.
+HOST_PAGE_ACTIONS = {
+    "approve": "APPROVE",
+    "reject": "REJECT",
+    "unapprove": "UNAPPROVE",
+    "pay": "PAY",
+    "mark-as-unpaid": "MARK_AS_UNPAID",
+    "mark-as-spam": "MARK_AS_SPAM",
+}
+HOST_PAGE_LABELS = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "unapprove": "Unapprove",
+    "pay": "Pay",
+    "mark-as-unpaid": "Mark as unpaid",
+    "mark-as-spam": "Mark as spam",
+}
 
 
 class SandboxApp:
@@ -1252,8 +1424,8 @@ class SandboxApp:
         try:
             if action == "complete-invitation":
                 self.sandbox.complete_invitation(expense_id)
-            elif action in ("approve", "reject", "pay", "unapprove"):
-                self.sandbox.process_as_host(expense_id, action.upper())
+            elif action in HOST_PAGE_ACTIONS:
+                self.sandbox.process_as_host(expense_id, HOST_PAGE_ACTIONS[action])
             else:
                 return Response("Unknown action.", status=404, content_type="text/plain")
         except SandboxError as error:
@@ -1265,12 +1437,12 @@ class SandboxApp:
         rows = []
         for expense in sorted(self.sandbox.expenses(), key=lambda x: x.legacy_id, reverse=True):
             payee = expense.payee_slug or f"invited: {(expense.invitee or {}).get('name')}"
-            actions = {
-                "DRAFT": [("complete-invitation", "Payee completes invitation")],
-                "PENDING": [("approve", "Approve"), ("reject", "Reject")],
-                "APPROVED": [("pay", "Pay"), ("reject", "Reject")],
-                "ERROR": [("pay", "Pay")],
-            }.get(expense.status, [])
+            actions = [("complete-invitation", "Payee completes invitation")] if expense.status == "DRAFT" else []
+            actions += [
+                (path, label)
+                for path, label in HOST_PAGE_LABELS.items()
+                if expense.status in PROCESS_RULES[HOST_PAGE_ACTIONS[path]][0]
+            ]
             forms = "".join(
                 f'<form method="post" action="/sandbox/expenses/{e(expense.public_id)}/{path}">'
                 f'<input type="hidden" name="token" value="{e(self.form_token)}">'
@@ -1362,6 +1534,9 @@ def start_sandbox(
     expense_types: Iterable[str] = DEFAULT_EXPENSE_TYPES,
     payee_accounts: Iterable[str] = (),
     webhooks: Iterable[str] = (),
+    two_factor: bool = False,
+    preauthorized_2fa: bool = False,
+    other_accounts: Iterable[str] = (),
     **options: Any,
 ) -> RunningSandbox:
     """Serve a sandbox in a thread on `host` (a free port by default) and return it running.
@@ -1380,6 +1555,9 @@ def start_sandbox(
             expense_types=expense_types,
             payee_accounts=payee_accounts,
             webhooks=webhooks,
+            two_factor=two_factor,
+            preauthorized_2fa=preauthorized_2fa,
+            other_accounts=other_accounts,
         )
     sandbox.stopping.clear()
     server = serve(sandbox, host=host, port=port)
