@@ -12,12 +12,13 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from fundcircle import unit_of_work
+from fundcircle import health, unit_of_work
 from fundcircle.auth import api as auth_api
 from fundcircle.auth import benchmark
 from fundcircle.auth import cli as auth_cli
 from fundcircle.auth import views as auth_views
 from fundcircle.auth.services import user_for_api_token, user_for_session
+from fundcircle.backup import backup_command, restore_command
 from fundcircle.circles import api as circles_api
 from fundcircle.circles import views as circles_views
 from fundcircle.circles.models import ROLE_LABELS, ROLES
@@ -36,6 +37,7 @@ from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
 from fundcircle.money import format_minor
 from fundcircle.notices import checkpoint_of, notices_cli
+from fundcircle.observability import init_observability
 from fundcircle.openapi import init_api
 from fundcircle.payouts import api as payouts_api
 from fundcircle.payouts import cli as payouts_cli
@@ -84,6 +86,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             configure_sqlite(db.engine)
 
     register_error_handlers(app)
+    # First, so that its after-request hook runs last and logs and counts the response as sent.
+    init_observability(app)
     _register_request_hooks(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -237,10 +241,13 @@ COMMANDS = (
     ledger_cli.ledger_cli,
     demo_command,
     notices_cli,
+    backup_command,
+    restore_command,
 )
 
 
 def _register_blueprints(app: Flask) -> None:
+    app.register_blueprint(health.bp)
     for blueprint in AREA_PAGES:
         app.register_blueprint(blueprint)
     init_api(app, AREA_APIS)
