@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy.engine import URL, make_url
 
 #: The first bytes of each kind of backup file.
@@ -150,6 +151,7 @@ def verify_restored(url: URL) -> int:
 
 
 @click.command("backup")
+@with_appcontext
 @click.option(
     "--to",
     "target",
@@ -168,6 +170,7 @@ def backup_command(target: Path, database_url: str | None) -> None:
 
 
 @click.command("restore")
+@with_appcontext
 @click.option(
     "--from",
     "source",
