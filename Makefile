@@ -78,7 +78,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-browser-deps: $(CHROMIUM) node_modules/.installed
+# Debian's docker-compose validates compose.yaml in the tests (tests/ops/test_deployment.py); no Docker daemon needed.
+/usr/bin/docker-compose:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose; \
+	else \
+		echo "The deployment tests need docker-compose: run 'sudo apt-get install --no-install-recommends docker-compose'" >&2; \
+	fi
+
+browser-deps: $(CHROMIUM) node_modules/.installed /usr/bin/docker-compose
 
 ## Set up the embedded SQLite database, seed the demo circle, start the Open Collective sandbox on
 ## http://127.0.0.1:5050 (no money moves; its state is kept in instance/oc-sandbox.json) and serve on
