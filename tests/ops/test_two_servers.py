@@ -52,7 +52,16 @@ def _seed(url: str) -> dict[str, Any]:
         for phase in ("deliberation", "deciding"):
             advance_round(admin, round_, phase, utcnow())
         db.session.commit()
+        consent_round = make_round(circle, admin, method="consent", title="Autumn by consent")
+        advance_round(admin, consent_round, "proposals", utcnow())
+        consented = create_proposal(
+            admin, consent_round, sample_proposal(title="Tool library"), submit=True, now=utcnow()
+        )
+        for phase in ("deliberation", "deciding"):
+            advance_round(admin, consent_round, phase, utcnow())
+        db.session.commit()
         seeded = {
+            "consent_proposal_id": consented.id,
             "round_id": round_.id,
             "proposal_ids": [proposal.id for proposal in proposals],
             "admin_token": make_token(admin),
@@ -142,6 +151,34 @@ def _play(url: str, addresses: list[str]) -> dict[str, Any]:
     results = requests.get(f"{next(servers)}/api/v1/rounds/{seeded['round_id']}/results", headers=admin, timeout=30)
     outcome["results"] = _without_times(results.json())
 
+    # Consent on the other round: opened, answered (an objection raised and withdrawn), closed.
+    opened = requests.post(
+        f"{next(servers)}/api/v1/proposals/{seeded['consent_proposal_id']}/consent-rounds", headers=admin, timeout=30
+    )
+    consent_id = opened.json()["id"]
+    steps = [
+        ("PUT", "answer", 0, {"position": "consent"}),
+        ("PUT", "answer", 1, {"position": "objection", "argument": "The shed has no lock yet."}),
+        ("PUT", "answer", 2, {"position": "concern", "argument": "Who keeps the keys?"}),
+        ("POST", "answer/withdraw-objection", 1, None),
+        ("PUT", "answer", 3, {"position": "consent"}),
+        ("POST", "close", None, None),
+    ]
+    answers = [opened.status_code]
+    for method, path, member, body in steps:
+        token = seeded["admin_token"] if member is None else seeded["member_tokens"][member]
+        response = requests.request(
+            method,
+            f"{next(servers)}/api/v1/consent-rounds/{consent_id}/{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        answers.append(response.status_code)
+    outcome["consent"] = answers
+    final = requests.get(f"{next(servers)}/api/v1/consent-rounds/{consent_id}", headers=admin, timeout=30)
+    outcome["consent_round"] = _without_times(final.json())
+
     app = create_app(test_config(url))
     with app.app_context():
         outcome["ledger"] = db.session.execute(
@@ -183,4 +220,6 @@ def test_a_round_spread_over_two_app_servers_ends_as_on_one(tmp_path: Path) -> N
     assert one["ballots"][6] == 422 and one["ballots"].count(200) == 7
     assert one["decided"] == 200
     assert one["ledger_verifies"] and all(one["ledger_verifies"])
+    assert one["consent"] == [201] + [200] * 6, one["consent"]
+    assert one["consent_round"]["state"] == "consented" and one["consent_round"]["closed"] is True
     assert two == one
