@@ -37,11 +37,12 @@ from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
 from fundcircle.money import format_minor
 from fundcircle.notices import checkpoint_of, notices_cli
-from fundcircle.observability import init_observability
+from fundcircle.observability import counts_by_status, init_observability, register_gauge_source
 from fundcircle.openapi import init_api
 from fundcircle.payouts import api as payouts_api
 from fundcircle.payouts import cli as payouts_cli
 from fundcircle.payouts import views as payouts_views
+from fundcircle.payouts.models import PAYOUT_STATUSES, Payout
 from fundcircle.proposals import api as proposals_api
 from fundcircle.proposals import views as proposals_views
 from fundcircle.rounds import api as rounds_api
@@ -93,6 +94,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_cli(app)
     _register_template_helpers(app)
     return app
+
+
+# /metrics' gauges read from the database (so that every app server reports the same numbers).
+register_gauge_source(
+    "payouts",
+    counts_by_status("fundcircle_payouts", "Payouts by status, in all circles.", Payout.__table__, PAYOUT_STATUSES),
+)
 
 
 class BoundedIntConverter(IntegerConverter):

@@ -9,8 +9,8 @@
   is a secret (the Open Collective webhook's secret, an invitation's token) is logged as `[redacted]`, and so is
   the value of any query parameter whose name says it is secret.
 - Prometheus metrics at /metrics when METRICS_TOKEN is set (sent as `Authorization: Bearer <token>`): requests and
-  latencies per route, and gauges read from the database when scraped (payouts by status). Gauges of other parts
-  (the worker's queue) join with `register_gauge_source`.
+  latencies per route, and gauges read from the database when scraped (payouts by status, connected by the app
+  factory). Gauges of other parts (the worker's queue) join with `register_gauge_source`.
 """
 
 from __future__ import annotations
@@ -77,18 +77,20 @@ def register_gauge_source(name: str, source: GaugeSource) -> None:
     GAUGE_SOURCES[name] = source
 
 
-def payouts_by_status() -> Iterable[Metric]:
-    from fundcircle.payouts.models import PAYOUT_STATUSES, Payout
+def counts_by_status(name: str, description: str, table: sa.Table, statuses: Iterable[str]) -> GaugeSource:
+    """A gauge source: the rows of `table` by their `status` column, every known status listed (0 if none), so that
+    a status a dashboard watches never disappears. The app factory connects the areas' tables (payouts by status)."""
+    known = tuple(statuses)
 
-    rows = db.session.execute(sa.select(Payout.status, sa.func.count()).group_by(Payout.status)).all()
-    counts: dict[str, int] = {status: count for status, count in rows}
-    gauge = GaugeMetricFamily("fundcircle_payouts", "Payouts by status, in all circles.", labels=["status"])
-    for status in PAYOUT_STATUSES:
-        gauge.add_metric([status], counts.get(status, 0))
-    return [gauge]
+    def source() -> Iterable[Metric]:
+        query = sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
+        counts: dict[str, int] = {status: count for status, count in db.session.execute(query).all()}
+        gauge = GaugeMetricFamily(name, description, labels=["status"])
+        for status in known:
+            gauge.add_metric([status], counts.get(status, 0))
+        return [gauge]
 
-
-register_gauge_source("payouts", payouts_by_status)
+    return source
 
 
 class _GaugeSources(Collector):
