@@ -15,25 +15,49 @@ SANDBOX_TOOL := devtools/oc_sandbox
 # The browser tests drive Debian's Chromium and inject axe-core from the npm registry; `make test` installs both.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run demo-code test lint security typecheck install install-dev install-bench bench browser-deps clean
+.PHONY: run demo-code test lint security typecheck install install-dev install-bench bench browser-deps clean lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fund Circle needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when the dependencies (the product's or the sandbox's) change.
-$(VENV)/.installed: pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e . -e $(SANDBOX_TOOL)
+# The lock files (requirements/, made by `make lock` with uv from the pyproject files, every pin with its hashes):
+# runtime.txt is the product alone (the container, a production host), run.txt adds the sandbox (`make run`), dev.txt
+# adds the development set (`make test`). Installs take exactly the locked versions (--require-hashes), then the two
+# distributions of this checkout themselves, editable and without dependencies.
+LOCKS := requirements/runtime.txt requirements/run.txt requirements/dev.txt
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+
+$(VENV)/.installed: requirements/run.txt pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
+	$(BIN)/python scripts/check_lock.py
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e $(SANDBOX_TOOL)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e $(SANDBOX_TOOL)
+$(VENV)/.installed-dev: requirements/dev.txt pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
+	$(BIN)/python scripts/check_lock.py
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e $(SANDBOX_TOOL)
 	touch $@ $(VENV)/.installed
 
-$(VENV)/.installed-bench: pyproject.toml $(SANDBOX_TOOL)/pyproject.toml | $(BIN)/python
+# The profilers of `make bench` are not locked: a measuring aid, never installed on a host.
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet -e '.[bench]' -e $(SANDBOX_TOOL)
-	touch $@ $(VENV)/.installed
+	touch $@
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+
+## Refresh the lock files from the pyproject files: keeps every pin that still fits and resolves only what changed
+## (about 5 seconds). A lock file with merge-conflict markers is made again from scratch.
+lock: | $(BIN)/uv
+	@mkdir -p requirements
+	@for lock in $(LOCKS); do if grep -qs '^<<<<<<<' $$lock; then echo "$$lock has conflict markers: remaking it"; rm $$lock; fi; done
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.txt
+	$(UV_COMPILE) pyproject.toml $(SANDBOX_TOOL)/pyproject.toml -o requirements/run.txt
+	$(UV_COMPILE) pyproject.toml $(SANDBOX_TOOL)/pyproject.toml --extra dev -o requirements/dev.txt
+	$(BIN)/python scripts/check_lock.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -54,7 +78,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-browser-deps: $(CHROMIUM) node_modules/.installed
+# Debian's docker-compose validates compose.yaml in the tests (tests/ops/test_deployment.py); no Docker daemon needed.
+/usr/bin/docker-compose:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose; \
+	else \
+		echo "The deployment tests need docker-compose: run 'sudo apt-get install --no-install-recommends docker-compose'" >&2; \
+	fi
+
+browser-deps: $(CHROMIUM) node_modules/.installed /usr/bin/docker-compose
 
 ## Set up the embedded SQLite database, seed the demo circle, start the Open Collective sandbox on
 ## http://127.0.0.1:5050 (no money moves; its state is kept in instance/oc-sandbox.json) and serve on
@@ -75,12 +107,15 @@ demo-code: install
 
 ## Run the whole test suite (on PostgreSQL too when TEST_DATABASE_URL is set)
 test: install-dev browser-deps
+	$(BIN)/python scripts/check_lock.py
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory security
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Static security checks of our code (bandit) and known vulnerabilities in the installed dependencies (pip-audit)
+## Static security checks of our code (bandit) and known vulnerabilities in the locked runtime set (pip-audit over
+## requirements/runtime.txt). Fails when the vulnerability service could not check them, unless
+## PIP_AUDIT_ACCEPT_UNCHECKED=1 (then it says, every time, which packages were not checked).
 security: install-dev
 	$(BIN)/bandit --quiet -c pyproject.toml -r fundcircle wsgi.py scripts
 	$(BIN)/python scripts/audit_dependencies.py

@@ -12,12 +12,13 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from fundcircle import unit_of_work
+from fundcircle import health, unit_of_work
 from fundcircle.auth import api as auth_api
 from fundcircle.auth import benchmark
 from fundcircle.auth import cli as auth_cli
 from fundcircle.auth import views as auth_views
 from fundcircle.auth.services import user_for_api_token, user_for_session
+from fundcircle.backup import backup_command, restore_command
 from fundcircle.circles import api as circles_api
 from fundcircle.circles import views as circles_views
 from fundcircle.circles.models import ROLE_LABELS, ROLES
@@ -40,10 +41,12 @@ from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
 from fundcircle.money import format_minor
 from fundcircle.notices import checkpoint_of, notices_cli
+from fundcircle.observability import counts_by_status, init_observability, register_gauge_source
 from fundcircle.openapi import init_api
 from fundcircle.payouts import api as payouts_api
 from fundcircle.payouts import cli as payouts_cli
 from fundcircle.payouts import views as payouts_views
+from fundcircle.payouts.models import PAYOUT_STATUSES, Payout
 from fundcircle.proposals import api as proposals_api
 from fundcircle.proposals import views as proposals_views
 from fundcircle.rounds import api as rounds_api
@@ -88,11 +91,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             configure_sqlite(db.engine)
 
     register_error_handlers(app)
+    # First, so that its after-request hook runs last and logs and counts the response as sent.
+    init_observability(app)
     _register_request_hooks(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_template_helpers(app)
     return app
+
+
+# /metrics' gauges read from the database (so that every app server reports the same numbers).
+register_gauge_source(
+    "payouts",
+    counts_by_status("fundcircle_payouts", "Payouts by status, in all circles.", Payout.__table__, PAYOUT_STATUSES),
+)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -243,10 +255,13 @@ COMMANDS = (
     ledger_cli.ledger_cli,
     demo_command,
     notices_cli,
+    backup_command,
+    restore_command,
 )
 
 
 def _register_blueprints(app: Flask) -> None:
+    app.register_blueprint(health.bp)
     for blueprint in AREA_PAGES:
         app.register_blueprint(blueprint)
     init_api(app, AREA_APIS)

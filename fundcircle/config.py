@@ -66,6 +66,17 @@ def _base_url(value: str, *, production: bool) -> str:
     return base
 
 
+LOG_FORMATS = ("json", "text", "none")
+
+
+def _log_format(value: str) -> str:
+    """:raises ConfigError: for a format other than json, text or none."""
+    chosen = value.strip().lower()
+    if chosen not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT is {value!r}: set it to one of {', '.join(LOG_FORMATS)}, or leave it unset.")
+    return chosen
+
+
 def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[str, Any]:
     """Build the configuration from the environment.
 
@@ -180,6 +191,12 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Fund Circle <fundcircle@localhost>"),
         "MAIL_TIMEOUT_SECONDS": 10,
+        # Logs (fundcircle/observability.py): "json" lines on standard error, "text", or "none" (Python's defaults,
+        # untouched); JSON in production, so that a log shipper reads fields rather than sentences.
+        "LOG_FORMAT": _log_format(os.environ.get("LOG_FORMAT", "json" if production else "none")),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics exists only when this is set, and answers only requests with `Authorization: Bearer <it>`.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # The floor endpoints of `make bench` (fundcircle/auth/benchmark.py), never turned on by the environment.
         "BENCHMARK_ENDPOINTS": False,
         # flask-smorest: the OpenAPI document lives beside the API.

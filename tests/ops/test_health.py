@@ -1,0 +1,91 @@
+"""/healthz and /readyz: what a load balancer and the host's monitoring ask, answered without secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from fundcircle import create_app
+from fundcircle.extensions import db
+from fundcircle.health import READINESS_CHECKS, register_readiness_check
+from tests.conftest import test_config
+
+
+def test_healthz_answers_while_the_process_is_up(app: Flask) -> None:
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_readyz_is_green_on_a_migrated_database(app: Flask) -> None:
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {
+        "status": "ready",
+        "checks": {"database": {"ok": True}, "migrations": {"ok": True}},
+    }
+
+
+def test_readyz_says_the_schema_is_missing_on_an_empty_database(tmp_path: Path) -> None:
+    app = create_app(test_config(f"sqlite:///{tmp_path / 'empty.sqlite'}"))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"] == {"ok": True}
+    assert body["checks"]["migrations"] == {
+        "ok": False,
+        "problem": "the database has no schema yet: run `flask --app fundcircle db upgrade`",
+    }
+
+
+def test_readyz_says_the_schema_is_behind_the_code(app: Flask) -> None:
+    with app.app_context():
+        (current,) = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'an_older_one'"))
+        db.session.commit()
+    try:
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert "not the code's" in response.get_json()["checks"]["migrations"]["problem"]
+    finally:
+        with app.app_context():
+            db.session.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+            db.session.commit()
+
+
+def test_readyz_reports_an_unreachable_database_without_its_address_or_password() -> None:
+    url = "postgresql+psycopg://fundcircle:hunter2-database-password@127.0.0.1:1/fundcircle_nowhere"
+    app = create_app(test_config(url))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    text = response.get_data(as_text=True)
+    assert response.get_json()["checks"]["database"] == {
+        "ok": False,
+        "problem": "the check failed; the server's log says why",
+    }
+    for secret in ("hunter2", "127.0.0.1", "fundcircle_nowhere", "psycopg"):
+        assert secret not in text
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def worker_check() -> Iterator[None]:
+    """A check registered the way the worker's heartbeat check will be, taken out again afterwards."""
+    register_readiness_check("worker", lambda _app: "the worker's last heartbeat was 10 minutes ago")
+    yield
+    READINESS_CHECKS.pop("worker")
+
+
+def test_a_registered_check_that_fails_makes_readyz_red(app: Flask, worker_check: None) -> None:
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert list(checks) == ["database", "migrations", "worker"]
+    assert checks["worker"] == {"ok": False, "problem": "the worker's last heartbeat was 10 minutes ago"}
