@@ -2,7 +2,8 @@
 
 Exactly once, as far as SMTP allows: a batch is claimed with a lease (a compare-and-set on rows nobody else holds,
 `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises the claims), so two workers never hold
-the same notice; each notice is marked sent in its own commit as soon as the server took it, so a worker killed
+the same notice; the claim on each notice is renewed just before it is sent (a slow batch whose claim expired is
+taken over by another run for the notices not yet reached, never the one being sent); each notice is marked sent in its own commit as soon as the server took it, so a worker killed
 mid-batch leaves only the rest, whose lease then expires and which the next run sends. The one window left is the
 moment between the server's "250 OK" and that commit: a worker killed exactly there sends that one notice again on
 the next run, with the same Message-ID, by which mail programs recognise a duplicate.
@@ -90,8 +91,32 @@ def _claim(now: datetime, deliveries: Iterable[str], limit: int, user_id: int | 
     claimed = db.session.scalars(
         select(OutboxNotice).where(OutboxNotice.lease_token == token).order_by(OutboxNotice.id)
     ).all()
+    for notice in claimed:
+        # Kept as claimed: an expired attribute would be read again later, and could then carry the token of
+        # another run that took the notice over (after this run's claim expired), as if it were this run's.
+        db.session.expunge(notice)
     db.session.rollback()  # no transaction is held while the mail server answers
     return list(claimed)
+
+
+def _renew(notice: OutboxNotice, now: datetime) -> bool:
+    """Extend this run's claim on one notice just before sending it (committed); False if the claim was lost.
+
+    A batch's claim may expire while an earlier notice waits on a slow server; renewing each one first means that
+    another run can take over what this run has not reached, and never what it is about to send."""
+    renewed = db.session.execute(
+        update(OutboxNotice)
+        .where(
+            OutboxNotice.id == notice.id,
+            OutboxNotice.lease_token == notice.lease_token,
+            OutboxNotice.sent_at.is_(None),
+            OutboxNotice.lease_until >= now,
+        )
+        .values(lease_until=now + _lease())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
 
 def _settle(notice: OutboxNotice, now: datetime, reason: str | None) -> None:
@@ -134,6 +159,9 @@ def deliver_due_notices() -> DeliveryRun:
         try:
             with smtp_connection() as connection:
                 for notice in batch:
+                    if not _renew(notice, utcnow()):
+                        batch = batch[1:]
+                        continue  # our claim expired (a slow batch) and another run took it: it sends it
                     text, html, headers = render_notice(notice)
                     reason = connection.send(notice.recipient, notice.subject, text, html, headers)
                     _settle(notice, utcnow(), reason)
@@ -246,12 +274,8 @@ def send_digests(delivery: str, now: datetime) -> int:
             continue  # another run took them
         circle_ids = {n.circle_id for n in notices if n.circle_id is not None}
         round_ids = {n.round_id for n in notices if n.round_id is not None}
-        circle_names = dict(
-            db.session.execute(select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids))).tuples().all()
-        )
-        round_titles = dict(
-            db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids))).tuples().all()
-        )
+        circle_names = dict(db.session.execute(select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids))).all())
+        round_titles = dict(db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids))).all())
         sections = group_for_digest(notices, circle_names, round_titles)
         checkpoints = {cid: checkpoint_of(cid) for cid in circle_ids}
         db.session.rollback()
@@ -305,9 +329,7 @@ def preferences_of(user_id: int) -> dict[str, str]:
     chosen = dict(
         db.session.execute(
             select(NoticePreference.kind, NoticePreference.delivery).where(NoticePreference.user_id == user_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return {kind: chosen.get(kind, DEFAULT_DELIVERY[kind]) for kind in NOTICE_KINDS}
 
