@@ -3,7 +3,8 @@
 Exactly once, as far as SMTP allows: a batch is claimed with a lease (a compare-and-set on rows nobody else holds,
 `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises the claims), so two workers never hold
 the same notice; the claim on each notice is renewed just before it is sent (a slow batch whose claim expired is
-taken over by another run for the notices not yet reached, never the one being sent); each notice is marked sent in its own commit as soon as the server took it, so a worker killed
+taken over by another run for the notices not yet reached, never the one being sent); each notice is marked sent
+in its own commit as soon as the server took it, so a worker killed
 mid-batch leaves only the rest, whose lease then expires and which the next run sends. The one window left is the
 moment between the server's "250 OK" and that commit: a worker killed exactly there sends that one notice again on
 the next run, with the same Message-ID, by which mail programs recognise a duplicate.
