@@ -90,7 +90,7 @@ browser-deps: $(CHROMIUM) node_modules/.installed /usr/bin/docker-compose
 
 ## Set up the embedded SQLite database, seed the demo circle, start the Open Collective sandbox on
 ## http://127.0.0.1:5050 (no money moves; its state is kept in instance/oc-sandbox.json) and serve on
-## http://127.0.0.1:5000. Ctrl-C stops both.
+## http://127.0.0.1:5000, with the background worker (notices, digests, deadline ticks, payouts). Ctrl-C stops all.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo
@@ -98,7 +98,8 @@ run: install
 	$(FLASK) oc-sandbox --port $(SANDBOX_PORT) --collective riverside-fund --token demo-sandbox-token \
 		--name "Riverside Fund (sandbox)" --balance-minor 500000 --currency EUR --payee-account riverside-repair \
 		--other-account riverside-garden --state instance/oc-sandbox.json & sandbox=$$!; \
-	trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill $$sandbox 2>/dev/null; kill -INT $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## Print the demo treasurer's current authenticator code (demo only: its key is public in fundcircle/demo.py)

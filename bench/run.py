@@ -10,7 +10,9 @@ circle) it makes a fresh database, migrates and seeds it, starts gunicorn (2 wor
 3. `ledger verify` over every entry against a loop that reads the same rows and hashes their bytes;
 4. p50/p95 latency of the pages in bench/pages.py under concurrent clients, against a page that runs one trivial
    query, and the number of SQL queries of each (which must not change with the size);
-5. the peak memory of a gunicorn worker, and of a full `ledger export` (against exporting a tiny circle).
+5. the peak memory of a gunicorn worker, and of a full `ledger export` (against exporting a tiny circle);
+6. notices delivered per second by the worker's delivery job (bench/notices.py) against raw SMTP sends over one
+   connection to the same local server.
 
     .venv/bin/python -m bench.run [--sizes 1,4,16] [--databases postgresql,sqlite] [--seconds 10]
 
@@ -44,6 +46,7 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.notices import notice_throughput  # noqa: E402
 from bench.pages import PAGES  # noqa: E402
 from bench.seed import VIEWER_EMAIL, VIEWER_PASSWORD, Seeded, seed  # noqa: E402
 from fundcircle import create_app  # noqa: E402
@@ -359,6 +362,8 @@ def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure
         small_kb = export_memory_kb(url, seeded.small_circle_slug)
         full_kb = export_memory_kb(url, seeded.circle_slug)
         add("ledger export peak memory", full_kb / 1024, "MiB", small_kb / 1024, "<= 1.25", lambda r: r <= 1.25)
+        delivered, raw_sends = notice_throughput(app, 300)
+        add("notices delivered by the worker", delivered, "per s", raw_sends, ">= 0.1", lambda r: r >= 0.1)
         with app.app_context():
             db.engine.dispose()
     return figures

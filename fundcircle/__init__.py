@@ -39,8 +39,9 @@ from fundcircle.input_limits import NUL_MESSAGE, InputRefused, check_json, conta
 from fundcircle.ledger import api as ledger_api
 from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
+from fundcircle.mail import init_mail
 from fundcircle.money import format_minor
-from fundcircle.notices import checkpoint_of, notices_cli
+from fundcircle.notices import checkpoint_of
 from fundcircle.observability import counts_by_status, init_observability, register_gauge_source
 from fundcircle.openapi import init_api
 from fundcircle.payouts import api as payouts_api
@@ -56,6 +57,7 @@ from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
+from fundcircle.worker import init_worker, notices_cli, worker_command
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"), compare_type=True)
     csrf.init_app(app)
+    init_mail(app)
+    init_worker(app)
     _init_login(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -188,6 +192,8 @@ def _register_request_hooks(app: Flask) -> None:
             return
         if request.path.startswith("/hooks/"):
             return  # Open Collective's deliveries: no session, a secret in the URL, and they only cause a re-fetch
+        if request.path.startswith("/unsubscribe/"):
+            return  # RFC 8058's one-click POST comes from a mail program: the signed link is its only credential
         if is_api_request() and not current_user.is_authenticated:
             return  # no cookie session: nothing to forge, and the route answers 401 where it needs a user
         csrf.protect()
@@ -257,6 +263,7 @@ COMMANDS = (
     notices_cli,
     backup_command,
     restore_command,
+    worker_command,
 )
 
 

@@ -197,6 +197,15 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # /metrics exists only when this is set, and answers only requests with `Authorization: Bearer <it>`.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # The background worker (fundcircle/worker.py): its queue in this SQLite file, or in Redis if REDIS_URL is
+        # set; WORKER_IMMEDIATE runs each job in the process that queues it, at once (no worker process).
+        "WORKER_QUEUE_PATH": os.environ.get("WORKER_QUEUE_PATH", str(instance_path / "worker-queue.sqlite")),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "WORKER_IMMEDIATE": _env_bool("WORKER_IMMEDIATE", False),
+        # Notices sent over one SMTP connection, and how long a worker's claim on them lasts (longer than a batch
+        # can take: a worker that dies leaves its claim to expire, and another sends what it had not).
+        "NOTICE_BATCH_SIZE": int(os.environ.get("NOTICE_BATCH_SIZE", "50")),
+        "NOTICE_LEASE_SECONDS": float(os.environ.get("NOTICE_LEASE_SECONDS", "600")),
         # The floor endpoints of `make bench` (fundcircle/auth/benchmark.py), never turned on by the environment.
         "BENCHMARK_ENDPOINTS": False,
         # flask-smorest: the OpenAPI document lives beside the API.

@@ -1,46 +1,82 @@
-"""E-mail notices, sent only once the change they tell about is committed.
+"""Notices: what a person is told, written to an outbox in the same transaction as the change they tell about.
 
-Services queue notices in the unit of work (fundcircle/unit_of_work.py): they are sent after the commit, and a
-rollback drops them, so nobody hears of a change that did not happen. A notice that cannot be sent (the mail
-server is down, refuses one mailbox, or anything else goes wrong) never fails the request, whose change is already
-stored: it is logged and kept in `failed_notices`, and `flask notices retry` (run from cron, like `rounds tick`)
-sends it again, counting attempts, until it goes out or has been tried MAX_ATTEMPTS times.
+`queue_notice` adds a row to `notice_outbox` beside the change: a rollback drops both, so nobody hears of a change
+that did not happen, and a committed notice waits in the database until the worker (fundcircle/worker.py) has
+delivered it, so a worker that dies loses nothing. Delivery (fundcircle/outbox.py) claims rows with a lease, sends
+them over one SMTP connection per batch, marks each sent as soon as the server took it, and retries the others with
+a growing delay. Without a mail server the rows are still recorded and wait.
 
-Why a table of failures rather than an outbox of every notice: a notice is sent in the request that caused it, at
-once, as before; only the rare failure costs a write, in a transaction of its own after the request's commit.
+How each person hears of each kind is their preference (`notice_preferences`): at once by e-mail, in a daily or a
+weekly digest, or in the inbox only; `DEFAULT_DELIVERY` holds the defaults, and turning e-mail notices off (the
+older switch on the profile page) means inbox only for every kind.
 
 Every notice about a circle ends with the circle's ledger checkpoint (its chain's count and head hash, as committed
 when the mail is sent): whoever keeps the mail holds a point the ledger must still pass through, which
-`flask ledger verify --checkpoint COUNT:HASH` checks. A history recomputed after an edit, or entries cut off the end,
-can only be told from the real one by such a copy kept outside the server.
+`flask ledger verify --checkpoint COUNT:HASH` checks.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
-import click
-from flask.cli import AppGroup
-from sqlalchemy import Integer, String, Text, delete, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, event, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
 from fundcircle.inbox.notifications import record_notification
 from fundcircle.ledger.checkpoints import latest_checkpoint, site_key
 from fundcircle.ledger.models import LedgerChain
-from fundcircle.mail import deliver, mail_configured
 from fundcircle.unit_of_work import after_commit
 
-log = logging.getLogger(__name__)
+#: What a notice is about, one code per kind of event (a person's preferences and the inbox group by it).
+NOTICE_KINDS = (
+    "round.phase_changed",
+    "round.opened_for_proposals",
+    "comment.answered",
+    "comment.replied",
+    "comment.followed",
+    "member.treasurer_granted",
+    "payout.needs_treasurer",
+    "payout.awaiting_approval",
+    "consent.opened",
+    "round.deadline_reminder",
+    "round.facilitator_reminder",
+    "payout.reversed",
+)
 
-#: After this many failed attempts a notice is no longer retried (it stays in the table, for the operator to see).
-MAX_ATTEMPTS = 10
-#: How long a retry run's claim on a notice lasts: longer than one attempt can take (the mail timeout is 10 s).
-SEND_LEASE = timedelta(minutes=5)
+#: What each kind is called on the settings page and in a mail's footer ("you get this because ...").
+KIND_LABELS = {
+    "round.phase_changed": "a round you take part in moves to its next phase",
+    "round.opened_for_proposals": "a round of your circle opens for proposals",
+    "comment.answered": "your question on a proposal is answered",
+    "comment.replied": "somebody replies to your comment",
+    "comment.followed": "a discussion you follow has a new comment",
+    "member.treasurer_granted": "somebody in your circle is made treasurer",
+    "payout.needs_treasurer": "a payout needs a treasurer's attention",
+    "payout.awaiting_approval": "payouts wait for your approval as treasurer",
+    "consent.opened": "a consent round opens on a proposal you decide on",
+    "round.deadline_reminder": "a deadline comes near and something still waits for you",
+    "round.facilitator_reminder": "a facilitator reminds those who have not voted or answered yet",
+    "payout.reversed": "a payout moves back on Open Collective (rejected, unpaid or marked as spam)",
+}
+
+#: How a person may hear of a kind of notice.
+DELIVERY_MODES = ("immediate", "daily", "weekly", "inbox")
+DELIVERY_LABELS = {
+    "immediate": "E-mail at once",
+    "daily": "Daily digest",
+    "weekly": "Weekly digest",
+    "inbox": "Inbox only",
+}
+
+#: The defaults: mail at once, as before preferences existed (a notice mostly asks its reader to act before a
+#: deadline); whoever finds it too much chooses a digest, or the one-click link of a mail turns that kind off.
+DEFAULT_DELIVERY = dict.fromkeys(NOTICE_KINDS, "immediate")
+
+_QUEUED = "fundcircle_queued_notices"
 
 
 class Recipient(Protocol):
@@ -51,52 +87,106 @@ class Recipient(Protocol):
     email_notices: bool
 
 
-class FailedNotice(Base):
-    """A notice that could not be sent after its change was committed, kept to be sent again."""
+class OutboxNotice(Base):
+    """A notice committed with its change, waiting to be delivered (or delivered: `sent_at`)."""
 
-    __tablename__ = "failed_notices"
+    __tablename__ = "notice_outbox"
+    __table_args__ = (
+        CheckConstraint("delivery IN ('immediate', 'daily', 'weekly', 'inbox')", name="delivery_known"),
+        Index("ix_notice_outbox_pending", "delivery", "sent_at", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The address at the moment of the change (an address changed later gets later notices).
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    last_error: Mapped[str] = mapped_column(String(500))
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    #: Set while a retry run sends it (a lease; see retry_failed_notices).
-    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(40))
+    circle_id: Mapped[int | None] = mapped_column(Integer)
+    round_id: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(500))
+    #: How this notice goes out, from the person's preference when it was queued.
+    delivery: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Not before this time (a retry's backoff); None: at once.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The claim of the worker sending it, valid until `lease_until` (a worker that dies leaves it to expire).
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
-#: What a notice is about, one code per kind of event (a person's preferences and the inbox group by it).
-NOTICE_KINDS = (
-    "round.phase_changed",
-    "comment.answered",
-    "comment.replied",
-    "comment.followed",
-    "member.treasurer_granted",
-    "payout.needs_treasurer",
-    "round.deadline_reminder",
-    "round.facilitator_reminder",
-    "payout.reversed",
-)
+class NoticePreference(Base):
+    """How one person wants to hear of one kind of notice, where it differs from DEFAULT_DELIVERY."""
+
+    __tablename__ = "notice_preferences"
+    __table_args__ = (CheckConstraint("delivery IN ('immediate', 'daily', 'weekly', 'inbox')", name="delivery_known"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    delivery: Mapped[str] = mapped_column(String(10))
+
+
+def delivery_of(user: Recipient, kind: str) -> str:
+    """How `user` hears of `kind` now: their preference, else the default; inbox only when e-mail is off."""
+    if not user.email_notices:
+        return "inbox"
+    chosen = db.session.scalar(
+        select(NoticePreference.delivery).where(NoticePreference.user_id == user.id, NoticePreference.kind == kind)
+    )
+    return chosen or DEFAULT_DELIVERY[kind]
 
 
 def queue_notice(
-    user: Recipient, subject: str, body: str, *, kind: str, circle_id: int | None, url: str | None
+    user: Recipient,
+    subject: str,
+    body: str,
+    *,
+    kind: str,
+    circle_id: int | None,
+    url: str | None,
+    round_id: int | None = None,
 ) -> None:
-    """Tell `user` by e-mail after the commit, unless they turned notices off; one notice per person and subject,
-    since a phase change tells thousands of people in a large circle. `kind` is one of NOTICE_KINDS; `circle_id` is
-    the circle the notice is about, whose ledger checkpoint the mail carries (None: none); `url` is the page where
-    the person can act on it."""
+    """Tell `user`, in the current transaction: an outbox row that the worker delivers once it is committed. One
+    notice per person and subject in a transaction, since a change may reach a person by several roles. `kind` is
+    one of NOTICE_KINDS; `circle_id` is the circle the notice is about, whose ledger checkpoint the mail carries
+    (None: none); `round_id` the round a digest files it under; `url` the page where the person can act on it.
+
+    :raises ValueError: for an unknown kind.
+    """
     if kind not in NOTICE_KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
-    # The inbox keeps every notice, in this transaction, whether or not a mail goes out.
-    record_notification(user.id, kind=kind, circle_id=circle_id, text=subject, url=url)
-    if not user.email_notices:
+    queued: set[tuple[int, str]] = db.session.info.setdefault(_QUEUED, set())
+    if (user.id, subject) in queued:
         return
-    to = user.email
-    after_commit(lambda: _send(to, subject, body, circle_id), key=("notice", to, subject))
+    queued.add((user.id, subject))
+    # The inbox keeps every notice, in this transaction, whatever the person chose for their mail.
+    record_notification(user.id, kind=kind, circle_id=circle_id, text=subject, url=url)
+    delivery = delivery_of(user, kind)
+    db.session.add(
+        OutboxNotice(
+            user_id=user.id,
+            recipient=user.email,
+            subject=subject,
+            body=body,
+            kind=kind,
+            circle_id=circle_id,
+            round_id=round_id,
+            url=url,
+            delivery=delivery,
+        )
+    )
+    if delivery == "immediate":
+        after_commit(_wake_worker, key="notices.wake")
+
+
+def _wake_worker() -> None:
+    from fundcircle.worker import wake_delivery  # the worker imports the services that import this module
+
+    wake_delivery()
 
 
 @dataclass(frozen=True)
@@ -137,79 +227,7 @@ def checkpoint_paragraph(checkpoint: MailCheckpoint) -> str:
     return text
 
 
-def _send(to: str, subject: str, body: str, circle_id: int | None) -> None:
-    if not mail_configured():
-        return  # no mail server: notices are off for this installation, nothing to retry
-    # Read after the commit, so the checkpoint includes the change this notice tells about. The body kept for a
-    # retry carries it too: the checkpoint of the moment the change was told about is still a valid one later.
-    try:
-        checkpoint = checkpoint_of(circle_id) if circle_id is not None else None
-    except Exception:
-        log.exception("could not read the ledger checkpoint for the notice %r to %s", subject, to)
-        db.session.rollback()
-        checkpoint = None
-    if checkpoint is not None:
-        body = f"{body.rstrip()}\n\n--\n{checkpoint_paragraph(checkpoint)}"
-    reason = deliver(to, subject, body)
-    if reason is None:
-        return
-    try:
-        db.session.add(FailedNotice(recipient=to, subject=subject, body=body, attempts=1, last_error=reason))
-        db.session.commit()
-    except Exception:
-        # Not even the failure could be stored (the database is gone too): the log is all there is.
-        log.exception("could not keep the failed notice %r to %s for a retry", subject, to)
-        db.session.rollback()
-
-
-def retry_failed_notices(now: datetime) -> tuple[int, int]:
-    """Send every kept notice again (oldest first, at most MAX_ATTEMPTS tries each); each outcome is committed on
-    its own, so one bad notice never holds up the others. Returns (sent, still failing).
-
-    Each attempt is claimed first, committed, with a lease (`sending_since`): of two runs at the same moment, one
-    sends; a run that dies half-way leaves the lease to expire, and the notice is tried again after SEND_LEASE.
-    """
-    sent = failing = 0
-    ids = db.session.scalars(
-        select(FailedNotice.id).where(FailedNotice.attempts < MAX_ATTEMPTS).order_by(FailedNotice.id)
-    ).all()
-    db.session.rollback()  # no transaction is held while the mail server answers
-    for notice_id in ids:
-        claimed = db.session.execute(
-            update(FailedNotice)
-            .where(
-                FailedNotice.id == notice_id,
-                FailedNotice.attempts < MAX_ATTEMPTS,
-                or_(FailedNotice.sending_since.is_(None), FailedNotice.sending_since < now - SEND_LEASE),
-            )
-            .values(attempts=FailedNotice.attempts + 1, sending_since=now, last_attempt_at=now)
-            .returning(FailedNotice.recipient, FailedNotice.subject, FailedNotice.body)
-        ).one_or_none()
-        db.session.commit()
-        if claimed is None:
-            continue  # sent, given up on, or being sent by another run
-        reason = deliver(claimed.recipient, claimed.subject, claimed.body)
-        if reason is None:
-            db.session.execute(delete(FailedNotice).where(FailedNotice.id == notice_id))
-            sent += 1
-        else:
-            db.session.execute(
-                update(FailedNotice).where(FailedNotice.id == notice_id).values(sending_since=None, last_error=reason)
-            )
-            failing += 1
-        db.session.commit()
-    return sent, failing
-
-
-notices_cli = AppGroup("notices", help="E-mail notices that could not be sent.")
-
-
-@notices_cli.command("retry")
-def retry_command() -> None:
-    """Send again the notices that failed; exit 1 if some still fail."""
-    if not mail_configured():
-        raise click.ClickException("No mail server is configured (MAIL_SERVER): notices cannot be sent.")
-    sent, failing = retry_failed_notices(utcnow())
-    click.echo(f"{sent} notice(s) sent, {failing} still failing.")
-    if failing:
-        raise SystemExit(1)
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_queued(session: Session, *_args: Any) -> None:
+    session.info.pop(_QUEUED, None)

@@ -40,6 +40,9 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         # argon2id with small parameters: the same code path, a test suite that runs in seconds.
         "PASSWORD_HASH_PARAMETERS": FAST_ARGON2,
         "MAIL_SERVER": "",
+        # The worker's jobs run in the process that queues them, right after the commit (Huey's immediate mode):
+        # notices still go through the outbox and its delivery; tests/worker/ runs a real worker process instead.
+        "WORKER_IMMEDIATE": True,
         # The Open Collective sandbox of the tests listens on 127.0.0.1; production never allows loopback.
         "OPENCOLLECTIVE_ALLOW_LOOPBACK": True,
         # Links in e-mails come from BASE_URL alone, never the Host header: here, the test client's own host.

@@ -45,6 +45,11 @@ class Inbox:
 
 
 def body_of(message: Message) -> str:
+    """The plain-text part (a notice also has an HTML one)."""
+    if message.is_multipart():
+        plain = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        assert plain is not None, "the message has no plain-text part"
+        message = plain
     payload = message.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode()
@@ -67,3 +72,14 @@ def running_smtp() -> Iterator[tuple[int, Inbox]]:
         yield port, inbox
     finally:
         controller.stop()
+
+
+def deliver_waiting(app: Any) -> None:
+    """Deliver what the outbox holds now, as the worker would: notices that setting up a test committed (through
+    `db.session.commit()`, which wakes no worker) are sent before the test starts listening."""
+    from fundcircle.extensions import db
+    from fundcircle.outbox import deliver_due_notices
+
+    with app.app_context():
+        deliver_due_notices()
+        db.session.remove()

@@ -19,6 +19,7 @@ from fundcircle.auth.schemas import (
     MessageSchema,
     NameSchema,
     NewTokenSchema,
+    NoticePreferencesSchema,
     NoticesSchema,
     PasswordChangeSchema,
     ResetPasswordSchema,
@@ -34,6 +35,7 @@ from fundcircle.auth.schemas import (
 )
 from fundcircle.db import utcnow
 from fundcircle.openapi import api_blueprint
+from fundcircle.outbox import preferences_of, set_notice_deliveries
 
 blp = api_blueprint(
     "auth", __name__, "Your name, e-mail address and password, API tokens, e-mail notices and authenticator app"
@@ -84,6 +86,24 @@ def set_notices(data: dict[str, Any]) -> User:
     """Turn your e-mail notices on or off."""
     services.set_email_notices(current_user, data["email_notices"])
     return current_user  # type: ignore[no-any-return]
+
+
+@blp.route("/me/notice-preferences", methods=["GET"])
+@requires(SIGNED_IN)
+@blp.response(200, NoticePreferencesSchema)
+def get_notice_preferences() -> dict[str, Any]:
+    """How you hear of each kind of notice."""
+    return {"preferences": preferences_of(current_user.id)}
+
+
+@blp.route("/me/notice-preferences", methods=["PUT"])
+@requires(SIGNED_IN)
+@blp.arguments(NoticePreferencesSchema)
+@blp.response(200, NoticePreferencesSchema)
+def set_notice_preferences(data: dict[str, Any]) -> dict[str, Any]:
+    """Choose how you hear of some kinds of notice; the others keep their setting."""
+    set_notice_deliveries(current_user, data["preferences"])
+    return {"preferences": preferences_of(current_user.id)}
 
 
 @blp.route("/me/totp", methods=["POST"])

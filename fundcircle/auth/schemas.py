@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fundcircle.fields import StrictBoolean
+from fundcircle.notices import DELIVERY_MODES, NOTICE_KINDS
 
 
 class TokenCreateSchema(Schema):
@@ -33,6 +34,18 @@ class TokenListSchema(Schema):
 
 class NoticesSchema(Schema):
     email_notices = StrictBoolean(required=True)
+
+
+class NoticePreferencesSchema(Schema):
+    preferences = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(NOTICE_KINDS)),
+        values=fields.String(validate=validate.OneOf(DELIVERY_MODES)),
+        required=True,
+        metadata={
+            "description": "How you hear of each kind of notice: immediate (e-mail at once), daily or weekly "
+            "(a digest), or inbox (no mail). A PUT may name only the kinds it changes."
+        },
+    )
 
 
 class TotpStartSchema(Schema):

@@ -25,6 +25,8 @@ from fundcircle.auth.forms import (
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, PermissionDenied, RateLimited
 from fundcircle.forms import ConfirmForm, attach_error
+from fundcircle.notices import DELIVERY_LABELS, DELIVERY_MODES, KIND_LABELS, NOTICE_KINDS
+from fundcircle.outbox import preferences_of, read_unsubscribe_token, set_notice_deliveries, set_notice_delivery
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("auth", __name__)
@@ -340,3 +342,48 @@ def confirm_email(email_token: str) -> str | Response | tuple[str, int]:
         return render_template("auth/confirm_email.html", form=form, link=link), error.status
     flash(f"Your address is now {user.email}; you were signed out everywhere else.", "success")
     return redirect(url_for("auth.profile"))
+
+
+@bp.route("/profile/notice-preferences", methods=["GET", "POST"])
+@requires(SIGNED_IN)
+def notice_preferences() -> Response | str | tuple[str, int]:
+    """How the person hears of each kind of notice: at once, in a daily or weekly digest, or in the inbox only."""
+    form = ConfirmForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST" and form.validate_on_submit():
+        choices = {kind: request.form.get(f"delivery-{kind}", "") for kind in NOTICE_KINDS}
+        errors = {
+            kind: f"Choose one of: {', '.join(DELIVERY_LABELS.values())}."
+            for kind, value in choices.items()
+            if value not in DELIVERY_MODES
+        }
+        if not errors:
+            changed = set_notice_deliveries(current_user, choices)
+            flash(f"Your notice settings are saved ({changed} changed).", "success")
+            return redirect(url_for("auth.notice_preferences"))
+    page = render_template(
+        "auth/notice_preferences.html",
+        form=form,
+        preferences=preferences_of(current_user.id),
+        kinds=KIND_LABELS,
+        modes=DELIVERY_LABELS,
+        errors=errors,
+        email_notices=current_user.email_notices,
+    )
+    return (page, 400) if errors else page
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@requires(PUBLIC)
+def unsubscribe(token: str) -> str | tuple[str, int]:
+    """The one-click link of a notice mail (RFC 8058): a POST, from the mail program or the button here, turns
+    mail of that one kind off (inbox only) without log-in; a GET only asks, since link checkers open links."""
+    named = read_unsubscribe_token(token)
+    if named is None:
+        return render_template("auth/unsubscribe.html", valid=False, done=False), 400
+    user_id, kind = named
+    done = False
+    if request.method == "POST":
+        set_notice_delivery(None, user_id, kind, "inbox")
+        done = True
+    return render_template("auth/unsubscribe.html", valid=True, done=done, kind=KIND_LABELS[kind])

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle
+from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import circle_role_lost, membership_of, require_role
 from fundcircle.consent.models import ConsentAnswer, ConsentReaction, ConsentRound
 from fundcircle.consent.rules import (
@@ -26,7 +26,9 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
+from fundcircle.mail import external_url
 from fundcircle.money import format_minor
+from fundcircle.notices import queue_notice
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import amending_while_deciding, proposal_withdrawn
 from fundcircle.rounds.models import Round
@@ -134,7 +136,30 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
         data={"proposal": proposal.id, "version": consent_round.version, "amount_minor": version.amount_minor},
         at=now,
     )
+    _tell_deciders_of_consent_round(round_, proposal, version.title)
     return consent_round
+
+
+def _tell_deciders_of_consent_round(round_: Round, proposal: Proposal, title: str) -> None:
+    """The circle's deciders hear that a consent round opened: each is asked to consent or object."""
+    deciders = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
+        .order_by(User.id)
+    )
+    link = external_url("proposals.view", proposal_id=proposal.id)
+    for person in deciders:
+        queue_notice(
+            person,
+            f"Consent round open: “{title}”",
+            f"A consent round opened on “{title}” in “{round_.title}”: consent, or object with a reason.\n\n{link}\n",
+            kind="consent.opened",
+            circle_id=round_.circle_id,
+            url=link,
+            round_id=round_.id,
+        )
 
 
 def _lock_rounds(consent_round: ConsentRound) -> Round:

@@ -42,6 +42,7 @@ def describe(
     sentences = {
         "user.created": f"{data.get('name', who)} got an account",
         "user.notices_changed": f"{who} turned e-mail notices {'on' if data.get('email_notices') else 'off'}",
+        "user.notice_delivery_changed": f"{who} chose {data.get('delivery')} for notices of {data.get('kind')}",
         "api_token.created": f"{who} created an API token “{data.get('name', '')}”",
         "api_token.revoked": f"{who} revoked the API token “{data.get('name', '')}”",
         "circle.created": f"{who} created the circle “{data.get('name', '')}” ({data.get('currency', '')})",

@@ -774,6 +774,30 @@ def create_payouts(actor: User | None, round_: Round, funded: list[ProposalVersi
         circle_id=round_.circle_id,
         at=now,
     )
+    if payouts:
+        _tell_treasurers_of_waiting_payouts(round_, len(payouts))
+
+
+def _tell_treasurers_of_waiting_payouts(round_: Round, count: int) -> None:
+    """The circle's treasurers hear that payouts wait for their approval (nobody else can move them on)."""
+    treasurers = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "treasurer")
+        .order_by(User.id)
+    )
+    link = external_url("payouts.treasury", circle_id=round_.circle_id)
+    for treasurer in treasurers:
+        queue_notice(
+            treasurer,
+            f"{round_.title}: {count} payout(s) wait for your approval",
+            f"The round “{round_.title}” is decided: {count} payout(s) wait for a treasurer's approval.\n\n{link}\n",
+            kind="payout.awaiting_approval",
+            circle_id=round_.circle_id,
+            url=link,
+            round_id=round_.id,
+        )
 
 
 @before_closing.connect

@@ -322,7 +322,27 @@ def _notify_phase_change(round_: Round) -> None:
             kind="round.phase_changed",
             circle_id=round_.circle_id,
             url=link,
+            round_id=round_.id,
         )
+    if round_.phase == "proposals":
+        # Every member of the circle may propose: the community hears that the round is open for proposals.
+        community = (
+            select(Membership.user_id)
+            .join(MembershipRole)
+            .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "member")
+        )
+        told = select(User).where(User.id.in_(community), User.id.not_in(taking_part)).order_by(User.id)
+        for person in db.session.scalars(told):
+            queue_notice(
+                person,
+                f"{round_.title}: open for proposals",
+                f"The round “{round_.title}” of {round_.circle.name} is open for proposals: propose what the "
+                f"fund should pay for.\n\n{link}\n",
+                kind="round.opened_for_proposals",
+                circle_id=round_.circle_id,
+                url=link,
+                round_id=round_.id,
+            )
 
 
 def due_transition(round_: Round, now: datetime) -> str | None:

@@ -278,17 +278,21 @@ def test_a_notice_that_fails_after_the_commit_leaves_the_request_successful_and_
     assert response.status_code == 200, response.get_data(as_text=True)
     with mail_app.app_context():
         assert db.session.get(Round, world.round_id).phase == "deliberation"  # type: ignore[union-attr]
-    # The others were told; the refused one is kept, and sent by the retry command once the mailbox works again.
+    # The others were told; the refused one waits in the outbox, with a backoff, and is sent by the retry command
+    # (or the worker's next try) once the mailbox works again.
     assert world.emails["other"] in inbox.recipients() and refused not in inbox.recipients()
-    with mail_app.app_context():
-        from fundcircle.notices import FailedNotice
+    from fundcircle.notices import OutboxNotice
 
-        kept = db.session.scalars(select(FailedNotice)).all()
-        assert [(notice.recipient, notice.attempts) for notice in kept] == [(refused, 1)]
+    def waiting() -> list[OutboxNotice]:
+        with mail_app.app_context():
+            return list(db.session.scalars(select(OutboxNotice).where(OutboxNotice.sent_at.is_(None))))
+
+    (kept,) = waiting()
+    assert (kept.recipient, kept.attempts) == (refused, 1) and "550" in (kept.last_error or "")
+    assert kept.next_attempt_at is not None and kept.next_attempt_at > utcnow()
     still = mail_app.test_cli_runner().invoke(args=["notices", "retry"])
     assert still.exit_code == 1 and "1 still failing" in still.output
-    with mail_app.app_context():
-        assert [notice.attempts for notice in db.session.scalars(select(FailedNotice))] == [2]
+    assert [notice.attempts for notice in waiting()] == [2]
     PickyInbox.refused = "nobody@example.org"
     try:
         result = mail_app.test_cli_runner().invoke(args=["notices", "retry"])
@@ -296,8 +300,7 @@ def test_a_notice_that_fails_after_the_commit_leaves_the_request_successful_and_
         PickyInbox.refused = "bo@example.org"
     assert result.exit_code == 0, result.output
     assert refused in inbox.recipients()
-    with mail_app.app_context():
-        assert db.session.scalars(select(FailedNotice)).all() == []
+    assert waiting() == []
 
 
 def test_a_notice_that_cannot_be_built_never_turns_a_committed_change_into_an_error(
@@ -365,19 +368,22 @@ def test_a_body_is_rendered_once_when_written_and_read_as_stored(client: Client,
     assert changed.get_json()["body_html"] == "<p>A <em>new</em> plan.</p>\n"
 
 
-def test_two_retry_runs_at_once_send_each_kept_notice_once(make_app: Any, picky_smtp: tuple[int, PickyInbox]) -> None:
-    from fundcircle.notices import FailedNotice, retry_failed_notices
+def test_four_delivery_runs_at_once_send_each_waiting_notice_once(
+    make_app: Any, picky_smtp: tuple[int, PickyInbox]
+) -> None:
+    from fundcircle.notices import OutboxNotice, queue_notice
+    from fundcircle.outbox import deliver_due_notices
     from tests.concurrency import all_at_once
 
     port, inbox = picky_smtp
-    mail_app: Flask = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    mail_app: Flask = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, NOTICE_BATCH_SIZE=2)
     with mail_app.app_context():
-        for number in range(5):
-            db.session.add(FailedNotice(recipient=f"r{number}@example.org", subject=f"Notice {number}", body="b",
-                                        attempts=1, last_error="550"))  # fmt: skip
-        db.session.commit()
-    results = all_at_once([lambda: retry_failed_notices(utcnow())] * 4, app=mail_app, reraise=True)
-    assert sum(sent for sent, _ in results) == 5 and all(failing == 0 for _, failing in results)
-    assert inbox.recipients() == [f"r{number}@example.org" for number in range(5)]
+        for number in range(12):
+            person = make_user(email=f"r{number}@example.org")
+            queue_notice(person, f"Notice {number}", "b", kind="round.phase_changed", circle_id=None, url=None)
+        db.session.commit()  # a plain commit wakes no worker: the runs below find all twelve waiting
+    results = all_at_once([deliver_due_notices] * 4, app=mail_app, reraise=True)
+    assert sum(run.sent for run in results) == 12 and all(run.failed == 0 for run in results)
+    assert inbox.recipients() == sorted(f"r{number}@example.org" for number in range(12))
     with mail_app.app_context():
-        assert db.session.scalars(select(FailedNotice)).all() == []
+        assert db.session.scalars(select(OutboxNotice).where(OutboxNotice.sent_at.is_(None))).all() == []

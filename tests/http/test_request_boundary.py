@@ -24,7 +24,7 @@ from fundcircle.rounds.services import advance_round
 from fundcircle.unit_of_work import refuse
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_user
-from tests.smtp import Inbox, running_smtp
+from tests.smtp import Inbox, deliver_waiting, running_smtp
 
 
 def _failing_routes() -> Blueprint:
@@ -113,6 +113,7 @@ def test_an_error_after_a_service_call_leaves_the_database_as_it_was_and_sends_n
     app, inbox, proposal_id, email = world
     client = _client(app, email)
     before = _counts(app)
+    deliver_waiting(app)  # what setting up the world committed
     inbox.clear()
     response = client.post_form(f"/test/proposals/{proposal_id}/{route}")
     assert response.status_code == status
@@ -126,6 +127,7 @@ def test_a_view_that_answers_normally_is_committed_and_its_mail_sent_after(
     app, inbox, proposal_id, email = world
     client = _client(app, email)
     comments, entries = _counts(app)
+    deliver_waiting(app)  # what setting up the world committed
     inbox.clear()
     assert client.post_form(f"/test/proposals/{proposal_id}/comment").status_code == 302
     assert _counts(app) == (comments + 1, entries + 1)
@@ -136,6 +138,7 @@ def test_a_get_that_writes_is_refused_under_test_and_keeps_nothing(world: tuple[
     app, inbox, proposal_id, email = world
     client = _client(app, email)
     before = _counts(app)
+    deliver_waiting(app)  # what setting up the world committed
     inbox.clear()
     with pytest.raises(RuntimeError, match="a safe request must change nothing"):
         client.get(f"/test/proposals/{proposal_id}/comment-on-a-get")

@@ -35,7 +35,7 @@ from fundcircle.rounds.services import advance_round
 from fundcircle.unit_of_work import run_ready_work
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_user, sample_proposal
-from tests.smtp import Inbox, body_of, free_port, running_smtp
+from tests.smtp import Inbox, body_of, deliver_waiting, free_port, running_smtp
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
@@ -411,6 +411,7 @@ def test_a_new_comment_notifies_the_author_and_followers_but_not_the_commenter(
         db.session.commit()
         ids = ids_of(d)
     client = logged_in(mail_app, ids.emails["circle_member"])
+    deliver_waiting(mail_app)
     inbox.clear()
     comment_id = post_comment(client, ids.proposal, "Who keeps the **seeds** dry?")
     assert inbox.recipients() == sorted([ids.emails["author"], ids.emails["treasurer"]])
@@ -428,6 +429,7 @@ def test_a_reply_notifies_the_parent_comments_author_once(app: Flask, mail_app: 
         parent = comment(d.member, d.proposal, "I like it.")
         ids, parent_id = ids_of(d), parent.id
     client = logged_in(mail_app, ids.emails["circle_member"])
+    deliver_waiting(mail_app)
     inbox.clear()
     post_comment(client, ids.proposal, "Me too.", parent_id=str(parent_id))
     assert inbox.subjects_to(ids.emails["member"]) == ["Bea replied to you on “Seed library”"]
@@ -444,6 +446,7 @@ def test_the_authors_reply_answers_an_open_question_and_tells_who_asked(
         question = comment(d.member, d.proposal, "How much are the shelves?", question=True)
         ids, question_id = ids_of(d), question.id
     client = logged_in(mail_app, ids.emails["author"])
+    deliver_waiting(mail_app)
     inbox.clear()
     post_comment(client, ids.proposal, "About 80 EUR.", parent_id=str(question_id))
     assert inbox.subjects_to(ids.emails["member"]) == ["Your question on “Seed library” was answered"]
@@ -466,6 +469,7 @@ def test_a_phase_change_notifies_circle_members_and_authors_of_submitted_proposa
     with app.app_context():
         ids = ids_of(open_discussion())
     client = logged_in(mail_app, ids.emails["owner"])
+    deliver_waiting(mail_app)
     inbox.clear()
     response = client.post_form(f"/rounds/{ids.round}/advance", {"to": "deliberation"})
     assert response.status_code == 302
@@ -487,7 +491,10 @@ def _due_discussion(app: Flask) -> Ids:
 def test_rounds_tick_e_mails_the_phase_changes_it_makes(app: Flask, make_app: Any, smtp: tuple[int, Inbox]) -> None:
     port, inbox = smtp
     ids = _due_discussion(app)
-    result = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port).test_cli_runner().invoke(args=["rounds", "tick"])
+    mail_app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    deliver_waiting(mail_app)
+    inbox.clear()
+    result = mail_app.test_cli_runner().invoke(args=["rounds", "tick"])
     assert result.exit_code == 0, result.output
     assert inbox.recipients() == sorted([ids.emails["circle_member"], ids.emails["author"]])
     assert {message["Subject"] for message in inbox.messages} == {"Spring micro-grants: now deliberation"}
@@ -499,6 +506,8 @@ def test_rounds_tick_with_a_base_url_links_the_round_under_that_address(
 ) -> None:
     """Behind a proxy BASE_URL is set; the command has no request to build links from."""
     ids = _due_discussion(app)
+    deliver_waiting(mail_app)
+    inbox.clear()
     result = mail_app.test_cli_runner().invoke(args=["rounds", "tick"])
     assert result.exit_code == 0, result.output
     assert result.output.endswith("1 round(s) moved on.\n")
@@ -512,6 +521,7 @@ def test_a_page_request_after_a_deadline_e_mails_nobody_and_the_next_rounds_tick
     """The phase change is the tick's: a page only shows the phase the deadline put the round in."""
     ids = _due_discussion(app)
     client = logged_in(mail_app, ids.emails["member"])
+    deliver_waiting(mail_app)
     inbox.clear()
     page = client.get(f"/rounds/{ids.round}")
     assert page.status_code == 200 and "Now: Deliberation" in page.get_data(as_text=True)
@@ -531,6 +541,7 @@ def test_a_person_who_turned_notices_off_gets_no_e_mail(app: Flask, mail_app: Fl
     author = logged_in(mail_app, ids.emails["author"])
     assert author.post_form("/profile/notices", {}).status_code == 302  # the box unticked: notices off
     owner = logged_in(mail_app, ids.emails["owner"])
+    deliver_waiting(mail_app)
     inbox.clear()
     post_comment(author, ids.proposal, "Because.", parent_id=str(question_id))  # answers the member's question
     post_comment(owner, ids.proposal, "Noted.")  # the author follows
@@ -566,7 +577,10 @@ def test_a_rolled_back_change_sends_nothing_and_a_committed_one_sends_after_the_
     port, inbox = smtp
     with app.app_context():
         ids = ids_of(open_discussion())
-    with make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port).app_context():
+    mail_app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    deliver_waiting(mail_app)
+    inbox.clear()
+    with mail_app.app_context():
         proposal = db.session.get(Proposal, ids.proposal)
         member, treasurer = (
             db.session.scalars(select(User).where(User.email == ids.emails[key])).one()
@@ -596,6 +610,7 @@ def test_a_refused_comment_through_the_page_sends_nothing(app: Flask, mail_app: 
         reply = comment(d.circle_member, d.proposal, "Reply", parent_id=top.id)
         ids, reply_id = ids_of(d), reply.id
     client = logged_in(mail_app, ids.emails["treasurer"])
+    deliver_waiting(mail_app)
     inbox.clear()
     response = client.post_form(f"/proposals/{ids.proposal}/comments", {"body": "Too deep", "parent_id": str(reply_id)})
     assert response.status_code == 422
