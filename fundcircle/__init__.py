@@ -57,7 +57,7 @@ from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
-from fundcircle.worker import init_worker, notices_cli, worker_command
+from fundcircle.worker import init_worker, notices_cli, queue_gauges, worker_alive, worker_command
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ register_gauge_source(
     "payouts",
     counts_by_status("fundcircle_payouts", "Payouts by status, in all circles.", Payout.__table__, PAYOUT_STATUSES),
 )
+register_gauge_source("notices", queue_gauges)
+# /readyz: besides the database and the migrations, a worker that beat within the last minutes.
+health.register_readiness_check("worker", worker_alive)
 
 
 class BoundedIntConverter(IntegerConverter):

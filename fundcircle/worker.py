@@ -13,15 +13,16 @@ README remain an alternative: every job is also a `flask` command.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from huey import Huey, SqliteHuey, crontab
-from sqlalchemy import String, select
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fundcircle import unit_of_work
@@ -83,6 +84,12 @@ def _weekly_digests(now: datetime) -> str:
     return f"{send_digests('weekly', now)} weekly digest(s) sent"
 
 
+def _remind_deadlines(now: datetime) -> str:
+    from fundcircle.inbox.services import send_deadline_reminders
+
+    return f"{send_deadline_reminders(now)} reminder(s) sent"
+
+
 def _beat(now: datetime) -> str:
     write_heartbeat(now)
     return "alive"
@@ -103,6 +110,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("rounds tick", crontab(minute="*"), _tick_rounds),
     PeriodicJob("payouts submit", crontab(minute="*"), _submit_payouts),
     PeriodicJob("payouts sync", crontab(minute="*/10"), _sync_payouts),
+    PeriodicJob("rounds remind", crontab(minute="*/5"), _remind_deadlines),
     # The wake-up after each commit delivers at once; this catches retries and anything a lost wake-up left.
     PeriodicJob("notices deliver", crontab(minute="*"), _deliver_notices),
     PeriodicJob("daily digests", crontab(minute="0", hour="7"), _daily_digests),
@@ -118,6 +126,44 @@ def write_heartbeat(now: datetime) -> None:
     else:
         row.beat_at = max(row.beat_at, now)
     db.session.commit()
+
+
+#: A worker that has not shown it is alive for this long is taken for dead by /readyz (it beats every minute).
+HEARTBEAT_MAX_AGE = timedelta(minutes=3)
+
+
+def worker_alive(app: Flask) -> str | None:
+    """The readiness check of the worker (fundcircle/health.py): None if a worker beat recently, or if jobs run
+    in the process that queues them (WORKER_IMMEDIATE, no worker needed); otherwise what is wrong."""
+    if app.config["WORKER_IMMEDIATE"]:
+        return None
+    beat = last_heartbeat()
+    if beat is None:
+        return "no background worker has run yet (start `flask --app fundcircle worker`)"
+    if utcnow() - beat > HEARTBEAT_MAX_AGE:
+        return "the background worker has not shown it is alive for more than 3 minutes"
+    return None
+
+
+def queue_gauges() -> Iterable[Metric]:
+    """/metrics' gauges of the outbox (fundcircle/observability.py): notices waiting to be mailed, and those of them
+    that failed at least once."""
+    from fundcircle.notices import OutboxNotice
+
+    waiting = OutboxNotice.sent_at.is_(None) & (OutboxNotice.delivery == "immediate")
+    row = db.session.execute(
+        select(
+            func.count().filter(waiting),
+            func.count().filter(waiting & (OutboxNotice.attempts > 0)),
+        )
+    ).one()
+    depth = GaugeMetricFamily("fundcircle_notices_waiting", "Notices waiting in the outbox to be mailed at once.")
+    depth.add_metric([], row[0])
+    failing = GaugeMetricFamily(
+        "fundcircle_notices_failing", "Notices waiting to be mailed again after at least one failed attempt."
+    )
+    failing.add_metric([], row[1])
+    return [depth, failing]
 
 
 def last_heartbeat() -> datetime | None:

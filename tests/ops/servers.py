@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +80,23 @@ def gunicorn(environment: dict[str, str], app: str, log: Path) -> Iterator[str]:
         yield address
     finally:
         process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def worker(environment: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The background worker, started as the hosts start it (`flask --app fundcircle worker`), stopped after."""
+    command = [sys.executable, "-m", "flask", "--app", "fundcircle", "worker"]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ import os
 import runpy
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,15 @@ import requests
 import yaml
 
 from fundcircle.config import load_config
-from tests.ops.servers import GUNICORN_CONFIG, ROOT, command_environment, fresh_database, gunicorn, run_flask
+from tests.ops.servers import (
+    GUNICORN_CONFIG,
+    ROOT,
+    command_environment,
+    fresh_database,
+    gunicorn,
+    run_flask,
+    worker,
+)
 
 PRODUCTION = {
     "FUNDCIRCLE_ENV": "production",
@@ -111,13 +120,21 @@ def test_the_start_up_commands_serve_a_ready_app_with_json_logs_and_metrics(kind
     metrics_directory = tmp_path / "metrics"
     with fresh_database(kind, tmp_path) as url:
         environment = command_environment(
-            DATABASE_URL=url, PROMETHEUS_MULTIPROC_DIR=str(metrics_directory), **PRODUCTION
+            DATABASE_URL=url,
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_directory),
+            WORKER_QUEUE_PATH=str(tmp_path / "worker-queue.sqlite"),
+            **PRODUCTION,
         )
         migrated = run_flask(environment, "db", "upgrade")
         assert migrated.returncode == 0, migrated.stderr
         log = tmp_path / "gunicorn.log"
         with gunicorn(environment, "fundcircle:create_app()", log) as address:
-            ready = requests.get(f"{address}/readyz", timeout=10)
+            waiting = requests.get(f"{address}/readyz", timeout=10)
+            assert waiting.status_code == 503
+            assert waiting.json()["checks"]["worker"]["ok"] is False  # no worker has run yet
+            with worker(environment, tmp_path / "worker.log") as process:
+                ready = _ready_within(address, seconds=60)
+                assert process.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             assert ready.status_code == 200 and ready.json()["status"] == "ready"
             for _ in range(6):  # spread over both workers
                 requests.get(f"{address}/healthz", timeout=10)
@@ -132,9 +149,19 @@ def test_the_start_up_commands_serve_a_ready_app_with_json_logs_and_metrics(kind
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "fundcircle.access"]
     assert {"path": "/readyz", "status": 200, "request_id": ready.headers["X-Request-ID"]}.items() <= next(
-        line for line in access if line["path"] == "/readyz"
+        line for line in access if line["request_id"] == ready.headers["X-Request-ID"]
     ).items()
     assert any(
         line["path"] == "/hooks/opencollective/[redacted]" and line["status"] == webhook.status_code for line in access
     )
     assert "deployment-secret-77" not in log.read_text()
+
+
+def _ready_within(address: str, *, seconds: float) -> requests.Response:
+    """/readyz's answer once it is green (the worker's first heartbeat), or its last answer after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = requests.get(f"{address}/readyz", timeout=10)
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.5)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from fundcircle import create_app
+from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.health import READINESS_CHECKS, register_readiness_check
+from fundcircle.worker import WorkerHeartbeat, write_heartbeat
 from tests.conftest import test_config
 
 
@@ -27,7 +30,7 @@ def test_readyz_is_green_on_a_migrated_database(app: Flask) -> None:
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json() == {
         "status": "ready",
-        "checks": {"database": {"ok": True}, "migrations": {"ok": True}},
+        "checks": {"database": {"ok": True}, "migrations": {"ok": True}, "worker": {"ok": True}},
     }
 
 
@@ -77,10 +80,11 @@ def test_readyz_reports_an_unreachable_database_without_its_address_or_password(
 
 @pytest.fixture
 def worker_check() -> Iterator[None]:
-    """A check registered the way the worker's heartbeat check will be, taken out again afterwards."""
+    """A check registered under the worker's name, the real one put back afterwards."""
+    real = READINESS_CHECKS["worker"]
     register_readiness_check("worker", lambda _app: "the worker's last heartbeat was 10 minutes ago")
     yield
-    READINESS_CHECKS.pop("worker")
+    register_readiness_check("worker", real)
 
 
 def test_a_registered_check_that_fails_makes_readyz_red(app: Flask, worker_check: None) -> None:
@@ -89,3 +93,23 @@ def test_a_registered_check_that_fails_makes_readyz_red(app: Flask, worker_check
     checks = response.get_json()["checks"]
     assert list(checks) == ["database", "migrations", "worker"]
     assert checks["worker"] == {"ok": False, "problem": "the worker's last heartbeat was 10 minutes ago"}
+
+
+def test_readyz_is_red_until_a_worker_beats_and_again_when_it_stops(make_app: Callable[..., Flask]) -> None:
+    app = make_app(WORKER_IMMEDIATE=False)
+    client = app.test_client()
+    never = client.get("/readyz")
+    assert never.status_code == 503
+    assert never.get_json()["checks"]["worker"] == {
+        "ok": False,
+        "problem": "no background worker has run yet (start `flask --app fundcircle worker`)",
+    }
+    with app.app_context():
+        write_heartbeat(utcnow())
+    assert client.get("/readyz").status_code == 200
+    with app.app_context():
+        db.session.execute(sa.update(WorkerHeartbeat).values(beat_at=utcnow() - timedelta(minutes=4)))
+        db.session.commit()
+    stale = client.get("/readyz")
+    assert stale.status_code == 503
+    assert "has not shown it is alive" in stale.get_json()["checks"]["worker"]["problem"]

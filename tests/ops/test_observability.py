@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from fundcircle import create_app
 from fundcircle.extensions import db
+from fundcircle.notices import OutboxNotice
 from fundcircle.payouts.models import PAYOUT_STATUSES
 from tests.conftest import test_config
 from tests.factories import add_member, make_circle, make_funded_round, make_user
@@ -147,5 +149,13 @@ def test_metrics_count_requests_and_latencies_per_route_and_payouts_by_status(ma
         == 3
     )
     assert _sample(after, "fundcircle_payouts", status="awaiting_approval") == 2
+    # The tests' app mails at once after each commit (WORKER_IMMEDIATE) and has no mail server: the round's notices
+    # wait in the outbox, none has failed yet.
+    with app.app_context():
+        waiting = db.session.scalar(
+            sa.select(sa.func.count()).where(OutboxNotice.sent_at.is_(None), OutboxNotice.delivery == "immediate")
+        )
+    assert waiting and _sample(after, "fundcircle_notices_waiting") == waiting
+    assert _sample(after, "fundcircle_notices_failing") == 0
     for status in PAYOUT_STATUSES:
         assert f'fundcircle_payouts{{status="{status}"}}' in after

@@ -6,7 +6,7 @@ Existing payouts start at 0 (their earlier unknown outcomes are in the ledger, b
 bound yet); existing connections do not know about two-factor authentication (NULL) until they connect again.
 
 Revision ID: oc15_0001
-Revises: duties_0001
+Revises: inbox16_0001
 Create Date: 2026-12-02 04:50:00
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "oc15_0001"
-down_revision = "duties_0001"
+down_revision = "inbox16_0001"
 branch_labels = None
 depends_on = None
 

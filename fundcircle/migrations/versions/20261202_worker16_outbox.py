@@ -5,7 +5,7 @@ person whose address they were sent to, under the kind "round.phase_changed" (th
 kind; the subject and body are as they were), and delivered by the worker.
 
 Revision ID: worker16_0001
-Revises: duties_0001
+Revises: oc15_0001
 Create Date: 2026-12-02 05:00:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "worker16_0001"
-down_revision = "duties_0001"
+down_revision = "oc15_0001"
 branch_labels = None
 depends_on = None
 
