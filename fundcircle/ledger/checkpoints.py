@@ -15,15 +15,17 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.errors import NotFound, ValidationFailed
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: A checkpoint is made at least this often while the log grows (`make_due_checkpoints`).
 CHECKPOINT_EVERY = timedelta(days=1)
+#: The shape of an e-mail address a witness may be (the mail server says the rest).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 # --- the site key -------------------------------------------------------------------------------------------------
@@ -112,13 +116,21 @@ def _reader(chain_id: int) -> NodeReader:
     def read(keys: set[NodeKey]) -> dict[NodeKey, bytes]:
         if not keys:
             return {}
-        rows = db.session.execute(
+        # One primary-key lookup per level (chain, level, idx IN ...), joined by UNION ALL into one statement: an
+        # OR of them, or a row-value IN, made SQLite search by the chain alone and scan its nodes.
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            by_level.setdefault(level, []).append(index)
+        lookups = [
             select(LedgerTreeNode.level, LedgerTreeNode.index, LedgerTreeNode.hash).where(
                 LedgerTreeNode.chain_id == chain_id,
-                tuple_(LedgerTreeNode.level, LedgerTreeNode.index).in_(sorted(keys)),
+                LedgerTreeNode.level == level,
+                LedgerTreeNode.index.in_(sorted(indexes)),
             )
-        ).all()
-        return {(row.level, row.index): bytes.fromhex(row.hash) for row in rows}
+            for level, indexes in sorted(by_level.items())
+        ]
+        rows = db.session.execute(union_all(*lookups) if len(lookups) > 1 else lookups[0]).all()
+        return {(row[0], row[1]): bytes.fromhex(row[2]) for row in rows}
 
     return read
 
@@ -291,13 +303,14 @@ def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
         else:
             try:
                 check_url_and_host(witness, policy)
-                response = pinned_session(policy).post(
-                    witness,
-                    data=note.encode("utf-8"),
-                    headers={"Content-Type": "text/plain; charset=utf-8"},
-                    timeout=10,
-                    allow_redirects=False,
-                )
+                with pinned_session(policy) as session:
+                    response = session.post(
+                        witness,
+                        data=note.encode("utf-8"),
+                        headers={"Content-Type": "text/plain; charset=utf-8"},
+                        timeout=10,
+                        allow_redirects=False,
+                    )
                 problem = None if response.status_code < 300 else f"the witness answered {response.status_code}"
             except (AddressRefused, OSError, Exception) as error:  # noqa: BLE001 - any failure is retried later
                 problem = str(error)
@@ -311,3 +324,42 @@ def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
         db.session.commit()
         sent += 1
     return sent, failed
+
+
+def set_ledger_witness(actor: Any, circle: Any, witness: str) -> None:
+    """An admin names who receives each signed checkpoint of the circle's log: an e-mail address, or an https URL
+    that the checkpoint note is posted to (checked by payouts/outbound.py's address policy when posted), or nothing.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: for something that is neither an e-mail address nor an allowed URL.
+    """
+    from fundcircle.circles.services import require_role
+    from fundcircle.ledger.record import record
+    from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url
+
+    require_role(actor, circle, "admin")
+    value = witness.strip() or None
+    if value is not None:
+        if len(value) > 500:
+            raise ValidationFailed("Use at most 500 characters.", field="witness")
+        if value.startswith(("http://", "https://")):
+            policy = AddressPolicy(allow_loopback=bool(current_app.config.get("OPENCOLLECTIVE_ALLOW_LOOPBACK")))
+            try:
+                check_url(value, policy)
+            except AddressRefused as error:
+                raise ValidationFailed(f"The witness address: {error}", field="witness") from None
+        elif not _EMAIL.fullmatch(value):
+            raise ValidationFailed(
+                "Give an e-mail address (name@example.org) or an address starting with https://.", field="witness"
+            )
+    if value == circle.ledger_witness:
+        return
+    record(
+        "circle.witness_set",
+        actor=actor,
+        circle_id=circle.id,
+        subject=circle,
+        data={"from": circle.ledger_witness, "to": value},
+    )
+    circle.ledger_witness = value
+    db.session.flush()

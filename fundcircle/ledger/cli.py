@@ -12,7 +12,7 @@ from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import StoredEntry, VerifyResult, verify_chain
-from fundcircle.ledger.checkpoints import make_due_checkpoints
+from fundcircle.ledger.checkpoints import make_due_checkpoints, site_key
 from fundcircle.ledger.reading import (
     ChainReport,
     ExportError,
@@ -132,7 +132,7 @@ def checkpoint_command() -> None:
     """Sign a checkpoint of every log that grew since its latest one a day ago or more (run it periodically), then
     send the checkpoints not yet sent to the circles' witnesses."""
     made = make_due_checkpoints(utcnow())
-    click.echo(f"{made} checkpoint(s) made.")
+    click.echo(f"{made} checkpoint(s) made. The site's checkpoint key: {site_key().verifier}")
 
 
 @ledger_cli.command("export")
