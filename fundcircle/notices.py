@@ -29,8 +29,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
-from fundcircle.ledger.checkpoints import latest_checkpoint, site_key
 from fundcircle.ledger.models import LedgerChain
+from fundcircle.ledger.signing import latest_checkpoint, site_key
 from fundcircle.mail import deliver, mail_configured
 from fundcircle.unit_of_work import after_commit
 

@@ -12,7 +12,7 @@ from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import StoredEntry, VerifyResult, verify_chain
-from fundcircle.ledger.checkpoints import make_due_checkpoints, site_key
+from fundcircle.ledger.checkpoints import make_due_checkpoints
 from fundcircle.ledger.reading import (
     ChainReport,
     ExportError,
@@ -21,6 +21,7 @@ from fundcircle.ledger.reading import (
     parse_export_line,
     verify_ledger,
 )
+from fundcircle.ledger.signing import site_key
 
 ledger_cli = AppGroup("ledger", help="Check and export the audit ledger.")
 

@@ -17,15 +17,10 @@ from fundcircle.circles.models import Circle
 from fundcircle.circles.services import member_names
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, NotFound
-from fundcircle.extensions import db
-from fundcircle.ledger.checkpoints import (
-    checkpoint_circle,
-    inclusion_proof,
-    latest_checkpoint,
-    set_ledger_witness,
-    site_key,
-)
+from fundcircle.ledger.checkpoints import inclusion_proof, set_ledger_witness
 from fundcircle.ledger.reading import LedgerFilter, export_csv, export_jsonl, ledger_page, verify_ledger
+from fundcircle.ledger.signing import current_checkpoint, latest_checkpoint, site_key
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("ledger", __name__)
 
@@ -135,9 +130,8 @@ def proof(circle_id: int) -> str:
     """An entry's inclusion proof against a signed checkpoint (one is signed now if the log grew since the last):
     what a member checks a ballot receipt, a consent answer or a payout with."""
     circle: Circle = g.circle
-    seq = _int_arg("seq")
-    checkpoint = checkpoint_circle(circle.id, "asked", utcnow())
-    db.session.commit()
+    checkpoint = current_checkpoint(circle.id, utcnow())
+    seq = _int_arg("seq") if request.args.get("seq") else checkpoint.size  # no seq: the latest entry
     if seq is None or not 1 <= seq <= checkpoint.size:
         raise NotFound(f"The ledger has no entry {request.args.get('seq', '')!r}: give ?seq=1 to {checkpoint.size}.")
     entries, _ = ledger_page(circle.id, circle.currency, before=seq + 1, limit=1, filters=LedgerFilter())
@@ -158,10 +152,9 @@ def witness(circle_id: int) -> BaseResponse:
     try:
         set_ledger_witness(current_user, circle, request.form.get("witness", ""))
     except FundCircleError as error:
-        db.session.rollback()
+        refuse()
         flash(error.message, "error")
         return redirect(url_for("ledger.view", circle_id=circle.id))
-    db.session.commit()
     flash("The witness is saved: it receives each new checkpoint.", "success")
     return redirect(url_for("ledger.view", circle_id=circle.id))
 
@@ -172,8 +165,7 @@ def export_bundle(circle_id: int) -> Response:
     """The ledger as JSON Lines, its latest signed checkpoint, the site's key and the standalone verifier, in one
     file: everything a member needs to check the ledger with nothing of ours."""
     circle: Circle = g.circle
-    checkpoint = checkpoint_circle(circle.id, "asked", utcnow())
-    db.session.commit()
+    checkpoint = current_checkpoint(circle.id, utcnow())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("ledger.jsonl", "w") as lines:

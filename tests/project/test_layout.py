@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "fundcircle"
 AREAS = ("auth", "circles", "rounds", "proposals", "deliberation", "voting", "consent", "payouts", "ledger", "demo")
 #: The ledger's append, its model and its pure chain rules are the ground floor every area writes through; the
 #: ledger's pages, exports and API read every area and stand at the top.
-GROUND_MODULES = {"fundcircle.ledger.record", "fundcircle.ledger.models", "fundcircle.ledger.chain"}
+GROUND_MODULES = {"fundcircle.ledger.record", "fundcircle.ledger.models", "fundcircle.ledger.chain",
+                  "fundcircle.ledger.merkle", "fundcircle.ledger.note", "fundcircle.ledger.signing"}  # fmt: skip
 #: The app factory puts the areas together: it alone imports them all.
 COMPOSITION = {"fundcircle"}
 

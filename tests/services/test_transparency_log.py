@@ -22,19 +22,13 @@ from sqlalchemy import event, select
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import EntryContent, canonical_json, entry_hash
-from fundcircle.ledger.checkpoints import (
-    checkpoint_circle,
-    consistency_proof,
-    inclusion_proof,
-    latest_checkpoint,
-    make_due_checkpoints,
-    site_key,
-)
+from fundcircle.ledger.checkpoints import consistency_proof, inclusion_proof, make_due_checkpoints
 from fundcircle.ledger.merkle import append_leaves, leaf_hash, root_of_frontier, verify_consistency, verify_inclusion
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.note import checkpoint_body, parse_checkpoint, sign_note, signature_for
 from fundcircle.ledger.reading import export_jsonl
 from fundcircle.ledger.record import record, record_many
+from fundcircle.ledger.signing import checkpoint_circle, latest_checkpoint, site_key
 from fundcircle.notices import checkpoint_of, checkpoint_paragraph
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_user
