@@ -13,6 +13,8 @@ circle) it makes a fresh database, migrates and seeds it, starts gunicorn (2 wor
 5. the peak memory of a gunicorn worker, and of a full `ledger export` (against exporting a tiny circle);
 6. notices delivered per second by the worker's delivery job (bench/notices.py) against raw SMTP sends over one
    connection to the same local server.
+7. the transparency log (bench/transparency.py): an append with the Merkle tree against the chain alone, and the
+   time of an inclusion and of a consistency proof (flat from x1 to x16).
 
     .venv/bin/python -m bench.run [--sizes 1,4,16] [--databases postgresql,sqlite] [--seconds 10]
 
@@ -49,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from bench.notices import notice_throughput  # noqa: E402
 from bench.pages import PAGES  # noqa: E402
 from bench.seed import VIEWER_EMAIL, VIEWER_PASSWORD, Seeded, seed  # noqa: E402
+from bench.transparency import transparency_figures  # noqa: E402
 from fundcircle import create_app  # noqa: E402
 from fundcircle.extensions import db  # noqa: E402
 
@@ -356,6 +359,11 @@ def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure
 
         for name, count in query_counts(app, pages).items():
             add(f"{name} SQL queries", count, "queries")
+
+        tlog = transparency_figures(app, seeded.circle)
+        add("ledger append with the Merkle tree", tlog["append with tree ms"], "ms", tlog["append without tree ms"])
+        add("inclusion proof", tlog["inclusion proof ms"], "ms")
+        add("consistency proof", tlog["consistency proof ms"], "ms")
 
         verify_s, read_s, entries = verify(app)
         add("ledger verify", verify_s, "s", read_s, "<= 2", lambda r: r <= 2)

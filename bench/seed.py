@@ -20,7 +20,8 @@ from fundcircle.auth.services import create_user, sha256_hex
 from fundcircle.circles.models import Membership
 from fundcircle.circles.services import CircleInput, create_circle
 from fundcircle.extensions import db
-from fundcircle.ledger.chain import EntryContent, entry_hash, json_text
+from fundcircle.ledger.chain import EntryContent, entry_hash_and_leaf, json_text
+from fundcircle.ledger.merkle import append_leaves, decode_frontier, encode_frontier
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.rounds.services import RoundInput, create_round
 
@@ -126,9 +127,13 @@ class BulkWriter:
 class Ledger:
     """Appends entries to one chain in memory, hashing as `record` does; written out in bulk at the end."""
 
-    def __init__(self, chain_id: int, circle_id: int, head_seq: int, head_hash: str, first_id: int) -> None:
+    def __init__(
+        self, chain_id: int, circle_id: int, head_seq: int, head_hash: str, first_id: int, frontier: str
+    ) -> None:
         self.chain_id, self.circle_id = chain_id, circle_id
         self.seq, self.head = head_seq, head_hash
+        self.start_seq, self.start_frontier = head_seq, decode_frontier(frontier, head_seq)
+        self.leaves: list[bytes] = []
         self.next_id = first_id
         self.rows: list[tuple[Any, ...]] = []
         self.at = START
@@ -140,7 +145,8 @@ class Ledger:
             seq=self.seq, at=self.at, circle_id=self.circle_id, actor_id=actor, action=action,
             subject_type=subject[0] if subject else None, subject_id=subject[1] if subject else None, data=data,
         )  # fmt: skip
-        new = entry_hash(self.head, content)
+        new, leaf = entry_hash_and_leaf(self.head, content)
+        self.leaves.append(leaf)
         self.rows.append((
             self.next_id, self.chain_id, self.seq, self.at, self.circle_id, actor, action, content.subject_type,
             content.subject_id, data, self.head, new,
@@ -148,6 +154,12 @@ class Ledger:
         self.next_id += 1
         self.head = new
         return new
+
+    def tree(self) -> tuple[list[tuple[int, int, int, str]], str]:
+        """The Merkle tree nodes the entries complete, as rows, and the chain's new frontier (as `record` keeps)."""
+        appended = append_leaves(self.start_seq, self.start_frontier, self.leaves)
+        rows = [(self.chain_id, level, index, digest.hex()) for level, index, digest in appended.nodes]
+        return rows, encode_frontier(appended.frontier)
 
 
 LEDGER_COLUMNS = ("id", "chain_id", "seq", "at", "circle_id", "actor_id", "action", "subject_type", "subject_id",
@@ -200,12 +212,12 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
             "ledger_entries",
         )
     }
-    chain_id, chain_seq, chain_hash = chain.id, chain.head_seq, chain.head_hash
+    chain_id, chain_seq, chain_hash, chain_frontier = chain.id, chain.head_seq, chain.head_hash, chain.tree_frontier
     viewer_id, circle_id, small_slug = viewer.id, circle.id, small.slug
     round_ids = {method: round_.id for method, round_ in rounds.items()}
     db.session.close()  # SQLite: the session must not hold the write lock the bulk writer takes
 
-    ledger = Ledger(chain_id, circle_id, chain_seq, chain_hash, first["ledger_entries"])
+    ledger = Ledger(chain_id, circle_id, chain_seq, chain_hash, first["ledger_entries"], chain_frontier)
     writer = BulkWriter()
     user0, membership0 = first["users"], first["memberships"]
     user_ids = list(range(user0, user0 + members))
@@ -308,8 +320,10 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
         action = "proposal.followed" if index % 2 == 0 else "proposal.unfollowed"
         ledger.add(action, user_ids[index % members], ("proposal", pid), {"proposal": pid})
     writer.insert("ledger_entries", LEDGER_COLUMNS, ledger.rows)
-    writer.execute("UPDATE ledger_chains SET head_seq = ?, head_hash = ? WHERE id = ?", (ledger.seq, ledger.head,
-                                                                                          chain_id))  # fmt: skip
+    node_rows, frontier = ledger.tree()
+    writer.insert("ledger_tree_nodes", ("chain_id", "level", "idx", "hash"), node_rows)
+    writer.execute("UPDATE ledger_chains SET head_seq = ?, head_hash = ?, tree_frontier = ? WHERE id = ?",
+                   (ledger.seq, ledger.head, frontier, chain_id))  # fmt: skip
     writer.finish()
     db.session.expire_all()
     return Seeded(

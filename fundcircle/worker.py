@@ -90,6 +90,12 @@ def _remind_deadlines(now: datetime) -> str:
     return f"{send_deadline_reminders(now)} reminder(s) sent"
 
 
+def _sign_checkpoints(now: datetime) -> str:
+    from fundcircle.ledger.checkpoints import make_due_checkpoints
+
+    return f"{make_due_checkpoints(now)} ledger checkpoint(s) signed"
+
+
 def _beat(now: datetime) -> str:
     write_heartbeat(now)
     return "alive"
@@ -111,6 +117,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("payouts submit", crontab(minute="*"), _submit_payouts),
     PeriodicJob("payouts sync", crontab(minute="*/10"), _sync_payouts),
     PeriodicJob("rounds remind", crontab(minute="*/5"), _remind_deadlines),
+    # Signs a checkpoint of each log that grew, at most once a day per log (and sends them to the witnesses).
+    PeriodicJob("ledger checkpoint", crontab(minute="17"), _sign_checkpoints),
     # The wake-up after each commit delivers at once; this catches retries and anything a lost wake-up left.
     PeriodicJob("notices deliver", crontab(minute="*"), _deliver_notices),
     PeriodicJob("daily digests", crontab(minute="0", hour="7"), _daily_digests),

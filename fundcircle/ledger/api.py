@@ -11,8 +11,7 @@ from fundcircle.access import SIGNED_IN, circle_role, requires
 from fundcircle.circles.services import circles_of, get_circle, membership_of, public_circles
 from fundcircle.db import utcnow
 from fundcircle.errors import NotFound
-from fundcircle.extensions import db
-from fundcircle.ledger.checkpoints import checkpoint_circle, consistency_proof, inclusion_proof, site_key
+from fundcircle.ledger.checkpoints import consistency_proof, inclusion_proof
 from fundcircle.ledger.reading import ChainReport, LedgerFilter, ledger_page, verify_ledger
 from fundcircle.ledger.schemas import (
     CheckpointSchema,
@@ -25,6 +24,7 @@ from fundcircle.ledger.schemas import (
     VerifyQuerySchema,
     VerifySchema,
 )
+from fundcircle.ledger.signing import current_checkpoint, site_key
 from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
 
 blp = api_blueprint("ledger", __name__, "The audit ledger: every circle's hash-chained entries, and their verification")
@@ -72,9 +72,8 @@ def verify(query: dict[str, Any]) -> list[ChainReport]:
 @blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.response(200, CheckpointSchema)
 def read_checkpoint(circle_id: int) -> dict[str, Any]:
-    """The circle's latest signed checkpoint of its log (one is made now if the log grew since the last)."""
-    checkpoint = checkpoint_circle(g.circle.id, "asked", utcnow())
-    db.session.commit()
+    """The signed checkpoint of the circle's log as it stands (the stored one of that size, or one signed now)."""
+    checkpoint = current_checkpoint(g.circle.id, utcnow())
     return {
         "size": checkpoint.size,
         "root_hash": checkpoint.root_hash,

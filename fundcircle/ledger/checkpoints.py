@@ -1,109 +1,49 @@
-"""The transparency log over each chain: the site's Ed25519 key, signed checkpoints, and proofs read from the stored
-tree (ledger/merkle.py) in one query each.
+"""The transparency log over each chain, as people and programs use it: proofs read from the stored tree
+(ledger/merkle.py) in one query each, the daily checkpoints, the witnesses, and naming a witness.
 
 Why the hash chain stays beside the tree: `ledger verify`, every export and every existing checkpoint COUNT:HASH
 speak of it, and it verifies an export in one pass with nothing stored; the tree adds what the chain cannot give,
 proofs about one entry, and about one log being a prefix of another, that cost O(log n) and not the whole chain.
-Both cover the same canonical entry bytes.
-
-Checkpoints are not themselves ledger entries: a checkpoint is a signed statement *about* the log at a size, checked
-by its signature, and recording it would grow the log it describes.
+Both cover the same canonical entry bytes. Signing lives on the ground floor, in ledger/signing.py.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import os
-from dataclasses import dataclass
+import re
 from datetime import datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
-from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, union_all, update
 
-from fundcircle.errors import NotFound, ValidationFailed
+from fundcircle.circles.models import Circle
+from fundcircle.circles.services import require_role
+from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.merkle import (
     EMPTY_ROOT,
     NodeKey,
     NodeReader,
     consistency_ranges,
-    decode_frontier,
     hashes_of_ranges,
     inclusion_ranges,
-    root_of_frontier,
 )
 from fundcircle.ledger.models import LedgerChain, LedgerCheckpoint, LedgerEntry, LedgerTreeNode
-from fundcircle.ledger.note import checkpoint_body, sign_note, verifier_key
+from fundcircle.ledger.record import record
+from fundcircle.ledger.signing import chain_of, make_checkpoint
+from fundcircle.mail import deliver, mail_configured
+from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url, check_url_and_host, pinned_session
 
 log = logging.getLogger(__name__)
 
 #: A checkpoint is made at least this often while the log grows (`make_due_checkpoints`).
 CHECKPOINT_EVERY = timedelta(days=1)
-
-
-# --- the site key -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SiteKey:
-    name: str
-    private: Ed25519PrivateKey
-    public: bytes
-
-    @property
-    def verifier(self) -> str:
-        return verifier_key(self.name, self.public)
-
-
-def _key_name() -> str:
-    configured = current_app.config.get("LEDGER_KEY_NAME")
-    if configured:
-        return str(configured)
-    return urlsplit(str(current_app.config.get("BASE_URL") or "")).netloc or "fundcircle"
-
-
-def site_key() -> SiteKey:
-    """The site's signing key: LEDGER_SIGNING_KEY (base64 of a 32-byte Ed25519 seed) when set, otherwise the one in
-    the instance folder, generated there on first use (readable by its owner only)."""
-    cached = current_app.extensions.get("ledger_site_key")
-    if isinstance(cached, SiteKey):
-        return cached
-    configured = current_app.config.get("LEDGER_SIGNING_KEY")
-    if configured:
-        seed = base64.b64decode(str(configured))
-    else:
-        path = Path(current_app.instance_path) / "ledger_signing_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(base64.b64encode(os.urandom(32)).decode("ascii"))
-        seed = base64.b64decode(path.read_text().strip())
-    private = Ed25519PrivateKey.from_private_bytes(seed)
-    public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    key = SiteKey(_key_name(), private, public)
-    current_app.extensions["ledger_site_key"] = key
-    return key
-
-
-def origin_of(circle_id: int | None) -> str:
-    return f"{site_key().name}/circles/{circle_id}" if circle_id is not None else f"{site_key().name}/site"
+#: The shape of an e-mail address a witness may be (the mail server says the rest).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 # --- reading the tree ---------------------------------------------------------------------------------------------
-
-
-def _chain(circle_id: int) -> LedgerChain:
-    chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == circle_id))
-    if chain is None:
-        raise NotFound("There is no such circle.")
-    return chain
 
 
 def _reader(chain_id: int) -> NodeReader:
@@ -112,13 +52,21 @@ def _reader(chain_id: int) -> NodeReader:
     def read(keys: set[NodeKey]) -> dict[NodeKey, bytes]:
         if not keys:
             return {}
-        rows = db.session.execute(
+        # One primary-key lookup per level (chain, level, idx IN ...), joined by UNION ALL into one statement: an
+        # OR of them, or a row-value IN, made SQLite search by the chain alone and scan its nodes.
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            by_level.setdefault(level, []).append(index)
+        lookups = [
             select(LedgerTreeNode.level, LedgerTreeNode.index, LedgerTreeNode.hash).where(
                 LedgerTreeNode.chain_id == chain_id,
-                tuple_(LedgerTreeNode.level, LedgerTreeNode.index).in_(sorted(keys)),
+                LedgerTreeNode.level == level,
+                LedgerTreeNode.index.in_(sorted(indexes)),
             )
-        ).all()
-        return {(row.level, row.index): bytes.fromhex(row.hash) for row in rows}
+            for level, indexes in sorted(by_level.items())
+        ]
+        rows = db.session.execute(union_all(*lookups) if len(lookups) > 1 else lookups[0]).all()
+        return {(row[0], row[1]): bytes.fromhex(row[2]) for row in rows}
 
     return read
 
@@ -136,7 +84,7 @@ def inclusion_proof(circle_id: int, seq: int, size: int | None) -> dict[str, obj
 
     :raises ValidationFailed: if seq or size is out of range; NotFound for an unknown circle.
     """
-    chain = _chain(circle_id)
+    chain = chain_of(circle_id)
     size = chain.head_seq if size is None else size
     _check_size(chain, size, "size")
     if not 1 <= seq <= size:
@@ -162,7 +110,7 @@ def consistency_proof(circle_id: int, first: int, second: int | None) -> dict[st
 
     :raises ValidationFailed: if the sizes are out of range or in the wrong order.
     """
-    chain = _chain(circle_id)
+    chain = chain_of(circle_id)
     second = chain.head_seq if second is None else second
     _check_size(chain, first, "from")
     _check_size(chain, second, "to")
@@ -179,58 +127,6 @@ def consistency_proof(circle_id: int, first: int, second: int | None) -> dict[st
         "to_root": (hashes[len(roots) - 1] if second else EMPTY_ROOT).hex(),
         "proof": [digest.hex() for digest in hashes[len(roots) :]],
     }
-
-
-# --- checkpoints --------------------------------------------------------------------------------------------------
-
-
-def make_checkpoint(chain_id: int, reason: str, now: datetime) -> LedgerCheckpoint:
-    """Sign the chain's head as it stands in this transaction (after the caller's appends), unless a checkpoint of
-    that size exists already; the caller commits. The witnesses receive it after the commit
-    (`deliver_to_witnesses`)."""
-    chain = db.session.get(LedgerChain, chain_id, populate_existing=True)
-    if chain is None:
-        raise LookupError(f"no ledger chain {chain_id}")
-    existing = db.session.scalar(
-        select(LedgerCheckpoint).where(LedgerCheckpoint.chain_id == chain_id, LedgerCheckpoint.size == chain.head_seq)
-    )
-    if existing is not None:
-        return existing
-    root = root_of_frontier(decode_frontier(chain.tree_frontier, chain.head_seq))
-    key = site_key()
-    body = checkpoint_body(origin_of(chain.circle_id), chain.head_seq, root, now)
-    note = sign_note(body, key.name, key.public, key.private.sign)
-    checkpoint = LedgerCheckpoint(
-        chain_id=chain_id, size=chain.head_seq, root_hash=root.hex(), made_at=now, reason=reason, note=note
-    )
-    try:
-        with db.session.begin_nested():  # another request may sign the same size at the same moment
-            db.session.add(checkpoint)
-    except IntegrityError:
-        made = db.session.scalar(
-            select(LedgerCheckpoint).where(
-                LedgerCheckpoint.chain_id == chain_id, LedgerCheckpoint.size == chain.head_seq
-            )
-        )
-        if made is None:
-            raise
-        return made
-    return checkpoint
-
-
-def checkpoint_circle(circle_id: int, reason: str, now: datetime) -> LedgerCheckpoint:
-    """`make_checkpoint` for a circle's chain: called where a result is decided and a payout is requested."""
-    return make_checkpoint(_chain(circle_id).id, reason, now)
-
-
-def latest_checkpoint(circle_id: int) -> LedgerCheckpoint | None:
-    return db.session.scalar(
-        select(LedgerCheckpoint)
-        .join(LedgerChain, LedgerChain.id == LedgerCheckpoint.chain_id)
-        .where(LedgerChain.circle_id == circle_id)
-        .order_by(LedgerCheckpoint.size.desc())
-        .limit(1)
-    )
 
 
 def make_due_checkpoints(now: datetime) -> int:
@@ -266,10 +162,6 @@ def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
     """Send every checkpoint not yet sent to its circle's witness (an e-mail address, or an https URL posted to
     through payouts/outbound.py's address policy), after the commit that made it; each marked sent on its own.
     Returns (sent, failed); a failure is logged and tried again on the next run."""
-    from fundcircle.circles.models import Circle
-    from fundcircle.mail import deliver, mail_configured
-    from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host, pinned_session
-
     pending = db.session.execute(
         select(LedgerCheckpoint.id, LedgerCheckpoint.note, Circle.ledger_witness, Circle.name)
         .join(LedgerChain, LedgerChain.id == LedgerCheckpoint.chain_id)
@@ -291,13 +183,14 @@ def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
         else:
             try:
                 check_url_and_host(witness, policy)
-                response = pinned_session(policy).post(
-                    witness,
-                    data=note.encode("utf-8"),
-                    headers={"Content-Type": "text/plain; charset=utf-8"},
-                    timeout=10,
-                    allow_redirects=False,
-                )
+                with pinned_session(policy) as session:
+                    response = session.post(
+                        witness,
+                        data=note.encode("utf-8"),
+                        headers={"Content-Type": "text/plain; charset=utf-8"},
+                        timeout=10,
+                        allow_redirects=False,
+                    )
                 problem = None if response.status_code < 300 else f"the witness answered {response.status_code}"
             except (AddressRefused, OSError, Exception) as error:  # noqa: BLE001 - any failure is retried later
                 problem = str(error)
@@ -311,3 +204,38 @@ def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
         db.session.commit()
         sent += 1
     return sent, failed
+
+
+def set_ledger_witness(actor: Any, circle: Any, witness: str) -> None:
+    """An admin names who receives each signed checkpoint of the circle's log: an e-mail address, or an https URL
+    that the checkpoint note is posted to (checked by payouts/outbound.py's address policy when posted), or nothing.
+
+    :raises PermissionDenied: unless the actor is the circle's admin.
+    :raises ValidationFailed: for something that is neither an e-mail address nor an allowed URL.
+    """
+    require_role(actor, circle, "admin")
+    value = witness.strip() or None
+    if value is not None:
+        if len(value) > 500:
+            raise ValidationFailed("Use at most 500 characters.", field="witness")
+        if value.startswith(("http://", "https://")):
+            policy = AddressPolicy(allow_loopback=bool(current_app.config.get("OPENCOLLECTIVE_ALLOW_LOOPBACK")))
+            try:
+                check_url(value, policy)
+            except AddressRefused as error:
+                raise ValidationFailed(f"The witness address: {error}", field="witness") from None
+        elif not _EMAIL.fullmatch(value):
+            raise ValidationFailed(
+                "Give an e-mail address (name@example.org) or an address starting with https://.", field="witness"
+            )
+    if value == circle.ledger_witness:
+        return
+    record(
+        "circle.witness_set",
+        actor=actor,
+        circle_id=circle.id,
+        subject=circle,
+        data={"from": circle.ledger_witness, "to": value},
+    )
+    circle.ledger_witness = value
+    db.session.flush()

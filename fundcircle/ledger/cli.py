@@ -21,6 +21,7 @@ from fundcircle.ledger.reading import (
     parse_export_line,
     verify_ledger,
 )
+from fundcircle.ledger.signing import site_key
 
 ledger_cli = AppGroup("ledger", help="Check and export the audit ledger.")
 
@@ -132,7 +133,7 @@ def checkpoint_command() -> None:
     """Sign a checkpoint of every log that grew since its latest one a day ago or more (run it periodically), then
     send the checkpoints not yet sent to the circles' witnesses."""
     made = make_due_checkpoints(utcnow())
-    click.echo(f"{made} checkpoint(s) made.")
+    click.echo(f"{made} checkpoint(s) made. The site's checkpoint key: {site_key().verifier}")
 
 
 @ledger_cli.command("export")

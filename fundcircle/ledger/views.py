@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, render_template, request, stream_with_context
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from fundcircle.access import circle_role, requires
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import member_names
+from fundcircle.db import utcnow
+from fundcircle.errors import FundCircleError, NotFound
+from fundcircle.ledger.checkpoints import inclusion_proof, set_ledger_witness
 from fundcircle.ledger.reading import LedgerFilter, export_csv, export_jsonl, ledger_page, verify_ledger
+from fundcircle.ledger.signing import current_checkpoint, latest_checkpoint, site_key
+from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("ledger", __name__)
 
 PAGE_SIZE = 50
 ACTIONS = (
-    "circle.created", "circle.settings_changed", "member.added", "member.joined", "member.roles_changed",
+    "circle.created", "circle.settings_changed", "circle.witness_set", "member.added", "member.joined",
+    "member.roles_changed",
     "member.removed", "invitation.created", "round.created", "round.settings_changed", "round.phase_changed",
     "round.result_published", "proposal.created", "proposal.submitted", "proposal.draft_edited",
     "proposal.version_created", "proposal.amended", "proposal.withdrawn", "proposal.followed", "proposal.unfollowed",
@@ -72,6 +83,9 @@ def view(circle_id: int) -> str:
         next_before=next_before,
         actions=ACTIONS,
         members=member_names(circle) if g.membership is not None else [],
+        checkpoint=latest_checkpoint(circle.id),
+        verifier_key=site_key().verifier,
+        is_admin=g.membership is not None and "admin" in g.membership.roles,
         args={key: request.args.get(key, "") for key in ("action", "actor", "proposal", "since", "until", "hash")},
     )
 
@@ -104,3 +118,71 @@ def export_json_lines(circle_id: int) -> Response:
 def export_csv_file(circle_id: int) -> Response:
     circle: Circle = g.circle
     return _download(export_csv(circle.id, circle.currency), "text/csv", f"ledger-{circle.slug}.csv")
+
+
+#: The standalone verifier, shipped in every bundle (the repository's scripts/verify_ledger.py is a link to it).
+VERIFIER_PATH = Path(__file__).with_name("verify_ledger.py")
+
+
+@bp.route("/circles/<int:circle_id>/ledger/proof")
+@requires(circle_role(public_read=True))
+def proof(circle_id: int) -> str:
+    """An entry's inclusion proof against a signed checkpoint (one is signed now if the log grew since the last):
+    what a member checks a ballot receipt, a consent answer or a payout with."""
+    circle: Circle = g.circle
+    checkpoint = current_checkpoint(circle.id, utcnow())
+    seq = _int_arg("seq") if request.args.get("seq") else checkpoint.size  # no seq: the latest entry
+    if seq is None or not 1 <= seq <= checkpoint.size:
+        raise NotFound(f"The ledger has no entry {request.args.get('seq', '')!r}: give ?seq=1 to {checkpoint.size}.")
+    entries, _ = ledger_page(circle.id, circle.currency, before=seq + 1, limit=1, filters=LedgerFilter())
+    return render_template(
+        "ledger/proof.html",
+        circle=circle,
+        entry=entries[0],
+        proof=inclusion_proof(circle.id, seq, checkpoint.size),
+        checkpoint=checkpoint,
+        verifier_key=site_key().verifier,
+    )
+
+
+@bp.route("/circles/<int:circle_id>/ledger/witness", methods=["POST"])
+@requires(circle_role("admin"))
+def witness(circle_id: int) -> BaseResponse:
+    circle: Circle = g.circle
+    try:
+        set_ledger_witness(current_user, circle, request.form.get("witness", ""))
+    except FundCircleError as error:
+        refuse()
+        flash(error.message, "error")
+        return redirect(url_for("ledger.view", circle_id=circle.id))
+    flash("The witness is saved: it receives each new checkpoint.", "success")
+    return redirect(url_for("ledger.view", circle_id=circle.id))
+
+
+@bp.route("/circles/<int:circle_id>/ledger-bundle.zip")
+@requires(circle_role(public_read=True))
+def export_bundle(circle_id: int) -> Response:
+    """The ledger as JSON Lines, its latest signed checkpoint, the site's key and the standalone verifier, in one
+    file: everything a member needs to check the ledger with nothing of ours."""
+    circle: Circle = g.circle
+    checkpoint = current_checkpoint(circle.id, utcnow())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        with bundle.open("ledger.jsonl", "w") as lines:
+            for chunk in export_jsonl(circle.id):
+                lines.write(chunk.encode("utf-8"))
+        bundle.writestr("checkpoint.txt", checkpoint.note)
+        bundle.writestr("site-key.txt", site_key().verifier + "\n")
+        bundle.write(VERIFIER_PATH, "verify_ledger.py")
+        bundle.writestr(
+            "README.txt",
+            "Check this ledger with Python 3.11 or newer, nothing else:\n\n"
+            "  python3 verify_ledger.py ledger.jsonl --key site-key.txt --checkpoint checkpoint.txt\n\n"
+            "Add --checkpoint FILE for every checkpoint you kept from earlier (notice e-mails carry one): the\n"
+            "export must still extend each of them.\n",
+        )
+    return Response(
+        buffer.getvalue(),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f"attachment; filename=ledger-{circle.slug}.zip"},
+    )

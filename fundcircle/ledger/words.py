@@ -46,6 +46,7 @@ def describe(
         "api_token.created": f"{who} created an API token “{data.get('name', '')}”",
         "api_token.revoked": f"{who} revoked the API token “{data.get('name', '')}”",
         "circle.created": f"{who} created the circle “{data.get('name', '')}” ({data.get('currency', '')})",
+        "circle.witness_set": f"{who} named {data.get('to') or 'no one'} as the witness of the ledger's checkpoints",
         "circle.settings_changed": f"{who} changed the circle's {', '.join(sorted(data.get('changes', {})))}",
         "member.added": f"{who} added {person} as {', '.join(data.get('roles', []))}",
         "member.joined": f"{person} joined as {', '.join(data.get('roles', []))}",

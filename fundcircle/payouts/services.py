@@ -30,8 +30,8 @@ from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.checkpoints import checkpoint_circle
 from fundcircle.ledger.record import record, record_many
+from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.mail import external_url
 from fundcircle.money import CURRENCY_EXPONENTS, format_minor, from_open_collective_cents
 from fundcircle.notices import queue_notice

@@ -22,9 +22,9 @@ from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
 from fundcircle.ledger.chain import canonical_json
-from fundcircle.ledger.checkpoints import checkpoint_circle
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.record import record
+from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import COUNTING, format_time

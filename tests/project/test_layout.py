@@ -23,6 +23,9 @@ GROUND_MODULES = {
     "fundcircle.ledger.chain",
     "fundcircle.inbox.notifications",
     "fundcircle.inbox.models",
+    "fundcircle.ledger.merkle",
+    "fundcircle.ledger.note",
+    "fundcircle.ledger.signing",
 }
 #: The app factory puts the areas together: it alone imports them all.
 COMPOSITION = {"fundcircle"}

@@ -22,22 +22,16 @@ from sqlalchemy import event, select
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import EntryContent, canonical_json, entry_hash
-from fundcircle.ledger.checkpoints import (
-    checkpoint_circle,
-    consistency_proof,
-    inclusion_proof,
-    latest_checkpoint,
-    make_due_checkpoints,
-    site_key,
-)
+from fundcircle.ledger.checkpoints import consistency_proof, inclusion_proof, make_due_checkpoints
 from fundcircle.ledger.merkle import append_leaves, leaf_hash, root_of_frontier, verify_consistency, verify_inclusion
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.note import checkpoint_body, parse_checkpoint, sign_note, signature_for
 from fundcircle.ledger.reading import export_jsonl
 from fundcircle.ledger.record import record, record_many
+from fundcircle.ledger.signing import checkpoint_circle, latest_checkpoint, site_key
 from fundcircle.notices import checkpoint_of, checkpoint_paragraph
 from tests.conftest import Client
-from tests.factories import make_circle, make_user
+from tests.factories import add_member, make_circle, make_user
 
 VERIFIER = Path(__file__).resolve().parents[2] / "scripts" / "verify_ledger.py"
 
@@ -322,3 +316,108 @@ def test_the_verifiers_ed25519_agrees_with_cryptography() -> None:
         assert verifier.ed25519_verify(public, message, signature)
         assert not verifier.ed25519_verify(public, message + b"x", signature)
         assert not verifier.ed25519_verify(public, message, signature[:-1] + bytes([signature[-1] ^ 1]))
+
+
+def test_a_ballot_receipt_and_a_payout_have_an_inclusion_proof_against_a_signed_checkpoint(
+    app: Flask, client: Client
+) -> None:
+    from fundcircle.payouts.models import Payout
+    from tests.factories import make_funded_round
+
+    with app.app_context():
+        admin = make_user(name="Ana")
+        voter = make_user(name="Bo")
+        circle = make_circle(admin)
+        add_member(circle, voter, ["circle"], by=admin)
+        make_funded_round(circle, admin, voter, [{"author": admin}], title="Paid")
+        circle_id = circle.id
+        # Deciding the result signed a checkpoint of the log that holds the ballot and the result.
+        result_checkpoint = latest_checkpoint(circle_id)
+        assert result_checkpoint is not None and result_checkpoint.reason == "result"
+        ballot = db.session.scalar(
+            select(LedgerEntry).where(LedgerEntry.circle_id == circle_id, LedgerEntry.action == "ballot.cast")
+        )
+        payout_created = db.session.scalar(
+            select(LedgerEntry).where(LedgerEntry.circle_id == circle_id, LedgerEntry.action == "payout.created")
+        )
+        assert ballot is not None and payout_created is not None
+        assert db.session.scalars(select(Payout)).first() is not None
+        key = site_key()
+        note = parse_checkpoint(result_checkpoint.note)
+        key.private.public_key().verify(signature_for(note, key.name, key.public), note.body.encode())
+        for entry in (ballot, payout_created):
+            proof = inclusion_proof(circle_id, entry.seq, result_checkpoint.size)
+            assert proof["entry_hash"] == entry.hash and proof["root_hash"] == note.root.hex()
+            path = [bytes.fromhex(p) for p in proof["proof"]]  # type: ignore[attr-defined]
+            assert verify_inclusion(entry.seq - 1, note.size, bytes.fromhex(str(proof["leaf_hash"])), path, note.root)
+        ballot_seq, email = ballot.seq, admin.email
+    client.login(email)
+    page = client.get(f"/circles/{circle_id}/ledger/proof?seq={ballot_seq}").get_data(as_text=True)
+    assert "Proof that entry #" in page and "BEGIN" not in page and "— localhost " in page
+    assert client.get(f"/circles/{circle_id}/ledger/proof?seq=9999").status_code == 404
+    bundle = client.get(f"/circles/{circle_id}/ledger-bundle.zip")
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(bundle.data)).namelist()
+    assert {"ledger.jsonl", "checkpoint.txt", "site-key.txt", "verify_ledger.py", "README.txt"} <= set(names)
+
+
+def test_an_admin_names_a_witness_which_receives_each_checkpoint(app: Flask, client: Client) -> None:
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    received: list[bytes] = []
+
+    def witness_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        received.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        start_response("204 No Content", [])
+        return []
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, witness_app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with app.app_context():
+            circle_id, admin = _circle(3)
+            email = admin.email
+        client.login(email)
+        token = client.csrf_token()
+        refused = client.post(
+            f"/circles/{circle_id}/ledger/witness", data={"witness": "not a place", "csrf_token": token}
+        )
+        assert refused.status_code == 302
+        page = client.get(f"/circles/{circle_id}/ledger").get_data(as_text=True)
+        assert "Give an e-mail address (name@example.org) or an address starting with https://." in page
+        url = f"http://127.0.0.1:{server.server_port}/checkpoints"
+        client.post(f"/circles/{circle_id}/ledger/witness", data={"witness": url, "csrf_token": token})
+        with app.app_context():
+            assert make_due_checkpoints(utcnow()) >= 1
+            entry = db.session.scalar(
+                select(LedgerEntry).where(
+                    LedgerEntry.circle_id == circle_id, LedgerEntry.action == "circle.witness_set"
+                )
+            )
+            assert entry is not None and entry.data == {"from": None, "to": url}
+        assert len(received) == 1 and parse_checkpoint(received[0].decode()).size == 6
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_checkpoint_command_signs_due_logs_and_prints_the_site_key(app: Flask) -> None:
+    with app.app_context():
+        circle_id, _ = _circle(4)
+        verifier = site_key().verifier
+    result = app.test_cli_runner().invoke(args=["ledger", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    # The circle's log and the site's (the accounts made above are in it).
+    assert "2 checkpoint(s) made." in result.output and verifier in result.output
+    with app.app_context():
+        assert latest_checkpoint(circle_id).size == 6  # type: ignore[union-attr]
+    again = app.test_cli_runner().invoke(args=["ledger", "checkpoint"])
+    assert "0 checkpoint(s) made." in again.output
