@@ -27,8 +27,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
 from fundcircle.inbox.notifications import record_notification
-from fundcircle.ledger.signing import latest_checkpoint, site_key
 from fundcircle.ledger.models import LedgerChain
+from fundcircle.ledger.signing import latest_checkpoint, site_key
 from fundcircle.unit_of_work import after_commit
 
 #: What a notice is about, one code per kind of event (a person's preferences and the inbox group by it).
