@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, session
 from flask_login import AnonymousUserMixin, current_user
+from huey import crontab
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -35,10 +37,12 @@ from fundcircle.inbox import api as inbox_api
 from fundcircle.inbox import cli as inbox_cli  # noqa: F401  # adds `rounds remind` to the rounds commands
 from fundcircle.inbox import views as inbox_views
 from fundcircle.inbox.notifications import unread_count
+from fundcircle.inbox.services import send_deadline_reminders
 from fundcircle.input_limits import NUL_MESSAGE, InputRefused, check_json, contains_nul
 from fundcircle.ledger import api as ledger_api
 from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
+from fundcircle.ledger.checkpoints import make_due_checkpoints
 from fundcircle.mail import init_mail
 from fundcircle.money import format_minor
 from fundcircle.notices import checkpoint_of
@@ -48,16 +52,25 @@ from fundcircle.payouts import api as payouts_api
 from fundcircle.payouts import cli as payouts_cli
 from fundcircle.payouts import views as payouts_views
 from fundcircle.payouts.models import PAYOUT_STATUSES, Payout
+from fundcircle.payouts.requesting import submit_due_payouts, sync_open_payouts
 from fundcircle.proposals import api as proposals_api
 from fundcircle.proposals import views as proposals_views
 from fundcircle.rounds import api as rounds_api
 from fundcircle.rounds import cli as rounds_cli
 from fundcircle.rounds import views as rounds_views
 from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
+from fundcircle.rounds.services import advance_due_rounds
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
-from fundcircle.worker import init_worker, notices_cli, queue_gauges, worker_alive, worker_command
+from fundcircle.worker import (
+    init_worker,
+    notices_cli,
+    queue_gauges,
+    register_periodic_job,
+    worker_alive,
+    worker_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +123,38 @@ register_gauge_source(
     counts_by_status("fundcircle_payouts", "Payouts by status, in all circles.", Payout.__table__, PAYOUT_STATUSES),
 )
 register_gauge_source("notices", queue_gauges)
+
+
+# The worker's periodic jobs from the areas (fundcircle/worker.py runs them; each is also a `flask` command).
+def _tick_rounds(now: datetime) -> str:
+    moved = advance_due_rounds(now)
+    unit_of_work.commit()
+    return f"{len(moved)} round(s) moved on"
+
+
+def _submit_payouts(now: datetime) -> str:
+    return f"{len(submit_due_payouts(now))} payout(s) handled"
+
+
+def _sync_payouts(now: datetime) -> str:
+    changed, problems = sync_open_payouts(now)
+    return f"{changed} payout(s) changed, {len(problems)} problem(s)"
+
+
+def _remind_deadlines(now: datetime) -> str:
+    return f"{send_deadline_reminders(now)} reminder(s) sent"
+
+
+def _sign_checkpoints(now: datetime) -> str:
+    return f"{make_due_checkpoints(now)} ledger checkpoint(s) signed"
+
+
+register_periodic_job("rounds tick", crontab(minute="*"), _tick_rounds)
+register_periodic_job("payouts submit", crontab(minute="*"), _submit_payouts)
+register_periodic_job("payouts sync", crontab(minute="*/10"), _sync_payouts)
+register_periodic_job("rounds remind", crontab(minute="*/5"), _remind_deadlines)
+# Signs a checkpoint of each log that grew, at most once a day per log (and sends them to the witnesses).
+register_periodic_job("ledger checkpoint", crontab(minute="17"), _sign_checkpoints)
 # /readyz: besides the database and the migrations, a worker that beat within the last minutes.
 health.register_readiness_check("worker", worker_alive)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +25,7 @@ from sqlalchemy import or_, select, update
 from fundcircle.db import utcnow
 from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.hooks import Registry
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url, mail_configured, smtp_connection
 from fundcircle.notices import (
@@ -34,11 +35,16 @@ from fundcircle.notices import (
     NOTICE_KINDS,
     NoticePreference,
     OutboxNotice,
+    Recipient,
     checkpoint_of,
     checkpoint_paragraph,
 )
 
 log = logging.getLogger(__name__)
+
+#: The headings a digest files notices under, by id: "circle" gives circles' names, "round" rounds' titles. The
+#: circles and rounds areas provide them (a module at the root imports no area).
+digest_headings: Registry[Callable[[set[int]], dict[int, str]]] = Registry("digest headings")
 
 #: After this many failed attempts a notice is no longer tried (it stays in the outbox, for the operator to see).
 MAX_ATTEMPTS = 10
@@ -262,9 +268,6 @@ def send_digests(delivery: str, now: datetime) -> int:
 
     :raises ValueError: for a delivery that is no digest.
     """
-    from fundcircle.circles.models import Circle
-    from fundcircle.rounds.models import Round
-
     if delivery not in ("daily", "weekly"):
         raise ValueError(f"{delivery!r} is not a digest")
     if not mail_configured():
@@ -280,8 +283,8 @@ def send_digests(delivery: str, now: datetime) -> int:
             continue  # another run took them
         circle_ids = {n.circle_id for n in notices if n.circle_id is not None}
         round_ids = {n.round_id for n in notices if n.round_id is not None}
-        circle_names = dict(db.session.execute(select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids))).all())
-        round_titles = dict(db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids))).all())
+        circle_names = digest_headings["circle"](circle_ids)
+        round_titles = digest_headings["round"](round_ids)
         sections = group_for_digest(notices, circle_names, round_titles)
         checkpoints = {cid: checkpoint_of(cid) for cid in circle_ids}
         db.session.rollback()
@@ -344,8 +347,8 @@ class UnknownPreference(ValidationFailed):
     """A kind or delivery mode that does not exist."""
 
 
-def set_notice_delivery(actor: object, user_id: int, kind: str, delivery: str) -> bool:
-    """Choose how `user_id` hears of `kind`; in the ledger; returns whether anything changed. `actor` is the person
+def set_notice_delivery(actor: object, user: Recipient, kind: str, delivery: str) -> bool:
+    """Choose how `user` hears of `kind`; in the ledger; returns whether anything changed. `actor` is the person
     (or None for the one-click link, which speaks for the person it was sent to).
 
     :raises UnknownPreference: for a kind or mode that does not exist (nothing changed).
@@ -356,17 +359,14 @@ def set_notice_delivery(actor: object, user_id: int, kind: str, delivery: str) -
         )
     if delivery not in DELIVERY_MODES:
         raise UnknownPreference(f"unknown delivery {delivery!r}: it must be one of {', '.join(DELIVERY_MODES)}")
-    row = db.session.get(NoticePreference, (user_id, kind))
+    row = db.session.get(NoticePreference, (user.id, kind))
     current = row.delivery if row is not None else DEFAULT_DELIVERY[kind]
     if current == delivery:
         return False
     if row is None:
-        db.session.add(NoticePreference(user_id=user_id, kind=kind, delivery=delivery))
+        db.session.add(NoticePreference(user_id=user.id, kind=kind, delivery=delivery))
     else:
         row.delivery = delivery
-    from fundcircle.auth.models import User
-
-    user = db.session.get(User, user_id)
     record(
         "user.notice_delivery_changed",
         actor=actor if actor is not None else user,  # type: ignore[arg-type]
@@ -378,16 +378,15 @@ def set_notice_delivery(actor: object, user_id: int, kind: str, delivery: str) -
     return True
 
 
-def set_notice_deliveries(actor: object, choices: dict[str, str]) -> int:
+def set_notice_deliveries(actor: Recipient, choices: dict[str, str]) -> int:
     """Set several of the actor's preferences at once (the settings page and the API); returns how many changed.
 
     :raises UnknownPreference: for a kind or mode that does not exist (nothing changed).
     """
-    user_id: int = actor.id  # type: ignore[attr-defined]
     for kind, delivery in choices.items():
         if kind not in NOTICE_KINDS or delivery not in DELIVERY_MODES:
             raise UnknownPreference(
                 f"{kind}: {delivery!r} is not a choice; kinds are {', '.join(NOTICE_KINDS)} and each may be "
                 f"{', '.join(DELIVERY_MODES)}"
             )
-    return sum(set_notice_delivery(actor, user_id, kind, delivery) for kind, delivery in choices.items())
+    return sum(set_notice_delivery(actor, actor, kind, delivery) for kind, delivery in choices.items())

@@ -25,7 +25,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fundcircle import unit_of_work
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
 
@@ -42,27 +41,6 @@ class WorkerHeartbeat(Base):
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-def _tick_rounds(now: datetime) -> str:
-    from fundcircle.rounds.services import advance_due_rounds
-
-    moved = advance_due_rounds(now)
-    unit_of_work.commit()
-    return f"{len(moved)} round(s) moved on"
-
-
-def _submit_payouts(now: datetime) -> str:
-    from fundcircle.payouts.requesting import submit_due_payouts
-
-    return f"{len(submit_due_payouts(now))} payout(s) handled"
-
-
-def _sync_payouts(now: datetime) -> str:
-    from fundcircle.payouts.requesting import sync_open_payouts
-
-    changed, problems = sync_open_payouts(now)
-    return f"{changed} payout(s) changed, {len(problems)} problem(s)"
 
 
 def _deliver_notices(now: datetime) -> str:
@@ -84,18 +62,6 @@ def _weekly_digests(now: datetime) -> str:
     return f"{send_digests('weekly', now)} weekly digest(s) sent"
 
 
-def _remind_deadlines(now: datetime) -> str:
-    from fundcircle.inbox.services import send_deadline_reminders
-
-    return f"{send_deadline_reminders(now)} reminder(s) sent"
-
-
-def _sign_checkpoints(now: datetime) -> str:
-    from fundcircle.ledger.checkpoints import make_due_checkpoints
-
-    return f"{make_due_checkpoints(now)} ledger checkpoint(s) signed"
-
-
 def _beat(now: datetime) -> str:
     write_heartbeat(now)
     return "alive"
@@ -110,20 +76,23 @@ class PeriodicJob:
     run: Callable[[datetime], str]
 
 
-#: Every periodic job of the worker; add one with one line.
+#: Every periodic job of the worker. The worker's own are here; the areas' (deadline ticks, reminders, payouts,
+#: checkpoints) are added by the app factory with `register_periodic_job`, since a module at the root imports no
+#: area. Every job is also a `flask` command, for cron instead of the worker.
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("heartbeat", crontab(minute="*"), _beat),
-    PeriodicJob("rounds tick", crontab(minute="*"), _tick_rounds),
-    PeriodicJob("payouts submit", crontab(minute="*"), _submit_payouts),
-    PeriodicJob("payouts sync", crontab(minute="*/10"), _sync_payouts),
-    PeriodicJob("rounds remind", crontab(minute="*/5"), _remind_deadlines),
-    # Signs a checkpoint of each log that grew, at most once a day per log (and sends them to the witnesses).
-    PeriodicJob("ledger checkpoint", crontab(minute="17"), _sign_checkpoints),
     # The wake-up after each commit delivers at once; this catches retries and anything a lost wake-up left.
     PeriodicJob("notices deliver", crontab(minute="*"), _deliver_notices),
     PeriodicJob("daily digests", crontab(minute="0", hour="7"), _daily_digests),
     PeriodicJob("weekly digests", crontab(minute="0", hour="7", day_of_week="1"), _weekly_digests),
 ]
+
+
+def register_periodic_job(name: str, schedule: Callable[[datetime], bool], run: Callable[[datetime], str]) -> None:
+    """Add a job to every worker made from now on (an app factory's); `run` does its work and commits it, and
+    returns a line for the log. A later registration under the same name replaces the earlier one."""
+    PERIODIC_JOBS[:] = [job for job in PERIODIC_JOBS if job.name != name]
+    PERIODIC_JOBS.append(PeriodicJob(name, schedule, run))
 
 
 def write_heartbeat(now: datetime) -> None:

@@ -24,6 +24,7 @@ from fundcircle.auth.forms import (
 )
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, PermissionDenied, RateLimited
+from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.notices import DELIVERY_LABELS, DELIVERY_MODES, KIND_LABELS, NOTICE_KINDS
 from fundcircle.outbox import preferences_of, read_unsubscribe_token, set_notice_deliveries, set_notice_delivery
@@ -384,6 +385,9 @@ def unsubscribe(token: str) -> str | tuple[str, int]:
     user_id, kind = named
     done = False
     if request.method == "POST":
-        set_notice_delivery(None, user_id, kind, "inbox")
+        person = db.session.get(services.User, user_id)
+        if person is None:  # the account was deleted since the mail went out
+            return render_template("auth/unsubscribe.html", valid=False, done=False), 400
+        set_notice_delivery(None, person, kind, "inbox")
         done = True
     return render_template("auth/unsubscribe.html", valid=True, done=done, kind=KIND_LABELS[kind])

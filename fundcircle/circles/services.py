@@ -24,6 +24,7 @@ from fundcircle.ledger.record import create_chain, record
 from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
 from fundcircle.notices import queue_notice
+from fundcircle.outbox import digest_headings
 
 #: Who holds each role, in the words of a refusal ("Only the circle's ... can do this.").
 ROLE_HOLDERS = {"member": "members", "circle": "deciding members", "admin": "admins", "treasurer": "treasurers"}
@@ -573,3 +574,9 @@ def get_circle(circle_id: int) -> Circle:
     if circle is None:
         raise NotFound("There is no such circle.")
     return circle
+
+
+@digest_headings.provide("circle")
+def circle_names(circle_ids: set[int]) -> dict[int, str]:
+    """Circles' names by id, for the headings of a notice digest."""
+    return dict(db.session.execute(select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids))).tuples().all())

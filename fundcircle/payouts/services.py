@@ -50,6 +50,7 @@ from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClie
 from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
 from fundcircle.payouts.terms import check_against_ledger
 from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.services import payee_lookup
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import before_closing
@@ -187,6 +188,7 @@ def ask_open_collective(data: ConnectionInput) -> tuple[Me, Collective]:
         raise ValidationFailed(error.message, field=field) from None
 
 
+@payee_lookup.provide("open collective")
 def look_up_payee(circle: Circle, slug: str) -> str | None:
     """The name Open Collective gives the account `slug`, checked when a proposal naming it is saved, so that a
     mistyped payee is caught then and not at payout time. None when it cannot be asked (the circle is not connected,

@@ -14,6 +14,7 @@ from sqlalchemy import Select, Subquery, case, desc, func, literal_column, selec
 
 from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
+from fundcircle.circles.models import Circle
 from fundcircle.circles.services import membership_of
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -61,6 +62,9 @@ amending_while_deciding: Registry[Callable[[Proposal], None]] = Registry("amendi
 #: Counts that the areas above add to each row of a round's proposal list (deliberation: comments): each returns a
 #: subquery of (proposal_id, <count>) over the proposal ids it is given.
 row_counts: Hook[Callable[[Select[Any]], Subquery]] = Hook("counts in a round's proposal list")
+#: How the payee account a proposal names is checked when it is saved: "open collective" (the payouts area) gives
+#: the account's name for (circle, slug), None when it cannot be asked, or raises ValidationFailed on payee_slug.
+payee_lookup: Registry[Callable[[Circle, str], str | None]] = Registry("payee look-up")
 
 
 def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | None = None) -> dict[str, Any]:

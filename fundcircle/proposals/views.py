@@ -14,7 +14,6 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
-from fundcircle.payouts.services import look_up_payee
 from fundcircle.proposals import services
 from fundcircle.proposals.diff import body_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
@@ -153,9 +152,9 @@ def _checked_payee(round_: Round, form: ProposalForm) -> str | None:
     :raises ValidationFailed: on `payee_slug` if Open Collective has no such account.
     """
     slug = (form.payee_slug.data or "").strip().lower()
-    if form.payee_kind.data != "account" or not slug:
+    if form.payee_kind.data != "account" or not slug or "open collective" not in services.payee_lookup:
         return None
-    return look_up_payee(round_.circle, slug)
+    return services.payee_lookup["open collective"](round_.circle, slug)
 
 
 def _paid_to(payee_name: str | None) -> str:

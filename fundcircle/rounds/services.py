@@ -20,6 +20,7 @@ from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
 from fundcircle.notices import queue_notice
+from fundcircle.outbox import digest_headings
 from fundcircle.rounds.models import ALLOCATION_RULES, CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import (
     CANCELLED,
@@ -428,3 +429,9 @@ def open_rounds_of(circle_ids: list[int], admin_circle_ids: set[int]) -> dict[in
             continue
         result.setdefault(round_.circle_id, []).append(round_)
     return result
+
+
+@digest_headings.provide("round")
+def round_titles(round_ids: set[int]) -> dict[int, str]:
+    """Rounds' titles by id, for the headings of a notice digest."""
+    return dict(db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids))).tuples().all())

@@ -49,9 +49,9 @@ def test_a_daily_digest_groups_by_circle_and_round_and_leaves_the_weekly_and_imm
         spring = make_round(garden, admin, title="Spring round")
         autumn = make_round(garden, admin, title="Autumn round")
         books = make_round(library, admin, title="Book round")
-        set_notice_delivery(dana, dana.id, "round.phase_changed", "daily")
-        set_notice_delivery(dana, dana.id, "comment.followed", "daily")
-        set_notice_delivery(wim, wim.id, "round.phase_changed", "weekly")
+        set_notice_delivery(dana, dana, "round.phase_changed", "daily")
+        set_notice_delivery(dana, dana, "comment.followed", "daily")
+        set_notice_delivery(wim, wim, "round.phase_changed", "weekly")
         db.session.commit()
         told = [
             (dana, "Spring: now deliberation", "round.phase_changed", garden.id, spring.id),
