@@ -23,7 +23,7 @@ def _to_proposal(story: Journey, page: Page, who: str) -> None:
     keys = Keys(page)
     keys.follow(page.get_by_role("link", name="Riverside Learning Circle"))
     story.seen(page, "circle")
-    keys.follow(page.get_by_role("link", name="Summer fund"))
+    keys.follow(page.get_by_role("link", name="Summer fund", exact=True))
     story.seen(page, "round")
     keys.follow(page.get_by_role("link", name="Community fridge"))
     story.seen(page, f"proposal-{who}")

@@ -65,7 +65,7 @@ def test_a_newcomer_signs_up_from_an_invitation_link_and_submits_a_proposal(app:
     story.seen(fatima, "circle-joined", screenshot=True)
 
     # She writes a proposal and submits it.
-    keys.follow(fatima.get_by_role("link", name="Spring micro-grants"))
+    keys.follow(fatima.get_by_role("link", name="Spring micro-grants", exact=True))
     story.seen(fatima, "round", screenshot=True)
     keys.follow(fatima.get_by_role("link", name="Write a proposal"))
     story.seen(fatima, "proposal-form", screenshot=True)

@@ -159,7 +159,9 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     keys.follow(page.get_by_role("link", name="Treasury"))
     story.seen(page, "treasury-requested")
     expect(_payout_row(page)).to_contain_text("Requested on Open Collective")
-    expect(_figure(page, "Approved, not yet paid")).to_have_text("Approved, not yet paid: 250.00 EUR")
+    expect(_figure(page, "Approved, not yet paid")).to_have_text(
+        "Approved, not yet paid: 250.00 EUR (left of the balance after them: 4,750.00 EUR)"
+    )
     keys.follow(page.get_by_role("link", name="its page"))
     assert page.url.startswith(oc_sandbox.base_url), page.url
     story.outside(page, "sandbox-pending")
@@ -182,7 +184,9 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     expect(page.get_by_role("status")).to_contain_text("Checked Open Collective: 1 payout(s) changed.")
     expect(_payout_row(page)).to_contain_text("Paid")
     expect(_figure(page, "Paid")).to_have_text("Paid: 250.00 EUR")
-    expect(_figure(page, "Approved, not yet paid")).to_have_text("Approved, not yet paid: 0.00 EUR")
+    expect(_figure(page, "Approved, not yet paid")).to_have_text(
+        "Approved, not yet paid: 0.00 EUR (left of the balance after them: 4,750.00 EUR)"
+    )
     expect(page.get_by_text("Balance on Open Collective:")).to_contain_text("4,750.00 EUR")
     keys.follow(page.get_by_role("link", name=PROPOSAL))
     story.seen(page, "payout-paid", screenshot=True)
@@ -190,7 +194,7 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     expect(page.locator("dl.facts")).to_contain_text("PAID")
     keys.follow(page.get_by_role("link", name=CIRCLE))
     story.seen(page, "circle")
-    keys.follow(page.get_by_role("link", name=ROUND))
+    keys.follow(page.get_by_role("link", name=ROUND, exact=True))
     story.seen(page, "round")
     keys.follow(page.get_by_role("link", name="See the results"))
     story.seen(page, "results-paid", screenshot=True)

@@ -50,7 +50,9 @@
     box.textContent = text;
     box.hidden = false;
     box.className = warning ? "ledger-watch ledger-warning" : "ledger-watch";
-    box.setAttribute("role", warning ? "alert" : "status");
+    // Only a warning is announced (an alert): the reassurance shows on every page, and a screen reader would read
+    // it out on every visit, over the page's own status messages.
+    if (warning) { box.setAttribute("role", "alert"); } else { box.removeAttribute("role"); }
     box.setAttribute("data-outcome", warning ? "warning" : "consistent");
   }
 
