@@ -8,6 +8,9 @@ says "No known vulnerabilities found". This wrapper counts what was really audit
 - fails on any known vulnerability, naming the package, the advisory and the fixed versions;
 - fails when some packages could not be checked, unless PIP_AUDIT_ACCEPT_UNCHECKED=1 says that is accepted, in which
   case it says, on every run, that those packages were NOT checked.
+
+Arguments are passed on to pip-audit (e.g. `-s osv --osv-url URL`); AUDIT_LOCK_FILE names another lock file to audit
+(tests/project/test_audit_script.py gives it a small one).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import subprocess  # nosec B404  # runs pip-audit, a fixed command
 import sys
 from pathlib import Path
 
-LOCK = Path(__file__).resolve().parent.parent / "requirements" / "runtime.txt"
+DEFAULT_LOCK = Path(__file__).resolve().parent.parent / "requirements" / "runtime.txt"
+LOCK_SETTING = "AUDIT_LOCK_FILE"
 ACCEPT_SETTING = "PIP_AUDIT_ACCEPT_UNCHECKED"
 
 
 def main(argv: list[str]) -> int:
-    command = [sys.executable, "-m", "pip_audit", "--requirement", str(LOCK), "--disable-pip", "--progress-spinner"]
+    lock = Path(os.environ.get(LOCK_SETTING) or DEFAULT_LOCK)
+    command = [sys.executable, "-m", "pip_audit", "--requirement", str(lock), "--disable-pip", "--progress-spinner"]
     command += ["off", "--format", "json", *argv]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # nosec B603  # fixed argv
     try:
@@ -37,13 +42,16 @@ def main(argv: list[str]) -> int:
     skipped = [d for d in dependencies if "skip_reason" in d]
     vulnerable = [d for d in audited if d.get("vulns")]
     print(
-        f"pip-audit over {LOCK.name} ({len(dependencies)} locked runtime packages): {len(audited)} checked, "
+        f"pip-audit over {lock.name} ({len(dependencies)} locked runtime packages): {len(audited)} checked, "
         f"{len(skipped)} not checked, {len(vulnerable)} with known vulnerabilities."
     )
     for dependency in vulnerable:
         for vuln in dependency["vulns"]:
             fixes = ", ".join(vuln.get("fix_versions", [])) or "no fixed version yet"
-            print(f"VULNERABLE {dependency['name']} {dependency['version']}: {vuln['id']} (fixed in {fixes})")
+            # pip-audit names an advisory by its CVE where it has one; its other ids (GHSA, PYSEC) are what the
+            # package's changelog and GitHub's alerts use.
+            also = f" (also {', '.join(vuln['aliases'])})" if vuln.get("aliases") else ""
+            print(f"VULNERABLE {dependency['name']} {dependency['version']}: {vuln['id']}{also} (fixed in {fixes})")
     if vulnerable:
         return 1
     if skipped:
