@@ -51,7 +51,10 @@ class _Message(EmailMultiAlternatives):
     def message(self, *args: Any, **kwargs: Any) -> Any:
         built = super().message(*args, **kwargs)
         del built["Subject"]
-        EmailMessage.__setitem__(built, "Subject", Header(self.subject, "utf-8", header_name="Subject"))
+        # Header's default charset is ASCII, so a plain subject stays readable text; only a non-ASCII one is
+        # encoded (RFC 2047), and either is folded after "Subject:".
+        charset = "us-ascii" if self.subject.isascii() else "utf-8"
+        EmailMessage.__setitem__(built, "Subject", Header(self.subject, charset, header_name="Subject"))
         return built
 
 

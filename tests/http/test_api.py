@@ -516,6 +516,8 @@ def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc
         "budget_minor",
         "per_proposal_cap_minor",
         "method",
+        "allocation_rule",
+        "max_approvals",
         "credits",
         "allow_negative",
         "quorum_percent",

@@ -25,6 +25,7 @@ from fundcircle.consent.services import answer_consent, close_consent_round, ope
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.outbox import unsubscribe_url
 from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal, update_proposal
 from fundcircle.rounds.models import Round
@@ -48,6 +49,11 @@ ROLES = {"admin": None, "author": ["member"], "decider": ["member", "circle"], "
 VISITOR = "visitor"
 #: URL arguments that no sample value can fill, each with the reason it needs none. Empty: every GET route is read.
 UNFILLABLE: dict[str, str] = {}
+#: Query strings without which a route answers only "missing parameter".
+QUERY_STRINGS = {
+    "ledger_api.read_inclusion_proof": "?seq=1&size=2",
+    "ledger_api.read_consistency_proof": "?from=1&to=2",
+}
 #: Statements that change a database. Anything else (SELECT, BEGIN, SAVEPOINT, PRAGMA of the connection set-up) reads.
 WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|MERGE|CREATE|ALTER|DROP|TRUNCATE)\b", re.I)
 ARGUMENT = re.compile(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>")
@@ -161,7 +167,8 @@ def _build() -> PastDeadlines:
         "consent_round_id": [still_open.id, closed.id],
         "payout_id": [payout.id],
         "user_id": [person.id for person in people.values()],
-        "token": [invitation.token],
+        # An invitation's token, and a notice mail's one-click unsubscribe link (both routes name it `token`).
+        "token": [invitation.token, unsubscribe_url(author.id, "round.phase_changed").rsplit("/", 1)[1]],
         "reset_token": [reset_token],
         "email_token": [email_change.token],
         "invitation_id": [invitation.invitation.id],
@@ -253,6 +260,7 @@ def test_every_get_of_a_circle_past_its_deadlines_writes_nothing_and_moves_no_ro
     answered: dict[str, list[tuple[str, str, int]]] = {}
     for endpoint, rule in _get_rules(app):
         for url in _urls(rule, world.values):
+            url += QUERY_STRINGS.get(endpoint, "")
             for actor in (*ROLES, VISITOR):
                 write_log.request = f"{actor}: GET {url}"
                 if rule.startswith("/api/"):

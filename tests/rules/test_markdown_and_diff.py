@@ -84,7 +84,20 @@ class _MarkupScanner(HTMLParser):
         self.forbidden_tags = forbidden_tags
         self.findings: list[str] = []
 
+    def _our_script(self, attrs: list[tuple[str, str | None]]) -> bool:
+        """The app's own script file (`<script src="/static/js/…" defer>`, nothing inline), which page templates
+        may load; a member's text can never make one (the sanitiser drops every script element)."""
+        named = dict(attrs)
+        src = named.get("src") or ""
+        return (
+            self.allowed_tags is None
+            and set(named) <= {"src", "defer"}
+            and re.fullmatch(r"/static/js/[a-z_]+\.js", src) is not None
+        )
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script" and self._our_script(attrs):
+            return
         if tag in self.forbidden_tags or (self.allowed_tags is not None and tag not in self.allowed_tags):
             self.findings.append(f"element <{tag}>")
         if tag == "link" and dict(attrs) != {"rel": "stylesheet", "href": "/static/css/app.css"}:
