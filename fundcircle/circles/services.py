@@ -579,4 +579,5 @@ def get_circle(circle_id: int) -> Circle:
 @digest_headings.provide("circle")
 def circle_names(circle_ids: set[int]) -> dict[int, str]:
     """Circles' names by id, for the headings of a notice digest."""
-    return dict(db.session.execute(select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids))).tuples().all())
+    rows = db.session.execute(select(Circle.id, Circle.name).where(Circle.id.in_(circle_ids)))
+    return {row_id: text for row_id, text in rows}

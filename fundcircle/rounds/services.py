@@ -434,4 +434,5 @@ def open_rounds_of(circle_ids: list[int], admin_circle_ids: set[int]) -> dict[in
 @digest_headings.provide("round")
 def round_titles(round_ids: set[int]) -> dict[int, str]:
     """Rounds' titles by id, for the headings of a notice digest."""
-    return dict(db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids))).tuples().all())
+    rows = db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids)))
+    return {row_id: text for row_id, text in rows}

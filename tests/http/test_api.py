@@ -542,7 +542,8 @@ def test_an_admin_creates_a_round_with_money_in_minor_units_and_deadlines_in_utc
     assert assert_int(round_["quorum_percent"]) == 60
     assert assert_int(round_["max_proposals_per_member"]) == 2
     assert round_["method"] == "consent" and round_["consent_rules"] == "consensus"
-    assert round_["allow_negative"] is True and round_["secret_ballot"] is True
+    # Votes against exist only on quadratic ballots: a consent round keeps none, whatever was sent.
+    assert round_["allow_negative"] is False and round_["secret_ballot"] is True
     assert round_["categories"] == ["Learning", "Tools"]
     assert round_["phase"] == round_["effective_phase"] == "draft"
     assert round_["next_phases"] == ["proposals", "cancelled"]
