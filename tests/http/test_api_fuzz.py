@@ -106,6 +106,8 @@ POLICY = {
     "PUT /me/notices": "signed_in",
     "GET /me/notifications": "signed_in",
     "POST /me/notifications/read": "signed_in",
+    "GET /me/notice-preferences": "signed_in",
+    "PUT /me/notice-preferences": "signed_in",
     "POST /invitations/{token}/accept": "signed_in",
     "GET /rounds/{round_id}/ballot": "circle",
     "PUT /rounds/{round_id}/ballot": "circle",
@@ -114,6 +116,9 @@ POLICY = {
     "GET /rounds/{round_id}/results.pb": "public_read",
     "GET /rounds/{round_id}/replay": "member",
     "GET /circles/{circle_id}/ledger": "public_read",
+    "GET /circles/{circle_id}/ledger/checkpoint": "public_read",
+    "GET /circles/{circle_id}/ledger/proof/inclusion": "public_read",
+    "GET /circles/{circle_id}/ledger/proof/consistency": "public_read",
     "GET /ledger/verify": "signed_in",
     "POST /proposals/{proposal_id}/consent-rounds": "admin",
     "GET /consent-rounds/{consent_round_id}": "member",
@@ -501,6 +506,12 @@ def _realistic_inputs(world: World) -> dict[str, dict[ParameterLocation, st.Sear
         },
         "GET /circles/{circle_id}/ledger": {
             query: st.fixed_dictionaries({"after": ids}, optional={"actor": ids, "proposal": ids})
+        },
+        "GET /circles/{circle_id}/ledger/proof/inclusion": {
+            query: st.fixed_dictionaries({"seq": st.integers(-1, 40), "size": st.integers(-1, 40)})
+        },
+        "GET /circles/{circle_id}/ledger/proof/consistency": {
+            query: st.fixed_dictionaries({"from": st.integers(-1, 40), "to": st.integers(-1, 40)})
         },
         "GET /ledger/verify": {
             query: st.fixed_dictionaries({"circle_id": st.sampled_from([*world.pools["circle_id"], *BOUNDARY_IDS])})
