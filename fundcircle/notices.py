@@ -17,6 +17,7 @@ when the mail is sent): whoever keeps the mail holds a point the ledger must sti
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -77,6 +78,8 @@ DELIVERY_LABELS = {
 DEFAULT_DELIVERY = dict.fromkeys(NOTICE_KINDS, "immediate")
 
 _QUEUED = "fundcircle_queued_notices"
+#: Ids in one IN list (SQLite allows 32,766 variables; PostgreSQL many more): a very large audience takes a few.
+_PREFERENCES_PER_QUERY = 1000
 
 
 class Recipient(Protocol):
@@ -132,12 +135,25 @@ class NoticePreference(Base):
 
 def delivery_of(user: Recipient, kind: str) -> str:
     """How `user` hears of `kind` now: their preference, else the default; inbox only when e-mail is off."""
-    if not user.email_notices:
-        return "inbox"
-    chosen = db.session.scalar(
-        select(NoticePreference.delivery).where(NoticePreference.user_id == user.id, NoticePreference.kind == kind)
-    )
-    return chosen or DEFAULT_DELIVERY[kind]
+    return _deliveries_of([user], kind)[user.id]
+
+
+def _deliveries_of(people: Sequence[Recipient], kind: str) -> dict[int, str]:
+    """How each of `people` hears of `kind`: one query for them all (a phase change tells hundreds at once)."""
+    asking = [person.id for person in people if person.email_notices]
+    chosen: dict[int, str] = {}
+    for start in range(0, len(asking), _PREFERENCES_PER_QUERY):
+        rows = db.session.execute(
+            select(NoticePreference.user_id, NoticePreference.delivery).where(
+                NoticePreference.kind == kind,
+                NoticePreference.user_id.in_(asking[start : start + _PREFERENCES_PER_QUERY]),
+            )
+        )
+        chosen.update({user_id: delivery for user_id, delivery in rows})
+    return {
+        person.id: chosen.get(person.id, DEFAULT_DELIVERY[kind]) if person.email_notices else "inbox"
+        for person in people
+    }
 
 
 def queue_notice(
@@ -157,29 +173,50 @@ def queue_notice(
 
     :raises ValueError: for an unknown kind.
     """
+    queue_notices([user], subject, body, kind=kind, circle_id=circle_id, url=url, round_id=round_id)
+
+
+def queue_notices(
+    people: Iterable[Recipient],
+    subject: str,
+    body: str,
+    *,
+    kind: str,
+    circle_id: int | None,
+    url: str | None,
+    round_id: int | None = None,
+) -> None:
+    """The same notice to each of `people` (queue_notice's rules), reading their preferences in one query.
+
+    :raises ValueError: for an unknown kind.
+    """
     if kind not in NOTICE_KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
     queued: set[tuple[int, str]] = db.session.info.setdefault(_QUEUED, set())
-    if (user.id, subject) in queued:
+    fresh = [person for person in people if (person.id, subject) not in queued]
+    if not fresh:
         return
-    queued.add((user.id, subject))
-    # The inbox keeps every notice, in this transaction, whatever the person chose for their mail.
-    record_notification(user.id, kind=kind, circle_id=circle_id, text=subject, url=url)
-    delivery = delivery_of(user, kind)
-    db.session.add(
-        OutboxNotice(
-            user_id=user.id,
-            recipient=user.email,
-            subject=subject,
-            body=body,
-            kind=kind,
-            circle_id=circle_id,
-            round_id=round_id,
-            url=url,
-            delivery=delivery,
+    deliveries = _deliveries_of(fresh, kind)
+    for person in fresh:
+        if (person.id, subject) in queued:
+            continue  # listed twice
+        queued.add((person.id, subject))
+        # The inbox keeps every notice, in this transaction, whatever the person chose for their mail.
+        record_notification(person.id, kind=kind, circle_id=circle_id, text=subject, url=url)
+        db.session.add(
+            OutboxNotice(
+                user_id=person.id,
+                recipient=person.email,
+                subject=subject,
+                body=body,
+                kind=kind,
+                circle_id=circle_id,
+                round_id=round_id,
+                url=url,
+                delivery=deliveries[person.id],
+            )
         )
-    )
-    if delivery == "immediate":
+    if "immediate" in deliveries.values():
         after_commit(_wake_worker, key="notices.wake")
 
 

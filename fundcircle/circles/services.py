@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -23,7 +23,7 @@ from fundcircle.hooks import Hook
 from fundcircle.ledger.record import create_chain, record
 from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
-from fundcircle.notices import queue_notice
+from fundcircle.notices import queue_notices
 from fundcircle.outbox import digest_headings
 
 #: Who holds each role, in the words of a refusal ("Only the circle's ... can do this.").
@@ -229,24 +229,28 @@ def _treasurer_granted(
         "If you did not expect this, check the circle's members and its ledger:\n\n"
         f"{external_url('circles.members', circle_id=circle.id)}\n"
     )
-    for person in _treasurers_and_admins(circle):
-        queue_notice(
-            person,
-            subject,
-            body,
-            kind="member.treasurer_granted",
-            circle_id=circle.id,
-            url=external_url("circles.members", circle_id=circle.id),
-        )
+    queue_notices(
+        people_holding(circle.id, "treasurer", "admin"),
+        subject,
+        body,
+        kind="member.treasurer_granted",
+        circle_id=circle.id,
+        url=external_url("circles.members", circle_id=circle.id),
+    )
 
 
-def _treasurers_and_admins(circle: Circle) -> list[User]:
-    holders = (
+def holders_of(circle_id: int, *roles: str) -> Select[tuple[int]]:
+    """The user ids of the circle's members who hold any of `roles` now (a subquery: each person once)."""
+    return (
         select(Membership.user_id)
         .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.circle_id == circle.id, MembershipRole.role.in_(("treasurer", "admin")))
+        .where(Membership.circle_id == circle_id, MembershipRole.role.in_(roles))
     )
-    return list(db.session.scalars(select(User).where(User.id.in_(holders)).order_by(User.id)))
+
+
+def people_holding(circle_id: int, *roles: str) -> list[User]:
+    """The circle's members who hold any of `roles` now, each once, by id: whom a notice to a role goes to."""
+    return list(db.session.scalars(select(User).where(User.id.in_(holders_of(circle_id, *roles))).order_by(User.id)))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle, Membership, MembershipRole
-from fundcircle.circles.services import circle_role_lost, membership_of, require_role
+from fundcircle.circles.models import Circle
+from fundcircle.circles.services import circle_role_lost, membership_of, people_holding, require_role
 from fundcircle.consent.models import ConsentAnswer, ConsentReaction, ConsentRound
 from fundcircle.consent.rules import (
     STOPPING,
@@ -28,7 +28,7 @@ from fundcircle.extensions import db
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
-from fundcircle.notices import queue_notice
+from fundcircle.notices import queue_notices
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import amending_while_deciding, proposal_withdrawn
 from fundcircle.rounds.models import Round
@@ -142,24 +142,16 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
 
 def _tell_deciders_of_consent_round(round_: Round, proposal: Proposal, title: str) -> None:
     """The circle's deciders hear that a consent round opened: each is asked to consent or object."""
-    deciders = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
-        .order_by(User.id)
-    )
     link = external_url("proposals.view", proposal_id=proposal.id)
-    for person in deciders:
-        queue_notice(
-            person,
-            f"Consent round open: “{title}”",
-            f"A consent round opened on “{title}” in “{round_.title}”: consent, or object with a reason.\n\n{link}\n",
-            kind="consent.opened",
-            circle_id=round_.circle_id,
-            url=link,
-            round_id=round_.id,
-        )
+    queue_notices(
+        people_holding(round_.circle_id, "circle"),
+        f"Consent round open: “{title}”",
+        f"A consent round opened on “{title}” in “{round_.title}”: consent, or object with a reason.\n\n{link}\n",
+        kind="consent.opened",
+        circle_id=round_.circle_id,
+        url=link,
+        round_id=round_.id,
+    )
 
 
 def _lock_rounds(consent_round: ConsentRound) -> Round:

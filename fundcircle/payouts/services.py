@@ -25,7 +25,7 @@ from fundcircle.auth.models import User
 from fundcircle.auth.services import normalise_email
 from fundcircle.auth.totp import verify_code
 from fundcircle.circles.models import Circle, Membership, MembershipRole
-from fundcircle.circles.services import require_role
+from fundcircle.circles.services import people_holding, require_role
 from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
@@ -34,7 +34,7 @@ from fundcircle.ledger.record import record, record_many
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.mail import external_url
 from fundcircle.money import CURRENCY_EXPONENTS, format_minor, from_open_collective_cents
-from fundcircle.notices import queue_notice
+from fundcircle.notices import queue_notices
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
     FINAL_STATUSES,
@@ -718,15 +718,14 @@ def reopen_round_if_closed(round_id: int, payout: Payout, now: datetime) -> bool
 def tell_treasurers(payout: Payout, subject: str, body: str, *, kind: str) -> None:
     """E-mail every treasurer of the payout's circle, after the commit, with a link to the payout."""
     link = external_url("payouts.view", payout_id=payout.id)
-    treasurers = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.circle_id == payout.circle_id, MembershipRole.role == "treasurer")
-        .order_by(User.id)
+    queue_notices(
+        people_holding(payout.circle_id, "treasurer"),
+        subject,
+        f"{body}\n\n{link}\n",
+        kind=kind,
+        circle_id=payout.circle_id,
+        url=link,
     )
-    for treasurer in treasurers:
-        queue_notice(treasurer, subject, f"{body}\n\n{link}\n", kind=kind, circle_id=payout.circle_id, url=link)
 
 
 @round_funded.connect
@@ -782,24 +781,16 @@ def create_payouts(actor: User | None, round_: Round, funded: list[ProposalVersi
 
 def _tell_treasurers_of_waiting_payouts(round_: Round, count: int) -> None:
     """The circle's treasurers hear that payouts wait for their approval (nobody else can move them on)."""
-    treasurers = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "treasurer")
-        .order_by(User.id)
-    )
     link = external_url("payouts.treasury", circle_id=round_.circle_id)
-    for treasurer in treasurers:
-        queue_notice(
-            treasurer,
-            f"{round_.title}: {count} payout(s) wait for your approval",
-            f"The round “{round_.title}” is decided: {count} payout(s) wait for a treasurer's approval.\n\n{link}\n",
-            kind="payout.awaiting_approval",
-            circle_id=round_.circle_id,
-            url=link,
-            round_id=round_.id,
-        )
+    queue_notices(
+        people_holding(round_.circle_id, "treasurer"),
+        f"{round_.title}: {count} payout(s) wait for your approval",
+        f"The round “{round_.title}” is decided: {count} payout(s) wait for a treasurer's approval.\n\n{link}\n",
+        kind="payout.awaiting_approval",
+        circle_id=round_.circle_id,
+        url=link,
+        round_id=round_.id,
+    )
 
 
 @before_closing.connect

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Select, select, union
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Circle, Membership, MembershipRole
-from fundcircle.circles.services import require_role
+from fundcircle.circles.models import Circle
+from fundcircle.circles.services import holders_of, require_role
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, ValidationFailed
 from fundcircle.extensions import db
@@ -19,7 +19,7 @@ from fundcircle.hooks import Hook, Registry
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
-from fundcircle.notices import queue_notice
+from fundcircle.notices import queue_notices
 from fundcircle.outbox import digest_headings
 from fundcircle.rounds.models import ALLOCATION_RULES, CONSENT_RULES, METHODS, Round
 from fundcircle.rounds.phases import (
@@ -306,44 +306,35 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
 
 def _notify_phase_change(round_: Round) -> None:
     """Tell the people taking part: the circle's deciders and everyone with a proposal in the round."""
-    circle_deciders = (
-        select(Membership.user_id)
-        .join(MembershipRole)
-        .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "circle")
+    taking_part = union(
+        holders_of(round_.circle_id, "circle"), *(people_of(round_) for people_of in phase_change_audience.receivers())
     )
-    taking_part = union(circle_deciders, *(people_of(round_) for people_of in phase_change_audience.receivers()))
     people = db.session.scalars(select(User).where(User.id.in_(taking_part)).order_by(User.id))
     label = PHASE_LABELS[round_.phase]
     link = external_url("rounds.view", round_id=round_.id)
-    for person in people:
-        queue_notice(
-            person,
-            f"{round_.title}: now {label.lower()}",
-            f"The round “{round_.title}” of {round_.circle.name} is now: {label}.\n\n{link}\n",
-            kind="round.phase_changed",
+    queue_notices(
+        people,
+        f"{round_.title}: now {label.lower()}",
+        f"The round “{round_.title}” of {round_.circle.name} is now: {label}.\n\n{link}\n",
+        kind="round.phase_changed",
+        circle_id=round_.circle_id,
+        url=link,
+        round_id=round_.id,
+    )
+    if round_.phase == "proposals":
+        # Every member of the circle may propose: the community hears that the round is open for proposals.
+        community = holders_of(round_.circle_id, "member")
+        told = select(User).where(User.id.in_(community), User.id.not_in(taking_part)).order_by(User.id)
+        queue_notices(
+            db.session.scalars(told),
+            f"{round_.title}: open for proposals",
+            f"The round “{round_.title}” of {round_.circle.name} is open for proposals: propose what the "
+            f"fund should pay for.\n\n{link}\n",
+            kind="round.opened_for_proposals",
             circle_id=round_.circle_id,
             url=link,
             round_id=round_.id,
         )
-    if round_.phase == "proposals":
-        # Every member of the circle may propose: the community hears that the round is open for proposals.
-        community = (
-            select(Membership.user_id)
-            .join(MembershipRole)
-            .where(Membership.circle_id == round_.circle_id, MembershipRole.role == "member")
-        )
-        told = select(User).where(User.id.in_(community), User.id.not_in(taking_part)).order_by(User.id)
-        for person in db.session.scalars(told):
-            queue_notice(
-                person,
-                f"{round_.title}: open for proposals",
-                f"The round “{round_.title}” of {round_.circle.name} is open for proposals: propose what the "
-                f"fund should pay for.\n\n{link}\n",
-                kind="round.opened_for_proposals",
-                circle_id=round_.circle_id,
-                url=link,
-                round_id=round_.id,
-            )
 
 
 def due_transition(round_: Round, now: datetime) -> str | None:

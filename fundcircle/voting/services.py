@@ -15,8 +15,7 @@ from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import User
-from fundcircle.circles.models import Membership, MembershipRole
-from fundcircle.circles.services import require_role
+from fundcircle.circles.services import holders_of, require_role
 from fundcircle.db import lock
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
@@ -237,11 +236,7 @@ NOT_A_MEMBER = "not a circle member when the round was decided"
 def circle_members(circle_id: int) -> Select[tuple[int]]:
     """The user ids of the circle's members who decide (role "circle"), now: the people whose ballots and answers
     count, and the quorum's denominator, so that both are always the same set."""
-    return (
-        select(Membership.user_id)
-        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.circle_id == circle_id, MembershipRole.role == "circle")
-    )
+    return holders_of(circle_id, "circle")
 
 
 def turnout(round_: Round) -> tuple[int, int]:

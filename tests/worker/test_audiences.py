@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select
 
@@ -9,7 +12,7 @@ from fundcircle.auth.models import User
 from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
-from fundcircle.notices import OutboxNotice
+from fundcircle.notices import NoticePreference, OutboxNotice
 from fundcircle.proposals.models import Proposal
 from fundcircle.rounds.services import advance_round
 from tests.factories import add_member, make_circle, make_round, make_user
@@ -64,3 +67,45 @@ def test_the_deciders_hear_that_a_consent_round_opened(app: Flask) -> None:
         open_consent_round(admin, proposal, utcnow())
         db.session.commit()
         assert _told("consent.opened") == sorted(person.email for person in world.deciders)
+
+
+def _preference_reads_of_a_phase_change(app: Flask, deciders: int, members: int) -> int:
+    """How many statements read notice preferences while a round opens for proposals in a circle of this size."""
+    with app.app_context():
+        admin = make_user(name="Ana")
+        circle = make_circle(admin)
+        for number in range(deciders):
+            add_member(circle, make_user(name=f"Decider {deciders}.{number}"), ["member", "circle"], by=admin)
+        for number in range(members):
+            add_member(circle, make_user(name=f"Member {deciders}.{number}"), ["member"], by=admin)
+        # One of them chose a digest: preferences are really read, and followed.
+        chooser = db.session.scalars(select(User).where(User.name == f"Member {deciders}.0")).one()
+        db.session.add(NoticePreference(user_id=chooser.id, kind="round.opened_for_proposals", delivery="daily"))
+        round_ = make_round(circle, admin, categories=[])
+        db.session.commit()
+        reads: list[str] = []
+
+        def note(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if "notice_preferences" in statement and statement.lstrip().upper().startswith("SELECT"):
+                reads.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            advance_round(admin, round_, "proposals", utcnow())
+            db.session.flush()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", note)
+        chosen = db.session.scalars(
+            select(OutboxNotice.delivery).where(OutboxNotice.user_id == chooser.id, OutboxNotice.round_id == round_.id)
+        ).one()
+        assert chosen == "daily"
+        told = db.session.scalar(select(sa.func.count()).where(OutboxNotice.round_id == round_.id))
+        assert told == deciders + members + 1  # and the admin, a member too
+        db.session.rollback()
+        return len(reads)
+
+
+def test_a_phase_change_reads_the_preferences_of_its_whole_audience_at_once(app: Flask) -> None:
+    # One read per kind of notice (the phase change to the deciders, the opening to the community), whatever the size.
+    assert _preference_reads_of_a_phase_change(app, deciders=3, members=4) == 2
+    assert _preference_reads_of_a_phase_change(app, deciders=40, members=60) == 2
