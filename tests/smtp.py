@@ -63,8 +63,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_smtp() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
+def running_smtp(inbox: Inbox | None = None) -> Iterator[tuple[int, Any]]:
+    """A real SMTP server on a free local port, delivering to `inbox` (an Inbox, or a subclass that refuses or holds
+    some mail); its port and the inbox."""
+    inbox = Inbox() if inbox is None else inbox
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

@@ -21,7 +21,7 @@ from fundcircle.rounds.services import advance_round
 from fundcircle.voting.models import Ballot
 from tests.conftest import Client
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_token, make_user
-from tests.smtp import Inbox, free_port
+from tests.smtp import Inbox, running_smtp
 
 API = "/api/v1"
 PROPOSAL = {
@@ -243,16 +243,8 @@ class PickyInbox(Inbox):
 
 @pytest.fixture
 def picky_smtp() -> Iterator[tuple[int, PickyInbox]]:
-    from aiosmtpd.controller import Controller
-
-    inbox = PickyInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+    with running_smtp(PickyInbox()) as server:
+        yield server
 
 
 def _phase_change_world(app: Flask) -> tuple[World, str]:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -28,7 +27,7 @@ from fundcircle.rounds.services import advance_round
 from fundcircle.worker import last_heartbeat
 from tests.conftest import TEST_SECRET_KEY, Client
 from tests.factories import add_member, make_circle, make_round, make_token, make_user
-from tests.smtp import Inbox, free_port
+from tests.smtp import Inbox, running_smtp
 
 REPO = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 3
@@ -65,14 +64,11 @@ class CountingInbox(Inbox):
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, CountingInbox]]:
     inbox = CountingInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        inbox.released = True
-        controller.stop()
+    with running_smtp(inbox) as server:
+        try:
+            yield server
+        finally:
+            inbox.released = True  # a held mail must not keep the server from stopping
 
 
 @pytest.fixture
