@@ -5,8 +5,9 @@
 - `Journey`: one story told by several people, each in their own browser context. Every page that any of them
   reaches is checked with axe-core (`Journey.seen`), and the journey fails if a page was reached without that check,
   if a page logs a Content-Security-Policy violation or a script error, or if axe finds a serious or critical
-  violation. `Journey.seen(..., screenshot=True)` also saves the page at phone and desktop widths.
-  `Journey.outside` marks a page that is not the product's (not checked with axe-core; saved at both widths).
+  violation. `Journey.seen` also saves every page it checks at each width of WIDTHS, numbered in the order reached
+  (artifacts/screenshots/<journey>/<nn>-<label>-<width>.png). `Journey.outside` marks a page that is not the
+  product's (not checked with axe-core; saved at every width).
 - `Keys`: drives a page with the keyboard only (Tab to an element, then type, Enter or Space).
 """
 
@@ -43,7 +44,8 @@ AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_URL_PATH = "/__test-tools__/axe.min.js"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
+#: Every page a journey reaches is saved (and measured) at these viewports: a small phone, a common phone, a desktop.
+WIDTHS = {"small-phone": (360, 780), "phone": (390, 844), "desktop": (1280, 900)}
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
@@ -230,6 +232,7 @@ class Journey:
         self.watches: dict[int, _Watch] = {}
         self.pages_checked: list[str] = []
         self.screenshots: list[Path] = []
+        self.shots_taken = 0
 
     # people
 
@@ -275,9 +278,9 @@ class Journey:
     def _serve_axe(self, route: Route) -> None:
         route.fulfill(path=str(AXE_SCRIPT), content_type="application/javascript")
 
-    def seen(self, page: Page, label: str, *, screenshot: bool = False) -> list[dict[str, Any]]:
-        """Check the page as it is now with axe-core, and optionally save it at both widths. Returns every
-        violation (of any impact); fails on serious or critical ones."""
+    def seen(self, page: Page, label: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
+        """Check the page as it is now with axe-core, and save it at every width (unless screenshot=False). Returns
+        every violation (of any impact); fails on serious or critical ones."""
         page.wait_for_load_state("load")
         if not page.evaluate("() => typeof window.axe !== 'undefined'"):
             page.add_script_tag(url=AXE_URL_PATH)
@@ -314,9 +317,11 @@ class Journey:
         folder = SCREENSHOTS / self.name
         folder.mkdir(parents=True, exist_ok=True)
         original = page.viewport_size
+        # Numbered so that a label reached twice (the home page of each person) does not overwrite the first one.
+        self.shots_taken += 1
         for width, height in WIDTHS.values():
             page.set_viewport_size({"width": width, "height": height})
-            target = folder / f"{label}-{width}.png"
+            target = folder / f"{self.shots_taken:02d}-{label}-{width}.png"
             page.screenshot(path=str(target), full_page=True)
             self.screenshots.append(target)
         if original:
