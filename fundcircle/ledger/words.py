@@ -32,19 +32,21 @@ def phase_change_words(
     data: Mapping[str, Any], *, who: str | None, round_title: str, proposal_title: str | None
 ) -> str:
     """Who or what moved the round (a person, the deadline, the payouts all settled, a payout moved back), and
-    which round. Entries written before the payload said its cause read from `by` (admin, deadline, payouts)."""
+    which round (`round_title` as in the middle of a sentence: "the round “Spring”"). Entries written before the
+    payload said its cause read from `by` (admin, deadline, payouts)."""
+    start = round_title[0].upper() + round_title[1:]
     moved = f"from {_phase(data.get('from'))} to {_phase(data.get('to'))}"
     cause = data.get("cause")
     if cause is None and data.get("by") == "payouts":
         cause = CAUSE_PAYOUTS_SETTLED if data.get("to") == "closed" else CAUSE_PAYOUT_REVERSED
     if cause == CAUSE_PAYOUTS_SETTLED:
-        return f"{round_title} closed by itself: every payout was paid, rejected or cancelled"
+        return f"{start} closed by itself: every payout was paid, rejected or cancelled"
     if cause == CAUSE_PAYOUT_REVERSED:
         payout = f"the payout for {proposal_title}" if proposal_title else "a settled payout"
-        return f"{round_title} is decided again, no longer closed: {payout} moved back on Open Collective"
+        return f"{start} is decided again, no longer closed: {payout} moved back on Open Collective"
     if who is not None:
         return f"{who} moved {round_title} {moved}"
-    return f"The {_phase(data.get('from'))} deadline passed, so {round_title} moved {moved}"
+    return f"The deadline passed, so {round_title} moved {moved}"
 
 
 def _money(amount: Any, currency: str | None) -> str:
@@ -94,7 +96,7 @@ def describe(
         "round.phase_changed": phase_change_words(
             data,
             who=who if actor_id is not None else None,
-            round_title=the_round[0].upper() + the_round[1:],
+            round_title=the_round,
             proposal_title=quoted if proposal_id is not None else None,
         ),
         "round.deadline_reminder_sent": f"The deadline of {data.get('phase')} was near: "
