@@ -267,3 +267,26 @@ def verify_chain(
             f"the chain has {count} entries, fewer than the checkpoint's {checkpoint[0]}",
         )
     return VerifyResult(True, count, head)
+
+
+#: How many hex characters of an entry's hash a receipt shows: 40 bits, so that two entries of one circle's chain
+#: sharing them is out of reach by chance, and short enough to read out or write down.
+RECEIPT_CHARS = 10
+#: The fewest a person must give back to find an entry by its receipt.
+RECEIPT_MIN_CHARS = 8
+
+
+def short_receipt(entry_hash: str) -> str:
+    """The receipt people see for an entry: its hash's first RECEIPT_CHARS characters in groups of four, as in
+    "7f3a-9c21-b4"."""
+    head = entry_hash[:RECEIPT_CHARS].lower()
+    return "-".join(head[start : start + 4] for start in range(0, len(head), 4))
+
+
+def receipt_prefix(code: str) -> str | None:
+    """The hash prefix a receipt as a person typed it stands for (groups, spaces and capitals allowed), or None
+    when it is not one: fewer than RECEIPT_MIN_CHARS hex characters, more than a whole hash, or other letters."""
+    cleaned = "".join(character for character in code.strip().lower() if character not in "- \t")
+    if not RECEIPT_MIN_CHARS <= len(cleaned) <= 64 or any(character not in "0123456789abcdef" for character in cleaned):
+        return None
+    return cleaned

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from fundcircle.auth.models import User
@@ -23,6 +23,7 @@ from fundcircle.ledger.chain import (
     StoredEntry,
     VerifyResult,
     format_at,
+    receipt_prefix,
     verify_chain,
 )
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
@@ -250,11 +251,43 @@ class EntryView:
 @dataclass(frozen=True)
 class LedgerFilter:
     action: str | None = None
+    #: One of ACTION_GROUPS: the entries whose action starts with one of its prefixes.
+    group: str | None = None
     actor_id: int | None = None
     proposal_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
     hash: str | None = None
+
+
+#: The ledger page's "What" filter: groups a member recognises, each the action prefixes it covers (a new action of
+#: an area falls in its group without a change here).
+ACTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "Votes and answers": ("ballot.", "consent.", "consent_round."),
+    "Proposals and discussion": ("proposal.", "comment."),
+    "Payouts": ("payout.", "opencollective."),
+    "Membership": ("member.", "invitation.", "circle."),
+    "Round steps": ("round.",),
+}
+
+#: The most proposals the ledger page offers to filter by (the newest); older ones are still found by date.
+PROPOSAL_CHOICES = 500
+
+
+def proposal_choices(circle_id: int) -> list[tuple[int, str]]:
+    """The circle's proposals (not drafts) by title and round, newest first, for the ledger's proposal filter."""
+    rows = db.session.execute(
+        select(Proposal.id, ProposalVersion.title, Round.title)
+        .join(
+            ProposalVersion,
+            (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
+        )
+        .join(Round, Round.id == Proposal.round_id)
+        .where(Round.circle_id == circle_id, Proposal.status != "draft")
+        .order_by(Proposal.id.desc())
+        .limit(PROPOSAL_CHOICES)
+    )
+    return [(proposal_id, f"{title} ({round_title})") for proposal_id, title, round_title in rows]
 
 
 def chain_of_circle(circle_id: int) -> LedgerChain:
@@ -264,7 +297,8 @@ def chain_of_circle(circle_id: int) -> LedgerChain:
 
 
 def _names_for(entries: list[StoredEntry], currency: str | None) -> Names:
-    """The names and titles the words of these entries need, in two queries whatever their number."""
+    """The names and titles the words of these entries need, in three queries whatever their number
+    (people, proposals, rounds)."""
     contents = [entry.content for entry in entries]
     user_ids = {c.actor_id for c in contents if c.actor_id is not None}
     user_ids |= {c.data["user"] for c in contents if isinstance(c.data.get("user"), int)}
@@ -275,6 +309,14 @@ def _names_for(entries: list[StoredEntry], currency: str | None) -> Names:
         users = {
             user_id: name
             for user_id, name in db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+        }
+    round_ids = {c.subject_id for c in contents if c.subject_type == "round" and c.subject_id is not None}
+    round_ids |= {c.data["round"] for c in contents if isinstance(c.data.get("round"), int)}
+    rounds: dict[int, str] = {}
+    if round_ids:
+        rounds = {
+            round_id: title
+            for round_id, title in db.session.execute(select(Round.id, Round.title).where(Round.id.in_(round_ids)))
         }
     titles: dict[int, str] = {}
     if proposal_ids:
@@ -288,7 +330,7 @@ def _names_for(entries: list[StoredEntry], currency: str | None) -> Names:
         )
         titles = {proposal_id: title for proposal_id, title in rows}
         titles.update({pid: "a draft" for pid in proposal_ids if pid not in titles})
-    return Names(users=users, proposals=titles, currency=currency)
+    return Names(users=users, proposals=titles, currency=currency, rounds=rounds)
 
 
 def _view(entry: StoredEntry, names: Names) -> EntryView:
@@ -325,11 +367,13 @@ def ledger_page(
     filters: LedgerFilter = LedgerFilter(),
 ) -> tuple[list[EntryView], int | None]:
     """A page of a circle's chain, keyset-paginated by `seq`: newest first below `before`, or oldest first above
-    `after`. Returns the entries and the `seq` to continue from (None at the end). Four queries whatever the size."""
+    `after`. Returns the entries and the `seq` to continue from (None at the end). Five queries whatever the size."""
     chain = chain_of_circle(circle_id)
     query = select(*_ENTRY_COLUMNS).where(LedgerEntry.chain_id == chain.id)
     if filters.action:
         query = query.where(LedgerEntry.action == filters.action)
+    if filters.group in ACTION_GROUPS:
+        query = query.where(or_(*(LedgerEntry.action.startswith(prefix) for prefix in ACTION_GROUPS[filters.group])))
     if filters.actor_id is not None:
         query = query.where(LedgerEntry.actor_id == filters.actor_id)
     if filters.proposal_id is not None:
@@ -342,7 +386,13 @@ def ledger_page(
     if filters.until is not None:
         query = query.where(LedgerEntry.at < filters.until)
     if filters.hash:
-        query = query.where(LedgerEntry.hash == filters.hash.strip().lower())
+        # A whole hash, or a receipt as a person copied it ("7f3a-9c21-b4"): the entries whose hash starts with it.
+        # Anything shorter than a receipt matches nothing rather than a sixteenth of the ledger.
+        prefix = receipt_prefix(filters.hash)
+        if prefix is None:
+            query = query.where(LedgerEntry.hash == filters.hash.strip().lower())
+        else:
+            query = query.where(LedgerEntry.hash >= prefix, LedgerEntry.hash < prefix + "g")
     if after is not None:
         query = query.where(LedgerEntry.seq > after).order_by(LedgerEntry.seq)
     else:

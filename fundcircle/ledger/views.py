@@ -17,12 +17,29 @@ from fundcircle.circles.models import Circle
 from fundcircle.circles.services import member_names
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, NotFound
+from fundcircle.ledger.chain import receipt_prefix, short_receipt
 from fundcircle.ledger.checkpoints import inclusion_proof, set_ledger_witness
-from fundcircle.ledger.reading import LedgerFilter, export_csv, export_jsonl, ledger_page, verify_ledger
+from fundcircle.ledger.reading import (
+    ACTION_GROUPS,
+    LedgerFilter,
+    export_csv,
+    export_jsonl,
+    ledger_page,
+    proposal_choices,
+    verify_ledger,
+)
+from fundcircle.ledger.receipts import check_receipt
 from fundcircle.ledger.signing import current_checkpoint, latest_checkpoint, site_key
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("ledger", __name__)
+
+
+@bp.app_template_filter("receipt_code")
+def receipt_code(entry_hash: str | None) -> str:
+    """An entry's hash as the short receipt people read ("7f3a-9c21-b4"), on any page (the ballot's too)."""
+    return short_receipt(entry_hash or "")
+
 
 PAGE_SIZE = 50
 ACTIONS = (
@@ -59,8 +76,10 @@ def filters_from_request() -> LedgerFilter:
     until = _date_arg("until")
     if until is not None:
         until = until.replace(hour=23, minute=59, second=59, microsecond=999999)
+    group = request.args.get("group", "")
     return LedgerFilter(
         action=request.args.get("action") if request.args.get("action") in ACTIONS else None,
+        group=group if group in ACTION_GROUPS else None,
         actor_id=_int_arg("actor"),
         proposal_id=_int_arg("proposal"),
         since=_date_arg("since"),
@@ -81,12 +100,15 @@ def view(circle_id: int) -> str:
         circle=circle,
         entries=entries,
         next_before=next_before,
-        actions=ACTIONS,
+        groups=ACTION_GROUPS,
+        proposals=proposal_choices(circle.id),
         members=member_names(circle) if g.membership is not None else [],
         checkpoint=latest_checkpoint(circle.id),
         verifier_key=site_key().verifier,
         is_admin=g.membership is not None and "admin" in g.membership.roles,
-        args={key: request.args.get(key, "") for key in ("action", "actor", "proposal", "since", "until", "hash")},
+        args={
+            key: request.args.get(key, "") for key in ("action", "group", "actor", "proposal", "since", "until", "hash")
+        },
     )
 
 
@@ -96,6 +118,43 @@ def verify(circle_id: int) -> str:
     circle: Circle = g.circle
     (report,) = verify_ledger([circle.id], include_site=False)
     return render_template("ledger/verify.html", circle=circle, report=report)
+
+
+@bp.route("/circles/<int:circle_id>/ledger/technical")
+@requires(circle_role(public_read=True))
+def technical(circle_id: int) -> str:
+    """For the technically minded: the checkpoint, the site's key and the command lines that check the ledger
+    outside this site, which the member pages only link to. `?seq=N` also names entry N's checkpoint (a result's)."""
+    circle: Circle = g.circle
+    (report,) = verify_ledger([circle.id], include_site=False)
+    entry = None
+    seq = _int_arg("seq")
+    if seq is not None and seq >= 1:
+        entries, _ = ledger_page(circle.id, circle.currency, before=seq + 1, limit=1, filters=LedgerFilter())
+        entry = entries[0] if entries and entries[0].seq == seq else None
+    return render_template(
+        "ledger/technical.html",
+        circle=circle,
+        report=report,
+        entry=entry,
+        checkpoint=latest_checkpoint(circle.id),
+        verifier_key=site_key().verifier,
+    )
+
+
+@bp.route("/circles/<int:circle_id>/ledger/receipt")
+@requires(circle_role(public_read=True))
+def receipt(circle_id: int) -> str:
+    """A ballot receipt, checked: found in this circle's ledger (and what became of the ballot) or not."""
+    circle: Circle = g.circle
+    code = request.args.get("code", "").strip()[:100]
+    problem = None
+    found = None
+    if code and receipt_prefix(code) is None:
+        problem = "A receipt is 10 letters and digits, like 7f3a-9c21-b4: check what you typed."
+    elif code:
+        found = check_receipt(circle.id, code)
+    return render_template("ledger/receipt.html", circle=circle, code=code, found=found, problem=problem)
 
 
 def _download(chunks: Any, mimetype: str, filename: str) -> Response:

@@ -4,10 +4,16 @@ Pure: no Flask, no database; the caller passes the names and titles the words ne
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fundcircle.money import CURRENCY_EXPONENTS, format_minor
+from fundcircle.rounds.phases import PHASE_LABELS
+
+#: What moved a round, as the phase-change entry's payload says it (`cause`, or the older `by`), beyond a person
+#: (the entry's actor) and the deadline: the payouts (payouts/services.py).
+CAUSE_PAYOUTS_SETTLED = "payouts_settled"
+CAUSE_PAYOUT_REVERSED = "payout_reversed"
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,32 @@ class Names:
     users: Mapping[int, str]
     proposals: Mapping[int, str]
     currency: str | None = None
+    rounds: Mapping[int, str] = field(default_factory=dict)
+
+
+def _phase(name: Any) -> str:
+    return PHASE_LABELS.get(str(name), str(name)).lower()
+
+
+def phase_change_words(
+    data: Mapping[str, Any], *, who: str | None, round_title: str, proposal_title: str | None
+) -> str:
+    """Who or what moved the round (a person, the deadline, the payouts all settled, a payout moved back), and
+    which round (`round_title` as in the middle of a sentence: "the round “Spring”"). Entries written before the
+    payload said its cause read from `by` (admin, deadline, payouts)."""
+    start = round_title[0].upper() + round_title[1:]
+    moved = f"from {_phase(data.get('from'))} to {_phase(data.get('to'))}"
+    cause = data.get("cause")
+    if cause is None and data.get("by") == "payouts":
+        cause = CAUSE_PAYOUTS_SETTLED if data.get("to") == "closed" else CAUSE_PAYOUT_REVERSED
+    if cause == CAUSE_PAYOUTS_SETTLED:
+        return f"{start} closed by itself: every payout was paid, rejected or cancelled"
+    if cause == CAUSE_PAYOUT_REVERSED:
+        payout = f"the payout for {proposal_title}" if proposal_title else "a settled payout"
+        return f"{start} is decided again, no longer closed: {payout} moved back on Open Collective"
+    if who is not None:
+        return f"{who} moved {round_title} {moved}"
+    return f"The deadline passed, so {round_title} moved {moved}"
 
 
 def _money(amount: Any, currency: str | None) -> str:
@@ -39,6 +71,9 @@ def describe(
     quoted = f"“{title}”"
     currency = data.get("currency") or names.currency
     person = names.users.get(data.get("user"), data.get("name", "someone")) if "user" in data else ""
+    round_id = subject_id if subject_type == "round" else data.get("round")
+    round_title = names.rounds.get(round_id) if isinstance(round_id, int) else None
+    the_round = f"the round “{round_title}”" if round_title else "the round"
     sentences = {
         "user.created": f"{data.get('name', who)} got an account",
         "user.notices_changed": f"{who} turned e-mail notices {'on' if data.get('email_notices') else 'off'}",
@@ -56,15 +91,20 @@ def describe(
         "invitation.created": f"{who} invited someone as {', '.join(data.get('roles', []))}",
         "round.created": f"{who} created the round “{data.get('title', '')}” "
         f"with a budget of {_money(data.get('budget_minor'), currency)}",
-        "round.settings_changed": f"{who} changed the round's {', '.join(sorted(data.get('changes', {})))}",
-        "round.phase_changed": f"{who if actor_id is not None else 'The deadline'} moved the round "
-        f"from {data.get('from')} to {data.get('to')}",
+        "round.settings_changed": f"{who} changed the settings of {the_round}: "
+        f"{', '.join(sorted(data.get('changes', {})))}",
+        "round.phase_changed": phase_change_words(
+            data,
+            who=who if actor_id is not None else None,
+            round_title=the_round,
+            proposal_title=quoted if proposal_id is not None else None,
+        ),
         "round.deadline_reminder_sent": f"The deadline of {data.get('phase')} was near: "
         f"{data.get('recipients')} people with something left to do were reminded",
         "round.reminder_sent": f"{who} reminded {data.get('recipients')} circle member(s) who had not decided",
         "inbox.marked_read": f"{who} marked {data.get('count')} of their notices read",
-        "round.result_published": f"The result was published: {_money(data.get('funded_minor'), currency)} funded "
-        f"of {_money(data.get('budget_minor'), currency)}",
+        "round.result_published": f"The result of {the_round} was published: "
+        f"{_money(data.get('funded_minor'), currency)} funded of {_money(data.get('budget_minor'), currency)}",
         "proposal.created": f"{who} wrote {quoted} asking {_money(data.get('amount_minor'), currency)}",
         "proposal.submitted": f"{who} submitted {quoted}",
         "proposal.draft_edited": f"{who} edited the draft {quoted}",

@@ -710,8 +710,9 @@ def reopen_round_if_closed(round_id: int, payout: Payout, now: datetime) -> bool
     ):
         return False
     record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
-           data={"from": "closed", "to": "decided", "by": "payouts", "payout": payout.id,
-                 "reason": "a settled payout moved back on Open Collective"}, at=now)  # fmt: skip
+           data={"from": "closed", "to": "decided", "by": "payouts", "cause": "payout_reversed", "payout": payout.id,
+                 "proposal": payout.proposal_id, "reason": "a settled payout moved back on Open Collective"},
+           at=now)  # fmt: skip
     return True
 
 
@@ -828,7 +829,8 @@ def close_round_if_settled(round_id: int, now: datetime) -> bool:
     ):
         return False
     record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
-           data={"from": "decided", "to": "closed", "by": "payouts"}, at=now)  # fmt: skip
+           data={"from": "decided", "to": "closed", "by": "payouts", "cause": "payouts_settled"},
+           at=now)  # fmt: skip
     return True
 
 

@@ -250,8 +250,13 @@ def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime)
     return round_
 
 
-def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> Round:
+def advance_round(actor: User | None, round_: Round, to: str, now: datetime, *, cause: str | None = None) -> Round:
     """Move a round to its next phase (or cancel it before it is decided). `actor` None is the deadline clock.
+
+    The ledger entry says who or what moved it: `by` is "admin" (the actor) or "deadline"; a caller that moves the
+    round for another reason names it in `cause`, which the entry keeps and the ledger's words read
+    (fundcircle/ledger/words.py `phase_change_words`). The payouts, which close and reopen a round without this
+    function, write their own causes there too.
 
     Moves go from the stored phase, so an admin can move on a round whose deadline passed before `rounds tick` did
     (to decided, say, which counts it). Nothing moves a round back, and a round whose deciding deadline has passed
@@ -295,7 +300,12 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime) -> 
         actor=actor,
         circle_id=round_.circle_id,
         subject=round_,
-        data={"from": current, "to": to, "by": "admin" if actor is not None else "deadline"},
+        data={
+            "from": current,
+            "to": to,
+            "by": "admin" if actor is not None else "deadline",
+            **({"cause": cause} if cause is not None else {}),
+        },
         at=now,
     )
     if to == "decided":

@@ -1,4 +1,8 @@
-"""A horizontal bar chart of scores as SVG, drawn on the server so that it needs no JavaScript."""
+"""A horizontal bar chart of scores as SVG, drawn on the server so that it needs no JavaScript.
+
+Drawn at a phone's width (WIDTH user units, shown at most that many pixels wide and shrunk only to fit a narrower
+screen): each proposal's name on its own line above its bar, so that the text stays at FONT_SIZE px, at least
+12 px on a 360 px screen, instead of a wide drawing shrunk to 7 px."""
 
 from __future__ import annotations
 
@@ -10,9 +14,20 @@ from markupsafe import Markup
 from fundcircle.money import format_minor
 from fundcircle.voting.models import ProposalResult
 
-ROW = 34
-LABEL_WIDTH = 260
-BAR_WIDTH = 260
+#: The drawing's width; a 360 px phone shows it at about 330 px (the page's margins), 0.97 of its size.
+WIDTH = 340
+FONT_SIZE = 14
+#: One proposal: its name on one line, its bar and score on the next.
+ROW = 50
+BAR_HEIGHT = 18
+#: The longest bar; the score and amount follow it on the same line.
+BAR_WIDTH = 180
+#: About how many characters of the font fit on a line of WIDTH.
+LINE_CHARS = 40
+
+
+def _shorten(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
@@ -20,31 +35,33 @@ def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
     if not rows:
         return Markup("")
     top = max(max(abs(row.score) for row in rows), 1)
-    height = ROW * len(rows) + 10
-    width = LABEL_WIDTH + BAR_WIDTH + 150
+    height = ROW * len(rows) + 4
     summary = "; ".join(f"{row.title}: score {row.score}, {'funded' if row.funded else 'not funded'}" for row in rows)
     parts = [
-        f'<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} {height}" '
-        f'xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-size="{FONT_SIZE}" xmlns="http://www.w3.org/2000/svg">',
         '<title id="chart-title">Scores of the proposals</title>',
         f'<desc id="chart-desc">{escape(summary)}</desc>',
     ]
     for index, row in enumerate(rows):
-        y = index * ROW + 5
-        length = round(BAR_WIDTH * max(row.score, 0) / top)
-        title = row.title if len(row.title) <= 34 else row.title[:33] + "…"
+        y = index * ROW
+        length = max(round(BAR_WIDTH * max(row.score, 0) / top), 0)
         css = "bar funded" if row.funded else "bar"
-        parts.append(f'<text x="0" y="{y + 20}" class="label">{escape(title)}</text>')
-        parts.append(f'<rect x="{LABEL_WIDTH}" y="{y + 4}" width="{length}" height="{ROW - 12}" class="{css}"/>')
+        label = _shorten(row.title, LINE_CHARS)
+        parts.append(f'<text x="0" y="{y + 16}" class="label" font-size="{FONT_SIZE}">{escape(label)}</text>')
+        parts.append(f'<rect x="0" y="{y + 22}" width="{length}" height="{BAR_HEIGHT}" class="{css}"/>')
         amount = format_minor(row.amount_minor, currency)
-        parts.append(f'<text x="{LABEL_WIDTH + length + 6}" y="{y + 20}" class="value">{row.score} · {amount}</text>')
+        parts.append(
+            f'<text x="{length + 6}" y="{y + 36}" class="value" font-size="{FONT_SIZE}">{row.score} · {amount}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))  # nosec B704  # every interpolated text is escaped with html.escape
 
 
 def budget_line(rows: Sequence[ProposalResult], budget_minor: int, currency: str) -> Markup:
-    """The budget as one bar: a segment per funded proposal, then what is left."""
-    width, height = 600, 36
+    """The budget as one bar: a segment per funded proposal, then what is left. A segment names its proposal only
+    where the name fits in it at FONT_SIZE; the label says all of it in words."""
+    width, height = WIDTH, 30
     x = 0.0
     funded = [row for row in rows if row.funded]
     spent = sum(row.amount_minor for row in funded)
@@ -54,16 +71,18 @@ def budget_line(rows: Sequence[ProposalResult], budget_minor: int, currency: str
         + f"; {format_minor(budget_minor - spent, currency)} left"
     )
     parts = [
-        f'<svg class="budget-line" role="img" aria-label="{escape(summary)}" viewBox="0 0 {width} {height}" '
-        'xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="budget-line" role="img" aria-label="{escape(summary)}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-size="{FONT_SIZE}" xmlns="http://www.w3.org/2000/svg">',
         f'<rect x="0" y="0" width="{width}" height="{height}" class="left"/>',
     ]
     for row in funded:
-        share = width * row.amount_minor / budget_minor
+        share = width * row.amount_minor / budget_minor if budget_minor else 0
         parts.append(f'<rect x="{x:.1f}" y="0" width="{share:.1f}" height="{height}" class="segment"/>')
-        label = row.title if len(row.title) * 7 < share - 8 else ""
-        if label:
-            parts.append(f'<text x="{x + 4:.1f}" y="23" class="segment-label">{escape(label)}</text>')
+        # About 8 units a character at 14 px.
+        if len(row.title) * 8 < share - 8:
+            parts.append(
+                f'<text x="{x + 4:.1f}" y="20" class="segment-label" font-size="{FONT_SIZE}">{escape(row.title)}</text>'
+            )
         x += share
     parts.append("</svg>")
     return Markup("".join(parts))  # nosec B704  # every interpolated text is escaped with html.escape

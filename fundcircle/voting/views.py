@@ -13,6 +13,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
 from fundcircle.hooks import PageParts
+from fundcircle.ledger.chain import short_receipt
 from fundcircle.money import format_minor
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.services import get_round
@@ -83,7 +84,8 @@ def ballot(round_id: int) -> Any:
                 status, message = error.status, error.message
             else:
                 spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
-                flash(f"Your ballot is saved ({spent}). Receipt: {saved_ballot.receipt}", "success")
+                receipt = short_receipt(saved_ballot.receipt or "")
+                flash(f"Your ballot is saved ({spent}). Receipt: {receipt}", "success")
                 return redirect(url_for("voting.ballot", round_id=round_id))
     elif request.method == "POST":
         status, message = 400, "The form had expired; nothing was saved. Try again."

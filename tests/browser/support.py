@@ -5,8 +5,10 @@
 - `Journey`: one story told by several people, each in their own browser context. Every page that any of them
   reaches is checked with axe-core (`Journey.seen`), and the journey fails if a page was reached without that check,
   if a page logs a Content-Security-Policy violation or a script error, or if axe finds a serious or critical
-  violation. `Journey.seen(..., screenshot=True)` also saves the page at phone and desktop widths.
-  `Journey.outside` marks a page that is not the product's (not checked with axe-core; saved at both widths).
+  violation. `Journey.seen` also measures every page at each width of WIDTHS and fails when it scrolls sideways
+  (`document.documentElement.scrollWidth` above the viewport's width), naming the widest element; on the way it
+  saves the page at each width, numbered in the order reached (artifacts/screenshots/<journey>/<nn>-<label>-<width>
+  .png). `Journey.outside` marks a page that is not the product's (not checked with axe-core; saved at every width).
 - `Keys`: drives a page with the keyboard only (Tab to an element, then type, Enter or Space).
 """
 
@@ -43,8 +45,38 @@ AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_URL_PATH = "/__test-tools__/axe.min.js"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
+#: Every page a journey reaches is saved (and measured) at these viewports: a small phone, a common phone, a desktop.
+WIDTHS = {"small-phone": (360, 780), "phone": (390, 844), "desktop": (1280, 900)}
 BLOCKING_IMPACTS = ("serious", "critical")
+#: How wide the page is, and which element sticks out furthest to the right (the deepest one of those that stick out
+#: furthest, so that it names the long hash rather than the <main> around it), as a selector a person can look up.
+MEASURE_OVERFLOW = """() => {
+    const width = document.documentElement.clientWidth;
+    const scrollWidth = document.documentElement.scrollWidth;
+    let widest = null, right = width;
+    for (const element of document.body.querySelectorAll('*')) {
+        const edge = element.getBoundingClientRect().right;
+        if (edge >= right && edge > width) { widest = element; right = edge; }
+    }
+    const describe = element => {
+        let name = element.tagName.toLowerCase();
+        if (element.id) return name + '#' + element.id;
+        for (const cls of element.classList) name += '.' + cls;
+        const parent = element.parentElement;
+        if (parent) {
+            const same = Array.from(parent.children).filter(child => child.tagName === element.tagName);
+            if (same.length > 1) name += ':nth-of-type(' + (same.indexOf(element) + 1) + ')';
+        }
+        return name;
+    };
+    const path = [];
+    for (let element = widest; element && element !== document.body && path.length < 4;
+         element = element.parentElement) {
+        path.unshift(describe(element));
+        if (element.id) break;
+    }
+    return {width, scrollWidth, widest: path.join(' > '), right: Math.round(right)};
+}"""
 
 
 def missing_tools() -> list[str]:
@@ -230,6 +262,7 @@ class Journey:
         self.watches: dict[int, _Watch] = {}
         self.pages_checked: list[str] = []
         self.screenshots: list[Path] = []
+        self.shots_taken = 0
 
     # people
 
@@ -275,9 +308,9 @@ class Journey:
     def _serve_axe(self, route: Route) -> None:
         route.fulfill(path=str(AXE_SCRIPT), content_type="application/javascript")
 
-    def seen(self, page: Page, label: str, *, screenshot: bool = False) -> list[dict[str, Any]]:
-        """Check the page as it is now with axe-core, and optionally save it at both widths. Returns every
-        violation (of any impact); fails on serious or critical ones."""
+    def seen(self, page: Page, label: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
+        """Check the page as it is now with axe-core, and save it at every width (unless screenshot=False). Returns
+        every violation (of any impact); fails on serious or critical ones."""
         page.wait_for_load_state("load")
         if not page.evaluate("() => typeof window.axe !== 'undefined'"):
             page.add_script_tag(url=AXE_URL_PATH)
@@ -298,9 +331,35 @@ class Journey:
         watch.pending = None
         blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
         assert not blocking, f"axe-core on {label} ({path}): " + json.dumps(blocking, indent=1)
-        if screenshot:
-            self.screenshot(page, label)
+        self.fits(page, label, screenshot=screenshot)
         return violations
+
+    def fits(self, page: Page, label: str, *, screenshot: bool = True) -> None:
+        """At each width of WIDTHS (the same page, resized: the journey is not run again), the page must not scroll
+        sideways; it is saved at each width on the way, so that an overflow can be seen as well as read."""
+        folder = SCREENSHOTS / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        original = page.viewport_size
+        if screenshot:
+            # Numbered so that a label reached twice (each person's home page) does not overwrite the first one.
+            self.shots_taken += 1
+        overflows = []
+        path = page.url.removeprefix(self.server.url)
+        for width, height in WIDTHS.values():
+            page.set_viewport_size({"width": width, "height": height})
+            measured: dict[str, Any] = page.evaluate(MEASURE_OVERFLOW)
+            if measured["scrollWidth"] > width:
+                overflows.append(
+                    f"{label} ({path}) is {measured['scrollWidth']} px wide at {width} px: the widest element is "
+                    f"{measured['widest'] or 'unknown'} (its right edge at {measured['right']} px)"
+                )
+            if screenshot:
+                target = folder / f"{self.shots_taken:02d}-{label}-{width}.png"
+                page.screenshot(path=str(target), full_page=True)
+                self.screenshots.append(target)
+        if original:
+            page.set_viewport_size(original)
+        assert not overflows, "the page scrolls sideways: " + "; ".join(overflows)
 
     def outside(self, page: Page, label: str) -> None:
         """The page as it is now belongs to something that is not the product (the Open Collective sandbox's page,
@@ -314,9 +373,11 @@ class Journey:
         folder = SCREENSHOTS / self.name
         folder.mkdir(parents=True, exist_ok=True)
         original = page.viewport_size
+        # Numbered so that a label reached twice (the home page of each person) does not overwrite the first one.
+        self.shots_taken += 1
         for width, height in WIDTHS.values():
             page.set_viewport_size({"width": width, "height": height})
-            target = folder / f"{label}-{width}.png"
+            target = folder / f"{self.shots_taken:02d}-{label}-{width}.png"
             page.screenshot(path=str(target), full_page=True)
             self.screenshots.append(target)
         if original:

@@ -53,6 +53,10 @@ UNFILLABLE: dict[str, str] = {}
 QUERY_STRINGS = {
     "ledger_api.read_inclusion_proof": "?seq=1&size=2",
     "ledger_api.read_consistency_proof": "?from=1&to=2",
+    # Without them these pages show only their form or the chain: with them, a receipt is looked up and an entry's
+    # checkpoint is shown.
+    "ledger.receipt": "?code=0123-4567-89",
+    "ledger.technical": "?seq=2",
 }
 #: Statements that change a database. Anything else (SELECT, BEGIN, SAVEPOINT, PRAGMA of the connection set-up) reads.
 WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|MERGE|CREATE|ALTER|DROP|TRUNCATE)\b", re.I)
