@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoSuchAddress
 
 from fundcircle import unit_of_work
 
@@ -164,7 +165,7 @@ def page_of_form_target(path: str) -> str | None:
         candidate = "/".join(segments[:end]) or "/"
         try:
             adapter.match(candidate, method="GET")
-        except (MethodNotAllowed, NotFound):
+        except (MethodNotAllowed, NoSuchAddress):
             continue
         except HTTPException:  # a redirect (a trailing slash): the address is a page
             return candidate
