@@ -118,7 +118,7 @@ def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | No
     lines, amount = _checked_cost_lines(data, round_, fail)
     ceiling = min(round_.per_proposal_cap_minor, round_.budget_minor)
     if amount < 1:
-        fail("amount_minor", "Ask for an amount above 0, or list what the money pays for in the cost lines.")
+        fail("amount_minor", "Ask for an amount above 0.")
     elif amount > ceiling:
         fail("amount_minor", f"Ask for at most {format_minor(ceiling, round_.currency)}, the round's cap per proposal.")
     category = (data.category or "").strip() or None
