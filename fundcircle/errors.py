@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoSuchAddress
 
 from fundcircle import unit_of_work
 
@@ -152,9 +153,32 @@ def _handle_csrf_error(error: CSRFError) -> Any:
     return _html_error(400, CSRF_MESSAGE)
 
 
+def page_of_form_target(path: str) -> str | None:
+    """The page that holds the form posting to `path`, a POST-only address: the nearest address above it that
+    answers GET (/payouts/3/approve -> /payouts/3, /profile/totp/confirm -> /profile); "/" when none does.
+
+    A form that fails shows its page again at the address it posted to; opening that address again from the
+    address bar (or history) would be a GET, and a 405 page. It goes back to the form's page instead."""
+    adapter = current_app.url_map.bind("localhost")
+    segments = path.rstrip("/").split("/")
+    for end in range(len(segments) - 1, 0, -1):
+        candidate = "/".join(segments[:end]) or "/"
+        try:
+            adapter.match(candidate, method="GET")
+        except (MethodNotAllowed, NoSuchAddress):
+            continue
+        except HTTPException:  # a redirect (a trailing slash): the address is a page
+            return candidate
+        return candidate
+    return "/"
+
+
 def _handle_http_exception(error: HTTPException) -> Any:
     unit_of_work.roll_back()
     status = error.code or 500
+    # A page's form target opened by GET (a reload from the address bar after a failed form): back to the page.
+    if status == 405 and request.method in ("GET", "HEAD") and not is_api_request() and _is_form_target():
+        return redirect(page_of_form_target(request.path), 303)
     if is_api_request():
         data = getattr(error, "data", None) or {}
         fields = _flatten_webargs_messages(data.get("messages"))
@@ -176,6 +200,14 @@ def _handle_http_exception(error: HTTPException) -> Any:
     return _html_error(
         status, error.description if specific else HTTP_MESSAGES.get(status, error.description or "Error.")
     )
+
+
+#: POST-only addresses that no page's form posts to: the Open Collective webhook answers only Open Collective.
+NOT_FORM_TARGETS = ("/hooks/",)
+
+
+def _is_form_target() -> bool:
+    return not request.path.startswith(NOT_FORM_TARGETS)
 
 
 def _handle_unexpected(error: Exception) -> Any:

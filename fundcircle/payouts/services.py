@@ -50,7 +50,7 @@ from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClie
 from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
 from fundcircle.payouts.terms import check_against_ledger
 from fundcircle.proposals.models import Proposal, ProposalVersion
-from fundcircle.proposals.services import payee_lookup
+from fundcircle.proposals.services import payee_lookup, payee_lookup_ready
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import before_closing
@@ -186,6 +186,12 @@ def ask_open_collective(data: ConnectionInput) -> tuple[Me, Collective]:
     except PayoutGatewayError as error:
         field = "token" if error.status in (401, 403) else "slug" if error.code == "NotFound" else "api_url"
         raise ValidationFailed(error.message, field=field) from None
+
+
+@payee_lookup_ready.provide("open collective")
+def can_look_up_payees(circle: Circle) -> bool:
+    """Whether proposals' payee accounts are checked on Open Collective when saved: the circle is connected."""
+    return connection_of(circle.id) is not None
 
 
 @payee_lookup.provide("open collective")

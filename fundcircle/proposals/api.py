@@ -42,11 +42,19 @@ def _input(data: dict[str, Any], base: ProposalVersion | None = None) -> service
     def pick(name: str) -> Any:
         return data[name] if name in data else getattr(base, name, None)
 
+    if "cost_lines" in data:
+        lines = data["cost_lines"]
+        # New lines without an amount ask for their total, whatever the version asked before.
+        amount = data.get("amount_minor", 0)
+    else:
+        lines = services.cost_lines_of(base) if base is not None else []
+        amount = pick("amount_minor") or 0
     return services.ProposalInput(
         title=pick("title") or "",
         summary=pick("summary") or "",
         body=pick("body") or "",
-        amount_minor=pick("amount_minor") or 0,
+        amount_minor=amount,
+        cost_lines=tuple(services.CostLineInput(line["description"], line["amount_minor"]) for line in lines),
         category=pick("category"),
         payee_slug=payee.get("slug"),
         payee_name=payee.get("name"),

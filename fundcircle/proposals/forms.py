@@ -1,13 +1,55 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, Optional
 
 from fundcircle.errors import ValidationFailed
 from fundcircle.money import MoneyError, parse_major
-from fundcircle.proposals.services import MAX_BODY, MAX_SUMMARY, MAX_TITLE, ProposalInput
+from fundcircle.proposals.services import (
+    MAX_BODY,
+    MAX_COST_LINE_TEXT,
+    MAX_COST_LINES,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    CostLineInput,
+    ProposalInput,
+)
 from fundcircle.rounds.models import Round
+
+#: Empty cost lines the form offers below the ones written, so that a few can be added without a script.
+SPARE_COST_LINES = 2
+#: Where a payee Open Collective has no account for can be told: the proposal form's words for each choice.
+PAYEE_PERSON = (
+    "A person, by e-mail (choose this if you are not sure): Open Collective e-mails them an invitation to say how "
+    "they want to be paid. They need no account of their own."
+)
+PAYEE_ACCOUNT = (
+    "An account that already exists on Open Collective: a collective, an organisation or a person with a page at "
+    "opencollective.com/short-name."
+)
+
+
+class CostLineForm(Form):
+    """One line of the costs: what, and how much. A line left empty on both is not a line."""
+
+    description = StringField("What it pays for", render_kw={"maxlength": MAX_COST_LINE_TEXT})
+    amount = StringField("Amount", validators=[Length(max=30)], render_kw={"inputmode": "decimal"})
+
+    def is_blank(self) -> bool:
+        return not (self.description.data or "").strip() and not (self.amount.data or "").strip()
 
 
 class ProposalForm(FlaskForm):
@@ -21,24 +63,29 @@ class ProposalForm(FlaskForm):
         render_kw={"maxlength": MAX_BODY},
         description="What, why, who and when. Markdown works: **bold**, lists, [links](https://example.org).",
     )
-    amount = StringField("Amount requested", validators=[DataRequired(), Length(max=30)])
+    amount = StringField(
+        "Amount requested",
+        validators=[Length(max=30)],
+        description="Or leave it empty and list the costs below: the amount asked is then their total.",
+        render_kw={"inputmode": "decimal"},
+    )
+    cost_lines = FieldList(FormField(CostLineForm), min_entries=SPARE_COST_LINES, max_entries=MAX_COST_LINES + 5)
     category = SelectField("Category", validators=[Optional()], validate_choice=False)
     payee_kind = RadioField(
         "Who is paid",
-        choices=[
-            SelectChoice("account", "An Open Collective account (collective, organisation or person)"),
-            SelectChoice("person", "A person Open Collective will invite to give their payout details"),
-        ],
-        default="account",
-        description="An account: if the circle's own Open Collective token administers it, the expense is made in "
-        "its name at once; otherwise Open Collective asks the account's admins to complete it. A person: Open "
-        "Collective e-mails them to add their payout details.",
+        # The person first and chosen: it works for anyone with an e-mail address, where an account name that
+        # does not exist would only come to light when the treasurer approves the payout.
+        choices=[SelectChoice("person", PAYEE_PERSON), SelectChoice("account", PAYEE_ACCOUNT)],
+        default="person",
+        description="Open Collective holds the circle's money and pays the grant. A person: they get an e-mail "
+        "from Open Collective and add their payout details there. An account: if the circle's own Open Collective "
+        "token administers it, the expense is made in its name at once; otherwise Open Collective asks the "
+        "account's admins to complete it.",
     )
     payee_slug = StringField(
         "Open Collective account",
         validators=[Optional(), Length(max=100)],
-        description="Its short name, as in opencollective.com/short-name. It is checked on Open Collective when you "
-        "save.",
+        description="Its short name, as in opencollective.com/short-name.",
     )
     payee_name = StringField("Name of the person paid", validators=[Optional(), Length(max=120)])
     payee_email = EmailField("Their e-mail address", validators=[Optional(), Length(max=254)])
@@ -55,10 +102,45 @@ class ProposalForm(FlaskForm):
         self.category.choices = [SelectChoice("", "Choose a category")] + [SelectChoice(c) for c in round_.categories]
         return self
 
+    def with_room_for_lines(self) -> ProposalForm:
+        """Keep the lines written and offer spare empty ones below them (a form without a script adds lines so)."""
+        written = [entry for entry in self.cost_lines.entries if not entry.form.is_blank() or entry.errors]
+        while len(self.cost_lines.entries) > len(written) + SPARE_COST_LINES:
+            self.cost_lines.pop_entry()
+        wanted = min(len(written) + SPARE_COST_LINES, self.cost_lines.max_entries or MAX_COST_LINES)
+        while len(self.cost_lines.entries) < wanted:
+            self.cost_lines.append_entry()
+        return self
+
+    def written_lines(self, currency: str) -> list[tuple[str, int | None]]:
+        """The cost lines filled in, each (what, amount in minor units or None when it is not a number, which
+        faults its field)."""
+        lines: list[tuple[str, int | None]] = []
+        for entry in self.cost_lines.entries:
+            line: Any = entry.form
+            if line.is_blank():
+                continue
+            text = (line.amount.data or "").strip()
+            amount: int | None = 0
+            if text:
+                try:
+                    amount = parse_major(text, currency)
+                except MoneyError as error:
+                    line.amount.errors = [str(error)]
+                    amount = None
+            lines.append(((line.description.data or "").strip(), amount))
+        return lines
+
     def to_input(self, round_: Round) -> ProposalInput:
-        """:raises ValidationFailed: on `amount_minor` for an amount that is not a number in the round's currency."""
+        """:raises ValidationFailed: on `amount_minor` for an amount that is not a number in the round's currency,
+        on `cost_lines` for a line's amount that is not."""
+        lines = self.written_lines(round_.currency)
+        if any(amount is None for _, amount in lines):
+            raise ValidationFailed("A cost line's amount is not a number.", field="cost_lines")
+        text = (self.amount.data or "").strip()
         try:
-            amount = parse_major(self.amount.data or "", round_.currency)
+            # Left empty beside cost lines: the service asks for their total.
+            amount = parse_major(text, round_.currency) if text or not lines else 0
         except MoneyError as error:
             raise ValidationFailed(str(error), field="amount_minor") from None
         account = self.payee_kind.data == "account"
@@ -71,4 +153,5 @@ class ProposalForm(FlaskForm):
             payee_slug=(self.payee_slug.data or None) if account else None,
             payee_name=None if account else (self.payee_name.data or None),
             payee_email=None if account else (self.payee_email.data or None),
+            cost_lines=tuple(CostLineInput(what, amount or 0) for what, amount in lines),
         )

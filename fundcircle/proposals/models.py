@@ -70,3 +70,26 @@ class ProposalVersion(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
     proposal: Mapped[Proposal] = relationship()
+    #: Read with the versions in one more query (selectin), so a list of versions costs no query per version.
+    cost_lines: Mapped[list[ProposalCostLine]] = relationship(
+        order_by="ProposalCostLine.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class ProposalCostLine(Base):
+    """One line of what a proposal version's money pays for (what, and how much); a version's lines add up to its
+    amount. A version without lines asks for its amount as one sum."""
+
+    __tablename__ = "proposal_cost_lines"
+    __table_args__ = (
+        UniqueConstraint("version_id", "position"),
+        CheckConstraint("position >= 1", name="position_positive"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("proposal_versions.id"), index=True)
+    #: The line's place in the list, from 1.
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(Integer)

@@ -20,11 +20,27 @@ class PayeeSchema(Schema):
     email = fields.String(load_default=None, allow_none=True)
 
 
+class CostLineSchema(Schema):
+    """One line of what the money pays for."""
+
+    description = fields.String(required=True, metadata={"description": "What it pays for, one line"})
+    amount_minor = StrictInteger(required=True)
+
+
+COST_LINES_HELP = (
+    "What the money pays for, line by line; the amount asked is their total (omit amount_minor, or give the total)"
+)
+AMOUNT_HELP = "Required unless cost_lines are given; with them, it must be their total"
+
+
 class ProposalCreateSchema(Schema):
     title = fields.String(required=True)
     summary = fields.String(required=True)
     body = fields.String(required=True, metadata={"description": "Markdown; rendered and sanitised"})
-    amount_minor = StrictInteger(required=True)
+    amount_minor = StrictInteger(load_default=0, metadata={"description": AMOUNT_HELP})
+    cost_lines = fields.List(
+        fields.Nested(CostLineSchema), load_default=list, metadata={"description": COST_LINES_HELP}
+    )
     category = fields.String(load_default=None, allow_none=True)
     payee = fields.Nested(PayeeSchema, required=True)
     submit = StrictBoolean(load_default=False, metadata={"description": "false saves a draft"})
@@ -34,7 +50,11 @@ class ProposalPatchSchema(Schema):
     title = fields.String()
     summary = fields.String()
     body = fields.String()
-    amount_minor = StrictInteger()
+    amount_minor = StrictInteger(metadata={"description": AMOUNT_HELP})
+    cost_lines = fields.List(
+        fields.Nested(CostLineSchema),
+        metadata={"description": COST_LINES_HELP + "; an empty list asks for amount_minor as one sum"},
+    )
     category = fields.String(allow_none=True)
     payee = fields.Nested(PayeeSchema)
     change_note = fields.String(
@@ -77,6 +97,11 @@ class VersionSchema(Schema):
     currency = fields.String(required=True)
     category = fields.String(allow_none=True, required=True)
     payee = NestedFrom(PayeeOutSchema, lambda version: version, required=True)
+    cost_lines = fields.List(
+        fields.Nested(CostLineSchema),
+        required=True,
+        metadata={"description": "What the money pays for, adding up to amount_minor; empty: one sum"},
+    )
     change_note = fields.String(required=True)
     created_at = fields.DateTime(format="iso", required=True)
 

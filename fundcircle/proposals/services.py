@@ -24,7 +24,7 @@ from fundcircle.ledger.record import record
 from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.money import format_minor
 from fundcircle.proposals.diff import VersionContent
-from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.models import Proposal, ProposalCostLine, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import COUNTING, format_time, is_before
 from fundcircle.rounds.services import phase_change_audience
@@ -36,6 +36,16 @@ MAX_BODY = 20_000
 #: Open Collective account slugs: lower-case letters, digits and hyphens.
 OC_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 SORTS = ("newest", "amount", "discussed")
+MAX_COST_LINES = 30
+MAX_COST_LINE_TEXT = 200
+
+
+@dataclass(frozen=True)
+class CostLineInput:
+    """One line of what the money pays for: what, and how much (minor units)."""
+
+    description: str
+    amount_minor: int
 
 
 @dataclass(frozen=True)
@@ -43,11 +53,13 @@ class ProposalInput:
     title: str
     summary: str
     body: str
+    #: With cost lines, 0 asks for their total; any other amount must be that total.
     amount_minor: int
     category: str | None = None
     payee_slug: str | None = None
     payee_name: str | None = None
     payee_email: str | None = None
+    cost_lines: tuple[CostLineInput, ...] = ()
 
 
 #: What the areas above do when a proposal is created (deliberation: the author follows it), with
@@ -65,6 +77,14 @@ row_counts: Hook[Callable[[Select[Any]], Subquery]] = Hook("counts in a round's 
 #: How the payee account a proposal names is checked when it is saved: "open collective" (the payouts area) gives
 #: the account's name for (circle, slug), None when it cannot be asked, or raises ValidationFailed on payee_slug.
 payee_lookup: Registry[Callable[[Circle, str], str | None]] = Registry("payee look-up")
+#: Whether that look-up can ask Open Collective about a circle's payees now ("open collective": the payouts area says
+#: whether the circle is connected), so that the form can say whether a payee's account is checked when it is saved.
+payee_lookup_ready: Registry[Callable[[Circle], bool]] = Registry("payee look-up ready")
+
+
+def payee_can_be_checked(circle: Circle) -> bool:
+    """Whether a payee's Open Collective account is checked when a proposal of the circle is saved."""
+    return "open collective" in payee_lookup_ready and payee_lookup_ready["open collective"](circle)
 
 
 def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -95,10 +115,11 @@ def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | No
         fail("body", f"Use at most {MAX_BODY:,} characters (this one has {len(body):,}).")
     elif (problem := too_many_lines(body)) is not None:
         fail("body", problem)
+    lines, amount = _checked_cost_lines(data, round_, fail)
     ceiling = min(round_.per_proposal_cap_minor, round_.budget_minor)
-    if data.amount_minor < 1:
+    if amount < 1:
         fail("amount_minor", "Ask for an amount above 0.")
-    elif data.amount_minor > ceiling:
+    elif amount > ceiling:
         fail("amount_minor", f"Ask for at most {format_minor(ceiling, round_.currency)}, the round's cap per proposal.")
     category = (data.category or "").strip() or None
     if round_.categories and category not in round_.categories:
@@ -132,13 +153,66 @@ def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | No
         "body": body,
         # Rendered once per version, when it is written; pages and the API read the stored HTML.
         "body_html": rendered[1] if rendered is not None and rendered[0] == body else render_markdown(body),
-        "amount_minor": data.amount_minor,
+        "amount_minor": amount,
         "currency": round_.currency,
         "category": category,
         "payee_slug": slug,
         "payee_name": name if slug is None else None,
         "payee_email": email if slug is None else None,
+        "cost_lines": lines,
     }
+
+
+def _checked_cost_lines(
+    data: ProposalInput, round_: Round, fail: Callable[[str, str], None]
+) -> tuple[list[dict[str, Any]], int]:
+    """The cost lines cleaned (as the ledger and the version keep them), and the amount asked: the lines' total
+    when the amount is left at 0. An amount given beside lines must be their total: the ask is what the lines
+    say, so a proposal cannot list costs that add up to something else."""
+    lines: list[dict[str, Any]] = []
+    faulty = False
+    if len(data.cost_lines) > MAX_COST_LINES:
+        fail("cost_lines", f"List at most {MAX_COST_LINES} cost lines.")
+        faulty = True
+    for number, line in enumerate(data.cost_lines[:MAX_COST_LINES], start=1):
+        description = line.description.strip()
+        if not description:
+            fail("cost_lines", f"Line {number}: say what it pays for.")
+            faulty = True
+        elif len(description) > MAX_COST_LINE_TEXT or not is_single_line(description):
+            fail("cost_lines", f"Line {number}: keep it to one line of at most {MAX_COST_LINE_TEXT} characters.")
+            faulty = True
+        if line.amount_minor < 1:
+            fail("cost_lines", f"Line {number}: give an amount above 0.")
+            faulty = True
+        lines.append({"description": description, "amount_minor": line.amount_minor})
+    if not lines:
+        return lines, data.amount_minor
+    total = sum(line["amount_minor"] for line in lines)
+    if data.amount_minor == 0:
+        return lines, total
+    if not faulty and data.amount_minor != total:
+        fail(
+            "amount_minor",
+            f"The cost lines add up to {format_minor(total, round_.currency)}, not "
+            f"{format_minor(data.amount_minor, round_.currency)}: leave the amount empty to ask for their total, "
+            "or correct a line.",
+        )
+    return lines, data.amount_minor
+
+
+def _version_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """A version's own columns of the cleaned values (the cost lines are rows of their own)."""
+    return {key: value for key, value in values.items() if key != "cost_lines"}
+
+
+def _line_rows(lines: list[dict[str, Any]]) -> list[ProposalCostLine]:
+    return [ProposalCostLine(position=number, **line) for number, line in enumerate(lines, start=1)]
+
+
+def cost_lines_of(version: ProposalVersion) -> list[dict[str, Any]]:
+    """A version's cost lines as the service takes and the ledger keeps them (empty: one sum)."""
+    return [{"description": line.description, "amount_minor": line.amount_minor} for line in version.cost_lines]
 
 
 _VERSION_FIELDS = (
@@ -223,7 +297,16 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
     )
     db.session.add(proposal)
     db.session.flush()
-    db.session.add(ProposalVersion(proposal_id=proposal.id, number=1, created_at=now, created_by_id=actor.id, **values))
+    db.session.add(
+        ProposalVersion(
+            proposal_id=proposal.id,
+            number=1,
+            created_at=now,
+            created_by_id=actor.id,
+            cost_lines=_line_rows(values["cost_lines"]),
+            **_version_columns(values),
+        )
+    )
     for created in proposal_created.receivers():
         created(actor, proposal, now)
     circle_id = round_.circle_id
@@ -276,18 +359,31 @@ def update_proposal(
         raise ValidationFailed("Keep the note to 2,000 characters.", field="change_note")
     if proposal.status == "submitted" and phase in ("deliberation", "deciding") and not note:
         raise ValidationFailed("Say what the amendment changes, and why.", field="change_note")
-    if all(getattr(version, key) == value for key, value in values.items()):
+    if cost_lines_of(version) == values["cost_lines"] and all(
+        getattr(version, key) == value for key, value in _version_columns(values).items()
+    ):
         raise ValidationFailed("Nothing changed: edit something first.")
     circle_id = round_.circle_id
     if proposal.status == "draft":
-        for key, value in values.items():
+        for key, value in _version_columns(values).items():
             setattr(version, key, value)
+        if cost_lines_of(version) != values["cost_lines"]:
+            # The old lines go first: the new ones take the same places (one line per place of a version).
+            version.cost_lines.clear()
+            db.session.flush()
+            version.cost_lines.extend(_line_rows(values["cost_lines"]))
         version.change_note = note
         record("proposal.draft_edited", actor=actor, circle_id=circle_id, subject=proposal, data={"version": 1}, at=now)
         return version
     number = proposal.current_version + 1
     new_version = ProposalVersion(
-        proposal_id=proposal.id, number=number, change_note=note, created_at=now, created_by_id=actor.id, **values
+        proposal_id=proposal.id,
+        number=number,
+        change_note=note,
+        created_at=now,
+        created_by_id=actor.id,
+        cost_lines=_line_rows(values["cost_lines"]),
+        **_version_columns(values),
     )
     db.session.add(new_version)
     proposal.current_version = number
@@ -334,7 +430,7 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
     require_open_for_proposals(round_, now)
     _set_status(proposal, ("draft",), "submitted", submitted_at=now)
     version = current_version(proposal)
-    content = {key: getattr(version, key) for key in _VERSION_FIELDS}
+    content = {key: getattr(version, key) for key in _VERSION_FIELDS} | {"cost_lines": cost_lines_of(version)}
     record(
         "proposal.submitted",
         actor=actor,

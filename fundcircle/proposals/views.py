@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,7 +14,8 @@ from fundcircle.errors import Conflict, FundCircleError, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
-from fundcircle.money import format_minor
+from fundcircle.markdown import render_markdown
+from fundcircle.money import MoneyError, format_minor, parse_major
 from fundcircle.proposals import services
 from fundcircle.proposals.diff import body_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
@@ -118,11 +120,14 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
     except Conflict as error:
         flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_.id))
+    action = request.form.get("action")
+    if action == "preview" and form.is_submitted():
+        return _form_page(form, round_, None, preview=_preview(form, round_), status=200)
     if form.validate_on_submit():
         try:
             payee_name = _checked_payee(round_, form)
             proposal = services.create_proposal(
-                current_user, round_, form.to_input(round_), submit=request.form.get("action") == "submit", now=utcnow()
+                current_user, round_, form.to_input(round_), submit=action == "submit", now=utcnow()
             )
         except FundCircleError as error:
             refuse()
@@ -131,13 +136,64 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
         else:
             flash(
                 ("Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.")
-                + _paid_to(payee_name),
+                + _paid_to(form, payee_name),
                 "success",
             )
             return redirect(url_for("proposals.view", proposal_id=proposal.id))
     elif form.is_submitted():
         status = 400
-    return render_template("proposals/form.html", form=form, round=round_, circle=round_.circle, proposal=None), status
+    return _form_page(form, round_, None, status=status)
+
+
+def _form_page(
+    form: ProposalForm, round_: Round, proposal: Proposal | None, *, status: int, preview: Preview | None = None
+) -> tuple[str, int]:
+    """The proposal form, with spare cost lines below those written, and the preview when one was asked for."""
+    return render_template(
+        "proposals/form.html",
+        form=form.with_room_for_lines(),
+        round=round_,
+        circle=round_.circle,
+        proposal=proposal,
+        preview=preview,
+        payee_checked_on_save=services.payee_can_be_checked(round_.circle),
+    ), status
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The proposal as its page would show it, from the form as it stands: nothing is saved."""
+
+    title: str
+    summary: str
+    body_html: str
+    lines: list[tuple[str, int | None]]
+    #: The amount asked: the lines' total when the amount is left empty (None: not a number yet).
+    amount_minor: int | None
+
+
+def _preview(form: ProposalForm, round_: Round) -> Preview:
+    form.validate()  # the CSRF token, and the fields' own limits; nothing is written either way
+    lines = form.written_lines(round_.currency)
+    text = (form.amount.data or "").strip()
+    amount: int | None
+    if text:
+        try:
+            amount = parse_major(text, round_.currency)
+        except MoneyError as error:
+            form.amount.errors = [str(error)]
+            amount = None
+    elif lines and all(line_amount is not None for _, line_amount in lines):
+        amount = sum(line_amount or 0 for _, line_amount in lines)
+    else:
+        amount = None
+    return Preview(
+        title=(form.title.data or "").strip(),
+        summary=(form.summary.data or "").strip(),
+        body_html=render_markdown((form.body.data or "").strip()),
+        lines=lines,
+        amount_minor=amount,
+    )
 
 
 @bp.route("/proposals/<int:proposal_id>")
@@ -157,8 +213,15 @@ def _checked_payee(round_: Round, form: ProposalForm) -> str | None:
     return services.payee_lookup["open collective"](round_.circle, slug)
 
 
-def _paid_to(payee_name: str | None) -> str:
-    return f" The payee's account on Open Collective is “{payee_name}”." if payee_name else ""
+def _paid_to(form: ProposalForm, payee_name: str | None) -> str:
+    if payee_name:
+        return f" The payee's account on Open Collective is “{payee_name}”."
+    if form.payee_kind.data == "account":
+        return (
+            " Open Collective could not be asked about the payee's account now: check its short name on "
+            "opencollective.com; it is checked again before the payout is requested."
+        )
+    return ""
 
 
 def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
@@ -173,6 +236,14 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
             "payee_slug": version.payee_slug or "",
             "payee_name": version.payee_name or "",
             "payee_email": version.payee_email or "",
+            **{
+                f"cost_lines-{index}-{name}": value
+                for index, line in enumerate(version.cost_lines)
+                for name, value in (
+                    ("description", line.description),
+                    ("amount", format_minor(line.amount_minor, version.currency, with_code=False).replace(",", "")),
+                )
+            },
         }
     )
 
@@ -191,6 +262,8 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
     else:
         form = ProposalForm(formdata=_form_data_of(services.current_version(proposal))).for_round(round_)
     status = 200
+    if request.method == "POST" and request.form.get("action") == "preview":
+        return _form_page(form, round_, proposal, preview=_preview(form, round_), status=200)
     if request.method == "POST" and form.validate_on_submit():
         try:
             payee_name = _checked_payee(round_, form)
@@ -204,15 +277,13 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
         else:
             flash(
                 ("Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.")
-                + _paid_to(payee_name),
+                + _paid_to(form, payee_name),
                 "success",
             )
             return redirect(url_for("proposals.view", proposal_id=proposal.id))
     elif request.method == "POST":
         status = 400
-    return render_template(
-        "proposals/form.html", form=form, round=round_, circle=round_.circle, proposal=proposal
-    ), status
+    return _form_page(form, round_, proposal, status=status)
 
 
 def _change_status(proposal_id: int, change: Any, done: str) -> Response:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,9 +19,19 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from fundcircle.errors import ValidationFailed
 from fundcircle.money import MoneyError, parse_major
-from fundcircle.rounds.services import RoundInput
+from fundcircle.rounds.services import RoundInput, problems_with
 
 DEADLINE_HELP = "Time in UTC. Leave empty to move the round on by hand."
+
+#: The settings that only one kind of decision uses, by method: the form shows them only for that method, and the
+#: server ignores what is sent for another method (the fields stay in the page for browsers without scripts).
+METHOD_SETTINGS: dict[str, frozenset[str]] = {
+    "quadratic": frozenset({"allocation_rule", "credits", "allow_negative", "secret_ballot"}),
+    "cumulative": frozenset({"allocation_rule", "credits", "secret_ballot"}),
+    "approval": frozenset({"allocation_rule", "max_approvals", "secret_ballot"}),
+    "consent": frozenset({"consent_rules"}),
+}
+ALL_METHOD_SETTINGS = frozenset().union(*METHOD_SETTINGS.values())
 
 
 class RoundForm(FlaskForm):
@@ -105,6 +117,46 @@ class RoundForm(FlaskForm):
 
     #: Service field names that this form shows under another name.
     ALIASES = {"budget_minor": "budget", "per_proposal_cap_minor": "per_proposal_cap"}
+    #: The answer's status after `check`: 400 for what the form refuses, 422 for settings that do not hold together.
+    status: int = 200
+
+    def check(self, currency: str, kept: Mapping[str, Any] | None = None) -> bool:
+        """Validate the form and the round's own rules in one pass, so that every mistake shows on the first submit
+        (a cap above the budget together with an empty title). The chosen method's settings only: another method's
+        fields take `kept` (the round's values when it is edited) or their defaults, whatever was sent.
+
+        Returns True when nothing is wrong; otherwise the messages are on the fields."""
+        ignored = ALL_METHOD_SETTINGS - METHOD_SETTINGS.get(self.method.data or "", ALL_METHOD_SETTINGS)
+        form_ok = super().validate()
+        for name in ignored:
+            field = self[name]
+            field.errors = []
+            field.data = (kept or {}).get(name, field.default)
+        form_ok = form_ok or not self.errors
+        rules = problems_with(self._lenient_input(currency), currency)
+        for name, messages in rules.items():
+            field = getattr(self, self.ALIASES.get(name, name), None)
+            # A field the form already faults keeps its own message: the service's would say the same again.
+            if field is not None and not field.errors:
+                field.errors = list(messages)
+            elif field is None:
+                self.form_errors.extend(messages)
+        self.status = 200 if not self.errors else 400 if not form_ok else 422
+        return not self.errors
+
+    def _lenient_input(self, currency: str) -> RoundInput:
+        """The settings as far as they could be read: an amount that is not a number faults its field here and
+        counts as none for the checks across fields; a number field left unreadable counts as its default."""
+        amounts: dict[str, int] = {}
+        for name in ("budget", "per_proposal_cap"):
+            field = getattr(self, name)
+            try:
+                amounts[name] = parse_major(field.data or "", currency)
+            except MoneyError as error:
+                amounts[name] = 0
+                if not field.errors:
+                    field.errors = [str(error)]
+        return self._input(amounts["budget"], amounts["per_proposal_cap"])
 
     def to_input(self, currency: str) -> RoundInput:
         """:raises ValidationFailed: for an amount that is not a number in the currency."""
@@ -117,6 +169,9 @@ class RoundForm(FlaskForm):
                 errors[f"{name}_minor"] = [str(error)]
         if errors:
             raise ValidationFailed("Some amounts are not valid.", fields=errors)
+        return self._input(amounts["budget"], amounts["per_proposal_cap"])
+
+    def _input(self, budget_minor: int, per_proposal_cap_minor: int) -> RoundInput:
 
         def utc(value: datetime | None) -> datetime | None:
             return value.replace(tzinfo=UTC) if value is not None else None
@@ -124,10 +179,10 @@ class RoundForm(FlaskForm):
         return RoundInput(
             title=self.title.data or "",
             description=self.description.data or "",
-            budget_minor=amounts["budget"],
-            per_proposal_cap_minor=amounts["per_proposal_cap"],
+            budget_minor=budget_minor,
+            per_proposal_cap_minor=per_proposal_cap_minor,
             method=self.method.data or "",
-            credits=self.credits.data or 0,
+            credits=self.credits.data if self.credits.data is not None else 100,
             allow_negative=bool(self.allow_negative.data),
             quorum_percent=self.quorum_percent.data if self.quorum_percent.data is not None else 50,
             consent_rules=self.consent_rules.data or "",
@@ -135,7 +190,9 @@ class RoundForm(FlaskForm):
             max_approvals=self.max_approvals.data,
             secret_ballot=bool(self.secret_ballot.data),
             categories=(self.categories.data or "").splitlines(),
-            max_proposals_per_member=self.max_proposals_per_member.data or 0,
+            max_proposals_per_member=self.max_proposals_per_member.data
+            if self.max_proposals_per_member.data is not None
+            else 3,
             remind_before_hours=self.remind_before_hours.data if self.remind_before_hours.data is not None else 24,
             proposals_close_at=utc(self.proposals_close_at.data),
             deliberation_close_at=utc(self.deliberation_close_at.data),

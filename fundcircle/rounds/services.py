@@ -169,6 +169,16 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
     return cleaned
 
 
+def problems_with(data: RoundInput, currency: str) -> dict[str, list[str]]:
+    """Every message the service would give for these settings, by field (none: they hold together), so that a
+    form can show them together with its own in one pass instead of after the next submit."""
+    try:
+        _validate(data, currency)
+    except ValidationFailed as error:
+        return {name: list(messages) for name, messages in error.fields.items()}
+    return {}
+
+
 def _ledger_settings(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
 

@@ -17,7 +17,7 @@ from fundcircle.forms import attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
 from fundcircle.rounds import services
-from fundcircle.rounds.forms import AdvanceForm, RoundForm
+from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RoundForm
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import CANCELLED, COUNTING, PHASE_LABELS, next_phases, time_left
 from fundcircle.unit_of_work import refuse
@@ -90,7 +90,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
 def create(circle_id: int) -> str | Response | tuple[str, int]:
     circle: Circle = g.circle
     form = RoundForm()
-    if form.validate_on_submit():
+    if form.is_submitted() and form.check(circle.currency):
         try:
             round_ = services.create_round(current_user, circle, form.to_input(circle.currency))
         except FundCircleError as error:
@@ -99,8 +99,7 @@ def create(circle_id: int) -> str | Response | tuple[str, int]:
             return render_template("rounds/form.html", circle=circle, form=form, round=None), error.status
         flash("The round is created as a draft. Open it for proposals when it is ready.", "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("rounds/form.html", circle=circle, form=form, round=None), status
+    return render_template("rounds/form.html", circle=circle, form=form, round=None), form.status
 
 
 @bp.route("/rounds/<int:round_id>")
@@ -135,7 +134,8 @@ def view(round_id: int) -> str:
 def edit(round_id: int) -> str | Response | tuple[str, int]:
     round_ = services.get_round(round_id)
     form = RoundForm() if request.method == "POST" else RoundForm(formdata=_form_data_of(round_))
-    if request.method == "POST" and form.validate_on_submit():
+    # Another method's settings, ignored on the page, stay as the round has them.
+    if request.method == "POST" and form.check(round_.currency, kept=_settings_of(round_)):
         try:
             services.update_round(current_user, round_, form.to_input(round_.currency), now=utcnow())
         except FundCircleError as error:
@@ -144,8 +144,12 @@ def edit(round_id: int) -> str | Response | tuple[str, int]:
             return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), error.status
         flash("Settings saved.", "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), status
+    return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), form.status
+
+
+def _settings_of(round_: Round) -> dict[str, Any]:
+    """A round's method settings as the form's fields hold them."""
+    return {name: getattr(round_, name) for name in ALL_METHOD_SETTINGS}
 
 
 @bp.route("/rounds/<int:round_id>/advance", methods=["POST"])
