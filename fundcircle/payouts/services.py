@@ -1008,23 +1008,22 @@ def rounds_with_payouts(circle: Circle) -> list[tuple[int, str]]:
     return [(round_id, title) for round_id, title in db.session.execute(query.order_by(Round.id.desc()))]
 
 
-def sandbox_page_url(connection: OpenCollectiveConnection) -> str | None:
-    """The local sandbox's host page, for a circle connected to it (None for Open Collective itself), with a link
-    back to this circle's treasury for the page to offer."""
+def sandbox_page_url(connection: OpenCollectiveConnection, back: str) -> str | None:
+    """The local sandbox's host page, for a circle connected to it (None for Open Collective itself), with the
+    address of the page to come back to (the sandbox offers a link to it)."""
     if not is_sandbox_url(connection.api_url):
         return None
-    back = external_url("payouts.treasury", circle_id=connection.circle_id)
     return connection.api_url.rsplit("/graphql", 1)[0] + "/?" + urlencode({"back": back})
 
 
-def expense_link(payout: Payout, connection: OpenCollectiveConnection) -> str | None:
+def expense_link(payout: Payout, connection: OpenCollectiveConnection, back: str) -> str | None:
     """Where a person finds the payout's expense on Open Collective's website: the collective's expenses, searched
     for the payout's title (Fund Circle keeps the expense's API id, not the number in its web address). On the local
     sandbox: its host page, at the expense's row. None until the expense exists."""
     if payout.expense_id is None:
         return None
     if is_sandbox_url(connection.api_url):
-        page = sandbox_page_url(connection) or ""
+        page = sandbox_page_url(connection, back) or ""
         return page + "#expense-" + payout.expense_id
     parts = urlsplit(connection.api_url)
     host = parts.hostname or ""

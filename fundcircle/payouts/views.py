@@ -89,7 +89,7 @@ def _treasury_page(
             round_titles=summary.round_titles,
             connection=connection,
             sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
-            sandbox_page=services.sandbox_page_url(connection) if connection is not None else None,
+            sandbox_page=services.sandbox_page_url(connection, _here(circle_id=circle.id)) if connection else None,
             webhook_url=services.webhook_url(connection) if connection is not None else None,
             sync_form=ConfirmForm(),
             funds=services.funds_of(circle),
@@ -103,6 +103,13 @@ def _treasury_page(
         ),
         status,
     )
+
+
+def _here(**values: Any) -> str:
+    """This page's full address as the browser reached it, for the sandbox's link back (a page shown to this person,
+    not a mail: the request's own host is right here)."""
+    endpoint = "payouts.view" if "payout_id" in values else "payouts.treasury"
+    return url_for(endpoint, _external=True, **values)
 
 
 def _filter_form(circle: Circle, formdata: Any) -> TreasuryFilterForm:
@@ -237,7 +244,7 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "approve_form": ApproveForm(formdata=None),
         "funds": services.funds_of(circle),
         "where_it_stands": where_it_stands(payout),
-        "expense_link": services.expense_link(payout, connection) if connection is not None else None,
+        "expense_link": services.expense_link(payout, connection, _here(payout_id=payout.id)) if connection else None,
         "beyond_balance": services.beyond_balance(payout),
         "cancel_form": CancelForm(formdata=None),
         "retry_form": ConfirmForm(),
