@@ -15,7 +15,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from fundcircle.auth.forms import totp_code_field
 from fundcircle.payouts.models import REQUESTABLE_EXPENSE_TYPES, STATUS_LABELS
@@ -86,7 +86,7 @@ class ChosenPayouts(Field):
 
     def pre_validate(self, form: Any) -> None:
         if not self.data:
-            raise ValueError("Tick the payouts to approve: none was chosen.")
+            raise ValidationError("Tick the payouts to approve: none was chosen.")
 
 
 class ApproveManyForm(FlaskForm):
