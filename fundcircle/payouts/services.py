@@ -435,6 +435,36 @@ def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
     return None
 
 
+def approvable_by(actor: User, payouts: list[Payout]) -> set[int]:
+    """The ids of the payouts awaiting approval that the actor may approve (`approval_refusal` for a whole list, in
+    two queries): not their own proposal's, not paid to them, not approved by them already."""
+    waiting = [payout for payout in payouts if payout.status == "awaiting_approval"]
+    if not waiting:
+        return set()
+    ids = [payout.id for payout in waiting]
+    authors = dict(
+        db.session.execute(
+            select(Payout.id, Proposal.author_id)
+            .join(Proposal, Proposal.id == Payout.proposal_id)
+            .where(Payout.id.in_(ids))
+        ).all()
+    )
+    approved = set(
+        db.session.scalars(
+            select(PayoutApproval.payout_id).where(
+                PayoutApproval.payout_id.in_(ids), PayoutApproval.treasurer_id == actor.id
+            )
+        )
+    )
+    return {
+        payout.id
+        for payout in waiting
+        if authors.get(payout.id) != actor.id
+        and payout.id not in approved
+        and (payout.payee_email is None or normalise_email(payout.payee_email) != actor.email)
+    }
+
+
 @dataclass(frozen=True)
 class Funds:
     """What the collective has (its balance as Open Collective last reported it) and what approved payouts that are

@@ -72,11 +72,7 @@ def _treasury_page(
     )
     summary = services.treasury_of(circle, shown)
     connection = services.connection_of(circle.id)
-    approvable = [
-        payout
-        for payout in summary.open
-        if payout.status == "awaiting_approval" and services.approval_refusal(current_user, payout) is None
-    ]
+    approvable = services.approvable_by(current_user, summary.open)
     if approve_form is None:
         approve_form = ApproveManyForm(formdata=None)
     chosen = set(approve_form.payouts.data or [])
@@ -96,7 +92,7 @@ def _treasury_page(
             filter_form=filter_form,
             filtered=shown != services.TreasuryFilter(),
             approve_form=approve_form,
-            approvable={payout.id for payout in approvable},
+            approvable=approvable,
             chosen=chosen,
             has_totp=current_user.has_totp,
             refusal=refusal,
