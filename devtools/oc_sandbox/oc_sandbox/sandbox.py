@@ -103,7 +103,9 @@ button { font: inherit; padding: .35rem .8rem; border-radius: .25rem; border: 1p
 button.secondary { background: #fff; color: var(--accent); }
 button:focus-visible, a:focus-visible { outline: 3px solid #f0b400; outline-offset: 2px; }
 @media (max-width: 40rem) {
-  table.stacked, table.stacked tbody, table.stacked tr, table.stacked td { display: block; width: 100%; }
+  table.stacked, table.stacked caption, table.stacked tbody, table.stacked tr, table.stacked td {
+    display: block; width: 100%; }
+  table.stacked { background: none; }
   table.stacked thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   table.stacked tr { border: 1px solid var(--line); border-radius: .25rem; margin-bottom: .75rem; }
   table.stacked td { border: 0; padding: .25rem .5rem; text-align: left; white-space: normal; }
