@@ -92,6 +92,9 @@ def test_a_payout_without_approvals_says_they_are_listed_as_they_come(app: Flask
     treasury = _get(client, f"/circles/{circle_id}/treasury")
     payout_url = re.search(r'<a href="(/payouts/\d+)">Seed library</a>', treasury)
     assert payout_url
+    assert _empty_states(treasury) == [
+        "No settled payouts yet: a payout is listed here once it is paid, rejected or cancelled."
+    ]
     assert ": none yet; the treasurers' approvals are listed here as they come" in _empty_states(
         _get(client, payout_url.group(1))
     )
