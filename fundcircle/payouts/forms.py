@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField, URLField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    Field,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from fundcircle.auth.forms import totp_code_field
-from fundcircle.payouts.models import REQUESTABLE_EXPENSE_TYPES
+from fundcircle.payouts.models import REQUESTABLE_EXPENSE_TYPES, STATUS_LABELS
+from fundcircle.payouts.services import FILTER_STATUSES
 
 EXPENSE_TYPE_LABELS = {
     "GRANT": "Grant (recommended)",
@@ -52,4 +64,50 @@ class CancelForm(FlaskForm):
         "Why cancel it?",
         validators=[DataRequired(message="Say why the payout is cancelled."), Length(max=1000)],
         description="The circle reads this in the ledger.",
+    )
+
+
+class ChosenPayouts(Field):
+    """The payouts ticked in the treasury's list (checkboxes named after the field, each holding a payout's id)."""
+
+    data: list[int]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        chosen = []
+        for value in valuelist:
+            try:
+                payout_id = int(value)
+            except (TypeError, ValueError):
+                raise ValueError("Tick payouts from the list.") from None
+            if not 0 < payout_id < 2**31:
+                raise ValueError("Tick payouts from the list.")
+            chosen.append(payout_id)
+        self.data = chosen
+
+    def pre_validate(self, form: Any) -> None:
+        if not self.data:
+            raise ValidationError("Tick the payouts to approve: none was chosen.")
+
+
+class ApproveManyForm(FlaskForm):
+    """Several payouts approved with one code (the treasury's list)."""
+
+    payouts = ChosenPayouts("Payouts to approve", default=list)
+    totp = totp_code_field("Code from your authenticator app")
+    confirm_beyond_balance = BooleanField("Approve them although the collective's balance does not cover them")
+
+
+class TreasuryFilterForm(FlaskForm):
+    """Which payouts the treasury lists: a GET form, so that the address can be kept and shared (no CSRF token:
+    it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    round_id = SelectField("Round", coerce=int, default=0, validate_choice=True)
+    status = SelectField(
+        "Status",
+        choices=[SelectChoice("", "Any status")]
+        + [SelectChoice(status, STATUS_LABELS[status]) for status in FILTER_STATUSES],
+        default="",
     )

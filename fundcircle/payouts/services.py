@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -39,6 +39,7 @@ from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
     FINAL_STATUSES,
     FOLLOWED_STATUSES,
+    PAYOUT_STATUSES,
     REQUESTABLE_EXPENSE_TYPES,
     SETTLED_ON_OPEN_COLLECTIVE,
     STATUS_LABELS,
@@ -440,6 +441,36 @@ def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
     return None
 
 
+def approvable_by(actor: User, payouts: list[Payout]) -> set[int]:
+    """The ids of the payouts awaiting approval that the actor may approve (`approval_refusal` for a whole list, in
+    two queries): not their own proposal's, not paid to them, not approved by them already."""
+    waiting = [payout for payout in payouts if payout.status == "awaiting_approval"]
+    if not waiting:
+        return set()
+    ids = [payout.id for payout in waiting]
+    authors = dict(
+        db.session.execute(
+            select(Payout.id, Proposal.author_id)
+            .join(Proposal, Proposal.id == Payout.proposal_id)
+            .where(Payout.id.in_(ids))
+        ).all()
+    )
+    approved = set(
+        db.session.scalars(
+            select(PayoutApproval.payout_id).where(
+                PayoutApproval.payout_id.in_(ids), PayoutApproval.treasurer_id == actor.id
+            )
+        )
+    )
+    return {
+        payout.id
+        for payout in waiting
+        if authors.get(payout.id) != actor.id
+        and payout.id not in approved
+        and (payout.payee_email is None or normalise_email(payout.payee_email) != actor.email)
+    }
+
+
 @dataclass(frozen=True)
 class Funds:
     """What the collective has (its balance as Open Collective last reported it) and what approved payouts that are
@@ -507,25 +538,155 @@ def approve_payout(
     # as its treasurer is demoted (or as the circle asks for more approvals) is decided after that change, or before
     # it, never on roles read before it and stored after it.
     circle = lock(circle_of(payout))
-    membership = require_role(actor, circle, "treasurer")
-    db.session.refresh(membership)  # its roles as committed now, not as loaded before the lock
-    if "treasurer" not in membership.roles:
-        raise PermissionDenied("Only a circle's treasurers can do this.")
-    refusal = approval_refusal(actor, payout)
+    membership = _current_treasurer(actor, circle)
+    refusal = approval_refusal(actor, payout) or _ledger_refusal(payout)
     if refusal is not None:
         raise refusal
-    # A treasurer approves what the ledger says the circle decided, never a row changed behind the app's back: the
-    # same check that holds a payout before it is requested, made before anyone puts their name to it.
-    if found := check_against_ledger(payout):
-        raise Conflict(
-            "This payout cannot be approved: it disagrees with the circle's ledger ("
-            + "; ".join(d.sentence() for d in found)
-            + "). Somebody may have changed the database directly; tell the circle's admins.",
-        )
     warning = beyond_balance(payout)
     if warning is not None and not confirm_beyond_balance:
         raise ValidationFailed(warning, field="confirm_beyond_balance")
     verify_code(actor, totp_code, now)
+    _give_approval(actor, circle, membership, payout, now, confirmed_beyond_balance=warning is not None)
+    db.session.refresh(payout)
+    return payout
+
+
+#: At most this many payouts in one approval with one code (the treasury lists the open ones a page at a time).
+MAX_APPROVED_AT_ONCE = 200
+
+
+def approve_payouts(
+    actor: User,
+    circle: Circle,
+    payout_ids: list[int],
+    totp_code: str,
+    now: datetime,
+    *,
+    confirm_beyond_balance: bool = False,
+) -> list[Payout]:
+    """A treasurer approves several payouts of the circle at once with one fresh code: each approval is checked
+    and recorded exactly as `approve_payout` does (its own ledger entry, the same two-person rules), all in the
+    caller's transaction. All or nothing: if any of them cannot be approved, none is, and the error names each one
+    and why; the code is then not used.
+
+    :raises ValidationFailed: on `payouts` if none is chosen, too many are, or one is not a payout of the circle
+        awaiting approval; on `confirm_beyond_balance` if the approvals completed here, with what is already
+        committed, exceed the collective's balance and that was not confirmed.
+    :raises PermissionDenied: unless the actor is a treasurer of the circle.
+    :raises Conflict: on `payouts`, naming every payout the actor may not approve (their own proposal, their own
+        payout, one they approved already, or one that disagrees with the ledger).
+    :raises TotpRejected, RateLimited: for a wrong code, or after too many.
+    """
+    wanted = sorted(set(payout_ids))
+    if not wanted:
+        raise ValidationFailed("Tick the payouts to approve: none was chosen.", field="payouts")
+    if len(wanted) > MAX_APPROVED_AT_ONCE:
+        raise ValidationFailed(f"Approve at most {MAX_APPROVED_AT_ONCE} payouts at once.", field="payouts")
+    circle = lock(circle)
+    membership = _current_treasurer(actor, circle)
+    payouts = list(
+        db.session.scalars(
+            select(Payout).where(Payout.circle_id == circle.id, Payout.id.in_(wanted)).order_by(Payout.id)
+        )
+    )
+    if len(payouts) != len(wanted):
+        raise ValidationFailed(
+            "One of the chosen payouts is not a payout of this circle any more: reload the treasury.",
+            field="payouts",
+        )
+    titles = titles_of(payouts)
+    problems = []
+    for payout in payouts:
+        refusal = approval_refusal(actor, payout) or _ledger_refusal(payout)
+        if refusal is not None:
+            problems.append(f"“{titles.get(payout.proposal_id, 'a payout')}”: {refusal.message}")
+    if problems:
+        one = len(payouts) == 1
+        raise Conflict(
+            ("It was not approved. " if one else "None of them was approved. ")
+            + " ".join(problems)
+            + ("" if one else " Untick those and approve the others."),
+            field="payouts",
+        )
+    warning = beyond_balance_together(circle, payouts)
+    if warning is not None and not confirm_beyond_balance:
+        raise ValidationFailed(warning, field="confirm_beyond_balance")
+    verify_code(actor, totp_code, now)
+    for payout in payouts:
+        _give_approval(actor, circle, membership, payout, now, confirmed_beyond_balance=warning is not None)
+    for payout in payouts:
+        db.session.refresh(payout)
+    return payouts
+
+
+def titles_of(payouts: list[Payout]) -> dict[int, str]:
+    """Each payout's proposal title as in the funded version, by proposal id, in one query."""
+    if not payouts:
+        return {}
+    rows = db.session.execute(
+        select(Payout.proposal_id, ProposalVersion.title)
+        .join(
+            ProposalVersion,
+            (ProposalVersion.proposal_id == Payout.proposal_id) & (ProposalVersion.number == Payout.proposal_version),
+        )
+        .where(Payout.id.in_([p.id for p in payouts]))
+    )
+    return {proposal_id: title for proposal_id, title in rows}
+
+
+def beyond_balance_together(circle: Circle, payouts: list[Payout]) -> str | None:
+    """`beyond_balance` for several approvals at once: the payouts these approvals complete, with what is already
+    committed, against the collective's balance. None when they fit or the balance is not known."""
+    if len(payouts) == 1:
+        return beyond_balance(payouts[0])
+    completed = [p for p in payouts if p.status == "awaiting_approval" and p.approvals_count + 1 >= approvals_needed(p)]
+    funds = funds_of(circle)
+    if not completed or funds.balance_minor is None or funds.currency != circle.currency:
+        return None
+    total = sum(p.amount_minor for p in completed if p.currency == funds.currency)
+    if funds.committed_minor + total <= funds.balance_minor:
+        return None
+    money = functools.partial(format_minor, currency=funds.currency)
+    return (
+        f"The collective's balance on Open Collective is {money(funds.balance_minor)}, and approved payouts not yet "
+        f"paid already commit {money(funds.committed_minor)}: with these ({money(total)}) that is "
+        f"{money(funds.committed_minor + total - funds.balance_minor)} more than the collective has. "
+        "Open Collective will not pay them until the money is there. Confirm to approve them anyway."
+    )
+
+
+def _current_treasurer(actor: User, circle: Circle) -> Membership:
+    """The actor's membership, its roles as committed now (call with the circle's row locked).
+
+    :raises PermissionDenied: unless the actor is a treasurer of the circle.
+    """
+    membership = require_role(actor, circle, "treasurer")
+    db.session.refresh(membership)  # its roles as committed now, not as loaded before the lock
+    if "treasurer" not in membership.roles:
+        raise PermissionDenied("Only a circle's treasurers can do this.")
+    return membership
+
+
+def _ledger_refusal(payout: Payout) -> FundCircleError | None:
+    """A treasurer approves what the ledger says the circle decided, never a row changed behind the app's back: the
+    same check that holds a payout before it is requested, made before anyone puts their name to it."""
+    if found := check_against_ledger(payout):
+        return Conflict(
+            "This payout cannot be approved: it disagrees with the circle's ledger ("
+            + "; ".join(d.sentence() for d in found)
+            + "). Somebody may have changed the database directly; tell the circle's admins.",
+        )
+    return None
+
+
+def _give_approval(
+    actor: User, circle: Circle, membership: Membership, payout: Payout, now: datetime, *,
+    confirmed_beyond_balance: bool,
+) -> None:  # fmt: skip
+    """Store one checked approval and its ledger entry; the one that completes the payout moves it to `approved`.
+
+    :raises Conflict: if the actor approved it already or it changed meanwhile.
+    """
     earlier = held_treasurer_role_before(membership, payout)
     try:
         with db.session.begin_nested():
@@ -553,7 +714,7 @@ def approve_payout(
                             "held_role_before": earlier}  # fmt: skip
     if count >= needed and not complete:
         data["waiting_for"] = "an approval from a treasurer who held the role when the payout was created"
-    if warning is not None:
+    if confirmed_beyond_balance:
         data["confirmed_beyond_balance"] = True
     record("payout.approval_given", actor=actor, circle_id=circle.id, subject=payout, data=data, at=now)
     if complete:
@@ -570,8 +731,6 @@ def approve_payout(
         )  # fmt: skip
         # The payout request is signed into a checkpoint, so its inclusion can be proved to anyone.
         checkpoint_circle(circle.id, "payout", now)
-    db.session.refresh(payout)
-    return payout
 
 
 CANCELLABLE = ("awaiting_approval", "approved", "failed", "held")
@@ -849,6 +1008,19 @@ SETTLED_ON_PAGE = 20
 UNPAID_STATUSES = ("approved", "requesting", "requested", "invited", "approved_on_oc", "failed", "held")
 
 
+#: The statuses the treasury can be filtered by, in the order a payout moves through them (`requesting` is a
+#: moment's claim while Open Collective is asked, shown with `approved`).
+FILTER_STATUSES = tuple(status for status in PAYOUT_STATUSES if status != "requesting")
+
+
+@dataclass(frozen=True)
+class TreasuryFilter:
+    """What the treasury lists: one round's payouts, and those in one status (None: all)."""
+
+    round_id: int | None = None
+    status: str | None = None
+
+
 @dataclass(frozen=True)
 class Treasury:
     #: Payouts still under way (awaiting approval first), then the latest settled ones.
@@ -858,19 +1030,66 @@ class Treasury:
     awaiting_minor: int
     approved_unpaid_minor: int
     paid_minor: int
+    #: The circle's rounds that have payouts, newest first: (id, title), for the round column and the filter.
+    rounds: list[tuple[int, str]]
+    shown: TreasuryFilter
+
+    @property
+    def round_titles(self) -> dict[int, str]:
+        return dict(self.rounds)
 
 
-def treasury_of(circle: Circle) -> Treasury:
+def rounds_with_payouts(circle: Circle) -> list[tuple[int, str]]:
+    """The circle's rounds that have payouts, newest first, as (id, title)."""
+    in_payouts = select(Payout.round_id).where(Payout.circle_id == circle.id)
+    query = select(Round.id, Round.title).where(Round.circle_id == circle.id, Round.id.in_(in_payouts))
+    return [(round_id, title) for round_id, title in db.session.execute(query.order_by(Round.id.desc()))]
+
+
+def sandbox_page_url(connection: OpenCollectiveConnection, back: str) -> str | None:
+    """The local sandbox's host page, for a circle connected to it (None for Open Collective itself), with the
+    address of the page to come back to (the sandbox offers a link to it)."""
+    if not is_sandbox_url(connection.api_url):
+        return None
+    return connection.api_url.rsplit("/graphql", 1)[0] + "/?" + urlencode({"back": back})
+
+
+def expense_link(payout: Payout, connection: OpenCollectiveConnection, back: str) -> str | None:
+    """Where a person finds the payout's expense on Open Collective's website: the collective's expenses, searched
+    for the payout's title (Fund Circle keeps the expense's API id, not the number in its web address). On the local
+    sandbox: its host page, at the expense's row. None until the expense exists."""
+    if payout.expense_id is None:
+        return None
+    if is_sandbox_url(connection.api_url):
+        page = sandbox_page_url(connection, back) or ""
+        return page + "#expense-" + payout.expense_id
+    parts = urlsplit(connection.api_url)
+    host = parts.hostname or ""
+    # api.opencollective.com serves opencollective.com, api-staging.opencollective.com serves staging.
+    site = host.removeprefix("api.") if host.startswith("api.") else host.replace("api-", "", 1)
+    title = titles_of([payout]).get(payout.proposal_id, "")
+    return f"https://{site}/{connection.collective_slug}/expenses?" + urlencode({"searchTerm": title})
+
+
+def treasury_of(circle: Circle, shown: TreasuryFilter | None = None) -> Treasury:
     """What the treasury page shows, in a fixed number of queries whatever the circle's history: the totals by
-    status, the open payouts (awaiting approval first, oldest first) and the latest settled ones."""
+    status (of the round shown, or of every round), the open payouts (awaiting approval first, oldest first) and the
+    latest settled ones, each list narrowed to the round and status shown."""
+    shown = shown or TreasuryFilter()
+    rounds = rounds_with_payouts(circle)
+    of_circle = Payout.circle_id == circle.id
+    if shown.round_id is not None:
+        of_circle = of_circle & (Payout.round_id == shown.round_id)
     totals = dict(
         db.session.execute(
-            select(Payout.status, func.sum(Payout.amount_minor))
-            .where(Payout.circle_id == circle.id)
-            .group_by(Payout.status)
+            select(Payout.status, func.sum(Payout.amount_minor)).where(of_circle).group_by(Payout.status)
         ).all()
     )
-    open_filter = (Payout.circle_id == circle.id) & Payout.status.not_in(FINAL_STATUSES)
+    listed = of_circle
+    if shown.status is not None:
+        statuses = ("approved", "requesting") if shown.status == "approved" else (shown.status,)
+        listed = listed & Payout.status.in_(statuses)
+    open_filter = listed & Payout.status.not_in(FINAL_STATUSES)
     awaiting_first = (Payout.status != "awaiting_approval", Payout.id)
     open_payouts = list(
         db.session.scalars(select(Payout).where(open_filter).order_by(*awaiting_first).limit(OPEN_ON_PAGE))
@@ -879,7 +1098,7 @@ def treasury_of(circle: Circle) -> Treasury:
     settled = list(
         db.session.scalars(
             select(Payout)
-            .where(Payout.circle_id == circle.id, Payout.status.in_(FINAL_STATUSES))
+            .where(listed, Payout.status.in_(FINAL_STATUSES))
             .order_by(Payout.status_changed_at.desc(), Payout.id.desc())
             .limit(SETTLED_ON_PAGE)
         )
@@ -891,6 +1110,8 @@ def treasury_of(circle: Circle) -> Treasury:
         awaiting_minor=int(totals.get("awaiting_approval") or 0),
         approved_unpaid_minor=sum(int(totals.get(status) or 0) for status in UNPAID_STATUSES),
         paid_minor=int(totals.get("paid") or 0),
+        rounds=rounds,
+        shown=shown,
     )
 
 

@@ -3,6 +3,7 @@ Open Collective calls. Requests to Open Collective happen only after the request
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from fundcircle.errors import FundCircleError, NotFound
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.payouts import services
-from fundcircle.payouts.forms import ApproveForm, CancelForm, ConnectForm
+from fundcircle.payouts.forms import ApproveForm, ApproveManyForm, CancelForm, ConnectForm, TreasuryFilterForm
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import PayoutGatewayError
 from fundcircle.payouts.requesting import (
@@ -27,7 +28,6 @@ from fundcircle.payouts.requesting import (
     sync_open_payouts,
     sync_payout,
 )
-from fundcircle.proposals.models import ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.unit_of_work import after_commit, end_read_transaction, refuse
 from fundcircle.voting.views import results_page
@@ -55,36 +55,120 @@ TREASURER = circle_role("treasurer")
 
 def payout_titles(payouts: list[Payout]) -> dict[int, str]:
     """Each payout's proposal title as in the funded version, in one query."""
-    if not payouts:
-        return {}
-    rows = db.session.execute(
-        select(Payout.proposal_id, ProposalVersion.title)
-        .join(
-            ProposalVersion,
-            (ProposalVersion.proposal_id == Payout.proposal_id) & (ProposalVersion.number == Payout.proposal_version),
-        )
-        .where(Payout.id.in_([p.id for p in payouts]))
+    return services.titles_of(payouts)
+
+
+def _treasury_page(
+    circle: Circle,
+    filter_form: TreasuryFilterForm,
+    approve_form: ApproveManyForm | None = None,
+    *,
+    status: int = 200,
+    refusal: str | None = None,
+) -> tuple[str, int]:
+    shown = services.TreasuryFilter(
+        round_id=filter_form.round_id.data if filter_form.round_id.data else None,
+        status=filter_form.status.data or None,
     )
-    return {proposal_id: title for proposal_id, title in rows}
+    summary = services.treasury_of(circle, shown)
+    connection = services.connection_of(circle.id)
+    approvable = services.approvable_by(current_user, summary.open)
+    if approve_form is None:
+        approve_form = ApproveManyForm(formdata=None)
+    chosen = set(approve_form.payouts.data or [])
+    return (
+        render_template(
+            "payouts/treasury.html",
+            circle=circle,
+            summary=summary,
+            titles=payout_titles(summary.open + summary.settled),
+            round_titles=summary.round_titles,
+            connection=connection,
+            sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
+            sandbox_page=services.sandbox_page_url(connection, _here(circle_id=circle.id)) if connection else None,
+            webhook_url=services.webhook_url(connection) if connection is not None else None,
+            sync_form=ConfirmForm(),
+            funds=services.funds_of(circle),
+            filter_form=filter_form,
+            filtered=shown != services.TreasuryFilter(),
+            approve_form=approve_form,
+            approvable=approvable,
+            chosen=chosen,
+            has_totp=current_user.has_totp,
+            refusal=refusal,
+        ),
+        status,
+    )
+
+
+def _here(**values: Any) -> str:
+    """This page's full address as the browser reached it, for the sandbox's link back (a page shown to this person,
+    not a mail: the request's own host is right here)."""
+    endpoint = "payouts.view" if "payout_id" in values else "payouts.treasury"
+    return url_for(endpoint, _external=True, **values)
+
+
+def _filter_form(circle: Circle, formdata: Any) -> TreasuryFilterForm:
+    form = TreasuryFilterForm(formdata=formdata)
+    form.round_id.choices = [(0, "Every round"), *services.rounds_with_payouts(circle)]
+    return form
 
 
 @bp.route("/circles/<int:circle_id>/treasury")
 @requires(TREASURER)
-def treasury(circle_id: int) -> str:
+def treasury(circle_id: int) -> tuple[str, int]:
     circle: Circle = g.circle
-    summary = services.treasury_of(circle)
-    connection = services.connection_of(circle.id)
-    return render_template(
-        "payouts/treasury.html",
-        circle=circle,
-        summary=summary,
-        titles=payout_titles(summary.open + summary.settled),
-        connection=connection,
-        sandbox=connection is not None and services.is_sandbox_url(connection.api_url),
-        webhook_url=services.webhook_url(connection) if connection is not None else None,
-        sync_form=ConfirmForm(),
-        funds=services.funds_of(circle),
-    )
+    filter_form = _filter_form(circle, request.args)
+    if request.args and not filter_form.validate():
+        # A round or status that is not offered (an old link, a hand-made address): everything, and why.
+        wrong = _filter_form(circle, None)
+        if filter_form.round_id.errors:
+            wrong.round_id.errors = ["That round has no payouts here: choose one from the list."]
+        if filter_form.status.errors:
+            wrong.status.errors = ["Choose a status from the list."]
+        return _treasury_page(circle, wrong, status=400)
+    return _treasury_page(circle, filter_form)
+
+
+@bp.route("/circles/<int:circle_id>/treasury/approve", methods=["POST"])
+@requires(TREASURER)
+def approve_many(circle_id: int) -> Response | tuple[str, int]:
+    """Approve the ticked payouts with one code: all of them in this request's one transaction, or none."""
+    circle: Circle = g.circle
+    form = ApproveManyForm()
+    filter_form = _filter_form(circle, None)
+    if not form.validate_on_submit():
+        return _treasury_page(circle, filter_form, form, status=400)
+    try:
+        approved = services.approve_payouts(
+            current_user,
+            circle,
+            list(form.payouts.data or []),
+            form.totp.data or "",
+            utcnow(),
+            confirm_beyond_balance=bool(form.confirm_beyond_balance.data),
+        )
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _treasury_page(
+            circle,
+            filter_form,
+            form,
+            status=error.status,
+            refusal=None if {"payouts", "totp", "confirm_beyond_balance"} & set(error.fields) else error.message,
+        )
+    complete = [payout.id for payout in approved if payout.status == "approved"]
+    for payout_id in complete:
+        after_commit(functools.partial(submit_after_approval, payout_id))
+    waiting = len(approved) - len(complete)
+    message = f"Approved {len(approved)} payout(s)."
+    if complete:
+        message += f" {len(complete)} fully approved: they go to Open Collective now."
+    if waiting:
+        message += f" {waiting} need(s) another treasurer's approval too."
+    flash(message, "success")
+    return redirect(url_for("payouts.treasury", circle_id=circle.id))
 
 
 @bp.route("/circles/<int:circle_id>/treasury/connect", methods=["GET", "POST"])
@@ -155,6 +239,8 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
         "sandbox": connection is not None and services.is_sandbox_url(connection.api_url),
         "approve_form": ApproveForm(formdata=None),
         "funds": services.funds_of(circle),
+        "where_it_stands": where_it_stands(payout),
+        "expense_link": services.expense_link(payout, connection, _here(payout_id=payout.id)) if connection else None,
         "beyond_balance": services.beyond_balance(payout),
         "cancel_form": CancelForm(formdata=None),
         "retry_form": ConfirmForm(),
@@ -162,6 +248,27 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
     }
     context.update(forms)
     return render_template("payouts/payout.html", **context), status
+
+
+#: What each status means for the circle, in words (the raw statuses are in the page's technical details).
+WHERE_IT_STANDS = {
+    "awaiting_approval": "Waiting for a treasurer to approve it with a code from their authenticator app.",
+    "approved": "Approved by the treasurers. Fund Circle is about to request it from Open Collective.",
+    "requesting": "Being requested from Open Collective right now.",
+    "requested": "Requested from Open Collective, waiting for the host to approve and pay it.",
+    "invited": "Open Collective has e-mailed {payee} an invitation to fill in their payment details; once they do, "
+    "the host approves and pays it.",
+    "approved_on_oc": "Approved by the host on Open Collective, waiting to be paid.",
+    "paid": "Paid: Open Collective says the money has gone to the payee.",
+    "rejected": "The host rejected it on Open Collective. Look there for their reason; it is not paid.",
+    "failed": "The request to Open Collective did not work: a treasurer needs to look at it (below).",
+    "held": "Held back: it does not match what the circle's ledger recorded, so it was not requested (below).",
+    "cancelled": "Cancelled by a treasurer: it will not be paid.",
+}
+
+
+def where_it_stands(payout: Payout) -> str:
+    return WHERE_IT_STANDS[payout.status].format(payee=payout.payee_name or "the payee")
 
 
 def _unless_on_field(error: FundCircleError, field: str) -> str | None:

@@ -1,5 +1,6 @@
-"""Journey: a treasurer sets up an authenticator app, approves a payout with its code, plays the host on the Open
-Collective sandbox, and watches the payout reach `paid`. Keyboard only.
+"""Journeys: a treasurer sets up an authenticator app, approves a payout with its code, plays the host on the Open
+Collective sandbox, and watches the payout reach `paid`; and a treasurer approves three payouts of two rounds at once
+with one code, on a phone. Keyboard only.
 
 The sandbox runs in the test process (a thread, on 127.0.0.1); the app under gunicorn reaches it over HTTP, as it
 would reach Open Collective. Its page is not part of the product: it is saved, not checked with axe-core.
@@ -21,7 +22,7 @@ from oc_sandbox.sandbox import RunningSandbox
 from tests.browser.conftest import on_browser_database
 from tests.browser.support import Journey, Keys
 from tests.conftest import TEST_PASSWORD
-from tests.factories import add_member, connect_circle, make_circle, make_funded_round, make_user
+from tests.factories import add_member, connect_circle, enrol_totp, make_circle, make_funded_round, make_user
 from tests.worlds.sandbox import (  # noqa: F401  (fixtures)
     SANDBOX_BALANCE_MINOR,
     SANDBOX_COLLECTIVE,
@@ -150,7 +151,13 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     expect(page.get_by_role("status")).to_contain_text("Approved. The payout is fully approved")
     expect(page.locator("dl.facts")).to_contain_text("Requested on Open Collective")
     expect(page.locator("dl.facts")).to_contain_text("1 of 1 needed (Tomas Treasurer")
-    expect(page.get_by_text("Expense on Open Collective")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("waiting for the host to approve and pay it")
+    expect(page.get_by_role("link", name="See this payout on Open Collective")).to_be_visible()
+    # The expense's id and Open Collective's own status are folded away under "Technical details".
+    details = page.locator("details.technical")
+    expect(details.get_by_text("PENDING")).to_be_hidden()
+    keys.space(details.locator("summary"))
+    expect(details.get_by_text("PENDING")).to_be_visible()
     expect(page.get_by_role("button", name=APPROVE)).to_have_count(0)
     [expense] = oc_sandbox.sandbox.expenses()
     assert expense.status == "PENDING"
@@ -175,8 +182,9 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     expect(expense_row).to_contain_text("PAID")
     expect(page.get_by_role("listitem").filter(has_text=SANDBOX_COLLECTIVE)).to_contain_text("4,750.00 EUR")
 
-    # 5. Back in the treasury (by its address): Open Collective is asked, and the payout is paid.
-    page.goto(f"/circles/{circle_id}/treasury")
+    # 5. Back in the treasury by the sandbox's own link: Open Collective is asked, and the payout is paid.
+    keys.follow(page.get_by_role("link", name="Back to Fund Circle"))
+    assert page.url.endswith(f"/circles/{circle_id}/treasury"), page.url
     story.seen(page, "treasury-before-check")
     expect(_payout_row(page)).to_contain_text("Requested on Open Collective")
     keys.follow(page.get_by_role("button", name="Check Open Collective now"))
@@ -190,8 +198,8 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     expect(page.get_by_text("Balance on Open Collective:")).to_contain_text("4,750.00 EUR")
     keys.follow(page.get_by_role("link", name=PROPOSAL))
     story.seen(page, "payout-paid", screenshot=True)
-    expect(page.locator("dl.facts")).to_contain_text("Paid")
-    expect(page.locator("dl.facts")).to_contain_text("PAID")
+    expect(page.locator("dl.facts")).to_contain_text("Paid: Open Collective says the money has gone to the payee.")
+    expect(page.get_by_text("PAID", exact=True)).to_be_hidden()  # Open Collective's word, in the technical details
     keys.follow(page.get_by_role("link", name=CIRCLE))
     story.seen(page, "circle")
     keys.follow(page.get_by_role("link", name=ROUND, exact=True))
@@ -209,3 +217,83 @@ def test_a_treasurer_enrols_approves_and_sees_the_payout_paid_on_the_sandbox(
     with app.app_context():
         payout = db.session.get(Payout, payout_id)
         assert payout is not None and payout.status == "paid" and payout.expense_id == expense.public_id
+
+
+def test_a_treasurer_approves_three_payouts_of_two_rounds_with_one_code_on_a_phone(
+    app: Flask,
+    journey: Any,
+    oc_sandbox: RunningSandbox,  # noqa: F811
+) -> None:
+    with app.app_context():
+        admin = make_user(name="Ana Admin", email="ana@example.org")
+        tomas = make_user(name="Tomas Treasurer", email="tomas@example.org")
+        bea = make_user(name="Bea Circle", email="bea@example.org")
+        eli = make_user(name="Eli Member", email="eli@example.org")
+        circle = make_circle(admin, name=CIRCLE)
+        add_member(circle, tomas, ["treasurer"], by=admin)
+        add_member(circle, bea, ["member", "circle"], by=admin)
+        add_member(circle, eli, ["member"], by=admin)
+        make_funded_round(
+            circle, admin, bea,
+            [{"author": eli, "title": PROPOSAL, "payee_slug": SANDBOX_PAYEE},
+             {"author": eli, "title": "Bike repair", "amount_minor": 15_000, "payee_slug": SANDBOX_PAYEE}],
+            title=ROUND,
+        )  # fmt: skip
+        make_funded_round(
+            circle, admin, bea, [{"author": eli, "title": "Tool shed", "amount_minor": 8_000,
+                                  "payee_slug": SANDBOX_PAYEE}], title="Spring repairs",
+        )  # fmt: skip
+        connect_circle(circle, tomas, api_url=oc_sandbox.url, slug=SANDBOX_COLLECTIVE, token=SANDBOX_TOKEN,
+                       name="Riverside Fund", balance_minor=SANDBOX_BALANCE_MINOR)  # fmt: skip
+        secret = enrol_totp(tomas)
+        circle_id = circle.id
+    story = journey("payouts-at-once")
+    page = story.log_in("tomas@example.org")
+    page.set_viewport_size({"width": 390, "height": 844})
+    keys = Keys(page)
+    _to_treasury(story, page, "treasury-three-awaiting")
+    titles = (PROPOSAL, "Bike repair", "Tool shed")
+    for title in titles:
+        expect(_row_of(page, title).locator('td[data-label="Status"]')).to_have_text("Awaiting approval")
+    expect(_row_of(page, "Tool shed").locator('td[data-label="Round"]')).to_have_text("Spring repairs")
+    expect(_row_of(page, PROPOSAL).locator('td[data-label="Round"]')).to_have_text(ROUND)
+    story.screenshot(page, "treasury-round-column")
+
+    # The filter shows one round's payouts (a plain GET form: no script needed).
+    keys.choose(page.get_by_label("Round", exact=True), "Spring repairs")
+    keys.follow(page.get_by_role("button", name="Show these payouts"))
+    story.seen(page, "treasury-one-round")
+    expect(_row_of(page, "Tool shed")).to_be_visible()
+    expect(page.get_by_role("link", name=PROPOSAL)).to_have_count(0)
+    keys.follow(page.get_by_role("link", name="Show every payout"))
+    story.seen(page, "treasury-every-round")
+
+    # Tick all three, give a wrong code: nothing is approved, the ticks stay, the code field says why.
+    for title in titles:
+        keys.space(page.get_by_role("checkbox", name=f"Approve “{title}”"))
+    code_field = page.get_by_label("Code from your authenticator app")
+    keys.type(code_field, _wrong_code(secret))
+    keys.follow(page.get_by_role("button", name="Approve the ticked payouts"))
+    story.seen(page, "treasury-approve-wrong-code", screenshot=True)
+    expect(code_field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{code_field.evaluate('el => el.id')}-error")).to_contain_text("That code does not match.")
+    for title in titles:
+        expect(page.get_by_role("checkbox", name=f"Approve “{title}”")).to_be_checked()
+        expect(_row_of(page, title).locator('td[data-label="Status"]')).to_have_text("Awaiting approval")
+
+    # One right code approves the three: each goes to Open Collective.
+    keys.replace(code_field, pyotp.TOTP(secret).now())
+    keys.follow(page.get_by_role("button", name="Approve the ticked payouts"))
+    story.seen(page, "treasury-three-approved", screenshot=True)
+    expect(page.get_by_role("status")).to_contain_text("Approved 3 payout(s). 3 fully approved")
+    for title in titles:
+        expect(_row_of(page, title).locator('td[data-label="Status"]')).to_have_text("Requested on Open Collective")
+    expect(page.get_by_role("checkbox")).to_have_count(0)
+    assert len(oc_sandbox.sandbox.expenses()) == 3
+    with app.app_context():
+        statuses = db.session.scalars(db.select(Payout.status).where(Payout.circle_id == circle_id)).all()
+        assert sorted(statuses) == ["requested"] * 3
+
+
+def _row_of(page: Page, title: str) -> Locator:
+    return page.get_by_role("row").filter(has=page.get_by_role("link", name=title, exact=True))

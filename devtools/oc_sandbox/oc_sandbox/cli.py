@@ -94,6 +94,11 @@ def _split_types(_ctx: click.Context, _param: click.Parameter, value: str) -> li
     help="The token's user has two-factor authentication (and the token no “Advanced privileges”).",
 )
 @click.option("--webhook", "webhooks", multiple=True, help="Loopback URL to receive collective.expense.* webhooks.")
+@click.option(
+    "--app-url",
+    default=None,
+    help="Fund Circle's address, for the host page's link back (default: the app's BASE_URL).",
+)
 @with_appcontext
 def oc_sandbox_command(
     host: str,
@@ -109,6 +114,7 @@ def oc_sandbox_command(
     other_accounts: tuple[str, ...],
     two_factor: bool,
     webhooks: tuple[str, ...],
+    app_url: str | None,
 ) -> None:
     if current_app.config.get("PRODUCTION"):
         click.echo(
@@ -139,7 +145,8 @@ def oc_sandbox_command(
         click.echo(
             f"Warning: serving on {host}, not only on this machine. Anyone who can reach it sees the page.", err=True
         )
-    server = serve(sandbox, host=host, port=port, quiet=False)
+    app_url = app_url or current_app.config.get("BASE_URL") or None
+    server = serve(sandbox, host=host, port=port, quiet=False, app_url=app_url)
     click.echo(f"Open Collective sandbox — no money moves: http://{host}:{server.server_port}{GRAPHQL_PATH}")
     click.echo(f"Host controls: http://{host}:{server.server_port}/   collective: {collective}")
     try:

@@ -70,6 +70,48 @@ MAX_ITEMS = 300
 MAX_CUSTOM_DATA_BYTES = 10 * 1024
 MAX_BODY_BYTES = 2 * 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"localhost"})
+#: Fund Circle's address in development (`make run`), for the host page's link back when nothing better is known.
+DEVELOPMENT_APP_URL = "http://127.0.0.1:5000/"
+PAGE_CSS_PATH = "/sandbox.css"
+#: The host page's own small stylesheet (served by the sandbox, no other site): readable, and one column on a phone.
+PAGE_CSS = """\
+:root { --ink: #1d2433; --muted: #5b6475; --line: #d6dae3; --accent: #1f5fbf; --warn: #8a4b00; --bg: #f6f7fa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
+  background: var(--bg); overflow-wrap: anywhere; }
+header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; justify-content: space-between;
+  padding: .75rem 1rem; background: #fff; border-bottom: 1px solid var(--line); }
+main { max-width: 72rem; margin: 0 auto; padding: 1rem; }
+h1 { font-size: 1.5rem; line-height: 1.25; margin: .5rem 0 1rem; }
+h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; }
+a { color: var(--accent); }
+a.back { font-weight: 600; }
+.badge { background: #fff3d6; color: var(--warn); border: 1px solid #e7c77a; border-radius: 999px;
+  padding: .1rem .6rem; font-size: .875rem; font-weight: 600; }
+.muted { color: var(--muted); }
+.problem { background: #fdecec; border: 1px solid #e6a3a3; padding: .5rem .75rem; border-radius: .25rem; }
+code { font-size: .875em; word-break: break-all; }
+table { width: 100%; border-collapse: collapse; background: #fff; }
+caption { text-align: left; font-weight: 600; padding: .25rem 0; }
+th, td { text-align: left; vertical-align: top; padding: .5rem; border-bottom: 1px solid var(--line); }
+.num { text-align: right; white-space: nowrap; }
+.status { font-weight: 600; }
+.actions { display: flex; flex-wrap: wrap; gap: .25rem; }
+.actions form { margin: 0; }
+button { font: inherit; padding: .35rem .8rem; border-radius: .25rem; border: 1px solid var(--accent);
+  background: var(--accent); color: #fff; cursor: pointer; min-height: 2.5rem; }
+button.secondary { background: #fff; color: var(--accent); }
+button:focus-visible, a:focus-visible { outline: 3px solid #f0b400; outline-offset: 2px; }
+@media (max-width: 40rem) {
+  table.stacked, table.stacked caption, table.stacked tbody, table.stacked tr, table.stacked td {
+    display: block; width: 100%; }
+  table.stacked { background: none; }
+  table.stacked thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.stacked tr { border: 1px solid var(--line); border-radius: .25rem; margin-bottom: .75rem; }
+  table.stacked td { border: 0; padding: .25rem .5rem; text-align: left; white-space: normal; }
+  table.stacked td::before { content: attr(data-label); display: block; font-size: .8rem; color: var(--muted); }
+}
+"""
 
 # processExpense actions and the webhook event each sends (server/constants/activities.ts).
 EVENT_OF_ACTION = {
@@ -1271,6 +1313,9 @@ HOST_PAGE_ACTIONS = {
     "mark-as-unpaid": "MARK_AS_UNPAID",
     "mark-as-spam": "MARK_AS_SPAM",
 }
+#: Host actions that undo or refuse, drawn as outlined buttons beside the main ones.
+SECONDARY_ACTIONS = frozenset({"reject", "unapprove", "mark-as-unpaid", "mark-as-spam"})
+SECONDARY_CLASS = ' class="secondary"'
 HOST_PAGE_LABELS = {
     "approve": "Approve",
     "reject": "Reject",
@@ -1284,10 +1329,41 @@ HOST_PAGE_LABELS = {
 class SandboxApp:
     """The WSGI application in front of a `Sandbox`."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Sandbox, *, app_url: str | None = None) -> None:
         self.sandbox = sandbox
         # The control forms carry this value, so that another page in the browser cannot press the buttons.
         self.form_token = secrets.token_urlsafe(16)
+        #: Fund Circle's address, for the page's link back (`--app-url`, or the app's BASE_URL from the command).
+        self.app_url = app_url
+        #: The page Fund Circle linked here from (its treasury), kept so the link back survives the buttons.
+        self.back_url: str | None = None
+
+    def _remember_back(self, back: str | None) -> None:
+        """Keep `back` for the link back only if it points at Fund Circle: the app's own address, or this machine
+        (the sandbox is a development tool on loopback); any other address is ignored, so that no link to another
+        site can be planted in the page."""
+        if not back or len(back) > 2000:
+            return
+        parts = urlsplit(back)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return
+        app_host = urlsplit(self.app_url).hostname if self.app_url else None
+        if is_loopback(parts.hostname) or parts.hostname == app_host:
+            self.back_url = back
+
+    def back_link(self) -> str:
+        """Where the page's "Back to Fund Circle" goes: the page that linked here, else the app's address, else
+        Fund Circle's development address (`make run` serves it there)."""
+        return self.back_url or self.app_url or DEVELOPMENT_APP_URL
+
+    @staticmethod
+    def _html(body: str, status: int = 200) -> Response:
+        response = Response(body, status=status, content_type="text/html; charset=utf-8")
+        # Its own stylesheet and forms only: no script, no other site.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        )
+        return response
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -1298,7 +1374,11 @@ class SandboxApp:
             else:
                 response = self._graphql(request)
         elif request.path == "/" and request.method in ("GET", "HEAD"):
-            response = Response(self._page(), content_type="text/html; charset=utf-8")
+            self._remember_back(request.args.get("back"))
+            response = self._html(self._page())
+        elif request.path == PAGE_CSS_PATH and request.method in ("GET", "HEAD"):
+            response = Response(PAGE_CSS, content_type="text/css; charset=utf-8")
+            response.headers["Cache-Control"] = "no-cache"
         elif request.path.startswith("/sandbox/expenses/") and request.method == "POST":
             response = self._control(request)
         else:
@@ -1429,7 +1509,7 @@ class SandboxApp:
             else:
                 return Response("Unknown action.", status=404, content_type="text/plain")
         except SandboxError as error:
-            return Response(self._page(str(error)), status=409, content_type="text/html; charset=utf-8")
+            return self._html(self._page(str(error)), status=409)
         return Response(status=303, headers={"Location": "/"})
 
     def _page(self, message: str | None = None) -> str:
@@ -1446,35 +1526,46 @@ class SandboxApp:
             forms = "".join(
                 f'<form method="post" action="/sandbox/expenses/{e(expense.public_id)}/{path}">'
                 f'<input type="hidden" name="token" value="{e(self.form_token)}">'
-                f"<button>{e(label)}</button></form>"
+                f"<button{SECONDARY_CLASS if path in SECONDARY_ACTIONS else ''}>{e(label)}</button></form>"
                 for path, label in actions
             )
+            custom = e(json.dumps(expense.custom_data)) if expense.custom_data is not None else ""
             rows.append(
-                f"<tr><td>{e(expense.public_id)}</td><td>{e(expense.description)}</td>"
-                f"<td>{e(_money(expense.amount_minor, expense.currency))}</td><td>{e(expense.status)}</td>"
-                f"<td>{e(payee)}</td><td>{e(expense.reference or '')}<br>"
-                f"{e(json.dumps(expense.custom_data)) if expense.custom_data is not None else ''}</td>"
-                f"<td>{forms}</td></tr>"
+                f'<tr id="expense-{e(expense.public_id)}">'
+                f'<td data-label="Expense"><code>{e(expense.public_id)}</code></td>'
+                f'<td data-label="Description">{e(expense.description)}</td>'
+                f'<td data-label="Amount" class="num">{e(_money(expense.amount_minor, expense.currency))}</td>'
+                f'<td data-label="Status"><span class="status">{e(expense.status)}</span></td>'
+                f'<td data-label="Payee">{e(payee)}</td>'
+                f'<td data-label="Reference"><code>{e(expense.reference or "")}</code>'
+                f"{'<br><code>' + custom + '</code>' if custom else ''}</td>"
+                f'<td data-label="Act as the host"><div class="actions">{forms}</div></td></tr>'
             )
         collectives = "".join(
-            f"<li>{e(c.name)} ({e(c.slug)}): balance {e(_money(c.balance_minor, c.currency))}; "
+            f"<li><strong>{e(c.name)}</strong> ({e(c.slug)}): balance {e(_money(c.balance_minor, c.currency))}; "
             f"accepts {e(', '.join(c.expense_types))}</li>"
             for c in self.sandbox.collectives()
         )
-        notice = f"<p><strong>{e(message)}</strong></p>" if message else ""
+        notice = f'<p class="problem" role="alert"><strong>{e(message)}</strong></p>' if message else ""
         table = (
-            "<table><thead><tr><th>Expense</th><th>Description</th><th>Amount</th><th>Status</th><th>Payee</th>"
-            "<th>Reference</th><th>Act as the host</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+            '<table class="stacked"><caption>Expenses, newest first</caption><thead><tr><th scope="col">Expense</th>'
+            '<th scope="col">Description</th><th scope="col" class="num">Amount</th><th scope="col">Status</th>'
+            '<th scope="col">Payee</th><th scope="col">Reference</th><th scope="col">Act as the host</th></tr></thead>'
+            "<tbody>" + "".join(rows) + "</tbody></table>"
             if rows
-            else "<p>No expenses yet.</p>"
+            else '<p class="empty">No expenses yet: they appear here when Fund Circle requests an approved payout.</p>'
         )
         return (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Open Collective sandbox</title></head>'
-            "<body><h1>Open Collective sandbox — no money moves</h1>"
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>Open Collective sandbox</title><link rel="stylesheet" href="{PAGE_CSS_PATH}"></head>'
+            f'<body><header><a class="back" href="{e(self.back_link())}">← Back to Fund Circle</a>'
+            '<span class="badge">Sandbox</span></header>'
+            "<main><h1>Open Collective sandbox — no money moves</h1>"
             "<p>A local stand-in for Open Collective's API, for tests and the demo. Nothing here is real: "
             "paying an expense only lowers the balance shown below. The buttons act as the collective's host.</p>"
             f"{notice}<h2>Collectives</h2><ul>{collectives}</ul><h2>Expenses</h2>{table}"
-            f"<p>GraphQL endpoint: <code>{GRAPHQL_PATH}</code></p></body></html>"
+            f'<p class="muted">GraphQL endpoint: <code>{GRAPHQL_PATH}</code></p></main></body></html>'
         )
 
 
@@ -1515,10 +1606,13 @@ class RunningSandbox:
         self.sandbox.wait_for_webhooks()
 
 
-def serve(sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> BaseWSGIServer:
-    """A threaded werkzeug server for the sandbox, bound but not yet serving (port 0: a free port)."""
+def serve(
+    sandbox: Sandbox, *, host: str = "127.0.0.1", port: int = 0, quiet: bool = True, app_url: str | None = None
+) -> BaseWSGIServer:
+    """A threaded werkzeug server for the sandbox, bound but not yet serving (port 0: a free port). `app_url` is
+    Fund Circle's address, for the host page's link back."""
     handler = _QuietHandler if quiet else WSGIRequestHandler
-    return make_server(host, port, SandboxApp(sandbox), threaded=True, request_handler=handler)
+    return make_server(host, port, SandboxApp(sandbox, app_url=app_url), threaded=True, request_handler=handler)
 
 
 def start_sandbox(
