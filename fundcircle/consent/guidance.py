@@ -262,7 +262,7 @@ def what_happens_now(
                 "Facilitate",
             )
         )
-    if treasurer and phase not in ("decided", "closed") and not panel.can:
+    if treasurer and phase not in ("decided", "closed", "cancelled"):
         panel.can.append(Step("Nothing for a treasurer yet: payouts come once the round is decided."))
     if not panel.can:
         panel.can.append(Step("Nothing for you to do in this phase; you can read everything here."))

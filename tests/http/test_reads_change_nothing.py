@@ -53,6 +53,8 @@ UNFILLABLE: dict[str, str] = {}
 QUERY_STRINGS = {
     "ledger_api.read_inclusion_proof": "?seq=1&size=2",
     "ledger_api.read_consistency_proof": "?from=1&to=2",
+    # The confirmation page of a move: without `to` it only says which moves there are.
+    "rounds.advance": "?to=cancelled",
 }
 #: Statements that change a database. Anything else (SELECT, BEGIN, SAVEPOINT, PRAGMA of the connection set-up) reads.
 WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|MERGE|CREATE|ALTER|DROP|TRUNCATE)\b", re.I)
