@@ -97,6 +97,9 @@ def consent_outcome(
     needed = quorum_count(circle_size, quorum_percent)
     answered = len({answer.member_id for answer in answers})
     if answered < needed:
+        if answered == 0:
+            # "waiting for 2 of 3" read as if two had answered: with nobody in yet, say so plainly.
+            return ConsentOutcome("open", f"nobody has answered yet, 0 of {circle_size}")
         return ConsentOutcome("open", f"waiting for {needed - answered} of {circle_size} members")
     if amount_minor > left_minor:
         return ConsentOutcome(

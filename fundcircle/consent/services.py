@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from fundcircle.circles.models import Circle
 from fundcircle.circles.services import circle_role_lost, membership_of, people_holding, require_role
 from fundcircle.consent.models import ConsentAnswer, ConsentReaction, ConsentRound
 from fundcircle.consent.rules import (
+    POSITIONS,
     STOPPING,
     Answer,
     ConsentError,
@@ -23,6 +25,7 @@ from fundcircle.consent.rules import (
     consent_outcome,
 )
 from fundcircle.db import compare_and_set, lock
+from fundcircle.deliberation.services import discussion_while_deciding
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
@@ -556,3 +559,155 @@ def release_withdrawn(actor: User, proposal: Proposal, now: datetime) -> None:
                 },
                 at=now,
             )
+
+
+# --- following the consent phase from the round page -------------------------------------------------------------
+
+#: Where a proposal stands in the consent phase, as the round page shows it.
+ProposalConsentState = Literal["not_opened", "open", "consented", "objection", "not_consented", "amended"]
+
+
+@dataclass(frozen=True)
+class ProposalConsentStatus:
+    """One proposal of a deciding consent round: where it stands and what is awaited, for the round page."""
+
+    proposal_id: int
+    title: str
+    author_id: int
+    author_name: str
+    current_version: int
+    state: ProposalConsentState
+    #: The consent round open now, or the last one held; None before the first.
+    consent_round_id: int | None
+    #: Circle members (now) who answered that consent round, and how many circle members there are.
+    answered: int
+    circle_size: int
+    #: Whether the person looking has answered the open consent round (False when none is open).
+    answered_by_me: bool
+    #: The last consent round's reason in words ("1 objection open"), empty before the first.
+    reason: str
+
+    @property
+    def awaits_amendment(self) -> bool:
+        """A closed consent round did not consent this version: only a new version can go to consent again."""
+        return self.state in ("objection", "not_consented")
+
+
+def consent_statuses(round_: Round, viewer: User) -> list[ProposalConsentStatus]:
+    """Every submitted proposal of a consent round, in submission order, with its consent state (a constant number
+    of queries: the proposals, their consent rounds, the answers of the circle's members)."""
+    candidates = candidates_of(round_)
+    if not candidates:
+        return []
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    history: dict[int, list[ConsentRound]] = {}
+    for consent_round in db.session.scalars(
+        select(ConsentRound).where(ConsentRound.round_id == round_.id).order_by(ConsentRound.id)
+    ):
+        history.setdefault(consent_round.proposal_id, []).append(consent_round)
+    answered: dict[int, set[int]] = {}
+    open_stops: dict[int, int] = {}
+    stopping = STOPPING[round_.consent_rules]
+    for consent_round_id, user_id, position, withdrawn_at, lapsed_at in db.session.execute(
+        select(
+            ConsentAnswer.consent_round_id,
+            ConsentAnswer.user_id,
+            ConsentAnswer.position,
+            ConsentAnswer.withdrawn_at,
+            ConsentAnswer.lapsed_at,
+        )
+        .join(ConsentRound, ConsentRound.id == ConsentAnswer.consent_round_id)
+        .where(ConsentRound.round_id == round_.id)
+    ):
+        if user_id in members:
+            answered.setdefault(consent_round_id, set()).add(user_id)
+            if position == stopping and withdrawn_at is None and lapsed_at is None:
+                open_stops[consent_round_id] = open_stops.get(consent_round_id, 0) + 1
+    authors = dict(
+        db.session.execute(select(User.id, User.name).where(User.id.in_({p.author_id for p, _ in candidates}))).all()
+    )
+    statuses = []
+    for proposal, version in candidates:
+        rounds = history.get(proposal.id, [])
+        last = rounds[-1] if rounds else None
+        state: ProposalConsentState
+        if last is None:
+            state = "not_opened"
+        elif any(cr.outcome == "consented" for cr in rounds):
+            state = "consented"
+            last = next(cr for cr in rounds if cr.outcome == "consented")
+        elif last.closed_at is None:
+            state = "open"
+        elif proposal.current_version > last.version:
+            state = "amended"
+        elif open_stops.get(last.id):
+            state = "objection"
+        else:
+            state = "not_consented"
+        who = answered.get(last.id, set()) if last is not None else set()
+        statuses.append(
+            ProposalConsentStatus(
+                proposal_id=proposal.id,
+                title=version.title,
+                author_id=proposal.author_id,
+                author_name=authors.get(proposal.author_id, ""),
+                current_version=proposal.current_version,
+                state=state,
+                consent_round_id=last.id if last is not None else None,
+                answered=len(who),
+                circle_size=len(members),
+                answered_by_me=state == "open" and viewer.id in who,
+                reason=(last.reason or "") if last is not None else "",
+            )
+        )
+    return statuses
+
+
+@dataclass(frozen=True)
+class PositionCount:
+    """How many counted answers took one position, for the positions chart."""
+
+    position: str
+    count: int
+
+
+def position_counts(round_: Round, answers: list[AnswerRow]) -> list[PositionCount]:
+    """The counted answers by position, in the rule set's order (every position, zero included): a withdrawn
+    objection and the answer of someone no longer in the circle count for nothing, as in the outcome."""
+    members = set(db.session.scalars(circle_members(round_.circle_id)))
+    counted = [row for row in answers if row.user_id in members and row.withdrawn_at is None and row.lapsed_at is None]
+    return [
+        PositionCount(position, sum(1 for row in counted if row.position == position))
+        for position in POSITIONS[round_.consent_rules]
+    ]
+
+
+def objectors_of(proposal: Proposal) -> set[int]:
+    """Who raised an objection (or block) on any version of the proposal and still is in the circle's answers
+    (not lapsed): the people who talk it through with the author while it is in consent."""
+    rules = proposal.round.consent_rules
+    return set(
+        db.session.scalars(
+            select(ConsentAnswer.user_id)
+            .join(ConsentRound, ConsentRound.id == ConsentAnswer.consent_round_id)
+            .where(
+                ConsentRound.proposal_id == proposal.id,
+                ConsentAnswer.position == STOPPING.get(rules, "objection"),
+                ConsentAnswer.lapsed_at.is_(None),
+            )
+        )
+    )
+
+
+@discussion_while_deciding.provide("consent")
+def author_and_objectors_discuss(proposal: Proposal, actor: User) -> bool:
+    """While a proposal is in consent (a consent round was opened and none consented it), its author and whoever
+    objected go on discussing it in full comments: an objection is worked out in words, then integrated in an
+    amendment. Everybody else shares short reactions in the consent round."""
+    user_id = getattr(actor, "id", None)  # a visitor of a public circle has none
+    if user_id is None:
+        return False
+    history = consent_rounds_of(proposal)
+    if not history or any(cr.outcome == "consented" for cr in history):
+        return False
+    return user_id == proposal.author_id or user_id in objectors_of(proposal)

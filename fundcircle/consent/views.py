@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, has_role, requires
 from fundcircle.consent import services
+from fundcircle.consent.guidance import progress_of_round  # noqa: F401  # connects the round page's progress
 from fundcircle.consent.models import ConsentRound
 from fundcircle.consent.rules import POSITION_LABELS, POSITIONS, STOPPING
 from fundcircle.db import utcnow
@@ -22,6 +23,7 @@ from fundcircle.proposals.services import get_visible_proposal
 from fundcircle.proposals.views import proposal_page
 from fundcircle.rounds.models import Round
 from fundcircle.unit_of_work import refuse
+from fundcircle.voting.services import circle_members
 
 bp = Blueprint("consent", __name__)
 
@@ -85,6 +87,9 @@ def _render(
             proposal=proposal,
             version=version,
             answers=answers,
+            position_counts=services.position_counts(round_, answers),
+            circle_size=len(set(db.session.scalars(circle_members(round_.circle_id)))),
+            is_author=proposal.author_id == current_user.id,
             mine=mine,
             reactions=services.reactions_of(consent_round),
             outcome=services.current_outcome(consent_round) if consent_round.closed_at is None else None,

@@ -3,6 +3,7 @@ Services check role and phase, write the ledger, queue notices, flush, and never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.hooks import Registry
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.markdown import render_markdown, too_many_lines
@@ -28,6 +30,25 @@ from fundcircle.rounds.phases import format_time, is_before
 MAX_COMMENT = 10_000
 EDIT_WINDOW = timedelta(minutes=15)
 DISCUSSION_PHASES = ("proposals", "deliberation")
+
+#: Who may still discuss a proposal while its round is deciding, by decision method: consent keeps the discussion
+#: open for the proposal's author and its objectors, so that an objection is talked through in full words and
+#: integrated in an amendment. A method with no entry closes every discussion when deciding starts.
+discussion_while_deciding: Registry[Callable[[Proposal, User], bool]] = Registry("discussion while deciding")
+
+
+def may_discuss(actor: User, proposal: Proposal, phase: str) -> bool:
+    """Whether `actor` may comment on the proposal in `phase` (the phase the round really is in)."""
+    if proposal.status == "withdrawn":
+        return False
+    if phase in DISCUSSION_PHASES:
+        return True
+    method = proposal.round.method
+    return (
+        phase == "deciding"
+        and method in discussion_while_deciding
+        and discussion_while_deciding[method](proposal, actor)
+    )
 
 
 def _check_body(body: str) -> str:
@@ -41,9 +62,10 @@ def _check_body(body: str) -> str:
     return text
 
 
-def _require_open_discussion(proposal: Proposal, now: datetime) -> None:
+def _require_open_discussion(proposal: Proposal, now: datetime, actor: User) -> None:
     """Comments while the round really is open for proposals or in deliberation: not after the deliberation
-    deadline, though `rounds tick` has not moved the round on yet.
+    deadline, though `rounds tick` has not moved the round on yet. While deciding, those the decision method names
+    (a consent round's author and objectors) go on discussing.
 
     Locks the round and then the proposal (the order every writer takes them in, the phase change included) and
     reads both again, so a comment sent as the round moves on is stored before the move or refused after it."""
@@ -52,7 +74,12 @@ def _require_open_discussion(proposal: Proposal, now: datetime) -> None:
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn; its discussion is closed.")
     phase = round_.phase_at(now)
-    if phase not in DISCUSSION_PHASES:
+    if phase == "deciding" and round_.method in discussion_while_deciding and not may_discuss(actor, proposal, phase):
+        raise Conflict(
+            "While the circle decides, the discussion stays open only for the proposal's author and those who "
+            "objected to it, to work an objection out. Share a short reaction in the consent round instead."
+        )
+    if phase not in DISCUSSION_PHASES and not may_discuss(actor, proposal, phase):
         closed = round_.passed_deadline("deliberation", now) if is_before("deliberation", phase) else None
         if closed is not None:
             raise Conflict(f"The discussion is closed: deliberation ended at {format_time(closed)}.")
@@ -118,7 +145,7 @@ def add_comment(
     """
     if membership_of(actor, proposal.round.circle) is None:
         raise PermissionDenied("Only members of the circle can take part in the discussion.")
-    _require_open_discussion(proposal, now)
+    _require_open_discussion(proposal, now, actor)
     text = _check_body(body)
     parent = None
     if parent_id is not None:
@@ -188,7 +215,7 @@ def edit_comment(actor: User, comment: Comment, body: str, now: datetime) -> Com
     """
     if comment.author_id != actor.id:
         raise PermissionDenied("Only the comment's author can edit it.")
-    _require_open_discussion(comment.proposal, now)
+    _require_open_discussion(comment.proposal, now, actor)
     lock(comment)  # an admin hiding it at the same moment: the edit waits, then sees it hidden
     if not comment.visible:
         raise Conflict("This comment was deleted or hidden and cannot be edited.")

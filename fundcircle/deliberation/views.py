@@ -36,7 +36,10 @@ def discussion_of(proposal: Proposal, phase: str) -> dict[str, Any]:
         "comment_form": CommentForm(formdata=None),
         "hide_form": HideForm(formdata=None),
         "following": services.is_following(current_user, proposal),
-        "discussion_open": phase in services.DISCUSSION_PHASES and proposal.status != "withdrawn",
+        "discussion_open": services.may_discuss(current_user, proposal, phase),
+        # While deciding, the discussion is open only for some (a consent round's author and objectors): say so.
+        "discussion_for_few": phase not in services.DISCUSSION_PHASES
+        and services.may_discuss(current_user, proposal, phase),
     }
 
 

@@ -305,10 +305,40 @@ def submit(proposal_id: int) -> Response:
     return _change_status(proposal_id, services.submit_proposal, "Your proposal is submitted.")
 
 
-@bp.route("/proposals/<int:proposal_id>/withdraw", methods=["POST"])
+@bp.route("/proposals/<int:proposal_id>/withdraw", methods=["GET", "POST"])
 @requires(ANY_MEMBER)
-def withdraw(proposal_id: int) -> Response:
-    return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
+def withdraw(proposal_id: int) -> Response | tuple[str, int]:
+    """GET asks (what withdrawing does, and what is open on the proposal); POST withdraws. It cannot be undone, so it
+    is never one click next to Edit."""
+    if request.method == "POST":
+        return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    if proposal.author_id != current_user.id:
+        return render_template(
+            "errors/error.html", status=403, message="Only the proposal's author can withdraw it."
+        ), 403
+    round_ = proposal.round
+    phase = round_.phase_at(utcnow())
+    if proposal.status == "withdrawn" or phase not in ("proposals", "deliberation", "deciding"):
+        message = (
+            "This proposal is withdrawn already."
+            if proposal.status == "withdrawn"
+            else "Proposals can no longer be withdrawn: deciding has closed."
+        )
+        return render_template("errors/error.html", status=409, message=message), 409
+    return (
+        render_template(
+            "proposals/withdraw.html",
+            **proposal_page.context(proposal, phase),
+            proposal=proposal,
+            version=services.current_version(proposal),
+            round=round_,
+            circle=round_.circle,
+            phase_now=phase,
+            confirm_form=ConfirmForm(),
+        ),
+        200,
+    )
 
 
 @bp.route("/proposals/<int:proposal_id>/diff")

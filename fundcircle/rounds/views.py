@@ -36,6 +36,53 @@ ADMIN = circle_role("admin")
 
 #: What the areas above add to the round page (its proposals, its result); each part is called with the round.
 round_page = PageParts("round page")
+#: How far the round has come, from the areas that know (the deciding ones): `turnout` (who has voted or answered,
+#: of how many), `open_items` (sentences: what is still open and what moving on does to it) and `what_now` (the
+#: "what happens now" panel, for the person looking). Each part is called with the round and the phase it is
+#: really in; the round page and the confirmation of a move both show them.
+round_progress = PageParts("round progress")
+
+#: What moving the round to each phase does, in words for the confirmation page, by decision method where it
+#: matters ("votes" for every ballot method).
+WHAT_A_MOVE_DOES: dict[str, dict[str, str]] = {
+    "proposals": {
+        "any": "The round opens for proposals: every member of the circle can write and submit one, and everybody "
+        "in the circle is told.",
+    },
+    "deliberation": {
+        "any": "No new proposals can be submitted; drafts that were not submitted stay out of the round. Questions, "
+        "answers and amendments go on.",
+    },
+    "deciding": {
+        "votes": "Voting opens: each circle member fills in a ballot. Proposals can no longer be changed.",
+        "consent": "The circle decides by consent: you open a consent round on each proposal and the circle "
+        "members answer. Proposals change only by amendments after an objection.",
+    },
+    "decided": {
+        "votes": "Voting closes. The ballots are counted, the result is published and never changes, and a payout "
+        "is created for every funded proposal.",
+        "consent": "Deciding closes. Consent rounds still open close with the answers they have, proposals without "
+        "consent are not funded, the result is published and never changes, and a payout is created for every "
+        "consented proposal.",
+    },
+    "closed": {"any": "The round is closed: nothing in it changes any more."},
+    CANCELLED: {
+        "any": "The round stops here: nothing is decided and nothing is funded. Proposals, comments and the "
+        "ledger stay readable.",
+    },
+}
+
+
+def what_a_move_does(round_: Round, to: str) -> str:
+    by_method = WHAT_A_MOVE_DOES[to]
+    if "any" in by_method:
+        return by_method["any"]
+    return by_method["consent" if round_.method == "consent" else "votes"]
+
+
+def allowed_moves(round_: Round, phase: str) -> tuple[str, ...]:
+    """Moves go from the stored phase; once deciding has closed, the round can only be counted, not cancelled."""
+    return tuple(to for to in next_phases(round_.phase) if not (phase == COUNTING and to == CANCELLED))
 
 
 @circle_page.part
@@ -110,19 +157,19 @@ def view(round_id: int) -> str:
     # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
     phase = round_.phase_at(now)
     deadline = round_.deadline_of(phase)
+    moves = allowed_moves(round_, phase) if has_role("admin") else ()
     return render_template(
         "rounds/view.html",
         **round_page.context(round_),
+        **round_progress.context(round_, phase),
         round=round_,
         circle=round_.circle,
         deadline=deadline,
         time_left=time_left(deadline, now),
         phase_now=phase,
-        # Moves go from the stored phase; once deciding has closed, the round can only be counted, not cancelled.
-        next_phases=tuple(to for to in next_phases(round_.phase) if not (phase == COUNTING and to == CANCELLED))
-        if has_role("admin")
-        else (),
-        advance_form=AdvanceForm(),
+        # "Move on" and "Cancel" are links to their confirmation pages, and never side by side.
+        next_phases=tuple(to for to in moves if to != CANCELLED),
+        can_cancel=CANCELLED in moves,
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
         phase_labels=PHASE_LABELS,
@@ -152,10 +199,42 @@ def _settings_of(round_: Round) -> dict[str, Any]:
     return {name: getattr(round_, name) for name in ALL_METHOD_SETTINGS}
 
 
-@bp.route("/rounds/<int:round_id>/advance", methods=["POST"])
+def _render_confirm(round_: Round, to: str, status: int = 200) -> tuple[str, int]:
+    """The page that asks before a round moves on or is cancelled: what will happen, the turnout and what is still
+    open. A move cannot be undone, so it is never one click."""
+    now = utcnow()
+    phase = round_.phase_at(now)
+    return (
+        render_template(
+            "rounds/confirm.html",
+            **round_progress.context(round_, phase),
+            round=round_,
+            circle=round_.circle,
+            to=to,
+            phase_now=phase,
+            what_happens=what_a_move_does(round_, to),
+            deadline=round_.deadline_of(phase),
+            form=AdvanceForm(formdata=None, data={"to": to}),
+            phase_labels=PHASE_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/advance", methods=["GET", "POST"])
 @requires(ADMIN)
-def advance(round_id: int) -> Response:
+def advance(round_id: int) -> Response | tuple[str, int]:
+    """GET asks (the confirmation page of a move, `?to=phase`); POST moves the round."""
     round_ = services.get_round(round_id)
+    if request.method == "GET":
+        to = request.args.get("to", "")
+        moves = allowed_moves(round_, round_.phase_at(utcnow()))
+        if to not in moves:
+            where = " or ".join(PHASE_LABELS[move].lower() for move in moves)
+            message = f"The round can move on to {where}." if moves else "This round cannot move any more."
+            # A page, not a flash and a redirect: a GET writes nothing, not even to the session.
+            return render_template("errors/error.html", status=400, message=message), 400
+        return _render_confirm(round_, to)
     form = AdvanceForm()
     if not form.validate_on_submit():
         flash("Choose the phase to move to.", "error")

@@ -25,7 +25,7 @@ def _to_proposal(story: Journey, page: Page, who: str) -> None:
     story.seen(page, "circle")
     keys.follow(page.get_by_role("link", name="Summer fund", exact=True))
     story.seen(page, "round")
-    keys.follow(page.get_by_role("link", name="Community fridge"))
+    keys.follow(page.get_by_role("link", name="Community fridge", exact=True))
     story.seen(page, f"proposal-{who}")
 
 
@@ -44,6 +44,33 @@ def _answer(story: Journey, page: Page, version: int, position: str, argument: s
     expect(radio).to_be_checked()
     if argument:
         keys.type(page.get_by_label("Argument", exact=True), argument)
+    keys.follow(page.get_by_role("button", name="Record my answer"))
+    story.seen(page, f"consent-answered-{position.split()[0].lower()}")
+
+
+def _to_round(story: Journey, page: Page, label: str, *, screenshot: bool = False) -> None:
+    keys = Keys(page)
+    keys.follow(page.get_by_role("link", name="Riverside Learning Circle"))
+    story.seen(page, "circle")
+    keys.follow(page.get_by_role("link", name="Summer fund", exact=True))
+    story.seen(page, label, screenshot=screenshot)
+
+
+def _answer_from_round(story: Journey, page: Page, position: str) -> None:
+    """Answer a consent round as the round page prompts: "Answer now", a position, "Record my answer"."""
+    _to_round(story, page, "round-consent-open", screenshot=True)
+    expect(page.get_by_text("Nobody has answered yet, 0 of 3").first).to_be_visible()
+    keys = Keys(page)
+    keys.follow(page.get_by_role("link", name="Answer now").first)
+    story.seen(page, "consent-round")
+    radio = page.get_by_role("radio", name=position)
+    keys.reach(page.get_by_role("radio").first)
+    for _ in range(5):
+        if radio.evaluate("el => el === document.activeElement"):
+            break
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press(" ")
+    expect(radio).to_be_checked()
     keys.follow(page.get_by_role("button", name="Record my answer"))
     story.seen(page, f"consent-answered-{position.split()[0].lower()}")
 
@@ -82,10 +109,10 @@ def test_an_objection_is_resolved_by_an_amendment_consented_in_a_new_round(app: 
     ana.go_back()
     story.seen(ana, "proposal-admin")
 
-    # Bea consents, Dana has a concern, Chidi objects with an argument.
+    # Bea is prompted on the round page (nobody has answered yet, 0 of 3) and consents from there; Dana has a
+    # concern, Chidi objects with an argument.
     bea = story.log_in("bea@example.org")
-    _to_proposal(story, bea, "circle")
-    _answer(story, bea, 1, "Consent")
+    _answer_from_round(story, bea, "Consent")
     dana = story.log_in("dana@example.org")
     _to_proposal(story, dana, "circle")
     _answer(story, dana, 1, "Concern", "The timeline is tight.")
@@ -103,13 +130,28 @@ def test_an_objection_is_resolved_by_an_amendment_consented_in_a_new_round(app: 
     ana.reload()
     story.seen(ana, "proposal-admin")
     _facilitate(story, ana, 1, "consent-round-1-closed")
-    expect(ana.locator(".notice")).to_contain_text("not consented")
+    expect(ana.locator(".notice").first).to_contain_text("not consented")
+    # The result tells the story: the positions chart and the outcome statement.
+    expect(ana.get_by_role("meter", name="Objection: 1 of 3")).to_be_visible()
+    expect(ana.get_by_text("Outcome: version 1 was not consented: 1 objection open.")).to_be_visible()
 
-    # Eli amends: version 2 names who keeps the fridge clean and asks less.
+    # The objector and the author talk it through on the proposal while it is in consent.
+    Keys(chidi).follow(chidi.get_by_role("link", name="Community fridge", exact=True).first)
+    story.seen(chidi, "proposal-objector", screenshot=True)
+    Keys(chidi).type(chidi.get_by_label("Your comment"), "Who would clean it every week?")
+    Keys(chidi).follow(chidi.get_by_role("button", name="Post"))
+    story.seen(chidi, "proposal-objector-commented")
+    expect(chidi.get_by_text("Who would clean it every week?")).to_be_visible()
+    Keys(chidi).follow(chidi.get_by_role("link", name="Summer fund"))
+    story.seen(chidi, "round")
+
+    # Eli, the author, is told on the round page to amend, then the facilitator reopens: version 2 names who keeps
+    # the fridge clean and asks less.
     eli_page = story.log_in("eli@example.org")
-    _to_proposal(story, eli_page, "author")
+    _to_round(story, eli_page, "round-objection-author", screenshot=True)
+    expect(eli_page.get_by_text("Objection raised")).to_be_visible()
     keys = Keys(eli_page)
-    keys.follow(eli_page.get_by_role("link", name="Amend"))
+    keys.follow(eli_page.get_by_role("link", name="Amend your proposal"))
     story.seen(eli_page, "amend-form", screenshot=True)
     keys.replace(eli_page.get_by_label("Amount requested"), "350.00")
     keys.replace(
@@ -122,7 +164,7 @@ def test_an_objection_is_resolved_by_an_amendment_consented_in_a_new_round(app: 
     expect(eli_page.get_by_text("What changed in version 2:")).to_be_visible()
 
     # A new consent round on version 2: everyone consents, Chidi included.
-    Keys(ana).follow(ana.get_by_role("link", name="Community fridge"))
+    Keys(ana).follow(ana.get_by_role("link", name="Community fridge", exact=True))
     story.seen(ana, "proposal-admin")
     Keys(ana).follow(ana.get_by_role("button", name="Open a consent round on version 2"))
     story.seen(ana, "consent-round-2")
@@ -130,13 +172,22 @@ def test_an_objection_is_resolved_by_an_amendment_consented_in_a_new_round(app: 
     ana.go_back()
     story.seen(ana, "proposal-admin")
     for page in (bea, dana, chidi):
-        Keys(page).follow(page.get_by_role("link", name="Community fridge"))
+        Keys(page).follow(page.get_by_role("link", name="Community fridge", exact=True))
         story.seen(page, "proposal-circle")
         _answer(story, page, 2, "Consent")
     ana.reload()
     story.seen(ana, "proposal-admin")
     _facilitate(story, ana, 2, "consent-round-2-closed")
-    expect(ana.locator(".notice")).to_contain_text("consented")
-    Keys(ana).follow(ana.get_by_role("link", name="Community fridge"))
+    expect(ana.locator(".notice").first).to_contain_text("consented")
+    Keys(ana).follow(ana.get_by_role("link", name="Community fridge", exact=True))
     story.seen(ana, "proposal-consented", screenshot=True)
     expect(ana.get_by_text("Consented.")).to_be_visible()
+
+    # The facilitator decides the round through its confirmation page, which shows the turnout.
+    Keys(ana).follow(ana.get_by_role("link", name="Summer fund"))
+    story.seen(ana, "round-consented-admin", screenshot=True)
+    Keys(ana).follow(ana.get_by_role("link", name="Move on to: Decided"))
+    story.seen(ana, "confirm-decided-consent", screenshot=True)
+    expect(ana.get_by_text("Turnout: 3 of 3 circle members have answered a consent round", exact=False)).to_be_visible()
+    Keys(ana).follow(ana.get_by_role("button", name="Yes, move on to: Decided"))
+    story.seen(ana, "round-decided-consent", screenshot=True)

@@ -111,7 +111,11 @@ def test_an_approval_round_with_equal_shares_from_settings_to_explained_results(
     keys = Keys(ana)
     ana.goto(f"{story.server.url}/rounds/{round_id}")
     story.seen(ana, "round-deciding-admin")
-    keys.follow(ana.get_by_role("button", name="Move on to: Decided"))
+    # Closing voting is confirmed on its own page, with the turnout, before the round is decided.
+    keys.follow(ana.get_by_role("link", name="Move on to: Decided"))
+    story.seen(ana, "confirm-decided", screenshot=True)
+    expect(ana.get_by_text("Turnout: 3 of", exact=False)).to_be_visible()
+    keys.follow(ana.get_by_role("button", name="Yes, move on to: Decided"))
     story.seen(ana, "round-decided")
     keys.follow(ana.get_by_role("link", name="See the results"))
     story.seen(ana, "equal-shares-results", screenshot=True)

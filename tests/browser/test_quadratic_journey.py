@@ -119,7 +119,11 @@ def test_three_members_vote_with_the_buttons_and_the_decided_round_shows_its_cha
     story.seen(ana, "circle")
     keys.follow(ana.get_by_role("link", name="Spring micro-grants", exact=True))
     story.seen(ana, "round-deciding-admin")
-    keys.follow(ana.get_by_role("button", name="Move on to: Decided"))
+    # Closing voting is confirmed on its own page, with the turnout, before the round is decided.
+    keys.follow(ana.get_by_role("link", name="Move on to: Decided"))
+    story.seen(ana, "confirm-decided", screenshot=True)
+    expect(ana.get_by_text("Turnout: 3 of", exact=False)).to_be_visible()
+    keys.follow(ana.get_by_role("button", name="Yes, move on to: Decided"))
     story.seen(ana, "round-decided", screenshot=True)
     keys.follow(ana.get_by_role("link", name="See the results"))
     story.seen(ana, "results", screenshot=True)

@@ -57,6 +57,8 @@ QUERY_STRINGS = {
     # checkpoint is shown.
     "ledger.receipt": "?code=0123-4567-89",
     "ledger.technical": "?seq=2",
+    # The confirmation page of a move: without `to` it only says which moves there are.
+    "rounds.advance": "?to=cancelled",
 }
 #: Statements that change a database. Anything else (SELECT, BEGIN, SAVEPOINT, PRAGMA of the connection set-up) reads.
 WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|MERGE|CREATE|ALTER|DROP|TRUNCATE)\b", re.I)

@@ -55,6 +55,11 @@ def test_consent_waits_for_the_quorum() -> None:
     )
 
 
+def test_with_nobody_answered_it_says_so_instead_of_waiting_for_a_share() -> None:
+    result = outcome([], size=3)
+    assert (result.state, result.reason) == ("open", "nobody has answered yet, 0 of 3")
+
+
 def test_in_consensus_one_block_stops_the_version_and_standing_aside_does_not() -> None:
     blocked = outcome([Answer(1, "agree"), Answer(2, "agree"), Answer(3, "block")], rules="consensus")
     assert (blocked.state, blocked.reason) == ("stopped", "blocked by 1")

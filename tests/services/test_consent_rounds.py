@@ -325,7 +325,7 @@ def test_both_rule_sets_through_the_api_record_every_answer_and_fund_only_the_co
     assert (first["version"], first["amount_minor"], first["currency"], first["rules"]) == (1, 60_000, "EUR", rules)
     assert (first["state"], first["reason"], first["closed"], first["answers"]) == (
         "open",
-        "waiting for 3 of 5 members",
+        "nobody has answered yet, 0 of 5",
         False,
         [],
     )
@@ -879,7 +879,7 @@ def test_reactions_decide_nothing_and_come_from_the_circle_while_the_consent_rou
         with pytest.raises(ValidationFailed):
             add_reaction(_user(world.member.id), _consent_round(cr), "   ", utcnow())
         db.session.rollback()
-        assert current_outcome(_consent_round(cr)).reason == "waiting for 1 of 2 members"
+        assert current_outcome(_consent_round(cr)).reason == "nobody has answered yet, 0 of 2"
         [entry] = _entries("consent.reaction_added")
         assert entry.actor_id == world.member.id and entry.data["body"] == "Love the idea!"
     _close_api(app, world, cr)

@@ -1,0 +1,333 @@
+"""What the round page says about where a round stands: the turnout, what is still open, and the "what happens now"
+panel for the person looking (member, author, facilitator, treasurer), in every phase and for every method.
+
+It lives in the consent area because this is the highest area that decides rounds: it sees the proposals, the
+discussion, the ballots (voting) and the consent rounds, which the round page's own area (rounds) must not import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from fundcircle.access import has_role
+from fundcircle.consent import services
+from fundcircle.consent.models import ConsentAnswer, ConsentRound
+from fundcircle.consent.rules import quorum_count
+from fundcircle.deliberation.models import Comment
+from fundcircle.extensions import db
+from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.rounds.models import Round
+from fundcircle.rounds.phases import COUNTING, PHASE_LABELS, format_time
+from fundcircle.rounds.views import round_progress
+from fundcircle.voting.services import ballot_of, circle_members, turnout
+
+
+@dataclass(frozen=True)
+class Step:
+    """Something the person can do now: words, and where to do it (None: nothing to click)."""
+
+    text: str
+    url: str | None = None
+    link: str = ""
+
+
+@dataclass
+class WhatNow:
+    """The "what happens now" panel: what I can do (by role), what we are waiting for, when it ends."""
+
+    can: list[Step] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    ends: str = ""
+
+
+def _quoted(title: str) -> str:
+    return f"“{title}”"
+
+
+def _turnout(round_: Round, phase: str) -> dict[str, Any] | None:
+    """Who has decided so far, of the circle members who decide: ballots, or members who answered at least one of
+    the round's consent rounds. None before deciding, when there is nothing to count."""
+    if phase not in ("deciding", COUNTING, "decided", "closed"):
+        return None
+    members = circle_members(round_.circle_id)
+    if round_.method == "consent":
+        done = (
+            db.session.scalar(
+                select(func.count(func.distinct(ConsentAnswer.user_id)))
+                .join(ConsentRound, ConsentRound.id == ConsentAnswer.consent_round_id)
+                .where(ConsentRound.round_id == round_.id, ConsentAnswer.user_id.in_(members))
+            )
+            or 0
+        )
+        eligible = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
+        verb = "answered a consent round"
+    else:
+        done, eligible = turnout(round_)
+        verb = "voted"
+    return {"done": done, "of": eligible, "verb": verb, "quorum": quorum_count(eligible, round_.quorum_percent)}
+
+
+def _proposal_counts(round_: Round) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Proposal.status, func.count()).where(Proposal.round_id == round_.id).group_by(Proposal.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def _open_questions(round_: Round) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Comment)
+            .join(Proposal, Proposal.id == Comment.proposal_id)
+            .where(
+                Proposal.round_id == round_.id,
+                Proposal.status == "submitted",
+                Comment.is_question.is_(True),
+                Comment.answered_at.is_(None),
+                Comment.deleted_at.is_(None),
+                Comment.hidden_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def _my_proposals(round_: Round, user_id: int) -> list[tuple[int, str, str]]:
+    """(id, title, status) of the person's proposals in the round that are not withdrawn."""
+    rows = db.session.execute(
+        select(Proposal.id, ProposalVersion.title, Proposal.status)
+        .join(
+            ProposalVersion,
+            (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
+        )
+        .where(Proposal.round_id == round_.id, Proposal.author_id == user_id, Proposal.status != "withdrawn")
+        .order_by(Proposal.id)
+    ).all()
+    return [(proposal_id, title, status) for proposal_id, title, status in rows]
+
+
+def _open_items(
+    round_: Round, phase: str, counts: dict[str, int], statuses: list[services.ProposalConsentStatus]
+) -> list[str]:
+    """What is still open in the phase, and what moving on does to it, in sentences for the facilitator."""
+    items: list[str] = []
+    submitted, drafts = counts.get("submitted", 0), counts.get("draft", 0)
+    if phase in ("draft", "proposals", "deliberation"):
+        plural = "s" if submitted != 1 else ""
+        items.append("No proposal is submitted yet." if submitted == 0 else f"{submitted} proposal{plural} submitted.")
+    if phase in ("proposals", "deliberation") and drafts:
+        items.append(
+            f"{drafts} proposal{'s are' if drafts != 1 else ' is'} still a draft: a draft that is not submitted "
+            "takes no part in the decision."
+        )
+    if phase == "deliberation" and (questions := _open_questions(round_)):
+        items.append(f"{questions} question{'s' if questions != 1 else ''} to an author still unanswered.")
+    if phase in ("deciding", COUNTING) and round_.method != "consent":
+        cast, eligible = turnout(round_)
+        if eligible - cast:
+            missing = eligible - cast
+            items.append(f"{missing} circle member{'s have' if missing != 1 else ' has'} not voted yet.")
+    for status in statuses if phase in ("deciding", COUNTING) else []:
+        title = _quoted(status.title)
+        if status.state == "not_opened":
+            items.append(f"{title} has had no consent round: unless one is held, it is not funded.")
+        elif status.state == "open":
+            items.append(
+                f"The consent round on {title} is open: {_answered_words(status)}. Moving on closes it with the "
+                "answers it has."
+            )
+        elif status.state == "amended":
+            items.append(f"{title} was amended (version {status.current_version}) and waits for a new consent round.")
+        elif status.awaits_amendment:
+            items.append(
+                f"{title} is not consented ({status.reason}): the author may amend it for a new consent round."
+            )
+    return items
+
+
+def _answered_words(status: services.ProposalConsentStatus) -> str:
+    """ "nobody has answered yet, 0 of 3" rather than "waiting for 2 of 3" while nobody has answered."""
+    if status.answered == 0:
+        return f"nobody has answered yet, 0 of {status.circle_size}"
+    return f"{status.answered} of {status.circle_size} answered"
+
+
+def _ends(round_: Round, phase: str) -> str:
+    deadline = round_.deadline_of(phase)
+    if phase in ("proposals", "deliberation", "deciding"):
+        if deadline is not None:
+            return f"{PHASE_LABELS[phase]} ends {format_time(deadline)}."
+        return f"{PHASE_LABELS[phase]} has no deadline: it ends when the facilitator moves the round on."
+    return {
+        "draft": "The round starts when the facilitator opens it for proposals.",
+        COUNTING: "The result is published when the round is counted.",
+        "decided": "The round closes once every payout is paid, rejected or cancelled.",
+        "closed": "The round is over.",
+        "cancelled": "The round was cancelled.",
+    }.get(phase, "")
+
+
+def what_happens_now(
+    round_: Round, phase: str, counts: dict[str, int], statuses: list[services.ProposalConsentStatus]
+) -> WhatNow:
+    """The panel for the person looking, by the roles they hold in the circle and the phase."""
+    panel = WhatNow(ends=_ends(round_, phase))
+    admin, decider, treasurer = has_role("admin"), has_role("circle"), has_role("treasurer")
+    member = decider or has_role("member")
+    user_id = getattr(current_user, "id", None)
+    mine = _my_proposals(round_, user_id) if user_id is not None else []
+    round_url = url_for("rounds.view", round_id=round_.id)
+
+    def proposal_url(proposal_id: int) -> str:
+        return url_for("proposals.view", proposal_id=proposal_id)
+
+    if phase == "draft":
+        if admin:
+            panel.can.append(Step("Check the settings.", url_for("rounds.edit", round_id=round_.id), "Edit settings"))
+            panel.can.append(
+                Step(
+                    "Open the round when it is ready: members can then write proposals.",
+                    url_for("rounds.advance", round_id=round_.id, to="proposals"),
+                    "Open for proposals",
+                )
+            )
+        panel.waiting.append("The facilitator opens the round for proposals.")
+    elif phase == "proposals":
+        if member and len(mine) < round_.max_proposals_per_member:
+            panel.can.append(
+                Step("Write a proposal.", url_for("proposals.create", round_id=round_.id), "Write a proposal")
+            )
+        for proposal_id, title, status in mine:
+            if status == "draft":
+                panel.can.append(Step(f"Your draft {_quoted(title)} is not submitted yet: submit it.",
+                                      proposal_url(proposal_id), "Open your draft"))  # fmt: skip
+            else:
+                panel.can.append(Step(f"You can still edit {_quoted(title)}.", proposal_url(proposal_id),
+                                      "Your proposal"))  # fmt: skip
+        if member:
+            panel.can.append(Step("Read the others' proposals and comment.", round_url + "#proposals", "Proposals"))
+        panel.waiting.append("Members write and submit their proposals.")
+    elif phase == "deliberation":
+        if member:
+            panel.can.append(Step("Ask questions and comment on the proposals.", round_url + "#proposals", "Proposals"))
+        for proposal_id, title, _ in mine:
+            panel.can.append(Step(f"Answer questions on {_quoted(title)}, and amend it if that helps.",
+                                  proposal_url(proposal_id), "Your proposal"))  # fmt: skip
+        panel.waiting.append("The circle talks the proposals through; then deciding starts.")
+    elif phase == "deciding" and round_.method != "consent":
+        if decider:
+            voted = user_id is not None and ballot_of(current_user, round_) is not None
+            panel.can.append(
+                Step(
+                    "Voting is open. You have voted; you can change your ballot until voting closes."
+                    if voted
+                    else "Voting is open. Fill in your ballot: it takes a few minutes.",
+                    url_for("voting.ballot", round_id=round_.id),
+                    "Change your ballot" if voted else "Fill in your ballot",
+                )
+            )
+        cast, eligible = turnout(round_)
+        panel.waiting.append(f"Circle members vote: {cast} of {eligible} have voted so far.")
+    elif phase == "deciding":
+        _consent_steps(panel, statuses, decider=decider, admin=admin, user_id=user_id)
+    elif phase == COUNTING:
+        panel.waiting.append("Deciding has closed; the result is counted and published next.")
+    elif phase in ("decided", "closed"):
+        panel.can.append(Step("See how the round was decided.", url_for("voting.results", round_id=round_.id),
+                              "See the results"))  # fmt: skip
+        if phase == "decided":
+            if treasurer:
+                panel.can.append(
+                    Step(
+                        "Approve the payouts of the funded proposals.",
+                        url_for("payouts.treasury", circle_id=round_.circle_id),
+                        "Open the treasury",
+                    )
+                )
+            panel.waiting.append("Treasurers approve the payouts; the round closes once every one is settled.")
+    if admin and phase in ("proposals", "deliberation", "deciding", COUNTING, "decided"):
+        next_phase = {"proposals": "deliberation", "deliberation": "deciding", "deciding": "decided",
+                      COUNTING: "decided", "decided": "closed"}[phase]  # fmt: skip
+        panel.can.append(
+            Step(
+                f"As facilitator, move the round on to {PHASE_LABELS[next_phase].lower()} when it is time: the move "
+                "asks first, with the turnout and what is still open.",
+                round_url + "#facilitate",
+                "Facilitate",
+            )
+        )
+    if treasurer and phase not in ("decided", "closed", "cancelled"):
+        panel.can.append(Step("Nothing for a treasurer yet: payouts come once the round is decided."))
+    if not panel.can:
+        panel.can.append(Step("Nothing for you to do in this phase; you can read everything here."))
+    return panel
+
+
+def _consent_steps(
+    panel: WhatNow, statuses: list[services.ProposalConsentStatus], *, decider: bool, admin: bool, user_id: int | None
+) -> None:
+    """The consent phase's steps: answer what is open, amend what an objection stopped, open what has no round."""
+
+    def consent_url(status: services.ProposalConsentStatus) -> str:
+        return url_for("consent.view", consent_round_id=status.consent_round_id)
+
+    if not statuses:
+        panel.waiting.append("There is no submitted proposal to decide.")
+    for status in statuses:
+        title = _quoted(status.title)
+        if status.state == "open" and decider and not status.answered_by_me:
+            panel.can.append(Step(f"Answer the consent round on {title}.", consent_url(status), "Answer now"))
+        if status.awaits_amendment and status.author_id == user_id:
+            panel.can.append(
+                Step(
+                    f"{title} is not consented ({status.reason}): amend it to integrate the objection, with a note "
+                    "on how; the facilitator then opens a new consent round.",
+                    url_for("proposals.edit", proposal_id=status.proposal_id),
+                    "Amend your proposal",
+                )
+            )
+        if admin and status.state in ("not_opened", "amended"):
+            panel.can.append(
+                Step(
+                    f"Open a consent round on {title} (version {status.current_version}).",
+                    url_for("proposals.view", proposal_id=status.proposal_id) + "#consent",
+                    "Open a consent round",
+                )
+            )
+        if admin and status.state == "open":
+            panel.can.append(
+                Step(
+                    f"Close the consent round on {title} once everyone has answered ({_answered_words(status)}).",
+                    consent_url(status),
+                    "The consent round",
+                )
+            )
+        if admin and status.state == "objection":
+            panel.waiting.append(f"The author of {title} amends it; then you reopen it with a new consent round.")
+        if status.state == "open":
+            panel.waiting.append(f"Answers on {title}: {_answered_words(status)}.")
+    if statuses and all(status.state == "consented" for status in statuses):
+        panel.waiting.append("Every proposal is consented; the facilitator can move the round on to decided.")
+
+
+@round_progress.part
+def progress_of_round(round_: Round, phase: str) -> dict[str, Any]:
+    """The turnout, the open items and the "what happens now" panel, for the round page and the confirmation."""
+    statuses = (
+        services.consent_statuses(round_, current_user)
+        if round_.method == "consent" and phase in ("deciding", COUNTING, "decided", "closed")
+        else []
+    )
+    counts = _proposal_counts(round_)
+    return {
+        "turnout": _turnout(round_, phase),
+        "open_items": _open_items(round_, phase, counts, statuses),
+        "what_now": what_happens_now(round_, phase, counts, statuses),
+        "consent_statuses": statuses,
+    }
