@@ -98,7 +98,8 @@ class _TextBlocks(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.blocks: list[Block] = []
         self._open: list[str] = []
-        self._words: list[str] = []
+        # The block's text so far: words are split only when the block ends, as "**shelves**." is one word.
+        self._text: list[str] = []
         self._cells_in_row = 0
 
     def _kind(self) -> BlockKind:
@@ -115,9 +116,10 @@ class _TextBlocks(HTMLParser):
         return "paragraph"
 
     def _flush(self) -> None:
-        if self._words:
-            self.blocks.append(Block(self._kind(), tuple(self._words)))
-        self._words = []
+        words = tuple("".join(self._text).split())
+        if words:
+            self.blocks.append(Block(self._kind(), words))
+        self._text = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_ELEMENTS:
@@ -126,8 +128,10 @@ class _TextBlocks(HTMLParser):
             self._cells_in_row = 0
         if tag in ("td", "th"):
             if self._cells_in_row:
-                self._words.append(CELL_SEPARATOR)
+                self._text.append(f" {CELL_SEPARATOR} ")
             self._cells_in_row += 1
+        if tag == "br":
+            self._text.append(" ")
         if tag not in ("br", "hr"):  # void elements have no end tag
             self._open.append(tag)
 
@@ -139,7 +143,7 @@ class _TextBlocks(HTMLParser):
             del self._open[len(self._open) - 1 - self._open[::-1].index(tag) :]
 
     def handle_data(self, data: str) -> None:
-        self._words.extend(data.split())
+        self._text.append(data)
 
     def close(self) -> None:
         super().close()
@@ -215,13 +219,17 @@ def rendered_diff(old_html: str, new_html: str) -> list[DiffBlock]:
 
 
 def _laid_out(marked: Sequence[tuple[Change, BlockStart | str]]) -> list[DiffBlock]:
-    """Blocks for the page from the marked tokens. A deleted word belongs to the block it was in (the latest block
-    start the old text has); a kept or inserted word to the block it is in now (the latest start the new text
-    has). So in a run where difflib lists every deleted token before every inserted one, a replaced list item still
-    shows its new words in its own item, not in a removed block above it."""
+    """Blocks for the page from the marked tokens.
+
+    A deleted word goes to the block it was in (the latest block start the old text has), an inserted one to the
+    block it is in now (the latest start the new text has), so in a run where difflib lists every deleted token
+    before every inserted one, a replaced list item still shows its new words in its own item, not in a removed
+    block above it. A kept word goes to the block it is in now too. But a word never goes to a block before one
+    that already holds a later word of its side: each side then reads, block after block, in its own order."""
     starts: list[BlockKind] = []
     words_of_block: list[list[tuple[Change, str]]] = []
-    old_block = new_block = -1
+    old_block = new_block = -1  # the latest block start of each side
+    old_last = new_last = -1  # the latest block holding a word of each side
     for change, token in marked:
         if isinstance(token, BlockStart):
             starts.append(token.kind)
@@ -231,7 +239,12 @@ def _laid_out(marked: Sequence[tuple[Change, BlockStart | str]]) -> list[DiffBlo
             if change != "deleted":
                 new_block = len(starts) - 1
             continue
-        index = old_block if change == "deleted" else new_block
+        if change == "deleted":
+            index = old_last = max(old_block, old_last)
+        elif change == "inserted":
+            index = new_last = max(new_block, new_last)
+        else:
+            index = old_last = new_last = max(new_block, old_last, new_last)
         if index >= 0:  # always: both streams start with a block start
             words_of_block[index].append((change, token))
     blocks: list[DiffBlock] = []
