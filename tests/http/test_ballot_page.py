@@ -140,7 +140,7 @@ def test_a_ballot_over_the_credits_is_refused_by_the_server_in_words_and_nothing
     assert _bar_words(page) == "101 of 100 credits spent, -1 left"
     assert '<span id="bar-left" class="over">-1</span>' in page
     assert "This ballot costs 1 more credits than you have." in page
-    assert _next_words(page, voting.proposal_ids["Tool library"]) == "Next vote: 21 credits, more than the 0 left"
+    assert _next_words(page, voting.proposal_ids["Tool library"]) == "Next vote: 21 credits, none left"
 
     ledger_before = _ledger_size(app)
     refused = bea.post_form(url, {**over, "action": "save"})
@@ -209,7 +209,7 @@ def test_a_cumulative_ballot_says_the_next_point_costs_one_point(app: Flask) -> 
     page = bea.post_form(f"/rounds/{voting.round_id}/ballot", form).get_data(as_text=True)
     assert '<label for="credit-meter">Your points</label>' in page
     assert _bar_words(page) == "10 of 10 points spent, 0 left"
-    assert _next_words(page, voting.proposal_ids["Seed library"]) == "Next point: 1 point, more than the 0 left"
+    assert _next_words(page, voting.proposal_ids["Seed library"]) == "Next point: 1 point, none left"
     assert 'data-negative="no"' in page
 
 

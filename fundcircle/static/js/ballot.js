@@ -37,13 +37,13 @@
   }
 
   // The same words as the page's next_words macro, so the text does not change when the script takes over.
-  function nextWords(votes, more, fewer, left) {
-    var shownLeft = left > 0 ? left : 0;
+  function nextWords(more, fewer, left) {
+    var tooMuch = left > 0 ? ", more than the " + left + " left" : ", none left";
     var words = more > 0
-      ? "Next " + one + ": " + amount(more) + (more > left ? ", more than the " + shownLeft + " left" : "")
+      ? "Next " + one + ": " + amount(more) + (more > left ? tooMuch : "")
       : "One " + one + " more gives back " + amount(-more);
     if (negative && fewer > 0) {
-      words += "; next vote against: " + amount(fewer) + (fewer > left ? ", more than the " + shownLeft + " left" : "");
+      words += "; next vote against: " + amount(fewer) + (fewer > left ? tooMuch : "");
     }
     return words;
   }
@@ -73,7 +73,7 @@
       var lowest = lowestOf(stepper.input);
       setUsable(stepper.more, more <= left);
       setUsable(stepper.fewer, (lowest === null || votes - 1 >= lowest) && fewer <= left);
-      if (stepper.words) { stepper.words.textContent = nextWords(votes, more, fewer, left); }
+      if (stepper.words) { stepper.words.textContent = nextWords(more, fewer, left); }
     });
     spentCell.textContent = String(spent);
     leftCell.textContent = String(left);
