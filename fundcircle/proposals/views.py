@@ -20,6 +20,7 @@ from fundcircle.proposals import services
 from fundcircle.proposals.diff import body_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
 from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.wording_diff import rendered_diff
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import get_round
 from fundcircle.rounds.views import round_page
@@ -354,6 +355,8 @@ def diff(proposal_id: int) -> tuple[str, int]:
     if old_number not in versions or new_number not in versions:
         raise ValidationFailed(f"This proposal has versions 1 to {proposal.current_version}.")
     old, new = versions[old_number], versions[new_number]
+    # The words as the proposal page shows them (each version's stored rendering), or the Markdown typed, line by line.
+    source = request.args.get("view") == "source"
     return (
         render_template(
             "proposals/diff.html",
@@ -364,7 +367,9 @@ def diff(proposal_id: int) -> tuple[str, int]:
             new=new,
             versions=list(versions.values()),
             fields=field_changes(services.version_content(old), services.version_content(new)),
-            lines=body_changes(old.body, new.body),
+            view="source" if source else "words",
+            lines=body_changes(old.body, new.body) if source else [],
+            blocks=[] if source else rendered_diff(old.body_html, new.body_html),
         ),
         200,
     )

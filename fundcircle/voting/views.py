@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
@@ -46,6 +47,38 @@ BALLOTS_PER_PAGE = 100
 CHART_ROWS = 50
 
 
+@dataclass(frozen=True)
+class NextStep:
+    """What the next press of + or − on a ballot line would do to the credits (or points) left, so the page can
+    say what the next vote costs and grey out a button that would spend more than is left.
+
+    `more` is the cost of one vote (point) more, `fewer` of one less; a negative cost gives credits back. A step
+    below the lowest the round allows (0, unless it allows votes against) is `fewer_allowed=False`."""
+
+    more: int
+    fewer: int
+    fewer_allowed: bool
+    left: int
+
+    @property
+    def more_affordable(self) -> bool:
+        return self.more <= self.left
+
+    @property
+    def fewer_affordable(self) -> bool:
+        return self.fewer_allowed and self.fewer <= self.left
+
+
+def next_step(round_: Round, votes: int, left: int) -> NextStep:
+    """The next step of a line with `votes` votes (points) when `left` credits (points) are left: n votes cost n×n,
+    so the (n+1)-th costs 2n+1 more and taking one back from n gives 2n−1 back; a point always costs one."""
+    if round_.method == "cumulative":
+        return NextStep(more=1, fewer=-1, fewer_allowed=votes > 0, left=left)
+    return NextStep(
+        more=2 * votes + 1, fewer=1 - 2 * votes, fewer_allowed=votes > 0 or bool(round_.allow_negative), left=left
+    )
+
+
 def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dict[int, int], dict[int, str]]:
     """The votes (or points) typed in the form, or the approvals ticked; a field that is not a whole number gets a
     message of its own."""
@@ -86,21 +119,25 @@ def ballot(round_id: int) -> Any:
                 spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
                 receipt = short_receipt(saved_ballot.receipt or "")
                 flash(f"Your ballot is saved ({spent}). Receipt: {receipt}", "success")
-                return redirect(url_for("voting.ballot", round_id=round_id))
+                # `saved` makes the page say "Saved", what happens next, and lead back to the round.
+                return redirect(url_for("voting.ballot", round_id=round_id, saved=1))
     elif request.method == "POST":
         status, message = 400, "The form had expired; nothing was saved. Try again."
     cost = sum(line.cost for line in lines)
     phase = round_.phase_at(utcnow())  # after any save: a refusal at the deadline shows the page closed
     mine = services.ballot_of(current_user, round_)
     cast, eligible = services.turnout(round_)
+    left = round_.credits - cost
     return (
         render_template(
             "voting/ballot.html",
             round=round_,
             circle=round_.circle,
             lines=lines,
+            steps={line.proposal_id: next_step(round_, line.votes, left) for line in lines},
             cost=cost,
-            left=round_.credits - cost,
+            left=left,
+            just_saved=mine is not None and request.method == "GET" and request.args.get("saved") == "1",
             message=message,
             field_errors=field_errors,
             ballot=mine,

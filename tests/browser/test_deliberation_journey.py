@@ -85,6 +85,10 @@ def test_a_circle_member_asks_a_question_and_the_author_answers_and_amends(app: 
     keys.follow(eli_page.get_by_role("link", name="what changed"))
     story.seen(eli_page, "diff", screenshot=True)
     expect(eli_page.get_by_role("heading", level=1)).to_have_text("From version 1 to version 2")
+    # The words as they read first, then the Markdown as typed, one link away.
+    expect(eli_page.locator(".diff-words ins")).to_contain_text(["Eli and Dana keep it tidy"])
+    keys.follow(eli_page.get_by_role("link", name="The Markdown as typed"))
+    story.seen(eli_page, "diff-source", screenshot=True)
     expect(eli_page.locator(".diff-added")).to_contain_text("Eli and Dana keep it tidy")
 
     # Chidi sees version 2, and that his question was about version 1.

@@ -1,6 +1,7 @@
 """Journey: three circle members vote with the + and − buttons, the admin decides the round, the results chart shows.
 
-One voter uses the mouse, two the keyboard alone; the credit counter must follow every press.
+One voter uses the mouse, two the keyboard alone; the credit counter and the credit bar must follow every press,
+each line says what its next vote costs, and a + that would spend more than is left is greyed out and does nothing.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from fundcircle.db import utcnow
 from fundcircle.extensions import db
@@ -35,24 +36,66 @@ def _open_ballot(story: Journey, email: str) -> Page:
     left = page.locator("#credits-left")
     expect(left).to_have_attribute("aria-live", "polite")  # a screen reader hears the new count
     expect(left).to_have_text("100")
+    _expect_bar(page, 0)
+    # With the script, + and − do what Recalculate did: the button is hidden (no CSS rule may show it again).
+    expect(page.get_by_role("button", name="Recalculate")).to_be_hidden()
+    expect(page.get_by_role("button", name="Save my ballot")).to_be_visible()
+    for title in PROPOSALS:
+        expect(_button(page, title, more=False)).to_be_disabled()  # no votes against in this round: 0 is the floor
+        expect(_button(page, title, more=True)).to_be_enabled()
     return page
+
+
+def _button(page: Page, title: str, *, more: bool) -> Locator:
+    return page.get_by_role("button", name=f"One vote {'more' if more else 'less'}: Votes for {title}")
+
+
+def _expect_bar(page: Page, spent: int) -> None:
+    """The credit bar shows what is spent of the 100 credits, in its meter and in words."""
+    meter = page.get_by_role("meter", name="Your credits")
+    expect(meter).to_have_js_property("value", min(spent, 100))
+    expect(page.locator("#credit-words")).to_have_text(f"{spent} of 100 credits spent, {100 - spent} left")
+
+
+def _expect_fits_a_phone(page: Page, width: int = 360) -> None:
+    """The ballot at the narrowest phone width: no sideways scrolling, the buttons and the words under them wrap."""
+    original = page.viewport_size
+    page.set_viewport_size({"width": width, "height": 800})
+    try:
+        scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert scroll_width <= width, f"{page.url} is {scroll_width} px wide at {width} px"
+    finally:
+        if original:
+            page.set_viewport_size(original)
+
+
+def _next_vote(page: Page, title: str) -> Locator:
+    """The words under a line's number that say what its next vote costs (the buttons' description)."""
+    button = _button(page, title, more=True)
+    described_by = button.get_attribute("aria-describedby")
+    assert described_by, f"the + of {title} does not say what the next vote costs"
+    return page.locator(f"#{described_by}")
 
 
 def _press(page: Page, title: str, more: bool, expected_left: int, *, mouse: bool) -> None:
     """One press of + or − for a proposal; the counter must show the credits left at once."""
-    name = f"One vote {'more' if more else 'less'}: Votes for {title}"
-    button = page.get_by_role("button", name=name)
+    button = _button(page, title, more=more)
     if mouse:
         button.click()
     else:
         Keys(page).space(button)
     expect(page.locator("#credits-left")).to_have_text(str(expected_left))
+    _expect_bar(page, 100 - expected_left)
 
 
-def _save(story: Journey, page: Page, label: str, credits: int) -> None:
+def _save(story: Journey, page: Page, label: str, credits: int, *, screenshot: bool = False) -> None:
     Keys(page).follow(page.get_by_role("button", name="Save my ballot"))
-    story.seen(page, label)
+    story.seen(page, label, screenshot=screenshot)
     expect(page.get_by_role("status")).to_contain_text(f"Your ballot is saved ({credits} credits). Receipt:")
+    expect(page.get_by_role("heading", name="Saved.")).to_be_visible()
+    expect(page.locator(".saved-next")).to_contain_text("What happens next: you can change your ballot until")
+    expect(page.get_by_role("link", name="Back to the round")).to_be_visible()
+    _expect_bar(page, credits)
 
 
 def test_three_members_vote_with_the_buttons_and_the_decided_round_shows_its_chart(app: Flask, journey: Any) -> None:
@@ -75,26 +118,50 @@ def test_three_members_vote_with_the_buttons_and_the_decided_round_shows_its_cha
 
     # Bea, with the mouse: 3 votes for the tool library, a vote for the seed library taken back, 2 for the evenings.
     bea = _open_ballot(story, "bea@example.org")
+    expect(_next_vote(bea, "Tool library")).to_have_text("Next vote: 1 credit")
     for left in (99, 96, 91):
         _press(bea, "Tool library", True, left, mouse=True)
     expect(bea.locator('td.cost[data-for$="-1"]')).to_have_text("9")
+    expect(_next_vote(bea, "Tool library")).to_have_text("Next vote: 7 credits")
+    expect(_button(bea, "Tool library", more=False)).to_be_enabled()
     _press(bea, "Seed library", True, 90, mouse=True)
     _press(bea, "Seed library", False, 91, mouse=True)
     for left in (90, 87):
         _press(bea, "Language evenings", True, left, mouse=True)
     story.screenshot(bea, "ballot-filled")
-    _save(story, bea, "ballot-saved", 13)
+    _expect_fits_a_phone(bea)
+    _save(story, bea, "ballot-saved", 13, screenshot=True)
+    Keys(bea).follow(bea.get_by_role("link", name="Back to the round"))
+    story.seen(bea, "round-after-ballot")
+    expect(bea.get_by_role("heading", name="Spring micro-grants", level=1)).to_be_visible()
 
-    # Chidi, keyboard only, first goes over budget, sees it said, and comes back under it.
+    # Chidi, keyboard only, spends everything on one proposal: every + greys out, pressing one does nothing.
     chidi = _open_ballot(story, "chidi@example.org")
     for left in (99, 96, 91, 84, 75, 64, 51, 36, 19, 0):
         _press(chidi, "Seed library", True, left, mouse=False)
-    _press(chidi, "Seed library", True, -21, mouse=False)
+    for title in PROPOSALS:
+        expect(_button(chidi, title, more=True)).to_be_disabled()
+    expect(_next_vote(chidi, "Seed library")).to_have_text("Next vote: 21 credits, none left")
+    expect(_next_vote(chidi, "Tool library")).to_have_text("Next vote: 1 credit, none left")
+    greyed = _button(chidi, "Seed library", more=True)
+    Keys(chidi).space(greyed)
+    expect(greyed).to_be_focused()  # aria-disabled, not disabled: the keyboard stays where it was
+    expect(chidi.locator("#credits-left")).to_have_text("0")
+    story.screenshot(chidi, "ballot-all-spent")
+    _expect_fits_a_phone(chidi)
+    # Typed past the buttons, the ballot says what is wrong, and the server refuses it in the same words.
+    Keys(chidi).replace(chidi.get_by_label("Votes for Seed library", exact=True), "11")
     over = chidi.locator("#over-budget")
     expect(over).to_be_visible()
     expect(over).to_have_text("This ballot costs 21 more credits than you have.")
     expect(over).to_have_attribute("aria-live", "polite")
     story.screenshot(chidi, "ballot-over-budget")
+    Keys(chidi).follow(chidi.get_by_role("button", name="Save my ballot"))
+    story.seen(chidi, "ballot-refused")
+    expect(chidi.get_by_role("alert")).to_have_text(
+        "Your ballot was not saved: This ballot costs 121 credits, 21 more than your 100."
+    )
+    expect(chidi.get_by_role("heading", name="Saved.")).to_have_count(0)
     for left in (0, 19, 36, 51, 64, 75, 84):
         _press(chidi, "Seed library", False, left, mouse=False)
     expect(over).to_be_hidden()

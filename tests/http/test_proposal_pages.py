@@ -219,7 +219,8 @@ def test_the_diff_between_versions_1_and_3_shows_changed_fields_and_added_and_re
         assert f"Version {number}, " in page and (not note or note in page)
     assert f"/proposals/{proposal_id}/diff?from=2&amp;to=3" in page
 
-    response = author.get(f"/proposals/{proposal_id}/diff?from=1&to=3")
+    # The Markdown as typed, line by line (the page's default view, the rendered words, is in test_diff_page.py).
+    response = author.get(f"/proposals/{proposal_id}/diff?from=1&to=3&view=source")
     assert response.status_code == 200
     diff = response.get_data(as_text=True)
     assert "From version 1 to version 3" in diff

@@ -1,5 +1,8 @@
-// The ballot page without a round trip: - and + buttons next to each number, costs and credits left as you click.
-// Without JavaScript the same form works with its number fields and the Recalculate button.
+// The ballot page without a round trip: - and + buttons next to each number, the credit bar, the costs, what the
+// next vote costs and the credits left as you click. A button that would spend more than is left (or go below the
+// lowest number the round allows) is greyed out and does nothing, so the buttons never take a ballot below 0 left.
+// Without JavaScript the same form works with its number fields and the Recalculate button; the server checks
+// every ballot whatever this script shows.
 (function () {
   "use strict";
   var form = document.querySelector("form.ballot");
@@ -7,45 +10,92 @@
   var credits = parseInt(form.getAttribute("data-credits"), 10);
   // Cumulative ballots: a point costs one point; quadratic ones: n votes cost n×n credits.
   var linear = form.getAttribute("data-cost") === "linear";
+  var negative = form.getAttribute("data-negative") === "yes";
   var unit = form.getAttribute("data-unit") || "credits";
+  var one = linear ? "point" : "vote";
   var inputs = Array.prototype.slice.call(form.querySelectorAll("input.votes"));
   var spentCell = document.getElementById("credits-spent");
   var leftCell = document.getElementById("credits-left");
   var over = document.getElementById("over-budget");
+  var meter = document.getElementById("credit-meter");
+  var barSpent = document.getElementById("bar-spent");
+  var barLeft = document.getElementById("bar-left");
+  // For each number field: its - and + buttons and the words saying what the next vote costs.
+  var steppers = [];
 
   function votesOf(input) {
     var value = parseInt(input.value, 10);
     return isNaN(value) ? 0 : value;
   }
 
+  function costOf(votes) {
+    return linear ? votes : votes * votes;
+  }
+
+  function amount(count) {
+    return count + " " + (count === 1 ? unit.slice(0, -1) : unit);
+  }
+
+  // The same words as the page's next_words macro, so the text does not change when the script takes over.
+  function nextWords(more, fewer, left) {
+    var tooMuch = left > 0 ? ", more than the " + left + " left" : ", none left";
+    var words = more > 0
+      ? "Next " + one + ": " + amount(more) + (more > left ? tooMuch : "")
+      : "One " + one + " more gives back " + amount(-more);
+    if (negative && fewer > 0) {
+      words += "; next vote against: " + amount(fewer) + (fewer > left ? tooMuch : "");
+    }
+    return words;
+  }
+
+  function setUsable(button, usable) {
+    if (usable) { button.removeAttribute("aria-disabled"); } else { button.setAttribute("aria-disabled", "true"); }
+  }
+
+  function lowestOf(input) {
+    var min = input.getAttribute("min");
+    return min === null ? null : parseInt(min, 10);
+  }
+
   function update() {
     var spent = 0;
     inputs.forEach(function (input) {
-      var votes = votesOf(input);
-      var cost = linear ? votes : votes * votes;
+      var cost = costOf(votesOf(input));
       spent += cost;
       var cell = form.querySelector('td.cost[data-for="' + input.id + '"]');
       if (cell) { cell.textContent = String(cost); }
     });
     var left = credits - spent;
+    steppers.forEach(function (stepper) {
+      var votes = votesOf(stepper.input);
+      var more = costOf(votes + 1) - costOf(votes);
+      var fewer = costOf(votes - 1) - costOf(votes);
+      var lowest = lowestOf(stepper.input);
+      setUsable(stepper.more, more <= left);
+      setUsable(stepper.fewer, (lowest === null || votes - 1 >= lowest) && fewer <= left);
+      if (stepper.words) { stepper.words.textContent = nextWords(more, fewer, left); }
+    });
     spentCell.textContent = String(spent);
     leftCell.textContent = String(left);
     leftCell.classList.toggle("over", left < 0);
+    if (meter) { meter.value = Math.max(0, Math.min(spent, credits)); meter.textContent = spent + " of " + credits; }
+    if (barSpent) { barSpent.textContent = String(spent); }
+    if (barLeft) { barLeft.textContent = String(left); barLeft.classList.toggle("over", left < 0); }
     over.hidden = left >= 0;
     if (left < 0) { over.textContent = "This ballot costs " + (-left) + " more " + unit + " than you have."; }
   }
 
-  function button(label, text, step, input) {
+  function button(label, text, step, input, describedBy) {
     var b = document.createElement("button");
     b.type = "button";
     b.className = "step secondary";
     b.textContent = text;
     b.setAttribute("aria-label", label);
+    if (describedBy) { b.setAttribute("aria-describedby", describedBy); }
     b.addEventListener("click", function () {
-      var next = votesOf(input) + step;
-      var min = input.getAttribute("min");
-      if (min !== null && next < parseInt(min, 10)) { return; }
-      input.value = String(next);
+      // aria-disabled rather than disabled: the button keeps the keyboard focus when it greys out.
+      if (b.getAttribute("aria-disabled") === "true") { return; }
+      input.value = String(votesOf(input) + step);
       update();
     });
     return b;
@@ -53,8 +103,13 @@
 
   inputs.forEach(function (input) {
     var title = input.labels && input.labels[0] ? input.labels[0].textContent : "this proposal";
-    input.parentNode.insertBefore(button((linear ? "One point less: " : "One vote less: ") + title, "−", -1, input), input);
-    input.parentNode.insertBefore(button((linear ? "One point more: " : "One vote more: ") + title, "+", 1, input), input.nextSibling);
+    var words = document.getElementById("next-" + input.id);
+    var describedBy = words ? words.id : null;
+    var fewer = button("One " + one + " less: " + title, "−", -1, input, describedBy);
+    var more = button("One " + one + " more: " + title, "+", 1, input, describedBy);
+    input.parentNode.insertBefore(fewer, input);
+    input.parentNode.insertBefore(more, input.nextSibling);
+    steppers.push({ input: input, fewer: fewer, more: more, words: words });
     input.addEventListener("input", update);
   });
   var recalculate = form.querySelector('button[value="recalculate"]');
