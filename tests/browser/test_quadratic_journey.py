@@ -50,11 +50,11 @@ def _button(page: Page, title: str, *, more: bool) -> Locator:
     return page.get_by_role("button", name=f"One vote {'more' if more else 'less'}: Votes for {title}")
 
 
-def _expect_bar(page: Page, spent: int) -> None:
-    """The credit bar shows what is spent of the 100 credits, in its meter and in words."""
+def _expect_bar(page: Page, spent: int, credits: int = 100) -> None:
+    """The credit bar shows what is spent of the credits, in its meter and in words."""
     meter = page.get_by_role("meter", name="Your credits")
-    expect(meter).to_have_js_property("value", min(spent, 100))
-    expect(page.locator("#credit-words")).to_have_text(f"{spent} of 100 credits spent, {100 - spent} left")
+    expect(meter).to_have_js_property("value", min(spent, credits))
+    expect(page.locator("#credit-words")).to_have_text(f"{spent} of {credits} credits spent, {credits - spent} left")
 
 
 def _expect_fits_a_phone(page: Page, width: int = 360) -> None:
@@ -212,3 +212,46 @@ def test_three_members_vote_with_the_buttons_and_the_decided_round_shows_its_cha
     expect(rows.nth(0)).to_contain_text("Seed library")
     expect(rows.nth(2)).to_contain_text("Language evenings")
     expect(rows.nth(2).locator("td").nth(4)).to_have_text("No")
+
+
+def test_with_votes_against_each_button_greys_out_only_when_its_step_cannot_be_afforded(
+    app: Flask, journey: Any
+) -> None:
+    """In a round with votes against, − is a vote too: it costs credits below 0 votes and gives some back above."""
+    with app.app_context():
+        admin = make_user(name="Ana Admin")
+        eli = make_user(name="Eli Member")
+        circle = make_circle(admin, name="Riverside Learning Circle")
+        add_member(circle, eli, ["member"], by=admin)
+        add_member(circle, make_user(name="Bea Circle", email="bea@example.org"), ["member", "circle"], by=admin)
+        round_ = make_round(circle, admin, title="Spring micro-grants", allow_negative=True, credits=10)
+        advance_round(admin, round_, "proposals", utcnow())
+        for title, amount in PROPOSALS.items():
+            make_proposal(round_, eli, title=title, amount_minor=amount)
+        advance_round(admin, round_, "deliberation", utcnow())
+        advance_round(admin, round_, "deciding", utcnow())
+        db.session.commit()
+        round_id = round_.id
+    story = journey("quadratic-against")
+    page = story.log_in("bea@example.org")
+    page.goto(f"/rounds/{round_id}/ballot")
+    story.seen(page, "ballot-against")
+    keys = Keys(page)
+    expect(_button(page, "Seed library", more=False)).to_be_enabled()  # a first vote against costs 1
+    expect(_next_vote(page, "Seed library")).to_have_text("Next vote: 1 credit; next vote against: 1 credit")
+    for left in (9, 6, 1):
+        keys.space(_button(page, "Tool library", more=True))
+        expect(page.locator("#credits-left")).to_have_text(str(left))
+    expect(_button(page, "Tool library", more=True)).to_be_disabled()  # a 4th vote costs 7
+    keys.space(_button(page, "Seed library", more=False))
+    expect(page.locator("#credits-left")).to_have_text("0")
+    _expect_bar(page, 10, credits=10)
+    expect(_next_vote(page, "Seed library")).to_have_text(
+        "One vote more gives back 1 credit; next vote against: 3 credits, none left"
+    )
+    expect(_button(page, "Seed library", more=False)).to_be_disabled()
+    expect(_button(page, "Seed library", more=True)).to_be_enabled()  # back towards 0 gives a credit back
+    expect(_button(page, "Tool library", more=False)).to_be_enabled()  # 3 votes to 2 gives 5 back
+    for more in (True, False):
+        expect(_button(page, "Language evenings", more=more)).to_be_disabled()  # either way costs 1, none left
+    _expect_fits_a_phone(page)
