@@ -91,6 +91,8 @@ def test_each_payout_names_its_round_and_the_list_filters_by_round_and_status(tr
     assert 'data-label="Round">Autumn repairs' in _row(page, "Tool shed")
     assert '<table class="stacked">' in page and 'data-label="Amount"' in page
     assert '<option selected value="0">Every round</option>' in page
+    assert "Payouts are requested as <strong>grants</strong> on Open Collective." in page  # not GRANT
+    assert "flask oc-sandbox" not in page and "flask payouts sync" not in page
 
     status, page = _treasury(client, treasury, f"?round_id={autumn_id}&status=")
     assert status == 200
