@@ -355,3 +355,12 @@ def test_the_sandbox_host_page_links_to_the_apps_address_when_nothing_linked_the
     assert app.back_link() == "https://fund.example.org/circles/3/treasury"
     app._remember_back("javascript:alert(1)")
     assert app.back_link() == "https://fund.example.org/circles/3/treasury"
+
+
+def test_the_sandbox_command_takes_the_apps_address_for_the_link_back() -> None:
+    from click.testing import CliRunner
+
+    from oc_sandbox.cli import oc_sandbox_command
+
+    result = CliRunner().invoke(oc_sandbox_command, ["--help"])
+    assert result.exit_code == 0 and "--app-url" in result.output and "BASE_URL" in result.output
