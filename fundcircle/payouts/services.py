@@ -853,14 +853,16 @@ def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, n
         close_round_if_settled(payout.round_id, now)
     elif reversed_:
         reopen_round_if_closed(payout.round_id, payout, now)
+        # In words, by the proposal's title: the expense's id and Open Collective's raw statuses are in the ledger
+        # entry above and on the payout page's technical details.
+        title = titles_of([payout]).get(payout.proposal_id, "A payout")
         tell_treasurers(
             payout,
-            f"Payout {payout.id} moved back on Open Collective: {STATUS_LABELS[before].lower()} → "
+            f"“{title}”: its payout moved back on Open Collective: {STATUS_LABELS[before].lower()} → "
             f"{STATUS_LABELS[payout.status].lower()}",
-            f"Open Collective now reports payout {payout.id}'s expense ({expense_id}) as {expense_status}; it was "
-            f"{before_expense_status or before} before, so the payout is {STATUS_LABELS[payout.status].lower()} "
-            "again. Someone on Open Collective approved a rejected expense again, or marked a paid one as unpaid. "
-            "Check the expense there; Fund Circle keeps following it.",
+            f"Open Collective now says the payout for “{title}” is {STATUS_LABELS[payout.status].lower()}; it was "
+            f"{STATUS_LABELS[before].lower()} before. Someone on Open Collective approved a rejected expense "
+            "again, or marked a paid one as unpaid. Check it there; Fund Circle keeps following it.",
             kind="payout.reversed",
         )
     return True

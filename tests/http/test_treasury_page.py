@@ -91,6 +91,8 @@ def test_each_payout_names_its_round_and_the_list_filters_by_round_and_status(tr
     assert 'data-label="Round">Autumn repairs' in _row(page, "Tool shed")
     assert '<table class="stacked">' in page and 'data-label="Amount"' in page
     assert '<option selected value="0">Every round</option>' in page
+    assert "Payouts are requested as <strong>grants</strong> on Open Collective." in page  # not GRANT
+    assert "flask oc-sandbox" not in page and "flask payouts sync" not in page
 
     status, page = _treasury(client, treasury, f"?round_id={autumn_id}&status=")
     assert status == 200
@@ -353,3 +355,12 @@ def test_the_sandbox_host_page_links_to_the_apps_address_when_nothing_linked_the
     assert app.back_link() == "https://fund.example.org/circles/3/treasury"
     app._remember_back("javascript:alert(1)")
     assert app.back_link() == "https://fund.example.org/circles/3/treasury"
+
+
+def test_the_sandbox_command_takes_the_apps_address_for_the_link_back() -> None:
+    from click.testing import CliRunner
+
+    from oc_sandbox.cli import oc_sandbox_command
+
+    result = CliRunner().invoke(oc_sandbox_command, ["--help"])
+    assert result.exit_code == 0 and "--app-url" in result.output and "BASE_URL" in result.output
