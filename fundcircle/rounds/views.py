@@ -65,7 +65,10 @@ WHAT_A_MOVE_DOES: dict[str, dict[str, str]] = {
         "consent are not funded, the result is published and never changes, and a payout is created for every "
         "consented proposal.",
     },
-    "closed": {"any": "The round is closed: nothing in it changes any more."},
+    "closed": {
+        "any": "The round is closed: nothing in it changes any more. It closes only once every payout is paid, "
+        "rejected or cancelled.",
+    },
     CANCELLED: {
         "any": "The round stops here: nothing is decided and nothing is funded. Proposals, comments and the "
         "ledger stay readable.",
