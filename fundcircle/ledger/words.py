@@ -49,6 +49,28 @@ def phase_change_words(
     return f"The deadline passed, so {round_title} moved {moved}"
 
 
+#: Open Collective's expense statuses in words (its codes, such as SCHEDULED_FOR_PAYMENT, are not for members).
+EXPENSE_STATUS_WORDS = {
+    "DRAFT": "waiting for the payee to accept an invitation",
+    "UNVERIFIED": "waiting to be confirmed",
+    "PENDING": "waiting for approval there",
+    "INCOMPLETE": "waiting for more details",
+    "APPROVED": "approved there",
+    "PROCESSING": "being paid",
+    "SCHEDULED_FOR_PAYMENT": "scheduled for payment",
+    "ERROR": "stuck on a payment error",
+    "PAID": "paid",
+    "REJECTED": "rejected",
+    "CANCELED": "cancelled",
+    "SPAM": "marked as spam",
+    "INVITE_DECLINED": "declined by the invited payee",
+}
+
+
+def _expense_status(status: Any) -> str:
+    return EXPENSE_STATUS_WORDS.get(str(status), str(status).replace("_", " ").lower())
+
+
 def _money(amount: Any, currency: str | None) -> str:
     if isinstance(amount, int) and currency in CURRENCY_EXPONENTS:
         return format_minor(amount, currency)  # type: ignore[arg-type]
@@ -139,17 +161,18 @@ def describe(
         "payout.retry_requested": f"{who} asked to request the payout for {quoted} again",
         "payout.request_started": f"Requesting the payout for {quoted} on Open Collective, "
         f"attempt {data.get('attempt')}",
-        "payout.expense_found": f"Open Collective already had the expense for {quoted} ({data.get('expense_id')}, "
-        f"{data.get('expense_status')}): nothing was sent again",
-        "payout.requested": f"The payout for {quoted} was requested on Open Collective as expense "
-        f"{data.get('expense_id')} ({data.get('expense_status')})",
+        "payout.expense_found": f"Open Collective already had the expense for {quoted} "
+        f"({_expense_status(data.get('expense_status'))}): nothing was sent again",
+        "payout.requested": f"The payout for {quoted} was requested on Open Collective "
+        f"({_expense_status(data.get('expense_status'))})",
         "payout.request_not_sent": f"The request for {quoted} did not reach Open Collective: {data.get('error', '')}",
         "payout.request_outcome_unknown": f"The request for {quoted} got no clear answer: {data.get('error', '')} "
         "Open Collective will be asked before anything is sent again",
         "payout.request_failed": f"Open Collective refused the payout for {quoted}: {data.get('error', '')}",
-        "payout.expense_updated": f"Open Collective reports the expense for {quoted} as {data.get('expense_status')}"
+        "payout.expense_updated": f"Open Collective reports the expense for {quoted} as "
+        f"{_expense_status(data.get('expense_status'))}"
         + (
-            f": the payout is now {str(data.get('to', '')).replace('_', ' ')}"
+            f": the payout is now {str(data.get('to', '')).replace('_on_oc', ' on Open Collective').replace('_', ' ')}"
             if data.get("to") != data.get("from")
             else ""
         ),

@@ -18,6 +18,7 @@ from fundcircle.db import utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import receipt_prefix, short_receipt
 from fundcircle.ledger.views import ACTIONS
+from fundcircle.ledger.words import Names, describe
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting import chart
@@ -293,3 +294,19 @@ def test_hidden_always_hides_and_the_favicon_is_ours(app: Flask, client: Client)
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
     ElementTree.fromstring(body)  # well-formed, and no network reference in it
     assert "http" not in body.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_the_ledger_words_of_payouts_name_no_expense_ids_or_status_codes() -> None:
+    names = Names(users={}, proposals={7: "Seed library"}, currency="EUR")
+    data = {"proposal": 7, "expense_id": "exp-4711", "expense_status": "SCHEDULED_FOR_PAYMENT"}
+    for action, extra in (
+        ("payout.requested", {}),
+        ("payout.expense_found", {}),
+        ("payout.expense_updated", {"from": "requested", "to": "approved_on_oc"}),
+    ):
+        words = describe(action, {**data, **extra}, actor_id=None, subject_type="payout", subject_id=3, names=names)
+        assert "exp-4711" not in words and "SCHEDULED" not in words and "_" not in words, words
+        assert "“Seed library”" in words and "scheduled for payment" in words, words
+    updated = describe("payout.expense_updated", {**data, "from": "requested", "to": "approved_on_oc"},
+                       actor_id=None, subject_type="payout", subject_id=3, names=names)  # fmt: skip
+    assert updated.endswith("the payout is now approved on Open Collective")

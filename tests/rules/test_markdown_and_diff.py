@@ -77,6 +77,13 @@ _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 PAGE_ELEMENTS = {"body", "link", "details"}
 
 
+#: The <link> elements of the app's own pages (base.html): its stylesheet and its favicon, exactly.
+OUR_LINKS = (
+    {"rel": "stylesheet", "href": "/static/css/app.css"},
+    {"rel": "icon", "href": "/static/favicon.svg", "type": "image/svg+xml"},
+)
+
+
 class _MarkupScanner(HTMLParser):
     def __init__(self, allowed_tags: set[str] | None, forbidden_tags: set[str]) -> None:
         super().__init__(convert_charrefs=True)
@@ -100,7 +107,7 @@ class _MarkupScanner(HTMLParser):
             return
         if tag in self.forbidden_tags or (self.allowed_tags is not None and tag not in self.allowed_tags):
             self.findings.append(f"element <{tag}>")
-        if tag == "link" and dict(attrs) != {"rel": "stylesheet", "href": "/static/css/app.css"}:
+        if tag == "link" and dict(attrs) not in OUR_LINKS:
             self.findings.append(f"element <link> {attrs}")
         for name, value in attrs:
             if name.startswith("on"):
@@ -121,8 +128,8 @@ def dangerous_markup(html: str, *, allowed_tags: set[str] | None = None) -> list
     """The dangerous markup in `html` (empty if none): forbidden or unlisted elements, event handlers, style
     attributes, and javascript:/vbscript:/data: URLs. Text that merely shows an attack ("&lt;script&gt;") is safe.
 
-    Without `allowed_tags` it checks a whole page of the app, whose templates have a <body>, the app's one
-    stylesheet link, and <details> (all without any handler)."""
+    Without `allowed_tags` it checks a whole page of the app, whose templates have a <body>, the app's
+    stylesheet and favicon links, and <details> (all without any handler)."""
     if allowed_tags is None:
         forbidden = FORBIDDEN_TAGS - PAGE_ELEMENTS
     else:
@@ -143,6 +150,8 @@ def test_the_scanner_itself_finds_each_kind_of_dangerous_markup() -> None:
     assert dangerous_markup("<details open ontoggle=alert(1)>") == ["event handler ontoggle on <details>"]
     assert dangerous_markup('<link rel="import" href="/static/css/app.css">') != []
     assert dangerous_markup('<link rel="stylesheet" href="/static/css/app.css">') == []
+    assert dangerous_markup('<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">') == []
+    assert dangerous_markup('<link rel="icon" href="https://evil.example/favicon.svg" type="image/svg+xml">') != []
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
