@@ -31,7 +31,7 @@ from fundcircle.rounds.models import Round
 
 #: Empty cost lines the form offers below the ones written, so that a few can be added without a script.
 SPARE_COST_LINES = 2
-#: Where a payee Open Collective has no account for can be told: the proposal form's words for each choice.
+#: The proposal form's words for the two ways a grant is paid.
 PAYEE_PERSON = (
     "A person, by e-mail (choose this if you are not sure): Open Collective e-mails them an invitation to say how "
     "they want to be paid. They need no account of their own."
@@ -104,8 +104,10 @@ class ProposalForm(FlaskForm):
 
     def with_room_for_lines(self) -> ProposalForm:
         """Keep the lines written and offer spare empty ones below them (a form without a script adds lines so)."""
-        written = [entry for entry in self.cost_lines.entries if not entry.form.is_blank() or entry.errors]
-        while len(self.cost_lines.entries) > len(written) + SPARE_COST_LINES:
+        entries = self.cost_lines.entries
+        written = [entry for entry in entries if not entry.form.is_blank() or entry.errors]
+        # Only empty lines at the end go: a line written below empty ones stays where it was typed.
+        while len(entries) > len(written) + SPARE_COST_LINES and entries[-1].form.is_blank():
             self.cost_lines.pop_entry()
         wanted = min(len(written) + SPARE_COST_LINES, self.cost_lines.max_entries or MAX_COST_LINES)
         while len(self.cost_lines.entries) < wanted:

@@ -35,13 +35,17 @@ ALL_METHOD_SETTINGS = frozenset().union(*METHOD_SETTINGS.values())
 
 
 class RoundForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=120)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=120)])
     description = TextAreaField("What this round funds", validators=[Length(max=10000)])
     budget = StringField(
-        "Budget", validators=[DataRequired(), Length(max=30)], description="The whole pot, e.g. 1000.00"
+        "Budget",
+        validators=[DataRequired("Enter the whole pot, like 1000.00."), Length(max=30)],
+        description="The whole pot, e.g. 1000.00",
     )
     per_proposal_cap = StringField(
-        "Most a proposal may ask for", validators=[DataRequired(), Length(max=30)], description="e.g. 400.00"
+        "Most a proposal may ask for",
+        validators=[DataRequired("Enter the most one proposal may ask for, like 400.00."), Length(max=30)],
+        description="e.g. 400.00",
     )
     method = RadioField(
         "How the circle decides",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
@@ -77,6 +78,11 @@ def test_a_newcomer_signs_up_from_an_invitation_link_and_submits_a_proposal(app:
     )
     keys.type(fatima.get_by_label("Amount requested"), "180.50")
     keys.choose(fatima.get_by_label("Category"), "Tools")
+    # The form starts with a person paid by e-mail; she picks an Open Collective account (the arrow key moves the
+    # radio group's choice) and its field shows.
+    keys.reach(fatima.get_by_role("radio", name=re.compile("^A person, by e-mail")))
+    fatima.keyboard.press("ArrowDown")
+    expect(fatima.get_by_role("radio", name=re.compile("^An account that already exists"))).to_be_checked()
     keys.type(fatima.get_by_label("Open Collective account", exact=True), "repair-cafe")
     keys.follow(fatima.get_by_role("button", name="Submit proposal"))
     story.seen(fatima, "proposal-submitted", screenshot=True)

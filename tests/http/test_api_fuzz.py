@@ -466,6 +466,11 @@ def _realistic_inputs(world: World) -> dict[str, dict[ParameterLocation, st.Sear
         "category": st.sampled_from([None, "Tools", "Learning"]),
         "payee": st.sampled_from([{"slug": "seed-library"}, {"name": "Pat Payee", "email": "pat@example.org"}]),
     }
+    # Cost lines: without an amount they ask for their total; beside one they must add up to it.
+    cost_lines = st.lists(
+        st.fixed_dictionaries({"description": words, "amount_minor": st.integers(1, 20_000)}), max_size=3
+    )
+    required_fields = {key: value for key, value in proposal_fields.items() if key != "amount_minor"}
     # Proposal ids as the ballot's keys, and other keys that the schema's check (str.isdigit) lets through.
     digits = st.text(st.one_of(st.sampled_from(DIGITS_NOT_DECIMAL), st.sampled_from(DECIMALS_NOT_ASCII)), max_size=3)
     ballot_keys = st.one_of(st.sampled_from([str(i) for i in world.pools["proposal_id"]]), digits.filter(bool))
@@ -476,10 +481,19 @@ def _realistic_inputs(world: World) -> dict[str, dict[ParameterLocation, st.Sear
     body, query = ParameterLocation.BODY, ParameterLocation.QUERY
     return {
         "POST /rounds/{round_id}/proposals": {
-            body: st.fixed_dictionaries(proposal_fields, optional={"submit": st.booleans()})
+            body: st.fixed_dictionaries(
+                required_fields,
+                optional={
+                    "amount_minor": proposal_fields["amount_minor"],
+                    "cost_lines": cost_lines,
+                    "submit": st.booleans(),
+                },
+            )
         },
         "PATCH /proposals/{proposal_id}": {
-            body: st.fixed_dictionaries({}, optional={**proposal_fields, "change_note": words})
+            body: st.fixed_dictionaries(
+                {}, optional={**proposal_fields, "cost_lines": cost_lines, "change_note": words}
+            )
         },
         "PUT /rounds/{round_id}/ballot": {
             body: st.fixed_dictionaries(

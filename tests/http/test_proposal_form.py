@@ -219,6 +219,17 @@ def test_a_cost_line_at_fault_is_named(app: Flask) -> None:
     assert _count(app, Proposal) == 0
 
 
+def test_a_line_written_below_empty_ones_is_kept_when_the_form_shows_again(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    below = {"cost_lines-4-description": "Labels", "cost_lines-4-amount": "4.50"}
+    blanks = {f"cost_lines-{index}-{name}": "" for index in range(4) for name in ("description", "amount")}
+    page = author.post_form(
+        f"/rounds/{site.round_id}/proposals/new", form_of(action="preview", amount="", **blanks, **below)
+    ).get_data(as_text=True)
+    assert 'value="Labels"' in page and "Amount asked:</strong> 4.50 EUR" in page
+
+
 def test_editing_keeps_each_versions_lines(app: Flask) -> None:
     site = make_site(app)
     author = logged_in(app, site.emails["author"])

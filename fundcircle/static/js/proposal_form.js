@@ -91,6 +91,8 @@
     row.querySelector("input").focus();
   });
   lines.insertBefore(add, totalLine);
+  // The button adds lines now: the way without a script (Preview) need not be explained.
+  Array.prototype.forEach.call(lines.querySelectorAll(".without-script"), function (hint) { hint.hidden = true; });
   lines.addEventListener("input", updateTotal);
   updateTotal();
 }());
