@@ -129,7 +129,12 @@ def test_every_page_about_a_circle_shows_its_latest_checkpoint(app: Flask, clien
         assert page.status_code == 200, url
         text = page.get_data(as_text=True)
         assert _checkpoint_in(text) == head, url
-        assert f"ledger verify --circle {world.slug} --checkpoint {head[0]}:{head[1]}" in text, url
+        # Members read no command line; the checkpoint links to the help page, which gives the command for it.
+        assert "flask --app" not in text, url
+        help_url = f"/circles/{world.circle_id}/ledger/technical?seq={head[0]}"
+        assert f'href="{help_url}"' in text, url
+    help_page = client.get(help_url).get_data(as_text=True)
+    assert f"ledger verify --circle {world.slug} --checkpoint {head[0]}:{head[1]}" in help_page
     # A page about no circle shows none.
     assert CHECKPOINT.search(client.get("/profile").get_data(as_text=True)) is None
 

@@ -96,14 +96,17 @@ def test_the_ledger_check_says_it_verifies_in_words_and_links_the_command_line(a
     assert 'class="site-key"' in help_page
 
 
-def test_the_footer_folds_the_checkpoint_and_its_command_line_away(app: Flask, client: Client) -> None:
+def test_the_footer_folds_the_checkpoint_away_and_leaves_the_command_line_to_the_help_page(
+    app: Flask, client: Client
+) -> None:
     world = _decided(app)
     client.login(world.voter_email)
     page = client.get(f"/circles/{world.circle_id}").get_data(as_text=True)
     footer = page.split('<footer class="site-footer">')[1]
     folded = footer.split('<details class="ledger-technical">')
-    assert len(folded) == 2 and "flask --app" not in folded[0] and "flask --app" in folded[1]
-    assert "<summary>For the technically minded" in folded[1]
+    assert len(folded) == 2 and "flask --app" not in footer and not HEX64.search(folded[0])
+    assert "<summary>For the technically minded" in folded[1] and HEX64.search(folded[1])
+    assert f'href="/circles/{world.circle_id}/ledger/technical?seq=' in folded[1]
 
 
 def test_the_ballot_shows_its_receipt_as_a_short_code_with_a_copy_button_and_a_check(
