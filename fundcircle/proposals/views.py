@@ -17,7 +17,7 @@ from fundcircle.hooks import PageParts
 from fundcircle.markdown import render_markdown
 from fundcircle.money import MoneyError, format_minor, parse_major
 from fundcircle.proposals import services
-from fundcircle.proposals.diff import body_changes, field_changes
+from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.wording_diff import rendered_diff
@@ -367,6 +367,12 @@ def diff(proposal_id: int) -> tuple[str, int]:
             new=new,
             versions=list(versions.values()),
             fields=field_changes(services.version_content(old), services.version_content(new)),
+            costs=cost_lines_changes(
+                [CostLine(line.description, line.amount_minor) for line in old.cost_lines],
+                [CostLine(line.description, line.amount_minor) for line in new.cost_lines],
+                old_total_minor=old.amount_minor,
+                new_total_minor=new.amount_minor,
+            ),
             view="source" if source else "words",
             lines=body_changes(old.body, new.body) if source else [],
             blocks=[] if source else rendered_diff(old.body_html, new.body_html),
