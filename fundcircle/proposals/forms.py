@@ -199,6 +199,23 @@ class ProposalForm(FlaskForm):
             if not subfield.errors:
                 subfield.errors = list(messages)
         self.form_errors.extend(problems.general)
+        # The top of the form says that fields below are marked too, also beside a message of its own (the limit
+        # per member), and when only a cost line is (a line's errors are not counted in the form's `errors`).
+        if self.has_marked_fields():
+            self.form_errors.append(
+                "Please correct the fields marked below as well."
+                if self.form_errors
+                else "Please correct the fields marked below."
+            )
+
+    def has_marked_fields(self) -> bool:
+        """Whether any field shows a mistake, a cost line's included."""
+        lines: list[Any] = [entry.form for entry in self.cost_lines.entries]
+        return (
+            any(name != "cost_lines" and field.errors for name, field in self._fields.items())
+            or any(isinstance(message, str) for message in self.cost_lines.errors)
+            or any(line.description.errors or line.amount.errors for line in lines)
+        )
 
 
 @dataclass(frozen=True)
