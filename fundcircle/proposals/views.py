@@ -272,7 +272,11 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
             "title": version.title,
             "summary": version.summary,
             "body": version.body,
-            "amount": format_minor(version.amount_minor, version.currency, with_code=False).replace(",", ""),
+            # With cost lines the amount stays empty (their total is the ask): filled in, it would hold the old total
+            # and refuse every change of a line's amount until the author emptied it.
+            "amount": ""
+            if version.cost_lines
+            else format_minor(version.amount_minor, version.currency, with_code=False).replace(",", ""),
             "category": version.category or "",
             "payee_kind": "account" if version.payee_slug else "person",
             "payee_slug": version.payee_slug or "",

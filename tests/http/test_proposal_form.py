@@ -489,3 +489,22 @@ def test_a_wrong_account_on_open_collective_shows_with_the_other_mistakes(app: F
     assert _error_of(page, "title") == "Enter a title."
     assert "is not an amount" in _error_of(page, "amount")
     assert _count(app, Proposal) == 0
+
+
+def test_the_edit_form_of_a_version_with_lines_leaves_the_amount_empty_so_a_line_can_change(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    assert (
+        author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of(amount="", **TWO_LINES)).status_code == 302
+    )
+    proposal_id, _, _ = _only_proposal(app)
+    page = author.get(f"/proposals/{proposal_id}/edit").get_data(as_text=True)
+    amount_input = re.search(r'<input[^>]*name="amount"[^>]*>', page)
+    assert amount_input is not None and 'value="215.50"' not in amount_input.group(0)
+    assert 'value="95.50"' in page  # the lines are there
+    # A version of one sum keeps its amount in the field.
+    one_sum = author.post_form(f"/proposals/{proposal_id}/edit", form_of(amount="210.00", action="save"))
+    assert one_sum.status_code == 302
+    again = author.get(f"/proposals/{proposal_id}/edit").get_data(as_text=True)
+    amount_again = re.search(r'<input[^>]*name="amount"[^>]*>', again)
+    assert amount_again is not None and 'value="210.00"' in amount_again.group(0)
