@@ -162,9 +162,10 @@ def _validate(
         fail("body", problem)
     lines, amount = _checked_cost_lines(data, round_, problems, unreadable_lines)
     ceiling = min(round_.per_proposal_cap_minor, round_.budget_minor)
-    if amount < 1 and unreadable_lines and data.amount_minor == 0:
-        pass  # the lines' total is not known yet: each unreadable line says what to correct
-    elif amount < 1:
+    # Asked as the lines' total while a line's amount is unreadable: the total is not known yet, and that line says
+    # what to correct (a total already above the cap is above it still).
+    total_unknown = bool(unreadable_lines) and data.amount_minor == 0
+    if amount < 1 and not total_unknown:
         fail("amount_minor", "Ask for an amount above 0.")
     elif amount > ceiling:
         fail("amount_minor", f"Ask for at most {format_minor(ceiling, round_.currency)}, the round's cap per proposal.")
