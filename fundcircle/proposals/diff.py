@@ -69,3 +69,68 @@ def body_changes(old: str, new: str) -> list[LineChange]:
         elif marker == "+ ":
             lines.append(LineChange("added", text))
     return lines
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One line of a version's costs, as the diff compares them: what, and how much (minor units)."""
+
+    description: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class CostLineChange:
+    #: "added", "removed", "amount changed" or "same"
+    kind: str
+    description: str
+    #: The line's amount in the older version (None: the line was added).
+    old_minor: int | None
+    #: The line's amount in the newer version (None: the line was removed).
+    new_minor: int | None
+
+
+@dataclass(frozen=True)
+class CostLinesDiff:
+    """What changed in the cost lines between two versions, and the total asked before and after."""
+
+    changes: list[CostLineChange]
+    old_total_minor: int
+    new_total_minor: int
+    #: Whether either version lists cost lines at all (without them a version asks for one sum).
+    has_lines: bool
+
+    @property
+    def changed(self) -> bool:
+        return any(change.kind != "same" for change in self.changes)
+
+
+def cost_lines_changes(
+    old: list[CostLine], new: list[CostLine], *, old_total_minor: int, new_total_minor: int
+) -> CostLinesDiff:
+    """The lines of `new` in their order, each "same", "amount changed" (a line of `old` about the same thing with
+    another amount) or "added"; then the lines of `old` that `new` no longer has, "removed". Lines are matched by
+    what they pay for, word for word (a line reworded reads as one removed and one added, so the new words show),
+    an old line of the same words and amount first, else the first one of the same words, so two lines with the
+    same words are two lines. The totals are the amounts the versions ask for (the lines' total, or the one sum of
+    a version without lines).
+
+    Worked example: old [Seeds 120.00, Shelf 95.50], new [Seeds 150.00, Labels 4.50] gives Seeds amount changed
+    120.00 → 150.00, Labels added 4.50, Shelf removed 95.50.
+    """
+    unmatched = list(enumerate(old))
+    changes: list[CostLineChange] = []
+    for line in new:
+        # The same line unchanged first, so that lines of the same words with their amounts swapped stay the same.
+        match = next((item for item in unmatched if item[1] == line), None) or next(
+            (item for item in unmatched if item[1].description == line.description), None
+        )
+        if match is None:
+            changes.append(CostLineChange("added", line.description, None, line.amount_minor))
+            continue
+        unmatched.remove(match)
+        before = match[1].amount_minor
+        kind = "same" if before == line.amount_minor else "amount changed"
+        changes.append(CostLineChange(kind, line.description, before, line.amount_minor))
+    changes.extend(CostLineChange("removed", line.description, line.amount_minor, None) for _, line in unmatched)
+    return CostLinesDiff(changes, old_total_minor, new_total_minor, has_lines=bool(old or new))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -16,7 +17,6 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from fundcircle.errors import ValidationFailed
 from fundcircle.money import MoneyError, parse_major
 from fundcircle.proposals.services import (
     MAX_BODY,
@@ -25,6 +25,7 @@ from fundcircle.proposals.services import (
     MAX_SUMMARY,
     MAX_TITLE,
     CostLineInput,
+    Problems,
     ProposalInput,
 )
 from fundcircle.rounds.models import Round
@@ -133,20 +134,40 @@ class ProposalForm(FlaskForm):
             lines.append(((line.description.data or "").strip(), amount))
         return lines
 
-    def to_input(self, round_: Round) -> ProposalInput:
-        """:raises ValidationFailed: on `amount_minor` for an amount that is not a number in the round's currency,
-        on `cost_lines` for a line's amount that is not."""
-        lines = self.written_lines(round_.currency)
-        if any(amount is None for _, amount in lines):
-            raise ValidationFailed("A cost line's amount is not a number.", field="cost_lines")
+    def read(self, round_: Round) -> ReadProposal:
+        """The proposal as far as the form can read it, for the service to check in the same pass: an amount that
+        is not a number faults its own field here (a cost line's at the line) and counts as none for the service,
+        so that every other mistake shows beside it on the first submit."""
+        lines: list[CostLineInput] = []
+        entries: list[int] = []
+        unreadable: set[int] = set()
+        for index, entry in enumerate(self.cost_lines.entries):
+            line: Any = entry.form
+            if line.is_blank():
+                continue
+            text = (line.amount.data or "").strip()
+            amount = 0
+            if text:
+                try:
+                    amount = parse_major(text, round_.currency)
+                except MoneyError as error:
+                    line.amount.errors = [*line.amount.errors, str(error)]
+                    unreadable.add(len(lines))
+            lines.append(CostLineInput((line.description.data or "").strip(), amount))
+            entries.append(index)
         text = (self.amount.data or "").strip()
-        try:
-            # Left empty beside cost lines: the service asks for their total.
-            amount = parse_major(text, round_.currency) if text or not lines else 0
-        except MoneyError as error:
-            raise ValidationFailed(str(error), field="amount_minor") from None
+        amount = 0
+        amount_faulty = False
+        # Left empty beside cost lines: the service asks for their total.
+        if text or not lines:
+            try:
+                amount = parse_major(text, round_.currency)
+            except MoneyError as error:
+                if not self.amount.errors:
+                    self.amount.errors = [*self.amount.errors, str(error)]
+                amount_faulty = True
         account = self.payee_kind.data == "account"
-        return ProposalInput(
+        data = ProposalInput(
             title=self.title.data or "",
             summary=self.summary.data or "",
             body=self.body.data or "",
@@ -155,5 +176,56 @@ class ProposalForm(FlaskForm):
             payee_slug=(self.payee_slug.data or None) if account else None,
             payee_name=None if account else (self.payee_name.data or None),
             payee_email=None if account else (self.payee_email.data or None),
-            cost_lines=tuple(CostLineInput(what, amount or 0) for what, amount in lines),
+            cost_lines=tuple(lines),
         )
+        return ReadProposal(data, frozenset(unreadable), tuple(entries), faulty=bool(unreadable) or amount_faulty)
+
+    def place(self, problems: Problems, read: ReadProposal) -> None:
+        """Put each of the service's `problems` at its field: a cost line's at that line, the proposal's own at
+        the top. A field the form already faults keeps its own message (the service's would say the same again,
+        as for an amount that is not a number)."""
+        for name, messages in problems.fields.items():
+            if name == "cost_lines":
+                self.cost_lines.errors = [*self.cost_lines.errors, *messages]
+                continue
+            target = getattr(self, self.ALIASES.get(name, name), None)
+            if target is None or not hasattr(target, "errors"):
+                self.form_errors.extend(messages)
+            elif not target.errors:
+                target.errors = list(messages)
+        for (index, part), messages in sorted(problems.lines.items()):
+            line: Any = self.cost_lines.entries[read.entries[index]].form
+            subfield = line.description if part == "description" else line.amount
+            if not subfield.errors:
+                subfield.errors = list(messages)
+        self.form_errors.extend(problems.general)
+        # The top of the form says that fields below are marked too, also beside a message of its own (the limit
+        # per member), and when only a cost line is (a line's errors are not counted in the form's `errors`).
+        if self.has_marked_fields():
+            self.form_errors.append(
+                "Please correct the fields marked below as well."
+                if self.form_errors
+                else "Please correct the fields marked below."
+            )
+
+    def has_marked_fields(self) -> bool:
+        """Whether any field shows a mistake, a cost line's included."""
+        lines: list[Any] = [entry.form for entry in self.cost_lines.entries]
+        return (
+            any(name != "cost_lines" and field.errors for name, field in self._fields.items())
+            or any(isinstance(message, str) for message in self.cost_lines.errors)
+            or any(line.description.errors or line.amount.errors for line in lines)
+        )
+
+
+@dataclass(frozen=True)
+class ReadProposal:
+    """What `ProposalForm.read` made of the form."""
+
+    data: ProposalInput
+    #: The places (among `data.cost_lines`) of the lines whose amount is not a number: their fields say so.
+    unreadable_lines: frozenset[int]
+    #: The form's entry of each line of `data.cost_lines` (empty lines are not lines).
+    entries: tuple[int, ...]
+    #: Whether an amount was not a number (the form's own mistake, at its field).
+    faulty: bool

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -87,16 +87,61 @@ def payee_can_be_checked(circle: Circle) -> bool:
     return "open collective" in payee_lookup_ready and payee_lookup_ready["open collective"](circle)
 
 
-def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Check a proposal's content against the round; return it cleaned, with the body rendered to HTML once:
-    `rendered` is the (body, HTML) of the version being changed, reused when the body is the same.
+@dataclass
+class Problems:
+    """Every mistake found in a proposal, in one pass: so that a form shows them all on the first submit, each at
+    its field, and the API answers them all at once."""
 
-    :raises ValidationFailed: with a message for every field at fault.
+    #: Messages by the service's field name (amount_minor, payee_slug, ...; cost_lines for the lines as a list).
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    #: Messages about one cost line, by its place among the lines given (from 0) and its part: "description" or
+    #: "amount".
+    lines: dict[tuple[int, str], list[str]] = field(default_factory=dict)
+    #: Messages about the proposal as a whole (the limit of proposals per member, nothing changed).
+    general: list[str] = field(default_factory=list)
+
+    def add(self, name: str, message: str) -> None:
+        self.fields.setdefault(name, []).append(message)
+
+    def add_line(self, index: int, part: str, message: str) -> None:
+        self.lines.setdefault((index, part), []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.lines or self.general)
+
+    def as_fields(self) -> dict[str, list[str]]:
+        """As the API names them: the lines' messages under cost_lines, in the lines' order (each says its line)."""
+        merged = {name: list(messages) for name, messages in self.fields.items()}
+        for key in sorted(self.lines):
+            merged.setdefault("cost_lines", []).extend(self.lines[key])
+        return merged
+
+
+class ProposalProblems(ValidationFailed):
+    """A proposal refused for the `problems` it has, all of them."""
+
+    def __init__(self, problems: Problems) -> None:
+        fields = problems.as_fields()
+        message = " ".join(problems.general)
+        if fields:
+            message = (message + " " if message else "") + "Some fields of the proposal are not valid."
+        super().__init__(message, fields=fields)
+        self.problems = problems
+
+
+def _validate(
+    data: ProposalInput,
+    round_: Round,
+    problems: Problems,
+    rendered: tuple[str, str] | None = None,
+    unreadable_lines: frozenset[int] = frozenset(),
+) -> dict[str, Any]:
+    """Check a proposal's content against the round, adding every mistake to `problems`; return it cleaned (to be
+    used only when there are none), with the body rendered to HTML once: `rendered` is the (body, HTML) of the
+    version being changed, reused when the body is the same. `unreadable_lines` are the places of lines whose
+    amount a form could not read as a number (it says so at the line): they count as faulty here and add nothing.
     """
-    errors: dict[str, list[str]] = {}
-
-    def fail(name: str, message: str) -> None:
-        errors.setdefault(name, []).append(message)
+    fail = problems.add
 
     title, summary, body = data.title.strip(), data.summary.strip(), data.body.strip()
     if not title:
@@ -115,9 +160,12 @@ def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | No
         fail("body", f"Use at most {MAX_BODY:,} characters (this one has {len(body):,}).")
     elif (problem := too_many_lines(body)) is not None:
         fail("body", problem)
-    lines, amount = _checked_cost_lines(data, round_, fail)
+    lines, amount = _checked_cost_lines(data, round_, problems, unreadable_lines)
     ceiling = min(round_.per_proposal_cap_minor, round_.budget_minor)
-    if amount < 1:
+    # Asked as the lines' total while a line's amount is unreadable: the total is not known yet, and that line says
+    # what to correct (a total already above the cap is above it still).
+    total_unknown = bool(unreadable_lines) and data.amount_minor == 0
+    if amount < 1 and not total_unknown:
         fail("amount_minor", "Ask for an amount above 0.")
     elif amount > ceiling:
         fail("amount_minor", f"Ask for at most {format_minor(ceiling, round_.currency)}, the round's cap per proposal.")
@@ -145,8 +193,6 @@ def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | No
             email = normalise_email(email)
         except ValidationFailed as error:
             fail("payee_email", error.message)
-    if errors:
-        raise ValidationFailed("Some fields of the proposal are not valid.", fields=errors)
     return {
         "title": title,
         "summary": summary,
@@ -164,26 +210,29 @@ def _validate(data: ProposalInput, round_: Round, rendered: tuple[str, str] | No
 
 
 def _checked_cost_lines(
-    data: ProposalInput, round_: Round, fail: Callable[[str, str], None]
+    data: ProposalInput, round_: Round, problems: Problems, unreadable_lines: frozenset[int] = frozenset()
 ) -> tuple[list[dict[str, Any]], int]:
     """The cost lines cleaned (as the ledger and the version keep them), and the amount asked: the lines' total
     when the amount is left at 0. An amount given beside lines must be their total: the ask is what the lines
     say, so a proposal cannot list costs that add up to something else."""
     lines: list[dict[str, Any]] = []
-    faulty = False
+    faulty = bool(unreadable_lines)
     if len(data.cost_lines) > MAX_COST_LINES:
-        fail("cost_lines", f"List at most {MAX_COST_LINES} cost lines.")
+        problems.add("cost_lines", f"List at most {MAX_COST_LINES} cost lines.")
         faulty = True
-    for number, line in enumerate(data.cost_lines[:MAX_COST_LINES], start=1):
+    for index, line in enumerate(data.cost_lines[:MAX_COST_LINES]):
+        number = index + 1
         description = line.description.strip()
         if not description:
-            fail("cost_lines", f"Line {number}: say what it pays for.")
+            problems.add_line(index, "description", f"Line {number}: say what it pays for.")
             faulty = True
         elif len(description) > MAX_COST_LINE_TEXT or not is_single_line(description):
-            fail("cost_lines", f"Line {number}: keep it to one line of at most {MAX_COST_LINE_TEXT} characters.")
+            problems.add_line(
+                index, "description", f"Line {number}: keep it to one line of at most {MAX_COST_LINE_TEXT} characters."
+            )
             faulty = True
-        if line.amount_minor < 1:
-            fail("cost_lines", f"Line {number}: give an amount above 0.")
+        if index not in unreadable_lines and line.amount_minor < 1:
+            problems.add_line(index, "amount", f"Line {number}: give an amount above 0.")
             faulty = True
         lines.append({"description": description, "amount_minor": line.amount_minor})
     if not lines:
@@ -192,7 +241,7 @@ def _checked_cost_lines(
     if data.amount_minor == 0:
         return lines, total
     if not faulty and data.amount_minor != total:
-        fail(
+        problems.add(
             "amount_minor",
             f"The cost lines add up to {format_minor(total, round_.currency)}, not "
             f"{format_minor(data.amount_minor, round_.currency)}: leave the amount empty to ask for their total, "
@@ -264,6 +313,51 @@ def _ledger_summary(values: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _limit_problem(actor: User, round_: Round) -> str | None:
+    """What stops the actor adding a proposal to the round: the round's limit of proposals per member reached."""
+    mine = db.session.scalar(
+        select(func.count())
+        .select_from(Proposal)
+        .where(Proposal.round_id == round_.id, Proposal.author_id == actor.id, Proposal.status != "withdrawn")
+    )
+    if (mine or 0) >= round_.max_proposals_per_member:
+        return f"You have {mine} proposals in this round, the most a member may have. Withdraw one to add another."
+    return None
+
+
+def _note_problem(proposal: Proposal, phase: str, note: str) -> str | None:
+    """What is wrong with an edit's note: too long, or missing for an amendment (while deliberating or deciding)."""
+    if len(note) > 2000:
+        return "Keep the note to 2,000 characters."
+    if proposal.status == "submitted" and phase in ("deliberation", "deciding") and not note:
+        return "Say what the amendment changes, and why."
+    return None
+
+
+def proposal_problems(
+    actor: User,
+    round_: Round,
+    data: ProposalInput,
+    *,
+    now: datetime,
+    proposal: Proposal | None = None,
+    change_note: str = "",
+    unreadable_lines: frozenset[int] = frozenset(),
+) -> Problems:
+    """Every rule a new proposal (or, with `proposal`, an edit of it) breaks, found without changing anything: a
+    form that has mistakes of its own asks this, so that it shows the service's mistakes on the same submit. The
+    same rules as `create_proposal` and `update_proposal` (the content, the limit per member, the edit's note);
+    not who may or when, which they check and refuse before any of these."""
+    problems = Problems()
+    _validate(data, round_, problems, unreadable_lines=unreadable_lines)
+    if proposal is None:
+        if (limit := _limit_problem(actor, round_)) is not None:
+            problems.general.append(limit)
+    elif (note_problem := _note_problem(proposal, round_.phase_at(now), change_note.strip())) is not None:
+        problems.add("change_note", note_problem)
+    return problems
+
+
 def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: bool, now: datetime) -> Proposal:
     """A member of the circle writes a proposal while the round is open for proposals, as a draft or submitted.
 
@@ -277,16 +371,12 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
     lock(round_)
     _require_member(actor, round_)
     require_open_for_proposals(round_, now)
-    values = _validate(data, round_)
-    mine = db.session.scalar(
-        select(func.count())
-        .select_from(Proposal)
-        .where(Proposal.round_id == round_.id, Proposal.author_id == actor.id, Proposal.status != "withdrawn")
-    )
-    if (mine or 0) >= round_.max_proposals_per_member:
-        raise ValidationFailed(
-            f"You have {mine} proposals in this round, the most a member may have. Withdraw one to add another."
-        )
+    problems = Problems()
+    values = _validate(data, round_, problems)
+    if (limit := _limit_problem(actor, round_)) is not None:
+        problems.general.append(limit)
+    if problems:
+        raise ProposalProblems(problems)
     proposal = Proposal(
         round_id=round_.id,
         author_id=actor.id,
@@ -353,12 +443,13 @@ def update_proposal(
             raise Conflict(f"A draft can no longer be changed: proposals closed at {format_time(ended)}.")
         raise Conflict(f"Proposals cannot be changed while the round is in {phase}.")
     version = current_version(proposal)
-    values = _validate(data, round_, (version.body, version.body_html))
+    problems = Problems()
+    values = _validate(data, round_, problems, (version.body, version.body_html))
     note = change_note.strip()
-    if len(note) > 2000:
-        raise ValidationFailed("Keep the note to 2,000 characters.", field="change_note")
-    if proposal.status == "submitted" and phase in ("deliberation", "deciding") and not note:
-        raise ValidationFailed("Say what the amendment changes, and why.", field="change_note")
+    if (note_problem := _note_problem(proposal, phase, note)) is not None:
+        problems.add("change_note", note_problem)
+    if problems:
+        raise ProposalProblems(problems)
     if cost_lines_of(version) == values["cost_lines"] and all(
         getattr(version, key) == value for key, value in _version_columns(values).items()
     ):

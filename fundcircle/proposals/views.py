@@ -17,8 +17,8 @@ from fundcircle.hooks import PageParts
 from fundcircle.markdown import render_markdown
 from fundcircle.money import MoneyError, format_minor, parse_major
 from fundcircle.proposals import services
-from fundcircle.proposals.diff import body_changes, field_changes
-from fundcircle.proposals.forms import ProposalForm
+from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
+from fundcircle.proposals.forms import ProposalForm, ReadProposal
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.wording_diff import rendered_diff
 from fundcircle.rounds.models import Round
@@ -124,26 +124,65 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
     action = request.form.get("action")
     if action == "preview" and form.is_submitted():
         return _form_page(form, round_, None, preview=_preview(form, round_), status=200)
-    if form.validate_on_submit():
-        try:
-            payee_name = _checked_payee(round_, form)
-            proposal = services.create_proposal(
-                current_user, round_, form.to_input(round_), submit=action == "submit", now=utcnow()
-            )
-        except FundCircleError as error:
-            refuse()
-            attach_error(form, error, aliases=ProposalForm.ALIASES)
-            status = error.status
-        else:
-            flash(
-                ("Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.")
-                + _paid_to(form, payee_name),
-                "success",
-            )
-            return redirect(url_for("proposals.view", proposal_id=proposal.id))
-    elif form.is_submitted():
-        status = 400
+    if form.is_submitted():
+        read, payee_name, status = _checked(form, round_, None)
+        if status == 200:
+            try:
+                proposal = services.create_proposal(
+                    current_user, round_, read.data, submit=action == "submit", now=utcnow()
+                )
+            except FundCircleError as error:
+                status = _refused(form, read, error)
+            else:
+                flash(
+                    ("Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.")
+                    + _paid_to(form, payee_name),
+                    "success",
+                )
+                return redirect(url_for("proposals.view", proposal_id=proposal.id))
     return _form_page(form, round_, None, status=status)
+
+
+def _checked(form: ProposalForm, round_: Round, proposal: Proposal | None) -> tuple[ReadProposal, str | None, int]:
+    """Every mistake of the form in one pass: its own checks (lengths, amounts that are not numbers), the payee's
+    account on Open Collective, and, when any of those fails, the service's rules as well (content, amounts
+    against the lines and the cap, the payee, the limit per member, an amendment's note), each at its field.
+    Returns what the form reads, the payee account's name, and 200 when nothing is wrong (the service may still
+    refuse when it writes), else the answer's status: 400 for what the form itself refuses, 422 for the rest."""
+    form_ok = form.validate()
+    read = form.read(round_)
+    payee_name: str | None = None
+    payee_ok = True
+    try:
+        payee_name = _checked_payee(round_, form)
+    except ValidationFailed as error:
+        attach_error(form, error, aliases=ProposalForm.ALIASES)
+        payee_ok = False
+    if form_ok and payee_ok and not read.faulty:
+        return read, payee_name, 200
+    form.place(
+        services.proposal_problems(
+            current_user,
+            round_,
+            read.data,
+            now=utcnow(),
+            proposal=proposal,
+            change_note=form.change_note.data or "",
+            unreadable_lines=read.unreadable_lines,
+        ),
+        read,
+    )
+    return read, payee_name, 400 if not form_ok else 422
+
+
+def _refused(form: ProposalForm, read: ReadProposal, error: FundCircleError) -> int:
+    """Roll back and show why the service refused, each mistake at its field; the answer's status."""
+    refuse()
+    if isinstance(error, services.ProposalProblems):
+        form.place(error.problems, read)
+    else:
+        attach_error(form, error, aliases=ProposalForm.ALIASES)
+    return error.status
 
 
 def _form_page(
@@ -209,7 +248,9 @@ def _checked_payee(round_: Round, form: ProposalForm) -> str | None:
     :raises ValidationFailed: on `payee_slug` if Open Collective has no such account.
     """
     slug = (form.payee_slug.data or "").strip().lower()
-    if form.payee_kind.data != "account" or not slug or "open collective" not in services.payee_lookup:
+    # A short name of the wrong form is the service's to refuse (once, at the field); only a well-formed one is asked.
+    well_formed = bool(services.OC_SLUG.match(slug))
+    if form.payee_kind.data != "account" or not well_formed or "open collective" not in services.payee_lookup:
         return None
     return services.payee_lookup["open collective"](round_.circle, slug)
 
@@ -231,7 +272,11 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
             "title": version.title,
             "summary": version.summary,
             "body": version.body,
-            "amount": format_minor(version.amount_minor, version.currency, with_code=False).replace(",", ""),
+            # With cost lines the amount stays empty (their total is the ask): filled in, it would hold the old total
+            # and refuse every change of a line's amount until the author emptied it.
+            "amount": ""
+            if version.cost_lines
+            else format_minor(version.amount_minor, version.currency, with_code=False).replace(",", ""),
             "category": version.category or "",
             "payee_kind": "account" if version.payee_slug else "person",
             "payee_slug": version.payee_slug or "",
@@ -265,25 +310,22 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
     status = 200
     if request.method == "POST" and request.form.get("action") == "preview":
         return _form_page(form, round_, proposal, preview=_preview(form, round_), status=200)
-    if request.method == "POST" and form.validate_on_submit():
-        try:
-            payee_name = _checked_payee(round_, form)
-            services.update_proposal(
-                current_user, proposal, form.to_input(round_), change_note=form.change_note.data or "", now=utcnow()
-            )
-        except FundCircleError as error:
-            refuse()
-            attach_error(form, error, aliases=ProposalForm.ALIASES)
-            status = error.status
-        else:
-            flash(
-                ("Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.")
-                + _paid_to(form, payee_name),
-                "success",
-            )
-            return redirect(url_for("proposals.view", proposal_id=proposal.id))
-    elif request.method == "POST":
-        status = 400
+    if request.method == "POST":
+        read, payee_name, status = _checked(form, round_, proposal)
+        if status == 200:
+            try:
+                services.update_proposal(
+                    current_user, proposal, read.data, change_note=form.change_note.data or "", now=utcnow()
+                )
+            except FundCircleError as error:
+                status = _refused(form, read, error)
+            else:
+                flash(
+                    ("Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.")
+                    + _paid_to(form, payee_name),
+                    "success",
+                )
+                return redirect(url_for("proposals.view", proposal_id=proposal.id))
     return _form_page(form, round_, proposal, status=status)
 
 
@@ -367,6 +409,12 @@ def diff(proposal_id: int) -> tuple[str, int]:
             new=new,
             versions=list(versions.values()),
             fields=field_changes(services.version_content(old), services.version_content(new)),
+            costs=cost_lines_changes(
+                [CostLine(line.description, line.amount_minor) for line in old.cost_lines],
+                [CostLine(line.description, line.amount_minor) for line in new.cost_lines],
+                old_total_minor=old.amount_minor,
+                new_total_minor=new.amount_minor,
+            ),
             view="source" if source else "words",
             lines=body_changes(old.body, new.body) if source else [],
             blocks=[] if source else rendered_diff(old.body_html, new.body_html),

@@ -135,3 +135,92 @@ def test_an_unknown_view_shows_the_words(app: Flask) -> None:
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "diff-words" in page and "<script>" not in page.replace('<script src="', "")
+
+
+# --- the cost lines --------------------------------------------------------------------------------------------------
+
+LINES_V1 = {
+    "cost_lines-0-description": "Seeds",
+    "cost_lines-0-amount": "120.00",
+    "cost_lines-1-description": "Shelf",
+    "cost_lines-1-amount": "95.50",
+    "cost_lines-2-description": "Labels",
+    "cost_lines-2-amount": "4.50",
+}
+LINES_V2 = {
+    "cost_lines-0-description": "Seeds",
+    "cost_lines-0-amount": "150.00",
+    "cost_lines-1-description": "Labels",
+    "cost_lines-1-amount": "4.50",
+    "cost_lines-2-description": "Watering can",
+    "cost_lines-2-amount": "20.00",
+}
+
+
+def _costs(page: str) -> str:
+    start = page.index('<section class="diff-costs"')
+    return page[start : page.index("</section>", start)]
+
+
+def _cost_rows(section: str) -> list[tuple[str, ...]]:
+    """Each changed line's row as (what, what changed, before, after), tags stripped."""
+    rows = re.findall(r"<tr class=\"cost-[a-z-]+\">(.*?)</tr>", section, re.S)
+    return [
+        tuple(re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S))
+        for row in rows
+    ]
+
+
+def _versions_with_lines(app: Flask, old: dict[str, str], new: dict[str, str], **new_fields: str) -> tuple[Client, int]:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    proposal_id = create_through_page(author, site.round_id, amount="", **old)
+    changed = edit_through_page(author, proposal_id, change_note="New costs", **{"amount": "", **new, **new_fields})
+    assert changed.status_code == 302, changed.get_data(as_text=True)
+    return author, proposal_id
+
+
+def test_the_diff_lists_lines_added_removed_and_changed_and_the_total_in_both_views(app: Flask) -> None:
+    author, proposal_id = _versions_with_lines(app, LINES_V1, LINES_V2)
+    for view in ("", "&view=source"):
+        section = _costs(author.get(f"/proposals/{proposal_id}/diff?from=1&to=2{view}").get_data(as_text=True))
+        assert _cost_rows(section) == [
+            ("Seeds", "Amount changed", "120.00 EUR", "150.00 EUR"),
+            ("Watering can", "Added", "none", "20.00 EUR"),
+            ("Shelf", "Removed", "95.50 EUR", "none"),
+        ], view
+        assert "1 other line stays as it was." in section
+        assert "<strong>Total asked:</strong>\n      220.00 EUR → 174.50 EUR." in section
+        assert '<table class="stacked cost-lines-diff">' in section  # rows turn into labelled blocks on a phone
+        assert 'data-label="Version 1"' in section
+
+
+def test_unchanged_lines_say_so_and_the_total_reads_the_same_in_both(app: Flask) -> None:
+    author, proposal_id = _versions_with_lines(app, LINES_V1, LINES_V1, title="Seed library for all")
+    for view in ("", "&view=source"):
+        section = _costs(author.get(f"/proposals/{proposal_id}/diff?from=1&to=2{view}").get_data(as_text=True))
+        assert "The cost lines are the same in both versions." in section
+        assert "<table" not in section
+        assert "220.00 EUR in both versions." in section
+
+
+def test_versions_of_one_sum_say_that_neither_lists_lines(app: Flask) -> None:
+    author, proposal_id = _two_versions(app)
+    section = _costs(author.get(f"/proposals/{proposal_id}/diff").get_data(as_text=True))
+    assert "Neither version lists cost lines: each asks for one sum." in section
+    assert "250.00 EUR in both versions." in section
+
+
+def test_from_one_sum_to_lines_every_line_is_added(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    proposal_id = create_through_page(author, site.round_id, amount="250.00")
+    edited = edit_through_page(author, proposal_id, amount="", change_note="Costs", **LINES_V2)
+    assert edited.status_code == 302
+    section = _costs(author.get(f"/proposals/{proposal_id}/diff").get_data(as_text=True))
+    assert _cost_rows(section) == [
+        ("Seeds", "Added", "none", "150.00 EUR"),
+        ("Labels", "Added", "none", "4.50 EUR"),
+        ("Watering can", "Added", "none", "20.00 EUR"),
+    ]
+    assert "250.00 EUR → 174.50 EUR." in section and "other line" not in section

@@ -316,3 +316,195 @@ def test_the_api_takes_and_gives_cost_lines(app: Flask) -> None:
     schemas = spec["components"]["schemas"]
     assert "cost_lines" in schemas["ProposalCreate"]["properties"] and "cost_lines" in schemas["Proposal"]["properties"]
     assert "amount_minor" not in schemas["ProposalCreate"].get("required", [])
+
+
+# --- every mistake in one pass ---------------------------------------------------------------------------------------
+
+
+def _top_of(page: str) -> list[str]:
+    found = re.search(r'<div class="form-errors" role="alert">(.*?)</div>', page, re.S)
+    return [message.strip() for message in re.findall(r"<p>(.*?)</p>", found.group(1), re.S)] if found else []
+
+
+def test_a_cost_line_that_is_not_a_number_shows_with_every_other_mistake_on_the_first_submit(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    response = author.post_form(
+        f"/rounds/{site.round_id}/proposals/new",
+        form_of(
+            title="",
+            summary="",
+            amount="",
+            category="Nonsense",
+            payee_kind="person",
+            payee_slug="",
+            payee_name="Ana Author",
+            payee_email="not an address",
+            **{
+                "cost_lines-0-description": "Seeds",
+                "cost_lines-0-amount": "lots",
+                "cost_lines-1-description": "",
+                "cost_lines-1-amount": "10.00",
+            },
+        ),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _error_of(page, "title") == "Enter a title."
+    assert _error_of(page, "summary") == "Enter a one-line summary."
+    assert _error_of(page, "cost_lines-0-amount") == "&#39;lots&#39; is not an amount: write it like 1250.00"
+    assert _error_of(page, "cost_lines-1-description") == "Line 2: say what it pays for."
+    assert _error_of(page, "category").startswith("Choose one of the round&#39;s categories")
+    assert _error_of(page, "payee_email")
+    # The amount left empty asks for the lines' total, which is not known while a line is not a number: no message
+    # there, the line says what to correct.
+    assert _error_of(page, "amount") == ""
+    assert _top_of(page) == ["Please correct the fields marked below."]
+    assert _count(app, Proposal) == 0
+
+
+def test_an_amount_that_is_not_a_number_shows_with_the_payee_and_content_mistakes(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    response = author.post_form(
+        f"/rounds/{site.round_id}/proposals/new", form_of(amount="two hundred", body="", payee_slug="Seed Library!")
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _error_of(page, "amount") == "&#39;two hundred&#39; is not an amount: write it like 1250.00"
+    assert _error_of(page, "body") == "Describe the proposal."
+    assert _error_of(page, "payee_slug").startswith("An Open Collective account is its short name")
+    assert _count(app, Proposal) == 0
+
+
+def test_lines_that_do_not_add_up_show_with_a_line_without_words_and_an_empty_title(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    response = author.post_form(
+        f"/rounds/{site.round_id}/proposals/new",
+        form_of(title="", amount="500.00", **{**TWO_LINES, "cost_lines-1-amount": "0"}),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _error_of(page, "title") == "Enter a title."
+    assert _error_of(page, "cost_lines-1-amount") == "Line 2: give an amount above 0."
+    # The cap is above the ask, whatever the lines say.
+    assert "Ask for at most 400.00 EUR" in _error_of(page, "amount")
+
+
+def test_past_the_limit_per_member_the_other_mistakes_show_too(app: Flask) -> None:
+    site = make_site(app, max_proposals_per_member=1)
+    author = logged_in(app, site.emails["author"])
+    create_through_page_ok = author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of())
+    assert create_through_page_ok.status_code == 302
+    response = author.post_form(
+        f"/rounds/{site.round_id}/proposals/new",
+        form_of(title="", amount="", **{"cost_lines-0-description": "Seeds", "cost_lines-0-amount": "x"}),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _top_of(page) == [
+        "You have 1 proposals in this round, the most a member may have. Withdraw one to add another.",
+        "Please correct the fields marked below as well.",
+    ]
+    assert _error_of(page, "title") == "Enter a title."
+    assert _error_of(page, "cost_lines-0-amount") == "&#39;x&#39; is not an amount: write it like 1250.00"
+    # Nothing else marked, the limit alone: the top says only that.
+    alone = author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of(title="Second"))
+    assert alone.status_code == 422
+    assert _top_of(alone.get_data(as_text=True)) == [
+        "You have 1 proposals in this round, the most a member may have. Withdraw one to add another."
+    ]
+    assert _count(app, Proposal) == 1
+
+
+def test_an_amendment_shows_its_missing_note_with_a_line_that_is_not_a_number(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    assert (
+        author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of(amount="", **TWO_LINES)).status_code == 302
+    )
+    proposal_id, _, _ = _only_proposal(app)
+    owner = logged_in(app, site.emails["owner"])
+    assert owner.post_form(f"/rounds/{site.round_id}/advance", {"to": "deliberation"}).status_code == 302
+    versions_before = _count(app, ProposalVersion)
+    form = form_of(amount="", summary="", action="save", **{**TWO_LINES, "cost_lines-1-amount": "9,5,0"})
+    response = author.post_form(f"/proposals/{proposal_id}/edit", form)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "<h1>Amend the proposal</h1>" in page
+    assert _error_of(page, "change_note") == "Say what the amendment changes, and why."
+    assert _error_of(page, "summary") == "Enter a one-line summary."
+    assert "is not an amount" in _error_of(page, "cost_lines-1-amount")
+    assert _count(app, ProposalVersion) == versions_before
+    # Without the form's own mistakes, the service's rules still come together.
+    refused = author.post_form(f"/proposals/{proposal_id}/edit", form_of(amount="999.00", title="", action="save"))
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert _error_of(text, "change_note") == "Say what the amendment changes, and why."
+    assert _error_of(text, "title") == "Enter a title."
+    assert "Ask for at most 400.00 EUR" in _error_of(text, "amount")
+
+
+def test_a_draft_edited_shows_every_mistake_in_one_pass(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    draft = author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of(action="draft"))
+    assert draft.status_code == 302
+    proposal_id, _, _ = _only_proposal(app)
+    response = author.post_form(
+        f"/proposals/{proposal_id}/edit",
+        form_of(amount="1.234", title="", payee_kind="person", payee_slug="", payee_name="", action="save"),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _error_of(page, "amount") == "EUR has 2 decimals at most."
+    assert _error_of(page, "title") == "Enter a title."
+    assert _error_of(page, "payee_kind").startswith("Say who is paid")
+
+
+def test_a_wrong_account_on_open_collective_shows_with_the_other_mistakes(app: Flask, make_sandbox: Any) -> None:
+    from tests.worlds.sandbox import SANDBOX_COLLECTIVE, SANDBOX_TOKEN
+
+    running = make_sandbox()
+    running.sandbox.add_account("seed-library", name="Seed Library Collective", token="seed-library-token")
+    site = make_site(app)
+    with app.app_context():
+        round_ = db.session.get(Round, site.round_id)
+        assert round_ is not None
+        circle = db.session.get(Circle, round_.circle_id)
+        owner = db.session.get(User, site.ids["owner"])
+        assert circle is not None and owner is not None
+        treasurer = make_user(name="Tomas Treasurer")
+        add_member(circle, treasurer, ["member", "treasurer"], by=owner)
+        connect_circle(circle, treasurer, api_url=running.url, slug=SANDBOX_COLLECTIVE, token=SANDBOX_TOKEN)
+        db.session.commit()
+    author = logged_in(app, site.emails["author"])
+    response = author.post_form(
+        f"/rounds/{site.round_id}/proposals/new", form_of(payee_slug="seed-libary", title="", amount="many")
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Open Collective has no account “seed-libary”" in _error_of(page, "payee_slug")
+    assert _error_of(page, "title") == "Enter a title."
+    assert "is not an amount" in _error_of(page, "amount")
+    assert _count(app, Proposal) == 0
+
+
+def test_the_edit_form_of_a_version_with_lines_leaves_the_amount_empty_so_a_line_can_change(app: Flask) -> None:
+    site = make_site(app)
+    author = logged_in(app, site.emails["author"])
+    assert (
+        author.post_form(f"/rounds/{site.round_id}/proposals/new", form_of(amount="", **TWO_LINES)).status_code == 302
+    )
+    proposal_id, _, _ = _only_proposal(app)
+    page = author.get(f"/proposals/{proposal_id}/edit").get_data(as_text=True)
+    amount_input = re.search(r'<input[^>]*name="amount"[^>]*>', page)
+    assert amount_input is not None and 'value="215.50"' not in amount_input.group(0)
+    assert 'value="95.50"' in page  # the lines are there
+    # A version of one sum keeps its amount in the field.
+    one_sum = author.post_form(f"/proposals/{proposal_id}/edit", form_of(amount="210.00", action="save"))
+    assert one_sum.status_code == 302
+    again = author.get(f"/proposals/{proposal_id}/edit").get_data(as_text=True)
+    amount_again = re.search(r'<input[^>]*name="amount"[^>]*>', again)
+    assert amount_again is not None and 'value="210.00"' in amount_again.group(0)

@@ -175,3 +175,80 @@ def test_each_side_of_a_rendered_diff_reads_as_its_own_rendered_text(old: str, n
     for block in blocks:
         changes = {piece.change for piece in block.pieces}
         assert block.change == (changes.pop() if changes in ({"inserted"}, {"deleted"}) else "kept")
+
+
+# --- the cost lines' diff (fundcircle.proposals.diff.cost_lines_changes) ---------------------------------------------
+
+
+def test_cost_lines_added_removed_and_changed_in_amount() -> None:
+    from fundcircle.proposals.diff import CostLine, CostLineChange, cost_lines_changes
+
+    old = [CostLine("Seeds", 12_000), CostLine("Shelf", 9_550), CostLine("Labels", 450)]
+    new = [CostLine("Seeds", 15_000), CostLine("Labels", 450), CostLine("Watering can", 2_000)]
+    diff = cost_lines_changes(old, new, old_total_minor=22_000, new_total_minor=17_450)
+    assert diff.changes == [
+        CostLineChange("amount changed", "Seeds", 12_000, 15_000),
+        CostLineChange("same", "Labels", 450, 450),
+        CostLineChange("added", "Watering can", None, 2_000),
+        CostLineChange("removed", "Shelf", 9_550, None),
+    ]
+    assert diff.changed and diff.has_lines
+    assert (diff.old_total_minor, diff.new_total_minor) == (22_000, 17_450)
+
+
+def test_cost_lines_the_same_are_no_change_and_a_reworded_line_is_removed_and_added() -> None:
+    from fundcircle.proposals.diff import CostLine, CostLineChange, cost_lines_changes
+
+    lines = [CostLine("Seeds", 12_000), CostLine("Shelf", 9_550)]
+    same = cost_lines_changes(lines, list(lines), old_total_minor=21_550, new_total_minor=21_550)
+    assert not same.changed and same.has_lines
+    reworded = cost_lines_changes(
+        [CostLine("Seeds", 12_000)], [CostLine("Local seeds", 12_000)], old_total_minor=12_000, new_total_minor=12_000
+    )
+    assert reworded.changes == [
+        CostLineChange("added", "Local seeds", None, 12_000),
+        CostLineChange("removed", "Seeds", 12_000, None),
+    ]
+
+
+def test_two_lines_with_the_same_words_are_two_lines() -> None:
+    from fundcircle.proposals.diff import CostLine, CostLineChange, cost_lines_changes
+
+    old = [CostLine("Bus ticket", 300), CostLine("Bus ticket", 300)]
+    new = [CostLine("Bus ticket", 300)]
+    assert cost_lines_changes(old, new, old_total_minor=600, new_total_minor=300).changes == [
+        CostLineChange("same", "Bus ticket", 300, 300),
+        CostLineChange("removed", "Bus ticket", 300, None),
+    ]
+
+
+def test_versions_without_lines_have_no_line_changes_but_keep_their_totals() -> None:
+    from fundcircle.proposals.diff import CostLine, CostLineChange, cost_lines_changes
+
+    neither = cost_lines_changes([], [], old_total_minor=25_000, new_total_minor=21_000)
+    assert (neither.changes, neither.changed, neither.has_lines) == ([], False, False)
+    assert (neither.old_total_minor, neither.new_total_minor) == (25_000, 21_000)
+    # From one sum to lines: every line is added.
+    split = cost_lines_changes([], [CostLine("Seeds", 25_000)], old_total_minor=25_000, new_total_minor=25_000)
+    assert split.changes == [CostLineChange("added", "Seeds", None, 25_000)] and split.changed
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["Seeds", "Shelf", "Labels", "Tools"]), st.integers(1, 10_000)), max_size=6),
+    st.lists(st.tuples(st.sampled_from(["Seeds", "Shelf", "Labels", "Tools"]), st.integers(1, 10_000)), max_size=6),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_cost_lines_diff_accounts_for_every_line_of_both_versions(
+    old_pairs: list[tuple[str, int]], new_pairs: list[tuple[str, int]]
+) -> None:
+    from fundcircle.proposals.diff import CostLine, cost_lines_changes
+
+    old = [CostLine(what, amount) for what, amount in old_pairs]
+    new = [CostLine(what, amount) for what, amount in new_pairs]
+    diff = cost_lines_changes(old, new, old_total_minor=1, new_total_minor=1)
+    # The new version's lines, in order, are every change but the removed ones; the old version's lines, as a
+    # multiset, are every change but the added ones.
+    assert [CostLine(c.description, c.new_minor or 0) for c in diff.changes if c.kind != "removed"] == new
+    assert sorted((c.description, c.old_minor or 0) for c in diff.changes if c.kind != "added") == sorted(old_pairs)
+    # Nothing changed exactly when both versions list the same lines, whatever their order.
+    assert diff.changed == (sorted(old_pairs) != sorted(new_pairs))
