@@ -126,9 +126,8 @@ def test_a_treasurer_of_another_circle_is_refused_here_and_cannot_reach_these_pa
     # Through their own circle, this circle's payouts are not theirs to approve.
     theirs = _approve(other, token, [seed, bike], code)
     assert theirs.status_code == 422
-    assert {entry["code"] for entry in theirs.get_json()["error"]["fields"]["payout_ids"].values()} == {
-        "not_in_circle"
-    }
+    refused = theirs.get_json()["error"]["fields"]["payout_ids"]
+    assert {entry["code"] for entry in refused.values()} == {"not_in_circle"}
     assert _approvals(treasury) == 0
 
 
