@@ -41,7 +41,7 @@ from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
 from fundcircle.money import to_open_collective_cents
-from fundcircle.payouts.binding import Disagreement
+from fundcircle.payouts.binding import TERM_WORDS, Disagreement
 from fundcircle.payouts.models import FOLLOWED_STATUSES, SETTLED_ON_OPEN_COLLECTIVE, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import (
     TWO_FACTOR_CODE,
@@ -56,6 +56,7 @@ from fundcircle.payouts.services import (
     connection_of,
     store_balance,
     tell_treasurers,
+    titles_of,
 )
 from fundcircle.payouts.terms import check_against_ledger
 from fundcircle.proposals.models import ProposalVersion
@@ -198,9 +199,12 @@ def _invite_pacer() -> InvitePacer:
 def _failed(payout_id: int, details: dict[str, Any], message: str, now: datetime, *, subject: str,
             **values: Any) -> Payout:  # fmt: skip
     """The payout failed and needs a treasurer: recorded, and the circle's treasurers are told once committed."""
+    # Named by the proposal's title, not the payout's id (the ledger entry keeps the id and the details).
+    payout = db.session.get(Payout, payout_id)
+    title = titles_of([payout]).get(payout.proposal_id, "a proposal") if payout is not None else "a proposal"
     tell = (
-        f"Payout {payout_id} {subject}",
-        f"Payout {payout_id} could not be requested on Open Collective:\n\n{message}",
+        f"“{title}”: its payout {subject}",
+        f"The payout for “{title}” could not be requested on Open Collective:\n\n{message}",
     )
     return _settle(payout_id, "payout.request_failed", details, now, status="failed", failure_message=message,
                    claimed_at=None, tell=tell, **values)  # fmt: skip
@@ -318,16 +322,28 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
         },
         at=now,
     )
+    # In words, by the proposal's title: the payout's id and the fields' codes are in the ledger entry above.
+    title = titles_of([payout]).get(payout.proposal_id, "a proposal")
     tell_treasurers(
         payout,
-        f"Payout {payout.id} held: it disagrees with the ledger",
-        f"Payout {payout.id} was not requested on Open Collective, because its row in the database no longer "
-        "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
+        f"“{title}”: its payout is held: it disagrees with the ledger",
+        f"The payout for “{title}” was not requested on Open Collective, because what Fund Circle holds of it no "
+        "longer agrees with the circle's ledger:\n\n" + "\n".join(f"- {_in_words(d)}" for d in found)
         + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it.",
         kind="payout.needs_treasurer",
     )  # fmt: skip
     commit_and_send()
     return payout
+
+
+def _in_words(disagreement: Disagreement) -> str:
+    """A disagreement for a treasurer's mail: the term in words and the ledger's entry by number, without the
+    field's or the action's code (Disagreement.sentence, for the ledger check, names them)."""
+    term = TERM_WORDS.get(disagreement.field, "a term of the payout")
+    if disagreement.seq is None:
+        return f"{term}: the payout says {disagreement.stored}, but no ledger entry states it"
+    said = f"entry {disagreement.seq} of the ledger says {disagreement.ledger}"
+    return f"{term}: the payout says {disagreement.stored}, but {said}"
 
 
 def submit_payout(payout_id: int, now: datetime | None = None, pacer: InvitePacer | None = None) -> Payout | None:
