@@ -6,8 +6,12 @@ for the technically minded."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from email.message import Message
+from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
@@ -19,14 +23,16 @@ from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
 from fundcircle.inbox.services import remind_undecided, send_deadline_reminders
-from fundcircle.notices import NOTICE_KINDS, OutboxNotice
-from fundcircle.outbox import render_notice
+from fundcircle.ledger.models import LedgerChain
+from fundcircle.notices import NOTICE_KINDS, NoticePreference, OutboxNotice
+from fundcircle.outbox import render_notice, send_digests
 from fundcircle.payouts.models import Payout
 from fundcircle.payouts.requesting import submit_due_payouts
 from fundcircle.payouts.services import apply_expense_status, approve_payout, get_payout
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
-from tests.factories import make_funded_round, make_proposal, make_round, totp_code
+from tests.factories import add_member, make_circle, make_funded_round, make_proposal, make_round, make_user, totp_code
+from tests.smtp import Inbox, body_of, running_smtp
 from tests.worlds.treasury import Treasury
 
 #: What members must not read in a notice, each with what it catches.
@@ -155,3 +161,46 @@ def test_every_kind_of_notice_speaks_in_words_and_keeps_its_checkpoint_last(trea
                 assert TECHNICAL in part and "Ledger checkpoint: " in part, notice.kind
                 assert "flask" not in part and "verify_ledger" not in part, notice.kind
         assert problems == [], "\n".join(sorted(set(problems)))
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    with running_smtp() as server:
+        yield server
+
+
+def _html_of(message: Message) -> str:
+    html = message.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    assert html is not None, "the message has no HTML part"
+    payload = html.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def test_a_digest_speaks_in_words_and_ends_with_each_circles_checkpoint_for_the_technically_minded(
+    make_app: Any, smtp: tuple[int, Inbox]
+) -> None:
+    port, inbox = smtp
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, BASE_URL="https://fund.example.org")
+    with app.app_context():
+        admin, dana = make_user(name="Ada Admin"), make_user(name="Dana")
+        circle = make_circle(admin, name="Garden")
+        add_member(circle, dana, ["circle"], by=admin)
+        db.session.add(NoticePreference(user_id=dana.id, kind="round.phase_changed", delivery="daily"))
+        db.session.commit()
+        round_ = make_round(circle, admin, title="Spring")
+        _move(admin, round_, "proposals", "deliberation")
+        unit_of_work.commit()
+        chain = db.session.scalars(select(LedgerChain).where(LedgerChain.circle_id == circle.id)).one()
+        head, circle_id, dana_email = (chain.head_seq, chain.head_hash), circle.id, dana.email
+
+        assert send_digests("daily", utcnow()) == 1
+    (digest,) = [m for m in inbox.to(dana_email) if "digest" in str(m["Subject"])]
+    help_url = f"https://fund.example.org/circles/{circle_id}/ledger/technical?seq={head[0]}"
+    for part in (body_of(digest), _html_of(digest)):
+        assert "Spring: now deliberation" in part
+        assert _developer_words(_readable(part)) == []
+        last = part[part.index(TECHNICAL) :]
+        assert f"Ledger checkpoint: {head[0]}:{head[1]}" in last and help_url in last
+        assert part.index("Your notice settings") < part.index(TECHNICAL)  # the last paragraph
+        assert "flask" not in part and "--checkpoint" not in part
