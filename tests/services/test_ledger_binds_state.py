@@ -22,6 +22,7 @@ from fundcircle.errors import Conflict
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.reading import verify_ledger
+from fundcircle.payouts.binding import TERM_WORDS
 from fundcircle.payouts.requesting import submit_due_payouts
 from fundcircle.payouts.services import approve_payout, get_payout, retry_payout
 from fundcircle.proposals.models import Proposal
@@ -150,12 +151,15 @@ def test_a_payout_edited_in_the_database_is_held_not_requested_and_the_treasurer
         assert field in [d["field"] for d in held.data["disagreements"]]
         chain = db.session.scalars(sa.select(LedgerChain).where(LedgerChain.circle_id == treasury.circle_id)).one()
 
-    # Every treasurer got a notice naming what disagreed, and carrying the circle's ledger checkpoint.
+    # Every treasurer got a notice naming what disagreed in words (not the field's or the entries' codes), and
+    # carrying the circle's ledger checkpoint.
     inbox = smtp[1]
     for name in TREASURERS:
         (mail,) = [m for m in inbox.to(treasury.emails[name]) if "held" in str(m["Subject"])]
         body = body_of(mail)
-        assert field in body and stored in body
+        assert TERM_WORDS[field] in body and stored in body
+        assert f"({field})" not in body and "(payout.created)" not in body and f"Payout {payout_id}" not in body
+        assert f"“{title}”" in str(mail["Subject"])
         assert f"https://fund.example.org/payouts/{payout_id}" in body
         assert f"{chain.head_seq}:{chain.head_hash}" in body
 
