@@ -40,7 +40,7 @@ from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
-from fundcircle.money import to_open_collective_cents
+from fundcircle.money import format_minor, to_open_collective_cents
 from fundcircle.payouts.binding import TERM_WORDS, Disagreement
 from fundcircle.payouts.models import FOLLOWED_STATUSES, SETTLED_ON_OPEN_COLLECTIVE, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import (
@@ -226,8 +226,9 @@ def _gateway_failed(payout: Payout, error: PayoutGatewayError, step: str, now: d
     unknown = payout.unknown_outcomes + 1
     details["unknown_outcomes"] = unknown
     if unknown >= config["PAYOUT_MAX_UNKNOWN_OUTCOMES"]:
+        how_often = "once" if unknown == 1 else f"{unknown} times"
         message = (
-            f"Open Collective's answer was lost {unknown} times ({error.message}), so it is not known whether the "
+            f"Open Collective's answer was lost {how_often} ({error.message}), so it is not known whether the "
             "expense exists. Look for it on Open Collective; “Request again” looks it up before creating anything, "
             "or cancel the payout."
         )
@@ -324,11 +325,12 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
     )
     # In words, by the proposal's title: the payout's id and the fields' codes are in the ledger entry above.
     title = titles_of([payout]).get(payout.proposal_id, "a proposal")
+    differences = "\n".join(f"- {line}" for line in _in_words(found, payout.currency))
     tell_treasurers(
         payout,
         f"“{title}”: its payout is held: it disagrees with the ledger",
         f"The payout for “{title}” was not requested on Open Collective, because what Fund Circle holds of it no "
-        "longer agrees with the circle's ledger:\n\n" + "\n".join(f"- {_in_words(d)}" for d in found)
+        f"longer agrees with the circle's ledger:\n\n{differences}"
         + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it.",
         kind="payout.needs_treasurer",
     )  # fmt: skip
@@ -336,14 +338,34 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
     return payout
 
 
-def _in_words(disagreement: Disagreement) -> str:
-    """A disagreement for a treasurer's mail: the term in words and the ledger's entry by number, without the
-    field's or the action's code (Disagreement.sentence, for the ledger check, names them)."""
-    term = TERM_WORDS.get(disagreement.field, "a term of the payout")
-    if disagreement.seq is None:
-        return f"{term}: the payout says {disagreement.stored}, but no ledger entry states it"
-    said = f"entry {disagreement.seq} of the ledger says {disagreement.ledger}"
-    return f"{term}: the payout says {disagreement.stored}, but {said}"
+def _in_words(found: list[Disagreement], currency: str) -> list[str]:
+    """The disagreements for a treasurer's mail: each term once, in words, with the entries that say otherwise by
+    number, and amounts as money; without the field's or the action's code (Disagreement.sentence, for the ledger
+    check, names them)."""
+    by_term: dict[tuple[str, str, str], list[int]] = {}
+    unstated: list[tuple[str, str]] = []
+    for disagreement in found:
+        stored, ledger = disagreement.stored, disagreement.ledger
+        if disagreement.field == "amount_minor":
+            stored, ledger = _as_money(stored, currency), _as_money(ledger, currency)
+        term = TERM_WORDS.get(disagreement.field, "a term of the payout").replace(" (in minor units)", "")
+        if disagreement.seq is None:
+            unstated.append((term, stored))
+        else:
+            by_term.setdefault((term, stored, ledger), []).append(disagreement.seq)
+    lines = [f"{term}: the payout says {stored}, but no ledger entry states it" for term, stored in unstated]
+    for (term, stored, ledger), entries in by_term.items():
+        which = f"entry {entries[0]}" if len(entries) == 1 else "entries " + ", ".join(map(str, entries))
+        lines.append(f"{term}: the payout says {stored}, but the ledger says {ledger} ({which})")
+    return lines
+
+
+def _as_money(value: str, currency: str) -> str:
+    """An amount in minor units as money ("90.00 EUR"), or as it was when it is no whole number."""
+    try:
+        return format_minor(int(value), currency)
+    except (ValueError, KeyError):
+        return value
 
 
 def submit_payout(payout_id: int, now: datetime | None = None, pacer: InvitePacer | None = None) -> Payout | None:
