@@ -11,8 +11,9 @@ weekly digest, or in the inbox only; `DEFAULT_DELIVERY` holds the defaults, and 
 older switch on the profile page) means inbox only for every kind.
 
 Every notice about a circle ends with the circle's ledger checkpoint (its chain's count and head hash, as committed
-when the mail is sent): whoever keeps the mail holds a point the ledger must still pass through, which
-`flask ledger verify --checkpoint COUNT:HASH` checks.
+when the mail is sent): whoever keeps the mail holds a point the ledger must still pass through. Members read no
+command line: the checkpoint is folded into a last short paragraph "for the technically minded" that links the
+ledger's help page for that entry, which gives the command (`flask ledger verify --checkpoint COUNT:HASH`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from fundcircle.extensions import db
 from fundcircle.inbox.notifications import record_notification
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.ledger.signing import latest_checkpoint, site_key
+from fundcircle.mail import external_url
 from fundcircle.unit_of_work import after_commit
 
 #: What a notice is about, one code per kind of event (a person's preferences and the inbox group by it).
@@ -235,6 +237,8 @@ class MailCheckpoint:
     head_hash: str
     note: str | None
     verifier_key: str
+    #: The circle whose ledger it is (the help page the mail links to is the circle's).
+    circle_id: int
 
 
 def checkpoint_of(circle_id: int) -> MailCheckpoint | None:
@@ -245,20 +249,28 @@ def checkpoint_of(circle_id: int) -> MailCheckpoint | None:
     if row is None:
         return None
     signed = latest_checkpoint(circle_id)
-    return MailCheckpoint(row.head_seq, row.head_hash, signed.note if signed is not None else None, site_key().verifier)
+    note = signed.note if signed is not None else None
+    return MailCheckpoint(row.head_seq, row.head_hash, note, site_key().verifier, circle_id)
+
+
+def checkpoint_help_url(checkpoint: MailCheckpoint) -> str:
+    """The ledger's help page for the checkpoint's entry, as an absolute link under BASE_URL (a mail has no host)."""
+    return external_url("ledger.technical", circle_id=checkpoint.circle_id, seq=checkpoint.count)
 
 
 def checkpoint_paragraph(checkpoint: MailCheckpoint) -> str:
+    """The mail's last paragraph, for the technically minded: the checkpoint (count and hash, which a member keeps as
+    proof) and the signed checkpoint, with a link to the help page that says how to check them. No command line."""
     count, digest = checkpoint.count, checkpoint.head_hash
     text = (
+        "For the technically minded: keep this mail as proof of the circle's ledger as it stood when it was sent.\n"
+        "The ledger must always pass through this point; the help page says how anyone can check it:\n"
+        f"{checkpoint_help_url(checkpoint)}\n"
         f"Ledger checkpoint: {count}:{digest}\n"
-        "Keep this mail: the circle's ledger must always pass through this point, which anyone can check with\n"
-        f"flask ledger verify --checkpoint {count}:{digest}\n"
     )
     if checkpoint.note is not None:
         text += (
-            "\nThe circle's latest signed checkpoint (save it between the lines as a file; scripts/verify_ledger.py\n"
-            f"checks an export against it, with the site's key {checkpoint.verifier_key}):\n"
+            f"The site's signed checkpoint, with its key {checkpoint.verifier_key}:\n"
             f"-----BEGIN CHECKPOINT-----\n{checkpoint.note}-----END CHECKPOINT-----\n"
         )
     return text

@@ -3,6 +3,7 @@ cancellations. Requests to Open Collective happen after the commit."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import g
@@ -10,13 +11,15 @@ from flask_login import current_user
 
 from fundcircle.access import circle_role, requires
 from fundcircle.db import utcnow
-from fundcircle.errors import NotFound
+from fundcircle.errors import Conflict, FundCircleError, NotFound, ValidationFailed
 from fundcircle.fields import PageQuerySchema
 from fundcircle.openapi import api_blueprint
 from fundcircle.payouts import services
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
 from fundcircle.payouts.requesting import submit_after_approval
 from fundcircle.payouts.schemas import (
+    ApprovedPayoutsSchema,
+    ApproveManySchema,
     ApproveSchema,
     CancelSchema,
     ConnectionInSchema,
@@ -89,6 +92,44 @@ def approve_payout(data: dict[str, Any], payout_id: int) -> Payout:
     )
     after_commit(lambda: submit_after_approval(payout_id))
     return payout
+
+
+@blp.route("/circles/<int:circle_id>/payouts/approvals", methods=["POST"])
+@requires(TREASURER)
+@blp.arguments(ApproveManySchema)
+@blp.response(200, ApprovedPayoutsSchema)
+def approve_payouts(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
+    """Approve several payouts of the circle with one fresh code from your authenticator app (treasurers), as the
+    treasury page does: each approval is its own ledger entry, under the same rules as approving one. All or
+    nothing: if one cannot be approved, none is, the code is not used, and `error.fields.payout_ids` names each
+    refused payout by its id, with a stable `code` (not_in_circle, not_awaiting_approval, own_proposal, own_payout,
+    approved_already, disagrees_with_ledger) and a `message`. Those fully approved are requested on Open
+    Collective after the commit."""
+    try:
+        approved = services.approve_payouts(
+            current_user,
+            g.circle,
+            data["payout_ids"],
+            data["totp"],
+            utcnow(),
+            confirm_beyond_balance=data["confirm_beyond_balance"],
+        )
+    except services.PayoutsRefused as refused:
+        raise _refusal_for_the_api(refused) from None
+    for payout in approved:
+        if payout.status == "approved":
+            after_commit(functools.partial(submit_after_approval, payout.id))
+    return {"items": approved}
+
+
+def _refusal_for_the_api(refused: services.PayoutsRefused) -> FundCircleError:
+    """The service's refusal under the name the client sent, `payout_ids`, each refused payout under its id."""
+    each = {
+        str(refusal.payout_id): {"code": refusal.code, "title": refusal.title, "message": refusal.message}
+        for refusal in refused.refusals
+    }
+    error_class = Conflict if refused.status == 409 else ValidationFailed
+    return error_class(refused.message, fields={"payout_ids": each})
 
 
 @blp.route("/payouts/<int:payout_id>/cancel", methods=["POST"])

@@ -40,8 +40,8 @@ from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
 from fundcircle.ledger.record import record
-from fundcircle.money import to_open_collective_cents
-from fundcircle.payouts.binding import Disagreement
+from fundcircle.money import format_minor, to_open_collective_cents
+from fundcircle.payouts.binding import TERM_WORDS, Disagreement
 from fundcircle.payouts.models import FOLLOWED_STATUSES, SETTLED_ON_OPEN_COLLECTIVE, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import (
     TWO_FACTOR_CODE,
@@ -56,6 +56,7 @@ from fundcircle.payouts.services import (
     connection_of,
     store_balance,
     tell_treasurers,
+    titles_of,
 )
 from fundcircle.payouts.terms import check_against_ledger
 from fundcircle.proposals.models import ProposalVersion
@@ -198,9 +199,12 @@ def _invite_pacer() -> InvitePacer:
 def _failed(payout_id: int, details: dict[str, Any], message: str, now: datetime, *, subject: str,
             **values: Any) -> Payout:  # fmt: skip
     """The payout failed and needs a treasurer: recorded, and the circle's treasurers are told once committed."""
+    # Named by the proposal's title, not the payout's id (the ledger entry keeps the id and the details).
+    payout = db.session.get(Payout, payout_id)
+    title = titles_of([payout]).get(payout.proposal_id, "a proposal") if payout is not None else "a proposal"
     tell = (
-        f"Payout {payout_id} {subject}",
-        f"Payout {payout_id} could not be requested on Open Collective:\n\n{message}",
+        f"“{title}”: its payout {subject}",
+        f"The payout for “{title}” could not be requested on Open Collective:\n\n{message}",
     )
     return _settle(payout_id, "payout.request_failed", details, now, status="failed", failure_message=message,
                    claimed_at=None, tell=tell, **values)  # fmt: skip
@@ -222,8 +226,9 @@ def _gateway_failed(payout: Payout, error: PayoutGatewayError, step: str, now: d
     unknown = payout.unknown_outcomes + 1
     details["unknown_outcomes"] = unknown
     if unknown >= config["PAYOUT_MAX_UNKNOWN_OUTCOMES"]:
+        how_often = "once" if unknown == 1 else f"{unknown} times"
         message = (
-            f"Open Collective's answer was lost {unknown} times ({error.message}), so it is not known whether the "
+            f"Open Collective's answer was lost {how_often} ({error.message}), so it is not known whether the "
             "expense exists. Look for it on Open Collective; “Request again” looks it up before creating anything, "
             "or cancel the payout."
         )
@@ -318,16 +323,49 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
         },
         at=now,
     )
+    # In words, by the proposal's title: the payout's id and the fields' codes are in the ledger entry above.
+    title = titles_of([payout]).get(payout.proposal_id, "a proposal")
+    differences = "\n".join(f"- {line}" for line in _in_words(found, payout.currency))
     tell_treasurers(
         payout,
-        f"Payout {payout.id} held: it disagrees with the ledger",
-        f"Payout {payout.id} was not requested on Open Collective, because its row in the database no longer "
-        "agrees with the ledger:\n\n" + "\n".join(f"- {d.sentence()}" for d in found)
+        f"“{title}”: its payout is held: it disagrees with the ledger",
+        f"The payout for “{title}” was not requested on Open Collective, because what Fund Circle holds of it no "
+        f"longer agrees with the circle's ledger:\n\n{differences}"
         + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it.",
         kind="payout.needs_treasurer",
     )  # fmt: skip
     commit_and_send()
     return payout
+
+
+def _in_words(found: list[Disagreement], currency: str) -> list[str]:
+    """The disagreements for a treasurer's mail: each term once, in words, with the entries that say otherwise by
+    number, and amounts as money; without the field's or the action's code (Disagreement.sentence, for the ledger
+    check, names them)."""
+    by_term: dict[tuple[str, str, str], list[int]] = {}
+    unstated: list[tuple[str, str]] = []
+    for disagreement in found:
+        stored, ledger = disagreement.stored, disagreement.ledger
+        if disagreement.field == "amount_minor":
+            stored, ledger = _as_money(stored, currency), _as_money(ledger, currency)
+        term = TERM_WORDS.get(disagreement.field, "a term of the payout").replace(" (in minor units)", "")
+        if disagreement.seq is None:
+            unstated.append((term, stored))
+        else:
+            by_term.setdefault((term, stored, ledger), []).append(disagreement.seq)
+    lines = [f"{term}: the payout says {stored}, but no ledger entry states it" for term, stored in unstated]
+    for (term, stored, ledger), entries in by_term.items():
+        which = f"entry {entries[0]}" if len(entries) == 1 else "entries " + ", ".join(map(str, entries))
+        lines.append(f"{term}: the payout says {stored}, but the ledger says {ledger} ({which})")
+    return lines
+
+
+def _as_money(value: str, currency: str) -> str:
+    """An amount in minor units as money ("90.00 EUR"), or as it was when it is no whole number."""
+    try:
+        return format_minor(int(value), currency)
+    except (ValueError, KeyError):
+        return value
 
 
 def submit_payout(payout_id: int, now: datetime | None = None, pacer: InvitePacer | None = None) -> Payout | None:

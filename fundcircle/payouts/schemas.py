@@ -52,6 +52,27 @@ class ApproveSchema(Schema):
     )
 
 
+class ApproveManySchema(Schema):
+    payout_ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(min=1, max=services.MAX_APPROVED_AT_ONCE),
+        metadata={"description": "the payouts of this circle to approve, all or none"},
+    )
+    totp = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "one fresh code from your authenticator app, for them all"},
+    )
+    confirm_beyond_balance = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "needed when the payouts these approvals complete, with those already committed, exceed "
+            "the collective's balance on Open Collective"
+        },
+    )
+
+
 class CancelSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
@@ -102,3 +123,9 @@ class PayoutSchema(Schema):
 class PayoutListSchema(Schema):
     items = fields.List(fields.Nested(PayoutSchema), required=True)
     next_after = fields.Integer(allow_none=True, required=True, metadata={"description": "pass as `after` for more"})
+
+
+class ApprovedPayoutsSchema(Schema):
+    """The payouts approved at once, as they stand after the commit (those fully approved are being requested)."""
+
+    items = fields.List(fields.Nested(PayoutSchema), required=True)

@@ -429,15 +429,27 @@ def approvals_waiting_for(payout: Payout) -> str | None:
 def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
     """Why the actor may not approve this payout (as the error to raise), or None if they may; their code is
     checked apart. The payout page shows the message instead of the approval form."""
+    refusal = coded_approval_refusal(actor, payout)
+    return refusal[1] if refusal is not None else None
+
+
+def coded_approval_refusal(actor: User, payout: Payout) -> tuple[str, FundCircleError] | None:
+    """`approval_refusal` with a stable code for the reason (the API names each refused payout by it)."""
     if payout.status != "awaiting_approval":
-        return Conflict(f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals.")
+        return "not_awaiting_approval", Conflict(
+            f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals."
+        )
     proposal = db.session.get(Proposal, payout.proposal_id)
     if proposal is not None and proposal.author_id == actor.id:
-        return PermissionDenied("You wrote this proposal, so another treasurer must approve its payout.")
+        return "own_proposal", PermissionDenied(
+            "You wrote this proposal, so another treasurer must approve its payout."
+        )
     if payout.payee_email is not None and normalise_email(payout.payee_email) == actor.email:
-        return PermissionDenied("You are this payout's payee, so another treasurer must approve it.")
+        return "own_payout", PermissionDenied("You are this payout's payee, so another treasurer must approve it.")
     if any(approval.treasurer_id == actor.id for approval in payout.approvals):
-        return Conflict("You have approved this payout already; it needs another treasurer's approval.")
+        return "approved_already", Conflict(
+            "You have approved this payout already; it needs another treasurer's approval."
+        )
     return None
 
 
@@ -555,6 +567,29 @@ def approve_payout(
 MAX_APPROVED_AT_ONCE = 200
 
 
+@dataclass(frozen=True)
+class PayoutRefusal:
+    """One payout of several that could not be approved: which (`payout_id`, `title`), why in words (`message`)
+    and as a stable `code`: not_in_circle, not_awaiting_approval, own_proposal, own_payout, approved_already or
+    disagrees_with_ledger."""
+
+    payout_id: int
+    title: str
+    code: str
+    message: str
+
+
+class PayoutsRefused(FundCircleError):
+    """Some of several payouts cannot be approved, so none is: `refusals` says which and why. A Conflict (409), or
+    a ValidationFailed (422) when one is not a payout of the circle at all."""
+
+    def __init__(self, message: str, refusals: list[PayoutRefusal], *, status: int) -> None:
+        super().__init__(message, field="payouts")
+        self.refusals = refusals
+        self.status = status
+        self.code = "conflict" if status == 409 else "invalid"
+
+
 def approve_payouts(
     actor: User,
     circle: Circle,
@@ -569,12 +604,13 @@ def approve_payouts(
     caller's transaction. All or nothing: if any of them cannot be approved, none is, and the error names each one
     and why; the code is then not used.
 
-    :raises ValidationFailed: on `payouts` if none is chosen, too many are, or one is not a payout of the circle
-        awaiting approval; on `confirm_beyond_balance` if the approvals completed here, with what is already
-        committed, exceed the collective's balance and that was not confirmed.
+    :raises ValidationFailed: on `payouts` if none is chosen or too many are; on `confirm_beyond_balance` if the
+        approvals completed here, with what is already committed, exceed the collective's balance and that was not
+        confirmed.
     :raises PermissionDenied: unless the actor is a treasurer of the circle.
-    :raises Conflict: on `payouts`, naming every payout the actor may not approve (their own proposal, their own
-        payout, one they approved already, or one that disagrees with the ledger).
+    :raises PayoutsRefused: on `payouts` (422) if one is not a payout of the circle; (409) naming every payout the
+        actor may not approve (their own proposal, their own payout, one they approved already, one no longer
+        awaiting approval, or one that disagrees with the ledger), each with a stable code.
     :raises TotpRejected, RateLimited: for a wrong code, or after too many.
     """
     wanted = sorted(set(payout_ids))
@@ -590,23 +626,30 @@ def approve_payouts(
         )
     )
     if len(payouts) != len(wanted):
-        raise ValidationFailed(
+        found = {payout.id for payout in payouts}
+        missing = "This is not a payout of this circle (any more)."
+        raise PayoutsRefused(
             "One of the chosen payouts is not a payout of this circle any more: reload the treasury.",
-            field="payouts",
+            [PayoutRefusal(payout_id, "", "not_in_circle", missing) for payout_id in wanted if payout_id not in found],
+            status=422,
         )
     titles = titles_of(payouts)
-    problems = []
+    refusals = []
     for payout in payouts:
-        refusal = approval_refusal(actor, payout) or _ledger_refusal(payout)
-        if refusal is not None:
-            problems.append(f"“{titles.get(payout.proposal_id, 'a payout')}”: {refusal.message}")
-    if problems:
+        coded = coded_approval_refusal(actor, payout)
+        if coded is None and (ledger := _ledger_refusal(payout)) is not None:
+            coded = "disagrees_with_ledger", ledger
+        if coded is not None:
+            title = titles.get(payout.proposal_id, "a payout")
+            refusals.append(PayoutRefusal(payout.id, title, coded[0], coded[1].message))
+    if refusals:
         one = len(payouts) == 1
-        raise Conflict(
+        raise PayoutsRefused(
             ("It was not approved. " if one else "None of them was approved. ")
-            + " ".join(problems)
+            + " ".join(f"“{refusal.title}”: {refusal.message}" for refusal in refusals)
             + ("" if one else " Untick those and approve the others."),
-            field="payouts",
+            refusals,
+            status=409,
         )
     warning = beyond_balance_together(circle, payouts)
     if warning is not None and not confirm_beyond_balance:

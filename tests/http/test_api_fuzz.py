@@ -143,6 +143,8 @@ POLICY = {
     "GET /circles/{circle_id}/payouts": "treasurer",
     "GET /payouts/{payout_id}": "treasurer",
     "POST /payouts/{payout_id}/approve": "treasurer",
+    # Several of the circle's payouts with one code: its treasurers alone, as for one.
+    "POST /circles/{circle_id}/payouts/approvals": "treasurer",
     "POST /payouts/{payout_id}/cancel": "treasurer",
     "POST /payouts/{payout_id}/retry": "treasurer",
 }
@@ -543,6 +545,14 @@ def _realistic_inputs(world: World) -> dict[str, dict[ParameterLocation, st.Sear
         },
         "POST /payouts/{payout_id}/approve": {body: st.fixed_dictionaries({"totp": st.from_regex(r"\A\d{6}\Z")})},
         "POST /payouts/{payout_id}/cancel": {body: st.fixed_dictionaries({"reason": words})},
+        "POST /circles/{circle_id}/payouts/approvals": {
+            body: st.fixed_dictionaries(
+                {
+                    "payout_ids": st.lists(st.sampled_from(world.pools["payout_id"]), min_size=1, max_size=3),
+                    "totp": st.from_regex(r"\A\d{6}\Z"),
+                }
+            )
+        },
     }
 
 

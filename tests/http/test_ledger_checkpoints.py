@@ -1,12 +1,14 @@
 """Checkpoints leave the server by themselves: every page about a circle and every notice e-mail carry the circle's
-latest ledger checkpoint, and `ledger verify --checkpoint` with the one a member kept catches a history recomputed
-after an edit and entries cut off the end, which the chain alone cannot."""
+latest ledger checkpoint (a mail folds it into its last paragraph, with a link to the help page and no command
+line), and `ledger verify --checkpoint` with the one a member kept catches a history recomputed after an edit and
+entries cut off the end, which the chain alone cannot."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -79,6 +81,15 @@ def _checkpoint_in(text: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+def _html_of(message: Message) -> str:
+    """The HTML part of a notice."""
+    html = message.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    assert html is not None, "the message has no HTML part"
+    payload = html.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
 def _verify(app: Flask, *args: str) -> Any:
     return app.test_cli_runner().invoke(args=["ledger", "verify", *args])
 
@@ -149,9 +160,23 @@ def test_a_notice_mail_carries_the_checkpoint_that_includes_the_change_it_tells_
     assert moved.status_code == 200, moved.get_json()
     # The world's own phase change (to proposals) was told too, by the same delivery: this is the mail of the move.
     (mail,) = [m for m in smtp[1].to(world.decider_email) if "deliberation" in str(m["Subject"]).lower()]
-    body = body_of(mail)
-    assert _checkpoint_in(body) == _head(mail_app, world)  # the phase change's own entry is in it
-    assert f"flask ledger verify --checkpoint {_head(mail_app, world)[0]}:" in body
+    body, html = body_of(mail), _html_of(mail)
+    head = _head(mail_app, world)
+    assert _checkpoint_in(body) == head  # the phase change's own entry is in it
+    assert _checkpoint_in(html) == head  # and the HTML part holds the same
+    # Members read no command line: the checkpoint is the mail's last paragraph, for the technically minded, with an
+    # absolute link (under BASE_URL) to the help page for that entry, which gives the command.
+    help_url = f"https://fund.example.org/circles/{world.circle_id}/ledger/technical?seq={head[0]}"
+    for part in (body, html):
+        assert "flask" not in part and "ledger verify" not in part and "--checkpoint" not in part
+        last = part[part.rindex("For the technically minded") :]
+        assert "Ledger checkpoint" in last and help_url in last
+        assert part.index("All your notice settings") < part.index("For the technically minded")  # last of all
+    assert f'href="{help_url}"' in html
+    # The link leads a member of the circle to the command for that very checkpoint.
+    client.login(world.decider_email)
+    help_page = client.get(help_url.removeprefix("https://fund.example.org")).get_data(as_text=True)
+    assert f"ledger verify --circle {world.slug} --checkpoint {head[0]}:{head[1]}" in help_page
 
 
 def test_the_kept_checkpoint_catches_a_recomputed_history_that_the_chain_alone_cannot(
@@ -163,6 +188,7 @@ def test_the_kept_checkpoint_catches_a_recomputed_history_that_the_chain_alone_c
                      token=world.admin_token)  # fmt: skip
     (mail,) = [m for m in smtp[1].to(world.decider_email) if "deliberation" in str(m["Subject"]).lower()]
     count, digest = _checkpoint_in(body_of(mail))
+    assert _checkpoint_in(_html_of(mail)) == (count, digest)  # whichever part a member keeps
     round_created = next(e for e in _entries(mail_app, world) if e.content.action == "round.created")
 
     _recompute_after_editing(mail_app, world, round_created.content.seq,

@@ -115,6 +115,14 @@ EDITS = {
         "'Mallory'",
     ),
 }
+#: How the treasurers' mail states each edit: in words, an amount as money, the entries by number.
+MAIL_WORDS = {
+    "amount": "- amount: the payout says 999.99 EUR, but the ledger says 250.00 EUR (entries ",
+    "payee account": "- payee's Open Collective account: the payout says 'mallory-account', but the ledger says "
+    "'riverside-grantee' (entr",
+    "currency": "- currency: the payout says 'USD', but the ledger says 'EUR' (entr",
+    "invited payee": "- payee's name: the payout says 'Mallory', but the ledger says 'Tess Treasurer' (entr",
+}
 VERIFY_NAMES = {
     "amount": "field amount_minor: stored 99999, the ledger says 25000",
     "payee account": "field payee_slug: stored 'mallory-account', the ledger says 'riverside-grantee'",
@@ -150,12 +158,15 @@ def test_a_payout_edited_in_the_database_is_held_not_requested_and_the_treasurer
         assert field in [d["field"] for d in held.data["disagreements"]]
         chain = db.session.scalars(sa.select(LedgerChain).where(LedgerChain.circle_id == treasury.circle_id)).one()
 
-    # Every treasurer got a notice naming what disagreed, and carrying the circle's ledger checkpoint.
+    # Every treasurer got a notice naming what disagreed in words (not the field's or the entries' codes), and
+    # carrying the circle's ledger checkpoint.
     inbox = smtp[1]
     for name in TREASURERS:
         (mail,) = [m for m in inbox.to(treasury.emails[name]) if "held" in str(m["Subject"])]
         body = body_of(mail)
-        assert field in body and stored in body
+        assert MAIL_WORDS[edit] in body
+        assert f"({field})" not in body and "(payout.created)" not in body and f"Payout {payout_id}" not in body
+        assert f"“{title}”" in str(mail["Subject"])
         assert f"https://fund.example.org/payouts/{payout_id}" in body
         assert f"{chain.head_seq}:{chain.head_hash}" in body
 
