@@ -235,7 +235,12 @@ class PayoutMachine(RuleBasedStateMachine):
             connection = db.session.get(OpenCollectiveConnection, self.treasury.circle_id)
             assert connection is not None and connection.balance_minor == self.sandbox.balance_minor(SANDBOX_COLLECTIVE)
             for title, payout in self._payouts().items():
-                if payout.expense_id is not None and payout.status in FOLLOWING:
+                if payout.expense_id in self.deleted:
+                    # Open Collective lets a rejected expense be deleted; the payout stays rejected (it is settled,
+                    # and nothing is left to follow). Any other payout whose expense is gone has moved to failed,
+                    # without the expense's id, when the sync found it missing.
+                    assert payout.status == "rejected", (title, payout.status, "its expense was deleted")
+                elif payout.expense_id is not None and payout.status in FOLLOWING:
                     self._check_follows(title, payout)
 
     def _check_follows(self, title: str, payout: Payout) -> None:
