@@ -19,9 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("circles") as batch:
-        batch.add_column(
-            sa.Column("accepts_join_requests", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+        batch.add_column(sa.Column("accepts_join_requests", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_table(
         "join_requests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -38,9 +36,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["circle_id"], ["circles.id"], name=op.f("fk_join_requests_circle_id_circles")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_join_requests_user_id_users")),
-        sa.ForeignKeyConstraint(
-            ["answered_by_id"], ["users.id"], name=op.f("fk_join_requests_answered_by_id_users")
-        ),
+        sa.ForeignKeyConstraint(["answered_by_id"], ["users.id"], name=op.f("fk_join_requests_answered_by_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_join_requests")),
     )
     op.create_index(op.f("ix_join_requests_circle_id"), "join_requests", ["circle_id"])
