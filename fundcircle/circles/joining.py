@@ -90,6 +90,22 @@ def open_request_of(user: User | None, circle: Circle) -> JoinRequest | None:
     )
 
 
+def latest_request_of(user: User, circle: Circle) -> JoinRequest:
+    """The person's newest request to join the circle, open or answered (where their asking stands).
+
+    :raises NotFound: if they never asked.
+    """
+    join_request = db.session.scalar(
+        select(JoinRequest)
+        .where(JoinRequest.circle_id == circle.id, JoinRequest.user_id == user.id)
+        .order_by(JoinRequest.created_at.desc(), JoinRequest.id.desc())
+        .limit(1)
+    )
+    if join_request is None:
+        raise NotFound("You have not asked to join this circle.")
+    return join_request
+
+
 def latest_decline_of(user: User, circle: Circle) -> JoinRequest | None:
     return db.session.scalar(
         select(JoinRequest)
@@ -110,20 +126,20 @@ def may_ask_again_at(user: User, circle: Circle) -> datetime | None:
 def ask_to_join(actor: User, circle: Circle, note: str, now: datetime) -> JoinRequest:
     """A signed-in person who is not a member asks to join; the circle's admins are told.
 
-    :raises NotFound: for a private circle (an outsider does not learn it exists).
+    :raises NotFound: for a private circle (an outsider does not learn it exists; a member is told they are one).
     :raises PermissionDenied: if the circle does not take requests.
     :raises Conflict: for a member, for a second open request, or within DECLINED_WAIT of a decline.
     :raises ValidationFailed: on `note` for a note too long.
     """
     # The circle's row first: of two requests sent at once by one person, the second sees the first.
     circle = lock(circle)
+    if membership_of(actor, circle) is not None:
+        raise Conflict(f"You are a member of {circle.name} already.")
     if not circle.public:
         raise NotFound(NO_SUCH_CIRCLE)
     if not circle.accepts_join_requests:
         raise PermissionDenied(NOT_TAKING)
     text = check_note(note)
-    if membership_of(actor, circle) is not None:
-        raise Conflict(f"You are a member of {circle.name} already.")
     if open_request_of(actor, circle) is not None:
         raise Conflict("You have asked to join already: the circle's admins will answer your request.")
     again_at = may_ask_again_at(actor, circle)
