@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import abort, current_app, g
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, SIGNED_IN, SUPERUSER, circle_role, requires
@@ -28,14 +28,14 @@ from fundcircle.circles.schemas import (
     MemberSchema,
     MemberUpdatedSchema,
     MeSchema,
+    MyJoinRequestSchema,
     PendingInvitationListSchema,
     PendingInvitationSchema,
 )
 from fundcircle.db import utcnow
-from fundcircle.errors import NotFound
 from fundcircle.fields import PageQuerySchema
 from fundcircle.mail import external_url, mail_configured, send_mail
-from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
+from fundcircle.openapi import api_blueprint
 from fundcircle.unit_of_work import after_commit
 
 blp = api_blueprint("circles", __name__, "The signed-in user, circles, their members and invitations")
@@ -60,7 +60,6 @@ def create_circle(data: dict[str, Any]) -> Circle:
 
 @blp.route("/circles/<int:circle_id>", methods=["GET"])
 @requires(circle_role(public_read=True))
-@blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.response(200, CircleSchema)
 def get_circle(circle_id: int) -> Circle:
     """A circle: visible to its members, and to everyone if it is public."""
@@ -165,12 +164,10 @@ def decline_my_invitation(invitation_id: int) -> Invitation:
 # --- joining by request (circles/joining.py) -----------------------------------------------------------------------
 
 
-def _circle_for_asking(circle_id: int) -> Circle:
-    """The circle a person not (yet) in it asks to join: a private one is no such circle to them."""
-    circle = services.get_circle(circle_id)
-    if not circle.public and services.membership_of(current_user, circle) is None:
-        raise NotFound(joining.NO_SUCH_CIRCLE)
-    return circle
+def _signed_in() -> None:
+    """Asking needs a person: a public circle lets a visitor read (the policy), not ask."""
+    if not current_user.is_authenticated:
+        abort(401)
 
 
 @blp.route("/circles/<int:circle_id>/join-settings", methods=["PUT"])
@@ -200,28 +197,31 @@ def list_join_requests(circle_id: int) -> dict[str, list[JoinRequest]]:
 
 
 @blp.route("/circles/<int:circle_id>/join-requests", methods=["POST"])
-@requires(SIGNED_IN)
+@requires(circle_role(public_read=True))
 @blp.arguments(JoinRequestAskSchema)
 @blp.response(201, JoinRequestSchema)
 def ask_to_join(data: dict[str, Any], circle_id: int) -> JoinRequest:
-    """Ask to join a public circle that takes requests, with a short note; its admins are told."""
-    return joining.ask_to_join(current_user, _circle_for_asking(circle_id), data["note"], utcnow())
+    """Ask to join a public circle that takes requests, with a short note (signed in); its admins are told."""
+    _signed_in()
+    return joining.ask_to_join(current_user, g.circle, data["note"], utcnow())
 
 
 @blp.route("/circles/<int:circle_id>/join-requests/mine", methods=["GET"])
-@requires(SIGNED_IN)
-@blp.response(200, JoinRequestSchema)
-def my_join_request(circle_id: int) -> JoinRequest:
-    """Your newest request to join this circle, open or answered (with the reason of a decline)."""
-    return joining.latest_request_of(current_user, _circle_for_asking(circle_id))
+@requires(circle_role(public_read=True))
+@blp.response(200, MyJoinRequestSchema)
+def my_join_request(circle_id: int) -> dict[str, JoinRequest | None]:
+    """Your newest request to join this circle, open or answered (with the reason of a decline); null if none."""
+    _signed_in()
+    return {"join_request": joining.latest_request_of(current_user, g.circle)}
 
 
 @blp.route("/circles/<int:circle_id>/join-requests/mine/withdraw", methods=["POST"])
-@requires(SIGNED_IN)
+@requires(circle_role(public_read=True))
 @blp.response(200, JoinRequestSchema)
 def withdraw_my_join_request(circle_id: int) -> JoinRequest:
-    """Withdraw your open request to join this circle."""
-    return joining.withdraw_request(current_user, _circle_for_asking(circle_id), utcnow())
+    """Withdraw your open request to join this circle (signed in)."""
+    _signed_in()
+    return joining.withdraw_request(current_user, g.circle, utcnow())
 
 
 @blp.route("/circles/<int:circle_id>/join-requests/<int:join_request_id>/accept", methods=["POST"])

@@ -90,20 +90,15 @@ def open_request_of(user: User | None, circle: Circle) -> JoinRequest | None:
     )
 
 
-def latest_request_of(user: User, circle: Circle) -> JoinRequest:
-    """The person's newest request to join the circle, open or answered (where their asking stands).
-
-    :raises NotFound: if they never asked.
-    """
-    join_request = db.session.scalar(
+def latest_request_of(user: User, circle: Circle) -> JoinRequest | None:
+    """The person's newest request to join the circle, open or answered (where their asking stands); None if they
+    never asked."""
+    return db.session.scalar(
         select(JoinRequest)
         .where(JoinRequest.circle_id == circle.id, JoinRequest.user_id == user.id)
         .order_by(JoinRequest.created_at.desc(), JoinRequest.id.desc())
         .limit(1)
     )
-    if join_request is None:
-        raise NotFound("You have not asked to join this circle.")
-    return join_request
 
 
 def latest_decline_of(user: User, circle: Circle) -> JoinRequest | None:
@@ -176,12 +171,11 @@ def ask_to_join(actor: User, circle: Circle, note: str, now: datetime) -> JoinRe
 def withdraw_request(actor: User, circle: Circle, now: datetime) -> JoinRequest:
     """The person withdraws their open request (they may ask again at once).
 
-    :raises NotFound: if they have no open request here.
-    :raises Conflict: if it was answered at the same moment.
+    :raises Conflict: if they have no open request here (none, or answered at the same moment).
     """
     join_request = open_request_of(actor, circle)
     if join_request is None:
-        raise NotFound("You have no open request to join this circle.")
+        raise Conflict("You have no open request to join this circle: it may have been answered already.")
     _answer(join_request, actor, now, status="withdrawn", reason="")
     record("join_request.withdrawn", actor=actor, circle_id=circle.id, subject=join_request, data={}, at=now)
     return join_request

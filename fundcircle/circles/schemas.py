@@ -207,3 +207,9 @@ class JoinRequestSchema(Schema):
 
 class JoinRequestListSchema(Schema):
     items = fields.List(fields.Nested(JoinRequestSchema), required=True)
+
+
+class MyJoinRequestSchema(Schema):
+    join_request = fields.Nested(
+        JoinRequestSchema, allow_none=True, required=True, metadata={"description": "null if you never asked"}
+    )

@@ -146,12 +146,13 @@ POLICY = {
     "POST /payouts/{payout_id}/approve": "treasurer",
     "POST /payouts/{payout_id}/cancel": "treasurer",
     "POST /payouts/{payout_id}/retry": "treasurer",
-    # Joining by request: anyone signed in asks (a public circle that takes requests), its admins answer.
+    # Joining by request: a signed-in person asks a circle they can see (a public one that takes requests); its
+    # admins answer. A visitor is refused (401) although the policy lets them see a public circle.
     "PUT /circles/{circle_id}/join-settings": "admin",
     "GET /circles/{circle_id}/join-requests": "admin",
-    "POST /circles/{circle_id}/join-requests": "signed_in",
-    "GET /circles/{circle_id}/join-requests/mine": "signed_in",
-    "POST /circles/{circle_id}/join-requests/mine/withdraw": "signed_in",
+    "POST /circles/{circle_id}/join-requests": "public_read",
+    "GET /circles/{circle_id}/join-requests/mine": "public_read",
+    "POST /circles/{circle_id}/join-requests/mine/withdraw": "public_read",
     "POST /circles/{circle_id}/join-requests/{join_request_id}/accept": "admin",
     "POST /circles/{circle_id}/join-requests/{join_request_id}/decline": "admin",
 }

@@ -233,14 +233,15 @@ def test_the_api_asks_shows_the_request_and_an_admin_accepts(app: Flask, client:
     body = asked.get_json()
     assert body["status"] == "open" and body["note"] == "Hello" and body["name"] == "Sam Asker"
     assert client.json_call("POST", base, {"note": "again"}, token=asker).status_code == 409
-    assert client.json_call("GET", f"{base}/mine", token=asker).get_json()["id"] == body["id"]
+    assert client.json_call("GET", f"{base}/mine", token=member).get_json() == {"join_request": None}
+    assert client.json_call("GET", f"{base}/mine", token=asker).get_json()["join_request"]["id"] == body["id"]
     assert client.json_call("GET", base, token=member).status_code == 403
     listed = client.json_call("GET", base, token=admin)
     assert [item["id"] for item in listed.get_json()["items"]] == [body["id"]]
     assert client.json_call("POST", f"{base}/{body['id']}/accept", token=member).status_code == 403
     accepted = client.json_call("POST", f"{base}/{body['id']}/accept", token=admin)
     assert accepted.status_code == 200 and accepted.get_json()["roles"] == ["member"]
-    assert client.json_call("GET", f"{base}/mine", token=asker).get_json()["status"] == "accepted"
+    assert client.json_call("GET", f"{base}/mine", token=asker).get_json()["join_request"]["status"] == "accepted"
     assert _is_member(app, world.asker, world.circle_id)
 
 
@@ -253,6 +254,7 @@ def test_the_api_declines_withdraws_and_refuses_a_circle_not_taking_requests(app
     assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
     second = client.json_call("POST", base, {"note": ""}, token=asker).get_json()
     assert second["id"] != first["id"]
+    assert client.json_call("POST", f"{base}/mine/withdraw", token=other).status_code == 409  # nothing to withdraw
     assert client.json_call("POST", f"{base}/{second['id']}/decline", {}, token=other).status_code == 404
     declined = client.json_call("POST", f"{base}/{second['id']}/decline", {"reason": "Not now."}, token=admin)
     assert declined.status_code == 200 and declined.get_json()["reason"] == "Not now."

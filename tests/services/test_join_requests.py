@@ -147,7 +147,7 @@ def test_the_person_withdraws_and_may_ask_again_at_once(ctx: Flask) -> None:
     withdrawn = joining.withdraw_request(asker, _circle(circle.id), utcnow())
     db.session.commit()
     assert withdrawn.status == "withdrawn" and withdrawn.answered_by_id == asker.id
-    with pytest.raises(NotFound, match="no open request"):
+    with pytest.raises(Conflict, match="no open request"):
         joining.withdraw_request(asker, _circle(circle.id), utcnow())
     again = joining.ask_to_join(asker, _circle(circle.id), "", utcnow())
     db.session.commit()
