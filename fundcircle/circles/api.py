@@ -35,7 +35,7 @@ from fundcircle.circles.schemas import (
 from fundcircle.db import utcnow
 from fundcircle.fields import PageQuerySchema
 from fundcircle.mail import external_url, mail_configured, send_mail
-from fundcircle.openapi import api_blueprint
+from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
 from fundcircle.unit_of_work import after_commit
 
 blp = api_blueprint("circles", __name__, "The signed-in user, circles, their members and invitations")
@@ -60,6 +60,7 @@ def create_circle(data: dict[str, Any]) -> Circle:
 
 @blp.route("/circles/<int:circle_id>", methods=["GET"])
 @requires(circle_role(public_read=True))
+@blp.doc(security=ANYONE_IF_PUBLIC)
 @blp.response(200, CircleSchema)
 def get_circle(circle_id: int) -> Circle:
     """A circle: visible to its members, and to everyone if it is public."""
