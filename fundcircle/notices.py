@@ -48,6 +48,8 @@ NOTICE_KINDS = (
     "round.deadline_reminder",
     "round.facilitator_reminder",
     "payout.reversed",
+    "join.requested",
+    "join.answered",
 )
 
 #: What each kind is called on the settings page and in a mail's footer ("you get this because ...").
@@ -64,6 +66,8 @@ KIND_LABELS = {
     "round.deadline_reminder": "a deadline comes near and something still waits for you",
     "round.facilitator_reminder": "a facilitator reminds those who have not voted or answered yet",
     "payout.reversed": "a payout moves back on Open Collective (rejected, unpaid or marked as spam)",
+    "join.requested": "somebody asks to join a circle you are an admin of",
+    "join.answered": "your request to join a circle is accepted or declined",
 }
 
 #: How a person may hear of a kind of notice.

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import abort, current_app, g
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, SIGNED_IN, SUPERUSER, circle_role, requires
 from fundcircle.auth.models import User
-from fundcircle.circles import services
-from fundcircle.circles.models import Circle, Invitation, Membership
+from fundcircle.circles import joining, services
+from fundcircle.circles.models import Circle, Invitation, JoinRequest, Membership
 from fundcircle.circles.schemas import (
     CircleCreateSchema,
     CircleSchema,
     CircleSettingsSchema,
+    JoinRequestAskSchema,
+    JoinRequestDeclineSchema,
+    JoinRequestListSchema,
+    JoinRequestSchema,
+    JoinSettingsOutSchema,
+    JoinSettingsSchema,
     MemberAddedSchema,
     MemberAddSchema,
     MemberListSchema,
@@ -22,6 +28,7 @@ from fundcircle.circles.schemas import (
     MemberSchema,
     MemberUpdatedSchema,
     MeSchema,
+    MyJoinRequestSchema,
     PendingInvitationListSchema,
     PendingInvitationSchema,
 )
@@ -153,3 +160,83 @@ def accept_my_invitation(invitation_id: int) -> Membership:
 def decline_my_invitation(invitation_id: int) -> Invitation:
     """Decline an invitation made for your address; its link stops working."""
     return services.decline_invitation(current_user, invitation_id, utcnow())
+
+
+# --- joining by request (circles/joining.py) -----------------------------------------------------------------------
+
+
+def _signed_in() -> None:
+    """Asking needs a person: a public circle lets a visitor read (the policy), not ask."""
+    if not current_user.is_authenticated:
+        abort(401)
+
+
+@blp.route("/circles/<int:circle_id>/join-settings", methods=["PUT"])
+@requires(circle_role("admin"))
+@blp.arguments(JoinSettingsSchema)
+@blp.response(200, JoinSettingsOutSchema)
+def set_join_settings(data: dict[str, Any], circle_id: int) -> dict[str, Any]:
+    """Turn requests to join on or off (admins); only a public circle takes them."""
+    circle = joining.set_accepts_join_requests(current_user, g.circle, data["accepts_join_requests"])
+    return _join_settings(circle)
+
+
+def _join_settings(circle: Circle) -> dict[str, Any]:
+    return {
+        "id": circle.id,
+        "accepts_join_requests": circle.accepts_join_requests,
+        "takes_requests": joining.takes_requests(circle),
+    }
+
+
+@blp.route("/circles/<int:circle_id>/join-requests", methods=["GET"])
+@requires(circle_role("admin"))
+@blp.response(200, JoinRequestListSchema)
+def list_join_requests(circle_id: int) -> dict[str, list[JoinRequest]]:
+    """The circle's open requests to join, oldest first (admins)."""
+    return {"items": joining.open_requests(current_user, g.circle)}
+
+
+@blp.route("/circles/<int:circle_id>/join-requests", methods=["POST"])
+@requires(circle_role(public_read=True))
+@blp.arguments(JoinRequestAskSchema)
+@blp.response(201, JoinRequestSchema)
+def ask_to_join(data: dict[str, Any], circle_id: int) -> JoinRequest:
+    """Ask to join a public circle that takes requests, with a short note (signed in); its admins are told."""
+    _signed_in()
+    return joining.ask_to_join(current_user, g.circle, data["note"], utcnow())
+
+
+@blp.route("/circles/<int:circle_id>/join-requests/mine", methods=["GET"])
+@requires(circle_role(public_read=True))
+@blp.response(200, MyJoinRequestSchema)
+def my_join_request(circle_id: int) -> dict[str, JoinRequest | None]:
+    """Your newest request to join this circle, open or answered (with the reason of a decline); null if none."""
+    _signed_in()
+    return {"join_request": joining.latest_request_of(current_user, g.circle)}
+
+
+@blp.route("/circles/<int:circle_id>/join-requests/mine/withdraw", methods=["POST"])
+@requires(circle_role(public_read=True))
+@blp.response(200, JoinRequestSchema)
+def withdraw_my_join_request(circle_id: int) -> JoinRequest:
+    """Withdraw your open request to join this circle (signed in)."""
+    _signed_in()
+    return joining.withdraw_request(current_user, g.circle, utcnow())
+
+
+@blp.route("/circles/<int:circle_id>/join-requests/<int:join_request_id>/accept", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.response(200, MemberSchema)
+def accept_join_request(circle_id: int, join_request_id: int) -> Membership:
+    """Accept a request (admins): the person joins as a community member and is told."""
+    return joining.accept_request(current_user, g.circle, join_request_id, utcnow())
+
+
+@blp.route("/circles/<int:circle_id>/join-requests/<int:join_request_id>/decline", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.arguments(JoinRequestDeclineSchema)
+@blp.response(200, JoinRequestSchema)
+def decline_join_request(data: dict[str, Any], circle_id: int, join_request_id: int) -> JoinRequest:
+    """Decline a request (admins), with an optional reason that only the person sees; they are told."""
+    return joining.decline_request(current_user, g.circle, join_request_id, data["reason"], utcnow())

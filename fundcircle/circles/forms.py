@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from fundcircle.circles.models import ROLE_LABELS, ROLES
+from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, ROLE_LABELS, ROLES
 from fundcircle.money import CURRENCY_EXPONENTS
 
 
@@ -76,4 +76,29 @@ class RolesForm(FlaskForm):
         "Roles",
         choices=_role_choices(),
         description="Untick every role to remove the person from the circle.",
+    )
+
+
+# --- joining by request (circles/joining.py) -----------------------------------------------------------------------
+
+
+class JoinRequestForm(FlaskForm):
+    note = TextAreaField(
+        "A short note to the circle's admins (optional)",
+        validators=[Length(max=JOIN_NOTE_MAX, message=f"Use at most {JOIN_NOTE_MAX} characters.")],
+        description=f"Who you are and why you would like to join; at most {JOIN_NOTE_MAX} characters, plain text.",
+    )
+
+
+class DeclineJoinRequestForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason (optional, shown only to the person)",
+        validators=[Length(max=JOIN_REASON_MAX, message=f"Use at most {JOIN_REASON_MAX} characters.")],
+    )
+
+
+class JoinSettingsForm(FlaskForm):
+    accepts_join_requests = BooleanField(
+        "Take requests to join",
+        description="A public circle then shows an “Ask to join” button; an admin accepts or declines each request.",
     )

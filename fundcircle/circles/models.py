@@ -2,7 +2,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import false as sa_false
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.auth.models import User
@@ -34,6 +47,9 @@ class Circle(Base):
     currency: Mapped[str] = mapped_column(String(3))
     #: A public circle shows its results and ledger to everyone; a private one shows nothing to outsiders.
     public: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A public circle with this on shows an "Ask to join" button: signed-in people ask, with a short note, and an
+    #: admin accepts or declines (circles/joining.py). Off: people join only by invitation.
+    accepts_join_requests: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: How many distinct treasurers must approve a payout; from `two_approvals_from_minor` up, at least two.
@@ -113,3 +129,47 @@ class Invitation(Base):
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     circle: Mapped[Circle] = relationship()
+
+
+# --- joining by request (circles/joining.py) -----------------------------------------------------------------------
+
+#: Where a request to join stands: waiting for an admin, or answered (by an admin, or withdrawn by the person).
+JOIN_REQUEST_STATUSES = ("open", "accepted", "declined", "withdrawn")
+_JOIN_STATUSES_SQL = ", ".join(f"'{status}'" for status in JOIN_REQUEST_STATUSES)
+#: The longest note a person writes with a request, and the longest reason an admin gives for declining.
+JOIN_NOTE_MAX = 500
+JOIN_REASON_MAX = 500
+
+
+class JoinRequest(Base):
+    """A signed-in person asks to join a circle that takes requests, with a short note; an admin accepts (they
+    join with the default role, as by an invitation) or declines (with an optional reason), or the person
+    withdraws it. At most one open request per person and circle (the partial unique index)."""
+
+    __tablename__ = "join_requests"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_JOIN_STATUSES_SQL})", name="status_known"),
+        Index(
+            "uq_join_requests_one_open",
+            "circle_id",
+            "user_id",
+            unique=True,
+            sqlite_where=sa_text("status = 'open'"),
+            postgresql_where=sa_text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    note: Mapped[str] = mapped_column(String(JOIN_NOTE_MAX), default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When it was accepted, declined or withdrawn, and by whom (an admin; the person for a withdrawal).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The admin's reason for declining, shown to the person only (never in the ledger, public for a public circle).
+    reason: Mapped[str] = mapped_column(String(JOIN_REASON_MAX), default="")
+
+    circle: Mapped[Circle] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

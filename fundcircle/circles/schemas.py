@@ -5,7 +5,7 @@ from typing import Any
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 
-from fundcircle.circles.models import ROLES, Circle, Membership
+from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, JOIN_REQUEST_STATUSES, ROLES, Circle, Membership
 from fundcircle.circles.services import circles_of, membership_of
 from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger
 from fundcircle.mail import external_url
@@ -153,4 +153,63 @@ class MeSchema(Schema):
     created_at = fields.DateTime(format="iso", required=True)
     circles = NestedFrom(
         MyCircleSchema, lambda user: [membership for _, membership in circles_of(user)], many=True, required=True
+    )
+
+
+# --- joining by request (circles/joining.py) -----------------------------------------------------------------------
+
+
+class JoinRequestAskSchema(Schema):
+    note = fields.String(
+        load_default="",
+        validate=validate.Length(max=JOIN_NOTE_MAX),
+        metadata={"description": "A short note to the circle's admins, plain text"},
+    )
+
+
+class JoinRequestDeclineSchema(Schema):
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=JOIN_REASON_MAX),
+        metadata={"description": "Optional; shown only to the person who asked"},
+    )
+
+
+class JoinSettingsSchema(Schema):
+    accepts_join_requests = StrictBoolean(
+        required=True, metadata={"description": "A public circle then takes requests to join"}
+    )
+
+
+class JoinSettingsOutSchema(Schema):
+    """A `Circle`'s setting for requests to join."""
+
+    circle_id = fields.Integer(attribute="id", required=True)
+    accepts_join_requests = fields.Boolean(required=True)
+    takes_requests = fields.Boolean(
+        required=True, metadata={"description": "Whether people can ask now: the circle is public and takes them"}
+    )
+
+
+class JoinRequestSchema(Schema):
+    """A `JoinRequest`."""
+
+    id = fields.Integer(required=True)
+    circle_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True)
+    name = fields.String(attribute="user.name", required=True)
+    note = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(JOIN_REQUEST_STATUSES)})
+    created_at = fields.DateTime(format="iso", required=True)
+    answered_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    reason = fields.String(required=True, metadata={"description": "The reason given with a decline, if any"})
+
+
+class JoinRequestListSchema(Schema):
+    items = fields.List(fields.Nested(JoinRequestSchema), required=True)
+
+
+class MyJoinRequestSchema(Schema):
+    join_request = fields.Nested(
+        JoinRequestSchema, allow_none=True, required=True, metadata={"description": "null if you never asked"}
     )

@@ -527,35 +527,48 @@ def _join(invitation: Invitation, user: User, now: datetime) -> Membership:
     # gets one membership with both sets of roles, not a unique violation.
     circle = lock(invitation.circle)
     invitation.accepted_by_id = user.id
+    return join_with_roles(
+        circle,
+        user,
+        list(invitation.roles),
+        now,
+        actor=user,
+        origin={"invitation": invitation.id},
+        invitation=invitation,
+    )
+
+
+def join_with_roles(
+    circle: Circle,
+    user: User,
+    roles: list[str],
+    now: datetime,
+    *,
+    actor: User,
+    origin: dict[str, Any],
+    invitation: Invitation | None = None,
+) -> Membership:
+    """`user` joins the (locked) circle with `roles`, or gains them if a member already: the one way in, by an
+    accepted invitation or an accepted request to join (circles/joining.py). `origin` names what let them in, in
+    the ledger entry; `actor` is who acted (the person accepting an invitation, the admin accepting a request)."""
     membership = membership_of(user, circle)
     old_roles = membership.sorted_roles() if membership is not None else []
     if membership is None:
         membership = Membership(circle_id=circle.id, user_id=user.id, joined_at=now)
-        membership.role_rows = [MembershipRole(role=role, granted_at=now) for role in invitation.roles]
+        membership.role_rows = [MembershipRole(role=role, granted_at=now) for role in roles]
         db.session.add(membership)
         action = "member.joined"
-        data = {
-            "user": user.id,
-            "name": user.name,
-            "roles": list(invitation.roles),
-            "invitation": invitation.id,
-        }
+        data = {"user": user.id, "name": user.name, "roles": list(roles), **origin}
     else:
-        merged = check_roles(set(old_roles) | set(invitation.roles))
+        merged = check_roles(set(old_roles) | set(roles))
         _set_roles(membership, merged, now)
         action = "member.roles_changed"
-        data = {
-            "user": user.id,
-            "name": user.name,
-            "from": old_roles,
-            "to": merged,
-            "invitation": invitation.id,
-        }
+        data = {"user": user.id, "name": user.name, "from": old_roles, "to": merged, **origin}
     db.session.flush()
-    if "treasurer" in invitation.roles and "treasurer" not in old_roles:
+    if "treasurer" in roles and "treasurer" not in old_roles:
         # Before the entry that carries it, as for a roles change: the joining stays the member's last entry.
-        _treasurer_granted(user, circle, membership, user, now, invitation=invitation)
-    record(action, actor=user, circle_id=circle.id, subject=membership, data=data, at=now)
+        _treasurer_granted(actor, circle, membership, user, now, invitation=invitation)
+    record(action, actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
     return membership
 
 

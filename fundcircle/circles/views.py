@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -18,12 +20,20 @@ from fundcircle.access import (
 from fundcircle.auth.forms import SignupForm
 from fundcircle.auth.services import find_user_by_email
 from fundcircle.auth.views import begin_session
-from fundcircle.circles import services
-from fundcircle.circles.forms import CircleForm, CircleSettingsWithPayoutsForm, InviteForm, RolesForm
-from fundcircle.circles.models import Circle
+from fundcircle.circles import joining, services
+from fundcircle.circles.forms import (
+    CircleForm,
+    CircleSettingsWithPayoutsForm,
+    DeclineJoinRequestForm,
+    InviteForm,
+    JoinRequestForm,
+    JoinSettingsForm,
+    RolesForm,
+)
+from fundcircle.circles.models import Circle, Membership
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
-from fundcircle.extensions import db
+from fundcircle.extensions import db, login_manager
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.mail import external_url, mail_configured, send_mail
@@ -299,3 +309,162 @@ def decline_mine(invitation_id: int) -> Response:
     invitation = services.decline_invitation(current_user, invitation_id, utcnow())
     flash(f"You declined the invitation to {invitation.circle.name}.", "info")
     return redirect(url_for("circles.home"))
+
+
+# --- joining by request (circles/joining.py) -----------------------------------------------------------------------
+
+
+@circle_page.part
+def _joining_part(circle: Circle, membership: Membership | None) -> dict[str, Any]:
+    """The circle page's "Ask to join" button (for people not in it) and the admins' count of open requests."""
+    is_admin = membership is not None and "admin" in membership.roles
+    return {
+        "takes_join_requests": joining.takes_requests(circle),
+        "open_join_requests": joining.open_request_count(circle) if is_admin else 0,
+    }
+
+
+def _render_join_request(circle: Circle, form: JoinRequestForm, status: int = 200) -> tuple[str, int]:
+    now = utcnow()
+    again_at = joining.may_ask_again_at(current_user, circle)
+    return (
+        render_template(
+            "circles/join_request.html",
+            circle=circle,
+            form=form,
+            confirm_form=ConfirmForm(),
+            membership=services.membership_of(current_user, circle),
+            open_request=joining.open_request_of(current_user, circle),
+            again_at=again_at if again_at is not None and now < again_at else None,
+            declined=joining.latest_decline_of(current_user, circle),
+        ),
+        status,
+    )
+
+
+@bp.route("/circles/<int:circle_id>/join", methods=["GET", "POST"])
+@requires(circle_role(public_read=True))
+def ask_to_join(circle_id: int) -> str | Response | tuple[str, int]:
+    """A signed-in person asks to join a public circle that takes requests (or sees where their request stands)."""
+    circle: Circle = g.circle
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()  # type: ignore[no-any-return]
+    form = JoinRequestForm()
+    if not form.validate_on_submit():
+        return _render_join_request(circle, form, 400 if form.is_submitted() else 200)
+    try:
+        joining.ask_to_join(current_user, circle, form.note.data or "", utcnow())
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _render_join_request(circle, form, error.status)
+    flash(f"Your request to join {circle.name} is sent: its admins will answer it.", "success")
+    return redirect(url_for("circles.ask_to_join", circle_id=circle.id))
+
+
+@bp.route("/circles/<int:circle_id>/join/withdraw", methods=["POST"])
+@requires(circle_role(public_read=True))
+def withdraw_join_request(circle_id: int) -> Response:
+    circle: Circle = g.circle
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()  # type: ignore[no-any-return]
+    if not ConfirmForm().validate_on_submit():
+        flash("That answer could not be read; try again.", "error")
+        return redirect(url_for("circles.ask_to_join", circle_id=circle.id))
+    try:
+        joining.withdraw_request(current_user, circle, utcnow())
+    except FundCircleError as error:
+        refuse()
+        flash(error.message, "error")
+        return redirect(url_for("circles.ask_to_join", circle_id=circle.id))
+    flash("Your request to join is withdrawn.", "info")
+    return redirect(url_for("circles.view", circle_id=circle.id))
+
+
+def _decline_form(join_request_id: int, formdata: Any = None) -> DeclineJoinRequestForm:
+    """Each request's decline form has its own prefix: its field ids differ on the page, and a form sent back with
+    an error opens under the right person. The app's CSRF protection checks every POST's plain `csrf_token`
+    field; the form's own check would look for a prefixed one, so it is left to the app's."""
+    return DeclineJoinRequestForm(formdata=formdata, prefix=f"request-{join_request_id}", meta={"csrf": False})
+
+
+def _render_join_requests(
+    circle: Circle, status: int = 200, failed: DeclineJoinRequestForm | None = None, failed_id: int | None = None
+) -> tuple[str, int]:
+    requests = joining.open_requests(current_user, circle)
+    decline_forms = {item.id: _decline_form(item.id) for item in requests}
+    if failed is not None and failed_id in decline_forms:
+        decline_forms[failed_id] = failed
+    return (
+        render_template(
+            "circles/join_requests.html",
+            circle=circle,
+            requests=requests,
+            decline_forms=decline_forms,
+            settings_form=JoinSettingsForm(obj=circle),
+        ),
+        status,
+    )
+
+
+@bp.route("/circles/<int:circle_id>/join-requests")
+@requires(ADMIN)
+def join_requests(circle_id: int) -> tuple[str, int]:
+    """The circle's open requests to join, for its admins to accept or decline."""
+    return _render_join_requests(g.circle)
+
+
+@bp.route("/circles/<int:circle_id>/join-requests/<int:join_request_id>/accept", methods=["POST"])
+@requires(ADMIN)
+def accept_join_request(circle_id: int, join_request_id: int) -> Response:
+    circle: Circle = g.circle
+    if not ConfirmForm().validate_on_submit():
+        flash("That answer could not be read; try again.", "error")
+        return redirect(url_for("circles.join_requests", circle_id=circle.id))
+    try:
+        membership = joining.accept_request(current_user, circle, join_request_id, utcnow())
+    except FundCircleError as error:
+        refuse()
+        flash(error.message, "error")
+        return redirect(url_for("circles.join_requests", circle_id=circle.id))
+    flash(f"{membership.user.name} is a member of {circle.name} now, and is told so.", "success")
+    return redirect(url_for("circles.join_requests", circle_id=circle.id))
+
+
+@bp.route("/circles/<int:circle_id>/join-requests/<int:join_request_id>/decline", methods=["POST"])
+@requires(ADMIN)
+def decline_join_request(circle_id: int, join_request_id: int) -> Response | tuple[str, int]:
+    circle: Circle = g.circle
+    form = _decline_form(join_request_id, request.form)
+    if not form.validate_on_submit():
+        return _render_join_requests(circle, 400 if not form.errors.get("reason") else 422, form, join_request_id)
+    try:
+        declined = joining.decline_request(current_user, circle, join_request_id, form.reason.data or "", utcnow())
+    except FundCircleError as error:
+        refuse()
+        if error.field == "reason":
+            attach_error(form, error)
+            return _render_join_requests(circle, error.status, form, join_request_id)
+        flash(error.message, "error")
+        return redirect(url_for("circles.join_requests", circle_id=circle.id))
+    flash(f"The request of {declined.user.name} is declined, and they are told.", "info")
+    return redirect(url_for("circles.join_requests", circle_id=circle.id))
+
+
+@bp.route("/circles/<int:circle_id>/settings/joining", methods=["POST"])
+@requires(ADMIN)
+def join_settings(circle_id: int) -> Response:
+    """Turn requests to join on or off (its own small form on the settings and the requests pages)."""
+    circle: Circle = g.circle
+    form = JoinSettingsForm()
+    if not form.validate_on_submit():
+        flash("That setting could not be read; try again.", "error")
+        return redirect(url_for("circles.join_requests", circle_id=circle.id))
+    joining.set_accepts_join_requests(current_user, circle, bool(form.accepts_join_requests.data))
+    if circle.accepts_join_requests and not circle.public:
+        flash("Requests to join are on, but only a public circle shows the “Ask to join” button.", "warning")
+    elif circle.accepts_join_requests:
+        flash("The circle takes requests to join: its page shows an “Ask to join” button.", "success")
+    else:
+        flash("The circle takes no requests to join now; open requests still wait for an answer.", "info")
+    return redirect(url_for("circles.join_requests", circle_id=circle.id))

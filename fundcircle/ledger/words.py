@@ -111,6 +111,12 @@ def describe(
         "member.removed": f"{who} removed {person} from the circle",
         "member.treasurer_granted": f"{who} made {person} a treasurer (they can approve payouts from now on)",
         "invitation.created": f"{who} invited someone as {', '.join(data.get('roles', []))}",
+        "circle.join_requests_set": f"{who} "
+        + ("opened the circle to requests to join" if data.get("accepts") else "stopped taking requests to join"),
+        "join_request.created": f"{who} asked to join the circle",
+        "join_request.withdrawn": f"{who} withdrew their request to join",
+        "join_request.accepted": f"{who} accepted a request to join",
+        "join_request.declined": f"{who} declined a request to join",
         "round.created": f"{who} created the round “{data.get('title', '')}” "
         f"with a budget of {_money(data.get('budget_minor'), currency)}",
         "round.settings_changed": f"{who} changed the settings of {the_round}: "

@@ -15,7 +15,8 @@ from flask import Flask
 from fundcircle import create_app
 from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
 from fundcircle.auth.services import request_email_change, request_password_reset
-from fundcircle.circles.services import invite_member
+from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
+from fundcircle.circles.services import invite_member, update_circle_settings
 from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
@@ -80,6 +81,7 @@ class World:
     webhook_secret: str
     invitation_token: str
     invitation_id: int
+    join_request_id: int
     reset_token: str
     email_token: str
     emails: dict[str, str]
@@ -117,6 +119,12 @@ def _build_world() -> World:
     connection = db.session.get(OpenCollectiveConnection, circle.id)
     assert connection is not None
     outcome = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=utcnow(), valid_days=7)
+    # A request to join from somebody outside, waiting for the admin's answer: asked while the circle was public and
+    # took requests (a private circle takes none).
+    update_circle_settings(admin, circle, name=circle.name, description=circle.description, public=True)
+    set_accepts_join_requests(admin, circle, True)
+    join_request = ask_to_join(make_user(name="Asker"), circle, "May I join?", utcnow())
+    update_circle_settings(admin, circle, name=circle.name, description=circle.description, public=False)
     # A password reset link (for the outsider) and an address change waiting for its link (the member's).
     reset_token = request_password_reset(people["outsider"].email, utcnow())
     email_change = request_email_change(
@@ -143,6 +151,7 @@ def _build_world() -> World:
         webhook_secret=connection.webhook_secret,
         invitation_token=outcome.token,
         invitation_id=outcome.invitation.id,
+        join_request_id=join_request.id,
         reset_token=reset_token,
         email_token=email_change.token,
         emails={actor: user.email for actor, user in people.items()},
@@ -163,6 +172,7 @@ def _url(rule: str, world: World, actor: str) -> str:
         "secret": world.webhook_secret,
         "token": world.invitation_token,
         "invitation_id": world.invitation_id,
+        "join_request_id": world.join_request_id,
         "reset_token": world.reset_token,
         "email_token": world.email_token,
         "token_id": world.own_token_ids.get(actor, 1),

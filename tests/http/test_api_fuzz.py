@@ -42,7 +42,8 @@ from sqlalchemy import select
 
 from fundcircle import create_app
 from fundcircle.auth.models import ApiToken, User
-from fundcircle.circles.models import ROLES
+from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
+from fundcircle.circles.models import ROLES, JoinRequest
 from fundcircle.circles.services import membership_of, set_member_roles
 from fundcircle.consent.models import ConsentAnswer, ConsentRound
 from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
@@ -147,6 +148,15 @@ POLICY = {
     "POST /circles/{circle_id}/payouts/approvals": "treasurer",
     "POST /payouts/{payout_id}/cancel": "treasurer",
     "POST /payouts/{payout_id}/retry": "treasurer",
+    # Joining by request: a signed-in person asks a circle they can see (a public one that takes requests); its
+    # admins answer. A visitor is refused (401) although the policy lets them see a public circle.
+    "PUT /circles/{circle_id}/join-settings": "admin",
+    "GET /circles/{circle_id}/join-requests": "admin",
+    "POST /circles/{circle_id}/join-requests": "public_read",
+    "GET /circles/{circle_id}/join-requests/mine": "public_read",
+    "POST /circles/{circle_id}/join-requests/mine/withdraw": "public_read",
+    "POST /circles/{circle_id}/join-requests/{join_request_id}/accept": "admin",
+    "POST /circles/{circle_id}/join-requests/{join_request_id}/decline": "admin",
 }
 #: Operations only the proposal's author may use.
 AUTHOR_ONLY = {
@@ -333,6 +343,11 @@ def _seed() -> World:
     public_open = _advance(admin, make_round(public, admin, title="Public open"), "proposals")
     make_proposal(public_open, member, title="Bird boxes")
 
+    # The public circle takes requests to join, and one from the stranger waits for its admin's answer.
+    set_accepts_join_requests(admin, public, True)
+    ask_to_join(stranger, public, "I live nearby.", now)
+    db.session.commit()
+
     # Somebody else's private circle, which the admin and the member are not in.
     theirs = _advance(stranger, make_round(elsewhere, stranger, title="Theirs"), "proposals")
     their_proposal = make_proposal(theirs, stranger, title="Their garden")
@@ -396,6 +411,7 @@ def _seed() -> World:
             "comment_id": sorted(c.id for c in comments),
             "token_id": sorted(token_owners),
             "payout_id": sorted(payouts),
+            "join_request_id": sorted(db.session.scalars(select(JoinRequest.id))),
         },
         authors={p.id: p.author_id for p in proposals},
         drafts={p.id for p in proposals if p.status == "draft"},

@@ -20,6 +20,7 @@ from flask import Flask
 
 from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.auth.totp import start_enrolment
+from fundcircle.circles.joining import accept_request, ask_to_join, set_accepts_join_requests
 from fundcircle.circles.services import invite_member
 from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
 from fundcircle.db import utcnow
@@ -104,10 +105,19 @@ def _build() -> PastDeadlines:
     admin = make_user(name="Admin")
     circle = make_circle(admin, public=True, name="Riverside Fund")
     people = {"admin": admin}
+    # The circle takes requests to join: the author joined by one (their request is read), another still waits.
+    set_accepts_join_requests(admin, circle, True)
     for actor, roles in ROLES.items():
         if roles is not None:
             people[actor] = make_user(name=actor.title())
-            add_member(circle, people[actor], roles, by=admin)
+            if actor == "author":
+                asked = ask_to_join(people[actor], circle, "I would like to join.", now)
+                accept_request(admin, circle, asked.id, now)
+                db.session.commit()
+            else:
+                add_member(circle, people[actor], roles, by=admin)
+    ask_to_join(make_user(name="Asking Person"), circle, "Me too, please.", now)
+    db.session.commit()
     author, decider = people["author"], people["decider"]
 
     voting = make_round(circle, admin, title="Voting closed", quorum_percent=0)

@@ -16,7 +16,8 @@ from flask import Flask
 from fundcircle import create_app
 from fundcircle.auth.models import ApiToken
 from fundcircle.auth.services import request_email_change, request_password_reset
-from fundcircle.circles.services import invite_member
+from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
+from fundcircle.circles.services import invite_member, update_circle_settings
 from fundcircle.consent.services import answer_consent, open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
@@ -49,6 +50,7 @@ class CircleWorld:
     payout_id: int
     invitation_token: str
     invitation_id: int
+    join_request_id: int
     reset_token: str
     email_token: str
     user_ids: dict[str, int]
@@ -69,6 +71,7 @@ class CircleWorld:
             "user_id": self.user_ids["member"],
             "token": self.invitation_token,
             "invitation_id": self.invitation_id,
+            "join_request_id": self.join_request_id,
             "reset_token": self.reset_token,
             "email_token": self.email_token,
             "token_id": self.token_ids.get(actor, 1),
@@ -113,6 +116,13 @@ def build_circle(label: str) -> CircleWorld:
     outcome = invite_member(
         admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
     )
+    # A request to join waiting for the admin's answer: asked while the circle was public and took requests (a
+    # private circle takes none), for the routes that answer one.
+    asker = make_user(name=f"Asker of {label}", email=f"asker.{label}@example.org")
+    update_circle_settings(admin, circle, name=circle.name, description=circle.description, public=True)
+    set_accepts_join_requests(admin, circle, True)
+    join_request = ask_to_join(asker, circle, f"Note {label} secret", utcnow())
+    update_circle_settings(admin, circle, name=circle.name, description=circle.description, public=False)
     # The member's password reset link and address change waiting for its link, for the routes that take them.
     reset_token = request_password_reset(author.email, utcnow())
     email_change = request_email_change(
@@ -135,6 +145,7 @@ def build_circle(label: str) -> CircleWorld:
         payout_id=payout_id,
         invitation_token=outcome.token,
         invitation_id=outcome.invitation.id,
+        join_request_id=join_request.id,
         reset_token=reset_token,
         email_token=email_change.token,
         user_ids={actor: user.id for actor, user in people.items()},
