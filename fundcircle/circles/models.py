@@ -179,5 +179,8 @@ class RotationTerm(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: When the term ended and its role was taken back (None while it runs).
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Whether the draw gave the role (False for someone who held it already otherwise): only then does the end of
+    #: the term take it back, so that a deciding member made by an admin stays one.
+    granted_role: Mapped[bool] = mapped_column(Boolean, default=True)
 
     user: Mapped[User] = relationship()
