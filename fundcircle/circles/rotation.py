@@ -6,6 +6,7 @@ the same transaction. Services flush and never commit."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from fundcircle.circles.services import _roles_now, _set_roles, check_roles, cir
 from fundcircle.db import lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.models import LedgerChain
+from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.record import record
 
 MAX_SEATS = 50
@@ -319,3 +320,35 @@ def get_call(circle: Circle, call_id: int) -> RotationCall:
     if call is None or call.circle_id != circle.id:
         raise NotFound("There is no such call for volunteers.")
     return call
+
+
+def terms_of_call(call: RotationCall) -> list[RotationTerm]:
+    return list(db.session.scalars(select(RotationTerm).where(RotationTerm.call_id == call.id)))
+
+
+def draw_entry_of(circle: Circle, call: RotationCall) -> LedgerEntry | None:
+    """The ledger entry of the call's draw (None before the draw)."""
+    if call.draw_seq is None:
+        return None
+    return db.session.scalar(
+        select(LedgerEntry)
+        .join(LedgerChain, LedgerChain.id == LedgerEntry.chain_id)
+        .where(LedgerChain.circle_id == circle.id, LedgerEntry.seq == call.draw_seq)
+    )
+
+
+def entry_json(entry: LedgerEntry) -> str:
+    """The entry as the file the sortition command reads (its data holds every input of the draw)."""
+    return json.dumps(
+        {"seq": entry.seq, "action": entry.action, "hash": entry.hash, "data": entry.data}, indent=2, sort_keys=True
+    )
+
+
+def names_of(circle: Circle, entry: LedgerEntry | None) -> dict[int, str]:
+    """The names of the volunteers of a draw, for the page (the entry holds their user ids)."""
+    if entry is None:
+        return {}
+    ids = [int(v["user"]) for v in entry.data.get("volunteers", [])]
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples().all())

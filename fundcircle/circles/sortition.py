@@ -109,7 +109,9 @@ def check_entry(entry: Mapping[str, Any]) -> Check:
         raise ValueError(f"this is not a {ALGORITHM} version {VERSION} draw")
     try:
         volunteers = [Volunteer(int(v["user"]), bool(v["served_before"])) for v in data["volunteers"]]
-        expected = draw(str(data["seed"]), volunteers, int(data["seats"]), int(data["strata"]["newcomer_share_percent"]))
+        expected = draw(
+            str(data["seed"]), volunteers, int(data["seats"]), int(data["strata"]["newcomer_share_percent"])
+        )
         recorded = [int(user) for user in data["chosen"]]
     except (KeyError, TypeError) as error:
         raise ValueError(f"the entry lacks an input of the draw: {error}") from error

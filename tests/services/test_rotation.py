@@ -39,7 +39,9 @@ def _entries(circle: Circle, action: str) -> list[LedgerEntry]:
     assert chain is not None
     return list(
         db.session.scalars(
-            select(LedgerEntry).where(LedgerEntry.chain_id == chain.id, LedgerEntry.action == action).order_by(LedgerEntry.seq)
+            select(LedgerEntry)
+            .where(LedgerEntry.chain_id == chain.id, LedgerEntry.action == action)
+            .order_by(LedgerEntry.seq)
         )
     )
 

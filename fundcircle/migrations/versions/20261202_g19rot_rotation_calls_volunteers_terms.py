@@ -68,7 +68,9 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("granted_role", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["call_id"], ["rotation_calls.id"], name=op.f("fk_rotation_terms_call_id_rotation_calls")),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["rotation_calls.id"], name=op.f("fk_rotation_terms_call_id_rotation_calls")
+        ),
         sa.ForeignKeyConstraint(["circle_id"], ["circles.id"], name=op.f("fk_rotation_terms_circle_id_circles")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_rotation_terms_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rotation_terms")),
