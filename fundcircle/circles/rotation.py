@@ -154,7 +154,7 @@ def volunteer(actor: User, circle: Circle, now: datetime) -> RotationVolunteer:
     return row
 
 
-def withdraw(actor: User, circle: Circle, now: datetime) -> None:
+def withdraw(actor: User, circle: Circle, now: datetime) -> RotationCall:
     """A volunteer takes back their name before the call closes.
 
     :raises Conflict: with no open call, after it closed, or when they had not volunteered.
@@ -168,6 +168,7 @@ def withdraw(actor: User, circle: Circle, now: datetime) -> None:
         raise Conflict("You had not volunteered.")
     call.volunteers.remove(row)
     record("rotation.withdrew", actor=actor, circle_id=circle.id, subject=call, data={"user": actor.id}, at=now)
+    return call
 
 
 def _drop_circle_role(actor: User | None, circle: Circle, user_id: int, now: datetime) -> None:
