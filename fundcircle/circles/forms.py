@@ -106,10 +106,10 @@ class RotationCallForm(FlaskForm):
     newcomer_share = SelectField(
         "People new to the role",
         choices=[
-            ("0", "No rule: anyone may be drawn"),
-            ("34", "At least a third of those drawn have not served before"),
-            ("50", "At least half of those drawn have not served before"),
-            ("100", "All of those drawn have not served before, if enough volunteer"),
+            SelectChoice("0", "No rule: anyone may be drawn"),
+            SelectChoice("34", "At least a third of those drawn have not served before"),
+            SelectChoice("50", "At least half of those drawn have not served before"),
+            SelectChoice("100", "All of those drawn have not served before, if enough volunteer"),
         ],
         default="50",
     )

@@ -352,4 +352,4 @@ def names_of(circle: Circle, entry: LedgerEntry | None) -> dict[int, str]:
     ids = [int(v["user"]) for v in entry.data.get("volunteers", [])]
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples().all())
+    return {user_id: name for user_id, name in db.session.execute(select(User.id, User.name).where(User.id.in_(ids)))}
