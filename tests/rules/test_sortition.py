@@ -88,9 +88,7 @@ def test_an_empty_pool_or_a_bad_share_is_refused() -> None:
         draw(SEED, people(1), 1, 101)
 
 
-volunteer_lists = st.lists(
-    st.builds(Volunteer, st.integers(min_value=1, max_value=10_000), st.booleans()), max_size=30
-)
+volunteer_lists = st.lists(st.builds(Volunteer, st.integers(min_value=1, max_value=10_000), st.booleans()), max_size=30)
 seeds = st.text(min_size=1, max_size=64)
 
 
