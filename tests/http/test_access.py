@@ -130,7 +130,7 @@ def _build_world() -> World:
     rotation.open_volunteer_call(
         admin, circle, rotation.CallInput(seats=1, term_days=1, closes_at=utcnow() + hour), utcnow()
     )
-    rotation.volunteer(people["member"], circle, utcnow())
+    rotation.volunteer(people["circle"], circle, utcnow())  # already deciding: the draw changes no role
     drawn_call = rotation.draw_call(admin, circle, utcnow() + 2 * hour)
     db.session.commit()
     assert reset_token is not None

@@ -123,11 +123,11 @@ def build_circle(label: str) -> CircleWorld:
     email_change = request_email_change(
         author, new_email=f"member.{label}.new@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
     )
-    # A call for volunteers the member answered, drawn an hour after it closed.
+    # A call for volunteers the deciding member answered, drawn an hour after it closed.
     hour = timedelta(hours=1)
     call = rotation.CallInput(seats=1, term_days=30, closes_at=utcnow() + hour)
     rotation.open_volunteer_call(admin, circle, call, utcnow())
-    rotation.volunteer(author, circle, utcnow())
+    rotation.volunteer(people["circle"], circle, utcnow())  # already deciding: the draw changes no role
     drawn_call = rotation.draw_call(admin, circle, utcnow() + 2 * hour)
     db.session.commit()
     assert outcome.token is not None and reset_token is not None
