@@ -24,6 +24,7 @@ from fundcircle.backup import backup_command, restore_command
 from fundcircle.circles import api as circles_api
 from fundcircle.circles import views as circles_views
 from fundcircle.circles.models import ROLE_LABELS, ROLES
+from fundcircle.circles.rotation import draw_due_calls
 from fundcircle.config import load_config
 from fundcircle.consent import api as consent_api
 from fundcircle.consent import views as consent_views
@@ -132,6 +133,12 @@ def _tick_rounds(now: datetime) -> str:
     return f"{len(moved)} round(s) moved on"
 
 
+def _tick_rotation(now: datetime) -> str:
+    drawn = draw_due_calls(now)
+    unit_of_work.commit()
+    return f"{drawn} call(s) for volunteers drawn"
+
+
 def _submit_payouts(now: datetime) -> str:
     return f"{len(submit_due_payouts(now))} payout(s) handled"
 
@@ -150,6 +157,8 @@ def _sign_checkpoints(now: datetime) -> str:
 
 
 register_periodic_job("rounds tick", crontab(minute="*"), _tick_rounds)
+# Rotating circles: draws the calls for volunteers that have closed, and ends the terms that are up.
+register_periodic_job("rotation tick", crontab(minute="*"), _tick_rotation)
 register_periodic_job("payouts submit", crontab(minute="*"), _submit_payouts)
 register_periodic_job("payouts sync", crontab(minute="*/10"), _sync_payouts)
 register_periodic_job("rounds remind", crontab(minute="*/5"), _remind_deadlines)

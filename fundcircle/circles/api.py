@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, SIGNED_IN, SUPERUSER, circle_role, requires
 from fundcircle.auth.models import User
-from fundcircle.circles import joining, services
-from fundcircle.circles.models import Circle, Invitation, JoinRequest, Membership
+from fundcircle.circles import joining, rotation, services
+from fundcircle.circles.models import Circle, Invitation, JoinRequest, Membership, RotationCall
 from fundcircle.circles.schemas import (
     CircleCreateSchema,
     CircleSchema,
@@ -31,6 +31,9 @@ from fundcircle.circles.schemas import (
     MyJoinRequestSchema,
     PendingInvitationListSchema,
     PendingInvitationSchema,
+    RotationCallCreateSchema,
+    RotationCallSchema,
+    RotationSchema,
 )
 from fundcircle.db import utcnow
 from fundcircle.fields import PageQuerySchema
@@ -240,3 +243,59 @@ def accept_join_request(circle_id: int, join_request_id: int) -> Membership:
 def decline_join_request(data: dict[str, Any], circle_id: int, join_request_id: int) -> JoinRequest:
     """Decline a request (admins), with an optional reason that only the person sees; they are told."""
     return joining.decline_request(current_user, g.circle, join_request_id, data["reason"], utcnow())
+
+
+# --- Rotating circles (issue 19) ---
+
+
+def _rotation(circle: Circle) -> dict[str, Any]:
+    drawn = rotation.last_draw(circle)
+    entry = rotation.draw_entry_of(circle, drawn) if drawn is not None else None
+    return {
+        "serving": rotation.serving_terms(circle),
+        "open_call": rotation.open_call(circle),
+        "last_draw": drawn,
+        "last_draw_entry": entry.data if entry is not None else None,
+    }
+
+
+@blp.route("/circles/<int:circle_id>/rotation", methods=["GET"])
+@requires(ANY_MEMBER)
+@blp.response(200, RotationSchema)
+def get_rotation(circle_id: int) -> dict[str, Any]:
+    """Who serves as deciding member until when, the open call for volunteers and the last draw (members)."""
+    return _rotation(g.circle)
+
+
+@blp.route("/circles/<int:circle_id>/rotation/calls", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.arguments(RotationCallCreateSchema)
+@blp.response(201, RotationCallSchema)
+def open_rotation_call(data: dict[str, Any], circle_id: int) -> RotationCall:
+    """Open a call for volunteers (admins); its seed is the circle's ledger head now."""
+    return rotation.open_volunteer_call(current_user, g.circle, rotation.CallInput(**data), utcnow())
+
+
+@blp.route("/circles/<int:circle_id>/rotation/volunteers", methods=["POST"])
+@requires(ANY_MEMBER)
+@blp.response(200, RotationCallSchema)
+def volunteer_for_rotation(circle_id: int) -> RotationCall:
+    """Volunteer for the open call (members), until it closes."""
+    return rotation.volunteer(current_user, g.circle, utcnow()).call
+
+
+@blp.route("/circles/<int:circle_id>/rotation/volunteers/me", methods=["DELETE"])
+@requires(ANY_MEMBER)
+@blp.response(200, RotationCallSchema)
+def withdraw_from_rotation(circle_id: int) -> RotationCall:
+    """Take your name back from the open call, until it closes."""
+    return rotation.withdraw(current_user, g.circle, utcnow())
+
+
+@blp.route("/circles/<int:circle_id>/rotation/draws", methods=["POST"])
+@requires(circle_role("admin"))
+@blp.response(200, RotationSchema)
+def draw_rotation(circle_id: int) -> dict[str, Any]:
+    """Draw the closed call by sortition (admins): the chosen become deciding members for their term."""
+    rotation.draw_call(current_user, g.circle, utcnow())
+    return _rotation(g.circle)

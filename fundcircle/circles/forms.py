@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     EmailField,
     IntegerField,
     SelectChoice,
@@ -101,4 +102,39 @@ class JoinSettingsForm(FlaskForm):
     accepts_join_requests = BooleanField(
         "Take requests to join",
         description="A public circle then shows an “Ask to join” button; an admin accepts or declines each request.",
+    )
+
+
+# --- Rotating circles (issue 19) ---
+
+
+class RotationCallForm(FlaskForm):
+    """An admin's call for volunteers to be the next deciding members (circles/rotation.py checks it again)."""
+
+    seats = IntegerField(
+        "How many deciding members to draw",
+        default=3,
+        validators=[InputRequired("Say how many people to draw."), NumberRange(1, 50, "Choose between 1 and 50.")],
+    )
+    term_days = IntegerField(
+        "How many days each serves",
+        default=90,
+        validators=[InputRequired("Say how long a term lasts."), NumberRange(1, 3650, "Between 1 and 3650 days.")],
+        description="Counted from the draw; when it ends, the person stops being a deciding member.",
+    )
+    closes_at = DateTimeLocalField(
+        "Volunteers can sign up until",
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired("Say when the call for volunteers closes.")],
+        description="Time in UTC. The draw is made once this time has passed.",
+    )
+    newcomer_share = SelectField(
+        "People new to the role",
+        choices=[
+            SelectChoice("0", "No rule: anyone may be drawn"),
+            SelectChoice("34", "At least a third of those drawn have not served before"),
+            SelectChoice("50", "At least half of those drawn have not served before"),
+            SelectChoice("100", "All of those drawn have not served before, if enough volunteer"),
+        ],
+        default="50",
     )

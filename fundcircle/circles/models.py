@@ -173,3 +173,74 @@ class JoinRequest(Base):
 
     circle: Mapped[Circle] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+# --- Rotating circles (issue 19): calls for volunteers, their draws by sortition (circles/sortition.py), terms ---
+
+
+class RotationCall(Base):
+    """An admin's call for volunteers to be the circle's next deciding members, drawn by sortition when it closes.
+
+    The seed is the circle's ledger head hash at the moment the call opened: fixed before anyone volunteered, and
+    written in the entry that opens the call, so nobody can choose it knowing who volunteered."""
+
+    __tablename__ = "rotation_calls"
+    __table_args__ = (
+        CheckConstraint("seats BETWEEN 1 AND 50", name="seats_in_range"),
+        CheckConstraint("term_days BETWEEN 1 AND 3650", name="term_days_in_range"),
+        CheckConstraint("newcomer_share_percent BETWEEN 0 AND 100", name="newcomer_share_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seats: Mapped[int] = mapped_column(Integer)
+    #: How long the chosen serve, from the draw.
+    term_days: Mapped[int] = mapped_column(Integer)
+    #: At least this share of the picks from volunteers who have not served before (0: no such rule).
+    newcomer_share_percent: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[str] = mapped_column(String(64))
+    #: When the draw was made (None while the call is open).
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The seq of the draw's ledger entry, so that the page can link it.
+    draw_seq: Mapped[int | None] = mapped_column(Integer)
+
+    volunteers: Mapped[list[RotationVolunteer]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="RotationVolunteer.user_id"
+    )
+
+
+class RotationVolunteer(Base):
+    __tablename__ = "rotation_volunteers"
+    __table_args__ = (UniqueConstraint("call_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("rotation_calls.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    volunteered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    call: Mapped[RotationCall] = relationship(back_populates="volunteers")
+    user: Mapped[User] = relationship()
+
+
+class RotationTerm(Base):
+    """One person's term as a deciding member, from a draw: the "circle" role is granted at its start and taken
+    back when it ends (unless a later term goes on)."""
+
+    __tablename__ = "rotation_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("rotation_calls.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the term ended and its role was taken back (None while it runs).
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Whether the draw gave the role (False for someone who held it already otherwise): only then does the end of
+    #: the term take it back, so that a deciding member made by an admin stays one.
+    granted_role: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    user: Mapped[User] = relationship()

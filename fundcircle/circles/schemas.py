@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, JOIN_REQUEST_STATUSES, ROLES, Circle, Membership
 from fundcircle.circles.services import circles_of, membership_of
-from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger
+from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
 from fundcircle.mail import external_url
 
 ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))
@@ -212,4 +212,63 @@ class JoinRequestListSchema(Schema):
 class MyJoinRequestSchema(Schema):
     join_request = fields.Nested(
         JoinRequestSchema, allow_none=True, required=True, metadata={"description": "null if you never asked"}
+    )
+
+
+# --- Rotating circles (issue 19) ---
+
+
+class RotationCallCreateSchema(Schema):
+    seats = StrictInteger(required=True, validate=validate.Range(min=1, max=50))
+    term_days = StrictInteger(
+        required=True, validate=validate.Range(min=1, max=3650), metadata={"description": "days each serves"}
+    )
+    closes_at = utc_datetime(required=True, metadata={"description": "volunteers can sign up until then"})
+    newcomer_share_percent = StrictInteger(
+        load_default=0,
+        validate=validate.OneOf([0, 34, 50, 100]),
+        metadata={"description": "at least this share of those drawn have not served before (if enough volunteer)"},
+    )
+
+
+class RotationVolunteerSchema(Schema):
+    user_id = fields.Integer(required=True)
+    name = fields.String(attribute="user.name", required=True)
+    volunteered_at = fields.DateTime(format="iso", required=True)
+
+
+class RotationCallSchema(Schema):
+    """A `RotationCall`: open (drawn_at null) or drawn."""
+
+    id = fields.Integer(required=True)
+    seats = fields.Integer(required=True)
+    term_days = fields.Integer(required=True)
+    newcomer_share_percent = fields.Integer(required=True)
+    opened_at = fields.DateTime(format="iso", required=True)
+    closes_at = fields.DateTime(format="iso", required=True)
+    seed = fields.String(required=True, metadata={"description": "the ledger head hash when the call opened"})
+    drawn_at = fields.DateTime(format="iso", allow_none=True, required=True)
+    draw_seq = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "the ledger entry holding the draw and its inputs"}
+    )
+    volunteers = fields.List(fields.Nested(RotationVolunteerSchema), required=True)
+
+
+class RotationTermSchema(Schema):
+    user_id = fields.Integer(required=True)
+    name = fields.String(attribute="user.name", required=True)
+    starts_at = fields.DateTime(format="iso", required=True)
+    ends_at = fields.DateTime(format="iso", required=True)
+
+
+class RotationSchema(Schema):
+    """Who serves until when, the open call and the last draw (with its ledger entry's data)."""
+
+    serving = fields.List(fields.Nested(RotationTermSchema), required=True)
+    open_call = fields.Nested(RotationCallSchema, allow_none=True, required=True)
+    last_draw = fields.Nested(RotationCallSchema, allow_none=True, required=True)
+    last_draw_entry = fields.Dict(
+        allow_none=True,
+        required=True,
+        metadata={"description": "the draw's ledger entry data: `python -m fundcircle.circles.sortition` re-runs it"},
     )

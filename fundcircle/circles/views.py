@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
@@ -20,7 +21,7 @@ from fundcircle.access import (
 from fundcircle.auth.forms import SignupForm
 from fundcircle.auth.services import find_user_by_email
 from fundcircle.auth.views import begin_session
-from fundcircle.circles import joining, services
+from fundcircle.circles import joining, rotation, services
 from fundcircle.circles.forms import (
     CircleForm,
     CircleSettingsWithPayoutsForm,
@@ -29,10 +30,11 @@ from fundcircle.circles.forms import (
     JoinRequestForm,
     JoinSettingsForm,
     RolesForm,
+    RotationCallForm,
 )
 from fundcircle.circles.models import Circle, Membership
 from fundcircle.db import utcnow
-from fundcircle.errors import FundCircleError
+from fundcircle.errors import FundCircleError, NotFound
 from fundcircle.extensions import db, login_manager
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
@@ -468,3 +470,129 @@ def join_settings(circle_id: int) -> Response:
     else:
         flash("The circle takes no requests to join now; open requests still wait for an answer.", "info")
     return redirect(url_for("circles.join_requests", circle_id=circle.id))
+
+
+# --- Rotating circles (issue 19): the rotation page, its forms, and the page that tells how to check a draw ---
+
+
+def _rotation_page(circle: Circle, call_form: RotationCallForm, status: int = 200) -> tuple[str, int]:
+    now = utcnow()
+    call = rotation.open_call(circle)
+    drawn = rotation.last_draw(circle)
+    draw_entry = rotation.draw_entry_of(circle, drawn) if drawn is not None else None
+    names = rotation.names_of(circle, draw_entry)
+    membership = current_membership()
+    return (
+        render_template(
+            "circles/rotation.html",
+            circle=circle,
+            membership=membership,
+            now=now,
+            call=call,
+            call_closed=call is not None and now >= call.closes_at,
+            volunteered=call is not None and any(row.user_id == current_user.id for row in call.volunteers),
+            serving=rotation.serving_terms(circle),
+            drawn=drawn,
+            draw_entry=draw_entry,
+            names=names,
+            call_form=call_form,
+            confirm_form=ConfirmForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/circles/<int:circle_id>/rotation")
+@requires(circle_role())
+def rotation_page(circle_id: int) -> tuple[str, int]:
+    """Who decides until when, the open call for volunteers, and the last draw."""
+    return _rotation_page(g.circle, RotationCallForm(formdata=None))
+
+
+@bp.route("/circles/<int:circle_id>/rotation/call", methods=["POST"])
+@requires(ADMIN)
+def rotation_open_call(circle_id: int) -> Response | tuple[str, int]:
+    circle: Circle = g.circle
+    form = RotationCallForm()
+    if not form.validate_on_submit():
+        return _rotation_page(circle, form, 400)
+    closes_at = form.closes_at.data
+    assert closes_at is not None  # InputRequired
+    try:
+        rotation.open_volunteer_call(
+            current_user,
+            circle,
+            rotation.CallInput(
+                seats=form.seats.data or 0,
+                term_days=form.term_days.data or 0,
+                closes_at=closes_at.replace(tzinfo=UTC),
+                newcomer_share_percent=int(form.newcomer_share.data or "0"),
+            ),
+            utcnow(),
+        )
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error, aliases={"newcomer_share_percent": "newcomer_share"})
+        return _rotation_page(circle, form, error.status)
+    flash("The call for volunteers is open: members can volunteer on this page until it closes.", "success")
+    return redirect(url_for("circles.rotation_page", circle_id=circle.id))
+
+
+def _rotation_action(action: str) -> Response:
+    circle: Circle = g.circle
+    back = redirect(url_for("circles.rotation_page", circle_id=circle.id))
+    if not ConfirmForm().validate_on_submit():
+        flash("That could not be read; try again.", "error")
+        return back
+    try:
+        if action == "volunteer":
+            rotation.volunteer(current_user, circle, utcnow())
+            flash("You volunteered. You can take your name back until the call closes.", "success")
+        elif action == "withdraw":
+            rotation.withdraw(current_user, circle, utcnow())
+            flash("You took your name back.", "success")
+        else:
+            call = rotation.draw_call(current_user, circle, utcnow())
+            chosen = len(rotation.terms_of_call(call))
+            flash(f"The draw is made: {chosen} deciding member(s) chosen.", "success")
+    except FundCircleError as error:
+        refuse()
+        flash(error.message, "error")
+    return back
+
+
+@bp.route("/circles/<int:circle_id>/rotation/volunteer", methods=["POST"])
+@requires(circle_role())
+def rotation_volunteer(circle_id: int) -> Response:
+    return _rotation_action("volunteer")
+
+
+@bp.route("/circles/<int:circle_id>/rotation/withdraw", methods=["POST"])
+@requires(circle_role())
+def rotation_withdraw(circle_id: int) -> Response:
+    return _rotation_action("withdraw")
+
+
+@bp.route("/circles/<int:circle_id>/rotation/draw", methods=["POST"])
+@requires(ADMIN)
+def rotation_draw(circle_id: int) -> Response:
+    return _rotation_action("draw")
+
+
+@bp.route("/circles/<int:circle_id>/rotation/draws/<int:call_id>/check")
+@requires(circle_role())
+def rotation_check(circle_id: int, call_id: int) -> str:
+    """For the technically minded: a draw's ledger entry as a file and the command that re-runs it."""
+    circle: Circle = g.circle
+    call = rotation.get_call(circle, call_id)
+    entry = rotation.draw_entry_of(circle, call)
+    if entry is None:
+        raise NotFound("This call has not been drawn yet.")
+    return render_template(
+        "circles/rotation_check.html",
+        circle=circle,
+        call=call,
+        entry=entry,
+        entry_json=rotation.entry_json(entry),
+        names=rotation.names_of(circle, entry),
+    )

@@ -189,5 +189,13 @@ def describe(
         "opencollective.reconnected": f"{who} connected the circle again, to “{data.get('name', '')}”",
         "user.totp_enrolment_started": f"{who} began setting up an authenticator app",
         "user.totp_enabled": f"{who} set up an authenticator app for approvals",
+        # Rotating circles (circles/rotation.py)
+        "rotation.call_opened": f"{who} opened a call for {data.get('seats')} volunteer(s) to be deciding members, "
+        f"each for {data.get('term_days')} days; the draw's starting value was fixed from the ledger at this moment",
+        "rotation.volunteered": f"{person} volunteered to be a deciding member",
+        "rotation.withdrew": f"{person} took back their name from the call for deciding members",
+        "rotation.drawn": f"{who} drew {len(data.get('chosen', []))} deciding member(s) by lot from "
+        f"{len(data.get('volunteers', []))} volunteer(s) (the entries that follow name them)",
+        "rotation.term_ended": f"{person}'s term as a deciding member ended",
     }
     return sentences.get(action, f"{who}: {action}")

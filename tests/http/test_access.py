@@ -7,6 +7,7 @@ The routes come from the app's URL map, so a new route without a declared policy
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from flask import Flask
 from fundcircle import create_app
 from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
 from fundcircle.auth.services import request_email_change, request_password_reset
+from fundcircle.circles import rotation
 from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
 from fundcircle.circles.services import invite_member, update_circle_settings
 from fundcircle.consent.services import open_consent_round
@@ -87,6 +89,8 @@ class World:
     emails: dict[str, str]
     tokens: dict[str, str]
     own_token_ids: dict[str, int]
+    #: A drawn call for volunteers (rotation), whose "check this draw" page members may read.
+    call_id: int = 0
 
 
 def _build_world() -> World:
@@ -130,6 +134,12 @@ def _build_world() -> World:
     email_change = request_email_change(
         people["member"], new_email="member.new@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
     )
+    hour = timedelta(hours=1)
+    rotation.open_volunteer_call(
+        admin, circle, rotation.CallInput(seats=1, term_days=1, closes_at=utcnow() + hour), utcnow()
+    )
+    rotation.volunteer(people["circle"], circle, utcnow())  # already deciding: the draw changes no role
+    drawn_call = rotation.draw_call(admin, circle, utcnow() + 2 * hour)
     db.session.commit()
     assert reset_token is not None
     from fundcircle.auth.models import ApiToken
@@ -157,6 +167,7 @@ def _build_world() -> World:
         emails={actor: user.email for actor, user in people.items()},
         tokens=tokens,
         own_token_ids=own_token_ids,
+        call_id=drawn_call.id,
     )
 
 
@@ -177,6 +188,7 @@ def _url(rule: str, world: World, actor: str) -> str:
         "email_token": world.email_token,
         "token_id": world.own_token_ids.get(actor, 1),
         "filename": "css/app.css",
+        "call_id": world.call_id,
     }
     return url_for_rule(rule, values)
 

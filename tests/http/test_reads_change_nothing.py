@@ -20,6 +20,7 @@ from flask import Flask
 
 from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.auth.totp import start_enrolment
+from fundcircle.circles import rotation
 from fundcircle.circles.joining import accept_request, ask_to_join, set_accepts_join_requests
 from fundcircle.circles.services import invite_member
 from fundcircle.consent.services import answer_consent, close_consent_round, open_consent_round
@@ -173,6 +174,18 @@ def _build() -> PastDeadlines:
     )
     db.session.commit()
     assert invitation.token is not None and reset_token is not None
+    # Rotation: a drawn call, and a second call whose close time passed without anyone drawing it (a read draws
+    # nothing).
+    hour = timedelta(hours=1)
+    rotation.open_volunteer_call(admin, circle, rotation.CallInput(seats=1, term_days=1, closes_at=now + hour), now)
+    rotation.volunteer(decider, circle, now)
+    drawn_call = rotation.draw_call(admin, circle, now + 2 * hour)
+    late_call = rotation.open_volunteer_call(
+        admin, circle, rotation.CallInput(seats=1, term_days=1, closes_at=now + 3 * hour), now + 2 * hour
+    )
+    rotation.volunteer(author, circle, now + 2 * hour)
+    late_call.closes_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
 
     rounds = {"voting": voting.id, "consent": consent.id, "talk": talk.id, "draft": draft_round.id, "paid": paid.id}
     values: dict[str, list[Any]] = {
@@ -189,6 +202,7 @@ def _build() -> PastDeadlines:
         "email_token": [email_change.token],
         "invitation_id": [invitation.invitation.id],
         "filename": ["css/app.css"],
+        "call_id": [drawn_call.id, late_call.id],
     }
     return PastDeadlines(
         circle_id=circle.id,

@@ -8,6 +8,7 @@ test can say "nothing changed".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from flask import Flask
 from fundcircle import create_app
 from fundcircle.auth.models import ApiToken
 from fundcircle.auth.services import request_email_change, request_password_reset
+from fundcircle.circles import rotation
 from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
 from fundcircle.circles.services import invite_member, update_circle_settings
 from fundcircle.consent.services import answer_consent, open_consent_round
@@ -59,6 +61,8 @@ class CircleWorld:
     token_ids: dict[str, int]
     #: Texts that only this circle's pages and answers contain.
     markers: tuple[str, ...]
+    #: A drawn call for volunteers (rotation), for the page that tells how to check its draw.
+    call_id: int = 0
 
     def ids(self, actor: str) -> dict[str, Any]:
         return {
@@ -76,6 +80,7 @@ class CircleWorld:
             "email_token": self.email_token,
             "token_id": self.token_ids.get(actor, 1),
             "filename": "css/app.css",
+            "call_id": self.call_id,
         }
 
 
@@ -128,6 +133,12 @@ def build_circle(label: str) -> CircleWorld:
     email_change = request_email_change(
         author, new_email=f"member.{label}.new@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
     )
+    # A call for volunteers the deciding member answered, drawn an hour after it closed.
+    hour = timedelta(hours=1)
+    call = rotation.CallInput(seats=1, term_days=30, closes_at=utcnow() + hour)
+    rotation.open_volunteer_call(admin, circle, call, utcnow())
+    rotation.volunteer(people["circle"], circle, utcnow())  # already deciding: the draw changes no role
+    drawn_call = rotation.draw_call(admin, circle, utcnow() + 2 * hour)
     db.session.commit()
     assert outcome.token is not None and reset_token is not None
     tokens = {actor: make_token(user, f"token of {actor}") for actor, user in people.items()}
@@ -153,6 +164,7 @@ def build_circle(label: str) -> CircleWorld:
         tokens=tokens,
         token_ids=token_ids,
         markers=(f"{label} secret", f"admin.{label}@", f"member.{label}@"),
+        call_id=drawn_call.id,
     )
 
 
