@@ -54,6 +54,7 @@ from fundcircle.payouts.services import (
     apply_expense_status,
     client_for,
     connection_of,
+    reopen_round_if_closed,
     store_balance,
     tell_treasurers,
     titles_of,
@@ -524,19 +525,44 @@ def sync_payout(payout_id: int, *, via: str, now: datetime | None = None) -> boo
 
 
 def _expense_gone(payout: Payout, expense_id: str, now: datetime, *, via: str) -> bool:
+    """The payout's expense is no longer on Open Collective: the collective's admin deleted it. A payout that was
+    still moving there fails (it can be requested again or cancelled). A rejected one stays rejected: no money moved
+    and nothing is left to follow. A paid one cannot simply stay paid: Open Collective deletes no paid expense
+    (server/graphql/common/expenses.ts, canDeleteExpense: only a rejected, spam, draft or cancelled one, or a draft
+    or pending one by its owner), so it was marked unpaid first and the money went back to the collective. That is
+    a reversal: the payout fails, its round is decided again if it had closed, and the treasurers are told."""
+    before = payout.status
     message = "The expense was deleted on Open Collective. Request it again, or cancel the payout."
+    if before == "paid":
+        message = (
+            "The expense was marked unpaid, then deleted on Open Collective, so the payee was not paid. "
+            "Request it again, or cancel the payout."
+        )
     moved = compare_and_set(
         payout,
-        expected=Payout.status.in_(FOLLOWED_STATUSES),
+        expected=Payout.status.in_((*FOLLOWED_STATUSES, "paid")),
         values={
             "status": "failed", "failure_message": message, "expense_id": None, "expense_status": None,
             "status_changed_at": now,
         },
     )  # fmt: skip
-    if moved:
-        record("payout.expense_missing", actor=None, circle_id=payout.circle_id, subject=payout,
-               data={"proposal": payout.proposal_id, "expense_id": expense_id, "via": via}, at=now)  # fmt: skip
-    return bool(moved)
+    if not moved:
+        return False
+    data: dict[str, Any] = {"proposal": payout.proposal_id, "expense_id": expense_id, "via": via}
+    if before == "paid":
+        data["reversed"] = True
+    record("payout.expense_missing", actor=None, circle_id=payout.circle_id, subject=payout, data=data, at=now)
+    if before == "paid":
+        reopen_round_if_closed(payout.round_id, payout, now)
+        title = titles_of([payout]).get(payout.proposal_id, "A payout")
+        tell_treasurers(
+            payout,
+            f"“{title}”: its payout was undone on Open Collective",
+            f"The payout for “{title}” was paid, then marked unpaid and deleted on Open Collective: the payee has "
+            "not been paid. Request it again, or cancel the payout.",
+            kind="payout.reversed",
+        )
+    return True
 
 
 def sync_open_payouts(now: datetime | None = None, circle_id: int | None = None) -> tuple[int, list[str]]:

@@ -314,6 +314,33 @@ def test_an_expense_deleted_on_open_collective_fails_the_payout_for_a_treasurer(
         assert ledger_actions(treasury.circle_id)[-1] == "payout.expense_missing"
 
 
+def test_a_paid_expense_unpaid_and_deleted_before_any_sync_reverses_the_payout_instead_of_staying_paid(
+    treasury: Treasury, worker: Flask, smtp: tuple[int, Inbox]
+) -> None:
+    """Open Collective deletes no paid expense, so one that was paid and is now gone was marked unpaid first: the
+    money went back to the collective. Found by the payout state machine: the payout stayed "paid"."""
+    ids = _requested(treasury)
+    _pay_both(treasury, ids)
+    seed = ids["Seed library"]
+    sandbox = treasury.sandbox.sandbox
+    for action in ("MARK_AS_UNPAID", "UNAPPROVE", "REJECT"):  # only a rejected expense can be deleted there
+        sandbox.process_as_host(seed, action)
+    sandbox.delete_expense(seed)  # no webhook and no sync saw the steps between
+    with worker.app_context():
+        assert "1 payout(s) changed" in _sync(worker).output
+        payout = treasury.payout("Seed library")
+        assert (payout.status, payout.expense_id) == ("failed", None)
+        assert "marked unpaid, then deleted" in (payout.failure_message or "")
+        (gone,) = _entries(treasury, "payout.expense_missing")
+        assert gone.data["reversed"] is True and gone.data["expense_id"] == seed
+        round_ = db.session.get(Round, treasury.round_id)
+        assert round_ is not None and round_.phase == "decided"  # it had closed when everything was paid
+        assert all(report.result.ok for report in verify_ledger())
+    for name in ("tomas", "tess", "author"):
+        (message,) = [m for m in smtp[1].to(treasury.emails[name]) if "undone on Open Collective" in m["Subject"]]
+        assert "the payee has not been paid" in body_of(message)
+
+
 def test_sync_says_what_it_could_not_reach_and_changes_nothing(treasury: Treasury) -> None:
     _requested(treasury)
     treasury.sandbox.stop()
