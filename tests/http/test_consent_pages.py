@@ -119,6 +119,13 @@ def test_the_community_fridge_is_consented_after_its_objection_is_integrated(app
     results = " ".join(facilitator.get(f"/rounds/{round_id}/results").get_data(as_text=True).split())
     assert "Funded 550.00 EUR of 1,000.00 EUR; 450.00 EUR left." in results
     assert "not consented: needs 500.00 EUR, 450.00 EUR left" in results
+    # The result is not only "consented": each row leads to the story of how (issue 17), the proposal's consent
+    # rounds, and from there to the round that consented, with its positions chart and outcome statement.
+    assert f'href="/proposals/{fridge}#consent">How it was decided' in results
+    story = facilitator.get(f"/proposals/{fridge}").get_data(as_text=True)
+    assert f'href="/consent-rounds/{second}"' in story
+    told = " ".join(facilitator.get(f"/consent-rounds/{second}").get_data(as_text=True).split())
+    assert "How it was decided" in told and "positions-chart" in told and "Outcome:" in told
     api = facilitator.json_call("GET", f"/api/v1/rounds/{round_id}/results").get_json()
     assert api["funded_minor"] == 55_000
     assert [(p["proposal_id"], p["version"], p["amount_minor"], p["funded"]) for p in api["proposals"]] == [
