@@ -256,7 +256,8 @@ def draw_call(actor: User | None, circle: Circle, now: datetime) -> RotationCall
         membership = db.session.scalar(
             select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user_id)
         )
-        assert membership is not None  # the candidates are members (above)
+        if membership is None:  # the candidates were members when read above; one who left since is refused
+            raise Conflict("Someone drawn left the circle during the draw: nothing was drawn. Draw again.")
         old_roles = check_roles(membership.roles, allow_empty=True)
         granted = "circle" not in old_roles or user_id in by_rotation
         db.session.add(

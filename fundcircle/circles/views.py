@@ -517,7 +517,8 @@ def rotation_open_call(circle_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _rotation_page(circle, form, 400)
     closes_at = form.closes_at.data
-    assert closes_at is not None  # InputRequired
+    if closes_at is None:  # InputRequired refused an empty field already; a value WTForms could not read is here
+        return _rotation_page(circle, form, 400)
     try:
         rotation.open_volunteer_call(
             current_user,
