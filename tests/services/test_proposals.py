@@ -272,7 +272,10 @@ def attempt(change: Callable[[], Any]) -> Outcome:
         change()
         db.session.flush()
     except FundCircleError as error:
-        outcome: Outcome = (type(error).__name__, tuple(actions_after(before)))
+        # A refusal for bad input may carry all the proposal's problems at once (ProposalProblems, a
+        # ValidationFailed): the table names the kind of refusal, not the subclass that gathers the messages.
+        kind = ValidationFailed.__name__ if isinstance(error, ValidationFailed) else type(error).__name__
+        outcome: Outcome = (kind, tuple(actions_after(before)))
     else:
         outcome = ("ok", tuple(actions_after(before)))
     db.session.rollback()

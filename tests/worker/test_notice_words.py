@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from fundcircle import unit_of_work
 from fundcircle.auth.models import User
+from fundcircle.circles.joining import accept_request, ask_to_join, set_accepts_join_requests
 from fundcircle.circles.models import Circle
 from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
@@ -143,6 +144,15 @@ def _every_kind_of_notice(treasury: Treasury) -> None:
     hedge = make_proposal(consent, eli, title="A new hedge")
     _move(admin, consent, "deliberation", "deciding")
     open_consent_round(admin, hedge, utcnow())
+    unit_of_work.commit()
+
+    # A person asks to join a public circle that takes requests (its admins are told), and is accepted (told too).
+    open_circle = make_circle(admin, name="Open garden", public=True)
+    set_accepts_join_requests(admin, open_circle, True)
+    asker = make_user(name="Nadia Newcomer", email="nadia@example.org")
+    request = ask_to_join(asker, open_circle, "I grow beans.", utcnow())
+    unit_of_work.commit()
+    accept_request(admin, open_circle, request.id, utcnow())
     unit_of_work.commit()
 
 
