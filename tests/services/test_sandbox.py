@@ -321,6 +321,37 @@ def test_status_transitions_are_open_collectives(oc_sandbox: RunningSandbox, act
         assert oc_sandbox.sandbox.expense(expense_id).status == before
 
 
+# canDeleteExpense: a collective's admin deletes only a rejected, spam, draft or cancelled expense.
+DELETIONS = [
+    ([], False),
+    (["APPROVE"], False),
+    (["APPROVE", "PAY"], False),
+    (["APPROVE", "PAY", "MARK_AS_UNPAID"], False),
+    (["REJECT"], True),
+    (["REJECT", "MARK_AS_SPAM"], True),
+    (["APPROVE", "PAY", "MARK_AS_UNPAID", "UNAPPROVE", "REJECT"], True),
+]
+
+
+@pytest.mark.parametrize(("actions", "deletable"), DELETIONS, ids=["-".join(a) or "PENDING" for a, _ in DELETIONS])
+def test_the_collectives_admin_deletes_only_what_open_collective_lets_them(
+    oc_sandbox: RunningSandbox, actions: list[str], deletable: bool
+) -> None:
+    expense_id = create(oc_sandbox)["data"]["createExpense"]["id"]
+    for action in actions:
+        assert "errors" not in process(oc_sandbox, expense_id, action)
+    sandbox = oc_sandbox.sandbox
+    if deletable:
+        sandbox.delete_expense(expense_id)
+        with pytest.raises(KeyError):
+            sandbox.expense(expense_id)
+    else:
+        status = sandbox.expense(expense_id).status
+        with pytest.raises(SandboxError, match=f"Can not delete expense in current status \\({status}\\)"):
+            sandbox.delete_expense(expense_id)
+        assert sandbox.expense(expense_id).status == status
+
+
 def test_marking_a_paid_expense_unpaid_returns_the_money_and_takes_the_status_asked(
     oc_sandbox: RunningSandbox,
 ) -> None:

@@ -113,6 +113,9 @@ button:focus-visible, a:focus-visible { outline: 3px solid #f0b400; outline-offs
 }
 """
 
+#: The statuses in which a collective's admin may delete an expense (canDeleteExpense).
+DELETABLE_BY_ADMIN = frozenset({"REJECTED", "SPAM", "DRAFT", "CANCELED"})
+
 # processExpense actions and the webhook event each sends (server/constants/activities.ts).
 EVENT_OF_ACTION = {
     "APPROVE": "approved",
@@ -558,14 +561,19 @@ class Sandbox:
             raise SandboxError(error.message) from error
 
     def delete_expense(self, expense_id: str) -> None:
-        """The collective's admin deletes an expense on the site (Open Collective allows it before payment).
+        """The collective's admin deletes an expense on the site. Open Collective lets an admin delete only a
+        rejected, spam, draft or cancelled expense (server/graphql/common/expenses.ts, canDeleteExpense; a draft or
+        pending one also by its owner, which Fund Circle never does): an expense waiting for approval, approved or
+        paid is rejected first, and a paid one marked unpaid before that.
 
-        :raises SandboxError: no such expense, or it is paid.
+        :raises SandboxError: no such expense, or its status does not allow it (the message is Open Collective's).
         """
         with self._lock:
             expense = self._expenses.get(expense_id)
-            if expense is None or expense.status in ("PAID", "PROCESSING"):
-                raise SandboxError(f"{expense_id} cannot be deleted")
+            if expense is None:
+                raise SandboxError(f"{expense_id} cannot be deleted: no such expense")
+            if expense.status not in DELETABLE_BY_ADMIN:
+                raise SandboxError(f"Can not delete expense in current status ({expense.status})")
             del self._expenses[expense_id]
             self._changed()
 
