@@ -93,13 +93,13 @@ browser-deps: $(CHROMIUM) node_modules/.installed /usr/bin/docker-compose
 ## http://127.0.0.1:5000, with the background worker (notices, digests, deadline ticks, payouts). Ctrl-C stops all.
 run: install
 	$(FLASK) db upgrade
-	$(FLASK) demo
 	@mkdir -p instance
 	$(FLASK) oc-sandbox --port $(SANDBOX_PORT) --collective riverside-fund --token demo-sandbox-token \
 		--name "Riverside Fund (sandbox)" --balance-minor 500000 --currency EUR --payee-account riverside-repair \
 		--other-account riverside-garden --state instance/oc-sandbox.json & sandbox=$$!; \
-	$(FLASK) worker & worker=$$!; \
 	trap 'kill $$sandbox 2>/dev/null; kill -INT $$worker 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) demo --sandbox http://127.0.0.1:$(SANDBOX_PORT)/graphql/v2 || exit 1; \
+	$(FLASK) worker & worker=$$!; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## Print the demo treasurer's current authenticator code (demo only: its key is public in fundcircle/demo.py)

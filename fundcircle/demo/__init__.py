@@ -12,10 +12,12 @@ from fundcircle.auth.models import User
 from fundcircle.auth.services import create_user, find_user_by_email
 from fundcircle.auth.totp import SEAL_PURPOSE as TOTP_SEAL_PURPOSE
 from fundcircle.circles.models import Circle
+from fundcircle.circles.rotation import CallInput, open_volunteer_call, volunteer
 from fundcircle.circles.services import CircleInput, accept_invitation_by_id, create_circle, invite_member
 from fundcircle.crypto import seal
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
+from fundcircle.demo.paid_round import SandboxUnavailable, seed_paid_round, wait_for_sandbox
 from fundcircle.extensions import db
 from fundcircle.payouts.opencollective import Collective, Me
 from fundcircle.payouts.services import ConnectionInput, save_connection
@@ -50,8 +52,15 @@ DEMO_PEOPLE = [
 ]
 
 
-def seed_demo() -> bool:
-    """Create the demo data unless it exists; return whether anything was created. The caller commits."""
+def seed_demo(sandbox_api_url: str | None = None) -> bool:
+    """Create the demo data unless it exists; return whether anything was created. The caller commits.
+
+    With the address of a running local Open Collective sandbox, the circle also gets its closed autumn round, paid
+    on that sandbox (demo/paid_round.py), which commits as it goes.
+
+    :raises SandboxUnavailable: if that sandbox does not answer or refuses a step (nothing of the autumn round is
+        then left half-made but what was committed before the failing request: rerun on a fresh database).
+    """
     if find_user_by_email(DEMO_PEOPLE[0][1]) is not None:
         return False
     now = utcnow()
@@ -135,6 +144,17 @@ def seed_demo() -> bool:
         now=now,
     )
     _seed_decided_round(circle, users, now)
+    _seed_rotation(circle, users, now)
+    if sandbox_api_url is not None:
+        db.session.commit()
+        seed_paid_round(
+            circle,
+            users,
+            api_url=sandbox_api_url,
+            collective=DEMO_SANDBOX["collective"],
+            token=DEMO_SANDBOX["token"],
+            totp_secret=DEMO_TOTP_SECRET,
+        )
     return True
 
 
@@ -233,11 +253,36 @@ def _seed_decided_round(circle: Circle, users: dict[str, User], now: datetime) -
     )
 
 
+def _seed_rotation(circle: Circle, users: dict[str, User], now: datetime) -> None:
+    """The circle rotates its deciding members: a call for three seats is open for a week, at least a third of them
+    for people who have not served, and two members have volunteered so far."""
+    open_volunteer_call(
+        users["ana@example.org"],
+        circle,
+        CallInput(seats=3, term_days=180, closes_at=now + timedelta(days=7), newcomer_share_percent=34),
+        now,
+    )
+    for email in ("eli@example.org", "chidi@example.org"):
+        volunteer(users[email], circle, now)
+
+
 @click.command("demo")
+@click.option(
+    "--sandbox",
+    "sandbox_api_url",
+    default=None,
+    help="The GraphQL address of the running local Open Collective sandbox (as `make run` starts it, "
+    f"{DEMO_SANDBOX['api_url']}): the demo then also has a closed round, paid on it.",
+)
 @with_appcontext
-def demo_command() -> None:
+def demo_command(sandbox_api_url: str | None) -> None:
     """Seed a demo circle with a round and demo users of every role (does nothing if they exist)."""
-    created = seed_demo()
+    if sandbox_api_url is not None:
+        wait_for_sandbox(sandbox_api_url)
+    try:
+        created = seed_demo(sandbox_api_url)
+    except SandboxUnavailable as error:
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo("Demo data created." if created else "Demo data exists already; nothing changed.")
     click.echo(f"Log in at http://127.0.0.1:5000/login with any of these (password: {DEMO_PASSWORD}):")
