@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from fundcircle.access import has_role
 from fundcircle.fields import NestedFrom, PageQuerySchema, StrictBoolean, StrictInteger
+from fundcircle.proposals.authorship import is_author
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import current_version
 
@@ -68,8 +69,8 @@ class PersonSchema(Schema):
 
 
 def may_see_payee_email(proposal: Proposal) -> bool:
-    """An invited payee's address is for the author, treasurers and admins only."""
-    return bool(proposal.author_id == current_user.id or has_role("treasurer") or has_role("admin"))
+    """An invited payee's address is for the proposal's authors, treasurers and admins only."""
+    return bool(is_author(proposal, current_user) or has_role("treasurer") or has_role("admin"))
 
 
 class PayeeOutSchema(Schema):

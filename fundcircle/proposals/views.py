@@ -16,7 +16,7 @@ from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.markdown import render_markdown
 from fundcircle.money import MoneyError, format_minor, parse_major
-from fundcircle.proposals import services
+from fundcircle.proposals import authorship, services
 from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
 from fundcircle.proposals.forms import ProposalForm, ReadProposal
 from fundcircle.proposals.models import Proposal, ProposalVersion
@@ -79,7 +79,8 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
     now = utcnow()
     # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
     phase = round_.phase_at(now)
-    is_author = proposal.author_id == current_user.id
+    is_author = authorship.is_author(proposal, current_user)
+    is_lead_author = authorship.is_lead_author(proposal, current_user)
     parts = {**proposal_page.context(proposal, phase), **overrides}
     editable_phase = phase in ("proposals", "deliberation") and not (
         proposal.status == "draft" and phase != "proposals"
@@ -96,11 +97,12 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
             circle=round_.circle,
             confirm_form=ConfirmForm(),
             is_author=is_author,
+            is_lead_author=is_lead_author,
             is_admin=has_role("admin"),
             can_edit=is_author
             and proposal.status != "withdrawn"
             and (editable_phase or parts.get("amendable_in_consent", False)),
-            can_withdraw=is_author
+            can_withdraw=is_lead_author
             and proposal.status != "withdrawn"
             and phase in ("proposals", "deliberation", "deciding"),
             show_payee_email=is_author or has_role("treasurer") or has_role("admin"),
@@ -298,9 +300,9 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
 @requires(ANY_MEMBER)
 def edit(proposal_id: int) -> str | Response | tuple[str, int]:
     proposal = services.get_visible_proposal(proposal_id, current_user)
-    if proposal.author_id != current_user.id:
+    if not authorship.is_author(proposal, current_user):
         return render_template(
-            "errors/error.html", status=403, message="Only the proposal's author can change it."
+            "errors/error.html", status=403, message="Only the proposal's authors can change it."
         ), 403
     round_ = proposal.round
     if request.method == "POST":
@@ -356,9 +358,9 @@ def withdraw(proposal_id: int) -> Response | tuple[str, int]:
     if request.method == "POST":
         return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
     proposal = services.get_visible_proposal(proposal_id, current_user)
-    if proposal.author_id != current_user.id:
+    if not authorship.is_lead_author(proposal, current_user):
         return render_template(
-            "errors/error.html", status=403, message="Only the proposal's author can withdraw it."
+            "errors/error.html", status=403, message="Only the member who wrote the proposal can withdraw it."
         ), 403
     round_ = proposal.round
     phase = round_.phase_at(utcnow())
