@@ -31,7 +31,7 @@ from fundcircle.auth.models import User
 from fundcircle.circles.models import Membership
 from fundcircle.circles.services import membership_of
 from fundcircle.db import compare_and_set, lock
-from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
 from fundcircle.ledger.record import record
@@ -85,16 +85,17 @@ def coauthors_of(proposal: Proposal, *, statuses: tuple[str, ...] = (INVITED, AC
         .where(ProposalCoauthor.proposal_id == proposal.id, ProposalCoauthor.status.in_(statuses))
         .order_by(ProposalCoauthor.created_at, ProposalCoauthor.id)
     )
-    return [
-        CoauthorRow(
-            user_id=row.user_id,
-            name=row.user.name,
-            status=row.status,
-            invited_at=row.created_at,
-            answered_at=row.answered_at,
-        )
-        for row in rows
-    ]
+    return [as_row(row) for row in rows]
+
+
+def as_row(row: ProposalCoauthor) -> CoauthorRow:
+    return CoauthorRow(
+        user_id=row.user_id,
+        name=row.user.name,
+        status=row.status,
+        invited_at=row.created_at,
+        answered_at=row.answered_at,
+    )
 
 
 def invitable_members(proposal: Proposal) -> list[tuple[int, str]]:
@@ -295,14 +296,14 @@ def remove_coauthor(actor: User, proposal: Proposal, user_id: int, now: datetime
     """The member who wrote the proposal takes back an invitation, or ends a co-authorship; the person is told.
 
     :raises PermissionDenied: unless the actor wrote the proposal.
-    :raises NotFound: unless the person is invited to or co-authors the proposal.
+    :raises Conflict: unless the person is invited to or co-authors the proposal (answered or left meanwhile).
     """
     lock(proposal)
     if not is_lead_author(proposal, actor):
         raise PermissionDenied("Only the member who wrote the proposal can take back invitations.")
     row = coauthorship_of(proposal, user_id)
     if row is None or row.status not in (INVITED, ACCEPTED):
-        raise NotFound("This person is neither invited to nor co-author of this proposal.")
+        raise Conflict("This person is neither invited to nor co-author of this proposal: they may have answered.")
     was = row.status
     _answer(row, actor, now, expected=was, status="withdrawn", moment="This invitation was answered a moment ago.")
     circle_id = proposal.round.circle_id
