@@ -50,6 +50,8 @@ NOTICE_KINDS = (
     "payout.reversed",
     "join.requested",
     "join.answered",
+    "coauthor.invited",
+    "coauthor.answered",
 )
 
 #: What each kind is called on the settings page and in a mail's footer ("you get this because ...").
@@ -68,6 +70,8 @@ KIND_LABELS = {
     "payout.reversed": "a payout moves back on Open Collective (rejected, unpaid or marked as spam)",
     "join.requested": "somebody asks to join a circle you are an admin of",
     "join.answered": "your request to join a circle is accepted or declined",
+    "coauthor.invited": "somebody invites you to co-author their proposal",
+    "coauthor.answered": "an invitation to co-author a proposal is answered, left or taken back",
 }
 
 #: How a person may hear of a kind of notice.

@@ -20,6 +20,7 @@ from fundcircle.consent.models import ConsentAnswer, ConsentRound
 from fundcircle.consent.rules import quorum_count
 from fundcircle.deliberation.models import Comment
 from fundcircle.extensions import db
+from fundcircle.proposals.authorship import authored_by
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import COUNTING, PHASE_LABELS, format_time
@@ -99,14 +100,14 @@ def _open_questions(round_: Round) -> int:
 
 
 def _my_proposals(round_: Round, user_id: int) -> list[tuple[int, str, str]]:
-    """(id, title, status) of the person's proposals in the round that are not withdrawn."""
+    """(id, title, status) of the proposals in the round the person authors (co-authors too), not withdrawn."""
     rows = db.session.execute(
         select(Proposal.id, ProposalVersion.title, Proposal.status)
         .join(
             ProposalVersion,
             (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
         )
-        .where(Proposal.round_id == round_.id, Proposal.author_id == user_id, Proposal.status != "withdrawn")
+        .where(Proposal.round_id == round_.id, authored_by(user_id), Proposal.status != "withdrawn")
         .order_by(Proposal.id)
     ).all()
     return [(proposal_id, title, status) for proposal_id, title, status in rows]
@@ -283,7 +284,7 @@ def _consent_steps(
         title = _quoted(status.title)
         if status.state == "open" and decider and not status.answered_by_me:
             panel.can.append(Step(f"Answer the consent round on {title}.", consent_url(status), "Answer now"))
-        if status.awaits_amendment and status.author_id == user_id:
+        if status.awaits_amendment and user_id in status.author_ids:
             panel.can.append(
                 Step(
                     f"{title} is not consented ({status.reason}): amend it to integrate the objection, with a note "

@@ -32,6 +32,7 @@ from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
 from fundcircle.notices import queue_notices
+from fundcircle.proposals.authorship import is_author, proposal_authors
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import amending_while_deciding, proposal_withdrawn
 from fundcircle.rounds.models import Round
@@ -575,6 +576,8 @@ class ProposalConsentStatus:
     title: str
     author_id: int
     author_name: str
+    #: Everyone who authors it (co-authors too): each of them may amend it.
+    author_ids: frozenset[int]
     current_version: int
     state: ProposalConsentState
     #: The consent round open now, or the last one held; None before the first.
@@ -626,6 +629,12 @@ def consent_statuses(round_: Round, viewer: User) -> list[ProposalConsentStatus]
     authors = dict(
         db.session.execute(select(User.id, User.name).where(User.id.in_({p.author_id for p, _ in candidates}))).all()
     )
+    pairs = proposal_authors()
+    authoring: dict[int, set[int]] = {}
+    for proposal_id, user_id in db.session.execute(
+        select(pairs.c.proposal_id, pairs.c.user_id).where(pairs.c.proposal_id.in_([p.id for p, _ in candidates]))
+    ):
+        authoring.setdefault(proposal_id, set()).add(user_id)
     statuses = []
     for proposal, version in candidates:
         rounds = history.get(proposal.id, [])
@@ -651,6 +660,7 @@ def consent_statuses(round_: Round, viewer: User) -> list[ProposalConsentStatus]
                 title=version.title,
                 author_id=proposal.author_id,
                 author_name=authors.get(proposal.author_id, ""),
+                author_ids=frozenset(authoring.get(proposal.id, {proposal.author_id})),
                 current_version=proposal.current_version,
                 state=state,
                 consent_round_id=last.id if last is not None else None,
@@ -701,7 +711,7 @@ def objectors_of(proposal: Proposal) -> set[int]:
 
 @discussion_while_deciding.provide("consent")
 def author_and_objectors_discuss(proposal: Proposal, actor: User) -> bool:
-    """While a proposal is in consent (a consent round was opened and none consented it), its author and whoever
+    """While a proposal is in consent (a consent round was opened and none consented it), its authors and whoever
     objected go on discussing it in full comments: an objection is worked out in words, then integrated in an
     amendment. Everybody else shares short reactions in the consent round."""
     user_id = getattr(actor, "id", None)  # a visitor of a public circle has none
@@ -710,4 +720,4 @@ def author_and_objectors_discuss(proposal: Proposal, actor: User) -> bool:
     history = consent_rounds_of(proposal)
     if not history or any(cr.outcome == "consented" for cr in history):
         return False
-    return user_id == proposal.author_id or user_id in objectors_of(proposal)
+    return is_author(proposal, actor) or user_id in objectors_of(proposal)

@@ -18,6 +18,7 @@ from fundcircle.deliberation.services import threads_of
 from fundcircle.errors import Conflict, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
+from fundcircle.proposals.authorship import is_author
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import get_visible_proposal
 from fundcircle.proposals.views import proposal_page
@@ -89,7 +90,7 @@ def _render(
             answers=answers,
             position_counts=services.position_counts(round_, answers),
             circle_size=len(set(db.session.scalars(circle_members(round_.circle_id)))),
-            is_author=proposal.author_id == current_user.id,
+            is_author=is_author(proposal, current_user),
             mine=mine,
             reactions=services.reactions_of(consent_round),
             outcome=services.current_outcome(consent_round) if consent_round.closed_at is None else None,

@@ -23,6 +23,8 @@ from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.notices import queue_notice
+from fundcircle.proposals.authorship import is_author
+from fundcircle.proposals.coauthors import coauthor_accepted
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import proposal_created, row_counts
 from fundcircle.rounds.phases import format_time, is_before
@@ -137,7 +139,8 @@ def add_comment(
     actor: User, proposal: Proposal, body: str, *, parent_id: int | None, question: bool, now: datetime
 ) -> Comment:
     """A member of the circle comments on a proposal, asks a question, or replies to a comment (one level deep),
-    while the round is open for proposals or in deliberation. The author's reply to an open question answers it.
+    while the round is open for proposals or in deliberation. An author's reply (a co-author's too) to an open
+    question answers it.
 
     :raises PermissionDenied: unless the actor is a member of the circle.
     :raises Conflict: if the discussion is closed (phase, or the proposal was withdrawn).
@@ -184,7 +187,7 @@ def add_comment(
         at=now,
     )
     answered = False
-    if parent is not None and parent.is_question and parent.answered_at is None and actor.id == proposal.author_id:
+    if parent is not None and parent.is_question and parent.answered_at is None and is_author(proposal, actor):
         parent.answered_at = now
         answered = True
         record(
@@ -307,6 +310,19 @@ def is_following(user: User, proposal: Proposal) -> bool:
 def follow_silently(user: User, proposal: Proposal, now: datetime) -> None:
     """Make the author follow their own proposal, as part of creating it (its ledger entry says so)."""
     db.session.add(ProposalFollow(user_id=user.id, proposal_id=proposal.id, created_at=now))
+
+
+@coauthor_accepted.connect
+def coauthor_follows(user: User, proposal: Proposal, now: datetime) -> None:
+    """A new co-author follows the proposal's discussion, as its author does, unless they follow it already (the
+    co-authorship's ledger entry says they joined; following is part of it)."""
+    if is_following(user, proposal):
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(ProposalFollow(user_id=user.id, proposal_id=proposal.id, created_at=now))
+    except IntegrityError:
+        pass  # followed at the same moment: following it is what was wanted
 
 
 def set_following(actor: User, proposal: Proposal, follow: bool, now: datetime) -> bool:

@@ -34,6 +34,7 @@ from fundcircle.mail import external_url
 from fundcircle.notices import queue_notice
 from fundcircle.payouts.models import Payout
 from fundcircle.payouts.services import approval_refusal
+from fundcircle.proposals.authorship import authored_by, proposal_authors
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import PHASE_LABELS, format_time
@@ -185,7 +186,7 @@ def _proposal_calls(
     proposed = set(
         db.session.scalars(
             select(Proposal.round_id).where(
-                Proposal.author_id == user.id,
+                authored_by(user.id),
                 Proposal.round_id.in_([r.id for r in open_rounds]),
                 Proposal.status == "submitted",
             )
@@ -271,7 +272,7 @@ def _questions_to_answer(user: User, circles: list[int], now: datetime) -> list[
         .join(ProposalVersion, _current_version_join())
         .join(Comment, Comment.proposal_id == Proposal.id)
         .where(
-            Proposal.author_id == user.id,
+            authored_by(user.id),
             Proposal.status == "submitted",
             Round.circle_id.in_(circles),
             Round.phase.in_(("proposals", "deliberation")),
@@ -317,7 +318,7 @@ def _objections_to_integrate(user: User, circles: list[int]) -> list[TurnItem]:
         )  # fmt: skip
         .join(ConsentAnswer, ConsentAnswer.consent_round_id == ConsentRound.id)
         .where(
-            Proposal.author_id == user.id,
+            authored_by(user.id),
             Round.circle_id.in_(circles),
             ConsentRound.closed_at.is_(None),
             ConsentAnswer.withdrawn_at.is_(None),
@@ -405,7 +406,7 @@ def _my_payouts(user: User, circles: list[int], now: datetime) -> list[TurnItem]
         .join(ProposalVersion, _current_version_join())
         .where(
             Payout.circle_id.in_(circles),
-            or_(Proposal.author_id == user.id, func.lower(Payout.payee_email) == normalise_email(user.email)),
+            or_(authored_by(user.id), func.lower(Payout.payee_email) == normalise_email(user.email)),
             or_(
                 Payout.status == "invited",
                 and_(Payout.status == "paid", Payout.status_changed_at > now - PAID_SHOWN_FOR),
@@ -441,15 +442,17 @@ def people_with_something_to_do(round_: Round, phase: str) -> Select[Any]:
             .where(
                 ~exists().where(
                     Proposal.round_id == round_.id,
-                    Proposal.author_id == Membership.user_id,
+                    authored_by(Membership.user_id),
                     Proposal.status == "submitted",
                 )
             )
             .distinct()
         )
     if phase == "deliberation":
+        authors = proposal_authors()
         return (
-            select(Proposal.author_id)
+            select(authors.c.user_id)
+            .join(Proposal, Proposal.id == authors.c.proposal_id)
             .join(Comment, Comment.proposal_id == Proposal.id)
             .where(
                 Proposal.round_id == round_.id,

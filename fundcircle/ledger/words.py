@@ -141,6 +141,13 @@ def describe(
         "proposal.withdrawn": f"{who} withdrew {quoted}",
         "proposal.followed": f"{who} followed {quoted}",
         "proposal.unfollowed": f"{who} stopped following {quoted}",
+        "proposal.coauthor_invited": f"{who} invited {person} to co-author {quoted}",
+        "proposal.coauthor_accepted": f"{who} became a co-author of {quoted}",
+        "proposal.coauthor_declined": f"{who} declined to co-author {quoted}",
+        "proposal.coauthor_left": f"{who} stopped co-authoring {quoted}",
+        "proposal.coauthor_removed": f"{who} "
+        + ("took back the invitation of" if data.get("was") == "invited" else "removed the co-author")
+        + f" {person} to {quoted}",
         "comment.created": f"{who} {'asked a question on' if data.get('question') else 'commented on'} {quoted}",
         "comment.edited": f"{who} edited a comment on {quoted}",
         "comment.deleted": f"{who} deleted a comment on {quoted}",

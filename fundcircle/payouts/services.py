@@ -50,6 +50,7 @@ from fundcircle.payouts.models import (
 from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient, PayoutGatewayError
 from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
 from fundcircle.payouts.terms import check_against_ledger
+from fundcircle.proposals.authorship import author_ids_of, authored_by, is_author, is_lead_author
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import payee_lookup, payee_lookup_ready
 from fundcircle.rounds.models import Round
@@ -383,7 +384,7 @@ def has_earlier_treasurer_approval(payout: Payout) -> bool:
 
 def earlier_treasurers_left(payout: Payout) -> int:
     """How many of the circle's current treasurers held the role when the payout was created and may approve it
-    (neither the proposal's author nor its payee)."""
+    (neither an author of the proposal, co-authors included, nor its payee)."""
     query = (
         select(func.count())
         .select_from(MembershipRole)
@@ -393,7 +394,7 @@ def earlier_treasurers_left(payout: Payout) -> int:
             Membership.circle_id == payout.circle_id,
             MembershipRole.role == "treasurer",
             MembershipRole.granted_at <= payout.created_at,
-            Membership.user_id.not_in(select(Proposal.author_id).where(Proposal.id == payout.proposal_id)),
+            Membership.user_id.not_in(author_ids_of(payout.proposal_id)),
         )
     )
     if payout.payee_email is not None:
@@ -440,9 +441,10 @@ def coded_approval_refusal(actor: User, payout: Payout) -> tuple[str, FundCircle
             f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals."
         )
     proposal = db.session.get(Proposal, payout.proposal_id)
-    if proposal is not None and proposal.author_id == actor.id:
+    if proposal is not None and is_author(proposal, actor):
         return "own_proposal", PermissionDenied(
-            "You wrote this proposal, so another treasurer must approve its payout."
+            ("You wrote this proposal" if is_lead_author(proposal, actor) else "You co-author this proposal")
+            + ", so another treasurer must approve its payout."
         )
     if payout.payee_email is not None and normalise_email(payout.payee_email) == actor.email:
         return "own_payout", PermissionDenied("You are this payout's payee, so another treasurer must approve it.")
@@ -460,12 +462,12 @@ def approvable_by(actor: User, payouts: list[Payout]) -> set[int]:
     if not waiting:
         return set()
     ids = [payout.id for payout in waiting]
-    authors = dict(
-        db.session.execute(
-            select(Payout.id, Proposal.author_id)
+    own = set(
+        db.session.scalars(
+            select(Payout.id)
             .join(Proposal, Proposal.id == Payout.proposal_id)
-            .where(Payout.id.in_(ids))
-        ).all()
+            .where(Payout.id.in_(ids), authored_by(actor.id))
+        )
     )
     approved = set(
         db.session.scalars(
@@ -477,7 +479,7 @@ def approvable_by(actor: User, payouts: list[Payout]) -> set[int]:
     return {
         payout.id
         for payout in waiting
-        if authors.get(payout.id) != actor.id
+        if payout.id not in own
         and payout.id not in approved
         and (payout.payee_email is None or normalise_email(payout.payee_email) != actor.email)
     }

@@ -1,4 +1,5 @@
-"""The proposals' part of the JSON API: writing, submitting, amending and withdrawing proposals, and their versions."""
+"""The proposals' part of the JSON API: writing, submitting, amending and withdrawing proposals, their versions,
+and their co-authors."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from typing import Any
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, requires
+from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.errors import ValidationFailed
+from fundcircle.extensions import db
 from fundcircle.openapi import api_blueprint, renamed_fields
-from fundcircle.proposals import services
+from fundcircle.proposals import authorship, coauthors, services
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.schemas import (
+    CoauthorInviteSchema,
+    CoauthorListSchema,
+    CoauthorSchema,
     ProposalCreateSchema,
     ProposalListQuerySchema,
     ProposalListSchema,
@@ -138,3 +144,68 @@ def withdraw_proposal(proposal_id: int) -> Proposal:
 def list_versions(proposal_id: int) -> dict[str, list[ProposalVersion]]:
     """Every version of the proposal, oldest first."""
     return {"items": services.versions_of(services.get_visible_proposal(proposal_id, current_user))}
+
+
+# --- co-authors (proposals/coauthors.py) ---------------------------------------------------------------------------
+
+
+@blp.route("/proposals/<int:proposal_id>/coauthors", methods=["GET"])
+@requires(ANY_MEMBER)
+@blp.response(200, CoauthorListSchema)
+def list_coauthors(proposal_id: int) -> dict[str, Any]:
+    """Who writes the proposal: its author and co-authors; the author and each invitee also see the invitations
+    waiting for an answer (the author all of them, an invitee their own)."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    rows = coauthors.coauthors_of(proposal)
+    if not authorship.is_lead_author(proposal, current_user):
+        rows = [row for row in rows if row.status == "accepted" or row.user_id == current_user.id]
+    return {"author": proposal.author, "items": rows}
+
+
+@blp.route("/proposals/<int:proposal_id>/coauthors", methods=["POST"])
+@requires(ANY_MEMBER)
+@blp.arguments(CoauthorInviteSchema)
+@blp.response(201, CoauthorSchema)
+def invite_coauthor(data: dict[str, Any], proposal_id: int) -> coauthors.CoauthorRow:
+    """The author invites a member of the circle (`user_id`) to co-author the proposal; they are told."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    invitee = db.session.get(User, data["user_id"])
+    if invitee is None:
+        raise ValidationFailed("Only members of the circle can co-author its proposals.", field="user_id")
+    return coauthors.as_row(coauthors.invite_coauthor(current_user, proposal, invitee, utcnow()))
+
+
+@blp.route("/proposals/<int:proposal_id>/coauthors/accept", methods=["POST"])
+@requires(ANY_MEMBER)
+@blp.response(200, CoauthorSchema)
+def accept_coauthorship(proposal_id: int) -> coauthors.CoauthorRow:
+    """Accept your invitation to co-author the proposal: you may edit it and answer its questions from now on."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    return coauthors.as_row(coauthors.accept_coauthorship(current_user, proposal, utcnow()))
+
+
+@blp.route("/proposals/<int:proposal_id>/coauthors/decline", methods=["POST"])
+@requires(ANY_MEMBER)
+@blp.response(200, CoauthorSchema)
+def decline_coauthorship(proposal_id: int) -> coauthors.CoauthorRow:
+    """Decline your invitation to co-author the proposal; the author is told."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    return coauthors.as_row(coauthors.decline_coauthorship(current_user, proposal, utcnow()))
+
+
+@blp.route("/proposals/<int:proposal_id>/coauthors/leave", methods=["POST"])
+@requires(ANY_MEMBER)
+@blp.response(200, CoauthorSchema)
+def leave_coauthorship(proposal_id: int) -> coauthors.CoauthorRow:
+    """Stop co-authoring the proposal; the author is told."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    return coauthors.as_row(coauthors.withdraw_coauthorship(current_user, proposal, utcnow()))
+
+
+@blp.route("/proposals/<int:proposal_id>/coauthors/<int:user_id>", methods=["DELETE"])
+@requires(ANY_MEMBER)
+@blp.response(200, CoauthorSchema)
+def remove_coauthor(proposal_id: int, user_id: int) -> coauthors.CoauthorRow:
+    """The author takes back an invitation, or ends a co-authorship; the person is told."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    return coauthors.as_row(coauthors.remove_coauthor(current_user, proposal, user_id, utcnow()))

@@ -229,3 +229,16 @@ class ReadProposal:
     entries: tuple[int, ...]
     #: Whether an amount was not a number (the form's own mistake, at its field).
     faulty: bool
+
+
+class CoauthorInviteForm(FlaskForm):
+    """The author chooses a member of the circle to invite as co-author (the choices: `coauthors.invitable_members`).
+    Whether the person may be invited is the service's to say."""
+
+    user_id = SelectField(
+        "Invite a member to co-author",
+        coerce=int,
+        validate_choice=False,
+        description="They may edit the proposal and answer its questions once they accept; it then counts among "
+        "their proposals in the round.",
+    )

@@ -10,6 +10,9 @@ from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.rounds.models import Round
 
 PROPOSAL_STATUSES = ("draft", "submitted", "withdrawn")
+#: Where a co-authorship stands: the author invited a member, who accepted or declined; "withdrawn" when it ended
+#: (the co-author left, or the author took the invitation or the co-authorship back).
+COAUTHOR_STATUSES = ("invited", "accepted", "declined", "withdrawn")
 #: Paid either to an Open Collective account, or to a person Open Collective will invite (proposals and payouts).
 ONE_KIND_OF_PAYEE = (
     "(payee_slug IS NOT NULL AND payee_name IS NULL AND payee_email IS NULL)"
@@ -93,3 +96,34 @@ class ProposalCostLine(Base):
     position: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(String(200))
     amount_minor: Mapped[int] = mapped_column(Integer)
+
+
+class ProposalCoauthor(Base):
+    """A member of the circle the author invited to write the proposal with them. Accepted, they may edit it and
+    answer its questions, and count it among their proposals; like the author, they may never approve its payout.
+    One row per proposal and person (an ended invitation is reused if the person is invited again)."""
+
+    __tablename__ = "proposal_coauthors"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "user_id"),
+        CheckConstraint(
+            "status IN ('invited', 'accepted', 'declined', 'withdrawn')",
+            name="status_known",
+        ),
+        CheckConstraint("user_id <> invited_by_id", name="not_self_invited"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(10), default="invited")
+    #: When the (latest) invitation was sent.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When it was last answered or ended, and by whom (the invitee, or the author taking it back).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    proposal: Mapped[Proposal] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    invited_by: Mapped[User] = relationship(foreign_keys=[invited_by_id])

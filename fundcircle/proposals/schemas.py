@@ -10,7 +10,8 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from fundcircle.access import has_role
 from fundcircle.fields import NestedFrom, PageQuerySchema, StrictBoolean, StrictInteger
-from fundcircle.proposals.models import Proposal, ProposalVersion
+from fundcircle.proposals.authorship import authors_of, is_author
+from fundcircle.proposals.models import COAUTHOR_STATUSES, Proposal, ProposalVersion
 from fundcircle.proposals.services import current_version
 
 
@@ -68,8 +69,8 @@ class PersonSchema(Schema):
 
 
 def may_see_payee_email(proposal: Proposal) -> bool:
-    """An invited payee's address is for the author, treasurers and admins only."""
-    return bool(proposal.author_id == current_user.id or has_role("treasurer") or has_role("admin"))
+    """An invited payee's address is for the proposal's authors, treasurers and admins only."""
+    return bool(is_author(proposal, current_user) or has_role("treasurer") or has_role("admin"))
 
 
 class PayeeOutSchema(Schema):
@@ -116,6 +117,13 @@ class ProposalSchema(VersionSchema):
     )
     version = fields.Integer(attribute="proposal.current_version", required=True)
     author = fields.Nested(PersonSchema, attribute="proposal.author", required=True)
+    authors = NestedFrom(
+        PersonSchema,
+        lambda version: authors_of(version.proposal),
+        many=True,
+        required=True,
+        metadata={"description": "Everyone who authors it: the author first, then the co-authors who accepted"},
+    )
     submitted_at = fields.DateTime(attribute="proposal.submitted_at", format="iso", allow_none=True, required=True)
     withdrawn_at = fields.DateTime(attribute="proposal.withdrawn_at", format="iso", allow_none=True, required=True)
 
@@ -153,3 +161,29 @@ class ProposalListQuerySchema(PageQuerySchema):
 
 class VersionListSchema(Schema):
     items = fields.List(fields.Nested(VersionSchema), required=True)
+
+
+class CoauthorInviteSchema(Schema):
+    user_id = StrictInteger(required=True, metadata={"description": "A member of the proposal's circle"})
+
+
+class CoauthorSchema(Schema):
+    """A `CoauthorRow`: one person invited to co-author a proposal, and where the invitation stands."""
+
+    user = NestedFrom(PersonSchema, lambda row: {"id": row.user_id, "name": row.name}, required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(COAUTHOR_STATUSES),
+        metadata={"description": "invited, accepted (co-author), declined, or withdrawn (left or taken back)"},
+    )
+    invited_at = fields.DateTime(format="iso", required=True)
+    answered_at = fields.DateTime(format="iso", allow_none=True, required=True)
+
+
+class CoauthorListSchema(Schema):
+    author = fields.Nested(PersonSchema, required=True, metadata={"description": "The member who wrote it"})
+    items = fields.List(
+        fields.Nested(CoauthorSchema),
+        required=True,
+        metadata={"description": "Co-authors, and (for the author) the invitations waiting for an answer"},
+    )

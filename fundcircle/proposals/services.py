@@ -23,6 +23,7 @@ from fundcircle.hooks import Hook, Registry
 from fundcircle.ledger.record import record
 from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.money import format_minor
+from fundcircle.proposals.authorship import authored_by, is_author, is_invited, is_lead_author, proposal_authors
 from fundcircle.proposals.diff import VersionContent
 from fundcircle.proposals.models import Proposal, ProposalCostLine, ProposalVersion
 from fundcircle.rounds.models import Round
@@ -290,8 +291,13 @@ def _require_member(actor: User, round_: Round) -> None:
 
 
 def _require_author(actor: User, proposal: Proposal) -> None:
-    if proposal.author_id != actor.id:
-        raise PermissionDenied("Only the proposal's author can do this.")
+    if not is_author(proposal, actor):
+        raise PermissionDenied("Only the proposal's authors can do this.")
+
+
+def _require_lead_author(actor: User, proposal: Proposal) -> None:
+    if not is_lead_author(proposal, actor):
+        raise PermissionDenied("Only the member who wrote the proposal can do this.")
 
 
 def current_version(proposal: Proposal) -> ProposalVersion:
@@ -313,16 +319,37 @@ def _ledger_summary(values: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def proposals_counted(user_id: int, round_: Round) -> int:
+    """How many of the round's proposals count against the person's limit: those they author (wrote or co-author),
+    each once, not withdrawn."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Proposal)
+            .where(Proposal.round_id == round_.id, authored_by(user_id), Proposal.status != "withdrawn")
+        )
+        or 0
+    )
+
+
 def _limit_problem(actor: User, round_: Round) -> str | None:
-    """What stops the actor adding a proposal to the round: the round's limit of proposals per member reached."""
-    mine = db.session.scalar(
+    """What stops the actor adding a proposal to the round: the round's limit of proposals per member reached
+    (co-authored proposals count as their own)."""
+    mine = proposals_counted(actor.id, round_)
+    if mine < round_.max_proposals_per_member:
+        return None
+    written = db.session.scalar(
         select(func.count())
         .select_from(Proposal)
-        .where(Proposal.round_id == round_.id, Proposal.author_id == actor.id, Proposal.status != "withdrawn")
+        .where(Proposal.round_id == round_.id, authored_by(actor.id), Proposal.status != "withdrawn")
+        .where(Proposal.author_id == actor.id)
     )
-    if (mine or 0) >= round_.max_proposals_per_member:
+    if written == mine:
         return f"You have {mine} proposals in this round, the most a member may have. Withdraw one to add another."
-    return None
+    return (
+        f"You have {mine} proposals in this round, co-authored ones included, the most a member may have. "
+        "Withdraw or leave one to add another."
+    )
 
 
 def _note_problem(proposal: Proposal, phase: str, note: str) -> str | None:
@@ -417,31 +444,19 @@ def create_proposal(actor: User, round_: Round, data: ProposalInput, *, submit: 
 def update_proposal(
     actor: User, proposal: Proposal, data: ProposalInput, *, change_note: str, now: datetime
 ) -> ProposalVersion:
-    """The author changes a proposal. A draft changes in place; a submitted proposal gets a new version, while the
-    round is open for proposals (a note is optional), in deliberation, or (in a consent round, between consent
-    rounds, until consented) while deciding: those are amendments, and the note says what changed and why.
+    """An author (who wrote it, or an accepted co-author) changes a proposal. A draft changes in place; a
+    submitted proposal gets a new version, while the round is open for proposals (a note is optional), in
+    deliberation, or (in a consent round, between consent rounds, until consented) while deciding: those are
+    amendments, and the note says what changed and why (`require_changeable`).
 
-    :raises PermissionDenied: unless the actor wrote the proposal.
+    :raises PermissionDenied: unless the actor authors the proposal.
     :raises Conflict: if the proposal is withdrawn or the phase no longer allows changes.
     :raises ValidationFailed: for invalid content, a missing amendment note, or no change at all.
     """
     round_ = _lock_round_and(proposal)
     _require_author(actor, proposal)
-    if proposal.status == "withdrawn":
-        raise Conflict("This proposal was withdrawn and cannot change.")
+    require_changeable(proposal, round_, now)
     phase = round_.phase_at(now)
-    allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
-    consent_amendment = (
-        proposal.status == "submitted" and phase == "deciding" and round_.method in amending_while_deciding
-    )
-    if consent_amendment:
-        amending_while_deciding[round_.method](proposal)
-    elif phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
-        raise Conflict(f"Proposals cannot be changed any more: deciding closed at {format_time(closed)}.")
-    elif phase not in allowed:
-        if proposal.status == "draft" and (ended := round_.passed_deadline("proposals", now)) is not None:
-            raise Conflict(f"A draft can no longer be changed: proposals closed at {format_time(ended)}.")
-        raise Conflict(f"Proposals cannot be changed while the round is in {phase}.")
     version = current_version(proposal)
     problems = Problems()
     values = _validate(data, round_, problems, (version.body, version.body_html))
@@ -490,6 +505,30 @@ def update_proposal(
     return new_version
 
 
+def require_changeable(proposal: Proposal, round_: Round, now: datetime) -> None:
+    """Whether the proposal may change now: not withdrawn; a draft while the round is open for proposals; a
+    submitted one then and in deliberation, or while deciding when its decision method allows amendments (consent,
+    between consent rounds). Who writes it (its co-authors) changes only as long as it may.
+
+    :raises Conflict: saying why it may not.
+    """
+    if proposal.status == "withdrawn":
+        raise Conflict("This proposal was withdrawn and cannot change.")
+    phase = round_.phase_at(now)
+    allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
+    consent_amendment = (
+        proposal.status == "submitted" and phase == "deciding" and round_.method in amending_while_deciding
+    )
+    if consent_amendment:
+        amending_while_deciding[round_.method](proposal)
+    elif phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
+        raise Conflict(f"Proposals cannot be changed any more: deciding closed at {format_time(closed)}.")
+    elif phase not in allowed:
+        if proposal.status == "draft" and (ended := round_.passed_deadline("proposals", now)) is not None:
+            raise Conflict(f"A draft can no longer be changed: proposals closed at {format_time(ended)}.")
+        raise Conflict(f"Proposals cannot be changed while the round is in {phase}.")
+
+
 def _lock_round_and(proposal: Proposal) -> Round:
     """Lock the proposal's round, then the proposal (the order every writer takes them in), and read both again:
     what a change may do depends on the round's phase and the proposal's status, and the phase change holds the
@@ -509,9 +548,9 @@ def _set_status(proposal: Proposal, from_statuses: tuple[str, ...], to: str, **v
 
 
 def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
-    """The author submits a draft while the round is open for proposals.
+    """An author (who wrote it, or a co-author) submits a draft while the round is open for proposals.
 
-    :raises PermissionDenied: unless the actor wrote it.
+    :raises PermissionDenied: unless the actor authors it.
     :raises Conflict: if it is not a draft, or the round is not open for proposals.
     """
     round_ = _lock_round_and(proposal)
@@ -535,12 +574,13 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
 
 def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
     """The author withdraws a proposal, at any time until deciding closes (its deadline, or the round decided).
+    Only the member who wrote it: it takes the proposal out for every co-author too, who may leave instead.
 
     :raises PermissionDenied: unless the actor wrote it.
     :raises Conflict: if it is withdrawn already, deciding closed or the round is decided.
     """
     _lock_round_and(proposal)
-    _require_author(actor, proposal)
+    _require_lead_author(actor, proposal)
     if proposal.status == "withdrawn":
         raise Conflict("This proposal is withdrawn already.")
     phase = proposal.round.phase_at(now)
@@ -566,12 +606,15 @@ def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposa
 
 
 def get_visible_proposal(proposal_id: int, viewer: User | None) -> Proposal:
-    """A proposal its viewer may see: drafts are their author's alone.
+    """A proposal its viewer may see: drafts are their authors' alone (and of those invited to co-author them, who
+    read what they are asked to join).
 
     :raises NotFound: for an unknown id or somebody else's draft.
     """
     proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None or (proposal.status == "draft" and (viewer is None or viewer.id != proposal.author_id)):
+    if proposal is None or (
+        proposal.status == "draft" and not (is_author(proposal, viewer) or is_invited(proposal, viewer))
+    ):
         raise NotFound("There is no such proposal.")
     return proposal
 
@@ -647,9 +690,7 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
     )
     for counted in counts:
         query = query.outerjoin(counted, counted.c[0] == Proposal.id)
-    return query.where(Proposal.round_id == round_.id).where(
-        (Proposal.status != "draft") | (Proposal.author_id == viewer_id)
-    )
+    return query.where(Proposal.round_id == round_.id).where((Proposal.status != "draft") | authored_by(viewer_id))
 
 
 def list_proposals(
@@ -693,5 +734,10 @@ def list_proposals(
 
 @phase_change_audience.connect
 def authors_in_round(round_: Round) -> Select[Any]:
-    """The authors of the round's submitted proposals hear of its phase changes."""
-    return select(Proposal.author_id).where(Proposal.round_id == round_.id, Proposal.status == "submitted")
+    """The authors (co-authors too) of the round's submitted proposals hear of its phase changes."""
+    authors = proposal_authors()
+    return (
+        select(authors.c.user_id)
+        .join(Proposal, Proposal.id == authors.c.proposal_id)
+        .where(Proposal.round_id == round_.id, Proposal.status == "submitted")
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -9,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from fundcircle.access import ANY_MEMBER, Place, finds_place, has_role, requires
+from fundcircle.auth.models import User
 from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, FundCircleError, ValidationFailed
 from fundcircle.extensions import db
@@ -16,9 +18,9 @@ from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.markdown import render_markdown
 from fundcircle.money import MoneyError, format_minor, parse_major
-from fundcircle.proposals import services
+from fundcircle.proposals import authorship, coauthors, services
 from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
-from fundcircle.proposals.forms import ProposalForm, ReadProposal
+from fundcircle.proposals.forms import CoauthorInviteForm, ProposalForm, ReadProposal
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.wording_diff import rendered_diff
 from fundcircle.rounds.models import Round
@@ -79,7 +81,12 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
     now = utcnow()
     # The phase the round is really in: a deadline that passed counts, though `rounds tick` has not moved it yet.
     phase = round_.phase_at(now)
-    is_author = proposal.author_id == current_user.id
+    is_author = authorship.is_author(proposal, current_user)
+    is_lead_author = authorship.is_lead_author(proposal, current_user)
+    invite_form: CoauthorInviteForm | None = None
+    if is_lead_author and _changeable(proposal, now):
+        invite_form = CoauthorInviteForm()
+        invite_form.user_id.choices = [(0, "Choose a member")] + coauthors.invitable_members(proposal)
     parts = {**proposal_page.context(proposal, phase), **overrides}
     editable_phase = phase in ("proposals", "deliberation") and not (
         proposal.status == "draft" and phase != "proposals"
@@ -96,11 +103,16 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
             circle=round_.circle,
             confirm_form=ConfirmForm(),
             is_author=is_author,
+            is_lead_author=is_lead_author,
+            authors=authorship.authors_of(proposal),
+            pending_coauthors=coauthors.coauthors_of(proposal, statuses=("invited",)) if is_lead_author else [],
+            invitation=coauthors.invitation_for(current_user, proposal),
+            invite_form=invite_form,
             is_admin=has_role("admin"),
             can_edit=is_author
             and proposal.status != "withdrawn"
             and (editable_phase or parts.get("amendable_in_consent", False)),
-            can_withdraw=is_author
+            can_withdraw=is_lead_author
             and proposal.status != "withdrawn"
             and phase in ("proposals", "deliberation", "deciding"),
             show_payee_email=is_author or has_role("treasurer") or has_role("admin"),
@@ -108,6 +120,15 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
         ),
         status,
     )
+
+
+def _changeable(proposal: Proposal, now: datetime) -> bool:
+    """Whether the proposal may change now (and so take co-authors): `services.require_changeable` as a yes or no."""
+    try:
+        services.require_changeable(proposal, proposal.round, now)
+    except Conflict:
+        return False
+    return True
 
 
 @bp.route("/rounds/<int:round_id>/proposals/new", methods=["GET", "POST"])
@@ -298,9 +319,9 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
 @requires(ANY_MEMBER)
 def edit(proposal_id: int) -> str | Response | tuple[str, int]:
     proposal = services.get_visible_proposal(proposal_id, current_user)
-    if proposal.author_id != current_user.id:
+    if not authorship.is_author(proposal, current_user):
         return render_template(
-            "errors/error.html", status=403, message="Only the proposal's author can change it."
+            "errors/error.html", status=403, message="Only the proposal's authors can change it."
         ), 403
     round_ = proposal.round
     if request.method == "POST":
@@ -356,9 +377,9 @@ def withdraw(proposal_id: int) -> Response | tuple[str, int]:
     if request.method == "POST":
         return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
     proposal = services.get_visible_proposal(proposal_id, current_user)
-    if proposal.author_id != current_user.id:
+    if not authorship.is_lead_author(proposal, current_user):
         return render_template(
-            "errors/error.html", status=403, message="Only the proposal's author can withdraw it."
+            "errors/error.html", status=403, message="Only the member who wrote the proposal can withdraw it."
         ), 403
     round_ = proposal.round
     phase = round_.phase_at(utcnow())
@@ -421,3 +442,77 @@ def diff(proposal_id: int) -> tuple[str, int]:
         ),
         200,
     )
+
+
+# --- co-authors (proposals/coauthors.py) ---------------------------------------------------------------------------
+
+
+def _coauthor_step(proposal_id: int, change: Any, done: str) -> Response:
+    """Confirm, call the co-authorship service, commit, and say what happened on the proposal page; a refusal the
+    person can act on (answered meanwhile, past the limit) is said there too. Who may do it is the service's to
+    check: refused, the answer is 403."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    if not ConfirmForm().validate_on_submit():
+        flash("That answer could not be read; try again.", "error")
+        return redirect(url_for("proposals.view", proposal_id=proposal.id))
+    try:
+        change(current_user, proposal, utcnow())
+    except (Conflict, ValidationFailed) as error:
+        refuse()
+        flash(error.message, "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("proposals.view", proposal_id=proposal.id))
+
+
+@bp.route("/proposals/<int:proposal_id>/coauthors", methods=["POST"])
+@requires(ANY_MEMBER)
+def invite_coauthor(proposal_id: int) -> Response:
+    """The member who wrote the proposal invites a member of the circle to co-author it."""
+    proposal = services.get_visible_proposal(proposal_id, current_user)
+    form = CoauthorInviteForm()
+    if not form.validate_on_submit() or not form.user_id.data:
+        flash("Choose the member to invite.", "error")
+        return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#authors")
+    invitee = db.session.get(User, form.user_id.data)
+    try:
+        if invitee is None:
+            raise ValidationFailed("Only members of the circle can co-author its proposals.", field="user_id")
+        coauthors.invite_coauthor(current_user, proposal, invitee, utcnow())
+    except (Conflict, ValidationFailed) as error:
+        refuse()
+        flash(error.message, "error")
+        return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#authors")
+    flash(f"{invitee.name} is invited to co-author the proposal, and is told so.", "success")
+    return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#authors")
+
+
+@bp.route("/proposals/<int:proposal_id>/coauthors/accept", methods=["POST"])
+@requires(ANY_MEMBER)
+def accept_coauthorship(proposal_id: int) -> Response:
+    return _coauthor_step(
+        proposal_id, coauthors.accept_coauthorship, "You co-author this proposal now: you may edit it."
+    )
+
+
+@bp.route("/proposals/<int:proposal_id>/coauthors/decline", methods=["POST"])
+@requires(ANY_MEMBER)
+def decline_coauthorship(proposal_id: int) -> Response:
+    return _coauthor_step(proposal_id, coauthors.decline_coauthorship, "You declined the invitation.")
+
+
+@bp.route("/proposals/<int:proposal_id>/coauthors/leave", methods=["POST"])
+@requires(ANY_MEMBER)
+def leave_coauthorship(proposal_id: int) -> Response:
+    return _coauthor_step(proposal_id, coauthors.withdraw_coauthorship, "You no longer co-author this proposal.")
+
+
+@bp.route("/proposals/<int:proposal_id>/coauthors/<int:user_id>/remove", methods=["POST"])
+@requires(ANY_MEMBER)
+def remove_coauthor(proposal_id: int, user_id: int) -> Response:
+    """The member who wrote the proposal takes an invitation back, or ends a co-authorship."""
+
+    def remove(actor: User, proposal: Proposal, now: datetime) -> None:
+        coauthors.remove_coauthor(actor, proposal, user_id, now)
+
+    return _coauthor_step(proposal_id, remove, "Taken back: they are told.")

@@ -50,6 +50,9 @@ AUTHOR_ONLY = {
     "proposals_api.edit_proposal",
     "proposals_api.submit_proposal",
     "proposals_api.withdraw_proposal",
+    # Taking back a co-author: the member (who wrote it) has nobody to take back (409); everyone else is refused.
+    "proposals.remove_coauthor",
+    "proposals_api.remove_coauthor",
     "deliberation_api.edit_comment",
     "deliberation_api.delete_comment",
 }

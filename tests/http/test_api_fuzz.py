@@ -162,12 +162,22 @@ POLICY = {
     "POST /circles/{circle_id}/join-requests/mine/withdraw": "public_read",
     "POST /circles/{circle_id}/join-requests/{join_request_id}/accept": "admin",
     "POST /circles/{circle_id}/join-requests/{join_request_id}/decline": "admin",
+    # Co-authors: any member who sees the proposal lists them and answers their own invitation (nobody here has
+    # one, so accepting, declining and leaving succeed for no one); the author alone invites and takes back.
+    "GET /proposals/{proposal_id}/coauthors": "member",
+    "POST /proposals/{proposal_id}/coauthors": "member",
+    "POST /proposals/{proposal_id}/coauthors/accept": "member",
+    "POST /proposals/{proposal_id}/coauthors/decline": "member",
+    "POST /proposals/{proposal_id}/coauthors/leave": "member",
+    "DELETE /proposals/{proposal_id}/coauthors/{user_id}": "member",
 }
 #: Operations only the proposal's author may use.
 AUTHOR_ONLY = {
     "PATCH /proposals/{proposal_id}",
     "POST /proposals/{proposal_id}/submit",
     "POST /proposals/{proposal_id}/withdraw",
+    "POST /proposals/{proposal_id}/coauthors",
+    "DELETE /proposals/{proposal_id}/coauthors/{user_id}",
 }
 #: Operations only the comment's author may use.
 COMMENT_AUTHOR_ONLY = {"PATCH /comments/{comment_id}", "DELETE /comments/{comment_id}"}

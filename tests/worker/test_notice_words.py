@@ -30,6 +30,7 @@ from fundcircle.outbox import render_notice, send_digests
 from fundcircle.payouts.models import Payout
 from fundcircle.payouts.requesting import submit_due_payouts
 from fundcircle.payouts.services import apply_expense_status, approve_payout, get_payout
+from fundcircle.proposals.coauthors import accept_coauthorship, invite_coauthor
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from tests.factories import add_member, make_circle, make_funded_round, make_proposal, make_round, make_user, totp_code
@@ -127,6 +128,12 @@ def _every_kind_of_notice(treasury: Treasury) -> None:
     db.session.commit()
     add_comment(eli, soup, "The community centre does.", parent_id=question.id, question=False, now=utcnow())
     add_comment(admin, soup, "They have room for them.", parent_id=question.id, question=False, now=utcnow())
+    db.session.commit()
+
+    # A co-author is invited (told), and accepts (the author is told).
+    invite_coauthor(eli, soup, bea, utcnow())
+    db.session.commit()
+    accept_coauthorship(bea, soup, utcnow())
     db.session.commit()
 
     # Reminders: the deadline comes near, and the facilitator reminds who has not voted.
