@@ -12,13 +12,11 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from fundcircle.access import ANY_MEMBER, circle_role, requires
 from fundcircle.attachments import services
-from fundcircle.attachments.models import OWNER_KINDS, Attachment
+from fundcircle.attachments.models import Attachment
 from fundcircle.attachments.schemas import AttachmentListSchema, AttachmentSchema, UploadSchema
 from fundcircle.attachments.views import file_response
 from fundcircle.db import utcnow
 from fundcircle.openapi import ANYONE_IF_PUBLIC, API_PREFIX, AreaBlueprint
-
-_OWNER_KIND_RULE = "any(" + ", ".join(OWNER_KINDS) + ")"
 
 
 class _FormAndFilesParser(FlaskParser):  # type: ignore[misc]
@@ -53,7 +51,7 @@ def _require_json_or_upload() -> None:
             abort(415)
 
 
-@blp.route(f"/attachments/<{_OWNER_KIND_RULE}:owner_kind>/<int:owner_id>", methods=["POST"])
+@blp.route("/attachments/<owner_kind>/<int:owner_id>", methods=["POST"])
 @requires(ANY_MEMBER)
 @blp.arguments(UploadSchema, location="files")
 @blp.response(201, AttachmentSchema)
@@ -71,7 +69,7 @@ def upload_attachment(data: dict[str, Any], owner_kind: str, owner_id: int) -> A
     )
 
 
-@blp.route(f"/attachments/<{_OWNER_KIND_RULE}:owner_kind>/<int:owner_id>", methods=["GET"])
+@blp.route("/attachments/<owner_kind>/<int:owner_id>", methods=["GET"])
 @requires(circle_role(public_read=True))
 @blp.response(200, AttachmentListSchema)
 @blp.doc(security=ANYONE_IF_PUBLIC)
@@ -100,5 +98,5 @@ def download_attachment(attachment_id: int) -> Any:
 def remove_attachment(attachment_id: int) -> Attachment:
     """Remove a file (its uploader, or an admin of the circle): no longer listed or served; the ledger keeps its
     hash."""
-    attachment = services.get_viewable_attachment(attachment_id, current_user)
+    attachment = services.get_viewable_attachment(attachment_id, current_user, removed_too=True)
     return services.remove_attachment(current_user, attachment, now=utcnow())

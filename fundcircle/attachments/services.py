@@ -299,13 +299,13 @@ def remove_attachment(actor: User, attachment: Attachment, *, now: datetime) -> 
     return attachment
 
 
-def get_viewable_attachment(attachment_id: int, viewer: User | None) -> Attachment:
-    """An attachment that is still there, on a thing its viewer sees.
+def get_viewable_attachment(attachment_id: int, viewer: User | None, *, removed_too: bool = False) -> Attachment:
+    """An attachment that is still there (or, with `removed_too`, was: to say so), on a thing its viewer sees.
 
     :raises NotFound: for an unknown or removed attachment, or one on a page the viewer does not see.
     """
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.removed_at is not None:
+    if attachment is None or (attachment.removed_at is not None and not removed_too):
         raise NotFound("There is no such attachment.")
     owner = find_owner(attachment.owner_kind, attachment.owner_id)
     if owner is None or not may_view_owner(owner, viewer):

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, requires
 from fundcircle.attachments import services
 from fundcircle.attachments.forms import AttachForm
-from fundcircle.attachments.models import OWNER_KINDS, Attachment
+from fundcircle.attachments.models import Attachment
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, NotFound
 from fundcircle.extensions import db, login_manager
@@ -30,8 +30,6 @@ owner_pages: Registry[Any] = Registry("the page an attachment's owner is on")
 
 #: The routes that take a file: their requests may be as large as a file may be (fundcircle.create_app).
 UPLOAD_ENDPOINTS = frozenset({"attachments.attach", "attachments_api.upload_attachment"})
-
-_OWNER_KIND_RULE = "any(" + ", ".join(OWNER_KINDS) + ")"
 
 
 @finds_place("attachment_id")
@@ -58,7 +56,7 @@ def page_of(owner_kind: str, owner_id: int) -> str:
     return "/"
 
 
-@bp.route(f"/attachments/<{_OWNER_KIND_RULE}:owner_kind>/<int:owner_id>", methods=["POST"])
+@bp.route("/attachments/<owner_kind>/<int:owner_id>", methods=["POST"])
 @requires(ANY_MEMBER)
 def attach(owner_kind: str, owner_id: int) -> Response | tuple[str, int]:
     form = AttachForm()
@@ -125,7 +123,7 @@ def file_response(attachment: Attachment, content: bytes) -> Response:
 @bp.route("/attachments/<int:attachment_id>/remove", methods=["POST"])
 @requires(ANY_MEMBER)
 def remove(attachment_id: int) -> Response:
-    attachment = services.get_viewable_attachment(attachment_id, current_user)
+    attachment = services.get_viewable_attachment(attachment_id, current_user, removed_too=True)
     back = page_of(attachment.owner_kind, attachment.owner_id)
     if ConfirmForm().validate_on_submit():
         try:

@@ -136,7 +136,8 @@ def test_a_pdf_is_offered_as_a_download_with_a_safe_name(app: Flask, client: Cli
     assert response.mimetype == "application/pdf" and disposition.startswith("attachment;")
     # RFC 6266: an ASCII fallback and the UTF-8 name, each quoted or encoded, so the `;` ends no parameter.
     assert disposition == (
-        "attachment; filename=\"Angebot fur Umit; final.pdf\"; filename*=UTF-8''Angebot%20f%C3%BCr%20%C3%9Cmit%3B%20final.pdf"
+        'attachment; filename="Angebot fur Umit; final.pdf"; '
+        "filename*=UTF-8''Angebot%20f%C3%BCr%20%C3%9Cmit%3B%20final.pdf"
     )
     assert response.get_data() == PDF
     assert response.headers["X-Content-Type-Options"] == "nosniff"
