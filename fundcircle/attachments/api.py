@@ -19,14 +19,14 @@ from fundcircle.db import utcnow
 from fundcircle.openapi import ANYONE_IF_PUBLIC, API_PREFIX, AreaBlueprint
 
 
-class _FormAndFilesParser(FlaskParser):  # type: ignore[misc]
+class _FormAndFilesParser(FlaskParser):
     """A multipart body's text fields and files, read as one (the file and its description arrive together)."""
 
     def load_files(self, req: Any, schema: Any) -> Any:
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
-class _AttachmentsBlueprint(AreaBlueprint):  # type: ignore[misc]
+class _AttachmentsBlueprint(AreaBlueprint):
     ARGUMENTS_PARSER = _FormAndFilesParser()
 
 
