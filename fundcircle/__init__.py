@@ -15,6 +15,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from fundcircle import health, unit_of_work
+from fundcircle.attachments import api as attachments_api
+from fundcircle.attachments import views as attachments_views
 from fundcircle.auth import api as auth_api
 from fundcircle.auth import benchmark
 from fundcircle.auth import cli as auth_cli
@@ -217,6 +219,13 @@ def _user_from_bearer_token() -> Any:
 
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
+    def allow_files_where_files_are_sent() -> None:
+        """The routes that take a file may carry one as large as an attachment may be; every other request keeps the
+        small MAX_CONTENT_LENGTH (set before anything reads the body)."""
+        if request.endpoint in attachments_views.UPLOAD_ENDPOINTS:
+            request.max_content_length = app.config["ATTACHMENTS_MAX_BYTES"] + 64 * 1024
+
+    @app.before_request
     def refuse_hostile_input() -> None:
         """PostgreSQL cannot store NUL in text and no person types one; JSON integers of thousands of digits and
         JSON nested a thousand levels deep cost far more than their size. All are refused before anything is read,
@@ -224,13 +233,16 @@ def _register_request_hooks(app: Flask) -> None:
         texts = [request.path, *request.headers.values()]
         texts += [text for pair in request.args.items(multi=True) for text in pair]
         if request.method not in SAFE_METHODS:
-            body = request.get_data()  # cached: forms and JSON are parsed from the same bytes afterwards
-            if b"\x00" in body or b"\\u0000" in body:
-                raise BadRequest(NUL_MESSAGE)
+            # A file's bytes may hold NUL (every PNG does); a multipart body's text fields and file names are
+            # checked below, and its files are the attachments' to check (fundcircle/attachments/sniffing.py).
+            if request.mimetype != "multipart/form-data":
+                body = request.get_data()  # cached: forms and JSON are parsed from the same bytes afterwards
+                if b"\x00" in body or b"\\u0000" in body:
+                    raise BadRequest(NUL_MESSAGE)
             if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 texts += [text for pair in request.form.items(multi=True) for text in pair]
                 texts += [upload.filename or "" for upload in request.files.values()]
-            elif request.is_json and body:
+            elif request.is_json and (body := request.get_data()):
                 try:
                     check_json(body)
                 except InputRefused as error:
@@ -289,6 +301,7 @@ def _register_request_hooks(app: Flask) -> None:
 AREA_PAGES = (
     auth_views.bp,
     circles_views.bp,
+    attachments_views.bp,
     rounds_views.bp,
     proposals_views.bp,
     deliberation_views.bp,
@@ -301,6 +314,7 @@ AREA_PAGES = (
 AREA_APIS = (
     auth_api.blp,
     circles_api.blp,
+    attachments_api.blp,
     rounds_api.blp,
     proposals_api.blp,
     deliberation_api.blp,

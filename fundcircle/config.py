@@ -206,6 +206,22 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         # can take: a worker that dies leaves its claim to expire, and another sends what it had not).
         "NOTICE_BATCH_SIZE": int(os.environ.get("NOTICE_BATCH_SIZE", "50")),
         "NOTICE_LEASE_SECONDS": float(os.environ.get("NOTICE_LEASE_SECONDS", "600")),
+        # Attachments (fundcircle/attachments/): the largest file a request may carry, an image's most pixels (a
+        # decompression bomb is refused from its header), and the longest side an image is scaled down to.
+        "ATTACHMENTS_MAX_BYTES": int(os.environ.get("ATTACHMENTS_MAX_BYTES", str(10 * 1024 * 1024))),
+        "ATTACHMENTS_MAX_PIXELS": int(os.environ.get("ATTACHMENTS_MAX_PIXELS", str(25_000_000))),
+        "ATTACHMENTS_MAX_DIMENSION": int(os.environ.get("ATTACHMENTS_MAX_DIMENSION", "2048")),
+        "ATTACHMENTS_PER_OWNER": int(os.environ.get("ATTACHMENTS_PER_OWNER", "20")),
+        # Where their bytes are kept: this folder (default: attachments/ in the instance folder), or, when the bucket
+        # is set, an S3-compatible store (AWS, MinIO, Garage...) at the endpoint, with these keys (or boto3's usual
+        # environment and files when they are unset).
+        "ATTACHMENTS_FOLDER": os.environ.get("ATTACHMENTS_FOLDER", ""),
+        "ATTACHMENTS_S3_BUCKET": os.environ.get("ATTACHMENTS_S3_BUCKET", ""),
+        "ATTACHMENTS_S3_ENDPOINT_URL": os.environ.get("ATTACHMENTS_S3_ENDPOINT_URL", ""),
+        "ATTACHMENTS_S3_REGION": os.environ.get("ATTACHMENTS_S3_REGION", ""),
+        "ATTACHMENTS_S3_ACCESS_KEY_ID": os.environ.get("ATTACHMENTS_S3_ACCESS_KEY_ID", ""),
+        "ATTACHMENTS_S3_SECRET_ACCESS_KEY": os.environ.get("ATTACHMENTS_S3_SECRET_ACCESS_KEY", ""),
+        "ATTACHMENTS_S3_PREFIX": os.environ.get("ATTACHMENTS_S3_PREFIX", "attachments/"),
         # The floor endpoints of `make bench` (fundcircle/auth/benchmark.py), never turned on by the environment.
         "BENCHMARK_ENDPOINTS": False,
         # flask-smorest: the OpenAPI document lives beside the API.

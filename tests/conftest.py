@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,10 @@ TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-production-checks"
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 
+#: The attachments' bytes during a run: a folder of its own, never the checkout's instance folder.
+ATTACHMENTS_FOLDER = tempfile.mkdtemp(prefix="fundcircle-test-attachments-")
+
+
 def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     return {
         "TESTING": True,
@@ -49,6 +54,7 @@ def test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         # The site's checkpoint key, fixed (base64 of a 32-byte Ed25519 seed): no key file in the instance folder.
         "LEDGER_SIGNING_KEY": "dGVzdC1sZWRnZXItc2lnbmluZy1rZXktMzItYnl0ZXM=",
+        "ATTACHMENTS_FOLDER": ATTACHMENTS_FOLDER,
         **overrides,
     }
 

@@ -7,6 +7,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, requires
+from fundcircle.attachments import services as attachments
+from fundcircle.attachments.views import owner_pages
+from fundcircle.auth.models import User
+from fundcircle.circles.services import membership_of
 from fundcircle.db import utcnow
 from fundcircle.deliberation import services
 from fundcircle.deliberation.forms import CommentEditForm, CommentForm, HideForm
@@ -28,11 +32,75 @@ def _place_of_comment(comment_id: int) -> Place | None:
     return Place(comment.proposal.round.circle) if comment is not None else None
 
 
+def _comment_owner(comment_id: int) -> attachments.Owner | None:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        return None
+    return attachments.Owner(
+        "comment",
+        comment.id,
+        comment.proposal.round.circle,
+        comment,
+        ledger_data={"proposal": comment.proposal_id, "comment": comment.id},
+    )
+
+
+def _may_view_comment(owner: attachments.Owner, viewer: User | None) -> bool:
+    """As the proposal page shows the comment: not a deleted one's files; a hidden one's to the circle's admins."""
+    comment: Comment = owner.thing
+    proposal = comment.proposal
+    if proposal.status == "draft" and getattr(viewer, "id", None) != proposal.author_id:
+        return False
+    if comment.deleted_at is not None:
+        return False
+    if comment.hidden_at is not None:
+        membership = membership_of(viewer, owner.circle)
+        return membership is not None and "admin" in membership.roles
+    return True
+
+
+def _check_may_attach_to_comment(owner: attachments.Owner, actor: User, now: Any) -> None:
+    """The comment's author attaches files to it while it is shown and they may still discuss the proposal."""
+    comment: Comment = owner.thing
+    if comment.author_id != actor.id:
+        raise PermissionDenied("Only the comment's author can attach files to it.")
+    if not comment.visible:
+        raise Conflict("This comment is deleted or hidden; nothing can be attached to it.")
+    if not services.may_discuss(actor, comment.proposal, comment.proposal.round.phase_at(now)):
+        raise Conflict("The discussion is closed, so nothing more can be attached to its comments.")
+
+
+attachments.register_owner_kind(
+    "comment", attachments.OwnerKind(_comment_owner, _may_view_comment, _check_may_attach_to_comment)
+)
+
+
+def _comment_page(comment_id: int) -> str:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        return url_for("circles.home")
+    return url_for("proposals.view", proposal_id=comment.proposal_id) + f"#comment-{comment_id}"
+
+
+owner_pages.provide("comment")(_comment_page)
+
+
 @proposal_page.part
 def discussion_of(proposal: Proposal, phase: str) -> dict[str, Any]:
     """The proposal page's discussion: its threads, the forms to comment and moderate, and following."""
+    threads = services.threads_of(proposal)
+    comment_ids = [
+        comment.id for thread in threads for comment in [thread.comment, *(reply for reply, _ in thread.replies)]
+    ]
+    files = attachments.attachments_of("comment", comment_ids)
     return {
-        "threads": services.threads_of(proposal),
+        "threads": threads,
+        # Each shown comment's files (a hidden comment's for admins, as its page shows them), and which the reader
+        # may remove.
+        "comment_attachments": files,
+        "removable_comment_attachments": attachments.removable_ids(
+            current_user, [a for found in files.values() for a in found]
+        ),
         "comment_form": CommentForm(formdata=None),
         "hide_form": HideForm(formdata=None),
         "following": services.is_following(current_user, proposal),

@@ -153,6 +153,11 @@ def describe(
         "comment.deleted": f"{who} deleted a comment on {quoted}",
         "comment.hidden": f"{who} hid a comment on {quoted}: {data.get('reason', '')}",
         "comment.question_answered": f"{who} answered a question on {quoted}",
+        "attachment.added": f"{who} attached {data.get('filename', 'a file')} to "
+        + (f"a comment on {quoted}" if data.get("owner_kind") == "comment" else quoted)
+        + f" (SHA-256 {str(data.get('sha256', ''))[:12]}…)",
+        "attachment.removed": f"{who} removed the attachment {data.get('filename', '')} from "
+        + (f"a comment on {quoted}" if data.get("owner_kind") == "comment" else quoted),
         "ballot.cast": f"{who} saved a ballot ({data.get('credits_spent')} credits)"
         + (" — secret" if "commitment" in data else ""),
         "consent_round.opened": f"{who} opened a consent round on {quoted}, version {data.get('version')}",

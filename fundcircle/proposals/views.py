@@ -10,9 +10,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from fundcircle.access import ANY_MEMBER, Place, finds_place, has_role, requires
+from fundcircle.attachments import services as attachments
+from fundcircle.attachments.views import owner_pages
 from fundcircle.auth.models import User
 from fundcircle.db import utcnow
-from fundcircle.errors import Conflict, FundCircleError, ValidationFailed
+from fundcircle.errors import Conflict, FundCircleError, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
@@ -35,6 +37,42 @@ bp = Blueprint("proposals", __name__)
 def _place_of_proposal(proposal_id: int) -> Place | None:
     proposal = db.session.get(Proposal, proposal_id)
     return Place(proposal.round.circle) if proposal is not None else None
+
+
+def _proposal_owner(proposal_id: int) -> attachments.Owner | None:
+    proposal = db.session.get(Proposal, proposal_id)
+    if proposal is None:
+        return None
+    return attachments.Owner(
+        "proposal", proposal.id, proposal.round.circle, proposal, ledger_data={"proposal": proposal.id}
+    )
+
+
+def _may_view_proposal(owner: attachments.Owner, viewer: User | None) -> bool:
+    """As the proposal page: a draft is its author's alone (the circle's members see the rest)."""
+    proposal: Proposal = owner.thing
+    return proposal.status != "draft" or (viewer is not None and proposal.author_id == getattr(viewer, "id", None))
+
+
+#: The phases in which a proposal's author may attach files to it: while it may be edited.
+ATTACHING_PHASES = ("proposals", "deliberation")
+
+
+def _check_may_attach_to_proposal(owner: attachments.Owner, actor: User, now: Any) -> None:
+    """The author attaches files to their proposal while it may still change, as they edit it."""
+    proposal: Proposal = owner.thing
+    if proposal.author_id != actor.id:
+        raise PermissionDenied("Only the proposal's author can attach files to it.")
+    if proposal.status == "withdrawn":
+        raise Conflict("This proposal was withdrawn; nothing can be attached to it.")
+    if proposal.round.phase_at(now) not in ATTACHING_PHASES:
+        raise Conflict("Files can be attached to a proposal while the round takes proposals or deliberates.")
+
+
+attachments.register_owner_kind(
+    "proposal", attachments.OwnerKind(_proposal_owner, _may_view_proposal, _check_may_attach_to_proposal)
+)
+owner_pages.provide("proposal")(lambda proposal_id: url_for("proposals.view", proposal_id=proposal_id) + "#attachments")
 
 
 #: Proposals listed on one page of a round.
@@ -66,6 +104,20 @@ def proposals_of_round(round_: Round) -> dict[str, Any]:
 #: What the areas above add to the proposal page: its discussion (deliberation), its consent rounds (consent).
 #: Each part is called with the proposal and the phase its round is really in, and returns template variables.
 proposal_page = PageParts("proposal page")
+
+
+@proposal_page.part
+def attachments_of_proposal(proposal: Proposal, phase: str) -> dict[str, Any]:
+    """The proposal's files (images shown, documents to download), and the form to attach one (its author, while
+    the proposal may change)."""
+    files = attachments.attachments_of("proposal", [proposal.id])[proposal.id]
+    return {
+        "proposal_attachments": files,
+        "removable_proposal_attachments": attachments.removable_ids(current_user, files),
+        "can_attach_to_proposal": proposal.author_id == current_user.id
+        and proposal.status != "withdrawn"
+        and phase in ATTACHING_PHASES,
+    }
 
 
 def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> tuple[str, int]:

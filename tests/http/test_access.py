@@ -15,6 +15,7 @@ from flask import Flask
 
 from fundcircle import create_app
 from fundcircle.access import FRAMEWORK_ENDPOINTS, Policy
+from fundcircle.attachments.services import Upload, attach_file
 from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.circles import rotation
 from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
@@ -94,6 +95,8 @@ class World:
     own_token_ids: dict[str, int]
     #: A drawn call for volunteers (rotation), whose "check this draw" page members may read.
     call_id: int = 0
+    #: A file the member attached to the sample proposal.
+    attachment_id: int = 0
 
 
 def _build_world() -> World:
@@ -111,6 +114,9 @@ def _build_world() -> World:
     advance_round(admin, round_, "proposals", utcnow())
     proposal = create_proposal(people["member"], round_, sample_proposal(), submit=True, now=utcnow())
     comment = add_comment(people["member"], proposal, "A first thought.", parent_id=None, question=False, now=utcnow())
+    attachment = attach_file(
+        people["member"], "proposal", proposal.id, Upload("quote.pdf", b"%PDF-1.4\n"), now=utcnow()
+    )
     consent = make_round(circle, admin, method="consent", title="Consent round")
     advance_round(admin, consent, "proposals", utcnow())
     consent_proposal = create_proposal(people["member"], consent, sample_proposal(), submit=True, now=utcnow())
@@ -171,6 +177,7 @@ def _build_world() -> World:
         tokens=tokens,
         own_token_ids=own_token_ids,
         call_id=drawn_call.id,
+        attachment_id=attachment.id,
     )
 
 
@@ -192,6 +199,9 @@ def _url(rule: str, world: World, actor: str) -> str:
         "token_id": world.own_token_ids.get(actor, 1),
         "filename": "css/app.css",
         "call_id": world.call_id,
+        "attachment_id": world.attachment_id,
+        "owner_kind": "proposal",
+        "owner_id": world.proposal_id,
     }
     return url_for_rule(rule, values)
 

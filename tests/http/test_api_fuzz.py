@@ -41,6 +41,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import select
 
 from fundcircle import create_app
+from fundcircle.attachments.models import Attachment
+from fundcircle.attachments.services import Upload, attach_file
 from fundcircle.auth.models import ApiToken, User
 from fundcircle.circles.joining import ask_to_join, set_accepts_join_requests
 from fundcircle.circles.models import ROLES, JoinRequest
@@ -170,6 +172,10 @@ POLICY = {
     "POST /proposals/{proposal_id}/coauthors/decline": "member",
     "POST /proposals/{proposal_id}/coauthors/leave": "member",
     "DELETE /proposals/{proposal_id}/coauthors/{user_id}": "member",
+    "POST /attachments/{owner_kind}/{owner_id}": "member",
+    "GET /attachments/{owner_kind}/{owner_id}": "public_read",
+    "GET /attachments/{attachment_id}/content": "public_read",
+    "DELETE /attachments/{attachment_id}": "member",
 }
 #: Operations only the proposal's author may use.
 AUTHOR_ONLY = {
@@ -182,7 +188,9 @@ AUTHOR_ONLY = {
 #: Operations only the comment's author may use.
 COMMENT_AUTHOR_ONLY = {"PATCH /comments/{comment_id}", "DELETE /comments/{comment_id}"}
 #: Path parameters in the order that finds the circle a request acts in.
-CIRCLE_KEYS = ("circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id", "payout_id")
+CIRCLE_KEYS = ("circle_id", "round_id", "proposal_id", "comment_id", "consent_round_id", "payout_id", "attachment_id")
+#: Attachments name what they are on by kind and id: {owner_kind}/{owner_id} stands for {proposal_id} or {comment_id}.
+OWNER_KINDS = {"proposal": "proposal_id", "comment": "comment_id"}
 ANONYMOUS = "anonymous"
 #: Consent positions of both rule sets.
 POSITIONS = ("consent", "concern", "objection", "agree", "stand_aside", "block")
@@ -207,6 +215,8 @@ class World:
     token_owners: dict[int, int]
     #: (consent round id, user id) with an open objection
     objections: set[tuple[int, int]] = field(default_factory=set)
+    #: attachment id -> the user who attached it
+    uploaders: dict[int, int] = field(default_factory=dict)
 
     def circle_for(self, path_parameters: dict[str, Any]) -> int | None:
         for key in CIRCLE_KEYS:
@@ -220,6 +230,11 @@ class World:
     def refusal(self, caller: str, operation: str, path_parameters: dict[str, Any]) -> str | None:
         """Why `caller` must not succeed at this request, or None if they may."""
         rule = POLICY[operation]
+        kind = path_parameters.get("owner_kind")
+        if "owner_id" in path_parameters:
+            if kind not in OWNER_KINDS:
+                return f"nothing of the kind {kind!r} takes attachments"
+            path_parameters = {**path_parameters, OWNER_KINDS[kind]: path_parameters["owner_id"]}
         user_id = self.user_ids.get(caller)
         if rule == "anyone":
             return None
@@ -251,6 +266,16 @@ class World:
         comment_id = path_parameters.get("comment_id")
         if operation in COMMENT_AUTHOR_ONLY and self.comment_authors.get(comment_id) != user_id:
             return f"only the comment's author (user {self.comment_authors.get(comment_id)}) may"
+        if operation == "POST /attachments/{owner_kind}/{owner_id}":
+            owner_id = path_parameters["owner_id"]
+            author = (self.authors if kind == "proposal" else self.comment_authors).get(owner_id)
+            if author != user_id:
+                return f"only the author of the {kind} (user {author}) may attach files to it"
+        attachment_id = path_parameters.get("attachment_id")
+        if operation == "DELETE /attachments/{attachment_id}":
+            circle_roles = self.roles.get(caller, {}).get(self.circle_of["attachment_id"].get(attachment_id, -1), set())
+            if self.uploaders.get(attachment_id) != user_id and "admin" not in circle_roles:
+                return f"only the uploader (user {self.uploaders.get(attachment_id)}) or an admin may remove it"
         token_id = path_parameters.get("token_id")
         if "token_id" in path_parameters and self.token_owners.get(token_id) != user_id:
             return f"token {token_id} is not {caller}'s (it is user {self.token_owners.get(token_id)}'s)"
@@ -369,6 +394,11 @@ def _seed() -> World:
     _advance(stranger, theirs, "deliberation")
     add_comment(stranger, their_proposal, "Private talk.", parent_id=None, question=False, now=now)
     db.session.commit()
+    # Files: the member's on their proposal, the decider's on a question, the stranger's in their own circle.
+    attach_file(member, "proposal", asked.id, Upload("quote.pdf", b"%PDF-1.4\n"), now=now)
+    attach_file(decider, "comment", question.id, Upload("notes.txt", b"Forty repairs.\n"), now=now)
+    attach_file(stranger, "proposal", their_proposal.id, Upload("plan.txt", b"A plan.\n"), now=now)
+    db.session.commit()
     their_consent = make_round(elsewhere, stranger, title="Their consent", method="consent")
     their_consent = _advance(stranger, their_consent, "proposals")
     their_consent_proposal = make_proposal(their_consent, stranger, title="Their shed")
@@ -402,6 +432,7 @@ def _seed() -> World:
     comments = list(db.session.scalars(select(Comment)))
     token_owners = {token.id: token.user_id for token in db.session.scalars(select(ApiToken))}
     payouts = {payout.id: payout.circle_id for payout in db.session.scalars(select(Payout))}
+    attachments = list(db.session.scalars(select(Attachment)))
     assert payouts, "the decided rounds fund something, so there are payouts to try"
     return World(
         tokens=tokens,
@@ -416,6 +447,7 @@ def _seed() -> World:
             "comment_id": {c.id: circle_of_proposal[c.proposal_id] for c in comments},
             "consent_round_id": consent_rounds,
             "payout_id": payouts,
+            "attachment_id": {a.id: a.circle_id for a in attachments},
         },
         pools={
             "circle_id": sorted(circles),
@@ -427,6 +459,9 @@ def _seed() -> World:
             "token_id": sorted(token_owners),
             "payout_id": sorted(payouts),
             "join_request_id": sorted(db.session.scalars(select(JoinRequest.id))),
+            "attachment_id": sorted(a.id for a in attachments),
+            "owner_id": sorted({*(p.id for p in proposals), *(c.id for c in comments)}),
+            "owner_kind": sorted(OWNER_KINDS),
         },
         authors={p.id: p.author_id for p in proposals},
         drafts={p.id for p in proposals if p.status == "draft"},
@@ -434,6 +469,7 @@ def _seed() -> World:
         comment_authors={c.id: c.author_id for c in comments},
         token_owners=token_owners,
         objections=objections,
+        uploaders={a.id: a.uploaded_by_id for a in attachments},
     )
 
 

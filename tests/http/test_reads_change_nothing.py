@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from fundcircle.attachments.services import Upload, attach_file
 from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.auth.totp import start_enrolment
 from fundcircle.circles import rotation
@@ -33,6 +34,7 @@ from fundcircle.proposals.services import create_proposal, update_proposal
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.services import cast_ballot
+from tests.attachment_files import png_with_script
 from tests.conftest import TEST_PASSWORD, Client
 from tests.factories import (
     add_member,
@@ -132,6 +134,10 @@ def _build() -> PastDeadlines:
     answer = add_comment(author, seeds, "They grow.", parent_id=question.id, question=False, now=now)
     update_proposal(author, seeds, sample_proposal(title="Seed library", amount_minor=20_000), change_note="Less",
                     now=now)  # fmt: skip
+    # Files on a proposal, a comment and a draft: their downloads and lists are reads too.
+    quote = attach_file(author, "proposal", seeds.id, Upload("quote.pdf", b"%PDF-1.4\n"), now=now)
+    photo = attach_file(decider, "comment", question.id, Upload("seeds.png", png_with_script(), "Seeds"), now=now)
+    sketch = attach_file(author, "proposal", draft.id, Upload("sketch.txt", b"a sketch\n"), now=now)
     db.session.commit()
     _deadlines(voting, proposals=-timedelta(hours=3), deliberation=-timedelta(hours=2), deciding=timedelta(hours=1))
     cast_ballot(decider, voting, {seeds.id: 2, tools.id: 1}, utcnow())  # deciding, though stored in proposals
@@ -203,6 +209,9 @@ def _build() -> PastDeadlines:
         "invitation_id": [invitation.invitation.id],
         "filename": ["css/app.css"],
         "call_id": [drawn_call.id, late_call.id],
+        "attachment_id": [quote.id, photo.id, sketch.id],
+        "owner_kind": ["proposal", "comment"],
+        "owner_id": [seeds.id, draft.id, question.id],
     }
     return PastDeadlines(
         circle_id=circle.id,

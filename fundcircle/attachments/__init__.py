@@ -1,0 +1,1 @@
+"""Attachments and images on proposals, comments and reports."""
