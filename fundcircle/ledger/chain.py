@@ -148,17 +148,27 @@ def _json_int(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
-def entry_hash_with_data_text(prev_hash: str, content: EntryContent, data_text: str) -> str:
+def sqlite_at_text(stored: str) -> str | None:
+    """The canonical form of a timestamp as SQLite stores it (SQLAlchemy's naive UTC text, always with
+    microseconds: "2026-12-03 07:10:00.123456"), or None for text of another shape. Verification reads timestamps
+    as this text and hashes it as it is, rather than parsing each into a datetime and formatting it back."""
+    if len(stored) != 26 or stored[10] != " " or stored[19] != "." or stored[4] != "-" or stored[0] == "0":
+        return None
+    return f"{stored[:10]}T{stored[11:]}Z"
+
+
+def entry_hash_with_data_text(prev_hash: str, content: EntryContent, data_text: str, at_text: str | None = None) -> str:
     """The hash of an entry whose `data` is given as stored JSON text, taken as it is: equal to `entry_hash` exactly
     when that text is the canonical JSON of the data (which the database stores). Saves parsing and re-serialising
     every entry when a whole ledger is verified; the rest of the entry is written out by hand, in canonical form
     (keys sorted: action, actor, at, circle, data, seq, subject; a test checks it against `canonical_json`).
+    `at_text`, when given, is `format_at(content.at)` as read from storage (`sqlite_at_text`).
 
     :raises CanonicalJSONError: for text that is not valid Unicode.
     """
     canonical = (
         f'{{"action":{_json_string(content.action)},"actor":{_json_int(content.actor_id)},'
-        f'"at":"{format_at(content.at)}","circle":{_json_int(content.circle_id)},"data":{data_text},'
+        f'"at":"{at_text or format_at(content.at)}","circle":{_json_int(content.circle_id)},"data":{data_text},'
         f'"seq":{content.seq},"subject":{{"id":{_json_int(content.subject_id)},'
         f'"type":{_json_string(content.subject_type)}}}}}'
     )
@@ -182,11 +192,13 @@ class StoredEntry:
     prev_hash: str
     hash: str
     data_text: str | None = None
+    #: `format_at(content.at)`, when storage gave the timestamp as text (SQLite); only with `data_text`.
+    at_text: str | None = None
 
     def recompute_hash(self, prev_hash: str) -> str:
         """:raises CanonicalJSONError: if the content cannot be hashed."""
         if self.data_text is not None:
-            quick = entry_hash_with_data_text(prev_hash, self.content, self.data_text)
+            quick = entry_hash_with_data_text(prev_hash, self.content, self.data_text, self.at_text)
             if quick == self.hash:
                 return quick
             try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, cast, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from fundcircle.auth.models import User
@@ -24,6 +24,7 @@ from fundcircle.ledger.chain import (
     VerifyResult,
     format_at,
     receipt_prefix,
+    sqlite_at_text,
     verify_chain,
 )
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
@@ -67,17 +68,32 @@ _ENTRY_COLUMNS_WITH_DATA_TEXT = tuple(
 )
 
 
+#: The same with the timestamp as the text SQLite holds (type_coerce: no cast in SQL, no result processing).
+_ENTRY_COLUMNS_AS_TEXT = tuple(
+    type_coerce(column, Text) if column is LedgerEntry.at else column for column in _ENTRY_COLUMNS_WITH_DATA_TEXT
+)
+
+
 def stored_entries(chain_id: int, batch_size: int = 2000, *, data_as_text: bool = False) -> Iterator[StoredEntry]:
     """A chain's entries in `seq` order, read in batches so that a long ledger fits in constant memory. With
-    `data_as_text`, each entry's data is left as the stored JSON text (for verification, which hashes it as is)."""
+    `data_as_text`, each entry's data is left as the stored JSON text (for verification, which hashes it as is),
+    and on SQLite its timestamp too (`sqlite_at_text`): parsing and formatting back every timestamp was a fifth of
+    the time `ledger verify` took there."""
+    connection = db.session.connection()
+    at_as_text = data_as_text and connection.dialect.name == "sqlite"
+    columns = _ENTRY_COLUMNS_AS_TEXT if at_as_text else _ENTRY_COLUMNS_WITH_DATA_TEXT
     # Core rather than ORM execution: the rows are plain columns, and verification reads every one of them.
-    query = select(*_ENTRY_COLUMNS_WITH_DATA_TEXT).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq)
-    result = db.session.connection().execution_options(yield_per=batch_size).execute(query)
+    query = select(*columns).where(LedgerEntry.chain_id == chain_id).order_by(LedgerEntry.seq)
+    result = connection.execution_options(yield_per=batch_size).execute(query)
     try:
         for seq, at, circle_id, actor_id, action, subject_type, subject_id, data_text, prev_hash, hash_ in result:
+            at_text = None
+            if at_as_text:
+                at_text = sqlite_at_text(at)
+                at = datetime.fromisoformat(at).replace(tzinfo=UTC)
             data = _NO_DATA if data_as_text else json.loads(data_text)
             content = EntryContent(seq, at, circle_id, actor_id, action, subject_type, subject_id, data)
-            yield StoredEntry(content, prev_hash, hash_, data_text if data_as_text else None)
+            yield StoredEntry(content, prev_hash, hash_, data_text if data_as_text else None, at_text)
     finally:
         result.close()  # verification may stop early, at the first bad entry
 

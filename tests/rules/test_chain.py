@@ -24,6 +24,7 @@ from fundcircle.ledger.chain import (
     entry_hash,
     entry_hash_with_data_text,
     format_at,
+    sqlite_at_text,
     verify_chain,
 )
 from fundcircle.ledger.chain import (
@@ -518,3 +519,39 @@ def test_data_stored_in_another_json_form_still_verifies_by_its_meaning() -> Non
     spaced = _as_stored(entries, text_of=lambda data: json.dumps(data))
     assert all(" " in e.data_text for e in spaced if e.data_text)
     assert verify_chain(spaced, expected_head=head_of(entries)).ok
+
+
+# --- timestamps as SQLite stores them (naive UTC text, always with microseconds) ----------------------------------
+
+
+def sqlite_stored(at: datetime) -> str:
+    """The text SQLAlchemy's SQLite dialect writes for a naive UTC datetime (its DATETIME storage format)."""
+    at = at.astimezone(UTC)
+    return (
+        f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond:06d}"
+    )
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), timezones=st.just(UTC)))
+def test_a_timestamp_read_as_sqlite_text_has_the_canonical_form_or_none(at: datetime) -> None:
+    text = sqlite_at_text(sqlite_stored(at))
+    if at.year >= 1000:
+        assert text == format_at(at)
+    else:  # format_at keeps such years unpadded, as they always were: verification formats those itself
+        assert text is None
+
+
+def test_the_sqlite_at_text_is_what_the_entry_hash_covers() -> None:
+    item = content(3, {"n": 3})
+    at_text = sqlite_at_text(sqlite_stored(item.at))
+    assert at_text == "2026-03-01T09:33:00.123456Z"
+    assert entry_hash_with_data_text(GENESIS_HASH, item, '{"n":3}', at_text) == entry_hash(GENESIS_HASH, item)
+    later = "2026-03-01T09:33:01.123456Z"
+    assert entry_hash_with_data_text(GENESIS_HASH, item, '{"n":3}', later) != entry_hash(GENESIS_HASH, item)
+
+
+@pytest.mark.parametrize(
+    "stored", ["2026-03-01 09:33:00", "2026-03-01T09:33:00.123456", "", "2026-03-01 09:33:00.1234567"]
+)
+def test_text_of_another_shape_is_not_taken_as_a_timestamp(stored: str) -> None:
+    assert sqlite_at_text(stored) is None

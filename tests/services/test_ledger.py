@@ -244,6 +244,19 @@ def test_an_edited_entry_is_named_by_its_seq(app):
     assert_fails_at(verify(app, "--circle", history.slug), circle_label(history), 4, "content does not match")
 
 
+def test_an_edited_timestamp_is_named_by_its_seq(app):
+    """On SQLite `ledger verify` hashes the timestamp's stored text as it is: moving it by a second is caught."""
+    history = circle_history(app)
+    entry = read_chain(app, history)[2]
+    moved: Any = entry.content.at + timedelta(seconds=1)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        moved = moved.replace(tzinfo=None).isoformat(" ", "microseconds")  # the form SQLAlchemy stores there
+    assert execute(app, "UPDATE ledger_entries SET at = :at WHERE chain_id = :c AND seq = 3", at=moved,
+                   c=history.chain_id) == 1  # fmt: skip
+
+    assert_fails_at(verify(app), circle_label(history), 3, "content does not match its hash (edited)")
+
+
 def test_an_edited_actor_is_named_by_its_seq(app):
     history = circle_history(app)
     with app.app_context():
