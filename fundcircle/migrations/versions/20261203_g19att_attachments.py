@@ -1,7 +1,7 @@
 """Attachments and images on proposals, comments and reports. A new table only: nothing to backfill.
 
 Revision ID: g19att_0001
-Revises: g19rot_0001
+Revises: g19coa_0001
 Create Date: 2026-12-03 10:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "g19att_0001"
-down_revision = "g19rot_0001"
+down_revision = "g19coa_0001"
 branch_labels = None
 depends_on = None
 
