@@ -662,12 +662,10 @@ class ProposalRow:
         return asdict(self)
 
 
-def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
-    """The round's proposals as listed (drafts only the viewer's own), with the counts the areas above add."""
-    in_round = select(Proposal.id).where(Proposal.round_id == round_.id)
-    counts = [count(in_round) for count in row_counts.receivers()]
+def _listed_query(round_: Round, viewer: User | None) -> Select[Any]:
+    """The round's proposals as listed (drafts only the viewer's own), without the counts."""
     viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else -1
-    query = (
+    return (
         select(
             Proposal.id,
             Proposal.status,
@@ -679,7 +677,6 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
             User.name.label("author_name"),
             Proposal.author_id,
             Proposal.current_version.label("version"),
-            *(func.coalesce(counted.c[1], 0).label(counted.c[1].name) for counted in counts),
             Proposal.created_at,
         )
         .join(
@@ -687,10 +684,23 @@ def proposal_rows_query(round_: Round, viewer: User | None) -> Select[Any]:
             (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
         )
         .join(User, User.id == Proposal.author_id)
+        .where(Proposal.round_id == round_.id)
+        .where((Proposal.status != "draft") | authored_by(viewer_id))
     )
+
+
+def _with_counts(listed: Select[Any], counted_ids: Select[Any] | None = None) -> tuple[Select[Any], Any]:
+    """`listed` as a subquery with the counts the areas above add, counted over `counted_ids` (by default the
+    listed proposals alone); and the subquery, whose columns order the result."""
+    # A CTE: referenced twice (the rows, and the ids whose counts are wanted), it is computed once.
+    rows = listed.cte("listed")
+    counted_ids = counted_ids if counted_ids is not None else select(rows.c.id)
+    counts = [count(counted_ids) for count in row_counts.receivers()]
+    query = select(*rows.c, *(func.coalesce(counted.c[1], 0).label(counted.c[1].name) for counted in counts))
+    joined: Any = rows
     for counted in counts:
-        query = query.outerjoin(counted, counted.c[0] == Proposal.id)
-    return query.where(Proposal.round_id == round_.id).where((Proposal.status != "draft") | authored_by(viewer_id))
+        joined = joined.outerjoin(counted, counted.c[0] == rows.c.id)
+    return query.select_from(joined), rows
 
 
 def list_proposals(
@@ -706,30 +716,40 @@ def list_proposals(
 ) -> list[ProposalRow]:
     """The round's proposals that the viewer may see (drafts only their own), filtered and sorted, in one query;
     `limit` rows from `offset` when given. With `after`, a keyset page in id order instead (`limit` rows with ids
-    above `after`)."""
-    query = proposal_rows_query(round_, viewer)
-    if after is not None:
-        query = query.where(Proposal.id > after)
-        if category:
-            query = query.where(ProposalVersion.category == category)
-        if status in ("draft", "submitted", "withdrawn"):
-            query = query.where(Proposal.status == status)
-        rows = db.session.execute(query.order_by(Proposal.id).limit(limit or 100))
-        return [ProposalRow(**row._mapping) for row in rows]
+    above `after`).
+
+    A page is chosen first and only its proposals' comments are counted, so a page costs the same in a round of
+    ten thousand comments as in one of ten; only "most discussed", which sorts by the counts, counts them all."""
+    listed = _listed_query(round_, viewer)
     if category:
-        query = query.where(ProposalVersion.category == category)
+        listed = listed.where(ProposalVersion.category == category)
     if status in ("draft", "submitted", "withdrawn"):
-        query = query.where(Proposal.status == status)
-    withdrawn_last = case((Proposal.status == "withdrawn", 1), else_=0)
-    order = {
-        "newest": (Proposal.created_at.desc(), Proposal.id.desc()),
-        "amount": (ProposalVersion.amount_minor.desc(), Proposal.id),
-        "discussed": (desc(literal_column("comments")), Proposal.id.desc()),
-    }[sort if sort in SORTS else "newest"]
-    query = query.order_by(withdrawn_last, *order)
+        listed = listed.where(Proposal.status == status)
+    if after is not None:
+        page = listed.where(Proposal.id > after).order_by(Proposal.id).limit(limit or 100)
+        query, rows = _with_counts(page)
+        return [ProposalRow(**row._mapping) for row in db.session.execute(query.order_by(rows.c.id))]
+    sort = sort if sort in SORTS else "newest"
+    if sort == "discussed":
+        query, rows = _with_counts(listed, select(Proposal.id).where(Proposal.round_id == round_.id))
+        order: tuple[Any, ...] = (desc(literal_column("comments")), rows.c.id.desc())
+        query = query.order_by(case((rows.c.status == "withdrawn", 1), else_=0), *order)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        return [ProposalRow(**row._mapping) for row in db.session.execute(query)]
+
+    def in_order(status: Any, amount_minor: Any, created_at: Any, id_: Any) -> tuple[Any, ...]:
+        withdrawn_last = case((status == "withdrawn", 1), else_=0)
+        if sort == "amount":
+            return (withdrawn_last, amount_minor.desc(), id_)
+        return (withdrawn_last, created_at.desc(), id_.desc())
+
+    page = listed.order_by(*in_order(Proposal.status, ProposalVersion.amount_minor, Proposal.created_at, Proposal.id))
     if limit is not None:
-        query = query.limit(limit).offset(offset)
-    return [ProposalRow(**row._mapping) for row in db.session.execute(query)]
+        page = page.limit(limit).offset(offset)
+    query, rows = _with_counts(page)
+    ordered = query.order_by(*in_order(rows.c.status, rows.c.amount_minor, rows.c.created_at, rows.c.id))
+    return [ProposalRow(**row._mapping) for row in db.session.execute(ordered)]
 
 
 @phase_change_audience.connect

@@ -812,3 +812,66 @@ def test_a_payee_account_is_checked_on_open_collective_when_the_proposal_is_save
     proposal_id = create_through_page(author, site.round_id)  # payee_slug "seed-library"
     shown = author.get(f"/proposals/{proposal_id}").get_data(as_text=True)
     assert "The payee&#39;s account on Open Collective is “Seed Library Collective”." in shown
+
+
+def test_the_round_page_counts_the_comments_of_its_page_of_proposals_only(app: Flask) -> None:
+    """With 120 proposals, the first page of 100 (newest first) leaves out the 20 oldest, which hold every comment
+    but one: the page's count query reads that one comment, not all of them (on PostgreSQL, by the plan's actual
+    rows), and the page still shows the right counts."""
+    with app.app_context():
+        owner = make_user()
+        round_ = make_round(make_circle(owner), owner, max_proposals_per_member=100)
+        advance_round(owner, round_, "proposals", utcnow())
+        db.session.commit()
+        authors = _people(round_, owner, 2)
+        now = utcnow()
+        made = []
+        for number in range(120):
+            made.append(
+                create_proposal(
+                    authors[number % 2],
+                    round_,
+                    sample_proposal(title=f"P{number}"),
+                    submit=True,
+                    now=now + timedelta(seconds=number),
+                )  # fmt: skip
+            )
+        for proposal in made[:20]:
+            for text in ("One", "Two", "Three"):
+                add_comment(authors[0], proposal, text, parent_id=None, question=False, now=now)
+        add_comment(authors[1], made[-1], "Newest one", parent_id=None, question=False, now=now)
+        db.session.commit()
+        round_id, email = round_.id, authors[0].email
+    client = logged_in(app, email)
+    with app.app_context():
+        engine = db.engine
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        page = client.get(f"/rounds/{round_id}").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert page.count('<a href="/proposals/') == 100 and ">P119<" in page and ">P19<" not in page
+    # The one comment on the page, counted.
+    assert "1 comment" in page
+    ((listing, parameters),) = [(sql, p) for sql, p in seen if "comments" in sql and "listed" in sql]
+    if engine.dialect.name != "postgresql":
+        return
+    # The same statement planned and run: how many rows its scans of `comments` returned, over all their loops.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + listing, parameters)
+        plan = cursor.fetchone()[0]
+    finally:
+        connection.close()
+
+    def comment_rows(node: dict[str, Any]) -> int:
+        here = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == "comments" else 0
+        return here + sum(comment_rows(child) for child in node.get("Plans", []))
+
+    assert comment_rows(plan[0]["Plan"]) <= 1, plan
