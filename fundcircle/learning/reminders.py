@@ -57,18 +57,20 @@ def _wanted(now: datetime) -> list[tuple[int, str, str, datetime]]:
     if not rows:
         return []
     proposal_ids = [row.proposal_id for row in rows]
-    written = set(
-        db.session.execute(
+    written = {
+        (row.proposal_id, row.kind)
+        for row in db.session.execute(
             select(LearningReport.proposal_id, LearningReport.kind).where(LearningReport.proposal_id.in_(proposal_ids))
-        ).tuples()
-    )
-    sent = set(
-        db.session.execute(
+        )
+    }
+    sent = {
+        (row.proposal_id, row.kind, row.stage, row.due_at)
+        for row in db.session.execute(
             select(ReportReminder.proposal_id, ReportReminder.kind, ReportReminder.stage, ReportReminder.due_at).where(
                 ReportReminder.proposal_id.in_(proposal_ids)
             )
-        ).tuples()
-    )
+        )
+    }
     wanted = []
     for proposal_id, paid_at, round_ in rows:
         for due in due_reports(round_, paid_at):
