@@ -45,8 +45,9 @@ class DueReportListSchema(Schema):
 class ReportWriteSchema(Schema):
     answers = fields.List(
         fields.String(validate=validate.Length(max=MAX_ANSWER_LENGTH)),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_REPORT_QUESTIONS),
+        # Not required by the schema: the service says who may write first, then how many answers it wants.
+        load_default=list,
+        validate=validate.Length(max=MAX_REPORT_QUESTIONS),
         metadata={"description": "One answer (Markdown, may be empty) per question, in the questions' order"},
     )
 
