@@ -170,6 +170,15 @@ POLICY = {
     "POST /proposals/{proposal_id}/coauthors/decline": "member",
     "POST /proposals/{proposal_id}/coauthors/leave": "member",
     "DELETE /proposals/{proposal_id}/coauthors/{user_id}": "member",
+    # Learning reports: a public circle's reports (and, for those signed in, their comments) are anyone's to read;
+    # members see what a proposal owes and comment; its authors write (author only); the circle marks received.
+    "GET /circles/{circle_id}/reports": "public_read",
+    "GET /proposals/{proposal_id}/reports": "member",
+    "PUT /proposals/{proposal_id}/reports/{kind}": "member",
+    "GET /reports/{report_id}": "public_read",
+    "POST /reports/{report_id}/received": "circle",
+    "GET /reports/{report_id}/comments": "public_read",
+    "POST /reports/{report_id}/comments": "member",
 }
 #: Operations only the proposal's author may use.
 AUTHOR_ONLY = {
@@ -178,6 +187,7 @@ AUTHOR_ONLY = {
     "POST /proposals/{proposal_id}/withdraw",
     "POST /proposals/{proposal_id}/coauthors",
     "DELETE /proposals/{proposal_id}/coauthors/{user_id}",
+    "PUT /proposals/{proposal_id}/reports/{kind}",
 }
 #: Operations only the comment's author may use.
 COMMENT_AUTHOR_ONLY = {"PATCH /comments/{comment_id}", "DELETE /comments/{comment_id}"}
