@@ -42,6 +42,9 @@ from fundcircle.inbox import views as inbox_views
 from fundcircle.inbox.notifications import unread_count
 from fundcircle.inbox.services import send_deadline_reminders
 from fundcircle.input_limits import NUL_MESSAGE, InputRefused, check_json, contains_nul
+from fundcircle.learning import api as learning_api
+from fundcircle.learning import views as learning_views
+from fundcircle.learning.reminders import send_report_reminders
 from fundcircle.ledger import api as ledger_api
 from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
@@ -154,6 +157,10 @@ def _remind_deadlines(now: datetime) -> str:
     return f"{send_deadline_reminders(now)} reminder(s) sent"
 
 
+def _remind_reports(now: datetime) -> str:
+    return f"{send_report_reminders(now)} learning report reminder(s) sent"
+
+
 def _sign_checkpoints(now: datetime) -> str:
     return f"{make_due_checkpoints(now)} ledger checkpoint(s) signed"
 
@@ -164,6 +171,8 @@ register_periodic_job("rotation tick", crontab(minute="*"), _tick_rotation)
 register_periodic_job("payouts submit", crontab(minute="*"), _submit_payouts)
 register_periodic_job("payouts sync", crontab(minute="*/10"), _sync_payouts)
 register_periodic_job("rounds remind", crontab(minute="*/5"), _remind_deadlines)
+# Learning reports of paid proposals: once before each is due, once when it is overdue (issue 19).
+register_periodic_job("reports remind", crontab(minute="7"), _remind_reports)
 # Signs a checkpoint of each log that grew, at most once a day per log (and sends them to the witnesses).
 register_periodic_job("ledger checkpoint", crontab(minute="17"), _sign_checkpoints)
 # /readyz: besides the database and the migrations, a worker that beat within the last minutes.
@@ -308,6 +317,7 @@ AREA_PAGES = (
     voting_views.bp,
     consent_views.bp,
     payouts_views.bp,
+    learning_views.bp,
     ledger_views.bp,
     inbox_views.bp,
 )
@@ -321,6 +331,7 @@ AREA_APIS = (
     voting_api.blp,
     consent_api.blp,
     payouts_api.blp,
+    learning_api.blp,
     ledger_api.blp,
     inbox_api.blp,
 )

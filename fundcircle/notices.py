@@ -52,6 +52,8 @@ NOTICE_KINDS = (
     "join.answered",
     "coauthor.invited",
     "coauthor.answered",
+    "report.due_soon",
+    "report.overdue",
 )
 
 #: What each kind is called on the settings page and in a mail's footer ("you get this because ...").
@@ -72,6 +74,8 @@ KIND_LABELS = {
     "join.answered": "your request to join a circle is accepted or declined",
     "coauthor.invited": "somebody invites you to co-author their proposal",
     "coauthor.answered": "an invitation to co-author a proposal is answered, left or taken back",
+    "report.due_soon": "the learning report on your funded proposal is due soon",
+    "report.overdue": "the learning report on your funded proposal is overdue",
 }
 
 #: How a person may hear of a kind of notice.

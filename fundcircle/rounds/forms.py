@@ -19,7 +19,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from fundcircle.errors import ValidationFailed
 from fundcircle.money import MoneyError, parse_major
-from fundcircle.rounds.services import RoundInput, problems_with
+from fundcircle.rounds.models import DEFAULT_REPORT_DUE_DAYS, DEFAULT_REPORT_QUESTIONS
+from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, RoundInput, problems_with
 
 DEADLINE_HELP = "Time in UTC. Leave empty to move the round on by hand."
 
@@ -108,6 +109,23 @@ class RoundForm(FlaskForm):
         default=24,
         validators=[Optional(), NumberRange(0, 336)],
         description="Those who still have something to do get one reminder; 0: no reminders.",
+    )
+    report_due_days = IntegerField(
+        "Learning report due, in days after the payout is paid",
+        default=DEFAULT_REPORT_DUE_DAYS,
+        validators=[Optional(), NumberRange(0, MAX_REPORT_DUE_DAYS)],
+        description="The authors of each funded proposal tell the circle what they learned; 0: no reports.",
+    )
+    midway_update_days = IntegerField(
+        "Mid-way update due, in days after the payout is paid",
+        validators=[Optional(), NumberRange(1, MAX_REPORT_DUE_DAYS)],
+        description="Optional: leave empty for no mid-way update.",
+    )
+    report_questions = TextAreaField(
+        "Questions of the learning report, one per line",
+        default="\n".join(DEFAULT_REPORT_QUESTIONS),
+        validators=[Length(max=2000)],
+        description="Between 1 and 8 questions.",
     )
     proposals_close_at = DateTimeLocalField(
         "Proposals close", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
@@ -198,6 +216,11 @@ class RoundForm(FlaskForm):
             if self.max_proposals_per_member.data is not None
             else 3,
             remind_before_hours=self.remind_before_hours.data if self.remind_before_hours.data is not None else 24,
+            report_due_days=self.report_due_days.data
+            if self.report_due_days.data is not None
+            else DEFAULT_REPORT_DUE_DAYS,
+            midway_update_days=self.midway_update_days.data,
+            report_questions=(self.report_questions.data or "").splitlines(),
             proposals_close_at=utc(self.proposals_close_at.data),
             deliberation_close_at=utc(self.deliberation_close_at.data),
             deciding_close_at=utc(self.deciding_close_at.data),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
@@ -15,6 +16,15 @@ METHODS = (*VOTING_METHODS, "consent")
 CONSENT_RULES = ("sociocratic", "consensus")
 #: How a voting round turns ballots into funded proposals: greedy by score, or the method of equal shares.
 ALLOCATION_RULES = ("greedy", "equal_shares")
+#: What a learning report asks the authors of a funded proposal, unless the round asks otherwise (issue 19).
+DEFAULT_REPORT_QUESTIONS = (
+    "What happened?",
+    "What did you learn?",
+    "What would you do differently?",
+    "What can others reuse?",
+)
+#: A report is due this many days after its payout is paid, unless the round says otherwise (0: no reports).
+DEFAULT_REPORT_DUE_DAYS = 90
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -42,6 +52,8 @@ class Round(Base):
         CheckConstraint("max_proposals_per_member > 0", name="max_proposals_positive"),
         CheckConstraint("remind_before_hours >= 0", name="remind_before_hours_not_negative"),
         CheckConstraint("length(currency) = 3", name="currency_is_iso_code"),
+        CheckConstraint("report_due_days >= 0", name="report_due_days_not_negative"),
+        CheckConstraint("midway_update_days IS NULL OR midway_update_days > 0", name="midway_update_days_positive"),
         CheckConstraint("committed_minor >= 0 AND committed_minor <= budget_minor", name="committed_within_budget"),
     )
 
@@ -69,6 +81,16 @@ class Round(Base):
     max_proposals_per_member: Mapped[int] = mapped_column(Integer, default=3)
     #: How many hours before each deadline the people who still have something to do are reminded (0: never).
     remind_before_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    #: Days after a funded proposal's payout is paid when its learning report is due (0: the round asks none).
+    report_due_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_REPORT_DUE_DAYS, server_default=str(DEFAULT_REPORT_DUE_DAYS)
+    )
+    #: Days after the payout when an optional mid-way update is due (None: the round asks none).
+    midway_update_days: Mapped[int | None] = mapped_column(Integer)
+    #: The guiding questions of the round's learning reports, in order.
+    report_questions: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_REPORT_QUESTIONS), server_default=json.dumps(list(DEFAULT_REPORT_QUESTIONS))
+    )
     proposals_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deliberation_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deciding_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,8 +4,16 @@ from marshmallow import Schema, fields, validate
 
 from fundcircle.db import utcnow
 from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
-from fundcircle.rounds.models import ALLOCATION_RULES, CONSENT_RULES, METHODS, Round
+from fundcircle.rounds.models import (
+    ALLOCATION_RULES,
+    CONSENT_RULES,
+    DEFAULT_REPORT_DUE_DAYS,
+    DEFAULT_REPORT_QUESTIONS,
+    METHODS,
+    Round,
+)
 from fundcircle.rounds.phases import ALL_PHASES, CANCELLED, COUNTING, EFFECTIVE_PHASES, next_phases
+from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, MAX_REPORT_QUESTION_LENGTH, MAX_REPORT_QUESTIONS
 
 
 class DeadlinesSchema(Schema):
@@ -57,6 +65,23 @@ class RoundCreateSchema(Schema):
             "description": "Hours before each deadline when those with something left to do are reminded; 0: never"
         },
     )
+    report_due_days = StrictInteger(
+        load_default=DEFAULT_REPORT_DUE_DAYS,
+        validate=validate.Range(min=0, max=MAX_REPORT_DUE_DAYS),
+        metadata={"description": "Days after a payout is paid when its learning report is due; 0: no reports"},
+    )
+    midway_update_days = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_REPORT_DUE_DAYS),
+        metadata={"description": "Days after the payout when an optional mid-way update is due; null: none"},
+    )
+    report_questions = fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_REPORT_QUESTION_LENGTH)),
+        load_default=lambda: list(DEFAULT_REPORT_QUESTIONS),
+        validate=validate.Length(min=1, max=MAX_REPORT_QUESTIONS),
+        metadata={"description": "The guiding questions of the learning reports, in order"},
+    )
     deadlines = fields.Nested(DeadlinesSchema, load_default=dict)
 
 
@@ -86,6 +111,9 @@ class RoundSchema(Schema):
     categories = fields.List(fields.String(), required=True)
     max_proposals_per_member = fields.Integer(required=True)
     remind_before_hours = fields.Integer(required=True)
+    report_due_days = fields.Integer(required=True)
+    midway_update_days = fields.Integer(required=True, allow_none=True)
+    report_questions = fields.List(fields.String(), required=True)
     phase = fields.String(
         required=True,
         metadata={"description": "The stored phase: what `rounds tick` or an admin last moved the round to."},
@@ -152,4 +180,10 @@ class RoundPatchSchema(Schema):
     categories = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=30))
     max_proposals_per_member = StrictInteger(validate=validate.Range(min=1, max=100))
     remind_before_hours = StrictInteger(validate=validate.Range(min=0, max=336))
+    report_due_days = StrictInteger(validate=validate.Range(min=0, max=MAX_REPORT_DUE_DAYS))
+    midway_update_days = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=MAX_REPORT_DUE_DAYS))
+    report_questions = fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_REPORT_QUESTION_LENGTH)),
+        validate=validate.Length(min=1, max=MAX_REPORT_QUESTIONS),
+    )
     deadlines = fields.Nested(DeadlinesPatchSchema)

@@ -21,7 +21,14 @@ from fundcircle.mail import external_url
 from fundcircle.money import format_minor
 from fundcircle.notices import queue_notices
 from fundcircle.outbox import digest_headings
-from fundcircle.rounds.models import ALLOCATION_RULES, CONSENT_RULES, METHODS, Round
+from fundcircle.rounds.models import (
+    ALLOCATION_RULES,
+    CONSENT_RULES,
+    DEFAULT_REPORT_DUE_DAYS,
+    DEFAULT_REPORT_QUESTIONS,
+    METHODS,
+    Round,
+)
 from fundcircle.rounds.phases import (
     CANCELLED,
     COUNTING,
@@ -70,6 +77,9 @@ class RoundInput:
     categories: list[str] = field(default_factory=list)
     max_proposals_per_member: int = 3
     remind_before_hours: int = 24
+    report_due_days: int = DEFAULT_REPORT_DUE_DAYS
+    midway_update_days: int | None = None
+    report_questions: list[str] = field(default_factory=lambda: list(DEFAULT_REPORT_QUESTIONS))
     proposals_close_at: datetime | None = None
     deliberation_close_at: datetime | None = None
     deciding_close_at: datetime | None = None
@@ -77,6 +87,15 @@ class RoundInput:
 
 #: The longest a reminder may come before a deadline: two weeks.
 MAX_REMIND_BEFORE_HOURS = 336
+
+#: The longest a learning report may be due after its payout: two years.
+MAX_REPORT_DUE_DAYS = 730
+#: How many guiding questions a learning report may have, and how long each may be.
+MAX_REPORT_QUESTIONS = 8
+MAX_REPORT_QUESTION_LENGTH = 200
+#: Settings of the learning reports, which concern what happens after the payout: they may change in any phase
+#: before the round is cancelled (a report already written keeps the questions it answered).
+REPORT_SETTINGS = ("report_due_days", "midway_update_days", "report_questions")
 
 #: Settings that shape how money is asked for and decided: fixed once the round is open.
 FIXED_AFTER_DRAFT = ("budget_minor", "per_proposal_cap_minor", "method", "max_proposals_per_member")
@@ -139,6 +158,9 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
         fail("max_proposals_per_member", "Allow between 1 and 100 proposals per member.")
     if not 0 <= data.remind_before_hours <= MAX_REMIND_BEFORE_HOURS:
         fail("remind_before_hours", f"Remind between 0 (never) and {MAX_REMIND_BEFORE_HOURS} hours before a deadline.")
+    questions = [question.strip() for question in data.report_questions if question.strip()]
+    for name, message in _report_problems(data.report_due_days, data.midway_update_days, questions):
+        fail(name, message)
     categories = [category.strip() for category in data.categories if category.strip()]
     if len(categories) > 30:
         fail("categories", "Use at most 30 categories.")
@@ -163,10 +185,41 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
         title=title,
         description=data.description.strip(),
         categories=categories,
+        report_questions=questions,
         max_approvals=max_approvals,
         allow_negative=data.allow_negative and data.method == "quadratic",
     )
     return cleaned
+
+
+def _report_problems(due_days: int, midway_days: int | None, questions: list[str]) -> list[tuple[str, str]]:
+    problems = []
+    if not 0 <= due_days <= MAX_REPORT_DUE_DAYS:
+        problems.append(
+            (
+                "report_due_days",
+                f"Ask for the report between 0 (no reports) and {MAX_REPORT_DUE_DAYS} days after the payout.",
+            )
+        )
+    if midway_days is not None and not 0 < midway_days < max(due_days, 1):
+        problems.append(
+            (
+                "midway_update_days",
+                "A mid-way update comes after the payout and before the report: between 1 day and the report's "
+                "days less one, or leave it empty.",
+            )
+        )
+    if midway_days is not None and due_days == 0:
+        problems[-1:] = [("midway_update_days", "A round that asks for no report asks for no mid-way update either.")]
+    if not 1 <= len(questions) <= MAX_REPORT_QUESTIONS:
+        problems.append(("report_questions", f"Ask between 1 and {MAX_REPORT_QUESTIONS} questions, one per line."))
+    if any(len(question) > MAX_REPORT_QUESTION_LENGTH for question in questions):
+        problems.append(("report_questions", f"Keep each question to {MAX_REPORT_QUESTION_LENGTH} characters."))
+    if not all(is_single_line(question) for question in questions):
+        problems.append(("report_questions", SINGLE_LINE_MESSAGE))
+    if len({question.lower() for question in questions}) != len(questions):
+        problems.append(("report_questions", "Each question must appear once."))
+    return problems
 
 
 def problems_with(data: RoundInput, currency: str) -> dict[str, list[str]]:
@@ -224,13 +277,16 @@ def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime)
     }
     phase = round_.phase_at(now)
     if not is_before(phase, COUNTING):
-        if changes:
+        # What the learning reports ask concerns the time after the payout: it may still change, unless cancelled.
+        if changes and (phase == CANCELLED or not set(changes) <= set(REPORT_SETTINGS)):
             if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
                 raise ValidationFailed(
                     f"Deciding closed at {format_time(closed)}: the round's settings cannot change any more."
                 )
             raise ValidationFailed(f"The round is {phase}: its settings cannot change any more.")
-        return round_
+        if not changes:
+            return round_
+        return _apply_changes(actor, round_, changes)
     locked: dict[str, list[str]] = {}
     if round_.phase != "draft":
         for name in PHASE_DEADLINES.values():
@@ -248,6 +304,10 @@ def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime)
         raise ValidationFailed("Some settings cannot change in this phase.", fields=locked)
     if not changes:
         return round_
+    return _apply_changes(actor, round_, changes)
+
+
+def _apply_changes(actor: User, round_: Round, changes: dict[str, dict[str, Any]]) -> Round:
     for name, change in changes.items():
         setattr(round_, name, change["to"])
     record(

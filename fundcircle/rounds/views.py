@@ -116,8 +116,11 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
             "allocation_rule",
             "max_proposals_per_member",
             "remind_before_hours",
+            "report_due_days",
         )
     }
+    data["midway_update_days"] = "" if round_.midway_update_days is None else str(round_.midway_update_days)
+    data["report_questions"] = "\n".join(round_.report_questions)
     data["max_approvals"] = "" if round_.max_approvals is None else str(round_.max_approvals)
     data["budget"] = format_minor(round_.budget_minor, round_.currency, with_code=False).replace(",", "")
     data["per_proposal_cap"] = format_minor(round_.per_proposal_cap_minor, round_.currency, with_code=False).replace(

@@ -24,6 +24,7 @@ from fundcircle.consent.services import open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.learning.services import write_report
 from fundcircle.payouts.models import OpenCollectiveConnection, Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
@@ -56,6 +57,9 @@ AUTHOR_ONLY = {
     "proposals_api.remove_coauthor",
     "deliberation_api.edit_comment",
     "deliberation_api.delete_comment",
+    # The learning report of the member's paid proposal: its authors alone write it.
+    "learning.write",
+    "learning_api.write_report",
 }
 ROLES_OF = {"member": {"member"}, "circle": {"member", "circle"}, "treasurer": {"member", "treasurer"}}
 
@@ -97,6 +101,9 @@ class World:
     call_id: int = 0
     #: A file the member attached to the sample proposal.
     attachment_id: int = 0
+    #: The member's paid proposal and its learning report.
+    reported_proposal_id: int = 0
+    report_id: int = 0
 
 
 def _build_world() -> World:
@@ -143,6 +150,12 @@ def _build_world() -> World:
     email_change = request_email_change(
         people["member"], new_email="member.new@example.org", password=TEST_PASSWORD, client_address="x", now=utcnow()
     )
+    # A second funded proposal of the member's, paid, with its learning report written.
+    _, (reported,) = make_funded_round(circle, admin, people["circle"], [{"author": people["member"]}], title="Told")
+    db.session.execute(
+        db.update(Payout).where(Payout.proposal_id == reported.id).values(status="paid", status_changed_at=utcnow())
+    )
+    report = write_report(people["member"], reported, "final", ["It went well.", "", "", ""], utcnow())
     hour = timedelta(hours=1)
     rotation.open_volunteer_call(
         admin, circle, rotation.CallInput(seats=1, term_days=1, closes_at=utcnow() + hour), utcnow()
@@ -178,6 +191,8 @@ def _build_world() -> World:
         own_token_ids=own_token_ids,
         call_id=drawn_call.id,
         attachment_id=attachment.id,
+        reported_proposal_id=reported.id,
+        report_id=report.id,
     )
 
 
@@ -202,7 +217,11 @@ def _url(rule: str, world: World, actor: str) -> str:
         "attachment_id": world.attachment_id,
         "owner_kind": "proposal",
         "owner_id": world.proposal_id,
+        "report_id": world.report_id,
+        "kind": "final",
     }
+    if "/report" in rule and "proposal_id" in rule:
+        values["proposal_id"] = world.reported_proposal_id  # the proposal that owes a report
     return url_for_rule(rule, values)
 
 

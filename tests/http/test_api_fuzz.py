@@ -176,6 +176,15 @@ POLICY = {
     "GET /attachments/{owner_kind}/{owner_id}": "public_read",
     "GET /attachments/{attachment_id}/content": "public_read",
     "DELETE /attachments/{attachment_id}": "member",
+    # Learning reports: a public circle's reports (and, for those signed in, their comments) are anyone's to read;
+    # members see what a proposal owes and comment; its authors write (author only); the circle marks received.
+    "GET /circles/{circle_id}/reports": "public_read",
+    "GET /proposals/{proposal_id}/reports": "member",
+    "PUT /proposals/{proposal_id}/reports/{kind}": "member",
+    "GET /reports/{report_id}": "public_read",
+    "POST /reports/{report_id}/received": "circle",
+    "GET /reports/{report_id}/comments": "public_read",
+    "POST /reports/{report_id}/comments": "member",
 }
 #: Operations only the proposal's author may use.
 AUTHOR_ONLY = {
@@ -184,6 +193,7 @@ AUTHOR_ONLY = {
     "POST /proposals/{proposal_id}/withdraw",
     "POST /proposals/{proposal_id}/coauthors",
     "DELETE /proposals/{proposal_id}/coauthors/{user_id}",
+    "PUT /proposals/{proposal_id}/reports/{kind}",
 }
 #: Operations only the comment's author may use.
 COMMENT_AUTHOR_ONLY = {"PATCH /comments/{comment_id}", "DELETE /comments/{comment_id}"}

@@ -28,6 +28,7 @@ from fundcircle.consent.services import answer_consent, close_consent_round, ope
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.learning.services import write_report
 from fundcircle.outbox import unsubscribe_url
 from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal, update_proposal
@@ -171,6 +172,13 @@ def _build() -> PastDeadlines:
     paid, (funded,) = make_funded_round(circle, admin, decider, [{"author": author}], title="Paid")
     connect_circle(circle, people["treasurer"], api_url="http://127.0.0.1:9/graphql/v2", slug="fund", token="t")
     payout = db.session.scalars(sa.select(Payout).where(Payout.proposal_id == funded.id)).one()
+    # A paid proposal whose learning report is written: its pages show what is due from the payout, writing nothing.
+    _, (reported,) = make_funded_round(circle, admin, decider, [{"author": author}], title="Told")
+    db.session.execute(
+        sa.update(Payout).where(Payout.proposal_id == reported.id).values(status="paid", status_changed_at=now)
+    )
+    report = write_report(author, reported, "final", ["It went well.", "", "", ""], now)
+    db.session.commit()
     invitation = invite_member(admin, circle, email="newcomer@example.org", roles=["member"], now=now, valid_days=7)
     start_enrolment(admin, password=TEST_PASSWORD, now=now)  # so that the QR code of a set-up in progress exists
     # A password reset link and an address change waiting for its link, so that their pages are read too.
@@ -197,7 +205,7 @@ def _build() -> PastDeadlines:
     values: dict[str, list[Any]] = {
         "circle_id": [circle.id],
         "round_id": list(rounds.values()),
-        "proposal_id": [seeds.id, tools.id, draft.id, fridge.id, bench.id, mural.id, funded.id],
+        "proposal_id": [seeds.id, tools.id, draft.id, fridge.id, bench.id, mural.id, funded.id, reported.id],
         "comment_id": [question.id, answer.id, remark.id],
         "consent_round_id": [still_open.id, closed.id],
         "payout_id": [payout.id],
@@ -212,6 +220,8 @@ def _build() -> PastDeadlines:
         "attachment_id": [quote.id, photo.id, sketch.id],
         "owner_kind": ["proposal", "comment"],
         "owner_id": [seeds.id, draft.id, question.id],
+        "report_id": [report.id],
+        "kind": ["final", "midway"],
     }
     return PastDeadlines(
         circle_id=circle.id,

@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "fundcircle"
 
 #: The areas from the ground up: each may import those before it, never one after it.
 AREAS = (
-    "auth", "circles", "attachments", "rounds", "proposals", "deliberation", "voting", "consent", "payouts", "inbox",
+    "auth", "circles", "attachments", "rounds", "proposals", "deliberation", "voting", "consent", "payouts",
+    "learning", "inbox",
     "ledger", "demo",
 )  # fmt: skip
 #: The ledger's append, its model and its pure chain rules are the ground floor every area writes through; the

@@ -24,6 +24,8 @@ from fundcircle.consent.services import answer_consent, open_consent_round
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
+from fundcircle.learning.services import add_comment as add_report_comment
+from fundcircle.learning.services import write_report
 from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
@@ -63,6 +65,8 @@ class CircleWorld:
     markers: tuple[str, ...]
     #: A drawn call for volunteers (rotation), for the page that tells how to check its draw.
     call_id: int = 0
+    #: A paid proposal's learning report (written by the member), with a comment.
+    report_id: int = 0
 
     def ids(self, actor: str) -> dict[str, Any]:
         return {
@@ -81,6 +85,8 @@ class CircleWorld:
             "token_id": self.token_ids.get(actor, 1),
             "filename": "css/app.css",
             "call_id": self.call_id,
+            "report_id": self.report_id,
+            "kind": "final",
         }
 
 
@@ -118,6 +124,22 @@ def build_circle(label: str) -> CircleWorld:
     advance_round(admin, decided, "decided", utcnow())
     db.session.commit()
     payout_id = db.session.scalars(sa.select(Payout.id).where(Payout.proposal_id == funded.id)).one()
+    # A second funded proposal, paid, whose learning report the member wrote and the circle member commented on.
+    reported_round = make_round(circle, admin, title=f"Learned {label} secret")
+    advance_round(admin, reported_round, "proposals", utcnow())
+    reported = create_proposal(
+        author, reported_round, sample_proposal(title=f"Reported {label} secret"), submit=True, now=utcnow()
+    )
+    advance_round(admin, reported_round, "deliberation", utcnow())
+    advance_round(admin, reported_round, "deciding", utcnow())
+    cast_ballot(people["circle"], reported_round, {reported.id: 2}, utcnow())
+    advance_round(admin, reported_round, "decided", utcnow())
+    db.session.execute(
+        sa.update(Payout).where(Payout.proposal_id == reported.id).values(status="paid", status_changed_at=utcnow())
+    )
+    report = write_report(author, reported, "final", [f"Report {label} secret", "", "", ""], utcnow())
+    add_report_comment(people["circle"], report, f"Report comment {label} secret", utcnow())
+    db.session.commit()
     outcome = invite_member(
         admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
     )
@@ -165,6 +187,7 @@ def build_circle(label: str) -> CircleWorld:
         token_ids=token_ids,
         markers=(f"{label} secret", f"admin.{label}@", f"member.{label}@"),
         call_id=drawn_call.id,
+        report_id=report.id,
     )
 
 
