@@ -117,3 +117,23 @@ def test_the_new_round_form_shows_the_last_retrospectives_points(app: Flask, wor
     page = _signed_in(app, "ana@example.org").get(f"/circles/{world.circle_id}/rounds/new").get_data(as_text=True)
     assert "What the circle said after “Spring”" in page
     assert "Longer deliberation" in page and "fairness 4.0" in page
+
+
+def test_the_api_answers_and_summarises_with_the_same_rules(app: Flask, world: World) -> None:
+    client: Client = app.test_client()  # type: ignore[assignment]
+    url = f"/api/v1/rounds/{world.round_id}/retrospective"
+    token = world.tokens["ana"]
+    body = {"worked": "Clear deadlines", "change": "More time", "fairness": 5, "effort": 2, "anonymous": True}
+    answered = client.json_call("PUT", url, body, token=token)
+    assert answered.status_code == 200, answered.get_json()
+    assert answered.get_json()["anonymous"] is True
+    summary = client.json_call("GET", url, token=token).get_json()
+    assert summary["open"] is True and summary["count"] == 1
+    assert summary["fairness"] == {"mean": "5.0", "distribution": [0, 0, 0, 0, 1]}
+    assert summary["change"] == [{"text": "More time", "name": None}]
+    assert summary["mine"]["worked"] == "Clear deadlines"
+    bad = client.json_call("PUT", url, {**body, "effort": 0}, token=token)
+    assert bad.status_code == 422 and "effort" in str(bad.get_json())
+    not_closed = client.json_call("PUT", f"/api/v1/rounds/{world.open_round_id}/retrospective", body, token=token)
+    assert not_closed.status_code == 409
+    assert _answers(app) == 1

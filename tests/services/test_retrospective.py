@@ -111,7 +111,9 @@ def test_a_second_answer_changes_the_first_even_when_anonymous(world: World) -> 
     close(world.round, world.admin)
     retrospective.answer_retrospective(world.member, world.round, answer("first", anonymous=True), utcnow())
     commit()
-    retrospective.answer_retrospective(world.member, world.round, answer("second", anonymous=True, fairness=2), utcnow())
+    retrospective.answer_retrospective(
+        world.member, world.round, answer("second", anonymous=True, fairness=2), utcnow()
+    )
     commit()
     (row,) = db.session.scalars(select(RetrospectiveAnswer)).all()
     assert (row.worked, row.fairness) == ("second", 2)
