@@ -6,13 +6,14 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, ROLE_LABELS, ROLES
@@ -116,11 +117,27 @@ class RotationCallForm(FlaskForm):
         default=3,
         validators=[InputRequired("Say how many people to draw."), NumberRange(1, 50, "Choose between 1 and 50.")],
     )
+    term_kind = RadioField(
+        "How a term is counted",
+        choices=[
+            SelectChoice("days", "In days, from the draw"),
+            SelectChoice("rounds", "In rounds: until that many of the circle's rounds have closed after the draw"),
+        ],
+        # Not required: a form without the choice (a script written before terms in rounds) means days.
+        default="days",
+    )
+    # Only the field of the chosen kind is read (the view checks it is filled); the other is ignored.
     term_days = IntegerField(
         "How many days each serves",
         default=90,
-        validators=[InputRequired("Say how long a term lasts."), NumberRange(1, 3650, "Between 1 and 3650 days.")],
-        description="Counted from the draw; when it ends, the person stops being a deciding member.",
+        validators=[Optional(), NumberRange(1, 3650, "Between 1 and 3650 days.")],
+        description="For a term in days. When it ends, the person stops being a deciding member.",
+    )
+    term_rounds = IntegerField(
+        "How many rounds each serves",
+        default=3,
+        validators=[Optional(), NumberRange(1, 12, "Between 1 and 12 rounds.")],
+        description="For a term in rounds: it ends when that many of the circle's rounds have closed.",
     )
     closes_at = DateTimeLocalField(
         "Volunteers can sign up until",

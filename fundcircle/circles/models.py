@@ -188,6 +188,9 @@ class RotationCall(Base):
     __table_args__ = (
         CheckConstraint("seats BETWEEN 1 AND 50", name="seats_in_range"),
         CheckConstraint("term_days BETWEEN 1 AND 3650", name="term_days_in_range"),
+        CheckConstraint("term_rounds BETWEEN 1 AND 12", name="term_rounds_in_range"),
+        # A term is counted in days or in the circle's closed rounds, never both and never neither.
+        CheckConstraint("(term_days IS NULL) <> (term_rounds IS NULL)", name="one_kind_of_term"),
         CheckConstraint("newcomer_share_percent BETWEEN 0 AND 100", name="newcomer_share_in_range"),
     )
 
@@ -197,8 +200,10 @@ class RotationCall(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     seats: Mapped[int] = mapped_column(Integer)
-    #: How long the chosen serve, from the draw.
-    term_days: Mapped[int] = mapped_column(Integer)
+    #: How long the chosen serve, from the draw: a number of days, or (term_rounds) until that many of the circle's
+    #: rounds have closed since the draw.
+    term_days: Mapped[int | None] = mapped_column(Integer)
+    term_rounds: Mapped[int | None] = mapped_column(Integer)
     #: At least this share of the picks from volunteers who have not served before (0: no such rule).
     newcomer_share_percent: Mapped[int] = mapped_column(Integer, default=0)
     seed: Mapped[str] = mapped_column(String(64))
@@ -230,13 +235,22 @@ class RotationTerm(Base):
     back when it ends (unless a later term goes on)."""
 
     __tablename__ = "rotation_terms"
+    __table_args__ = (
+        # A term ends at a time (a term in days) or after a number of closed rounds, exactly one of the two.
+        CheckConstraint("(ends_at IS NULL) <> (term_rounds IS NULL)", name="one_kind_of_end"),
+        CheckConstraint("rounds_closed >= 0", name="rounds_closed_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("rotation_calls.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: For a term in days: when it ends. None for a term in rounds.
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: For a term in rounds: how many of the circle's rounds must close for it to end, and how many have so far.
+    term_rounds: Mapped[int | None] = mapped_column(Integer)
+    rounds_closed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: When the term ended and its role was taken back (None while it runs).
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Whether the draw gave the role (False for someone who held it already otherwise): only then does the end of

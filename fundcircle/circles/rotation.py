@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fundcircle.auth.models import User
 from fundcircle.circles import sortition
@@ -24,16 +24,20 @@ from fundcircle.ledger.record import record
 
 MAX_SEATS = 50
 MAX_TERM_DAYS = 3650
+MAX_TERM_ROUNDS = 12
 #: The newcomers' shares an admin may choose from: none, or at least a third, half or all of the picks.
 NEWCOMER_SHARES = (0, 34, 50, 100)
 
 
 @dataclass(frozen=True)
 class CallInput:
+    """A call's settings: the term is `term_days` or `term_rounds` (the circle's rounds closed after the draw)."""
+
     seats: int
-    term_days: int
+    term_days: int | None
     closes_at: datetime
     newcomer_share_percent: int = 0
+    term_rounds: int | None = None
 
 
 def _require_admin(actor: User, circle: Circle) -> None:
@@ -65,7 +69,14 @@ def serving_terms(circle: Circle) -> list[RotationTerm]:
         db.session.scalars(
             select(RotationTerm)
             .where(RotationTerm.circle_id == circle.id, RotationTerm.ended_at.is_(None))
-            .order_by(RotationTerm.ends_at, RotationTerm.user_id)
+            # Terms in days by their end, then terms in rounds by the rounds still to close: the same order on both
+            # databases (they sort NULLs differently, so no NULL is left to the sort).
+            .order_by(
+                RotationTerm.ends_at.is_(None),
+                RotationTerm.ends_at,
+                (func.coalesce(RotationTerm.term_rounds, 0) - RotationTerm.rounds_closed),
+                RotationTerm.user_id,
+            )
         )
     )
 
@@ -83,8 +94,12 @@ def open_volunteer_call(actor: User, circle: Circle, data: CallInput, now: datet
         raise Conflict("A call for volunteers is already open: draw it first.")
     if not 1 <= data.seats <= MAX_SEATS:
         raise ValidationFailed(f"Choose between 1 and {MAX_SEATS} deciding members to draw.", field="seats")
-    if not 1 <= data.term_days <= MAX_TERM_DAYS:
+    if (data.term_days is None) == (data.term_rounds is None):
+        raise ValidationFailed("Set how long a term lasts: in days or in rounds, one of the two.", field="term_days")
+    if data.term_days is not None and not 1 <= data.term_days <= MAX_TERM_DAYS:
         raise ValidationFailed(f"A term lasts between 1 and {MAX_TERM_DAYS} days.", field="term_days")
+    if data.term_rounds is not None and not 1 <= data.term_rounds <= MAX_TERM_ROUNDS:
+        raise ValidationFailed(f"A term lasts between 1 and {MAX_TERM_ROUNDS} rounds.", field="term_rounds")
     if data.newcomer_share_percent not in NEWCOMER_SHARES:
         raise ValidationFailed("Choose one of the shares offered for people new to the role.", field="newcomer_share")
     if data.closes_at.tzinfo is None or data.closes_at <= now:
@@ -105,6 +120,7 @@ def open_volunteer_call(actor: User, circle: Circle, data: CallInput, now: datet
         closes_at=data.closes_at,
         seats=data.seats,
         term_days=data.term_days,
+        term_rounds=data.term_rounds,
         newcomer_share_percent=data.newcomer_share_percent,
         seed=chain.head_hash,
     )
@@ -116,7 +132,7 @@ def open_volunteer_call(actor: User, circle: Circle, data: CallInput, now: datet
         subject=call,
         data={
             "seats": call.seats,
-            "term_days": call.term_days,
+            **({"term_days": call.term_days} if call.term_days is not None else {"term_rounds": call.term_rounds}),
             "closes_at": call.closes_at.isoformat(),
             "strata": {"newcomer_share_percent": call.newcomer_share_percent},
             "seed": call.seed,
@@ -188,19 +204,32 @@ def _drop_circle_role(actor: User | None, circle: Circle, user_id: int, now: dat
         receiver(actor, circle, user_id, now)
 
 
+def term_is_over(term: RotationTerm, now: datetime) -> bool:
+    """A term in days is over at its end time; a term in rounds once that many of the circle's rounds have closed."""
+    if term.term_rounds is not None:
+        return term.rounds_closed >= term.term_rounds
+    return term.ends_at is not None and term.ends_at <= now
+
+
 def end_terms(actor: User | None, circle: Circle, now: datetime, *, keep: frozenset[int] = frozenset()) -> int:
-    """End the terms whose time is up: each person loses the "circle" role, unless another term of theirs runs on
-    or they are in `keep` (just chosen again). Returns how many terms ended."""
-    ended = [term for term in serving_terms(circle) if term.ends_at <= now]
-    still_serving = {term.user_id for term in serving_terms(circle) if term.ends_at > now} | keep
+    """End the terms that are over (`term_is_over`): each person loses the "circle" role, unless another term of
+    theirs runs on or they are in `keep` (just chosen again). Returns how many terms ended."""
+    serving = serving_terms(circle)
+    ended = [term for term in serving if term_is_over(term, now)]
+    still_serving = {term.user_id for term in serving if not term_is_over(term, now)} | keep
     for term in ended:
         term.ended_at = now
+        end = (
+            {"ends_at": term.ends_at.isoformat()}
+            if term.ends_at is not None
+            else {"term_rounds": term.term_rounds, "rounds_closed": term.rounds_closed}
+        )
         record(
             "rotation.term_ended",
             actor=actor,
             circle_id=circle.id,
             subject=term,
-            data={"user": term.user_id, "ends_at": term.ends_at.isoformat()},
+            data={"user": term.user_id, **end},
             at=now,
         )
         if term.granted_role and term.user_id not in still_serving:
@@ -247,8 +276,11 @@ def draw_call(actor: User | None, circle: Circle, now: datetime) -> RotationCall
     # Someone chosen again while their drawn term runs keeps a role the rotation gave, and loses it at the new end.
     by_rotation = {term.user_id for term in serving_terms(circle) if term.granted_role}
     end_terms(actor, circle, now, keep=frozenset(chosen))
-    ends_at = now + timedelta(days=call.term_days)
-    data["term_ends_at"] = ends_at.isoformat()
+    ends_at = now + timedelta(days=call.term_days) if call.term_days is not None else None
+    if ends_at is not None:
+        data["term_ends_at"] = ends_at.isoformat()
+    else:
+        data["term_rounds"] = call.term_rounds
     call.drawn_at = now
     entry = record("rotation.drawn", actor=actor, circle_id=circle.id, subject=call, data=data, at=now)
     call.draw_seq = entry.seq
@@ -267,6 +299,8 @@ def draw_call(actor: User | None, circle: Circle, now: datetime) -> RotationCall
                 user_id=user_id,
                 starts_at=now,
                 ends_at=ends_at,
+                term_rounds=call.term_rounds,
+                rounds_closed=0,
                 granted_role=granted,
             )
         )
@@ -283,6 +317,29 @@ def draw_call(actor: User | None, circle: Circle, now: datetime) -> RotationCall
             )
     db.session.flush()
     return call
+
+
+def count_closed_round(actor: User | None, circle: Circle, round_id: int, now: datetime) -> int:
+    """A round of the circle has closed (by `actor`, or None: the payouts settling): every running term in rounds
+    that began before it counts it, and those that have now counted enough end, with their role taken back. Called
+    in the transaction that closes the round; returns how many terms ended.
+
+    A round that a reversed payout reopens and that closes again is counted again: each close is one the circle
+    went through, and the entries say which round it was."""
+    lock(circle)  # as a draw does: two rounds closing at once count one after the other, none lost
+    counting = [term for term in serving_terms(circle) if term.term_rounds is not None and term.starts_at <= now]
+    if not counting:
+        return 0
+    for term in counting:
+        term.rounds_closed += 1
+    record(
+        "rotation.round_counted",
+        actor=actor,
+        circle_id=circle.id,
+        data={"round": round_id, "terms": sorted(term.id for term in counting)},
+        at=now,
+    )
+    return end_terms(actor, circle, now)
 
 
 def draw_due_calls(now: datetime) -> int:

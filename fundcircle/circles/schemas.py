@@ -221,7 +221,16 @@ class MyJoinRequestSchema(Schema):
 class RotationCallCreateSchema(Schema):
     seats = StrictInteger(required=True, validate=validate.Range(min=1, max=50))
     term_days = StrictInteger(
-        required=True, validate=validate.Range(min=1, max=3650), metadata={"description": "days each serves"}
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=3650),
+        metadata={"description": "days each serves (give this or term_rounds)"},
+    )
+    term_rounds = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=12),
+        metadata={"description": "each serves until this many of the circle's rounds have closed (or term_days)"},
     )
     closes_at = utc_datetime(required=True, metadata={"description": "volunteers can sign up until then"})
     newcomer_share_percent = StrictInteger(
@@ -242,7 +251,8 @@ class RotationCallSchema(Schema):
 
     id = fields.Integer(required=True)
     seats = fields.Integer(required=True)
-    term_days = fields.Integer(required=True)
+    term_days = fields.Integer(required=True, allow_none=True)
+    term_rounds = fields.Integer(required=True, allow_none=True)
     newcomer_share_percent = fields.Integer(required=True)
     opened_at = fields.DateTime(format="iso", required=True)
     closes_at = fields.DateTime(format="iso", required=True)
@@ -258,7 +268,11 @@ class RotationTermSchema(Schema):
     user_id = fields.Integer(required=True)
     name = fields.String(attribute="user.name", required=True)
     starts_at = fields.DateTime(format="iso", required=True)
-    ends_at = fields.DateTime(format="iso", required=True)
+    ends_at = fields.DateTime(format="iso", required=True, allow_none=True, metadata={"description": "null: in rounds"})
+    term_rounds = fields.Integer(required=True, allow_none=True)
+    rounds_closed = fields.Integer(
+        required=True, metadata={"description": "rounds closed so far, for a term in rounds"}
+    )
 
 
 class RotationSchema(Schema):

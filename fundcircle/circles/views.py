@@ -519,13 +519,19 @@ def rotation_open_call(circle_id: int) -> Response | tuple[str, int]:
     closes_at = form.closes_at.data
     if closes_at is None:  # InputRequired refused an empty field already; a value WTForms could not read is here
         return _rotation_page(circle, form, 400)
+    in_rounds = form.term_kind.data == "rounds"
+    length = form.term_rounds if in_rounds else form.term_days
+    if length.data is None:
+        length.errors = [*length.errors, "Say how long a term lasts."]
+        return _rotation_page(circle, form, 400)
     try:
         rotation.open_volunteer_call(
             current_user,
             circle,
             rotation.CallInput(
                 seats=form.seats.data or 0,
-                term_days=form.term_days.data or 0,
+                term_days=None if in_rounds else length.data,
+                term_rounds=length.data if in_rounds else None,
                 closes_at=closes_at.replace(tzinfo=UTC),
                 newcomer_share_percent=int(form.newcomer_share.data or "0"),
             ),

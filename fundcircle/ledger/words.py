@@ -203,11 +203,23 @@ def describe(
         "user.totp_enabled": f"{who} set up an authenticator app for approvals",
         # Rotating circles (circles/rotation.py)
         "rotation.call_opened": f"{who} opened a call for {data.get('seats')} volunteer(s) to be deciding members, "
-        f"each for {data.get('term_days')} days; the draw's starting value was fixed from the ledger at this moment",
+        + (
+            f"each for {data.get('term_rounds')} round(s) of the circle"
+            if data.get("term_rounds") is not None
+            else f"each for {data.get('term_days')} days"
+        )
+        + "; the draw's starting value was fixed from the ledger at this moment",
         "rotation.volunteered": f"{person} volunteered to be a deciding member",
         "rotation.withdrew": f"{person} took back their name from the call for deciding members",
         "rotation.drawn": f"{who} drew {len(data.get('chosen', []))} deciding member(s) by lot from "
         f"{len(data.get('volunteers', []))} volunteer(s) (the entries that follow name them)",
         "rotation.term_ended": f"{person}'s term as a deciding member ended",
+        "rotation.round_counted": f"A round of the circle closed: {len(data.get('terms', []))} term(s) counted in "
+        "rounds count it",
+        # Round retrospectives (rounds/retrospective.py): an anonymous answer has no actor.
+        "retrospective.answered": f"{'Someone (anonymously)' if data.get('anonymous') else who} answered the "
+        f"retrospective of a round: fairness {data.get('fairness')}, effort {data.get('effort')} out of 5",
+        "retrospective.changed": f"{'Someone (anonymously)' if data.get('anonymous') else who} changed an answer to "
+        f"the retrospective of a round: fairness {data.get('fairness')}, effort {data.get('effort')} out of 5",
     }
     return sentences.get(action, f"{who}: {action}")

@@ -55,7 +55,7 @@ from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import payee_lookup, payee_lookup_ready
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
-from fundcircle.rounds.services import before_closing
+from fundcircle.rounds.services import before_closing, round_has_closed
 from fundcircle.unit_of_work import end_read_transaction
 from fundcircle.voting.services import round_funded
 
@@ -1043,6 +1043,7 @@ def close_round_if_settled(round_id: int, now: datetime) -> bool:
     record("round.phase_changed", actor=None, circle_id=round_.circle_id, subject=round_,
            data={"from": "decided", "to": "closed", "by": "payouts", "cause": "payouts_settled"},
            at=now)  # fmt: skip
+    round_has_closed(None, round_, now)
     return True
 
 

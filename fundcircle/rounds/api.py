@@ -11,9 +11,18 @@ from fundcircle.access import ANY_MEMBER, circle_role, requires
 from fundcircle.db import utcnow
 from fundcircle.errors import ValidationFailed
 from fundcircle.openapi import api_blueprint, renamed_fields
-from fundcircle.rounds import services
-from fundcircle.rounds.models import Round
-from fundcircle.rounds.schemas import AdvanceSchema, RoundCreateSchema, RoundPatchSchema, RoundSchema
+from fundcircle.rounds import retrospective, services
+from fundcircle.rounds.models import RetrospectiveAnswer, Round
+from fundcircle.rounds.retrospective_summary import Rating, summarise
+from fundcircle.rounds.schemas import (
+    AdvanceSchema,
+    RetrospectiveAnswerInputSchema,
+    RetrospectiveAnswerSchema,
+    RetrospectiveSchema,
+    RoundCreateSchema,
+    RoundPatchSchema,
+    RoundSchema,
+)
 
 blp = api_blueprint("rounds", __name__, "Rounds: a call for proposals against one pot, and its phases")
 
@@ -81,3 +90,42 @@ def update_round(data: dict[str, Any], round_id: int) -> Round:
 def advance_round(data: dict[str, Any], round_id: int) -> Round:
     """Move the round to its next phase, or cancel it before it is decided (admins)."""
     return services.advance_round(current_user, services.get_round(round_id), data["to"], utcnow())
+
+
+def _rating(rating: Rating) -> dict[str, Any]:
+    return {"mean": rating.mean_text if rating.mean is not None else None, "distribution": list(rating.counts.values())}
+
+
+def _retrospective(round_: Round) -> dict[str, Any]:
+    closed = round_.phase == "closed"
+    summary = retrospective.summary_of(round_) if closed else summarise([])
+    return {
+        "round_id": round_.id,
+        "open": closed and not retrospective.next_round_opened(round_),
+        "count": summary.count,
+        "fairness": _rating(summary.fairness),
+        "effort": _rating(summary.effort),
+        "worked": [{"text": point.text, "name": point.name} for point in summary.worked],
+        "change": [{"text": point.text, "name": point.name} for point in summary.change],
+        "mine": retrospective.own_answer(current_user, round_),
+    }
+
+
+@blp.route("/rounds/<int:round_id>/retrospective", methods=["GET"])
+@requires(ANY_MEMBER)
+@blp.response(200, RetrospectiveSchema)
+def get_retrospective(round_id: int) -> dict[str, Any]:
+    """The round's retrospective summarised (empty until the round is closed), and the caller's own answer."""
+    return _retrospective(services.get_round(round_id))
+
+
+@blp.route("/rounds/<int:round_id>/retrospective", methods=["PUT"])
+@requires(ANY_MEMBER)
+@blp.arguments(RetrospectiveAnswerInputSchema)
+@blp.response(200, RetrospectiveAnswerSchema)
+def answer_retrospective(data: dict[str, Any], round_id: int) -> RetrospectiveAnswer:
+    """Answer the closed round's retrospective, or change the answer until the circle's next round opens (members
+    of the circle; one answer each, anonymous or not)."""
+    return retrospective.answer_retrospective(
+        current_user, services.get_round(round_id), retrospective.RetrospectiveInput(**data), utcnow()
+    )

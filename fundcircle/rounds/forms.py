@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from fundcircle.errors import ValidationFailed
 from fundcircle.money import MoneyError, parse_major
 from fundcircle.rounds.models import DEFAULT_REPORT_DUE_DAYS, DEFAULT_REPORT_QUESTIONS
+from fundcircle.rounds.retrospective import RetrospectiveInput
 from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, RoundInput, problems_with
 
 DEADLINE_HELP = "Time in UTC. Leave empty to move the round on by hand."
@@ -229,3 +230,37 @@ class RoundForm(FlaskForm):
 
 class AdvanceForm(FlaskForm):
     to = HiddenField(validators=[DataRequired()])
+
+
+RATING_CHOICES = [
+    SelectChoice(str(n), label) for n, label in ((1, "1 (poor)"), (2, "2"), (3, "3"), (4, "4"), (5, "5 (very good)"))
+]
+
+
+class RetrospectiveForm(FlaskForm):
+    """A member's answer to a closed round's retrospective (the shape only; the service checks the rest)."""
+
+    worked = TextAreaField("What worked in the process", validators=[Length(max=2000)])
+    change = TextAreaField("What to change next time", validators=[Length(max=2000)])
+    fairness = RadioField(
+        "How fair was the process?", choices=RATING_CHOICES, validators=[InputRequired("Choose a rating from 1 to 5.")]
+    )
+    effort = RadioField(
+        "Was the effort it took worth it?",
+        choices=RATING_CHOICES,
+        validators=[InputRequired("Choose a rating from 1 to 5.")],
+    )
+    anonymous = BooleanField(
+        "Answer anonymously",
+        description="Your name is not shown with your answer nor kept with it; you can still change it until the "
+        "next round opens.",
+    )
+
+    def to_input(self) -> RetrospectiveInput:
+        return RetrospectiveInput(
+            worked=self.worked.data or "",
+            change=self.change.data or "",
+            fairness=int(self.fairness.data or 0),
+            effort=int(self.effort.data or 0),
+            anonymous=bool(self.anonymous.data),
+        )

@@ -3,9 +3,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.rounds.phases import ALL_PHASES, PHASE_DEADLINES, effective_phase
@@ -115,3 +116,36 @@ class Round(Base):
         """The deadline of `phase`, if it has one and it has passed at `now` (for messages: "closed at ...")."""
         deadline = self.deadline_of(phase)
         return deadline if deadline is not None and deadline <= now else None
+
+
+class RetrospectiveAnswer(Base):
+    """One member's answer to a closed round's retrospective: what worked, what to change, and two ratings.
+
+    An anonymous answer stores no user id; one answer per member and round still holds through `voter_key`, a
+    commitment to (round, member) that is unique per round (see fundcircle/rounds/retrospective.py)."""
+
+    __tablename__ = "retrospective_answers"
+    __table_args__ = (
+        UniqueConstraint("round_id", "voter_key"),
+        CheckConstraint("fairness BETWEEN 1 AND 5", name="fairness_in_range"),
+        CheckConstraint("effort BETWEEN 1 AND 5", name="effort_in_range"),
+        CheckConstraint("length(worked) <= 2000 AND length(change) <= 2000", name="texts_short"),
+        # The user is stored exactly when the answer is not anonymous.
+        CheckConstraint(
+            "(anonymous AND user_id IS NULL) OR (NOT anonymous AND user_id IS NOT NULL)", name="user_unless_anonymous"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    voter_key: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    worked: Mapped[str] = mapped_column(Text, default="")
+    change: Mapped[str] = mapped_column(Text, default="")
+    fairness: Mapped[int] = mapped_column(Integer)
+    effort: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User | None] = relationship()

@@ -187,3 +187,55 @@ class RoundPatchSchema(Schema):
         validate=validate.Length(min=1, max=MAX_REPORT_QUESTIONS),
     )
     deadlines = fields.Nested(DeadlinesPatchSchema)
+
+
+class RetrospectiveAnswerInputSchema(Schema):
+    """A member's answer to a closed round's retrospective (a second PUT changes it)."""
+
+    worked = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"description": "What worked"})
+    change = fields.String(
+        load_default="", validate=validate.Length(max=2000), metadata={"description": "What to change"}
+    )
+    fairness = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    effort = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    anonymous = StrictBoolean(
+        load_default=False, metadata={"description": "Keep no name with the answer; it is still one per member"}
+    )
+
+
+class RetrospectiveAnswerSchema(Schema):
+    """The caller's own answer (found by its voter key, anonymous or not)."""
+
+    worked = fields.String(required=True)
+    change = fields.String(required=True)
+    fairness = fields.Integer(required=True)
+    effort = fields.Integer(required=True)
+    anonymous = fields.Boolean(required=True)
+    updated_at = fields.DateTime(format="iso", required=True)
+
+
+class RetrospectiveRatingSchema(Schema):
+    mean = fields.String(
+        required=True, allow_none=True, metadata={"description": "The mean to one decimal, null with no answers"}
+    )
+    distribution = fields.List(
+        fields.Integer(), required=True, metadata={"description": "How many gave 1, 2, 3, 4 and 5"}
+    )
+
+
+class RetrospectivePointSchema(Schema):
+    text = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True, metadata={"description": "Null for an anonymous answer"})
+
+
+class RetrospectiveSchema(Schema):
+    """A round's retrospective: the summary once the round is closed, and whether the caller can still answer."""
+
+    round_id = fields.Integer(required=True)
+    open = fields.Boolean(required=True, metadata={"description": "The round is closed and answers can still change"})
+    count = fields.Integer(required=True)
+    fairness = fields.Nested(RetrospectiveRatingSchema, required=True)
+    effort = fields.Nested(RetrospectiveRatingSchema, required=True)
+    worked = fields.List(fields.Nested(RetrospectivePointSchema), required=True)
+    change = fields.List(fields.Nested(RetrospectivePointSchema), required=True)
+    mine = fields.Nested(RetrospectiveAnswerSchema, required=True, allow_none=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select, union
 
 from fundcircle.auth.models import User
+from fundcircle.circles import rotation
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import holders_of, require_role
 from fundcircle.db import compare_and_set, lock
@@ -380,8 +381,16 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime, *, 
     )
     if to == "decided":
         deciders[round_.method](actor, round_, now)
+    if to == "closed":
+        round_has_closed(actor, round_, now)
     _notify_phase_change(round_)
     return round_
+
+
+def round_has_closed(actor: User | None, round_: Round, now: datetime) -> None:
+    """What a round's close does beyond its phase, in the same transaction, whoever closes it (an admin here, the
+    payouts settling in payouts/services.py): the circle's rotation terms counted in rounds count it."""
+    rotation.count_closed_round(actor, round_.circle, round_.id, now)
 
 
 def _notify_phase_change(round_: Round) -> None:

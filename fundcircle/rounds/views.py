@@ -16,8 +16,8 @@ from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.money import format_minor
-from fundcircle.rounds import services
-from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RoundForm
+from fundcircle.rounds import retrospective, services
+from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RetrospectiveForm, RoundForm
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import CANCELLED, COUNTING, PHASE_LABELS, next_phases, time_left
 from fundcircle.unit_of_work import refuse
@@ -149,10 +149,21 @@ def create(circle_id: int) -> str | Response | tuple[str, int]:
         except FundCircleError as error:
             refuse()
             attach_error(form, error, aliases=RoundForm.ALIASES)
-            return render_template("rounds/form.html", circle=circle, form=form, round=None), error.status
+            return render_template("rounds/form.html", circle=circle, form=form, round=None, **_last_retro(circle)), (
+                error.status
+            )
         flash("The round is created as a draft. Open it for proposals when it is ready.", "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
-    return render_template("rounds/form.html", circle=circle, form=form, round=None), form.status
+    return render_template("rounds/form.html", circle=circle, form=form, round=None, **_last_retro(circle)), form.status
+
+
+def _last_retro(circle: Circle) -> dict[str, Any]:
+    """What the circle said in its last retrospective, shown above the new round's form so that it is taken in."""
+    found = retrospective.last_retrospective(circle)
+    if found is None:
+        return {"last_retro": None}
+    round_, summary = found
+    return {"last_retro": {"round": round_, "summary": summary}}
 
 
 @bp.route("/rounds/<int:round_id>")
@@ -179,6 +190,68 @@ def view(round_id: int) -> str:
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
         phase_labels=PHASE_LABELS,
+        **_retro_context(round_),
+    )
+
+
+def _retro_context(round_: Round, form: RetrospectiveForm | None = None) -> dict[str, Any]:
+    """The retrospective's part of a closed round's page: the summary, and the form for a member who may still
+    answer (prefilled with their own answer, which only they can find, anonymous or not)."""
+    if round_.phase != "closed":
+        return {"retro": None}
+    mine = retrospective.own_answer(current_user, round_)
+    final = retrospective.next_round_opened(round_)
+    if form is None and not final:
+        if mine is None:
+            form = RetrospectiveForm(formdata=None)
+        else:
+            form = RetrospectiveForm(
+                formdata=None,
+                data={
+                    "worked": mine.worked,
+                    "change": mine.change,
+                    "fairness": str(mine.fairness),
+                    "effort": str(mine.effort),
+                    "anonymous": mine.anonymous,
+                },
+            )
+    return {
+        "retro": {
+            "summary": retrospective.summary_of(round_),
+            "mine": mine,
+            "final": final,
+            "form": None if final else form,
+        }
+    }
+
+
+@bp.route("/rounds/<int:round_id>/retrospective", methods=["GET", "POST"])
+@requires(ANY_MEMBER)
+def retrospective_page(round_id: int) -> str | Response | tuple[str, int]:
+    """The round's retrospective on a page of its own: the summary and the member's form; POST answers."""
+    round_ = services.get_round(round_id)
+    form = RetrospectiveForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                retrospective.answer_retrospective(current_user, round_, form.to_input(), utcnow())
+            except FundCircleError as error:
+                refuse()
+                attach_error(form, error)
+                status = error.status
+            else:
+                flash("Thank you: your answer to the retrospective is saved.", "success")
+                return redirect(url_for("rounds.retrospective_page", round_id=round_.id))
+        else:
+            status = 422
+    elif round_.phase == "closed":
+        form = _retro_context(round_)["retro"]["form"]
+    return (
+        render_template(
+            "rounds/retrospective.html", round=round_, circle=round_.circle, **_retro_context(round_, form)
+        ),
+        status,
     )
 
 

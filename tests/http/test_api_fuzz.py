@@ -90,6 +90,8 @@ POLICY = {
     "GET /rounds/{round_id}": "member",
     "PATCH /rounds/{round_id}": "admin",
     "POST /rounds/{round_id}/advance": "admin",
+    "GET /rounds/{round_id}/retrospective": "member",
+    "PUT /rounds/{round_id}/retrospective": "member",
     "GET /rounds/{round_id}/proposals": "member",
     "POST /rounds/{round_id}/proposals": "member",
     "GET /proposals/{proposal_id}": "member",

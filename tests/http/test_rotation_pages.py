@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from fundcircle.circles.models import RotationCall
 from fundcircle.circles.sortition import check_entry
@@ -191,3 +191,58 @@ def test_the_api_does_the_same_and_refuses_the_same(app: Flask, world: World) ->
     assert [t["name"] for t in drawn["serving"]] == ["Cy"] and drawn["open_call"] is None
     assert check_entry(drawn["last_draw_entry"]).matches
     assert drawn["last_draw"]["draw_seq"] >= 1
+
+
+def test_an_admin_opens_a_call_with_a_term_in_rounds_and_the_page_says_so(app: Flask, world: World) -> None:
+    admin = _client(app, world.admin)
+    closes = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    form = {"seats": "1", "term_kind": "rounds", "term_days": "", "term_rounds": "3", "closes_at": closes}
+    answer = admin.post_form(f"/circles/{world.circle_id}/rotation/call", {**form, "newcomer_share": "0"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    page = admin.get(f"/circles/{world.circle_id}/rotation").get_data(as_text=True)
+    assert "until 3 of the circle's rounds have closed after the draw" in page
+    member = _client(app, world.members[0])
+    member.post_form(f"/circles/{world.circle_id}/rotation/volunteer")
+    _close_now(app, world.circle_id)
+    assert admin.post_form(f"/circles/{world.circle_id}/rotation/draw").status_code == 302
+    page = member.get(f"/circles/{world.circle_id}/rotation").get_data(as_text=True)
+    assert "until 3 more rounds have closed" in page
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"term_rounds": ""}, "Say how long a term lasts."), ({"term_rounds": "13"}, "Between 1 and 12 rounds.")],
+)
+def test_a_term_in_rounds_out_of_range_is_refused_next_to_its_field(
+    app: Flask, world: World, values: dict[str, str], message: str
+) -> None:
+    admin = _client(app, world.admin)
+    closes = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    form = {"seats": "2", "term_kind": "rounds", "term_rounds": "3", "closes_at": closes, "newcomer_share": "0"}
+    answer = admin.post_form(f"/circles/{world.circle_id}/rotation/call", {**form, **values})
+    assert answer.status_code == 400
+    assert message in answer.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(RotationCall)).all() == []
+
+
+def test_the_api_opens_a_call_in_rounds_and_refuses_both_kinds_at_once(app: Flask, world: World) -> None:
+    client: Client = app.test_client()  # type: ignore[assignment]
+    url = f"/api/v1/circles/{world.circle_id}/rotation/calls"
+    closes = (utcnow() + timedelta(days=3)).isoformat()
+    both = client.json_call(
+        "POST",
+        url,
+        {"seats": 1, "term_days": 30, "term_rounds": 2, "closes_at": closes},
+        token=world.tokens[world.admin],
+    )
+    assert both.status_code == 422
+    member = client.json_call(
+        "POST", url, {"seats": 1, "term_rounds": 2, "closes_at": closes}, token=world.tokens[world.members[0]]
+    )
+    assert member.status_code == 403
+    opened = client.json_call(
+        "POST", url, {"seats": 1, "term_rounds": 2, "closes_at": closes}, token=world.tokens[world.admin]
+    )
+    assert opened.status_code == 201, opened.get_json()
+    assert (opened.get_json()["term_rounds"], opened.get_json()["term_days"]) == (2, None)

@@ -20,8 +20,10 @@ from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.reading import verify_ledger
+from fundcircle.payouts.services import close_round_if_settled
+from fundcircle.rounds.services import advance_round
 from fundcircle.unit_of_work import commit
-from tests.factories import add_member, make_circle, make_user
+from tests.factories import add_member, make_circle, make_round, make_user
 
 
 def _roles(circle: Circle, user: User) -> set[str]:
@@ -268,3 +270,97 @@ def test_a_failed_draw_changes_nothing(world: World) -> None:
     db.session.rollback()
     assert len(_entries(world.circle, "rotation.drawn")) == seq_before == 0
     assert "circle" not in _roles(world.circle, world.members[0])
+
+
+def _close_a_round(world: World, at: datetime) -> None:
+    round_ = make_round(world.circle, world.admin)
+    for phase in ("proposals", "deliberation", "deciding", "decided", "closed"):
+        advance_round(world.admin, round_, phase, at)
+    commit()
+
+
+def _open_in_rounds(world: World, term_rounds: int, seats: int = 2) -> None:
+    rotation.open_volunteer_call(
+        world.admin,
+        world.circle,
+        rotation.CallInput(
+            seats=seats, term_days=None, closes_at=world.now + timedelta(days=7), term_rounds=term_rounds
+        ),
+        world.now,
+    )
+    commit()
+
+
+def test_a_term_of_two_rounds_ends_when_the_second_round_closes_and_takes_the_role_back(world: World) -> None:
+    _open_in_rounds(world, term_rounds=2)
+    for person in world.members[:2]:
+        rotation.volunteer(person, world.circle, world.now)
+    commit()
+    drawn_at = world.after_close()
+    rotation.draw_call(world.admin, world.circle, drawn_at)
+    commit()
+    assert _entries(world.circle, "rotation.drawn")[0].data["term_rounds"] == 2
+    terms = rotation.serving_terms(world.circle)
+    assert [(t.ends_at, t.term_rounds, t.rounds_closed) for t in terms] == [(None, 2, 0), (None, 2, 0)]
+    # Time alone ends no term in rounds: the worker's tick years later leaves them running.
+    assert rotation.draw_due_calls(drawn_at + timedelta(days=3650)) == 0
+    commit()
+    assert len(rotation.serving_terms(world.circle)) == 2
+    _close_a_round(world, drawn_at + timedelta(days=1))
+    assert [t.rounds_closed for t in rotation.serving_terms(world.circle)] == [1, 1]
+    for person in world.members[:2]:
+        assert "circle" in _roles(world.circle, person)
+    _close_a_round(world, drawn_at + timedelta(days=2))
+    assert rotation.serving_terms(world.circle) == []
+    for person in world.members[:2]:
+        assert "circle" not in _roles(world.circle, person)
+    ended = _entries(world.circle, "rotation.term_ended")
+    assert {e.data["user"] for e in ended} == {p.id for p in world.members[:2]}
+    assert all(e.data["rounds_closed"] == 2 for e in ended)
+    assert len(_entries(world.circle, "rotation.round_counted")) == 2
+    assert _ledger_ok(world.circle)
+
+
+def test_a_round_closed_by_the_payouts_settling_counts_too(world: World) -> None:
+    _open_in_rounds(world, term_rounds=1, seats=1)
+    rotation.volunteer(world.members[0], world.circle, world.now)
+    commit()
+    rotation.draw_call(None, world.circle, world.after_close())
+    commit()
+    round_ = make_round(world.circle, world.admin)
+    for phase in ("proposals", "deliberation", "deciding", "decided"):
+        advance_round(world.admin, round_, phase, world.after_close())
+    commit()
+    assert close_round_if_settled(round_.id, world.after_close() + timedelta(hours=1))
+    commit()
+    assert rotation.serving_terms(world.circle) == []
+    assert "circle" not in _roles(world.circle, world.members[0])
+
+
+@pytest.mark.parametrize(
+    ("term_days", "term_rounds", "field"),
+    [(None, None, "term_days"), (30, 2, "term_days"), (None, 0, "term_rounds"), (None, 13, "term_rounds")],
+)
+def test_a_call_sets_its_term_in_days_or_in_one_to_twelve_rounds(
+    world: World, term_days: int | None, term_rounds: int | None, field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        rotation.open_volunteer_call(
+            world.admin,
+            world.circle,
+            rotation.CallInput(2, term_days, world.now + timedelta(days=1), term_rounds=term_rounds),
+            world.now,
+        )
+    assert refused.value.field == field
+    db.session.rollback()
+    assert rotation.open_call(world.circle) is None
+
+
+def test_only_an_admin_opens_a_call_in_rounds(world: World) -> None:
+    with pytest.raises(PermissionDenied):
+        rotation.open_volunteer_call(
+            world.members[0],
+            world.circle,
+            rotation.CallInput(2, None, world.now + timedelta(days=1), term_rounds=3),
+            world.now,
+        )
