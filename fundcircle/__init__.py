@@ -25,7 +25,7 @@ from fundcircle.circles import api as circles_api
 from fundcircle.circles import views as circles_views
 from fundcircle.circles.models import ROLE_LABELS, ROLES
 from fundcircle.circles.rotation import draw_due_calls
-from fundcircle.config import load_config
+from fundcircle.config import engine_options, load_config
 from fundcircle.consent import api as consent_api
 from fundcircle.consent import views as consent_views
 from fundcircle.db import configure_sqlite, utcnow
@@ -93,6 +93,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(Path(app.instance_path), secret_key_given=secret_key_given))
     if test_config:
         app.config.from_mapping(test_config)
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
 
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
@@ -267,7 +271,10 @@ def _register_request_hooks(app: Flask) -> None:
                 raise RuntimeError(message)
             log.error(message)
         try:
-            unit_of_work.finish(success=not safe and response.status_code < 400)
+            if safe:
+                unit_of_work.end_read_only()
+            else:
+                unit_of_work.finish(success=response.status_code < 400)
         except Exception:
             log.exception("the request's changes could not be committed")
             unit_of_work.roll_back()
