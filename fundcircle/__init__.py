@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
-from flask_login import AnonymousUserMixin, current_user
+from flask import Flask, request, session
+from flask_login import current_user
 from huey import crontab
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,7 +19,8 @@ from fundcircle.auth import api as auth_api
 from fundcircle.auth import benchmark
 from fundcircle.auth import cli as auth_cli
 from fundcircle.auth import views as auth_views
-from fundcircle.auth.services import user_for_api_token, user_for_session
+from fundcircle.auth.services import user_for_session
+from fundcircle.auth.tokens import authenticate_bearer
 from fundcircle.backup import backup_command, restore_command
 from fundcircle.circles import api as circles_api
 from fundcircle.circles import views as circles_views
@@ -207,18 +208,6 @@ def _init_login(app: Flask) -> None:
         return user
 
 
-def _user_from_bearer_token() -> Any:
-    """The owner of the request's API token, or an anonymous user. Used instead of the session for API requests
-    that carry an Authorization header, so that a browser's session cookie (and Flask-Login's session protection,
-    which would drop the request as anonymous) plays no part in them."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return AnonymousUserMixin()
-    # A read changes nothing, not even the token's time of last use.
-    user = user_for_api_token(token.strip(), note_use=request.method not in SAFE_METHODS)
-    return user or AnonymousUserMixin()
-
-
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def refuse_hostile_input() -> None:
@@ -245,9 +234,12 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def authenticate_and_check_csrf() -> None:
         if is_api_request() and request.headers.get("Authorization"):
-            # The token's user, set where Flask-Login looks for the request's user. A bearer token is not sent by
-            # browsers on their own, so such requests need no CSRF token; cookie-authenticated ones do.
-            g._login_user = _user_from_bearer_token()
+            # The token's user, set where Flask-Login looks for the request's user (fundcircle/auth/tokens.py). A
+            # bearer token is not sent by browsers on their own, so such requests need no CSRF token; cookie-
+            # authenticated ones do.
+            view = app.view_functions.get(request.endpoint or "")
+            if not getattr(view, "authenticates_itself", False):
+                authenticate_bearer()
             return
         if request.method in SAFE_METHODS:
             return
