@@ -609,14 +609,9 @@ TOKEN_USE_NOTED_EVERY = timedelta(minutes=1)
 def note_token_use(token_id: int, last_used_at: datetime | None, now: datetime) -> None:
     """Note, in the caller's transaction, that a token made a state-changing request now, if it was last noted over
     TOKEN_USE_NOTED_EVERY ago (the condition is checked again by the UPDATE, so two requests at once note it once).
-    A refused request rolls back: the note is then made on its own afterwards (keep_after_rollback)."""
+    A refused request rolls back with its note, as `user_for_api_token`'s note after the commit is dropped then."""
     if last_used_at is not None and now - last_used_at <= TOKEN_USE_NOTED_EVERY:
         return
-    _note_token_use_now(token_id, now)
-    keep_after_rollback(lambda: _note_token_use_now(token_id, now))
-
-
-def _note_token_use_now(token_id: int, now: datetime) -> None:
     db.session.execute(
         update(ApiToken)
         .where(
