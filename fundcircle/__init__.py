@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
-from flask_login import AnonymousUserMixin, current_user
+from flask import Flask, request, session
+from flask_login import current_user
 from huey import crontab
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -21,13 +21,14 @@ from fundcircle.auth import api as auth_api
 from fundcircle.auth import benchmark
 from fundcircle.auth import cli as auth_cli
 from fundcircle.auth import views as auth_views
-from fundcircle.auth.services import user_for_api_token, user_for_session
+from fundcircle.auth.services import user_for_session
+from fundcircle.auth.tokens import authenticate_bearer
 from fundcircle.backup import backup_command, restore_command
 from fundcircle.circles import api as circles_api
 from fundcircle.circles import views as circles_views
 from fundcircle.circles.models import ROLE_LABELS, ROLES
 from fundcircle.circles.rotation import draw_due_calls
-from fundcircle.config import load_config
+from fundcircle.config import engine_options, load_config
 from fundcircle.consent import api as consent_api
 from fundcircle.consent import views as consent_views
 from fundcircle.db import configure_sqlite, utcnow
@@ -98,6 +99,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(Path(app.instance_path), secret_key_given=secret_key_given))
     if test_config:
         app.config.from_mapping(test_config)
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
 
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
@@ -214,18 +219,6 @@ def _init_login(app: Flask) -> None:
         return user
 
 
-def _user_from_bearer_token() -> Any:
-    """The owner of the request's API token, or an anonymous user. Used instead of the session for API requests
-    that carry an Authorization header, so that a browser's session cookie (and Flask-Login's session protection,
-    which would drop the request as anonymous) plays no part in them."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return AnonymousUserMixin()
-    # A read changes nothing, not even the token's time of last use.
-    user = user_for_api_token(token.strip(), note_use=request.method not in SAFE_METHODS)
-    return user or AnonymousUserMixin()
-
-
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def allow_files_where_files_are_sent() -> None:
@@ -262,9 +255,12 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def authenticate_and_check_csrf() -> None:
         if is_api_request() and request.headers.get("Authorization"):
-            # The token's user, set where Flask-Login looks for the request's user. A bearer token is not sent by
-            # browsers on their own, so such requests need no CSRF token; cookie-authenticated ones do.
-            g._login_user = _user_from_bearer_token()
+            # The token's user, set where Flask-Login looks for the request's user (fundcircle/auth/tokens.py). A
+            # bearer token is not sent by browsers on their own, so such requests need no CSRF token; cookie-
+            # authenticated ones do.
+            view = app.view_functions.get(request.endpoint or "")
+            if not getattr(view, "authenticates_itself", False):
+                authenticate_bearer()
             return
         if request.method in SAFE_METHODS:
             return
@@ -288,7 +284,10 @@ def _register_request_hooks(app: Flask) -> None:
                 raise RuntimeError(message)
             log.error(message)
         try:
-            unit_of_work.finish(success=not safe and response.status_code < 400)
+            if safe:
+                unit_of_work.end_read_only()
+            else:
+                unit_of_work.finish(success=response.status_code < 400)
         except Exception:
             log.exception("the request's changes could not be committed")
             unit_of_work.roll_back()

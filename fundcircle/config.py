@@ -77,6 +77,33 @@ def _log_format(value: str) -> str:
     return chosen
 
 
+#: Seconds a pooled PostgreSQL connection is used before it is replaced: instead of a ping before every checkout (a
+#: round trip on every request), a connection never lives long enough for a firewall or server to drop it idle.
+POSTGRESQL_POOL_RECYCLE_SECONDS = 300
+#: psycopg prepares a statement on a connection once it has run this many times there: the hot statements (a ballot
+#: save's, the session look-up) are parsed and planned once per connection instead of on every request.
+POSTGRESQL_PREPARE_THRESHOLD = 1
+
+
+def engine_options(url: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The engine's options for the database at `url`, over those `given` (which win).
+
+    PostgreSQL: no ping per checkout (`pool_pre_ping` costs a round trip on every request; connections are recycled
+    instead, and a connection found dead is discarded with the whole pool by SQLAlchemy), and statements prepared
+    early. Prepared statements survive only while transactions end in COMMIT: psycopg throws them all away on a
+    ROLLBACK, which is why requests that only read commit (fundcircle/unit_of_work.py)."""
+    options: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        options = {
+            "pool_pre_ping": False,
+            "pool_recycle": POSTGRESQL_POOL_RECYCLE_SECONDS,
+            "connect_args": {"prepare_threshold": POSTGRESQL_PREPARE_THRESHOLD},
+        }
+    else:
+        options = {"pool_pre_ping": True}
+    return {**options, **given}
+
+
 def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[str, Any]:
     """Build the configuration from the environment.
 
@@ -121,7 +148,8 @@ def load_config(instance_path: Path, *, secret_key_given: bool = False) -> dict[
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         # JSON columns stored with sorted keys and no spaces: a ledger entry's data is then stored as the very text
         # its hash covers (fundcircle/ledger/chain.py), and `ledger verify` hashes it as read.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_text},
+        # The rest of the engine's options depend on the database: see engine_options, applied by create_app.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"json_serializer": json_text},
         # Where links in e-mails and invitations point; required in production (see _base_url).
         "BASE_URL": base_url,
         "MAX_CONTENT_LENGTH": 1024 * 1024,

@@ -108,6 +108,18 @@ def wrote() -> bool:
     return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
 
 
+def end_read_only() -> None:
+    """End a safe request's transaction, which wrote nothing (the request boundary has checked): with COMMIT, not
+    ROLLBACK. Both keep nothing, but on PostgreSQL a ROLLBACK makes psycopg throw away every statement it has
+    prepared on the connection, so that none would ever be reused across requests."""
+    if wrote():
+        roll_back()
+        return
+    db.session.info.pop(_REFUSED, None)
+    db.session.commit()
+    run_ready_work()
+
+
 def finish(success: bool) -> None:
     """Commit (success, unless the request was refused) or roll back the request's transaction, then run the work
     that waited for the commit."""

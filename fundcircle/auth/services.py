@@ -249,14 +249,16 @@ def user_for_session(token: str, now: datetime | None = None) -> User | None:
     checked here on the server whatever the cookie says; the idle limit is checked where the cookie is read)."""
     now = now or utcnow()
     oldest = now - timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
-    auth_session = db.session.scalar(
-        select(AuthSession).where(
+    # The user in the same query: every signed-in request comes here.
+    return db.session.scalar(
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
             AuthSession.token_hash == sha256_hex(token),
             AuthSession.revoked_at.is_(None),
             AuthSession.created_at > oldest,
         )
     )
-    return auth_session.user if auth_session is not None else None
 
 
 def end_session(token: str, now: datetime) -> None:
@@ -598,6 +600,27 @@ def user_for_api_token(token: str, now: datetime | None = None, *, note_use: boo
         token_id, used_at = api_token.id, now
         after_commit(lambda: _note_token_use(token_id, used_at), key=("token used", token_id))
     return user
+
+
+#: A token's time of last use is noted at most this often, to spare writes.
+TOKEN_USE_NOTED_EVERY = timedelta(minutes=1)
+
+
+def note_token_use(token_id: int, last_used_at: datetime | None, now: datetime) -> None:
+    """Note, in the caller's transaction, that a token made a state-changing request now, if it was last noted over
+    TOKEN_USE_NOTED_EVERY ago (the condition is checked again by the UPDATE, so two requests at once note it once).
+    A refused request rolls back with its note, as `user_for_api_token`'s note after the commit is dropped then."""
+    if last_used_at is not None and now - last_used_at <= TOKEN_USE_NOTED_EVERY:
+        return
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            ApiToken.last_used_at.is_(None) | (ApiToken.last_used_at < now - TOKEN_USE_NOTED_EVERY),
+        )
+        .values(last_used_at=now),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _note_token_use(token_id: int, now: datetime) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, update
+from sqlalchemy import Integer, String, exists, func, insert, literal, select, union_all, update
+from sqlalchemy.sql.dml import Update
 
-from fundcircle.db import utcnow
+from fundcircle.db import UTCDateTime, utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import (
     EntryContent,
@@ -183,3 +185,137 @@ def record_many(
         execution_options={"synchronize_session": False},
     )
     return written
+
+
+# --- an append prepared before the head is locked ----------------------------------------------------------------
+#
+# `record` locks the chain's head with its first statement and holds it until COMMIT, through everything the caller
+# does after it. A hot path (a ballot save) instead reads the head without a lock early in its transaction, computes
+# the entry from it, and writes entry, tree nodes and head at the very end as a compare-and-set on the head: on
+# PostgreSQL in one statement, so the head's row lock is held only for that statement and the commit. If another
+# append moved the head meanwhile, nothing is written and the caller appends with `record` instead.
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """A chain's head as read (unlocked): its id, seq, hash and Merkle frontier."""
+
+    chain_id: int
+    seq: int
+    hash: str
+    frontier: str
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """An entry computed on a head read without a lock; `append_prepared` writes it if the head is still there."""
+
+    head: ChainHead
+    values: dict[str, Any]
+    nodes: list[tuple[int, int, bytes]]
+    frontier: str
+
+    @property
+    def seq(self) -> int:
+        return int(self.values["seq"])
+
+    @property
+    def hash(self) -> str:
+        return str(self.values["hash"])
+
+
+def chain_head_columns() -> tuple[Any, ...]:
+    """The columns of `ledger_chains` a `ChainHead` is made of, for a caller's own (joined) read."""
+    return (LedgerChain.id, LedgerChain.head_seq, LedgerChain.head_hash, LedgerChain.tree_frontier)
+
+
+def prepare_entry(
+    head: ChainHead,
+    action: str,
+    *,
+    actor: Actor | None,
+    circle_id: int | None,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    data: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> PreparedEntry:
+    """The entry `record` would append after `head`, computed without touching the database.
+
+    :raises CanonicalJSONError: if `data` holds a float or another value with no canonical JSON form.
+    """
+    content = EntryContent(
+        seq=head.seq + 1,
+        at=at or utcnow(),
+        circle_id=circle_id,
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        data=dict(data or {}),
+    )
+    new_hash, leaf = entry_hash_and_leaf(head.hash, content)
+    tree = append_leaves(head.seq, decode_frontier(head.frontier, head.seq), [leaf])
+    values = {
+        "chain_id": head.chain_id, "seq": content.seq, "at": content.at, "circle_id": circle_id,
+        "actor_id": content.actor_id, "action": action, "subject_type": subject_type, "subject_id": subject_id,
+        "data": content.data, "prev_hash": head.hash, "hash": new_hash,
+    }  # fmt: skip
+    return PreparedEntry(head, values, tree.nodes, encode_frontier(tree.frontier))
+
+
+def _head_moved(entry: PreparedEntry) -> Update:
+    """Move the head to `entry` only if it is still where the entry was computed from (a compare-and-set)."""
+    head = entry.head
+    return (
+        update(LedgerChain)
+        .where(LedgerChain.id == head.chain_id, LedgerChain.head_seq == head.seq, LedgerChain.head_hash == head.hash)
+        .values(head_seq=entry.seq, head_hash=entry.hash, tree_frontier=entry.frontier)
+    )
+
+
+def append_prepared(entry: PreparedEntry, *, also: Update | None = None) -> bool:
+    """Append a prepared entry, with its tree nodes and the head's move, if the head has not moved since it was read;
+    `also` (an UPDATE of the caller's, such as a ballot's receipt) is done with it, only if it is appended. Call it
+    last before the commit. Returns False, having written nothing, if another append came first.
+
+    On PostgreSQL this is one statement (data-modifying CTEs hanging off the head's compare-and-set), so the head's
+    row lock is taken by the last statement of the transaction. SQLite has no such CTEs; its transaction holds the
+    database's write lock from BEGIN IMMEDIATE, so the head cannot have moved and the statements simply follow.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        if db.session.execute(_head_moved(entry), execution_options={"synchronize_session": False}).rowcount != 1:
+            return False
+        db.session.execute(insert(LedgerEntry).values(**entry.values))
+        _store_tree(entry.head.chain_id, entry.nodes)
+        if also is not None:
+            db.session.execute(also, execution_options={"synchronize_session": False})
+        return True
+    moved = _head_moved(entry).returning(LedgerChain.id).cte("moved_head")
+    columns = list(entry.values)
+    types = {column: LedgerEntry.__table__.c[column].type for column in columns}
+    types["at"] = UTCDateTime()
+    row = select(*[literal(value, types[name]).label(name) for name, value in entry.values.items()]).where(
+        exists(select(moved.c.id))
+    )
+    entry_written = insert(LedgerEntry).from_select(columns, row).returning(LedgerEntry.id).cte("entry_written")
+    nodes = union_all(
+        *[
+            select(
+                moved.c.id,
+                literal(level, Integer()).label("level"),
+                literal(index, Integer()).label("idx"),
+                literal(node.hex(), String()).label("hash"),
+            )
+            for level, index, node in entry.nodes
+        ]
+    )
+    statement = select(func.count()).select_from(moved).add_cte(entry_written)
+    if entry.nodes:
+        tree_written = (
+            insert(LedgerTreeNode).from_select(["chain_id", "level", "idx", "hash"], nodes).cte("tree_written")
+        )
+        statement = statement.add_cte(tree_written)
+    if also is not None:
+        statement = statement.add_cte(also.where(exists(select(moved.c.id))).cte("also_written"))
+    return bool(db.session.scalar(statement))

@@ -91,7 +91,9 @@ class BallotOutSchema(Schema):
     )
 
     @pre_dump
-    def _ballot_of_current_user(self, round_: Round, **_: Any) -> dict[str, Any]:
+    def _ballot_of_current_user(self, round_: Round | dict[str, Any], **_: Any) -> dict[str, Any]:
+        if isinstance(round_, dict):
+            return round_  # a ballot just saved: described from what was written, nothing read again
         return {
             "round": round_,
             "ballot": services.ballot_of(current_user, round_),

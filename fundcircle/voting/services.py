@@ -11,18 +11,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Integer, Select, String, cast, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from fundcircle.auth.models import User
-from fundcircle.circles.services import holders_of, require_role
-from fundcircle.db import lock
-from fundcircle.errors import Conflict, ValidationFailed
+from fundcircle.auth.models import ApiToken, User
+from fundcircle.auth.services import note_token_use
+from fundcircle.circles.models import Membership, MembershipRole
+from fundcircle.circles.services import holders_of
+from fundcircle.db import UTCDateTime
+from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
 from fundcircle.ledger.chain import canonical_json
-from fundcircle.ledger.models import LedgerEntry
-from fundcircle.ledger.record import record
+from fundcircle.ledger.models import LedgerChain, LedgerEntry
+from fundcircle.ledger.record import (
+    ChainHead,
+    PreparedEntry,
+    append_prepared,
+    chain_head_columns,
+    prepare_entry,
+    record,
+)
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import VOTING_METHODS, Round
@@ -114,22 +124,148 @@ MAX_BALLOT_ENTRIES = 1000
 BALLOT_TOO_LONG = f"A ballot names at most {MAX_BALLOT_ENTRIES} proposals."
 
 
-def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime) -> Ballot:
+@dataclass(frozen=True)
+class BallotContext:
+    """What a ballot save reads, in one query (`ballot_context`): the voter, their roles in the round's circle (None
+    when they are not a member), the round (read again under its lock), their ballot's id and revision if they have
+    one, which of the proposals named are the round's submitted ones, and the circle's ledger head."""
+
+    user: User
+    roles: frozenset[str] | None
+    round_: Round
+    ballot_id: int | None
+    revision: int
+    candidate_ids: set[int]
+    head: ChainHead
+    #: The API token the voter used, and when it was last noted (None: signed in with a session).
+    token_id: int | None = None
+    token_used_at: datetime | None = None
+
+
+def _ballot_context_query(round_id: int, proposal_ids: list[int], voter: Select[Any]) -> Select[Any]:
+    """`voter`: a select of the user (and what else identifies them) that the round, ballot and head join."""
+    member = (Membership.circle_id == Round.circle_id) & (Membership.user_id == User.id)
+    # A member with no role has one row whose role is '', so NULL means "not a member".
+    roles = (
+        select(func.aggregate_strings(func.coalesce(MembershipRole.role, ""), ","))
+        .select_from(Membership)
+        .outerjoin(MembershipRole, MembershipRole.membership_id == Membership.id)
+        .where(member)
+        .scalar_subquery()
+    )
+    candidates: Any = (
+        select(func.aggregate_strings(cast(Proposal.id, String), ","))
+        .where(Proposal.round_id == Round.id, Proposal.status == "submitted", Proposal.id.in_(proposal_ids))
+        .scalar_subquery()
+        if proposal_ids
+        else literal(None, String())
+    )
+    return (
+        voter.add_columns(Round, roles.label("roles"), candidates.label("candidates"), Ballot.id, Ballot.revision)
+        .join(Round, Round.id == round_id)
+        .join(LedgerChain, LedgerChain.circle_id == Round.circle_id)
+        .outerjoin(Ballot, (Ballot.round_id == Round.id) & (Ballot.user_id == User.id))
+        .add_columns(*chain_head_columns())
+        # FOR SHARE: ballot saves of one round do not wait for each other, but the move to decided (which locks the
+        # round FOR NO KEY UPDATE, fundcircle.db.lock) waits for every save under way, and a save that comes after
+        # it waits for it and then reads the phase it stored. SQLite: BEGIN IMMEDIATE already holds the write lock.
+        .with_for_update(read=True, of=Round)
+        .execution_options(populate_existing=True)
+    )
+
+
+def ballot_context(
+    round_id: int, proposal_ids: list[int], *, user_id: int | None = None, token_hash: str | None = None
+) -> BallotContext | None:
+    """Read everything a ballot save needs in one query, locking the round (see `_ballot_context_query`): for the
+    user `user_id`, or the owner of the live API token whose SHA-256 is `token_hash`. None when there is no such
+    round, no such user or token, or the circle has no ledger: the caller then answers as every other route does."""
+    if token_hash is not None:
+        voter = (
+            select(User, ApiToken.id, ApiToken.last_used_at)
+            .select_from(ApiToken)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+        )
+    else:
+        voter = (
+            select(User, literal(None, Integer()), literal(None, UTCDateTime()))
+            .select_from(User)
+            .where(User.id == user_id)
+        )
+    row = db.session.execute(_ballot_context_query(round_id, proposal_ids, voter)).first()
+    if row is None:
+        return None
+    user, token_id, token_used_at, round_, roles, candidates, ballot_id, revision = row[:8]
+    chain_id, head_seq, head_hash, frontier = row[8:12]
+    return BallotContext(
+        user=user,
+        roles=frozenset(role for role in roles.split(",") if role) if roles is not None else None,
+        round_=round_,
+        ballot_id=ballot_id,
+        revision=revision or 0,
+        candidate_ids={int(pid) for pid in candidates.split(",")} if candidates else set(),
+        head=ChainHead(chain_id, head_seq, head_hash, frontier),
+        token_id=token_id,
+        token_used_at=token_used_at,
+    )
+
+
+def may_save(context: BallotContext) -> bool:
+    """Whether the access policy of a ballot save (a member holding "circle", as `fundcircle.access.enforce`
+    decides it) lets the user through, from what the save read: a round in draft is only its admins' to see."""
+    roles = context.roles
+    if roles is None or "circle" not in roles:
+        return False
+    return context.round_.phase != "draft" or "admin" in roles
+
+
+@dataclass(frozen=True)
+class SavedBallot:
+    """A ballot as it was just written: the answer is built from it, with nothing read again."""
+
+    round_id: int
+    id: int
+    revision: int
+    credits_spent: int
+    saved_at: datetime
+    receipt: str
+    votes: dict[int, int]
+
+
+def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime) -> SavedBallot:
     """A circle member saves their ballot, replacing any earlier one whole, while the round is deciding: from the
     deliberation deadline (or the admin's move) until the deciding deadline, whether or not `rounds tick` has
-    stored the phase yet.
-
-    The ballot row is locked by an UPDATE before its votes are replaced (SQLite's BEGIN IMMEDIATE locks as well),
-    so two saves at the same moment leave one of the two ballots, whole; its cost is checked in this same
-    transaction.
-
-    The round's row is locked first and its phase read again, as the move to decided locks it before counting: a
-    ballot sent at the same moment as the decision is either stored before it (and counted) or refused after it.
+    stored the phase yet. See `save_ballot`, which this calls after reading what it needs in one query.
 
     :raises PermissionDenied: unless the actor is a circle member (role "circle").
+    :raises Conflict: if the round is not a voting round that is deciding.
+    :raises ValidationFailed: on `votes` the round's rules refuse, or more than MAX_BALLOT_ENTRIES of them.
+    """
+    if len(votes) > MAX_BALLOT_ENTRIES:
+        raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
+    context = ballot_context(round_.id, [pid for pid, count in votes.items() if count != 0], user_id=actor.id)
+    if context is None:
+        raise PermissionDenied("Only the circle's members who decide can do this.")
+    return save_ballot(context, votes, now)
+
+
+def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) -> SavedBallot:
+    """Save the ballot of `context.user` in `context.round_`, read (and locked) by `ballot_context` in this
+    transaction: a handful of statements, the ledger's last.
+
+    The round is locked by the read (FOR SHARE on PostgreSQL; SQLite's BEGIN IMMEDIATE locks everything), and the
+    move to decided locks it too before counting: a ballot sent at the same moment as the decision is either stored
+    before it (and counted) or refused after it. The ballot row is locked by its upsert before its votes are
+    replaced, so two saves by one member at the same moment leave one of the two ballots, whole; its cost is checked
+    in this same transaction. The ledger entry is computed on the head read without a lock and appended last, as a
+    compare-and-set on the head (fundcircle.ledger.record.append_prepared), so the head is locked only for the last
+    statement and the commit; if another append came first, it is appended with `record` instead.
+
     `votes` maps proposal ids to votes (quadratic), points (cumulative), or 1 for an approval (approval); 0 is
     nothing. The stored cost is the credits spent, the points spent, or the number of approvals.
 
+    :raises PermissionDenied: unless the user is a circle member (role "circle").
     :raises Conflict: if the round is not a voting round that is deciding ("voting closed at ..." after the
         deciding deadline).
     :raises ValidationFailed: on `votes` for a ballot the round's rules refuse (over the credits or points, or
@@ -137,8 +273,9 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     """
     if len(votes) > MAX_BALLOT_ENTRIES:
         raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
-    lock(round_)
-    require_role(actor, round_.circle, "circle")
+    round_, actor = context.round_, context.user
+    if context.roles is None or "circle" not in context.roles:
+        raise PermissionDenied("Only the circle's members who decide can do this.")
     if round_.method not in VOTING_METHODS:
         raise Conflict("This round decides by consent, not by voting.")
     phase = round_.phase_at(now)
@@ -150,40 +287,65 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     if phase != "deciding":
         raise Conflict(f"Voting is open while the round is deciding; it is {phase}.")
     votes = {proposal_id: count for proposal_id, count in votes.items() if count != 0}
-    # Only the proposals on this ballot need checking: a save costs the same in a round of 10 or 10,000 proposals.
-    candidate_ids = (
-        set(
-            db.session.scalars(
-                select(Proposal.id).where(
-                    Proposal.round_id == round_.id, Proposal.status == "submitted", Proposal.id.in_(list(votes))
-                )
-            )
-        )
-        if votes
-        else set()
-    )
+    # Only the proposals on this ballot are checked: a save costs the same in a round of 10 or 10,000 proposals.
     try:
-        cost = check_votes(round_, votes, candidate_ids)
+        cost = check_votes(round_, votes, context.candidate_ids & set(votes))
     except BallotError as error:
         raise ValidationFailed(f"Your ballot was not saved: {error}", field="votes") from None
+    if context.token_id is not None:
+        note_token_use(context.token_id, context.token_used_at, now)
     salt = secrets.token_hex(16) if round_.secret_ballot else None
-    ballot_id, revision = _lock_or_create_ballot(round_, actor, cost, salt, now)
-    db.session.execute(delete(BallotVote).where(BallotVote.ballot_id == ballot_id))
+    entry = _ballot_entry(context, votes, cost, salt, context.revision + 1, now)
+    ballot_id, revision = _upsert_ballot(context, cost, salt, entry.hash, now)
+    if revision != context.revision + 1:
+        # Another first save of this member's came between the read and the upsert (PostgreSQL): record this one
+        # as the revision it became.
+        entry = _ballot_entry(context, votes, cost, salt, revision, now)
+    if revision > 1:  # the ballot was there (if only since a concurrent first save): replace its votes
+        db.session.execute(delete(BallotVote).where(BallotVote.ballot_id == ballot_id))
     if votes:
         db.session.execute(
             insert(BallotVote),
             [{"ballot_id": ballot_id, "proposal_id": pid, "votes": count} for pid, count in sorted(votes.items())],
         )
-    data: dict[str, Any] = {"round": round_.id, "revision": revision, "credits_spent": cost}
+    receipt = update(Ballot).where(Ballot.id == ballot_id).values(receipt=entry.hash)
+    if not append_prepared(entry, also=receipt if revision != context.revision + 1 else None):
+        late = record("ballot.cast", actor=actor, circle_id=round_.circle_id, data=entry.values["data"], at=now)
+        db.session.execute(receipt.values(receipt=late.hash), execution_options={"synchronize_session": False})
+        entry_hash = late.hash
+    else:
+        entry_hash = entry.hash
+    return SavedBallot(round_.id, ballot_id, revision, cost, now, entry_hash, votes)
+
+
+def _ballot_entry(
+    context: BallotContext, votes: dict[int, int], cost: int, salt: str | None, revision: int, now: datetime
+) -> PreparedEntry:
+    data: dict[str, Any] = {"round": context.round_.id, "revision": revision, "credits_spent": cost}
     if salt is None:
         data["votes"] = {str(pid): count for pid, count in sorted(votes.items())}
     else:
         data["commitment"] = commitment(salt, votes)
-    entry = record("ballot.cast", actor=actor, circle_id=round_.circle_id, subject=None, data=data, at=now)
-    db.session.execute(update(Ballot).where(Ballot.id == ballot_id).values(receipt=entry.hash))
-    ballot = db.session.get(Ballot, ballot_id, populate_existing=True)
-    assert ballot is not None  # nosec B101  # the row was inserted in this transaction
-    return ballot
+    return prepare_entry(
+        context.head, "ballot.cast", actor=context.user, circle_id=context.round_.circle_id, data=data, at=now
+    )
+
+
+def _upsert_ballot(context: BallotContext, cost: int, salt: str | None, receipt: str, now: datetime) -> tuple[int, int]:
+    """Insert the member's ballot, or update it to the next revision: one statement that locks the row either way (a
+    concurrent first save waits on the unique (round, member) index, then updates)."""
+    dialect = db.session.get_bind().dialect.name
+    upsert = postgresql_insert(Ballot) if dialect == "postgresql" else sqlite_insert(Ballot)
+    values = {"credits_spent": cost, "saved_at": now, "salt": salt, "receipt": receipt}
+    statement = (
+        upsert.values(round_id=context.round_.id, user_id=context.user.id, revision=1, **values)
+        .on_conflict_do_update(
+            index_elements=[Ballot.round_id, Ballot.user_id], set_={"revision": Ballot.revision + 1, **values}
+        )
+        .returning(Ballot.id, Ballot.revision)
+    )
+    row = db.session.execute(statement, execution_options={"synchronize_session": False}).one()
+    return row.id, row.revision
 
 
 def check_votes(round_: Round, votes: dict[int, int], proposal_ids: set[int]) -> int:
@@ -202,31 +364,6 @@ def check_votes(round_: Round, votes: dict[int, int], proposal_ids: set[int]) ->
     return quadratic.check_ballot(
         votes, credits=round_.credits, allow_negative=round_.allow_negative, proposal_ids=proposal_ids
     )
-
-
-def _lock_or_create_ballot(round_: Round, actor: User, cost: int, salt: str | None, now: datetime) -> tuple[int, int]:
-    values = {"credits_spent": cost, "saved_at": now, "salt": salt}
-    for _ in range(2):
-        row = db.session.execute(
-            update(Ballot)
-            .where(Ballot.round_id == round_.id, Ballot.user_id == actor.id)
-            .values(revision=Ballot.revision + 1, **values)
-            .returning(Ballot.id, Ballot.revision),
-            execution_options={"synchronize_session": False},
-        ).one_or_none()
-        if row is not None:
-            return row.id, row.revision
-        try:
-            with db.session.begin_nested():
-                ballot_id = db.session.execute(
-                    insert(Ballot)
-                    .values(round_id=round_.id, user_id=actor.id, revision=1, **values)
-                    .returning(Ballot.id)
-                ).scalar_one()
-            return ballot_id, 1
-        except IntegrityError:
-            continue  # the same member's other save created it a moment ago: lock that one instead
-    raise Conflict("Your ballot is being saved from elsewhere at this moment; try again.")
 
 
 #: Why a ballot or answer is left out of a result: its voter no longer holds the "circle" role when it is decided.

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from fundcircle.access import circle_role, current_membership, requires
+from fundcircle.access import circle_role, current_membership, enforce, requires
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
@@ -96,8 +99,68 @@ def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dic
     return votes, errors
 
 
+#: Who may see and save a ballot: a circle member with the role "circle".
+BALLOT_VOTERS = circle_role("circle")
+
+_FIELD = re.compile(r"(votes|approve)-([0-9]{1,10})")
+
+
+def _ballot_access(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Enforce BALLOT_VOTERS on the ballot page. A save is checked from the one query it reads everything with
+    (`services.ballot_context`); every other request, and any save that is not simply stored, goes through
+    `enforce` as every route does (so the access tests see one policy, answered the same way)."""
+
+    @wraps(view)
+    def wrapper(round_id: int) -> Any:
+        if request.method == "POST" and request.form.get("action") == "save" and current_user.is_authenticated:
+            saved = _save_from_form(round_id)
+            if saved is not None:
+                return saved
+        refused = enforce(BALLOT_VOTERS, {"round_id": round_id})
+        if refused is not None:
+            return refused
+        return view(round_id)
+
+    wrapper.access_policy = BALLOT_VOTERS  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _save_from_form(round_id: int) -> Any:
+    """Save the ballot the form sends, in one short transaction, and lead to the saved page; None to leave the
+    request to the page (a form that had expired, numbers that are not whole, someone who may not vote here, a
+    ballot the rules refuse: the page then says why, as it always has)."""
+    if not ConfirmForm().validate_on_submit():
+        return None
+    fields: dict[str, dict[int, str]] = {"votes": {}, "approve": {}}
+    for key, text in request.form.items():
+        if (match := _FIELD.fullmatch(key)) is not None and int(match.group(2)) <= 2**31 - 1:
+            fields[match.group(1)][int(match.group(2))] = text.strip() or "0"
+    named = sorted(set(fields["votes"]) | set(fields["approve"]))
+    if len(named) > services.MAX_BALLOT_ENTRIES:
+        return None
+    context = services.ballot_context(round_id, named, user_id=current_user.id)
+    if context is None or not services.may_save(context):
+        return None
+    round_ = context.round_
+    if round_.method == "approval":
+        votes = {pid: 1 for pid in fields["approve"]}
+    else:
+        if not all(text.lstrip("-").isdigit() and len(text) <= 12 for text in fields["votes"].values()):
+            return None
+        votes = {pid: int(text) for pid, text in fields["votes"].items()}
+    try:
+        saved_ballot = services.save_ballot(context, votes, utcnow())
+    except FundCircleError:
+        refuse()  # the page saves again, the usual way, and shows why it cannot
+        return None
+    spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
+    flash(f"Your ballot is saved ({spent}). Receipt: {short_receipt(saved_ballot.receipt)}", "success")
+    # `saved` makes the page say "Saved", what happens next, and lead back to the round.
+    return redirect(url_for("voting.ballot", round_id=round_id, saved=1))
+
+
 @bp.route("/rounds/<int:round_id>/ballot", methods=["GET", "POST"])
-@requires(circle_role("circle"))
+@_ballot_access
 def ballot(round_id: int) -> Any:
     round_ = get_round(round_id)
     saved = services.votes_of(current_user, round_)
