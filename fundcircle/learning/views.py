@@ -10,8 +10,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from fundcircle.access import ANY_MEMBER, Place, circle_role, current_membership, finds_place, requires
+from fundcircle.attachments import services as attachments
+from fundcircle.attachments.views import owner_pages
 from fundcircle.db import utcnow
-from fundcircle.errors import FundCircleError, NotFound, PermissionDenied, ValidationFailed
+from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.learning import services
@@ -30,6 +32,38 @@ bp = Blueprint("learning", __name__)
 def _place_of_report(report_id: int) -> Place | None:
     report = db.session.get(LearningReport, report_id)
     return Place(report.proposal.round.circle) if report is not None else None
+
+
+def _report_owner(report_id: int) -> attachments.Owner | None:
+    report = db.session.get(LearningReport, report_id)
+    if report is None:
+        return None
+    proposal = report.proposal
+    # A public circle's reports are public (their page is read by visitors), and so are their images and files.
+    return attachments.Owner(
+        "report", report.id, proposal.round.circle, report, public_read=True,
+        ledger_data={"proposal": proposal.id, "report": report.id},
+    )  # fmt: skip
+
+
+def _may_view_report(owner: attachments.Owner, viewer: Any) -> bool:
+    """As the report's page: whoever may read the circle's reports."""
+    return True
+
+
+def _check_may_attach_to_report(owner: attachments.Owner, actor: Any, now: Any) -> None:
+    """Those who write the report (the proposal's authors) attach its photos and files, until it is received."""
+    report: LearningReport = owner.thing
+    if not services.may_write_report(actor, report.proposal):
+        raise PermissionDenied("Only the proposal's authors can attach files to its report.")
+    if report.received_at is not None:
+        raise Conflict("The circle has received this report; nothing more can be attached to it.")
+
+
+attachments.register_owner_kind(
+    "report", attachments.OwnerKind(_report_owner, _may_view_report, _check_may_attach_to_report)
+)
+owner_pages.provide("report")(lambda report_id: url_for("learning.view", report_id=report_id) + "#attachments")
 
 
 @proposal_page.part
@@ -107,6 +141,7 @@ def write(proposal_id: int, kind: str) -> str | Response | tuple[str, int]:
 def _render_report(report: LearningReport, status: int = 200, comment_form: ReportCommentForm | None = None) -> Any:
     proposal = report.proposal
     circle = proposal.round.circle
+    files = attachments.attachments_of("report", [report.id])[report.id]
     return (
         render_template(
             "learning/view.html",
@@ -121,6 +156,8 @@ def _render_report(report: LearningReport, status: int = 200, comment_form: Repo
             may_comment=current_membership() is not None,
             may_write=services.may_write_report(current_user, proposal),
             may_mark_received=services.may_mark_received(current_user, proposal),
+            report_attachments=files,
+            removable_report_attachments=attachments.removable_ids(current_user, files),
             # A visitor of a public circle reads the report, not the proposal's page (members only).
             may_see_proposal=current_membership() is not None,
             confirm_form=ConfirmForm(),
@@ -187,6 +224,8 @@ def learned(circle_id: int) -> tuple[str, int]:
             circle=circle,
             found=found,
             titles=titles,
+            # Each report's photos and files, for the whole page in one query.
+            files=attachments.attachments_of("report", [report.id for report in found.reports]),
             error=error,
             query=query[: services.MAX_QUERY_LENGTH],
             kind_labels=KIND_LABELS,

@@ -51,7 +51,9 @@ def _proposal_owner(proposal_id: int) -> attachments.Owner | None:
 def _may_view_proposal(owner: attachments.Owner, viewer: User | None) -> bool:
     """As the proposal page: a draft is its author's alone (the circle's members see the rest)."""
     proposal: Proposal = owner.thing
-    return proposal.status != "draft" or (viewer is not None and proposal.author_id == getattr(viewer, "id", None))
+    return (
+        proposal.status != "draft" or authorship.is_author(proposal, viewer) or authorship.is_invited(proposal, viewer)
+    )
 
 
 #: The phases in which a proposal's author may attach files to it: while it may be edited.
@@ -59,10 +61,10 @@ ATTACHING_PHASES = ("proposals", "deliberation")
 
 
 def _check_may_attach_to_proposal(owner: attachments.Owner, actor: User, now: Any) -> None:
-    """The author attaches files to their proposal while it may still change, as they edit it."""
+    """The authors (co-authors too) attach files to their proposal while it may still change, as they edit it."""
     proposal: Proposal = owner.thing
-    if proposal.author_id != actor.id:
-        raise PermissionDenied("Only the proposal's author can attach files to it.")
+    if not authorship.is_author(proposal, actor):
+        raise PermissionDenied("Only the proposal's authors can attach files to it.")
     if proposal.status == "withdrawn":
         raise Conflict("This proposal was withdrawn; nothing can be attached to it.")
     if proposal.round.phase_at(now) not in ATTACHING_PHASES:
@@ -114,7 +116,7 @@ def attachments_of_proposal(proposal: Proposal, phase: str) -> dict[str, Any]:
     return {
         "proposal_attachments": files,
         "removable_proposal_attachments": attachments.removable_ids(current_user, files),
-        "can_attach_to_proposal": proposal.author_id == current_user.id
+        "can_attach_to_proposal": authorship.is_author(proposal, current_user)
         and proposal.status != "withdrawn"
         and phase in ATTACHING_PHASES,
     }

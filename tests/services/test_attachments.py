@@ -145,7 +145,7 @@ def test_oversized_files_and_images_with_too_many_pixels_are_refused(world: dict
 
 def test_only_the_author_may_attach_to_a_proposal_and_outsiders_do_not_find_it(world: dict[str, Any]) -> None:
     proposal_id = world["proposal"].id
-    with pytest.raises(PermissionDenied, match="Only the proposal's author"):
+    with pytest.raises(PermissionDenied, match="Only the proposal's authors"):
         services.attach_file(world["other"], "proposal", proposal_id, services.Upload("q.pdf", PDF), now=utcnow())
     with pytest.raises(NotFound):
         services.attach_file(world["outsider"], "proposal", proposal_id, services.Upload("q.pdf", PDF), now=utcnow())
@@ -155,6 +155,21 @@ def test_only_the_author_may_attach_to_a_proposal_and_outsiders_do_not_find_it(w
     db.session.commit()
     with pytest.raises(Conflict, match="withdrawn"):
         services.attach_file(world["author"], "proposal", proposal_id, services.Upload("q.pdf", PDF), now=utcnow())
+
+
+def test_a_co_author_attaches_to_the_proposal_once_they_accepted(world: dict[str, Any]) -> None:
+    """Co-authors edit the proposal, so they attach its files too; an invitation alone is not enough."""
+    from fundcircle.proposals.coauthors import accept_coauthorship, invite_coauthor
+
+    proposal, other = world["proposal"], world["other"]
+    invite_coauthor(world["author"], proposal, other, utcnow())
+    db.session.commit()
+    with pytest.raises(PermissionDenied, match="Only the proposal's authors"):
+        services.attach_file(other, "proposal", proposal.id, services.Upload("plan.pdf", PDF), now=utcnow())
+    accept_coauthorship(other, proposal, utcnow())
+    db.session.commit()
+    attachment = _attach(other, "proposal", proposal.id, "plan.pdf", PDF)
+    assert (attachment.uploaded_by_id, attachment.owner_id) == (other.id, proposal.id)
 
 
 def test_a_comment_s_author_attaches_to_it_and_a_deleted_comment_s_files_are_gone(world: dict[str, Any]) -> None:
