@@ -254,12 +254,12 @@ def _seed_decided_round(circle: Circle, users: dict[str, User], now: datetime) -
 
 
 def _seed_rotation(circle: Circle, users: dict[str, User], now: datetime) -> None:
-    """The circle rotates its deciding members: a call for three seats is open for a week, at least a third of them
-    for people who have not served, and two members have volunteered so far."""
+    """The circle rotates its deciding members: a call for three seats, each for three rounds, is open for a week,
+    at least a third of them for people who have not served, and two members have volunteered so far."""
     open_volunteer_call(
         users["ana@example.org"],
         circle,
-        CallInput(seats=3, term_days=180, closes_at=now + timedelta(days=7), newcomer_share_percent=34),
+        CallInput(seats=3, term_days=None, term_rounds=3, closes_at=now + timedelta(days=7), newcomer_share_percent=34),
         now,
     )
     for email in ("eli@example.org", "chidi@example.org"):

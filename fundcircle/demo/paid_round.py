@@ -4,7 +4,8 @@ Nothing here writes a payout's state by hand. The round is decided through the s
 the demo authenticator's code, the payouts are requested on the sandbox exactly as the worker requests them, the
 demo then plays the people Open Collective's host page stands for (the payee who completes an invitation, the host
 who approves and pays) on that page, and the payouts follow Open Collective by the same sync as `flask payouts sync`.
-When the last one is paid, the round closes by itself. That needs the sandbox to be running: `make run` starts it
+When the last one is paid, the round closes by itself; then the funded groups report back and the circle answers
+the round's retrospective. That needs the sandbox to be running: `make run` starts it
 before it seeds the demo.
 """
 
@@ -23,11 +24,14 @@ from fundcircle.circles.models import Circle
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
+from fundcircle.learning.services import mark_received, write_report
 from fundcircle.payouts.models import Payout
 from fundcircle.payouts.requesting import submit_payout, sync_payout
 from fundcircle.payouts.services import ConnectionInput, approve_payouts, connect_open_collective, is_sandbox_url
-from fundcircle.proposals.services import ProposalInput, create_proposal
+from fundcircle.proposals.models import Proposal
+from fundcircle.proposals.services import ProposalInput, create_proposal, current_version
 from fundcircle.rounds.models import Round
+from fundcircle.rounds.retrospective import RetrospectiveInput, answer_retrospective
 from fundcircle.rounds.services import RoundInput, advance_round, create_round
 from fundcircle.voting.services import cast_ballot
 
@@ -97,7 +101,49 @@ def seed_paid_round(
     closed = db.session.get(Round, autumn.id)
     if closed is None or closed.phase != "closed":
         raise SandboxUnavailable("The autumn round's payouts were not all paid on the sandbox.")
+    _report_back(closed, users)
+    db.session.commit()
     return closed
+
+
+#: What the two funded groups wrote back, one answer per default question (rounds.models.DEFAULT_REPORT_QUESTIONS).
+_REPORTS = {
+    "Repair skills evenings": ("dana@example.org", [
+        "Four evenings, 31 people; 46 things repaired, from lamps to a sewing machine.",
+        "Newcomers stay when they fix something themselves on the first evening: we now pair each with a regular.",
+        "Buy spare fuses and bulbs before the first evening, not after.",
+        "Our checklist for a safe soldering table is in the repair café's folder; borrow it.",
+    ]),
+    "Seed-saving workshop": ("bea@example.org", [
+        "Nineteen people came; we saved tomato, bean and lettuce seed and filled 120 envelopes for the seed library.",
+        "Drying takes longer than we planned: start the workshop earlier in the season.",
+        "Ask the guest for a list of what to bring, and send it out a week ahead.",
+        "The envelope template and the drying rack plans are on the garden group's page.",
+    ]),
+}  # fmt: skip
+#: The circle's look back on the autumn round: (member, worked, change, fairness, effort, anonymous).
+_RETROSPECTIVE = (
+    ("bea@example.org", "Short proposals were easy to compare.", "Give us a week more to deliberate.", 4, 3, False),
+    ("chidi@example.org", "The vote felt fair; the chart helped.", "Fewer reminders by e-mail.", 5, 2, True),
+    ("eli@example.org", "Seeing the ledger made me trust the result.", "Explain the credits before the vote.", 4, 3,
+     False),
+)  # fmt: skip
+
+
+def _report_back(round_: Round, users: dict[str, User]) -> None:
+    """The funded groups write their learning reports, the circle receives one, and members answer the round's
+    retrospective: through the services, as the people would on their pages."""
+    now = utcnow()
+    proposals = db.session.scalars(select(Proposal).where(Proposal.round_id == round_.id).order_by(Proposal.id))
+    for proposal in proposals:
+        email, answers = _REPORTS[current_version(proposal).title]
+        report = write_report(users[email], proposal, "final", answers, now)
+        if email == "dana@example.org":
+            mark_received(users["chidi@example.org"], report, now)
+    for email, worked, change, fairness, effort, anonymous in _RETROSPECTIVE:
+        answer_retrospective(
+            users[email], round_, RetrospectiveInput(worked, change, fairness, effort, anonymous=anonymous), now
+        )
 
 
 def _decided_round(circle: Circle, users: dict[str, User], now: datetime) -> Round:

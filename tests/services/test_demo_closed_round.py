@@ -55,9 +55,24 @@ def test_the_demo_has_a_closed_round_whose_payouts_were_paid_on_the_sandbox(
     page = client.get(f"/rounds/{autumn_id}")
     assert page.status_code == 200 and "Closed" in page.text
 
-    # The circle rotates its deciding members: a call is open, with volunteers.
+    # The funded groups reported back; "What we learned" has both reports, one received by the circle.
+    learned = client.get(f"/circles/{circle_id}/learned")
+    assert learned.status_code == 200
+    assert "Repair skills evenings" in learned.text and "Seed-saving workshop" in learned.text
+    assert learned.text.count("received by the circle") == 1
+    # The round's retrospective: three answers, one anonymous.
+    round_page = client.get(f"/rounds/{autumn_id}").text
+    assert "Give us a week more to deliberate." in round_page and "Fewer reminders by e-mail." in round_page
+    with app.app_context():
+        from fundcircle.rounds.models import RetrospectiveAnswer
+
+        answers = db.session.scalars(select(RetrospectiveAnswer).where(RetrospectiveAnswer.round_id == autumn_id))
+        assert sorted(answer.user_id is None for answer in answers) == [False, False, True]
+
+    # The circle rotates its deciding members: a call for terms of three rounds is open, with volunteers.
     rotation = client.get(f"/circles/{circle_id}/rotation")
     assert rotation.status_code == 200 and "Eli Member" in rotation.text and "Chidi Circle" in rotation.text
+    assert "until 3 of the circle's rounds have closed" in rotation.text
 
     # A second run changes nothing, and asks nothing of the sandbox.
     with app.app_context():
