@@ -141,9 +141,7 @@ def test_a_first_api_save_notes_the_tokens_use_in_the_same_transaction(
     _chain_verifies(app)
 
 
-def test_a_refused_api_save_changes_nothing(
-    app: Flask, client: Client, world: World
-) -> None:
+def test_a_refused_api_save_changes_nothing(app: Flask, client: Client, world: World) -> None:
     response = _api_saves(client, world, {world.proposal_ids[0]: 11})
     assert response.status_code == 422
     assert "121 credits" in response.get_json()["error"]["message"]

@@ -24,6 +24,7 @@ from fundcircle.db import utcnow
 from fundcircle.deliberation.services import add_comment
 from fundcircle.extensions import db
 from fundcircle.inbox.services import remind_undecided, send_deadline_reminders
+from fundcircle.learning.reminders import send_report_reminders
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.notices import NOTICE_KINDS, NoticePreference, OutboxNotice
 from fundcircle.outbox import render_notice, send_digests
@@ -161,6 +162,14 @@ def _every_kind_of_notice(treasury: Treasury) -> None:
     unit_of_work.commit()
     accept_request(admin, open_circle, request.id, utcnow())
     unit_of_work.commit()
+
+    # The bike repair is paid after all: its learning report comes due (its authors are reminded), then is overdue.
+    bike = treasury.payout("Bike repair")
+    assert bike.expense_id is not None
+    apply_expense_status(bike, bike.expense_id, "PAID", utcnow(), via="test")
+    db.session.commit()
+    assert send_report_reminders(utcnow() + timedelta(days=88)) >= 1
+    assert send_report_reminders(utcnow() + timedelta(days=91)) >= 1
 
 
 def test_every_kind_of_notice_speaks_in_words_and_keeps_its_checkpoint_last(treasury: Treasury) -> None:
