@@ -114,7 +114,8 @@ def file_response(attachment: Attachment, content: bytes) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Opened on its own (a PDF in a browser's viewer), the file runs nothing and reaches nothing of ours.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; "
+        "sandbox"
     )
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from fundcircle import create_app
+from fundcircle.attachments.services import Upload, attach_file
 from fundcircle.auth.models import ApiToken
 from fundcircle.auth.services import request_email_change, request_password_reset
 from fundcircle.circles import rotation
@@ -30,6 +31,7 @@ from fundcircle.payouts.models import Payout
 from fundcircle.proposals.services import create_proposal
 from fundcircle.rounds.services import advance_round
 from fundcircle.voting.services import cast_ballot
+from tests.attachment_files import PDF
 from tests.conftest import TEST_PASSWORD, test_config
 from tests.factories import add_member, make_circle, make_round, make_token, make_user, sample_proposal
 
@@ -67,6 +69,8 @@ class CircleWorld:
     call_id: int = 0
     #: A paid proposal's learning report (written by the member), with a comment.
     report_id: int = 0
+    #: A document the member attached to the proposal.
+    attachment_id: int = 0
 
     def ids(self, actor: str) -> dict[str, Any]:
         return {
@@ -87,6 +91,9 @@ class CircleWorld:
             "call_id": self.call_id,
             "report_id": self.report_id,
             "kind": "final",
+            "attachment_id": self.attachment_id,
+            "owner_kind": "proposal",
+            "owner_id": self.proposal_id,
         }
 
 
@@ -139,6 +146,7 @@ def build_circle(label: str) -> CircleWorld:
     )
     report = write_report(author, reported, "final", [f"Report {label} secret", "", "", ""], utcnow())
     add_report_comment(people["circle"], report, f"Report comment {label} secret", utcnow())
+    attachment = attach_file(author, "proposal", proposal.id, Upload(f"plan-{label}.pdf", PDF, "Plan"), now=utcnow())
     db.session.commit()
     outcome = invite_member(
         admin, circle, email=f"new.{label}@example.org", roles=["member"], now=utcnow(), valid_days=7
@@ -188,6 +196,7 @@ def build_circle(label: str) -> CircleWorld:
         markers=(f"{label} secret", f"admin.{label}@", f"member.{label}@"),
         call_id=drawn_call.id,
         report_id=report.id,
+        attachment_id=attachment.id,
     )
 
 
