@@ -42,7 +42,7 @@ from fundcircle.inbox import cli as inbox_cli  # noqa: F401  # adds `rounds remi
 from fundcircle.inbox import views as inbox_views
 from fundcircle.inbox.notifications import unread_count
 from fundcircle.inbox.services import send_deadline_reminders
-from fundcircle.input_limits import NUL_MESSAGE, InputRefused, check_json, contains_nul
+from fundcircle.input_limits import NUL_MESSAGE, UNNAMED_PART_MESSAGE, InputRefused, check_json, contains_nul
 from fundcircle.learning import api as learning_api
 from fundcircle.learning import views as learning_views
 from fundcircle.learning.reminders import send_report_reminders
@@ -242,6 +242,11 @@ def _register_request_hooks(app: Flask) -> None:
                 if b"\x00" in body or b"\\u0000" in body:
                     raise BadRequest(NUL_MESSAGE)
             if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                fields = [*request.form.items(multi=True), *request.files.items(multi=True)]
+                # A multipart part whose Content-Disposition names no field is parsed with the name None, which no
+                # form or view expects.
+                if any(name is None for name, _ in fields):
+                    raise BadRequest(UNNAMED_PART_MESSAGE)
                 texts += [text for pair in request.form.items(multi=True) for text in pair]
                 texts += [upload.filename or "" for upload in request.files.values()]
             elif request.is_json and (body := request.get_data()):

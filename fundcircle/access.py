@@ -27,12 +27,18 @@ class Policy:
     roles: frozenset[str] = frozenset()
     #: For "circle": visitors may also use the route when the circle is public.
     public_read: bool = False
+    #: With `public_read`: those outside a public circle must still be signed in (to ask to join it, or to read the
+    #: comments on its reports: a person, not an anonymous visitor).
+    sign_in_required: bool = False
 
     def describe(self) -> str:
         if self.kind != "circle":
             return self.kind
         who = " or ".join(sorted(self.roles)) if self.roles else "any member"
-        return f"circle: {who}" + (" (or anyone, if public)" if self.public_read else "")
+        if not self.public_read:
+            return f"circle: {who}"
+        outsiders = "anyone signed in" if self.sign_in_required else "anyone"
+        return f"circle: {who} (or {outsiders}, if public)"
 
 
 PUBLIC = Policy("public")
@@ -40,8 +46,8 @@ SIGNED_IN = Policy("signed_in")
 SUPERUSER = Policy("superuser")
 
 
-def circle_role(*roles: str, public_read: bool = False) -> Policy:
-    return Policy("circle", frozenset(roles), public_read)
+def circle_role(*roles: str, public_read: bool = False, sign_in_required: bool = False) -> Policy:
+    return Policy("circle", frozenset(roles), public_read, sign_in_required)
 
 
 ANY_MEMBER = circle_role()
@@ -112,6 +118,8 @@ def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
             if policy.public_read and circle.public:
                 if place.admins_only:
                     abort(404)
+                if policy.sign_in_required and not current_user.is_authenticated:
+                    return _unauthenticated()
                 return None
             if not current_user.is_authenticated:
                 return _unauthenticated()

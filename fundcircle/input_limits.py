@@ -18,6 +18,7 @@ MAX_JSON_INTEGER_DIGITS = 20
 MAX_JSON_DEPTH = 32
 
 NUL_MESSAGE = "Text may not contain NUL characters."
+UNNAMED_PART_MESSAGE = "Every part of a multipart form needs a field name (Content-Disposition: form-data; name=...)."
 
 
 class InputRefused(ValueError):

@@ -10,6 +10,7 @@ boundary commits (see fundcircle/unit_of_work.py). This module imports no area.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -58,7 +59,16 @@ class FundCircleApi(Api):  # type: ignore[misc]
 
 class AreaBlueprint(Blueprint):  # type: ignore[misc]
     """A flask-smorest blueprint whose operations end the unit of work before their answer is dumped: the answer
-    describes what was committed (and what the work after the commit, such as requesting a payout, did)."""
+    describes what was committed (and what the work after the commit, such as requesting a payout, did); and whose
+    documented security follows each operation's access policy."""
+
+    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+        register = super().route(rule, **options)
+
+        def decorate(view: F) -> F:
+            return cast(F, register(documented_security(view)))
+
+        return decorate
 
     def response(self, status_code: int, schema: Any = None, **kwargs: Any) -> Callable[[F], F]:
         dump = super().response(status_code, schema, **kwargs)
@@ -74,6 +84,20 @@ class AreaBlueprint(Blueprint):  # type: ignore[misc]
             return cast(F, dump(committed_then_dumped))
 
         return decorate
+
+
+def documented_security(view: F) -> F:
+    """Document an operation that a public circle answers without a token (`circle_role(public_read=True)`) as
+    such, unless the view documents its security itself. Derived from the policy
+    `requires` enforces, so the document cannot say "token required" where the server answers without one, or the
+    other way round."""
+    policy = getattr(view, "access_policy", None)
+    apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    manual = apidoc.setdefault("manual_doc", {})
+    if policy is not None and policy.public_read and not policy.sign_in_required and "security" not in manual:
+        manual["security"] = ANYONE_IF_PUBLIC
+        view._apidoc = apidoc  # type: ignore[attr-defined]
+    return view
 
 
 def _require_json_body() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, g
+from flask import current_app, g
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, SIGNED_IN, SUPERUSER, circle_role, requires
@@ -168,10 +168,8 @@ def decline_my_invitation(invitation_id: int) -> Invitation:
 # --- joining by request (circles/joining.py) -----------------------------------------------------------------------
 
 
-def _signed_in() -> None:
-    """Asking needs a person: a public circle lets a visitor read (the policy), not ask."""
-    if not current_user.is_authenticated:
-        abort(401)
+#: Asking needs a person: a public circle lets a visitor read, not ask.
+PEOPLE_OF_A_PUBLIC_CIRCLE = circle_role(public_read=True, sign_in_required=True)
 
 
 @blp.route("/circles/<int:circle_id>/join-settings", methods=["PUT"])
@@ -201,30 +199,27 @@ def list_join_requests(circle_id: int) -> dict[str, list[JoinRequest]]:
 
 
 @blp.route("/circles/<int:circle_id>/join-requests", methods=["POST"])
-@requires(circle_role(public_read=True))
+@requires(PEOPLE_OF_A_PUBLIC_CIRCLE)
 @blp.arguments(JoinRequestAskSchema)
 @blp.response(201, JoinRequestSchema)
 def ask_to_join(data: dict[str, Any], circle_id: int) -> JoinRequest:
     """Ask to join a public circle that takes requests, with a short note (signed in); its admins are told."""
-    _signed_in()
     return joining.ask_to_join(current_user, g.circle, data["note"], utcnow())
 
 
 @blp.route("/circles/<int:circle_id>/join-requests/mine", methods=["GET"])
-@requires(circle_role(public_read=True))
+@requires(PEOPLE_OF_A_PUBLIC_CIRCLE)
 @blp.response(200, MyJoinRequestSchema)
 def my_join_request(circle_id: int) -> dict[str, JoinRequest | None]:
     """Your newest request to join this circle, open or answered (with the reason of a decline); null if none."""
-    _signed_in()
     return {"join_request": joining.latest_request_of(current_user, g.circle)}
 
 
 @blp.route("/circles/<int:circle_id>/join-requests/mine/withdraw", methods=["POST"])
-@requires(circle_role(public_read=True))
+@requires(PEOPLE_OF_A_PUBLIC_CIRCLE)
 @blp.response(200, JoinRequestSchema)
 def withdraw_my_join_request(circle_id: int) -> JoinRequest:
     """Withdraw your open request to join this circle (signed in)."""
-    _signed_in()
     return joining.withdraw_request(current_user, g.circle, utcnow())
 
 

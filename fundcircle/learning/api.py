@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, g
+from flask import g
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, circle_role, requires
@@ -88,12 +88,10 @@ def mark_received(report_id: int) -> LearningReport:
 
 
 @blp.route("/reports/<int:report_id>/comments", methods=["GET"])
-@requires(circle_role(public_read=True))
+@requires(circle_role(public_read=True, sign_in_required=True))
 @blp.response(200, ReportCommentListSchema)
 def list_comments(report_id: int) -> dict[str, Any]:
     """The comments on the report, in the order they were written (a public circle's: for anyone signed in)."""
-    if not current_user.is_authenticated:
-        abort(401)
     return {"items": services.comments_of(services.get_report(report_id))}
 
 

@@ -8,6 +8,7 @@ for cookie sessions and none for bearer tokens; a refused request changes nothin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -1323,3 +1324,31 @@ def test_responses_carry_exactly_the_fields_the_openapi_document_describes(clien
     assert set(circle.get_json()) == documented_fields("/api/v1/circles/{circle_id}", "get", "200")
     assert set(round_.get_json()) == documented_fields("/api/v1/rounds/{round_id}", "get", "200")
     assert set(added.get_json()) == documented_fields("/api/v1/circles/{circle_id}/members", "post", "201")
+
+
+def _spec_path(rule: str) -> str:
+    """/api/v1/rounds/<int:round_id> -> /api/v1/rounds/{round_id}"""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_every_operation_documents_a_token_as_needed_exactly_when_the_server_needs_one(
+    app: Flask, client: Client
+) -> None:
+    """A client (or a fuzzer) reads from the document whether a visitor may call an operation; the server's access
+    policy decides. They must agree: a public circle's reads are documented as open, everything else as needing a
+    token (found when GET /circles/{id}/reports answered visitors but the document said it needed a token)."""
+    paths = _openapi(client)["paths"]
+    disagreements = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(f"{API}/") or rule.endpoint.startswith("api-docs."):
+            continue
+        policy = getattr(app.view_functions[rule.endpoint], "access_policy", None)
+        assert policy is not None, f"{rule.rule} has no access policy"
+        visitors_served = policy.kind == "public" or (policy.public_read and not policy.sign_in_required)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            operation = paths[_spec_path(rule.rule)][method.lower()]
+            security = operation.get("security", [{"bearerAuth": []}])
+            documented_open = {} in security
+            if documented_open != visitors_served:
+                disagreements.append(f"{method} {rule.rule}: documented open {documented_open}, policy {policy}")
+    assert not disagreements, "\n".join(disagreements)
