@@ -60,6 +60,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     clients, seconds, warmup = job["clients"], job["seconds"], job.get("warmup", 1.0)
     samples: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
+    #: Every request made, warm-up and refusals included: what the server's CPU was spent on.
+    answered: dict[str, int] = {}
     lock = threading.Lock()
     start_at = time.monotonic() + 0.5
     measure_from, stop_at = start_at + warmup, start_at + warmup + seconds
@@ -95,6 +97,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                 status, _ = client.request("GET", path)
             elapsed = time.monotonic() - began
             with lock:
+                answered[name] = answered.get(name, 0) + 1
                 if status >= 400:
                     errors[f"{name} {status}"] = errors.get(f"{name} {status}", 0) + 1
                 elif began >= measure_from and time.monotonic() <= stop_at:
@@ -105,7 +108,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         thread.start()
     for thread in threads:
         thread.join()
-    report: dict[str, Any] = {"seconds": seconds, "errors": errors, "pages": {}}
+    report: dict[str, Any] = {"seconds": seconds, "errors": errors, "answered": answered, "pages": {}}
     for name, values in samples.items():
         values.sort()
         report["pages"][name] = {

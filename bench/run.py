@@ -4,7 +4,9 @@ For each database (PostgreSQL on the local server, then SQLite) and each size (x
 circle) it makes a fresh database, migrates and seeds it, starts gunicorn (2 workers) on it, and measures:
 
 1. ballot saves per second through HTTP (bench/load.py, a process of its own) against an endpoint of the same app
-   that only inserts and commits one row (fundcircle/auth/benchmark.py, registered only in this configuration);
+   that only inserts and commits one row (fundcircle/auth/benchmark.py, registered only in this configuration),
+   and the CPU per request of each from the kernel's accounting of the workers (and, on PostgreSQL, of the server's
+   processes), not only wall time;
 2. deciding the quadratic round (advance_round to decided: tally, allocation, storing the result) against the raw
    SQL `SUM(votes) GROUP BY proposal` over the same ballots;
 3. `ledger verify` over every entry against a loop that reads the same rows and hashes their bytes;
@@ -157,6 +159,57 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far, from the kernel's own accounting."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile: a PostgreSQL backend of a closed connection
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (its backends do the database's work of every request)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@dataclass
+class CpuPerRequest:
+    """Milliseconds of CPU per answered request during a load phase: the app's workers, and the database server's
+    processes (PostgreSQL only; SQLite's work is inside the workers)."""
+
+    app_ms: float
+    database_ms: float | None
+
+
+def load_with_cpu(server: Server, job: dict[str, Any], kind: str, page: str) -> tuple[dict[str, Any], CpuPerRequest]:
+    """`load`, with the CPU the workers and the database used per request of `page` while it ran. Backends that
+    start during the phase count from zero, which is what they used; those that end during it are not counted."""
+    workers = server.workers()
+    database = _postgres_pids() if kind == "postgresql" else []
+    app_before, database_before = _cpu_seconds(workers), _cpu_seconds(database)
+    report = load(job)
+    app_used = _cpu_seconds(workers) - app_before
+    database_used = _cpu_seconds(_postgres_pids()) - database_before if database else None
+    stats = report["pages"].get(page, {})
+    # Every request of the phase used CPU, warm-up included: divide by all of them, not only the measured ones.
+    answered = max(1, report.get("answered", {}).get(page, stats.get("count", 0)))
+    return report, CpuPerRequest(
+        1000 * app_used / answered, None if database_used is None else 1000 * database_used / answered
+    )
 
 
 def load(job: dict[str, Any]) -> dict[str, Any]:
@@ -331,13 +384,17 @@ def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure
         server = Server(url)
         try:
             common = {"base": server.base, "clients": clients, "seconds": seconds, "warmup": 1.0}
-            base_report = load({**common, "mode": "baseline"})
+            base_report, insert_cpu = load_with_cpu(server, {**common, "mode": "baseline"}, kind, "baseline")
             idle_kb = max(_status_kb(pid, "VmRSS") for pid in server.workers())
-            ballot_report = load({**common, "mode": "ballots", "tokens": seeded.tokens, "round": seeded.quadratic_round,
-                                  "proposal_ids": seeded.proposal_ids})  # fmt: skip
+            ballot_report, save_cpu = load_with_cpu(
+                server, {**common, "mode": "ballots", "tokens": seeded.tokens, "round": seeded.quadratic_round,
+                         "proposal_ids": seeded.proposal_ids}, kind, "ballot")  # fmt: skip
             saves = ballot_report["pages"].get("ballot", {}).get("per_second", 0.0)
             inserts = base_report["pages"]["baseline"]["per_second"]
             add("ballot saves (HTTP)", saves, "per s", inserts, ">= 0.5", lambda r: r >= 0.5)
+            add("app CPU per ballot save", save_cpu.app_ms, "ms", insert_cpu.app_ms, "<= 3", lambda r: r <= 3)
+            if save_cpu.database_ms is not None and insert_cpu.database_ms is not None:
+                add("database CPU per ballot save", save_cpu.database_ms, "ms", insert_cpu.database_ms)
 
             decide_s, sum_s = decide(app, seeded)
             add("decide quadratic round", decide_s, "s", sum_s, "<= 1.5", lambda r: r <= 1.5)
