@@ -952,27 +952,30 @@ def create_payouts(actor: User | None, round_: Round, funded: list[CandidateVers
     handful of statements."""
     if not funded:
         return
-    # Matched back by proposal (one payout per proposal, UNIQUE), so the order RETURNING gives them in is no matter.
+    # A plain executemany, then the ids read back by proposal (one payout per proposal, UNIQUE): two statements
+    # whatever the number, and psycopg parses the short INSERT once, where an INSERT ... RETURNING of hundreds of
+    # rows is one long statement it parses anew every time.
+    db.session.execute(
+        insert(_PAYOUTS),
+        [
+            {
+                "proposal_id": version.proposal_id,
+                "round_id": round_.id,
+                "circle_id": round_.circle_id,
+                "proposal_version": version.number,
+                "amount_minor": version.amount_minor,
+                "currency": version.currency,
+                "payee_slug": version.payee_slug,
+                "payee_name": version.payee_name,
+                "payee_email": version.payee_email,
+                "status": "awaiting_approval",
+                "created_at": now,
+            }
+            for version in funded
+        ],
+    )
     ids: dict[int, int] = dict(
-        db.session.execute(
-            insert(_PAYOUTS).returning(_PAYOUTS.c.proposal_id, _PAYOUTS.c.id),
-            [
-                {
-                    "proposal_id": version.proposal_id,
-                    "round_id": round_.id,
-                    "circle_id": round_.circle_id,
-                    "proposal_version": version.number,
-                    "amount_minor": version.amount_minor,
-                    "currency": version.currency,
-                    "payee_slug": version.payee_slug,
-                    "payee_name": version.payee_name,
-                    "payee_email": version.payee_email,
-                    "status": "awaiting_approval",
-                    "created_at": now,
-                }
-                for version in funded
-            ],
-        ).all()
+        db.session.execute(select(Payout.proposal_id, Payout.id).where(Payout.round_id == round_.id)).all()
     )
     append_entries(
         [
