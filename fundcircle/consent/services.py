@@ -39,7 +39,14 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import COUNTING, format_time
 from fundcircle.rounds.services import deciders
 from fundcircle.voting.models import RoundTally
-from fundcircle.voting.services import NOT_A_MEMBER, StoredOutcome, candidates_of, circle_members, store_result
+from fundcircle.voting.services import (
+    NOT_A_MEMBER,
+    CandidateVersion,
+    StoredOutcome,
+    candidates_of,
+    circle_members,
+    store_result,
+)
 
 MAX_ARGUMENT = 5_000
 MAX_REACTION = 500
@@ -429,7 +436,7 @@ def close_consent_round(
 
 
 @deciders.provide("consent")
-def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTally:
+def decide_consent(actor: User | None, round_: Round, now: datetime) -> None:
     """Close what is still open (the deadline ends it), then store the result: consented proposals are funded for
     the version consented; every other proposal is not, with the reason its last consent round gave.
 
@@ -483,10 +490,10 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> RoundTal
             other_rows.append((None, current, 0, False, "not consented: no consent round was held"))
     funded_rows.sort(key=lambda row: (row[0], row[1].proposal_id))
     outcomes = [
-        StoredOutcome(version, score, funded, reason, rank)
+        StoredOutcome(CandidateVersion.of(version), score, funded, reason, rank)
         for rank, (_, version, score, funded, reason) in enumerate([*funded_rows, *other_rows], start=1)
     ]
-    return store_result(
+    store_result(
         actor,
         round_,
         now,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import Integer, String, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.sql.dml import Update
 
-from fundcircle.db import UTCDateTime, utcnow
+from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import (
     EntryContent,
@@ -30,6 +30,11 @@ class Actor(Protocol):
     @property
     def id(self) -> int: ...
 
+
+# The tables, not the mapped classes, for the batched inserts: a Core executemany, with none of the ORM's per-row
+# bulk bookkeeping.
+_ENTRIES = Base.metadata.tables[LedgerEntry.__tablename__]
+_TREE_NODES = Base.metadata.tables[LedgerTreeNode.__tablename__]
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -117,8 +122,8 @@ def _store_tree(chain_id: int, nodes: list[tuple[int, int, bytes]]) -> None:
     """The perfect subtrees an append completed (about two per entry), in one INSERT: the tree's only cost on the
     append besides the frontier, which moves in the head's UPDATE."""
     db.session.execute(
-        insert(LedgerTreeNode),
-        [{"chain_id": chain_id, "level": level, "index": index, "hash": node.hex()} for level, index, node in nodes],
+        insert(_TREE_NODES),
+        [{"chain_id": chain_id, "level": level, "idx": index, "hash": node.hex()} for level, index, node in nodes],
     )
 
 
@@ -139,43 +144,87 @@ def record_many(
     if not items:
         return []
     db.session.flush()  # the subjects need their ids
-    for _, data in items:
-        canonical_json(dict(data))
+    return append_entries(
+        [
+            NewEntry(
+                action,
+                subject_type_of(subject) if subject is not None else None,
+                getattr(subject, "id", None) if subject is not None else None,
+                data,
+            )
+            for subject, data in items
+        ],
+        actor=actor,
+        circle_id=circle_id,
+        at=at,
+    )
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append by `append_entries`: its subject named by type and id, not by a loaded object."""
+
+    action: str
+    subject_type: str | None
+    subject_id: int | None
+    data: Mapping[str, Any]
+
+
+def append_entries(
+    entries: list[NewEntry], *, actor: Actor | None, circle_id: int | None, at: datetime | None = None
+) -> list[tuple[int, str]]:
+    """Append `entries` to the circle's chain (the site's when `circle_id` is None), in order, with the same seqs,
+    payloads and hashes as calling `record` for each, in Core statements whose number does not depend on how many
+    there are: the head's move (which locks it, as `record`'s does, until the caller's COMMIT), one batched insert
+    of the entries, one of the tree nodes, and the head's new hash and frontier. Writes nothing for no entries.
+    Returns each entry's (seq, hash). Loads no ORM objects and does not flush: pass subjects by id.
+
+    :raises CanonicalJSONError: if any `data` holds a float or another value with no canonical JSON form (before
+        the head moves).
+    :raises LookupError: if the circle has no chain.
+    """
+    if not entries:
+        return []
+    for entry in entries:
+        canonical_json(dict(entry.data))
     where = LedgerChain.circle_id == circle_id if circle_id is not None else LedgerChain.circle_id.is_(None)
     head = db.session.execute(
         update(LedgerChain)
         .where(where)
-        .values(head_seq=LedgerChain.head_seq + len(items))
+        .values(head_seq=LedgerChain.head_seq + len(entries))
         .returning(LedgerChain.id, LedgerChain.head_seq, LedgerChain.head_hash, LedgerChain.tree_frontier),
         execution_options={"synchronize_session": False},
     ).one_or_none()
     if head is None:
         raise LookupError(f"no ledger chain for circle {circle_id!r}")
-    first_seq = head.head_seq - len(items) + 1
+    first_seq = head.head_seq - len(entries) + 1
     at = at or utcnow()
     actor_id = actor.id if actor is not None else None
-    prev, rows, written, leaves = head.head_hash, [], [], []
-    for seq, (subject, data) in enumerate(items, start=first_seq):
+    prev: str = head.head_hash
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[int, str]] = []
+    leaves: list[bytes] = []
+    for seq, entry in enumerate(entries, start=first_seq):
         content = EntryContent(
             seq=seq,
             at=at,
             circle_id=circle_id,
             actor_id=actor_id,
-            action=action,
-            subject_type=subject_type_of(subject) if subject is not None else None,
-            subject_id=getattr(subject, "id", None) if subject is not None else None,
-            data=dict(data),
+            action=entry.action,
+            subject_type=entry.subject_type,
+            subject_id=entry.subject_id,
+            data=dict(entry.data),
         )
         new_hash, leaf = entry_hash_and_leaf(prev, content)
         leaves.append(leaf)
         rows.append({
             "chain_id": head.id, "seq": seq, "at": at, "circle_id": circle_id, "actor_id": actor_id,
-            "action": action, "subject_type": content.subject_type, "subject_id": content.subject_id,
+            "action": entry.action, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
             "data": content.data, "prev_hash": prev, "hash": new_hash,
         })  # fmt: skip
         written.append((seq, new_hash))
         prev = new_hash
-    db.session.execute(insert(LedgerEntry), rows)
+    db.session.execute(insert(_ENTRIES), rows)
     tree = append_leaves(first_seq - 1, decode_frontier(head.tree_frontier, first_seq - 1), leaves)
     _store_tree(head.id, tree.nodes)
     db.session.execute(

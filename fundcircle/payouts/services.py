@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -27,10 +27,10 @@ from fundcircle.auth.totp import verify_code
 from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import people_holding, require_role
 from fundcircle.crypto import SealBroken, seal, unseal
-from fundcircle.db import compare_and_set, lock
+from fundcircle.db import Base, compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.ledger.record import record, record_many
+from fundcircle.ledger.record import NewEntry, append_entries, record
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.mail import external_url
 from fundcircle.money import CURRENCY_EXPONENTS, format_minor, from_open_collective_cents
@@ -57,7 +57,7 @@ from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import before_closing, round_has_closed
 from fundcircle.unit_of_work import end_read_transaction
-from fundcircle.voting.services import round_funded
+from fundcircle.voting.services import CandidateVersion, round_funded
 
 TOKEN_SEAL_PURPOSE = "opencollective-token"  # nosec B105  # the name of a key's purpose, not a secret
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -941,34 +941,48 @@ def tell_treasurers(payout: Payout, subject: str, body: str, *, kind: str) -> No
     )
 
 
+_PAYOUTS = Base.metadata.tables[Payout.__tablename__]
+
+
 @round_funded.connect
-def create_payouts(actor: User | None, round_: Round, funded: list[ProposalVersion], now: datetime) -> None:
-    """A payout for each funded version of a decided round, awaiting approval, in the deciding transaction: in bulk
-    (one flush and one append of their ledger entries), so that deciding a round of thousands of proposals takes a
+def create_payouts(actor: User | None, round_: Round, funded: list[CandidateVersion], now: datetime) -> None:
+    """A payout for each funded version of a decided round, awaiting approval, in the deciding transaction: in Core
+    statements whose number does not grow with the round (one batched insert of the payouts, one append of their
+    ledger entries, in the order of the result), so that deciding a round of thousands of proposals takes a
     handful of statements."""
-    payouts = [
-        Payout(
-            proposal_id=version.proposal_id,
-            round_id=round_.id,
-            circle_id=round_.circle_id,
-            proposal_version=version.number,
-            amount_minor=version.amount_minor,
-            currency=version.currency,
-            payee_slug=version.payee_slug,
-            payee_name=version.payee_name,
-            payee_email=version.payee_email,
-            status="awaiting_approval",
-            created_at=now,
-        )
-        for version in funded
-    ]
-    db.session.add_all(payouts)
-    db.session.flush()
-    record_many(
-        "payout.created",
+    if not funded:
+        return
+    # A plain executemany, then the ids read back by proposal (one payout per proposal, UNIQUE): two statements
+    # whatever the number, and psycopg parses the short INSERT once, where an INSERT ... RETURNING of hundreds of
+    # rows is one long statement it parses anew every time.
+    db.session.execute(
+        insert(_PAYOUTS),
         [
-            (
-                payout,
+            {
+                "proposal_id": version.proposal_id,
+                "round_id": round_.id,
+                "circle_id": round_.circle_id,
+                "proposal_version": version.number,
+                "amount_minor": version.amount_minor,
+                "currency": version.currency,
+                "payee_slug": version.payee_slug,
+                "payee_name": version.payee_name,
+                "payee_email": version.payee_email,
+                "status": "awaiting_approval",
+                "created_at": now,
+            }
+            for version in funded
+        ],
+    )
+    ids: dict[int, int] = dict(
+        db.session.execute(select(Payout.proposal_id, Payout.id).where(Payout.round_id == round_.id)).all()
+    )
+    append_entries(
+        [
+            NewEntry(
+                "payout.created",
+                "payout",
+                ids[version.proposal_id],
                 {
                     "proposal": version.proposal_id,
                     "version": version.number,
@@ -982,14 +996,13 @@ def create_payouts(actor: User | None, round_: Round, funded: list[ProposalVersi
                     "status": "awaiting_approval",
                 },
             )
-            for payout, version in zip(payouts, funded, strict=True)
+            for version in funded
         ],
         actor=actor,
         circle_id=round_.circle_id,
         at=now,
     )
-    if payouts:
-        _tell_treasurers_of_waiting_payouts(round_, len(payouts))
+    _tell_treasurers_of_waiting_payouts(round_, len(funded))
 
 
 def _tell_treasurers_of_waiting_payouts(round_: Round, count: int) -> None:
