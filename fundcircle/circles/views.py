@@ -39,7 +39,7 @@ from fundcircle.extensions import db, login_manager
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.mail import external_url, mail_configured, send_mail
-from fundcircle.money import MoneyError, format_minor, parse_major
+from fundcircle.money import FORM_LOCALE, MoneyError, format_minor, parse_money
 from fundcircle.unit_of_work import after_commit, refuse
 
 bp = Blueprint("circles", __name__)
@@ -129,7 +129,7 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
         return show(400 if form.is_submitted() else 200)
     threshold_text = (form.two_approvals_from.data or "").strip()
     try:
-        threshold = parse_major(threshold_text, circle.currency) if threshold_text else None
+        threshold = parse_money(threshold_text, circle.currency, FORM_LOCALE) if threshold_text else None
     except MoneyError as error:
         form.two_approvals_from.errors = [str(error)]
         return show(422)

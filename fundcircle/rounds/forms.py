@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from fundcircle.errors import ValidationFailed
-from fundcircle.money import MoneyError, parse_major
+from fundcircle.money import FORM_LOCALE, MoneyError, parse_money
 from fundcircle.rounds.models import DEFAULT_REPORT_DUE_DAYS, DEFAULT_REPORT_QUESTIONS
 from fundcircle.rounds.retrospective import RetrospectiveInput
 from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, RoundInput, problems_with
@@ -174,7 +174,7 @@ class RoundForm(FlaskForm):
         for name in ("budget", "per_proposal_cap"):
             field = getattr(self, name)
             try:
-                amounts[name] = parse_major(field.data or "", currency)
+                amounts[name] = parse_money(field.data or "", currency, FORM_LOCALE)
             except MoneyError as error:
                 amounts[name] = 0
                 if not field.errors:
@@ -187,7 +187,7 @@ class RoundForm(FlaskForm):
         errors: dict[str, list[str]] = {}
         for name in ("budget", "per_proposal_cap"):
             try:
-                amounts[name] = parse_major(getattr(self, name).data or "", currency)
+                amounts[name] = parse_money(getattr(self, name).data or "", currency, FORM_LOCALE)
             except MoneyError as error:
                 errors[f"{name}_minor"] = [str(error)]
         if errors:
