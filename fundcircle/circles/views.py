@@ -40,6 +40,7 @@ from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.mail import external_url, mail_configured, send_mail
 from fundcircle.money import FORM_LOCALE, MoneyError, format_minor, parse_money
+from fundcircle.timezones import time_zone_names
 from fundcircle.unit_of_work import after_commit, refuse
 
 bp = Blueprint("circles", __name__)
@@ -123,7 +124,9 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
         form.two_approvals_from.data = format_minor(circle.two_approvals_from_minor, circle.currency, with_code=False)
 
     def show(status: int) -> tuple[str, int]:
-        return render_template("circles/settings.html", circle=circle, form=form), status
+        return render_template(
+            "circles/settings.html", circle=circle, form=form, time_zone_names=sorted(time_zone_names())
+        ), status
 
     if not form.validate_on_submit():
         return show(400 if form.is_submitted() else 200)
@@ -142,6 +145,7 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
             public=bool(form.public.data),
             approvals_required=form.approvals_required.data,
             two_approvals_from_minor=threshold,
+            time_zone=form.time_zone.data or None,
         )
     except FundCircleError as error:
         refuse()
