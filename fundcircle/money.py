@@ -131,9 +131,10 @@ def parse_money(text: str, currency: str, locale: str) -> int:
     parser (`parse_decimal(strict=True)`) then reads the number, so grouping in the wrong place is refused. No
     sign, currency symbol or exponent is accepted. Nothing is ever guessed:
 
-    - a decimal comma or point with exactly three digits after it and no grouping ("1,000" in de) is refused as
-      ambiguous when the currency has fewer than three decimals, because it reads as a thousand in other locales;
-      with a three-decimal currency (KWD) it is what the locale says (one), so a formatted amount reads back;
+    - a decimal comma with exactly three digits after it and no grouping ("1,000" in de) is refused as ambiguous
+      when the currency has fewer than three decimals, because it reads as a thousand in English; with a
+      three-decimal currency (KWD) it is what the locale says (one), so every formatted amount reads back. (A
+      decimal point before three digits, "1.000" in en, stays refused for its decimals, as it always was.);
     - a group symbol after the decimal symbol ("1.000,50" in en, "1,000.50" in de) is refused as mixed separators.
 
     :raises MoneyError: if the text is not an amount in that locale, is ambiguous, or has more decimals than the

@@ -133,6 +133,7 @@ def test_a_berlin_deadline_after_the_october_change_is_stored_on_winter_time_and
 ) -> None:
     circle_id = _admin_of_circle(app, client, "Europe/Berlin")
     form = client.get(f"/circles/{circle_id}/rounds/new").get_data(as_text=True)
+    assert "Deadlines, in Europe/Berlin time" in form
     assert "Time in Europe/Berlin. Leave empty to move the round on by hand." in form
 
     created = client.post_form(
