@@ -67,6 +67,7 @@ from fundcircle.rounds import cli as rounds_cli
 from fundcircle.rounds import views as rounds_views
 from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
 from fundcircle.rounds.services import advance_due_rounds
+from fundcircle.timezones import DEFAULT_TIME_ZONE, format_in_zone
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
@@ -370,8 +371,9 @@ def _register_cli(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_minor
 
-    def format_datetime(value: Any) -> str:
-        return value.strftime("%-d %b %Y, %H:%M UTC") if value is not None else ""
+    def format_datetime(value: Any, zone: str = DEFAULT_TIME_ZONE) -> str:
+        # A round's deadlines pass their circle's zone ("18:00 (Europe/Berlin)"); other times stay in UTC.
+        return format_in_zone(value, zone) if value is not None else ""
 
     app.jinja_env.filters["datetime"] = format_datetime
 

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from functools import lru_cache
 
-from babel.numbers import get_currency_precision
+from babel import Locale
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    get_currency_precision,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_decimal,
+    parse_pattern,
+)
 
 #: The currencies Open Collective takes: its schema's `Currency` enum (opencollective-api, server/graphql/
 #: schemaV2.graphql at commit e3f35f5; tests/rules/test_money.py checks this list against the pinned schema).
@@ -30,9 +41,13 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 #: 1,000 JPY is valueInCents 100000 (server/lib/currency.ts, roundCentsAmount).
 OPEN_COLLECTIVE_EXPONENT = 2
 
-_MAJOR_AMOUNT = re.compile(r"^(?P<units>\d{1,15})(?:\.(?P<fraction>\d+))?$")
-#: Whole units with thousands separators: 1,250 or 1 250 or 1'250 (one kind of separator, groups of three).
-_GROUPED = re.compile(r"^\d{1,3}(?:(?P<sep>[,\s'_])\d{3})(?:(?P=sep)\d{3})*$")
+#: At most fifteen digits of major units: every amount then fits a JavaScript number and a BIGINT of minor units.
+MAX_MAJOR_DIGITS = 15
+#: The locale every form and the API read typed amounts in, until a person's locale is chosen (Flask-Babel).
+FORM_LOCALE = "en"
+#: Marks people use to group thousands whatever their locale says (a space of any kind, an apostrophe as in
+#: Switzerland, an underscore as in code); accepted only in groups of three and one kind to an amount.
+_OTHER_GROUP_MARKS = " \u00a0\u202f\u2009'_"
 
 
 class MoneyError(ValueError):
@@ -61,34 +76,129 @@ def format_minor(amount_minor: int, currency: str, *, with_code: bool = True) ->
     return f"{text} {currency}" if with_code else text
 
 
-def parse_major(text: str, currency: str) -> int:
-    """Turn what a person types ("1,000.50", "1000", "12.5") into minor units, exactly.
+def minor_digits(currency: str) -> int:
+    """How many digits the currency's minor unit has: Babel's (CLDR's) data, except for the currencies whose stored
+    amounts predate it (STORED_BEFORE_CLDR). EUR 2, JPY 0, KWD 3.
 
-    Thousands separators (commas, spaces, apostrophes) may group whole units by three; the decimal separator is a
-    point. A comma elsewhere ("12,50") is refused, never read as a hundredfold amount.
-
-    :raises MoneyError: if the text is not an amount, or has more decimals than the currency has.
+    :raises MoneyError: if the code is not a three-letter currency code.
     """
-    exponent = CURRENCY_EXPONENTS[currency]
+    if currency in CURRENCY_EXPONENTS:
+        return CURRENCY_EXPONENTS[currency]
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise MoneyError(f"{currency!r} is not a currency code (for example EUR, USD, GBP).")
+    digits: int = get_currency_precision(currency)
+    return digits
+
+
+@lru_cache(maxsize=64)
+def _symbols(locale: str) -> tuple[Locale, str, str]:
+    """The parsed locale with its group and decimal symbols (cached: Locale.parse reads CLDR's data files)."""
+    parsed = Locale.parse(locale)
+    return parsed, get_group_symbol(parsed), get_decimal_symbol(parsed)
+
+
+def format_money(amount_minor: int, currency: str, locale: str, *, with_currency: bool = True) -> str:
+    """Format integer minor units the way the locale writes that currency, with Babel (CLDR's currency pattern):
+    123456 EUR is "€1,234.56" in en and "1.234,56 €" in de and es; 1500 JPY is "¥1,500" in en, "1.500 ¥" in de.
+
+    The number of decimals is always the currency's minor unit (`minor_digits`), never rounded. Without the
+    currency the result is the bare number ("1.234,56"), which is what `parse_money` reads back in that locale.
+
+    :raises MoneyError: if the currency code is not a currency code.
+    """
+    parsed, _, _ = _symbols(locale)
+    digits = minor_digits(currency)
+    text = parsed.currency_formats["standard"].pattern
+    if not with_currency:
+        # Drop the currency sign and the (often non-breaking) space that joins it to the number.
+        text = re.sub(r"[\s\u00a0\u202f]*\u00a4+[\s\u00a0\u202f]*", "", text)
+    pattern = parse_pattern(text)
+    pattern.frac_prec = (digits, digits)
+    value = Decimal(amount_minor).scaleb(-digits)
+    return format_currency(value, currency, format=pattern, locale=parsed, currency_digits=False)
+
+
+def _separator_name(symbol: str) -> str:
+    return {".": "a point", ",": "a comma"}.get(symbol, repr(symbol))
+
+
+def parse_money(text: str, currency: str, locale: str) -> int:
+    """Turn what a person typed, in their locale's own form, into the currency's integer minor units, exactly.
+
+    "1,000.50" in en and "1.000,50" in de or es are 100050 EUR. The locale's group symbol may group whole units by
+    three, and so may a space, an apostrophe or an underscore (one kind to an amount); the locale's decimal symbol
+    marks the decimals, at most as many as the currency's minor unit (`minor_digits`, from Babel). Babel's strict
+    parser (`parse_decimal(strict=True)`) then reads the number, so grouping in the wrong place is refused. No
+    sign, currency symbol or exponent is accepted. Nothing is ever guessed:
+
+    - a decimal comma with exactly three digits after it and no grouping ("1,000" in de) is refused as ambiguous
+      when the currency has fewer than three decimals, because it reads as a thousand in English; with a
+      three-decimal currency (KWD) it is what the locale says (one), so every formatted amount reads back. (A
+      decimal point before three digits, "1.000" in en, stays refused for its decimals, as it always was.);
+    - a group symbol after the decimal symbol ("1.000,50" in en, "1,000.50" in de) is refused as mixed separators.
+
+    :raises MoneyError: if the text is not an amount in that locale, is ambiguous, or has more decimals than the
+        currency has; the message names which, and shows how to write it.
+    """
+    parsed, group, decimal = _symbols(locale)
+    digits = minor_digits(currency)
+    example_fraction = f"{decimal}{'0' * digits}" if digits else ""
+    plain_example = f"1250{example_fraction}"
+    not_an_amount = MoneyError(f"{text!r} is not an amount: write it like {plain_example}")
     stripped = text.strip()
-    whole = stripped.split(".", 1)[0]
-    if re.fullmatch(r"[\d,\s'_]+", whole) and re.search(r"[,\s'_]", whole) and not _GROUPED.match(whole):
-        # "12,50" is a decimal comma, not twelve hundred and fifty: refuse rather than guess.
+    marks = re.escape(group + decimal + _OTHER_GROUP_MARKS)
+    if not re.fullmatch(rf"[0-9{marks}]+", stripped) or not re.search(r"\d", stripped):
+        raise not_an_amount
+    whole, point, fraction = stripped.partition(decimal)
+    if point and (not whole or not fraction):
+        raise not_an_amount  # "12." or ".5": a half-typed amount
+    if point and not fraction.isdigit():
+        if fraction.replace(decimal, "").isdigit():
+            raise not_an_amount  # "1.2.3": decimal symbols only, no reading of it is an amount
         raise MoneyError(
-            f"{text!r} is not an amount: use a point for decimals and group thousands by three, like 1,250.00"
+            f"{text!r} mixes separators: {_separator_name(decimal)} marks decimals and comes last, "
+            f"like {format_money(1250 * 10**digits, currency, str(parsed), with_currency=False)}"
         )
-    cleaned = re.sub(r"[,\s'_]", "", stripped)
-    match = _MAJOR_AMOUNT.match(cleaned)
-    if not match:
-        raise MoneyError(f"{text!r} is not an amount: write it like 1250.00")
-    fraction = match.group("fraction") or ""
-    if len(fraction) > exponent:
-        if exponent == 0:
+    separators = set(re.sub(r"\d", "", whole))
+    if len(separators) > 1 or (separators and not re.fullmatch(r"\d{1,3}(?:\D\d{3})+", whole)):
+        grouped = format_money(1250 * 10**digits, currency, str(parsed), with_currency=False)
+        raise MoneyError(
+            f"{text!r} is not an amount: use {_separator_name(decimal)} for decimals and group thousands by three, "
+            f"like {grouped}"
+        )
+    if decimal == "," and not separators and len(whole) <= 3 and len(fraction) == 3 and digits < 3:
+        # "1,000" is a thousand to anyone used to English: refuse it rather than read one (or fail on decimals).
+        as_thousands = f"{whole}{group}{fraction}"
+        as_decimal = format_money(
+            int(whole + fraction) * 10**digits // 1000, currency, str(parsed), with_currency=False
+        )
+        raise MoneyError(
+            f"{text!r} is ambiguous: here a comma marks decimals, not thousands; "
+            f"write {as_thousands} for {int(whole + fraction)} or {as_decimal} for {as_decimal.split(decimal)[0]}"
+        )
+    if len(re.sub(r"\D", "", whole)) > MAX_MAJOR_DIGITS:
+        raise not_an_amount
+    if len(fraction) > digits:
+        if digits == 0:
             raise MoneyError(f"{currency} has no minor unit: write a whole number.")
-        raise MoneyError(f"{currency} has {exponent} decimals at most.")
-    units = int(match.group("units"))
-    minor: int = units * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
-    return minor
+        raise MoneyError(f"{currency} has {digits} decimals at most.")
+    normalised = (re.sub(r"\D", group, whole) if separators else whole) + (decimal + fraction if point else "")
+    try:
+        value = parse_decimal(normalised, parsed, strict=True)
+    except NumberFormatError as error:
+        raise not_an_amount from error
+    minor = value.scaleb(digits)
+    if minor != minor.to_integral_value():  # unreachable after the checks above; never round money silently
+        raise not_an_amount
+    return int(minor)
+
+
+def parse_major(text: str, currency: str) -> int:
+    """What a person typed in English ("1,000.50", "1000", "12.5") in minor units: `parse_money` in FORM_LOCALE.
+
+    :raises MoneyError: as `parse_money`.
+    """
+    return parse_money(text, currency, FORM_LOCALE)
 
 
 def to_open_collective_cents(amount_minor: int, currency: str) -> int:

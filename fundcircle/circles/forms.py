@@ -18,6 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, ROLE_LABELS, ROLES
 from fundcircle.money import CURRENCY_EXPONENTS
+from fundcircle.timezones import MAX_TIME_ZONE_LENGTH
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -37,7 +38,19 @@ class CircleSettingsForm(FlaskForm):
     )
 
 
-class CircleSettingsWithPayoutsForm(CircleSettingsForm):
+class CircleSettingsWithZoneForm(CircleSettingsForm):
+    # A text field rather than a list of ~600 names: the service checks it against zoneinfo, and the page offers
+    # the names as suggestions (a datalist).
+    time_zone = StringField(
+        "Time zone",
+        validators=[Optional(), Length(max=MAX_TIME_ZONE_LENGTH)],
+        # Optional: a request without it (a script older than time zones) keeps the circle's zone.
+        description="An IANA name like Europe/Berlin or America/New_York: round deadlines are typed and shown in it.",
+        render_kw={"list": "time-zone-names", "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class CircleSettingsWithPayoutsForm(CircleSettingsWithZoneForm):
     approvals_required = IntegerField(
         "Treasurer approvals each payout needs",
         validators=[InputRequired(), NumberRange(min=1, max=5)],

@@ -55,6 +55,8 @@ class Circle(Base):
     #: How many distinct treasurers must approve a payout; from `two_approvals_from_minor` up, at least two.
     approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     two_approvals_from_minor: Mapped[int | None] = mapped_column(BigInteger)
+    #: The IANA name (zoneinfo) the circle's deadlines are typed and shown in; they are stored in UTC all the same.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     #: Who receives each signed ledger checkpoint: an e-mail address or an https URL (ledger/checkpoints.py).
     ledger_witness: Mapped[str | None] = mapped_column(String(500))
 

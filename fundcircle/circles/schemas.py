@@ -9,6 +9,7 @@ from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, JOIN_REQUE
 from fundcircle.circles.services import circles_of, membership_of
 from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
 from fundcircle.mail import external_url
+from fundcircle.timezones import MAX_TIME_ZONE_LENGTH
 
 ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))
 
@@ -32,6 +33,11 @@ class CircleSchema(Schema):
     two_approvals_from_minor = fields.Integer(
         allow_none=True, required=True, metadata={"description": "from this amount up, at least two approvals"}
     )
+    time_zone = fields.String(
+        required=True,
+        metadata={"description": "IANA time zone (e.g. Europe/Berlin) the pages type and show deadlines in; "
+                                 "the API's times stay ISO 8601 UTC"},
+    )  # fmt: skip
     created_at = fields.DateTime(format="iso", required=True)
     my_roles = fields.Method(
         "_my_roles", required=True, metadata={"type": "array", "items": {"type": "string"},
@@ -123,6 +129,11 @@ class CircleSettingsSchema(Schema):
     public = StrictBoolean()
     approvals_required = StrictInteger(validate=validate.Range(min=1, max=5))
     two_approvals_from_minor = StrictInteger(allow_none=True, validate=validate.Range(min=1))
+    time_zone = fields.String(
+        validate=validate.Length(min=1, max=MAX_TIME_ZONE_LENGTH),
+        metadata={"description": "An IANA time zone name known to zoneinfo, e.g. Europe/Berlin or America/New_York: "
+                                 "round deadlines are typed and shown in it on the pages, stored in UTC"},
+    )  # fmt: skip
 
 
 class MemberListSchema(Schema):

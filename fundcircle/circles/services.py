@@ -25,6 +25,7 @@ from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
 from fundcircle.notices import queue_notices
 from fundcircle.outbox import digest_headings
+from fundcircle.timezones import TimeZoneError, check_time_zone
 
 #: Who holds each role, in the words of a refusal ("Only the circle's ... can do this.").
 ROLE_HOLDERS = {"member": "members", "circle": "deciding members", "admin": "admins", "treasurer": "treasurers"}
@@ -136,12 +137,14 @@ def update_circle_settings(
     public: bool,
     approvals_required: int | None = None,
     two_approvals_from_minor: int | None = KEEP,
+    time_zone: str | None = None,
 ) -> Circle:
-    """An admin changes the circle's name, description, visibility, or how many treasurer approvals a payout needs
-    (and from which amount two). The currency never changes.
+    """An admin changes the circle's name, description, visibility, time zone, or how many treasurer approvals a
+    payout needs (and from which amount two). The currency never changes. A new time zone changes how deadlines
+    are typed and shown, not the instants stored: a deadline keeps its moment in UTC.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
-    :raises ValidationFailed: for a bad name, description or approval setting.
+    :raises ValidationFailed: for a bad name, description, time zone or approval setting.
     """
     require_role(actor, circle, "admin")
     new: dict[str, Any] = {"name": check_display_name(name), "description": description.strip(), "public": public}
@@ -155,6 +158,11 @@ def update_circle_settings(
         if two_approvals_from_minor is not None and not 0 < two_approvals_from_minor <= 2**53:
             raise ValidationFailed("Give an amount above zero, or leave it empty.", field="two_approvals_from_minor")
         new["two_approvals_from_minor"] = two_approvals_from_minor
+    if time_zone is not None:
+        try:
+            new["time_zone"] = check_time_zone(time_zone)
+        except TimeZoneError as error:
+            raise ValidationFailed(str(error), field="time_zone") from error
     changes = {
         field: {"from": getattr(circle, field), "to": value}
         for field, value in new.items()

@@ -39,7 +39,8 @@ from fundcircle.extensions import db, login_manager
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.mail import external_url, mail_configured, send_mail
-from fundcircle.money import MoneyError, format_minor, parse_major
+from fundcircle.money import FORM_LOCALE, MoneyError, format_minor, parse_money
+from fundcircle.timezones import time_zone_names
 from fundcircle.unit_of_work import after_commit, refuse
 
 bp = Blueprint("circles", __name__)
@@ -123,13 +124,15 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
         form.two_approvals_from.data = format_minor(circle.two_approvals_from_minor, circle.currency, with_code=False)
 
     def show(status: int) -> tuple[str, int]:
-        return render_template("circles/settings.html", circle=circle, form=form), status
+        return render_template(
+            "circles/settings.html", circle=circle, form=form, time_zone_names=sorted(time_zone_names())
+        ), status
 
     if not form.validate_on_submit():
         return show(400 if form.is_submitted() else 200)
     threshold_text = (form.two_approvals_from.data or "").strip()
     try:
-        threshold = parse_major(threshold_text, circle.currency) if threshold_text else None
+        threshold = parse_money(threshold_text, circle.currency, FORM_LOCALE) if threshold_text else None
     except MoneyError as error:
         form.two_approvals_from.errors = [str(error)]
         return show(422)
@@ -142,6 +145,7 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
             public=bool(form.public.data),
             approvals_required=form.approvals_required.data,
             two_approvals_from_minor=threshold,
+            time_zone=form.time_zone.data or None,
         )
     except FundCircleError as error:
         refuse()

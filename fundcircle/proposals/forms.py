@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from fundcircle.money import MoneyError, parse_major
+from fundcircle.money import FORM_LOCALE, MoneyError, parse_money
 from fundcircle.proposals.services import (
     MAX_BODY,
     MAX_COST_LINE_TEXT,
@@ -127,7 +127,7 @@ class ProposalForm(FlaskForm):
             amount: int | None = 0
             if text:
                 try:
-                    amount = parse_major(text, currency)
+                    amount = parse_money(text, currency, FORM_LOCALE)
                 except MoneyError as error:
                     line.amount.errors = [str(error)]
                     amount = None
@@ -149,7 +149,7 @@ class ProposalForm(FlaskForm):
             amount = 0
             if text:
                 try:
-                    amount = parse_major(text, round_.currency)
+                    amount = parse_money(text, round_.currency, FORM_LOCALE)
                 except MoneyError as error:
                     line.amount.errors = [*line.amount.errors, str(error)]
                     unreadable.add(len(lines))
@@ -161,7 +161,7 @@ class ProposalForm(FlaskForm):
         # Left empty beside cost lines: the service asks for their total.
         if text or not lines:
             try:
-                amount = parse_major(text, round_.currency)
+                amount = parse_money(text, round_.currency, FORM_LOCALE)
             except MoneyError as error:
                 if not self.amount.errors:
                     self.amount.errors = [*self.amount.errors, str(error)]

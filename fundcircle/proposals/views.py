@@ -19,7 +19,7 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.markdown import render_markdown
-from fundcircle.money import MoneyError, format_minor, parse_major
+from fundcircle.money import FORM_LOCALE, MoneyError, format_minor, parse_money
 from fundcircle.proposals import authorship, coauthors, services
 from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
 from fundcircle.proposals.forms import CoauthorInviteForm, ProposalForm, ReadProposal
@@ -294,7 +294,7 @@ def _preview(form: ProposalForm, round_: Round) -> Preview:
     amount: int | None
     if text:
         try:
-            amount = parse_major(text, round_.currency)
+            amount = parse_money(text, round_.currency, FORM_LOCALE)
         except MoneyError as error:
             form.amount.errors = [str(error)]
             amount = None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -18,12 +18,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from fundcircle.errors import ValidationFailed
-from fundcircle.money import MoneyError, parse_major
+from fundcircle.money import FORM_LOCALE, MoneyError, parse_money
 from fundcircle.rounds.models import DEFAULT_REPORT_DUE_DAYS, DEFAULT_REPORT_QUESTIONS
 from fundcircle.rounds.retrospective import RetrospectiveInput
 from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, RoundInput, problems_with
+from fundcircle.timezones import DEFAULT_TIME_ZONE, TimeZoneError, to_utc
 
-DEADLINE_HELP = "Time in UTC. Leave empty to move the round on by hand."
+DEADLINE_HELP = "Time in {zone}. Leave empty to move the round on by hand."
+DEADLINE_FIELDS = ("proposals_close_at", "deliberation_close_at", "deciding_close_at")
 
 #: The settings that only one kind of decision uses, by method: the form shows them only for that method, and the
 #: server ignores what is sent for another method (the fields stay in the page for browsers without scripts).
@@ -129,19 +131,53 @@ class RoundForm(FlaskForm):
         description="Between 1 and 8 questions.",
     )
     proposals_close_at = DateTimeLocalField(
-        "Proposals close", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
+        "Proposals close",
+        validators=[Optional()],
+        format="%Y-%m-%dT%H:%M",
+        description=DEADLINE_HELP.format(zone=DEFAULT_TIME_ZONE),
     )
     deliberation_close_at = DateTimeLocalField(
-        "Deliberation closes", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
+        "Deliberation closes",
+        validators=[Optional()],
+        format="%Y-%m-%dT%H:%M",
+        description=DEADLINE_HELP.format(zone=DEFAULT_TIME_ZONE),
     )
     deciding_close_at = DateTimeLocalField(
-        "Decision closes", validators=[Optional()], format="%Y-%m-%dT%H:%M", description=DEADLINE_HELP
+        "Decision closes",
+        validators=[Optional()],
+        format="%Y-%m-%dT%H:%M",
+        description=DEADLINE_HELP.format(zone=DEFAULT_TIME_ZONE),
     )
 
     #: Service field names that this form shows under another name.
     ALIASES = {"budget_minor": "budget", "per_proposal_cap_minor": "per_proposal_cap"}
     #: The answer's status after `check`: 400 for what the form refuses, 422 for settings that do not hold together.
     status: int = 200
+
+    def __init__(self, *args: Any, zone: str = DEFAULT_TIME_ZONE, **kwargs: Any) -> None:
+        """`zone` is the circle's time zone: the deadlines are typed (and prefilled) as wall times in it."""
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        for name in DEADLINE_FIELDS:
+            self[name].description = DEADLINE_HELP.format(zone=zone)
+
+    def _deadlines(self, errors: dict[str, list[str]] | None = None) -> dict[str, datetime | None]:
+        """The deadlines as UTC instants. A wall time that does not exist in the zone (the hour skipped in spring)
+        counts as none here, and faults its field, or goes into `errors` under its name when they are given."""
+        deadlines: dict[str, datetime | None] = {}
+        for name in DEADLINE_FIELDS:
+            field = self[name]
+            deadlines[name] = None
+            if field.data is None:
+                continue
+            try:
+                deadlines[name] = to_utc(field.data, self.zone)
+            except TimeZoneError as error:
+                if errors is not None:
+                    errors[name] = [str(error)]
+                elif not field.errors:
+                    field.errors = [str(error)]
+        return deadlines
 
     def check(self, currency: str, kept: Mapping[str, Any] | None = None) -> bool:
         """Validate the form and the round's own rules in one pass, so that every mistake shows on the first submit
@@ -174,30 +210,31 @@ class RoundForm(FlaskForm):
         for name in ("budget", "per_proposal_cap"):
             field = getattr(self, name)
             try:
-                amounts[name] = parse_major(field.data or "", currency)
+                amounts[name] = parse_money(field.data or "", currency, FORM_LOCALE)
             except MoneyError as error:
                 amounts[name] = 0
                 if not field.errors:
                     field.errors = [str(error)]
-        return self._input(amounts["budget"], amounts["per_proposal_cap"])
+        return self._input(amounts["budget"], amounts["per_proposal_cap"], self._deadlines())
 
     def to_input(self, currency: str) -> RoundInput:
-        """:raises ValidationFailed: for an amount that is not a number in the currency."""
+        """:raises ValidationFailed: for an amount that is not a number in the currency, or a deadline that does not
+        exist in the circle's time zone."""
         amounts: dict[str, int] = {}
         errors: dict[str, list[str]] = {}
         for name in ("budget", "per_proposal_cap"):
             try:
-                amounts[name] = parse_major(getattr(self, name).data or "", currency)
+                amounts[name] = parse_money(getattr(self, name).data or "", currency, FORM_LOCALE)
             except MoneyError as error:
                 errors[f"{name}_minor"] = [str(error)]
+        deadlines = self._deadlines(errors)
         if errors:
-            raise ValidationFailed("Some amounts are not valid.", fields=errors)
-        return self._input(amounts["budget"], amounts["per_proposal_cap"])
+            raise ValidationFailed("Some amounts or deadlines are not valid.", fields=errors)
+        return self._input(amounts["budget"], amounts["per_proposal_cap"], deadlines)
 
-    def _input(self, budget_minor: int, per_proposal_cap_minor: int) -> RoundInput:
-
-        def utc(value: datetime | None) -> datetime | None:
-            return value.replace(tzinfo=UTC) if value is not None else None
+    def _input(
+        self, budget_minor: int, per_proposal_cap_minor: int, deadlines: Mapping[str, datetime | None]
+    ) -> RoundInput:
 
         return RoundInput(
             title=self.title.data or "",
@@ -222,9 +259,9 @@ class RoundForm(FlaskForm):
             else DEFAULT_REPORT_DUE_DAYS,
             midway_update_days=self.midway_update_days.data,
             report_questions=(self.report_questions.data or "").splitlines(),
-            proposals_close_at=utc(self.proposals_close_at.data),
-            deliberation_close_at=utc(self.deliberation_close_at.data),
-            deciding_close_at=utc(self.deciding_close_at.data),
+            proposals_close_at=deadlines["proposals_close_at"],
+            deliberation_close_at=deadlines["deliberation_close_at"],
+            deciding_close_at=deadlines["deciding_close_at"],
         )
 
 

@@ -15,11 +15,27 @@ from fundcircle.rounds.models import (
 from fundcircle.rounds.phases import ALL_PHASES, CANCELLED, COUNTING, EFFECTIVE_PHASES, next_phases
 from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, MAX_REPORT_QUESTION_LENGTH, MAX_REPORT_QUESTIONS
 
+#: Deadlines in the API are instants; the pages type and show them in the circle's time zone instead.
+_DEADLINE_NOTE = (
+    "ISO 8601; a time without an offset is UTC. Answers give UTC. The pages show it in the circle's `time_zone` "
+    "(e.g. 18:00 (Europe/Berlin)); to set a local wall time, send it with its offset for that date"
+)
+
+
+def _deadline(what: str) -> str:
+    return f"{what}. {_DEADLINE_NOTE}"
+
 
 class DeadlinesSchema(Schema):
-    proposals = utc_datetime(allow_none=True, load_default=None, metadata={"description": "End of the proposals phase"})
-    deliberation = utc_datetime(allow_none=True, load_default=None)
-    deciding = utc_datetime(allow_none=True, load_default=None)
+    proposals = utc_datetime(
+        allow_none=True, load_default=None, metadata={"description": _deadline("End of the proposals phase")}
+    )
+    deliberation = utc_datetime(
+        allow_none=True, load_default=None, metadata={"description": _deadline("End of the deliberation phase")}
+    )
+    deciding = utc_datetime(
+        allow_none=True, load_default=None, metadata={"description": _deadline("End of the deciding phase")}
+    )
 
 
 class RoundCreateSchema(Schema):
@@ -157,9 +173,9 @@ class AdvanceSchema(Schema):
 
 
 class DeadlinesPatchSchema(Schema):
-    proposals = utc_datetime(allow_none=True)
-    deliberation = utc_datetime(allow_none=True)
-    deciding = utc_datetime(allow_none=True)
+    proposals = utc_datetime(allow_none=True, metadata={"description": _deadline("End of the proposals phase")})
+    deliberation = utc_datetime(allow_none=True, metadata={"description": _deadline("End of the deliberation phase")})
+    deciding = utc_datetime(allow_none=True, metadata={"description": _deadline("End of the deciding phase")})
 
 
 class RoundPatchSchema(Schema):

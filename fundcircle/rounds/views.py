@@ -20,6 +20,7 @@ from fundcircle.rounds import retrospective, services
 from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RetrospectiveForm, RoundForm
 from fundcircle.rounds.models import Round
 from fundcircle.rounds.phases import CANCELLED, COUNTING, PHASE_LABELS, next_phases, time_left
+from fundcircle.timezones import to_local
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("rounds", __name__)
@@ -103,7 +104,8 @@ def open_rounds(mine: list[tuple[Circle, Any]]) -> dict[str, Any]:
 
 
 def _form_data_of(round_: Round) -> MultiDict[str, Any]:
-    """A round's settings as the form shows them (money in major units)."""
+    """A round's settings as the form shows them (money in major units, deadlines as wall times in the circle's
+    time zone)."""
     data: dict[str, Any] = {
         name: getattr(round_, name)
         for name in (
@@ -129,7 +131,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
     data["categories"] = "\n".join(round_.categories)
     for name in ("proposals_close_at", "deliberation_close_at", "deciding_close_at"):
         value = getattr(round_, name)
-        data[name] = value.strftime("%Y-%m-%dT%H:%M") if value else ""
+        data[name] = to_local(value, round_.circle.time_zone).strftime("%Y-%m-%dT%H:%M") if value else ""
     formdata: MultiDict[str, Any] = MultiDict(data)
     if round_.allow_negative:
         formdata["allow_negative"] = "y"
@@ -142,7 +144,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
 @requires(ADMIN)
 def create(circle_id: int) -> str | Response | tuple[str, int]:
     circle: Circle = g.circle
-    form = RoundForm()
+    form = RoundForm(zone=circle.time_zone)
     if form.is_submitted() and form.check(circle.currency):
         try:
             round_ = services.create_round(current_user, circle, form.to_input(circle.currency))
@@ -259,7 +261,8 @@ def retrospective_page(round_id: int) -> str | Response | tuple[str, int]:
 @requires(ADMIN)
 def edit(round_id: int) -> str | Response | tuple[str, int]:
     round_ = services.get_round(round_id)
-    form = RoundForm() if request.method == "POST" else RoundForm(formdata=_form_data_of(round_))
+    zone = round_.circle.time_zone
+    form = RoundForm(zone=zone) if request.method == "POST" else RoundForm(formdata=_form_data_of(round_), zone=zone)
     # Another method's settings, ignored on the page, stay as the round has them.
     if request.method == "POST" and form.check(round_.currency, kept=_settings_of(round_)):
         try:
