@@ -20,17 +20,15 @@ from fundcircle.voting.models import ProposalResult, RoundTally
 from fundcircle.voting.services import cast_ballot
 from tests.factories import add_member, make_circle, make_proposal, make_round, make_user
 
-VOTERS = 4
 
-
-def _round_with(proposals: int, ballots: int) -> tuple[int, int]:
-    """A deciding round of its own circle, with `proposals` proposals (all by the admin, so that the phase change
-    tells the same people) and `ballots` of the circle's VOTERS members' ballots, each voting 1 on every proposal.
-    Returns (round id, admin id)."""
+def _round_with(proposals: int, ballots: int, voters: int) -> tuple[int, int]:
+    """A deciding round of its own circle of `voters` deciding members, with `proposals` proposals (all by the
+    admin) and `ballots` of their ballots, each voting 1 on every proposal. The phase change tells every deciding
+    member, so the number of members must not count either. Returns (round id, admin id)."""
     admin = make_user()
     circle = make_circle(admin)
-    voters = [make_user() for _ in range(VOTERS)]
-    for voter in voters:
+    deciders = [make_user() for _ in range(voters)]
+    for voter in deciders:
         add_member(circle, voter, ["member", "circle"], by=admin)
     round_ = make_round(circle, admin, quorum_percent=0, budget_minor=1_000_000, max_proposals_per_member=50)
     advance_round(admin, round_, "proposals", utcnow())
@@ -38,7 +36,7 @@ def _round_with(proposals: int, ballots: int) -> tuple[int, int]:
     advance_round(admin, round_, "deliberation", utcnow())
     advance_round(admin, round_, "deciding", utcnow())
     db.session.commit()
-    for voter in voters[:ballots]:
+    for voter in deciders[:ballots]:
         cast_ballot(voter, round_, dict.fromkeys(ids, 1), utcnow())
         db.session.commit()
     return round_.id, admin.id
@@ -83,15 +81,15 @@ def _written(round_id: int) -> tuple[int, int, int, int]:
 
 def test_deciding_takes_as_many_statements_for_50_proposals_as_for_5(app: Flask) -> None:
     with app.app_context():
-        small = _round_with(proposals=5, ballots=2)
-        large = _round_with(proposals=50, ballots=VOTERS)
+        small = _round_with(proposals=5, ballots=2, voters=4)
+        large = _round_with(proposals=50, ballots=30, voters=30)
         small_statements = _statements_of_deciding(*small)
         large_statements = _statements_of_deciding(*large)
         assert len(large_statements) == len(small_statements), (small_statements, large_statements)
         # Everything is funded (the budget covers it), each with its payout and its ledger entry.
         assert _written(small[0]) == (5, 5, 5, 5)
         assert _written(large[0]) == (50, 50, 50, 50)
-        for round_id, ballots in ((small[0], 2), (large[0], VOTERS)):
+        for round_id, ballots in ((small[0], 2), (large[0], 30)):
             tally = db.session.get(RoundTally, round_id)
             assert tally is not None and tally.ballots_cast == ballots and tally.quorum_met
             # The tally's checkpoint is the result's own entry.
