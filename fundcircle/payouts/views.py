@@ -9,7 +9,6 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 from werkzeug.wrappers import Response
 
 from fundcircle.access import PUBLIC, Place, circle_role, finds_place, requires
@@ -20,7 +19,7 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.payouts import services
 from fundcircle.payouts.forms import ApproveForm, ApproveManyForm, CancelForm, ConnectForm, TreasuryFilterForm
-from fundcircle.payouts.models import OpenCollectiveConnection, Payout
+from fundcircle.payouts.models import STATUS_LABELS, OpenCollectiveConnection, Payout
 from fundcircle.payouts.opencollective import PayoutGatewayError
 from fundcircle.payouts.requesting import (
     submit_after_approval,
@@ -43,11 +42,15 @@ def _place_of_payout(payout_id: int) -> Place | None:
 
 
 @results_page.part
-def payouts_of_round(round_: Round) -> dict[str, Any]:
-    """Where each funded proposal's money stands, so the circle sees its decision carried out (status only; the
-    approvals are not needed here, and loading them would cost a query per 500 payouts)."""
-    payouts = db.session.scalars(select(Payout).where(Payout.round_id == round_.id).options(lazyload(Payout.approvals)))
-    return {"payouts": {payout.proposal_id: payout.status_label for payout in payouts}}
+def payouts_of_round(round_: Round, proposal_ids: list[int]) -> dict[str, Any]:
+    """Where the money of each funded proposal on the page's table stands, so the circle sees its decision
+    carried out: the status alone, of those proposals only (a round can fund a thousand)."""
+    statuses = db.session.execute(
+        select(Payout.proposal_id, Payout.status).where(
+            Payout.round_id == round_.id, Payout.proposal_id.in_(proposal_ids)
+        )
+    )
+    return {"payouts": {proposal_id: STATUS_LABELS[status] for proposal_id, status in statuses}}
 
 
 TREASURER = circle_role("treasurer")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Protocol
 
 from markupsafe import Markup
 
@@ -24,6 +25,19 @@ BAR_HEIGHT = 18
 BAR_WIDTH = 180
 #: About how many characters of the font fit on a line of WIDTH.
 LINE_CHARS = 40
+
+
+class BudgetItem(Protocol):
+    """What the budget line needs of a proposal: a stored result row, or just these columns of one."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def amount_minor(self) -> int: ...
+
+    @property
+    def funded(self) -> bool: ...
 
 
 def _shorten(text: str, chars: int) -> str:
@@ -58,7 +72,7 @@ def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
     return Markup("".join(parts))  # nosec B704  # every interpolated text is escaped with html.escape
 
 
-def budget_line(rows: Sequence[ProposalResult], budget_minor: int, currency: str) -> Markup:
+def budget_line(rows: Sequence[BudgetItem], budget_minor: int, currency: str) -> Markup:
     """The budget as one bar: a segment per funded proposal, then what is left. A segment names its proposal only
     where the name fits in it at FONT_SIZE; the label says all of it in words."""
     width, height = WIDTH, 30

@@ -37,6 +37,7 @@ from fundcircle.ledger.record import (
     subject_type_of,
 )
 from fundcircle.ledger.signing import checkpoint_circle
+from fundcircle.pagination import PageWindow, page_window
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import COUNTING, format_time
@@ -631,6 +632,66 @@ def result_of(round_: Round) -> tuple[RoundTally, list[ProposalResult]] | None:
         )
     )
     return stored, results
+
+
+@dataclass(frozen=True)
+class FundedLine:
+    """A funded proposal as the budget line draws it."""
+
+    title: str
+    amount_minor: int
+    funded: bool = True
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    """One page of a published result: the table's rows of that page (by rank), the chart's `chart` highest-ranked
+    rows, and every funded proposal for the budget line (which shows the whole budget whatever the page)."""
+
+    tally: RoundTally
+    window: PageWindow
+    rows: list[ProposalResult]
+    chart: list[ProposalResult]
+    funded: list[FundedLine]
+
+
+def result_page(round_: Round, *, page: int, per_page: int, chart_rows: int) -> ResultPage | None:
+    """Page `page` of the round's published result, `per_page` rows a page (a page past the last gives the last
+    page), or None before the result is published. The same five queries whatever the number of proposals: the
+    table's page and the chart are read with LIMIT, and the budget line reads two columns of the funded rows.
+
+    :raises ValueError: for `page` or `per_page` below 1.
+    """
+    stored = db.session.get(RoundTally, round_.id)
+    if stored is None:
+        return None
+    of_round = ProposalResult.round_id == round_.id
+    total = db.session.scalar(select(func.count()).select_from(ProposalResult).where(of_round)) or 0
+    window = page_window(total, per_page, page)
+    by_rank = select(ProposalResult).where(of_round).order_by(ProposalResult.rank)
+    rows = list(db.session.scalars(by_rank.limit(per_page).offset(window.offset)))
+    chart = list(db.session.scalars(by_rank.limit(chart_rows)))
+    funded = [
+        FundedLine(title, amount_minor)
+        for title, amount_minor in db.session.execute(
+            select(ProposalResult.title, ProposalResult.amount_minor)
+            .where(of_round, ProposalResult.funded.is_(True))
+            .order_by(ProposalResult.rank)
+        )
+    ]
+    return ResultPage(tally=stored, window=window, rows=rows, chart=chart, funded=funded)
+
+
+def result_titles(round_: Round, proposal_ids: set[int]) -> dict[int, str]:
+    """The titles the published result gives `proposal_ids` (those it lists), in one query."""
+    if not proposal_ids:
+        return {}
+    rows = db.session.execute(
+        select(ProposalResult.proposal_id, ProposalResult.title).where(
+            ProposalResult.round_id == round_.id, ProposalResult.proposal_id.in_(proposal_ids)
+        )
+    )
+    return {proposal_id: title for proposal_id, title in rows}
 
 
 def open_ballots(round_: Round, *, limit: int | None = None, offset: int = 0) -> list[tuple[str, dict[int, int]]]:

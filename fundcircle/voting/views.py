@@ -18,7 +18,9 @@ from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
 from fundcircle.hooks import PageParts
 from fundcircle.ledger.chain import short_receipt
+from fundcircle.links import RowLinks
 from fundcircle.money import format_minor
+from fundcircle.pagination import page_number
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.services import get_round
 from fundcircle.rounds.views import round_page
@@ -32,7 +34,8 @@ from fundcircle.voting.replay import Replay, ReplayError, replay_of_file
 
 bp = Blueprint("voting", __name__)
 
-#: What the areas above add to the results page (where each funded proposal's money stands); called with the round.
+#: What the areas above add to the results page (where each funded proposal's money stands); called with the round
+#: and the ids of the proposals on the page's table.
 results_page = PageParts("results page")
 
 
@@ -45,9 +48,11 @@ def result_of_round(round_: Round) -> dict[str, Any]:
 #: What a saved ballot spent, by ballot type.
 SPENT_WORDS = {"quadratic": "{} credits", "cumulative": "{} points", "approval": "{} approved"}
 
-#: Ballots shown on one page of the results, and proposals in the chart (the table below it lists them all).
+#: Ballots shown on one page of the results, proposals in the chart (the highest-ranked), and proposals on one page
+#: of the table below it (which lists them all, a page at a time: a city-wide round has thousands).
 BALLOTS_PER_PAGE = 100
 CHART_ROWS = 50
+RESULTS_PER_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -216,32 +221,53 @@ def ballot(round_id: int) -> Any:
 @requires(circle_role(public_read=True))
 def results(round_id: int) -> Any:
     round_ = get_round(round_id)
-    stored = services.result_of(round_)
-    if stored is None:
+    asked_text = request.args.get("page", "1")
+    asked = page_number(asked_text)
+    found = services.result_page(round_, page=asked or 1, per_page=RESULTS_PER_PAGE, chart_rows=CHART_ROWS)
+    if found is None:
         return render_template("voting/results.html", round=round_, circle=round_.circle, tally=None), 200
-    tally, rows = stored
-    page_arg = request.args.get("ballots", "1")
-    page = max(int(page_arg), 1) if page_arg.isascii() and page_arg.isdigit() and len(page_arg) <= 6 else 1
+    window = found.window
+    page_message = None
+    if asked is None:
+        page_message = f"“{asked_text[:20]}” is not a page number: pages are numbered from 1. This is the first page."
+    elif window.past_end:
+        pages = f"{window.pages} page{'s' if window.pages != 1 else ''}"
+        page_message = f"There is no page {asked}: the table has {pages}. This is the last."
+    ballots_text = request.args.get("ballots", "1")
+    ballots_page = page_number(ballots_text) or 1
     ballots = (
-        services.open_ballots(round_, limit=BALLOTS_PER_PAGE + 1, offset=(page - 1) * BALLOTS_PER_PAGE)
+        services.open_ballots(round_, limit=BALLOTS_PER_PAGE + 1, offset=(ballots_page - 1) * BALLOTS_PER_PAGE)
         if current_membership() is not None
         else []
     )
-    return render_template(
-        "voting/results.html",
-        **results_page.context(round_),
-        round=round_,
-        circle=round_.circle,
-        tally=tally,
-        rows=rows,
-        not_counted=len(services.not_counted_of(round_)),
-        titles={row.proposal_id: row.title for row in rows},
-        chart=score_chart(rows[:CHART_ROWS], round_.currency),
-        chart_rows=CHART_ROWS,
-        budget_svg=budget_line(rows, tally.budget_minor, round_.currency),
-        ballots=ballots[:BALLOTS_PER_PAGE],
-        ballots_page=page,
-        more_ballots=len(ballots) > BALLOTS_PER_PAGE,
+    shown_ballots = ballots[:BALLOTS_PER_PAGE]
+    voted_for = {proposal_id for _, votes in shown_ballots for proposal_id in votes}
+    # Each query-string value of the page's links, so that turning a page of the table keeps the page of ballots
+    # and the other way round (a first page is left out of the link).
+    kept = {"page": window.page if window.page > 1 else None, "ballots": ballots_page if ballots_page > 1 else None}
+    return (
+        render_template(
+            "voting/results.html",
+            **results_page.context(round_, [row.proposal_id for row in found.rows]),
+            round=round_,
+            circle=round_.circle,
+            tally=found.tally,
+            rows=found.rows,
+            window=window,
+            page_message=page_message,
+            kept=kept,
+            proposal_link=RowLinks("proposals.view", "proposal_id"),
+            decided_link=RowLinks("proposals.view", "proposal_id", _anchor="consent"),
+            not_counted=len(services.not_counted_of(round_)),
+            titles=services.result_titles(round_, voted_for),
+            chart=score_chart(found.chart, round_.currency),
+            chart_rows=CHART_ROWS,
+            budget_svg=budget_line(found.funded, found.tally.budget_minor, round_.currency),
+            ballots=shown_ballots,
+            ballots_page=ballots_page,
+            more_ballots=len(ballots) > BALLOTS_PER_PAGE,
+        ),
+        400 if asked is None else 200,
     )
 
 
