@@ -193,14 +193,6 @@ def parse_money(text: str, currency: str, locale: str) -> int:
     return int(minor)
 
 
-def parse_major(text: str, currency: str) -> int:
-    """What a person typed in English ("1,000.50", "1000", "12.5") in minor units: `parse_money` in FORM_LOCALE.
-
-    :raises MoneyError: as `parse_money`.
-    """
-    return parse_money(text, currency, FORM_LOCALE)
-
-
 def to_open_collective_cents(amount_minor: int, currency: str) -> int:
     """An amount in the currency's minor units as Open Collective counts it (`valueInCents`, hundredths)."""
     factor: int = 10 ** (OPEN_COLLECTIVE_EXPONENT - CURRENCY_EXPONENTS[currency])  # no currency has more than 2

@@ -72,3 +72,15 @@ def page_window(total: int, per_page: int, asked: int) -> PageWindow:
         raise ValueError(f"total cannot be negative: {total}")
     pages = max((total + per_page - 1) // per_page, 1)
     return PageWindow(page=min(asked, pages), pages=pages, per_page=per_page, total=total, past_end=asked > pages)
+
+
+def page_message(asked_text: str, window: PageWindow) -> str | None:
+    """What to tell a reader whose `?page=` was not a page of the list (None when it was): text or a number below 1
+    shows the first page, a number past the end the last."""
+    asked = page_number(asked_text)
+    if asked is None:
+        return f"“{asked_text[:20]}” is not a page number: pages are numbered from 1. This is the first page."
+    if window.past_end:
+        pages = f"{window.pages} page{'s' if window.pages != 1 else ''}"
+        return f"There is no page {asked}: the table has {pages}. This is the last."
+    return None

@@ -90,7 +90,8 @@ class CandidateVersion:
 def candidate_versions(round_id: int) -> list[CandidateVersion]:
     """`candidates_of` as columns: the submitted proposals' current versions, in the order they were submitted."""
     rows = db.session.execute(
-        select(
+        _submitted_current_versions(
+            round_id,
             ProposalVersion.proposal_id,
             ProposalVersion.number,
             ProposalVersion.title,
@@ -100,12 +101,6 @@ def candidate_versions(round_id: int) -> list[CandidateVersion]:
             ProposalVersion.payee_name,
             ProposalVersion.payee_email,
         )
-        .join(
-            Proposal,
-            (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
-        )
-        .where(Proposal.round_id == round_id, Proposal.status == "submitted")
-        .order_by(Proposal.submitted_at, Proposal.id)
     )
     return [CandidateVersion(*row) for row in rows]
 
@@ -117,17 +112,23 @@ round_funded: Hook[Callable[[User | None, Round, list[CandidateVersion], datetim
 )
 
 
-def candidates_of(round_: Round) -> list[tuple[Proposal, ProposalVersion]]:
-    """The submitted proposals of a round with their current versions, in the order they were submitted."""
-    rows = db.session.execute(
-        select(Proposal, ProposalVersion)
+def _submitted_current_versions(round_id: int, *columns: Any) -> Select[Any]:
+    """`columns` of the round's submitted proposals joined to their current versions, in the order submitted."""
+    return (
+        select(*columns)
+        .select_from(Proposal)
         .join(
             ProposalVersion,
             (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.number == Proposal.current_version),
         )
-        .where(Proposal.round_id == round_.id, Proposal.status == "submitted")
+        .where(Proposal.round_id == round_id, Proposal.status == "submitted")
         .order_by(Proposal.submitted_at, Proposal.id)
-    ).all()
+    )
+
+
+def candidates_of(round_: Round) -> list[tuple[Proposal, ProposalVersion]]:
+    """The submitted proposals of a round with their current versions, in the order they were submitted."""
+    rows = db.session.execute(_submitted_current_versions(round_.id, Proposal, ProposalVersion)).all()
     return [(proposal, version) for proposal, version in rows]
 
 

@@ -20,7 +20,7 @@ from fundcircle.hooks import PageParts
 from fundcircle.ledger.chain import short_receipt
 from fundcircle.links import RowLinks
 from fundcircle.money import format_minor
-from fundcircle.pagination import page_number
+from fundcircle.pagination import page_message, page_number
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.services import get_round
 from fundcircle.rounds.views import round_page
@@ -227,12 +227,6 @@ def results(round_id: int) -> Any:
     if found is None:
         return render_template("voting/results.html", round=round_, circle=round_.circle, tally=None), 200
     window = found.window
-    page_message = None
-    if asked is None:
-        page_message = f"“{asked_text[:20]}” is not a page number: pages are numbered from 1. This is the first page."
-    elif window.past_end:
-        pages = f"{window.pages} page{'s' if window.pages != 1 else ''}"
-        page_message = f"There is no page {asked}: the table has {pages}. This is the last."
     ballots_text = request.args.get("ballots", "1")
     ballots_page = page_number(ballots_text) or 1
     ballots = (
@@ -254,7 +248,7 @@ def results(round_id: int) -> Any:
             tally=found.tally,
             rows=found.rows,
             window=window,
-            page_message=page_message,
+            page_message=page_message(asked_text, window),
             kept=kept,
             proposal_link=RowLinks("proposals.view", "proposal_id"),
             decided_link=RowLinks("proposals.view", "proposal_id", _anchor="consent"),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fundcircle.money import CURRENCY_EXPONENTS, MoneyError, check_currency, format_minor, parse_major
+from fundcircle.money import CURRENCY_EXPONENTS, FORM_LOCALE, MoneyError, check_currency, format_minor, parse_money
 
 # --- check_currency ----------------------------------------------------------------------------------------------
 
@@ -66,7 +66,12 @@ def test_format_minor_can_leave_out_the_code():
     assert format_minor(1500, "JPY", with_code=False) == "1,500"
 
 
-# --- parse_major -------------------------------------------------------------------------------------------------
+# --- parse_money in the forms' locale (English) ---------------------------------------------------------------------
+
+
+def parse_major(text: str, currency: str) -> int:
+    """What the forms read today: an amount typed in English."""
+    return parse_money(text, currency, FORM_LOCALE)
 
 
 @pytest.mark.parametrize(
