@@ -37,6 +37,7 @@ from fundcircle.deliberation import views as deliberation_views
 from fundcircle.demo import demo_command
 from fundcircle.errors import error_response, is_api_request, register_error_handlers
 from fundcircle.extensions import csrf, db, login_manager, migrate
+from fundcircle.i18n import init_i18n
 from fundcircle.inbox import api as inbox_api
 from fundcircle.inbox import cli as inbox_cli  # noqa: F401  # adds `rounds remind` to the rounds commands
 from fundcircle.inbox import views as inbox_views
@@ -112,6 +113,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"), compare_type=True)
     csrf.init_app(app)
+    init_i18n(app)
     init_mail(app)
     init_worker(app)
     _init_login(app)

@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from fundcircle.errors import is_api_request
 from fundcircle.extensions import login_manager
+from fundcircle.i18n import language_known
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,6 +115,7 @@ def enforce(policy: Policy, view_args: dict[str, Any]) -> Any:
         circle = place.circle
         membership = _membership_lookup[0](current_user, circle)
         g.circle, g.membership = circle, membership
+        language_known()  # the circle's default language counts from here (fundcircle/i18n.py)
         if membership is None:
             if policy.public_read and circle.public:
                 if place.admins_only:

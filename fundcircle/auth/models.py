@@ -26,6 +26,10 @@ class User(UserMixin, Base):
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The last 30-second time step whose code was accepted: a code is good once, and never an older one after it.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: The language this person chose (fundcircle/i18n.py LANGUAGES); None: their circle's default, else the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
+    #: The IANA time zone this person reads times in; None: each circle's own zone.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def has_totp(self) -> bool:

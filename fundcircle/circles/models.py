@@ -57,6 +57,9 @@ class Circle(Base):
     two_approvals_from_minor: Mapped[int | None] = mapped_column(BigInteger)
     #: The IANA name (zoneinfo) the circle's deadlines are typed and shown in; they are stored in UTC all the same.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    #: The language of the circle's pages and e-mails for members who chose none (fundcircle/i18n.py); None: each
+    #: person's browser decides.
+    language: Mapped[str | None] = mapped_column(String(8))
     #: Who receives each signed ledger checkpoint: an e-mail address or an https URL (ledger/checkpoints.py).
     ledger_witness: Mapped[str | None] = mapped_column(String(500))
 

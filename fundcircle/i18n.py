@@ -1,0 +1,103 @@
+"""The reader's language: which one a request speaks, and the words of pure rules in it (Flask-Babel).
+
+A request's language is the signed-in person's own choice (or a visitor's, kept in their session), then the
+default language of the circle the page is about, then the browser's Accept-Language, then English. E-mails and
+notices are written in their recipient's language (`in_language`), whoever caused them.
+
+The catalogues are fundcircle/translations/<language>/LC_MESSAGES/messages.po, made and checked with
+scripts/translations.py; tests/rules/test_translations.py fails when a catalogue lacks a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from babel import Locale
+from flask import Flask, g, has_request_context, request, session
+from flask_babel import Babel, force_locale, get_locale, gettext, refresh
+
+from fundcircle.phrases import N_, PhrasedError
+
+#: The languages Fund Circle speaks, by code, each named in itself (as the switcher shows them).
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español", "de": "Deutsch"}
+DEFAULT_LANGUAGE = "en"
+#: What `pybabel extract` and the catalogue test look for besides gettext's own names.
+EXTRACT_KEYWORDS = ("lazy_gettext", "lazy_ngettext:1,2", "lazy_pgettext:1c,2", "N_")
+#: The session key of a visitor's chosen language (a signed-in person's is on their account).
+SESSION_KEY = "language"
+
+babel = Babel()
+
+
+def check_language(code: str) -> str:
+    """Return `code` if Fund Circle speaks it.
+
+    :raises PhrasedError: naming the languages there are.
+    """
+    if code not in LANGUAGES:
+        raise PhrasedError(
+            N_("%(code)s is not a language Fund Circle speaks: choose one of %(languages)s."),
+            code=code,
+            languages=", ".join(LANGUAGES),
+        )
+    return code
+
+
+def select_language() -> str:
+    """The language of the current request (Flask-Babel's locale selector; see the module's docstring)."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    # Imported here: the auth area imports this module's helpers.
+    from flask_login import current_user
+
+    own = getattr(current_user, "language", None) if current_user.is_authenticated else session.get(SESSION_KEY)
+    if own in LANGUAGES:
+        return str(own)
+    circle = g.get("circle")
+    circle_language = getattr(circle, "language", None)
+    if circle_language in LANGUAGES:
+        return str(circle_language)
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None else DEFAULT_LANGUAGE
+
+
+def text_direction(language: str) -> str:
+    """ "ltr" or "rtl", from CLDR (for `dir` on <html>)."""
+    return "rtl" if Locale.parse(language).text_direction == "rtl" else "ltr"
+
+
+def language_known() -> None:
+    """Forget the request's language once the circle it is about is known (fundcircle/access.py), so that the
+    circle's default counts even where something was translated before the circle was looked up."""
+    refresh()
+
+
+@contextmanager
+def in_language(language: str | None) -> Iterator[None]:
+    """Translate in `language` (a recipient's) within the block, whoever's request this is."""
+    with force_locale(language if language in LANGUAGES else DEFAULT_LANGUAGE):
+        yield
+
+
+def translated(error: PhrasedError) -> str:
+    """A pure rule's message in the reader's language."""
+    return gettext(error.message_id, **error.params)
+
+
+def init_i18n(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_language)
+    # Whitespace inside {% trans %} blocks is the template's layout, not the message's.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+    @app.context_processor
+    def language_globals() -> dict[str, Any]:
+        language = current_language()
+        return {"page_language": language, "page_direction": text_direction(language), "LANGUAGES": LANGUAGES}
