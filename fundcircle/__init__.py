@@ -52,7 +52,6 @@ from fundcircle.ledger import cli as ledger_cli
 from fundcircle.ledger import views as ledger_views
 from fundcircle.ledger.checkpoints import make_due_checkpoints
 from fundcircle.mail import init_mail
-from fundcircle.money import format_minor
 from fundcircle.notices import checkpoint_of
 from fundcircle.observability import counts_by_status, init_observability, register_gauge_source
 from fundcircle.openapi import init_api
@@ -68,7 +67,6 @@ from fundcircle.rounds import cli as rounds_cli
 from fundcircle.rounds import views as rounds_views
 from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
 from fundcircle.rounds.services import advance_due_rounds
-from fundcircle.timezones import DEFAULT_TIME_ZONE, format_in_zone
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
@@ -113,7 +111,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"), compare_type=True)
     csrf.init_app(app)
-    init_i18n(app)
     init_mail(app)
     init_worker(app)
     _init_login(app)
@@ -128,6 +125,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     _register_template_helpers(app)
+    init_i18n(app)  # after the helpers: its money and datetime filters are the pages' own
     return app
 
 
@@ -371,14 +369,6 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    app.jinja_env.filters["money"] = format_minor
-
-    def format_datetime(value: Any, zone: str = DEFAULT_TIME_ZONE) -> str:
-        # A round's deadlines pass their circle's zone ("18:00 (Europe/Berlin)"); other times stay in UTC.
-        return format_in_zone(value, zone) if value is not None else ""
-
-    app.jinja_env.filters["datetime"] = format_datetime
-
     @app.context_processor
     def template_globals() -> dict[str, Any]:
         return {

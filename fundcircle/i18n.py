@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from babel import Locale
+from babel.dates import format_skeleton
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, force_locale, get_locale, gettext, refresh
 
+from fundcircle.money import format_minor, format_money
 from fundcircle.phrases import N_, PhrasedError
+from fundcircle.timezones import DEFAULT_TIME_ZONE, format_in_zone, to_local
 
 #: The languages Fund Circle speaks, by code, each named in itself (as the switcher shows them).
 LANGUAGES: dict[str, str] = {"en": "English", "es": "Español", "de": "Deutsch"}
@@ -90,6 +94,40 @@ def translated(error: PhrasedError) -> str:
     return gettext(error.message_id, **error.params)
 
 
+def money_text(amount_minor: int, currency: str) -> str:
+    """An amount as the reader writes money: "1,234.56 EUR" in English (as the pages always said), "1.234,56 €" in
+    German, "1234,56 €" in Spanish (CLDR's patterns, fundcircle/money.py)."""
+    language = current_language()
+    if language == DEFAULT_LANGUAGE:
+        return format_minor(amount_minor, currency)
+    return format_money(amount_minor, currency, language)
+
+
+def money_input(amount_minor: int | None, currency: str) -> str:
+    """An amount as a form field shows it, in the reader's own way of typing it (what `parse_money` reads back)."""
+    return "" if amount_minor is None else format_money(amount_minor, currency, current_language(), with_currency=False)
+
+
+def reading_zone(circle_zone: str | None) -> str:
+    """The zone a time is shown in: the reader's own, if they chose one, else the circle's (else UTC)."""
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated and getattr(current_user, "time_zone", None):
+        return str(current_user.time_zone)
+    return circle_zone or DEFAULT_TIME_ZONE
+
+
+def moment_text(value: datetime, circle_zone: str | None = None) -> str:
+    """A stored instant for the reader, with its zone named: "2 Nov 2027, 18:00 (Europe/Berlin)" in English (the
+    pages' format since time zones came), "2. Nov. 2027, 18:00 (Europe/Berlin)" in German."""
+    zone = reading_zone(circle_zone)
+    language = current_language()
+    if language == DEFAULT_LANGUAGE:
+        return format_in_zone(value, zone)
+    local = format_skeleton("yMMMdHm", to_local(value, zone), locale=language)
+    return f"{local} UTC" if zone == DEFAULT_TIME_ZONE else f"{local} ({zone})"
+
+
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
@@ -101,3 +139,22 @@ def init_i18n(app: Flask) -> None:
     def language_globals() -> dict[str, Any]:
         language = current_language()
         return {"page_language": language, "page_direction": text_direction(language), "LANGUAGES": LANGUAGES}
+
+    app.jinja_env.filters["money"] = _money_filter
+
+    def datetime_filter(value: Any, zone: str | None = None) -> str:
+        # A round's deadlines pass their circle's zone ("18:00 (Europe/Berlin)"); other times are in UTC, or in
+        # the reader's own zone where they chose one.
+        return moment_text(value, zone) if value is not None else ""
+
+    app.jinja_env.filters["datetime"] = datetime_filter
+
+
+def _money_filter(amount_minor: int, currency: str, *, with_code: bool = True) -> str:
+    if with_code:
+        return money_text(amount_minor, currency)
+    return (
+        format_minor(amount_minor, currency, with_code=False)
+        if current_language() == DEFAULT_LANGUAGE
+        else (format_money(amount_minor, currency, current_language(), with_currency=False))
+    )
