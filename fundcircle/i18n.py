@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -82,11 +83,20 @@ def language_known() -> None:
     refresh()
 
 
+#: Inside `in_language`: the recipient's own display zone (None: each circle's own), not the request's person's.
+_recipient_zone: ContextVar[tuple[str | None] | None] = ContextVar("recipient_zone", default=None)
+
+
 @contextmanager
-def in_language(language: str | None) -> Iterator[None]:
-    """Translate in `language` (a recipient's) within the block, whoever's request this is."""
-    with force_locale(language if language in LANGUAGES else DEFAULT_LANGUAGE):
-        yield
+def in_language(language: str | None, time_zone: str | None = None) -> Iterator[None]:
+    """Write in `language` (a recipient's) within the block, with times in the recipient's own `time_zone` (None:
+    each circle's own), whoever's request this is."""
+    token = _recipient_zone.set((time_zone,))
+    try:
+        with force_locale(language if language in LANGUAGES else DEFAULT_LANGUAGE):
+            yield
+    finally:
+        _recipient_zone.reset(token)
 
 
 def translated(error: PhrasedError) -> str:
@@ -112,6 +122,9 @@ def reading_zone(circle_zone: str | None) -> str:
     """The zone a time is shown in: the reader's own, if they chose one, else the circle's (else UTC)."""
     from flask_login import current_user
 
+    recipient = _recipient_zone.get()
+    if recipient is not None:
+        return recipient[0] or circle_zone or DEFAULT_TIME_ZONE
     if has_request_context() and current_user.is_authenticated and getattr(current_user, "time_zone", None):
         return str(current_user.time_zone)
     return circle_zone or DEFAULT_TIME_ZONE
