@@ -14,8 +14,9 @@ One save, on PostgreSQL:
   2. in one pipeline (one round trip): the token's last use (only when last noted over a minute ago, as the app
      does), the ballot row, its votes replaced, and last the ledger entry, tree nodes and head move in one
      statement, a compare-and-set on the head read in 1 (so the head is locked only from that statement to COMMIT);
-  3. COMMIT. If another save of the circle moved the head between 1 and 2, the append is done again with the head
-     locked first (as the app's fallback to `record` does).
+  3. COMMIT, in the same pipeline. If another save of the circle moved the head between 1 and 2, the append
+     fails (and the COMMIT is not done): back to a savepoint before it, the append is done again with the head
+     locked first, as the app's fallback to `record` does.
 On SQLite: BEGIN IMMEDIATE (the write lock, as the app's engine takes it), the same read, the same writes one by
 one (no round trips to save in-process), COMMIT.
 
@@ -202,9 +203,9 @@ SELECT t.user_id, t.id, t.last_used_at, r.circle_id,
                       WHERE round_id = r.id AND user_id = t.user_id FOR UPDATE) b ON true
  WHERE t.token_hash = %(token)s AND t.revoked_at IS NULL
    FOR SHARE OF r"""
-#: The retry after another save of the circle moved the head first: the head is locked by the read, as `record`
-#: locks it (NO KEY UPDATE, as an UPDATE of the row takes), so this time the compare-and-set holds.
-PG_READ_LOCKING_HEAD = PG_READ + " FOR NO KEY UPDATE OF c"
+#: The append again, when another save of the circle moved the head after the read: the head locked first (NO KEY
+#: UPDATE, as an UPDATE of the row takes), as the app's fallback to `record` locks it.
+PG_LOCK_HEAD = "SELECT head_seq, head_hash, tree_frontier FROM ledger_chains WHERE id = %s FOR NO KEY UPDATE"
 
 PG_NOTE_TOKEN = """
 UPDATE api_tokens SET last_used_at = %(now)s
@@ -219,14 +220,10 @@ ON CONFLICT (round_id, user_id) DO UPDATE
 RETURNING id, revision"""
 
 
-class HeadMoved(Exception):
-    """Another append to the circle's chain came between the read and the append: the save is done again."""
-
-
 def pg_append(entry: Entry, chain_id: int, at: datetime, circle_id: int, actor_id: int) -> tuple[str, list[Any]]:
     """The ledger append in one statement: the head's move, a compare-and-set on the head the entry was computed
     on, with the entry and its tree nodes hanging off it as data-modifying CTEs. When the head had moved, the
-    division by zero fails the statement, so the COMMIT queued behind it in the pipeline rolls the save back."""
+    division by zero fails the statement, so the COMMIT queued behind it in the pipeline is not done."""
     nodes = ", ".join("(%s::int, %s::int, %s)" for _ in entry.nodes)
     sql = f"""
 WITH moved AS (UPDATE ledger_chains SET head_seq = %s, head_hash = %s, tree_frontier = %s
@@ -244,27 +241,14 @@ SELECT 1 / count(*) FROM moved"""
 
 
 def pg_save(connection: psycopg.Connection[Any], round_id: int, token_hash: str, votes: dict[int, int]) -> bytes:
-    """Save, or save again with the head locked from the start if another append came first.
-
-    :raises Refused: for anything but a save (the transaction is rolled back by the caller).
-    """
-    try:
-        return pg_save_once(connection, round_id, token_hash, votes, PG_READ)
-    except HeadMoved:
-        return pg_save_once(connection, round_id, token_hash, votes, PG_READ_LOCKING_HEAD)
-
-
-def pg_save_once(connection: psycopg.Connection[Any], round_id: int, token_hash: str, votes: dict[int, int],
-                 read: str) -> bytes:  # fmt: skip
     """Two round trips for a member's next revision: the read, then every write and the COMMIT in one pipeline (a
-    first save takes one more, for its ballot's id).
+    first save takes one more, for its ballot's id; a save whose append finds the head moved, two more).
 
     :raises Refused: for anything but a save (the transaction is rolled back by the caller).
-    :raises HeadMoved: having rolled back, if another append moved the head after the read.
     """
     now = datetime.now(UTC)
     cursor = connection.cursor()
-    cursor.execute(read, {"round": round_id, "token": token_hash, "proposals": list(votes)})
+    cursor.execute(PG_READ, {"round": round_id, "token": token_hash, "proposals": list(votes)})
     row = cursor.fetchone()
     if row is None:
         raise Refused("401 Unauthorized", "No such API token, or no such round.")
@@ -297,11 +281,20 @@ def pg_save_once(connection: psycopg.Connection[Any], round_id: int, token_hash:
                 rows = ", ".join("(%s, %s, %s)" for _ in votes)
                 flat = [value for pid, count in sorted(votes.items()) for value in (ballot_id, pid, count)]
                 cursor.execute(f"INSERT INTO ballot_votes (ballot_id, proposal_id, votes) VALUES {rows}", flat)
+            cursor.execute("SAVEPOINT append")
             cursor.execute(*pg_append(entry, chain_id, now, circle_id, user_id))
             connection.commit()
     except psycopg.errors.DivisionByZero:
-        connection.rollback()
-        raise HeadMoved() from None
+        # Another save of the circle appended first: keep the ballot's writes, append after the head, locked.
+        cursor.execute("ROLLBACK TO SAVEPOINT append")
+        cursor.execute(PG_LOCK_HEAD, (chain_id,))
+        head_seq, head_hash, frontier = cursor.fetchone() or (0, "", "")
+        entry = Entry(head_seq, head_hash, frontier, now, circle_id, user_id,
+                      ballot_data(round_id, revision, cost, votes, salt))  # fmt: skip
+        with connection.pipeline():
+            cursor.execute(*pg_append(entry, chain_id, now, circle_id, user_id))
+            cursor.execute("UPDATE ballots SET receipt = %s WHERE id = %s", (entry.hash, ballot_id))
+            connection.commit()
     return answer(round_id, row[7], votes, cost, revision, now, entry.hash)
 
 
