@@ -372,8 +372,8 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
         "ballots": ballot0 + len(ballot_rows), "ledger_entries": ledger.next_id,
     }  # fmt: skip
     voting = [VotingRound(circle_id, round_ids["quadratic"], tokens, candidates)]
-    for other_circle, other_round, head in other_heads:
-        voting.append(_seed_voting_circle(writer, rng, next_ids, viewer_id, other_circle, other_round, head))
+    for voting_circle, voting_round, head in other_heads:
+        voting.append(_seed_voting_circle(writer, rng, next_ids, viewer_id, voting_circle, voting_round, head))
     writer.finish()
     db.session.expire_all()
     return Seeded(
