@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_time
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, force_locale, get_locale, gettext, refresh
 
@@ -137,8 +137,10 @@ def moment_text(value: datetime, circle_zone: str | None = None) -> str:
     language = current_language()
     if language == DEFAULT_LANGUAGE:
         return format_in_zone(value, zone)
-    local = format_skeleton("yMMMdHm", to_local(value, zone), locale=language)
-    return f"{local} UTC" if zone == DEFAULT_TIME_ZONE else f"{local} ({zone})"
+    local = to_local(value, zone)
+    # CLDR's medium date and a 24-hour time: "02.11.2027, 18:00" in German, "2 nov 2027, 18:00" in Spanish.
+    text = f"{format_date(local, 'medium', locale=language)}, {format_time(local, 'HH:mm', locale=language)}"
+    return f"{text} UTC" if zone == DEFAULT_TIME_ZONE else f"{text} ({zone})"
 
 
 def init_i18n(app: Flask) -> None:
