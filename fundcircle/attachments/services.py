@@ -150,7 +150,7 @@ def _refusal_text(error: FileRefused) -> str:
         name: gettext(value) if name in FileRefused.WORDS and isinstance(value, str) and value else value
         for name, value in error.params.items()
     }
-    return gettext(error.message_id, **params)
+    return str(gettext(error.message_id, **params))
 
 
 def _checked_description(description: str, *, required: bool, name: str) -> str:

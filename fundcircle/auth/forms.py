@@ -87,12 +87,12 @@ class NameForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    """The profile's choice of language; the switcher in every page's header posts to the same route."""
+    """The profile's choice of language, which (unlike the switcher in every page's header) may be left automatic."""
 
     # Each language named in itself, as a reader looks for their own; "" leaves it to the circle or the browser.
     language = SelectField(
         lazy_gettext("Language"),
-        choices=[SelectChoice("", lazy_gettext("Automatic (your circle's language, else your browser's)"))]  # type: ignore[arg-type]
+        choices=[SelectChoice("", lazy_gettext("Automatic (your circle's language, else your browser's)"))]
         + [SelectChoice(code, name, render_kw={"lang": code}) for code, name in LANGUAGES.items()],
         validators=[Optional()],
         id="profile-language",
