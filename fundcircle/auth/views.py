@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext, ngettext
+from flask_babel import gettext, ngettext, refresh
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -275,6 +275,7 @@ def change_language() -> Response | tuple[str, int]:
         attach_error(form, error)
         return _profile(error.status, language_form=form)
     if changed:
+        refresh()  # said in the language just chosen
         flash(gettext("Your language is saved."), "success")
     return redirect(url_for("auth.profile", _anchor="language-and-time"))
 
