@@ -57,9 +57,10 @@ def select_language() -> str:
     # Imported here: the auth area imports this module's helpers.
     from flask_login import current_user
 
-    own = getattr(current_user, "language", None) if current_user.is_authenticated else session.get(SESSION_KEY)
-    if own in LANGUAGES:
-        return str(own)
+    own = getattr(current_user, "language", None) if current_user.is_authenticated else None
+    for choice in (own, session.get(SESSION_KEY)):  # the account's choice, else this session's (a visitor's)
+        if choice in LANGUAGES:
+            return str(choice)
     circle = g.get("circle")
     circle_language = getattr(circle, "language", None)
     if circle_language in LANGUAGES:

@@ -29,7 +29,7 @@ from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, PermissionDenied, RateLimited
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
-from fundcircle.i18n import SESSION_KEY, check_language, translated
+from fundcircle.i18n import LANGUAGES, SESSION_KEY, check_language, translated
 from fundcircle.notices import DELIVERY_LABELS, DELIVERY_MODES, KIND_LABELS, NOTICE_KINDS
 from fundcircle.outbox import preferences_of, read_unsubscribe_token, set_notice_deliveries, set_notice_delivery
 from fundcircle.phrases import PhrasedError
@@ -57,7 +57,12 @@ def _client_address() -> str:
 def begin_session(user: services.User) -> None:
     """Log the person in with a new server-side session (also after signing up from an invitation)."""
     token = services.start_session(user)
+    chosen = session.get(SESSION_KEY)
     session.clear()  # a new session at log-in: nothing set before it (by anybody) carries over
+    if chosen in LANGUAGES and not user.language:
+        # ... but the language the visitor chose on the way in: the pages after log-in stay in it. Only a code of
+        # LANGUAGES, and only for this session (their account's choice, if any, still wins).
+        session[SESSION_KEY] = chosen
     session["sid"] = token
     session["seen"] = int(utcnow().timestamp())  # the idle limit counts from here (fundcircle/__init__.py)
     login_user(user)

@@ -223,3 +223,12 @@ def test_the_api_reads_and_changes_language_and_time_zone(app: Flask, client: Cl
     bad_zone = client.json_call("PATCH", f"{API}/me/account", {"time_zone": "Nowhere/Else"}, token=token)
     assert bad_zone.status_code == 422 and "time_zone" in bad_zone.get_json()["error"]["fields"]
     assert _user(app, user_id).time_zone is None
+
+
+def test_a_visitors_language_stays_after_they_log_in(app: Flask, client: Client) -> None:
+    """Log-in starts a new session, but the language the visitor chose on the way in is kept for it."""
+    with app.app_context():
+        email = make_user(name="Vera").email
+    client.post_form("/language", {"language": "es", "next": "/login"})
+    client.login(email)
+    assert '<html lang="es"' in client.get("/").get_data(as_text=True)
