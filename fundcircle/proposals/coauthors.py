@@ -258,8 +258,9 @@ def accept_coauthorship(actor: User, proposal: Proposal, now: datetime) -> Propo
     if counted >= round_.max_proposals_per_member:
         raise ValidationFailed(
             ngettext(
-                "You author %(num)d proposal in this round (co-authored ones included), the most a member may have: "
-                "withdraw or leave it first, or decline this invitation.",
+                # English keeps one form, as it always read; the other languages have their own.
+                "You author %(num)d proposals in this round (co-authored ones included), the most a member may have: "
+                "withdraw or leave one first, or decline this invitation.",
                 "You author %(num)d proposals in this round (co-authored ones included), the most a member may have: "
                 "withdraw or leave one first, or decline this invitation.",
                 counted,

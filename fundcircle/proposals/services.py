@@ -411,13 +411,14 @@ def _limit_problem(actor: User, round_: Round) -> str | None:
     )
     if written == mine:
         return ngettext(
-            "You have %(num)d proposal in this round, the most a member may have. Withdraw it to add another.",
+            # English keeps one form ("1 proposals", as it always read); the other languages have their own.
+            "You have %(num)d proposals in this round, the most a member may have. Withdraw one to add another.",
             "You have %(num)d proposals in this round, the most a member may have. Withdraw one to add another.",
             mine,
         )
     return ngettext(
-        "You have %(num)d proposal in this round, co-authored ones included, the most a member may have. "
-        "Withdraw or leave it to add another.",
+        "You have %(num)d proposals in this round, co-authored ones included, the most a member may have. "
+        "Withdraw or leave one to add another.",
         "You have %(num)d proposals in this round, co-authored ones included, the most a member may have. "
         "Withdraw or leave one to add another.",
         mine,
