@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import format_number, gettext
 from sqlalchemy import Select, Subquery, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -19,15 +20,16 @@ from fundcircle.deliberation.models import Comment, ProposalFollow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Registry
+from fundcircle.i18n import in_language
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.notices import queue_notice
 from fundcircle.proposals.authorship import is_author
-from fundcircle.proposals.coauthors import coauthor_accepted
+from fundcircle.proposals.coauthors import coauthor_accepted, recipient_language
 from fundcircle.proposals.models import Proposal, ProposalVersion
-from fundcircle.proposals.services import proposal_created, row_counts
-from fundcircle.rounds.phases import format_time, is_before
+from fundcircle.proposals.services import deadline_text, phase_word, proposal_created, row_counts
+from fundcircle.rounds.phases import is_before
 
 MAX_COMMENT = 10_000
 EDIT_WINDOW = timedelta(minutes=15)
@@ -56,9 +58,16 @@ def may_discuss(actor: User, proposal: Proposal, phase: str) -> bool:
 def _check_body(body: str) -> str:
     text = body.strip()
     if not text:
-        raise ValidationFailed("Write something first.", field="body")
+        raise ValidationFailed(gettext("Write something first."), field="body")
     if len(text) > MAX_COMMENT:
-        raise ValidationFailed(f"Use at most {MAX_COMMENT:,} characters (this has {len(text):,}).", field="body")
+        raise ValidationFailed(
+            gettext(
+                "Use at most %(most)s characters (this has %(count)s).",
+                most=format_number(MAX_COMMENT),
+                count=format_number(len(text)),
+            ),
+            field="body",
+        )
     if (problem := too_many_lines(text)) is not None:
         raise ValidationFailed(problem, field="body")
     return text
@@ -74,18 +83,22 @@ def _require_open_discussion(proposal: Proposal, now: datetime, actor: User) -> 
     round_ = lock(proposal.round)
     lock(proposal)
     if proposal.status == "withdrawn":
-        raise Conflict("This proposal was withdrawn; its discussion is closed.")
+        raise Conflict(gettext("This proposal was withdrawn; its discussion is closed."))
     phase = round_.phase_at(now)
     if phase == "deciding" and round_.method in discussion_while_deciding and not may_discuss(actor, proposal, phase):
         raise Conflict(
-            "While the circle decides, the discussion stays open only for the proposal's author and those who "
-            "objected to it, to work an objection out. Share a short reaction in the consent round instead."
+            gettext(
+                "While the circle decides, the discussion stays open only for the proposal's author and those who "
+                "objected to it, to work an objection out. Share a short reaction in the consent round instead."
+            )
         )
     if phase not in DISCUSSION_PHASES and not may_discuss(actor, proposal, phase):
         closed = round_.passed_deadline("deliberation", now) if is_before("deliberation", phase) else None
         if closed is not None:
-            raise Conflict(f"The discussion is closed: deliberation ended at {format_time(closed)}.")
-        raise Conflict(f"The discussion is closed: the round is in {phase}.")
+            raise Conflict(
+                gettext("The discussion is closed: deliberation ended at %(time)s.", time=deadline_text(round_, closed))
+            )
+        raise Conflict(gettext("The discussion is closed: the round is in %(phase)s.", phase=phase_word(phase)))
 
 
 def _title_of(proposal: Proposal) -> str:
@@ -94,28 +107,31 @@ def _title_of(proposal: Proposal) -> str:
             ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
         )
     )
-    return title or f"proposal {proposal.id}"
+    return title or gettext("proposal %(id)s", id=proposal.id)
 
 
 def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None, answered: bool) -> None:
     """One notice per person: an answer to their question, else a reply to them, else a comment they follow."""
     proposal = comment.proposal
-    title = _title_of(proposal)
     link = external_url("proposals.view", proposal_id=proposal.id) + f"#comment-{comment.id}"
     excerpt = comment.body if len(comment.body) <= 500 else comment.body[:500] + "…"
     told: set[int] = {actor.id}
     if parent is not None and parent.author_id not in told and parent.deleted_at is None:
-        subject = (
-            f"Your question on “{title}” was answered" if answered else f"{actor.name} replied to you on “{title}”"
-        )
-        queue_notice(
-            parent.author,
-            subject,
-            f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n",
-            kind="comment.answered" if answered else "comment.replied",
-            circle_id=proposal.round.circle_id,
-            url=link,
-        )
+        with in_language(recipient_language(parent.author, proposal)):
+            title = _title_of(proposal)
+            subject = (
+                gettext("Your question on “%(title)s” was answered", title=title)
+                if answered
+                else gettext("%(name)s replied to you on “%(title)s”", name=actor.name, title=title)
+            )
+            queue_notice(
+                parent.author,
+                subject,
+                gettext("%(name)s wrote:", name=actor.name) + f"\n\n{excerpt}\n\n{link}\n",
+                kind="comment.answered" if answered else "comment.replied",
+                circle_id=proposal.round.circle_id,
+                url=link,
+            )
         told.add(parent.author_id)
     followers = db.session.scalars(
         select(User)
@@ -124,14 +140,15 @@ def _notify_about_comment(actor: User, comment: Comment, parent: Comment | None,
     )
     for follower in followers:
         if follower.id not in told:
-            queue_notice(
-                follower,
-                f"New comment on “{title}”",
-                f"{actor.name} wrote:\n\n{excerpt}\n\n{link}\n",
-                kind="comment.followed",
-                circle_id=proposal.round.circle_id,
-                url=link,
-            )
+            with in_language(recipient_language(follower, proposal)):
+                queue_notice(
+                    follower,
+                    gettext("New comment on “%(title)s”", title=_title_of(proposal)),
+                    gettext("%(name)s wrote:", name=actor.name) + f"\n\n{excerpt}\n\n{link}\n",
+                    kind="comment.followed",
+                    circle_id=proposal.round.circle_id,
+                    url=link,
+                )
             told.add(follower.id)
 
 
@@ -147,18 +164,18 @@ def add_comment(
     :raises ValidationFailed: for an empty or over-long body, or a reply to a reply or to another proposal's comment.
     """
     if membership_of(actor, proposal.round.circle) is None:
-        raise PermissionDenied("Only members of the circle can take part in the discussion.")
+        raise PermissionDenied(gettext("Only members of the circle can take part in the discussion."))
     _require_open_discussion(proposal, now, actor)
     text = _check_body(body)
     parent = None
     if parent_id is not None:
         parent = db.session.get(Comment, parent_id)
         if parent is None or parent.proposal_id != proposal.id:
-            raise ValidationFailed("That comment is not in this proposal's discussion.", field="parent_id")
+            raise ValidationFailed(gettext("That comment is not in this proposal's discussion."), field="parent_id")
         if parent.parent_id is not None:
-            raise ValidationFailed("Reply to the comment that started the thread.", field="parent_id")
+            raise ValidationFailed(gettext("Reply to the comment that started the thread."), field="parent_id")
         if question:
-            raise ValidationFailed("A reply cannot be a question; ask it as a new comment.", field="question")
+            raise ValidationFailed(gettext("A reply cannot be a question; ask it as a new comment."), field="question")
     comment = Comment(
         proposal_id=proposal.id,
         parent_id=parent_id,
@@ -205,7 +222,7 @@ def add_comment(
 def get_comment(comment_id: int) -> Comment:
     comment = db.session.get(Comment, comment_id)
     if comment is None or comment.proposal.status == "draft":
-        raise NotFound("There is no such comment.")
+        raise NotFound(gettext("There is no such comment."))
     return comment
 
 
@@ -217,13 +234,13 @@ def edit_comment(actor: User, comment: Comment, body: str, now: datetime) -> Com
     :raises ValidationFailed: for an empty or over-long body.
     """
     if comment.author_id != actor.id:
-        raise PermissionDenied("Only the comment's author can edit it.")
+        raise PermissionDenied(gettext("Only the comment's author can edit it."))
     _require_open_discussion(comment.proposal, now, actor)
     lock(comment)  # an admin hiding it at the same moment: the edit waits, then sees it hidden
     if not comment.visible:
-        raise Conflict("This comment was deleted or hidden and cannot be edited.")
+        raise Conflict(gettext("This comment was deleted or hidden and cannot be edited."))
     if now - comment.created_at > EDIT_WINDOW:
-        raise Conflict("A comment can be edited for 15 minutes after it is written; write a new one instead.")
+        raise Conflict(gettext("A comment can be edited for 15 minutes after it is written; write a new one instead."))
     text = _check_body(body)
     if text == comment.body:
         return comment
@@ -247,12 +264,12 @@ def delete_comment(actor: User, comment: Comment, now: datetime) -> Comment:
     :raises Conflict: if it is deleted already.
     """
     if comment.author_id != actor.id:
-        raise PermissionDenied("Only the comment's author can delete it.")
+        raise PermissionDenied(gettext("Only the comment's author can delete it."))
     compare_and_set(
         comment,
         expected=Comment.deleted_at.is_(None),
         values={"deleted_at": now, "body": "", "body_html": ""},
-        conflict=Conflict("This comment is deleted already."),
+        conflict=Conflict(gettext("This comment is deleted already.")),
     )
     record(
         "comment.deleted",
@@ -275,14 +292,18 @@ def hide_comment(actor: User, comment: Comment, reason: str, now: datetime) -> C
     require_role(actor, comment.proposal.round.circle, "admin")
     text = reason.strip()
     if not text:
-        raise ValidationFailed("Say why the comment is hidden; the circle will see the reason.", field="reason")
+        raise ValidationFailed(
+            gettext("Say why the comment is hidden; the circle will see the reason."), field="reason"
+        )
     if len(text) > 1000:
-        raise ValidationFailed("Keep the reason to 1,000 characters.", field="reason")
+        raise ValidationFailed(
+            gettext("Keep the reason to %(most)s characters.", most=format_number(1000)), field="reason"
+        )
     compare_and_set(
         comment,
         expected=Comment.hidden_at.is_(None) & Comment.deleted_at.is_(None),
         values={"hidden_at": now, "hidden_by_id": actor.id, "hidden_reason": text},
-        conflict=Conflict("This comment is hidden or deleted already."),
+        conflict=Conflict(gettext("This comment is hidden or deleted already.")),
     )
     record(
         "comment.hidden",
@@ -332,7 +353,7 @@ def set_following(actor: User, proposal: Proposal, follow: bool, now: datetime) 
     :raises PermissionDenied: unless the actor is a member of the circle.
     """
     if membership_of(actor, proposal.round.circle) is None:
-        raise PermissionDenied("Only members of the circle can follow proposals.")
+        raise PermissionDenied(gettext("Only members of the circle can follow proposals."))
     if follow == is_following(actor, proposal):
         return False
     # The look-up above takes no lock: the write itself decides, so that a double click records one change, not two

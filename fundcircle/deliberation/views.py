@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -63,11 +64,11 @@ def _check_may_attach_to_comment(owner: attachments.Owner, actor: User, now: Any
     """The comment's author attaches files to it while it is shown and they may still discuss the proposal."""
     comment: Comment = owner.thing
     if comment.author_id != actor.id:
-        raise PermissionDenied("Only the comment's author can attach files to it.")
+        raise PermissionDenied(gettext("Only the comment's author can attach files to it."))
     if not comment.visible:
-        raise Conflict("This comment is deleted or hidden; nothing can be attached to it.")
+        raise Conflict(gettext("This comment is deleted or hidden; nothing can be attached to it."))
     if not services.may_discuss(actor, comment.proposal, comment.proposal.round.phase_at(now)):
-        raise Conflict("The discussion is closed, so nothing more can be attached to its comments.")
+        raise Conflict(gettext("The discussion is closed, so nothing more can be attached to its comments."))
 
 
 attachments.register_owner_kind(
@@ -150,7 +151,7 @@ def add(proposal_id: int) -> Response | tuple[str, int]:
 def edit(comment_id: int) -> str | Response | tuple[str, int]:
     comment = services.get_comment(comment_id)
     if comment.author_id != current_user.id:
-        raise PermissionDenied("Only the comment's author can edit it.")
+        raise PermissionDenied(gettext("Only the comment's author can edit it."))
     form = CommentEditForm(data={"body": comment.body})
     status = 200
     if form.validate_on_submit():
@@ -178,7 +179,7 @@ def delete(comment_id: int) -> Response:
             refuse()
             flash(error.message, "error")
         else:
-            flash("Your comment is deleted.", "success")
+            flash(gettext("Your comment is deleted."), "success")
     return _back_to(comment_id, comment.proposal_id)
 
 
@@ -188,7 +189,7 @@ def hide(comment_id: int) -> Response:
     comment = services.get_comment(comment_id)
     form = HideForm()
     if not form.validate_on_submit():
-        flash("Say why the comment is hidden; the circle will see the reason.", "error")
+        flash(gettext("Say why the comment is hidden; the circle will see the reason."), "error")
         return _back_to(comment_id, comment.proposal_id)
     try:
         services.hide_comment(current_user, comment, form.reason.data or "", utcnow())
@@ -196,7 +197,7 @@ def hide(comment_id: int) -> Response:
         refuse()
         flash(error.message, "error")
     else:
-        flash("The comment is hidden.", "success")
+        flash(gettext("The comment is hidden."), "success")
     return _back_to(comment_id, comment.proposal_id)
 
 
@@ -207,5 +208,10 @@ def follow(proposal_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         wanted = request.form.get("follow") == "1"
         services.set_following(current_user, proposal, wanted, utcnow())
-        flash("You follow this proposal's discussion." if wanted else "You no longer follow this proposal.", "success")
+        flash(
+            gettext("You follow this proposal's discussion.")
+            if wanted
+            else gettext("You no longer follow this proposal."),
+            "success",
+        )
     return redirect(url_for("proposals.view", proposal_id=proposal_id))

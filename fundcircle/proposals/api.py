@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, requires
@@ -171,7 +172,7 @@ def invite_coauthor(data: dict[str, Any], proposal_id: int) -> coauthors.Coautho
     proposal = services.get_visible_proposal(proposal_id, current_user)
     invitee = db.session.get(User, data["user_id"])
     if invitee is None:
-        raise ValidationFailed("Only members of the circle can co-author its proposals.", field="user_id")
+        raise ValidationFailed(gettext("Only members of the circle can co-author its proposals."), field="user_id")
     return coauthors.as_row(coauthors.invite_coauthor(current_user, proposal, invitee, utcnow()))
 
 

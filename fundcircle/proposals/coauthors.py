@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -34,6 +35,7 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
+from fundcircle.i18n import in_language
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.notices import queue_notice
@@ -45,7 +47,14 @@ from fundcircle.proposals.services import proposals_counted, require_changeable
 #: author does), with (co-author, proposal, now), in the accepting transaction.
 coauthor_accepted: Hook[Callable[[User, Proposal, datetime], None]] = Hook("after a co-authorship is accepted")
 
-NO_SUCH_INVITATION = "You have no open invitation to co-author this proposal: it may have been taken back."
+NO_SUCH_INVITATION = lazy_gettext(
+    "You have no open invitation to co-author this proposal: it may have been taken back."
+)
+
+
+def recipient_language(user: User, proposal: Proposal) -> str | None:
+    """The language a notice about the proposal is written in for `user`: their own, else their circle's."""
+    return user.language or proposal.round.circle.language
 
 
 def _title_of(proposal: Proposal) -> str:
@@ -54,7 +63,7 @@ def _title_of(proposal: Proposal) -> str:
             ProposalVersion.proposal_id == proposal.id, ProposalVersion.number == proposal.current_version
         )
     )
-    return title or f"proposal {proposal.id}"
+    return title or gettext("proposal %(id)s", id=proposal.id)
 
 
 def coauthorship_of(proposal: Proposal, user_id: int) -> ProposalCoauthor | None:
@@ -129,19 +138,21 @@ def invite_coauthor(actor: User, proposal: Proposal, invitee: User, now: datetim
     round_ = lock(proposal.round)
     lock(proposal)
     if not is_lead_author(proposal, actor):
-        raise PermissionDenied("Only the member who wrote the proposal can invite co-authors.")
+        raise PermissionDenied(gettext("Only the member who wrote the proposal can invite co-authors."))
     require_changeable(proposal, round_, now)
     if invitee.id == actor.id:
-        raise _field_error("You wrote this proposal: invite another member of the circle.")
+        raise _field_error(gettext("You wrote this proposal: invite another member of the circle."))
     if membership_of(invitee, round_.circle) is None:
-        raise _field_error("Only members of the circle can co-author its proposals.")
+        raise _field_error(gettext("Only members of the circle can co-author its proposals."))
     existing = coauthorship_of(proposal, invitee.id)
     if existing is not None and existing.status == INVITED:
-        raise Conflict(f"{invitee.name} is invited already: they will accept or decline.")
+        raise Conflict(gettext("%(name)s is invited already: they will accept or decline.", name=invitee.name))
     if existing is not None and existing.status == ACCEPTED:
-        raise Conflict(f"{invitee.name} co-authors this proposal already.")
+        raise Conflict(gettext("%(name)s co-authors this proposal already.", name=invitee.name))
     if existing is not None and existing.status == "declined":
-        raise Conflict(f"{invitee.name} declined to co-author this proposal; they are not asked again.")
+        raise Conflict(
+            gettext("%(name)s declined to co-author this proposal; they are not asked again.", name=invitee.name)
+        )
     if existing is None:
         row = ProposalCoauthor(
             proposal_id=proposal.id, user_id=invitee.id, invited_by_id=actor.id, status=INVITED, created_at=now
@@ -150,7 +161,7 @@ def invite_coauthor(actor: User, proposal: Proposal, invitee: User, now: datetim
             with db.session.begin_nested():
                 db.session.add(row)
         except IntegrityError:
-            raise Conflict(f"{invitee.name} was invited a moment ago.") from None
+            raise Conflict(gettext("%(name)s was invited a moment ago.", name=invitee.name)) from None
     else:
         row = existing
         compare_and_set(
@@ -163,7 +174,7 @@ def invite_coauthor(actor: User, proposal: Proposal, invitee: User, now: datetim
                 "answered_at": None,
                 "answered_by_id": None,
             },
-            conflict=Conflict(f"{invitee.name} was invited a moment ago."),
+            conflict=Conflict(gettext("%(name)s was invited a moment ago.", name=invitee.name)),
         )
     circle_id = round_.circle_id
     record(
@@ -174,18 +185,26 @@ def invite_coauthor(actor: User, proposal: Proposal, invitee: User, now: datetim
         data={"user": invitee.id},
         at=now,
     )
-    title = _title_of(proposal)
     url = external_url("proposals.view", proposal_id=proposal.id)
-    queue_notice(
-        invitee,
-        f"{actor.name} invites you to co-author “{title}”",
-        f"{actor.name} invites you to write the proposal “{title}” with them. As a co-author you may edit it and "
-        "answer the questions on it, and it counts among your proposals in the round; you could not approve its "
-        f"payout.\n\nAccept or decline the invitation here:\n{url}\n",
-        kind="coauthor.invited",
-        circle_id=circle_id,
-        url=url,
-    )
+    with in_language(recipient_language(invitee, proposal)):
+        title = _title_of(proposal)
+        queue_notice(
+            invitee,
+            gettext("%(name)s invites you to co-author “%(title)s”", name=actor.name, title=title),
+            gettext(
+                "%(name)s invites you to write the proposal “%(title)s” with them. As a co-author you may edit it "
+                "and answer the questions on it, and it counts among your proposals in the round; you could not "
+                "approve its payout.",
+                name=actor.name,
+                title=title,
+            )
+            + "\n\n"
+            + gettext("Accept or decline the invitation here:")
+            + f"\n{url}\n",
+            kind="coauthor.invited",
+            circle_id=circle_id,
+            url=url,
+        )
     db.session.flush()
     return row
 
@@ -197,7 +216,7 @@ def _field_error(message: str) -> ValidationFailed:
 def _own_row(actor: User, proposal: Proposal, status: str, missing: str) -> ProposalCoauthor:
     row = coauthorship_of(proposal, actor.id)
     if row is None or row.status != status:
-        raise Conflict(missing)
+        raise Conflict(str(missing))
     return row
 
 
@@ -210,9 +229,14 @@ def _answer(row: ProposalCoauthor, actor: User, now: datetime, *, expected: str,
     )
 
 
-def _tell_author(proposal: Proposal, subject: str, body: str, circle_id: int) -> None:
+def _tell_author(proposal: Proposal, words: Callable[[str], tuple[str, str]], circle_id: int) -> None:
+    """Tell the proposal's author, in their language: `words` gives the subject and body for the proposal's title."""
     url = external_url("proposals.view", proposal_id=proposal.id)
-    queue_notice(proposal.author, subject, f"{body}\n{url}\n", kind="coauthor.answered", circle_id=circle_id, url=url)
+    with in_language(recipient_language(proposal.author, proposal)):
+        subject, body = words(_title_of(proposal))
+        queue_notice(
+            proposal.author, subject, f"{body}\n{url}\n", kind="coauthor.answered", circle_id=circle_id, url=url
+        )
 
 
 def accept_coauthorship(actor: User, proposal: Proposal, now: datetime) -> ProposalCoauthor:
@@ -229,23 +253,42 @@ def accept_coauthorship(actor: User, proposal: Proposal, now: datetime) -> Propo
     row = _own_row(actor, proposal, INVITED, NO_SUCH_INVITATION)
     require_changeable(proposal, round_, now)
     if membership_of(actor, round_.circle) is None:
-        raise PermissionDenied("Only members of the circle can co-author its proposals.")
+        raise PermissionDenied(gettext("Only members of the circle can co-author its proposals."))
     counted = proposals_counted(actor.id, round_)
     if counted >= round_.max_proposals_per_member:
         raise ValidationFailed(
-            f"You author {counted} proposals in this round (co-authored ones included), the most a member may have: "
-            "withdraw or leave one first, or decline this invitation."
+            ngettext(
+                # English keeps one form, as it always read; the other languages have their own.
+                "You author %(num)d proposals in this round (co-authored ones included), the most a member may have: "
+                "withdraw or leave one first, or decline this invitation.",
+                "You author %(num)d proposals in this round (co-authored ones included), the most a member may have: "
+                "withdraw or leave one first, or decline this invitation.",
+                counted,
+            )
         )
-    _answer(row, actor, now, expected=INVITED, status=ACCEPTED, moment="This invitation was taken back a moment ago.")
+    _answer(
+        row,
+        actor,
+        now,
+        expected=INVITED,
+        status=ACCEPTED,
+        moment=gettext("This invitation was taken back a moment ago."),
+    )
     circle_id = round_.circle_id
     for accepted in coauthor_accepted.receivers():
         accepted(actor, proposal, now)
     record("proposal.coauthor_accepted", actor=actor, circle_id=circle_id, subject=proposal, data={}, at=now)
-    title = _title_of(proposal)
     _tell_author(
         proposal,
-        f"{actor.name} co-authors “{title}” now",
-        f"{actor.name} accepted your invitation to co-author “{title}”: they may edit it and answer its questions.",
+        lambda title: (
+            gettext("%(name)s co-authors “%(title)s” now", name=actor.name, title=title),
+            gettext(
+                "%(name)s accepted your invitation to co-author “%(title)s”: they may edit it and answer its "
+                "questions.",
+                name=actor.name,
+                title=title,
+            ),
+        ),
         circle_id,
     )
     return row
@@ -258,14 +301,22 @@ def decline_coauthorship(actor: User, proposal: Proposal, now: datetime) -> Prop
     """
     lock(proposal)
     row = _own_row(actor, proposal, INVITED, NO_SUCH_INVITATION)
-    _answer(row, actor, now, expected=INVITED, status="declined", moment="This invitation was taken back meanwhile.")
+    _answer(
+        row,
+        actor,
+        now,
+        expected=INVITED,
+        status="declined",
+        moment=gettext("This invitation was taken back meanwhile."),
+    )
     circle_id = proposal.round.circle_id
     record("proposal.coauthor_declined", actor=actor, circle_id=circle_id, subject=proposal, data={}, at=now)
-    title = _title_of(proposal)
     _tell_author(
         proposal,
-        f"{actor.name} declined to co-author “{title}”",
-        f"{actor.name} declined your invitation to co-author “{title}”.",
+        lambda title: (
+            gettext("%(name)s declined to co-author “%(title)s”", name=actor.name, title=title),
+            gettext("%(name)s declined your invitation to co-author “%(title)s”.", name=actor.name, title=title),
+        ),
         circle_id,
     )
     return row
@@ -278,15 +329,16 @@ def withdraw_coauthorship(actor: User, proposal: Proposal, now: datetime) -> Pro
     :raises Conflict: unless the actor co-authors the proposal.
     """
     lock(proposal)
-    row = _own_row(actor, proposal, ACCEPTED, "You do not co-author this proposal.")
-    _answer(row, actor, now, expected=ACCEPTED, status="withdrawn", moment="You left this proposal already.")
+    row = _own_row(actor, proposal, ACCEPTED, gettext("You do not co-author this proposal."))
+    _answer(row, actor, now, expected=ACCEPTED, status="withdrawn", moment=gettext("You left this proposal already."))
     circle_id = proposal.round.circle_id
     record("proposal.coauthor_left", actor=actor, circle_id=circle_id, subject=proposal, data={}, at=now)
-    title = _title_of(proposal)
     _tell_author(
         proposal,
-        f"{actor.name} no longer co-authors “{title}”",
-        f"{actor.name} left “{title}”: they no longer co-author it.",
+        lambda title: (
+            gettext("%(name)s no longer co-authors “%(title)s”", name=actor.name, title=title),
+            gettext("%(name)s left “%(title)s”: they no longer co-author it.", name=actor.name, title=title),
+        ),
         circle_id,
     )
     return row
@@ -300,12 +352,16 @@ def remove_coauthor(actor: User, proposal: Proposal, user_id: int, now: datetime
     """
     lock(proposal)
     if not is_lead_author(proposal, actor):
-        raise PermissionDenied("Only the member who wrote the proposal can take back invitations.")
+        raise PermissionDenied(gettext("Only the member who wrote the proposal can take back invitations."))
     row = coauthorship_of(proposal, user_id)
     if row is None or row.status not in (INVITED, ACCEPTED):
-        raise Conflict("This person is neither invited to nor co-author of this proposal: they may have answered.")
+        raise Conflict(
+            gettext("This person is neither invited to nor co-author of this proposal: they may have answered.")
+        )
     was = row.status
-    _answer(row, actor, now, expected=was, status="withdrawn", moment="This invitation was answered a moment ago.")
+    _answer(
+        row, actor, now, expected=was, status="withdrawn", moment=gettext("This invitation was answered a moment ago.")
+    )
     circle_id = proposal.round.circle_id
     record(
         "proposal.coauthor_removed",
@@ -315,17 +371,16 @@ def remove_coauthor(actor: User, proposal: Proposal, user_id: int, now: datetime
         data={"user": user_id, "was": was},
         at=now,
     )
-    title = _title_of(proposal)
     url = external_url("proposals.view", proposal_id=proposal.id)
-    ended = "took back the invitation to co-author" if was == INVITED else "ended your co-authorship of"
-    queue_notice(
-        row.user,
-        f"{actor.name} {ended} “{title}”",
-        f"{actor.name} {ended} “{title}”.\n{url}\n",
-        kind="coauthor.answered",
-        circle_id=circle_id,
-        url=url,
-    )
+    with in_language(recipient_language(row.user, proposal)):
+        title = _title_of(proposal)
+        if was == INVITED:
+            subject = gettext(
+                "%(name)s took back the invitation to co-author “%(title)s”", name=actor.name, title=title
+            )
+        else:
+            subject = gettext("%(name)s ended your co-authorship of “%(title)s”", name=actor.name, title=title)
+        queue_notice(row.user, subject, f"{subject}.\n{url}\n", kind="coauthor.answered", circle_id=circle_id, url=url)
     return row
 
 

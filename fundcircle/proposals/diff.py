@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fundcircle.money import format_minor
+from fundcircle.phrases import N_
 
 
 @dataclass(frozen=True)
@@ -33,25 +35,29 @@ class LineChange:
     text: str
 
 
+#: The short fields' names as the diff page labels them (marked: the page translates them).
 FIELD_LABELS = (
-    ("title", "Title"),
-    ("amount_minor", "Amount"),
-    ("summary", "Summary"),
-    ("category", "Category"),
-    ("payee", "Paid to"),
+    ("title", N_("Title")),
+    ("amount_minor", N_("Amount")),
+    ("summary", N_("Summary")),
+    ("category", N_("Category")),
+    ("payee", N_("Paid to")),
 )
 
 
-def _shown(content: VersionContent, name: str) -> str:
+def _shown(content: VersionContent, name: str, money: Callable[[int, str], str], none: str) -> str:
     if name == "amount_minor":
-        return format_minor(content.amount_minor, content.currency)
-    return str(getattr(content, name) or "none")
+        return money(content.amount_minor, content.currency)
+    return str(getattr(content, name) or none)
 
 
-def field_changes(old: VersionContent, new: VersionContent) -> list[FieldChange]:
-    """The short fields that differ, in a fixed order, money formatted in its currency."""
+def field_changes(
+    old: VersionContent, new: VersionContent, *, money: Callable[[int, str], str] = format_minor, none: str = "none"
+) -> list[FieldChange]:
+    """The short fields that differ, in a fixed order, money formatted in its currency by `money` (the reader's
+    way, on a page), and `none` for a field left empty (in the reader's words)."""
     return [
-        FieldChange(label, _shown(old, name), _shown(new, name))
+        FieldChange(label, _shown(old, name, money, none), _shown(new, name, money, none))
         for name, label in FIELD_LABELS
         if getattr(old, name) != getattr(new, name)
     ]

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import format_number, gettext, lazy_gettext, ngettext
 from sqlalchemy import Select, Subquery, case, desc, func, literal_column, select
 
 from fundcircle.auth.models import User
@@ -20,14 +21,14 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
+from fundcircle.i18n import moment_text, money_text
 from fundcircle.ledger.record import record
 from fundcircle.markdown import render_markdown, too_many_lines
-from fundcircle.money import format_minor
 from fundcircle.proposals.authorship import authored_by, is_author, is_invited, is_lead_author, proposal_authors
 from fundcircle.proposals.diff import VersionContent
 from fundcircle.proposals.models import Proposal, ProposalCostLine, ProposalVersion
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import COUNTING, format_time, is_before
+from fundcircle.rounds.phases import COUNTING, is_before
 from fundcircle.rounds.services import phase_change_audience
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
@@ -39,6 +40,35 @@ OC_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 SORTS = ("newest", "amount", "discussed")
 MAX_COST_LINES = 30
 MAX_COST_LINE_TEXT = 200
+#: Phases and statuses as the refusals name them (lower case, inside a sentence; English as the codes read).
+PHASE_WORDS = {
+    "draft": lazy_gettext("draft"),
+    "proposals": lazy_gettext("proposals"),
+    "deliberation": lazy_gettext("deliberation"),
+    "deciding": lazy_gettext("deciding"),
+    COUNTING: lazy_gettext("counting"),
+    "decided": lazy_gettext("decided"),
+    "closed": lazy_gettext("closed"),
+    "cancelled": lazy_gettext("cancelled"),
+}
+STATUS_WORDS = {
+    "draft": lazy_gettext("draft"),
+    "submitted": lazy_gettext("submitted"),
+    "withdrawn": lazy_gettext("withdrawn"),
+}
+
+
+def phase_word(phase: str) -> str:
+    return str(PHASE_WORDS.get(phase, phase))
+
+
+def status_word(status: str) -> str:
+    return str(STATUS_WORDS.get(status, status))
+
+
+def deadline_text(round_: Round, moment: datetime) -> str:
+    """A deadline in a refusal, as the pages show it (the circle's zone, or the reader's own)."""
+    return moment_text(moment, round_.circle.time_zone)
 
 
 @dataclass(frozen=True)
@@ -125,7 +155,7 @@ class ProposalProblems(ValidationFailed):
         fields = problems.as_fields()
         message = " ".join(problems.general)
         if fields:
-            message = (message + " " if message else "") + "Some fields of the proposal are not valid."
+            message = (message + " " if message else "") + gettext("Some fields of the proposal are not valid.")
         super().__init__(message, fields=fields)
         self.problems = problems
 
@@ -146,19 +176,29 @@ def _validate(
 
     title, summary, body = data.title.strip(), data.summary.strip(), data.body.strip()
     if not title:
-        fail("title", "Enter a title.")
+        fail("title", gettext("Enter a title."))
     elif len(title) > MAX_TITLE:
-        fail("title", f"Use at most {MAX_TITLE} characters (this one has {len(title)}).")
+        fail(
+            "title",
+            gettext("Use at most %(most)s characters (this one has %(count)s).", most=MAX_TITLE, count=len(title)),
+        )
     elif not is_single_line(title):
-        fail("title", SINGLE_LINE_MESSAGE)
+        fail("title", gettext(SINGLE_LINE_MESSAGE))
     if not summary:
-        fail("summary", "Enter a one-line summary.")
+        fail("summary", gettext("Enter a one-line summary."))
     elif len(summary) > MAX_SUMMARY or not is_single_line(summary):
-        fail("summary", f"Keep the summary to one line of at most {MAX_SUMMARY} characters.")
+        fail("summary", gettext("Keep the summary to one line of at most %(most)s characters.", most=MAX_SUMMARY))
     if not body:
-        fail("body", "Describe the proposal.")
+        fail("body", gettext("Describe the proposal."))
     elif len(body) > MAX_BODY:
-        fail("body", f"Use at most {MAX_BODY:,} characters (this one has {len(body):,}).")
+        fail(
+            "body",
+            gettext(
+                "Use at most %(most)s characters (this one has %(count)s).",
+                most=format_number(MAX_BODY),
+                count=format_number(len(body)),
+            ),
+        )
     elif (problem := too_many_lines(body)) is not None:
         fail("body", problem)
     lines, amount = _checked_cost_lines(data, round_, problems, unreadable_lines)
@@ -167,29 +207,41 @@ def _validate(
     # what to correct (a total already above the cap is above it still).
     total_unknown = bool(unreadable_lines) and data.amount_minor == 0
     if amount < 1 and not total_unknown:
-        fail("amount_minor", "Ask for an amount above 0.")
+        fail("amount_minor", gettext("Ask for an amount above 0."))
     elif amount > ceiling:
-        fail("amount_minor", f"Ask for at most {format_minor(ceiling, round_.currency)}, the round's cap per proposal.")
+        fail(
+            "amount_minor",
+            gettext(
+                "Ask for at most %(amount)s, the round's cap per proposal.",
+                amount=money_text(ceiling, round_.currency),
+            ),
+        )
     category = (data.category or "").strip() or None
     if round_.categories and category not in round_.categories:
-        fail("category", f"Choose one of the round's categories: {', '.join(round_.categories)}.")
+        fail(
+            "category",
+            gettext("Choose one of the round's categories: %(categories)s.", categories=", ".join(round_.categories)),
+        )
     elif not round_.categories and category is not None:
-        fail("category", "This round has no categories.")
+        fail("category", gettext("This round has no categories."))
     slug = (data.payee_slug or "").strip().lower() or None
     name = (data.payee_name or "").strip() or None
     email = (data.payee_email or "").strip() or None
     if slug is not None and (name is not None or email is not None):
-        fail("payee", "Give either an Open Collective account, or a name and e-mail address, not both.")
+        fail("payee", gettext("Give either an Open Collective account, or a name and e-mail address, not both."))
     elif slug is not None:
         if not OC_SLUG.match(slug):
-            fail("payee_slug", "An Open Collective account is its short name: lower-case letters, digits, hyphens.")
+            fail(
+                "payee_slug",
+                gettext("An Open Collective account is its short name: lower-case letters, digits, hyphens."),
+            )
     elif name is None or email is None:
-        fail("payee", "Say who is paid: an Open Collective account, or a person's name and e-mail address.")
+        fail("payee", gettext("Say who is paid: an Open Collective account, or a person's name and e-mail address."))
     else:
         if len(name) > 120:
-            fail("payee_name", "Use at most 120 characters.")
+            fail("payee_name", gettext("Use at most %(most)s characters.", most=120))
         elif not is_single_line(name):
-            fail("payee_name", SINGLE_LINE_MESSAGE)
+            fail("payee_name", gettext(SINGLE_LINE_MESSAGE))
         try:
             email = normalise_email(email)
         except ValidationFailed as error:
@@ -219,21 +271,27 @@ def _checked_cost_lines(
     lines: list[dict[str, Any]] = []
     faulty = bool(unreadable_lines)
     if len(data.cost_lines) > MAX_COST_LINES:
-        problems.add("cost_lines", f"List at most {MAX_COST_LINES} cost lines.")
+        problems.add("cost_lines", gettext("List at most %(most)s cost lines.", most=MAX_COST_LINES))
         faulty = True
     for index, line in enumerate(data.cost_lines[:MAX_COST_LINES]):
         number = index + 1
         description = line.description.strip()
         if not description:
-            problems.add_line(index, "description", f"Line {number}: say what it pays for.")
+            problems.add_line(index, "description", gettext("Line %(number)s: say what it pays for.", number=number))
             faulty = True
         elif len(description) > MAX_COST_LINE_TEXT or not is_single_line(description):
             problems.add_line(
-                index, "description", f"Line {number}: keep it to one line of at most {MAX_COST_LINE_TEXT} characters."
+                index,
+                "description",
+                gettext(
+                    "Line %(number)s: keep it to one line of at most %(most)s characters.",
+                    number=number,
+                    most=MAX_COST_LINE_TEXT,
+                ),
             )
             faulty = True
         if index not in unreadable_lines and line.amount_minor < 1:
-            problems.add_line(index, "amount", f"Line {number}: give an amount above 0.")
+            problems.add_line(index, "amount", gettext("Line %(number)s: give an amount above 0.", number=number))
             faulty = True
         lines.append({"description": description, "amount_minor": line.amount_minor})
     if not lines:
@@ -244,9 +302,12 @@ def _checked_cost_lines(
     if not faulty and data.amount_minor != total:
         problems.add(
             "amount_minor",
-            f"The cost lines add up to {format_minor(total, round_.currency)}, not "
-            f"{format_minor(data.amount_minor, round_.currency)}: leave the amount empty to ask for their total, "
-            "or correct a line.",
+            gettext(
+                "The cost lines add up to %(total)s, not %(amount)s: leave the amount empty to ask for their total, "
+                "or correct a line.",
+                total=money_text(total, round_.currency),
+                amount=money_text(data.amount_minor, round_.currency),
+            ),
         )
     return lines, data.amount_minor
 
@@ -281,23 +342,27 @@ def require_open_for_proposals(round_: Round, now: datetime) -> None:
         return
     closed = round_.passed_deadline("proposals", now) if is_before("proposals", phase) else None
     if closed is not None:
-        raise Conflict(f"The round is not open for proposals: proposals closed at {format_time(closed)}.")
-    raise Conflict(f"The round is not open for proposals: it is in {phase}.")
+        raise Conflict(
+            gettext(
+                "The round is not open for proposals: proposals closed at %(time)s.", time=deadline_text(round_, closed)
+            )
+        )
+    raise Conflict(gettext("The round is not open for proposals: it is in %(phase)s.", phase=phase_word(phase)))
 
 
 def _require_member(actor: User, round_: Round) -> None:
     if membership_of(actor, round_.circle) is None:
-        raise PermissionDenied("Only members of the circle can do this.")
+        raise PermissionDenied(gettext("Only members of the circle can do this."))
 
 
 def _require_author(actor: User, proposal: Proposal) -> None:
     if not is_author(proposal, actor):
-        raise PermissionDenied("Only the proposal's authors can do this.")
+        raise PermissionDenied(gettext("Only the proposal's authors can do this."))
 
 
 def _require_lead_author(actor: User, proposal: Proposal) -> None:
     if not is_lead_author(proposal, actor):
-        raise PermissionDenied("Only the member who wrote the proposal can do this.")
+        raise PermissionDenied(gettext("Only the member who wrote the proposal can do this."))
 
 
 def current_version(proposal: Proposal) -> ProposalVersion:
@@ -345,19 +410,27 @@ def _limit_problem(actor: User, round_: Round) -> str | None:
         .where(Proposal.author_id == actor.id)
     )
     if written == mine:
-        return f"You have {mine} proposals in this round, the most a member may have. Withdraw one to add another."
-    return (
-        f"You have {mine} proposals in this round, co-authored ones included, the most a member may have. "
-        "Withdraw or leave one to add another."
+        return ngettext(
+            # English keeps one form ("1 proposals", as it always read); the other languages have their own.
+            "You have %(num)d proposals in this round, the most a member may have. Withdraw one to add another.",
+            "You have %(num)d proposals in this round, the most a member may have. Withdraw one to add another.",
+            mine,
+        )
+    return ngettext(
+        "You have %(num)d proposals in this round, co-authored ones included, the most a member may have. "
+        "Withdraw or leave one to add another.",
+        "You have %(num)d proposals in this round, co-authored ones included, the most a member may have. "
+        "Withdraw or leave one to add another.",
+        mine,
     )
 
 
 def _note_problem(proposal: Proposal, phase: str, note: str) -> str | None:
     """What is wrong with an edit's note: too long, or missing for an amendment (while deliberating or deciding)."""
     if len(note) > 2000:
-        return "Keep the note to 2,000 characters."
+        return gettext("Keep the note to %(most)s characters.", most=format_number(2000))
     if proposal.status == "submitted" and phase in ("deliberation", "deciding") and not note:
-        return "Say what the amendment changes, and why."
+        return gettext("Say what the amendment changes, and why.")
     return None
 
 
@@ -468,7 +541,7 @@ def update_proposal(
     if cost_lines_of(version) == values["cost_lines"] and all(
         getattr(version, key) == value for key, value in _version_columns(values).items()
     ):
-        raise ValidationFailed("Nothing changed: edit something first.")
+        raise ValidationFailed(gettext("Nothing changed: edit something first."))
     circle_id = round_.circle_id
     if proposal.status == "draft":
         for key, value in _version_columns(values).items():
@@ -513,7 +586,7 @@ def require_changeable(proposal: Proposal, round_: Round, now: datetime) -> None
     :raises Conflict: saying why it may not.
     """
     if proposal.status == "withdrawn":
-        raise Conflict("This proposal was withdrawn and cannot change.")
+        raise Conflict(gettext("This proposal was withdrawn and cannot change."))
     phase = round_.phase_at(now)
     allowed = ("proposals",) if proposal.status == "draft" else ("proposals", "deliberation")
     consent_amendment = (
@@ -522,11 +595,19 @@ def require_changeable(proposal: Proposal, round_: Round, now: datetime) -> None
     if consent_amendment:
         amending_while_deciding[round_.method](proposal)
     elif phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
-        raise Conflict(f"Proposals cannot be changed any more: deciding closed at {format_time(closed)}.")
+        raise Conflict(
+            gettext(
+                "Proposals cannot be changed any more: deciding closed at %(time)s.", time=deadline_text(round_, closed)
+            )
+        )
     elif phase not in allowed:
         if proposal.status == "draft" and (ended := round_.passed_deadline("proposals", now)) is not None:
-            raise Conflict(f"A draft can no longer be changed: proposals closed at {format_time(ended)}.")
-        raise Conflict(f"Proposals cannot be changed while the round is in {phase}.")
+            raise Conflict(
+                gettext(
+                    "A draft can no longer be changed: proposals closed at %(time)s.", time=deadline_text(round_, ended)
+                )
+            )
+        raise Conflict(gettext("Proposals cannot be changed while the round is in %(phase)s.", phase=phase_word(phase)))
 
 
 def _lock_round_and(proposal: Proposal) -> Round:
@@ -543,7 +624,7 @@ def _set_status(proposal: Proposal, from_statuses: tuple[str, ...], to: str, **v
         proposal,
         expected=Proposal.status.in_(from_statuses),
         values={"status": to, **values},
-        conflict=Conflict("The proposal changed meanwhile; reload to see it as it is now."),
+        conflict=Conflict(gettext("The proposal changed meanwhile; reload to see it as it is now.")),
     )
 
 
@@ -556,7 +637,9 @@ def submit_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposal:
     round_ = _lock_round_and(proposal)
     _require_author(actor, proposal)
     if proposal.status != "draft":
-        raise Conflict("Only a draft can be submitted; this proposal is " + proposal.status + ".")
+        raise Conflict(
+            gettext("Only a draft can be submitted; this proposal is %(status)s.", status=status_word(proposal.status))
+        )
     require_open_for_proposals(round_, now)
     _set_status(proposal, ("draft",), "submitted", submitted_at=now)
     version = current_version(proposal)
@@ -582,15 +665,20 @@ def withdraw_proposal(actor: User, proposal: Proposal, now: datetime) -> Proposa
     _lock_round_and(proposal)
     _require_lead_author(actor, proposal)
     if proposal.status == "withdrawn":
-        raise Conflict("This proposal is withdrawn already.")
+        raise Conflict(gettext("This proposal is withdrawn already."))
     phase = proposal.round.phase_at(now)
     if phase == COUNTING and (closed := proposal.round.passed_deadline("deciding", now)) is not None:
         raise Conflict(
-            f"Deciding closed at {format_time(closed)}: proposals can no longer be withdrawn; the result will be "
-            "published when it is counted."
+            gettext(
+                "Deciding closed at %(time)s: proposals can no longer be withdrawn; the result will be published "
+                "when it is counted.",
+                time=deadline_text(proposal.round, closed),
+            )
         )
     if not is_before(phase, COUNTING):
-        raise Conflict(f"The round is {phase}: proposals can no longer be withdrawn.")
+        raise Conflict(
+            gettext("The round is %(phase)s: proposals can no longer be withdrawn.", phase=phase_word(phase))
+        )
     _set_status(proposal, ("draft", "submitted"), "withdrawn", withdrawn_at=now)
     for withdrawn in proposal_withdrawn.receivers():
         withdrawn(actor, proposal, now)
@@ -615,7 +703,7 @@ def get_visible_proposal(proposal_id: int, viewer: User | None) -> Proposal:
     if proposal is None or (
         proposal.status == "draft" and not (is_author(proposal, viewer) or is_invited(proposal, viewer))
     ):
-        raise NotFound("There is no such proposal.")
+        raise NotFound(gettext("There is no such proposal."))
     return proposal
 
 
@@ -628,7 +716,11 @@ def versions_of(proposal: Proposal) -> list[ProposalVersion]:
 
 
 def version_content(version: ProposalVersion) -> VersionContent:
-    payee = version.payee_slug and f"Open Collective: {version.payee_slug}" or f"{version.payee_name} (invited)"
+    payee = (
+        gettext("Open Collective: %(account)s", account=version.payee_slug)
+        if version.payee_slug
+        else gettext("%(name)s (invited)", name=version.payee_name)
+    )
     return VersionContent(
         title=version.title,
         summary=version.summary,

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -18,11 +19,12 @@ from fundcircle.errors import Conflict, FundCircleError, PermissionDenied, Valid
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
+from fundcircle.i18n import current_language, money_input, money_text
 from fundcircle.markdown import render_markdown
-from fundcircle.money import FORM_LOCALE, MoneyError, format_minor, parse_money
+from fundcircle.money import MoneyError, parse_money
 from fundcircle.proposals import authorship, coauthors, services
 from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
-from fundcircle.proposals.forms import CoauthorInviteForm, ProposalForm, ReadProposal
+from fundcircle.proposals.forms import CoauthorInviteForm, ProposalForm, ReadProposal, money_message
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.wording_diff import rendered_diff
 from fundcircle.rounds.models import Round
@@ -64,11 +66,11 @@ def _check_may_attach_to_proposal(owner: attachments.Owner, actor: User, now: An
     """The authors (co-authors too) attach files to their proposal while it may still change, as they edit it."""
     proposal: Proposal = owner.thing
     if not authorship.is_author(proposal, actor):
-        raise PermissionDenied("Only the proposal's authors can attach files to it.")
+        raise PermissionDenied(gettext("Only the proposal's authors can attach files to it."))
     if proposal.status == "withdrawn":
-        raise Conflict("This proposal was withdrawn; nothing can be attached to it.")
+        raise Conflict(gettext("This proposal was withdrawn; nothing can be attached to it."))
     if proposal.round.phase_at(now) not in ATTACHING_PHASES:
-        raise Conflict("Files can be attached to a proposal while the round takes proposals or deliberates.")
+        raise Conflict(gettext("Files can be attached to a proposal while the round takes proposals or deliberates."))
 
 
 attachments.register_owner_kind(
@@ -140,7 +142,7 @@ def render_proposal(proposal: Proposal, status: int = 200, **overrides: Any) -> 
     invite_form: CoauthorInviteForm | None = None
     if is_lead_author and _changeable(proposal, now):
         invite_form = CoauthorInviteForm()
-        invite_form.user_id.choices = [(0, "Choose a member")] + coauthors.invitable_members(proposal)
+        invite_form.user_id.choices = [(0, gettext("Choose a member"))] + coauthors.invitable_members(proposal)
     parts = {**proposal_page.context(proposal, phase), **overrides}
     editable_phase = phase in ("proposals", "deliberation") and not (
         proposal.status == "draft" and phase != "proposals"
@@ -210,7 +212,11 @@ def create(round_id: int) -> str | Response | tuple[str, int]:
                 status = _refused(form, read, error)
             else:
                 flash(
-                    ("Your proposal is submitted." if proposal.status == "submitted" else "Your draft is saved.")
+                    (
+                        gettext("Your proposal is submitted.")
+                        if proposal.status == "submitted"
+                        else gettext("Your draft is saved.")
+                    )
                     + _paid_to(form, payee_name),
                     "success",
                 )
@@ -294,9 +300,9 @@ def _preview(form: ProposalForm, round_: Round) -> Preview:
     amount: int | None
     if text:
         try:
-            amount = parse_money(text, round_.currency, FORM_LOCALE)
+            amount = parse_money(text, round_.currency, current_language())
         except MoneyError as error:
-            form.amount.errors = [str(error)]
+            form.amount.errors = [money_message(error)]
             amount = None
     elif lines and all(line_amount is not None for _, line_amount in lines):
         amount = sum(line_amount or 0 for _, line_amount in lines)
@@ -332,10 +338,10 @@ def _checked_payee(round_: Round, form: ProposalForm) -> str | None:
 
 def _paid_to(form: ProposalForm, payee_name: str | None) -> str:
     if payee_name:
-        return f" The payee's account on Open Collective is “{payee_name}”."
+        return " " + gettext("The payee's account on Open Collective is “%(name)s”.", name=payee_name)
     if form.payee_kind.data == "account":
-        return (
-            " Open Collective could not be asked about the payee's account now: check its short name on "
+        return " " + gettext(
+            "Open Collective could not be asked about the payee's account now: check its short name on "
             "opencollective.com; it is checked again before the payout is requested."
         )
     return ""
@@ -349,9 +355,7 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
             "body": version.body,
             # With cost lines the amount stays empty (their total is the ask): filled in, it would hold the old total
             # and refuse every change of a line's amount until the author emptied it.
-            "amount": ""
-            if version.cost_lines
-            else format_minor(version.amount_minor, version.currency, with_code=False).replace(",", ""),
+            "amount": "" if version.cost_lines else money_input(version.amount_minor, version.currency),
             "category": version.category or "",
             "payee_kind": "account" if version.payee_slug else "person",
             "payee_slug": version.payee_slug or "",
@@ -362,7 +366,7 @@ def _form_data_of(version: ProposalVersion) -> MultiDict[str, Any]:
                 for index, line in enumerate(version.cost_lines)
                 for name, value in (
                     ("description", line.description),
-                    ("amount", format_minor(line.amount_minor, version.currency, with_code=False).replace(",", "")),
+                    ("amount", money_input(line.amount_minor, version.currency)),
                 )
             },
         }
@@ -375,7 +379,7 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
     proposal = services.get_visible_proposal(proposal_id, current_user)
     if not authorship.is_author(proposal, current_user):
         return render_template(
-            "errors/error.html", status=403, message="Only the proposal's authors can change it."
+            "errors/error.html", status=403, message=gettext("Only the proposal's authors can change it.")
         ), 403
     round_ = proposal.round
     if request.method == "POST":
@@ -396,7 +400,11 @@ def edit(proposal_id: int) -> str | Response | tuple[str, int]:
                 status = _refused(form, read, error)
             else:
                 flash(
-                    ("Saved." if proposal.status == "draft" else f"Saved as version {proposal.current_version}.")
+                    (
+                        gettext("Saved.")
+                        if proposal.status == "draft"
+                        else gettext("Saved as version %(number)s.", number=proposal.current_version)
+                    )
                     + _paid_to(form, payee_name),
                     "success",
                 )
@@ -420,7 +428,7 @@ def _change_status(proposal_id: int, change: Any, done: str) -> Response:
 @bp.route("/proposals/<int:proposal_id>/submit", methods=["POST"])
 @requires(ANY_MEMBER)
 def submit(proposal_id: int) -> Response:
-    return _change_status(proposal_id, services.submit_proposal, "Your proposal is submitted.")
+    return _change_status(proposal_id, services.submit_proposal, gettext("Your proposal is submitted."))
 
 
 @bp.route("/proposals/<int:proposal_id>/withdraw", methods=["GET", "POST"])
@@ -429,19 +437,19 @@ def withdraw(proposal_id: int) -> Response | tuple[str, int]:
     """GET asks (what withdrawing does, and what is open on the proposal); POST withdraws. It cannot be undone, so it
     is never one click next to Edit."""
     if request.method == "POST":
-        return _change_status(proposal_id, services.withdraw_proposal, "Your proposal is withdrawn.")
+        return _change_status(proposal_id, services.withdraw_proposal, gettext("Your proposal is withdrawn."))
     proposal = services.get_visible_proposal(proposal_id, current_user)
     if not authorship.is_lead_author(proposal, current_user):
         return render_template(
-            "errors/error.html", status=403, message="Only the member who wrote the proposal can withdraw it."
+            "errors/error.html", status=403, message=gettext("Only the member who wrote the proposal can withdraw it.")
         ), 403
     round_ = proposal.round
     phase = round_.phase_at(utcnow())
     if proposal.status == "withdrawn" or phase not in ("proposals", "deliberation", "deciding"):
         message = (
-            "This proposal is withdrawn already."
+            gettext("This proposal is withdrawn already.")
             if proposal.status == "withdrawn"
-            else "Proposals can no longer be withdrawn: deciding has closed."
+            else gettext("Proposals can no longer be withdrawn: deciding has closed.")
         )
         return render_template("errors/error.html", status=409, message=message), 409
     return (
@@ -468,9 +476,9 @@ def diff(proposal_id: int) -> tuple[str, int]:
         old_number = int(request.args.get("from", max(1, proposal.current_version - 1)))
         new_number = int(request.args.get("to", proposal.current_version))
     except ValueError:
-        raise ValidationFailed("Versions are numbers, like ?from=1&to=2.") from None
+        raise ValidationFailed(gettext("Versions are numbers, like ?from=1&to=2.")) from None
     if old_number not in versions or new_number not in versions:
-        raise ValidationFailed(f"This proposal has versions 1 to {proposal.current_version}.")
+        raise ValidationFailed(gettext("This proposal has versions 1 to %(last)s.", last=proposal.current_version))
     old, new = versions[old_number], versions[new_number]
     # The words as the proposal page shows them (each version's stored rendering), or the Markdown typed, line by line.
     source = request.args.get("view") == "source"
@@ -483,7 +491,12 @@ def diff(proposal_id: int) -> tuple[str, int]:
             old=old,
             new=new,
             versions=list(versions.values()),
-            fields=field_changes(services.version_content(old), services.version_content(new)),
+            fields=field_changes(
+                services.version_content(old),
+                services.version_content(new),
+                money=money_text,
+                none=gettext("none"),
+            ),
             costs=cost_lines_changes(
                 [CostLine(line.description, line.amount_minor) for line in old.cost_lines],
                 [CostLine(line.description, line.amount_minor) for line in new.cost_lines],
@@ -507,7 +520,7 @@ def _coauthor_step(proposal_id: int, change: Any, done: str) -> Response:
     check: refused, the answer is 403."""
     proposal = services.get_visible_proposal(proposal_id, current_user)
     if not ConfirmForm().validate_on_submit():
-        flash("That answer could not be read; try again.", "error")
+        flash(gettext("That answer could not be read; try again."), "error")
         return redirect(url_for("proposals.view", proposal_id=proposal.id))
     try:
         change(current_user, proposal, utcnow())
@@ -526,18 +539,18 @@ def invite_coauthor(proposal_id: int) -> Response:
     proposal = services.get_visible_proposal(proposal_id, current_user)
     form = CoauthorInviteForm()
     if not form.validate_on_submit() or not form.user_id.data:
-        flash("Choose the member to invite.", "error")
+        flash(gettext("Choose the member to invite."), "error")
         return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#authors")
     invitee = db.session.get(User, form.user_id.data)
     try:
         if invitee is None:
-            raise ValidationFailed("Only members of the circle can co-author its proposals.", field="user_id")
+            raise ValidationFailed(gettext("Only members of the circle can co-author its proposals."), field="user_id")
         coauthors.invite_coauthor(current_user, proposal, invitee, utcnow())
     except (Conflict, ValidationFailed) as error:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#authors")
-    flash(f"{invitee.name} is invited to co-author the proposal, and is told so.", "success")
+    flash(gettext("%(name)s is invited to co-author the proposal, and is told so.", name=invitee.name), "success")
     return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#authors")
 
 
@@ -545,20 +558,22 @@ def invite_coauthor(proposal_id: int) -> Response:
 @requires(ANY_MEMBER)
 def accept_coauthorship(proposal_id: int) -> Response:
     return _coauthor_step(
-        proposal_id, coauthors.accept_coauthorship, "You co-author this proposal now: you may edit it."
+        proposal_id, coauthors.accept_coauthorship, gettext("You co-author this proposal now: you may edit it.")
     )
 
 
 @bp.route("/proposals/<int:proposal_id>/coauthors/decline", methods=["POST"])
 @requires(ANY_MEMBER)
 def decline_coauthorship(proposal_id: int) -> Response:
-    return _coauthor_step(proposal_id, coauthors.decline_coauthorship, "You declined the invitation.")
+    return _coauthor_step(proposal_id, coauthors.decline_coauthorship, gettext("You declined the invitation."))
 
 
 @bp.route("/proposals/<int:proposal_id>/coauthors/leave", methods=["POST"])
 @requires(ANY_MEMBER)
 def leave_coauthorship(proposal_id: int) -> Response:
-    return _coauthor_step(proposal_id, coauthors.withdraw_coauthorship, "You no longer co-author this proposal.")
+    return _coauthor_step(
+        proposal_id, coauthors.withdraw_coauthorship, gettext("You no longer co-author this proposal.")
+    )
 
 
 @bp.route("/proposals/<int:proposal_id>/coauthors/<int:user_id>/remove", methods=["POST"])
@@ -569,4 +584,4 @@ def remove_coauthor(proposal_id: int, user_id: int) -> Response:
     def remove(actor: User, proposal: Proposal, now: datetime) -> None:
         coauthors.remove_coauthor(actor, proposal, user_id, now)
 
-    return _coauthor_step(proposal_id, remove, "Taken back: they are told.")
+    return _coauthor_step(proposal_id, remove, gettext("Taken back: they are told."))
