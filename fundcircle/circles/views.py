@@ -604,9 +604,10 @@ def _rotation_action(action: str) -> Response:
             call = rotation.draw_call(current_user, circle, utcnow())
             chosen = len(rotation.terms_of_call(call))
             flash(
+                # English keeps the pages' "member(s)" (both forms alike); the other languages say it properly.
                 ngettext(
-                    "The draw is made: %(num)d deciding member chosen.",
-                    "The draw is made: %(num)d deciding members chosen.",
+                    "The draw is made: %(num)d deciding member(s) chosen.",
+                    "The draw is made: %(num)d deciding member(s) chosen.",
                     chosen,
                 ),
                 "success",
