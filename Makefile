@@ -15,7 +15,8 @@ SANDBOX_TOOL := devtools/oc_sandbox
 # The browser tests drive Debian's Chromium and inject axe-core from the npm registry; `make test` installs both.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run demo-code test lint security typecheck install install-dev install-bench bench browser-deps clean lock
+.PHONY: run demo-code test lint security typecheck install install-dev install-bench bench browser-deps clean lock \
+	translations
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fund Circle needs Python 3.11 or newer")'
@@ -125,6 +126,14 @@ security: install-dev
 ## printed and written to bench/results/latest.json. BENCH_ARGS="--sizes 1 --databases postgresql" for a quick look.
 bench: install-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## The message catalogues (fundcircle/translations/): the English template from the code and templates, every
+## language's catalogue brought up to date with it (new messages untranslated), and compiled. Then translate what
+## `$(BIN)/python scripts/translations.py missing` lists; tests/rules/test_translations.py fails until none is left.
+translations: install-dev
+	$(BIN)/python scripts/translations.py extract
+	$(BIN)/python scripts/translations.py update
+	$(BIN)/python scripts/translations.py compile
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -3,6 +3,8 @@ interpreter. Started by bench/run.py with a JSON job on standard input; prints a
 
 Jobs:
   {"mode": "ballots", "tokens": [...], "proposal_ids": [...], "round": id}   PUT /api/v1/rounds/<id>/ballot
+  {"mode": "ballots", "targets": [{"tokens": ..., "proposal_ids": ..., "round": ...}, ...]}   the same, client n
+      saving in target n mod len(targets) (rounds of several circles at once)
   {"mode": "baseline"}                                                       POST /_bench/insert
   {"mode": "pages", "pages": {"name": "/path", ...}, "email": ..., "password": ...}  GET each page in turn
 Common: "base" (http://127.0.0.1:PORT), "clients", "seconds", "warmup".
@@ -74,6 +76,11 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         pages = list(job.get("pages", {}).items())
         rng.shuffle(pages)
         turn = 0
+        if mode == "ballots":
+            targets = job.get("targets") or [job]
+            target = targets[number % len(targets)]
+            # Each client is a voter of its own (while there are tokens enough): no two wait on one ballot's lock.
+            token = target["tokens"][(number // len(targets)) % len(target["tokens"])]
         while time.monotonic() < start_at:
             time.sleep(0.01)
         while True:
@@ -81,11 +88,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             if began >= stop_at:
                 break
             if mode == "ballots":
-                token = job["tokens"][number % len(job["tokens"])]
-                votes = {str(pid): rng.choice([1, 2]) for pid in rng.sample(job["proposal_ids"], 12)}
+                votes = {str(pid): rng.choice([1, 2]) for pid in rng.sample(target["proposal_ids"], 12)}
                 name = "ballot"
                 status, _ = client.request(
-                    "PUT", f"/api/v1/rounds/{job['round']}/ballot", json.dumps({"votes": votes}).encode(),
+                    "PUT", f"/api/v1/rounds/{target['round']}/ballot", json.dumps({"votes": votes}).encode(),
                     {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 )  # fmt: skip
             elif mode == "baseline":

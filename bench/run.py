@@ -3,10 +3,13 @@
 For each database (PostgreSQL on the local server, then SQLite) and each size (x1, x4, x16 of bench/seed.py's
 circle) it makes a fresh database, migrates and seeds it, starts gunicorn (2 workers) on it, and measures:
 
-1. ballot saves per second through HTTP (bench/load.py, a process of its own) against an endpoint of the same app
-   that only inserts and commits one row (fundcircle/auth/benchmark.py, registered only in this configuration),
-   and the CPU per request of each from the kernel's accounting of the workers (and, on PostgreSQL, of the server's
-   processes), not only wall time;
+1. ballot saves per second through HTTP (bench/load.py, a process of its own) against floor (a), the same save
+   written as raw SQL in its minimal form (bench/minimal_save.py, served by gunicorn with as many workers, on the
+   same database, with the same requests), and against an endpoint of the same app that only inserts and commits
+   one row (fundcircle/auth/benchmark.py, registered only in this configuration); floor (c), the CPU per request of
+   each from the kernel's accounting of the workers (and, on PostgreSQL, of the server's processes), not only wall
+   time; and floor (d), saves per second in one circle against four circles at once, with 8 and with 32 clients
+   (the chain's head serialises the saves of one circle, so one circle has a ceiling that more circles do not);
 2. deciding the quadratic round (advance_round to decided: tally, allocation, storing the result, payouts, ledger)
    against floor (b), raw SQL reading the votes and writing the same rows in one transaction (bench/decide.py);
 3. `ledger verify` over every entry against a loop that reads the same rows and hashes their bytes;
@@ -124,17 +127,24 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
-class Server:
-    """gunicorn with 2 sync workers serving the app in the benchmark configuration."""
+#: gunicorn's sync workers, for the app and for the minimal save alike.
+WORKERS = 2
+#: The WSGI app of floor (a), the raw-SQL minimal ballot save.
+MINIMAL_SAVE = "bench.minimal_save:app"
 
-    def __init__(self, url: str) -> None:
+
+class Server:
+    """gunicorn with WORKERS sync workers serving the app in the benchmark configuration, or, given `wsgi`
+    (MINIMAL_SAVE), that app instead on the same database."""
+
+    def __init__(self, url: str, wsgi: str | None = None) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        factory = f"fundcircle:create_app(test_config={bench_config(url)!r})"
+        factory = wsgi or f"fundcircle:create_app(test_config={bench_config(url)!r})"
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "600", "--log-level", "warning", "--chdir", str(ROOT), factory],
-            env={**os.environ, "FUNDCIRCLE_ENV": "development"},
+            [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(WORKERS), "--bind",
+             f"127.0.0.1:{self.port}", "--timeout", "600", "--log-level", "warning", "--chdir", str(ROOT), factory],
+            env={**os.environ, "FUNDCIRCLE_ENV": "development", "BENCH_MINIMAL_DATABASE_URL": url},
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # up when both workers have answered the ping
@@ -350,15 +360,43 @@ def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure
             common = {"base": server.base, "clients": clients, "seconds": seconds, "warmup": 1.0}
             base_report, insert_cpu = load_with_cpu(server, {**common, "mode": "baseline"}, kind, "baseline")
             idle_kb = max(_status_kb(pid, "VmRSS") for pid in server.workers())
-            ballot_report, save_cpu = load_with_cpu(
-                server, {**common, "mode": "ballots", "tokens": seeded.tokens, "round": seeded.quadratic_round,
-                         "proposal_ids": seeded.proposal_ids}, kind, "ballot")  # fmt: skip
+            one_circle = {"mode": "ballots", "targets": [asdict(seeded.voting[0])]}
+            four_circles = {"mode": "ballots", "targets": [asdict(voting) for voting in seeded.voting]}
+            ballot_report, save_cpu = load_with_cpu(server, {**common, **one_circle}, kind, "ballot")
             saves = ballot_report["pages"].get("ballot", {}).get("per_second", 0.0)
             inserts = base_report["pages"]["baseline"]["per_second"]
-            add("ballot saves (HTTP)", saves, "per s", inserts, ">= 0.5", lambda r: r >= 0.5)
+            # Floor (a): the same requests against the raw-SQL minimal save, on the same database, alone on the
+            # machine (the app's workers stay idle meanwhile).
+            minimal = Server(url, MINIMAL_SAVE)
+            try:
+                minimal_report, minimal_cpu = load_with_cpu(minimal, {**common, **one_circle, "base": minimal.base},
+                                                            kind, "ballot")  # fmt: skip
+            finally:
+                minimal.stop()
+            minimal_saves = minimal_report["pages"].get("ballot", {}).get("per_second", 0.0)
+            add("ballot saves (HTTP) vs the raw-SQL minimal save", saves, "per s", minimal_saves, ">= 0.5",
+                lambda r: r >= 0.5)  # fmt: skip
+            add("ballot saves (HTTP) vs a one-row insert", saves, "per s", inserts)
             add("app CPU per ballot save", save_cpu.app_ms, "ms", insert_cpu.app_ms, "<= 3", lambda r: r <= 3)
             if save_cpu.database_ms is not None and insert_cpu.database_ms is not None:
                 add("database CPU per ballot save", save_cpu.database_ms, "ms", insert_cpu.database_ms)
+            add("minimal save: saves (HTTP)", minimal_saves, "per s", inserts)
+            add("minimal save: app CPU per save", minimal_cpu.app_ms, "ms", insert_cpu.app_ms)
+            if minimal_cpu.database_ms is not None and insert_cpu.database_ms is not None:
+                add("minimal save: database CPU per save", minimal_cpu.database_ms, "ms", insert_cpu.database_ms)
+
+            # Floor (d): one circle's ceiling. Each 4-circle figure's baseline is one circle with as many clients.
+            per_circle: dict[tuple[int, int], float] = {}
+            for many in (8, 32):
+                for targets, circles in ((one_circle, 1), (four_circles, 4)):
+                    if circles == 1 and many == clients:
+                        per_circle[(1, many)] = saves  # the run above is this one
+                        continue
+                    report = load({**common, **targets, "clients": many})
+                    per_circle[(circles, many)] = report["pages"].get("ballot", {}).get("per_second", 0.0)
+            for many in (8, 32):
+                add(f"ballot saves, 1 circle, {many} clients", per_circle[(1, many)], "per s")
+                add(f"ballot saves, 4 circles, {many} clients", per_circle[(4, many)], "per s", per_circle[(1, many)])
 
             decided = decide_figures(app, seeded)
             # Floor (b): raw SQL writing the same rows in one transaction (bench/decide.py).

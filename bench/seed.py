@@ -4,6 +4,10 @@ At size s: 300s circle members, a quadratic round (deciding) with 500s proposals
 member, a consent round with 50s proposals, 20,000s comments (1,000 of them on one proposal) and 100,000s entries in
 the circle's ledger. The circle, its admin and its rounds are made through the app's services; everything else is
 inserted in bulk, with the ledger's hash chain computed by `fundcircle.ledger.chain`, so `ledger verify` passes.
+
+Besides, for the saves/s of one circle against four (the chain head serialises the saves of one circle): three
+more circles, each with a quadratic round in deciding, VOTING_PROPOSALS proposals and TOKEN_USERS members who hold
+API tokens and have saved a ballot, the same at every size (a few hundred rows and ledger entries each).
 """
 
 from __future__ import annotations
@@ -23,14 +27,27 @@ from fundcircle.extensions import db
 from fundcircle.ledger.chain import EntryContent, entry_hash_and_leaf, json_text
 from fundcircle.ledger.merkle import append_leaves, decode_frontier, encode_frontier
 from fundcircle.ledger.models import LedgerChain
+from fundcircle.ledger.record import ChainHead
 from fundcircle.rounds.services import RoundInput, create_round
 
 MEMBERS, PROPOSALS, CONSENT_PROPOSALS, COMMENTS, LEDGER = 300, 500, 50, 20_000, 100_000
 BALLOT_SIZE, BUSY_COMMENTS = 12, 1_000
 #: Members whose API tokens the load clients use to save ballots.
 TOKEN_USERS = 64
+#: Circles with a quadratic round in deciding whose members hold tokens: the big one and VOTING_CIRCLES - 1 more.
+VOTING_CIRCLES, VOTING_PROPOSALS = 4, 100
 VIEWER_EMAIL, VIEWER_PASSWORD = "viewer@bench.example.org", "bench-viewer-password"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class VotingRound:
+    """A quadratic round in deciding, and the API tokens of members who may save ballots in it."""
+
+    circle: int
+    round: int
+    tokens: list[str]
+    proposal_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,8 @@ class Seeded:
     tokens: list[str]
     ledger_entries: int
     ballots: int
+    #: The big circle's quadratic round first, then one in each of the other voting circles.
+    voting: list[VotingRound]
 
     def url_ids(self) -> dict[str, int]:
         return {
@@ -188,6 +207,19 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
                 deliberation_close_at=far + timedelta(days=10), deciding_close_at=far + timedelta(days=20),
             ),
         )  # fmt: skip
+    more_voting = []
+    for number in range(2, VOTING_CIRCLES + 1):
+        other = create_circle(viewer, CircleInput(name=f"Bench Fund {number}", slug=f"bench-{number}", currency="EUR",
+                                                  public=False))  # fmt: skip
+        other_round = create_round(
+            viewer, other,
+            RoundInput(
+                title=f"Micro-grants {number}", budget_minor=30_000_00, per_proposal_cap_minor=40_000,
+                method="quadratic", categories=["Learning"], proposals_close_at=far,
+                deliberation_close_at=far + timedelta(days=10), deciding_close_at=far + timedelta(days=20),
+            ),
+        )  # fmt: skip
+        more_voting.append((other, other_round))
     db.session.flush()
     viewer_membership = db.session.scalar(
         select(Membership.id).where(Membership.circle_id == circle.id, Membership.user_id == viewer.id)
@@ -195,8 +227,16 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
     # The quadratic round is deciding (ballots may be saved); the consent round is in deliberation.
     db.session.execute(text("UPDATE rounds SET phase = 'deciding' WHERE id = :q"), {"q": rounds["quadratic"].id})
     db.session.execute(text("UPDATE rounds SET phase = 'deliberation' WHERE id = :c"), {"c": rounds["consent"].id})
+    for _, other_round in more_voting:
+        db.session.execute(text("UPDATE rounds SET phase = 'deciding' WHERE id = :q"), {"q": other_round.id})
     chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == circle.id))
     assert chain is not None
+    other_heads = []
+    for other, other_round in more_voting:
+        other_chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == other.id))
+        assert other_chain is not None
+        head = ChainHead(other_chain.id, other_chain.head_seq, other_chain.head_hash, other_chain.tree_frontier)
+        other_heads.append((other.id, other_round.id, head))
     db.session.commit()
 
     first = {
@@ -324,10 +364,108 @@ def seed(size: float, *, seed_value: int = 9) -> Seeded:
     writer.insert("ledger_tree_nodes", ("chain_id", "level", "idx", "hash"), node_rows)
     writer.execute("UPDATE ledger_chains SET head_seq = ?, head_hash = ?, tree_frontier = ? WHERE id = ?",
                    (ledger.seq, ledger.head, frontier, chain_id))  # fmt: skip
+
+    # The other voting circles, their ids following the big circle's.
+    next_ids = {
+        "users": user0 + members, "memberships": membership0 + members, "api_tokens": first["api_tokens"] + len(tokens),
+        "proposals": proposal0 + len(proposal_rows), "proposal_versions": version0 + len(version_rows),
+        "ballots": ballot0 + len(ballot_rows), "ledger_entries": ledger.next_id,
+    }  # fmt: skip
+    voting = [VotingRound(circle_id, round_ids["quadratic"], tokens, candidates)]
+    for voting_circle, voting_round, head in other_heads:
+        voting.append(_seed_voting_circle(writer, rng, next_ids, viewer_id, voting_circle, voting_round, head))
     writer.finish()
     db.session.expire_all()
     return Seeded(
         circle=circle_id, circle_slug="bench-city", small_circle_slug=small_slug,
         quadratic_round=round_ids["quadratic"], consent_round=round_ids["consent"], busy_proposal=busy,
-        proposal_ids=candidates, tokens=tokens, ledger_entries=ledger.seq, ballots=len(ballot_rows),
+        proposal_ids=candidates, tokens=tokens, ledger_entries=ledger.seq, ballots=len(ballot_rows), voting=voting,
     )  # fmt: skip
+
+
+def _seed_voting_circle(
+    writer: BulkWriter,
+    rng: random.Random,
+    next_ids: dict[str, int],
+    viewer_id: int,
+    circle_id: int,
+    round_id: int,
+    head: ChainHead,
+) -> VotingRound:
+    """Seed one more voting circle (its circle, round and chain made by the services): TOKEN_USERS members with
+    tokens, VOTING_PROPOSALS submitted proposals and a ballot per member, each in the circle's ledger. Takes ids
+    from `next_ids` and moves them on."""
+    ledger = Ledger(head.chain_id, circle_id, head.seq, head.hash, next_ids["ledger_entries"], head.frontier)
+    user0, membership0 = next_ids["users"], next_ids["memberships"]
+    user_ids = list(range(user0, user0 + TOKEN_USERS))
+    writer.insert(
+        "users",
+        ("id", "email", "name", "password_hash", "is_superuser", "email_notices", "created_at"),
+        ((uid, f"m{uid}@bench.example.org", f"Member {uid}", "!", False, True, START) for uid in user_ids),
+    )
+    writer.insert(
+        "memberships",
+        ("id", "circle_id", "user_id", "joined_at"),
+        ((membership0 + i, circle_id, uid, START) for i, uid in enumerate(user_ids)),
+    )
+    roles = [(membership0 + i, role, START) for i in range(len(user_ids)) for role in ("member", "circle")]
+    writer.insert("membership_roles", ("membership_id", "role", "granted_at"), roles)
+    for i, uid in enumerate(user_ids):
+        ledger.add(
+            "member.added", viewer_id, ("membership", membership0 + i), {"user": uid, "roles": ["member", "circle"]}
+        )
+    tokens = [f"fc_bench{uid:08d}{rng.getrandbits(64):016x}" for uid in user_ids]
+    writer.insert(
+        "api_tokens",
+        ("id", "user_id", "name", "prefix", "token_hash", "created_at"),
+        ((next_ids["api_tokens"] + i, uid, "bench", token[:10], sha256_hex(token), START)
+         for i, (uid, token) in enumerate(zip(user_ids, tokens, strict=True))),
+    )  # fmt: skip
+
+    proposal0, version0 = next_ids["proposals"], next_ids["proposal_versions"]
+    proposal_ids = list(range(proposal0, proposal0 + VOTING_PROPOSALS))
+    proposal_rows, version_rows = [], []
+    for index, pid in enumerate(proposal_ids):
+        author, submitted, amount = user_ids[index % len(user_ids)], START + timedelta(minutes=index), 10_000
+        proposal_rows.append((pid, round_id, author, "submitted", 1, submitted, submitted))
+        body = f"We would run **project {pid}**."
+        version_rows.append((
+            version0 + index, pid, 1, f"Project {pid}", f"Summary of project {pid}", body, f"<p>{body}</p>", amount,
+            "EUR", "Learning", f"project-{pid}", "", author, submitted,
+        ))  # fmt: skip
+        ledger.add("proposal.created", author, ("proposal", pid), {"version": 1, "amount_minor": amount})
+        ledger.add("proposal.submitted", author, ("proposal", pid), {"version": 1})
+    writer.insert("proposals", ("id", "round_id", "author_id", "status", "current_version", "created_at",
+                                "submitted_at"), proposal_rows)  # fmt: skip
+    writer.insert("proposal_versions", ("id", "proposal_id", "number", "title", "summary", "body", "body_html",
+                                        "amount_minor", "currency", "category", "payee_slug", "change_note",
+                                        "created_by_id", "created_at"), version_rows)  # fmt: skip
+
+    ballot0 = next_ids["ballots"]
+    ballot_rows, vote_rows = [], []
+    for index, uid in enumerate(user_ids):
+        votes = {pid: rng.choice([1, 2]) for pid in sorted(rng.sample(proposal_ids, BALLOT_SIZE))}
+        cost = sum(v * v for v in votes.values())
+        receipt = ledger.add(
+            "ballot.cast", uid, None,
+            {"round": round_id, "revision": 1, "credits_spent": cost,
+             "votes": {str(pid): count for pid, count in votes.items()}},
+        )  # fmt: skip
+        ballot_rows.append((ballot0 + index, round_id, uid, 1, cost, ledger.at, receipt))
+        vote_rows += [(ballot0 + index, pid, count) for pid, count in votes.items()]
+    writer.insert("ballots", ("id", "round_id", "user_id", "revision", "credits_spent", "saved_at", "receipt"),
+                  ballot_rows)  # fmt: skip
+    writer.insert("ballot_votes", ("ballot_id", "proposal_id", "votes"), vote_rows)
+
+    writer.insert("ledger_entries", LEDGER_COLUMNS, ledger.rows)
+    node_rows, frontier = ledger.tree()
+    writer.insert("ledger_tree_nodes", ("chain_id", "level", "idx", "hash"), node_rows)
+    writer.execute("UPDATE ledger_chains SET head_seq = ?, head_hash = ?, tree_frontier = ? WHERE id = ?",
+                   (ledger.seq, ledger.head, frontier, head.chain_id))  # fmt: skip
+    next_ids.update({
+        "users": user0 + len(user_ids), "memberships": membership0 + len(user_ids),
+        "api_tokens": next_ids["api_tokens"] + len(tokens), "proposals": proposal0 + len(proposal_ids),
+        "proposal_versions": version0 + len(version_rows), "ballots": ballot0 + len(ballot_rows),
+        "ledger_entries": ledger.next_id,
+    })  # fmt: skip
+    return VotingRound(circle_id, round_id, tokens, proposal_ids)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
+from flask_babel import gettext
 from flask_login import current_user
 from huey import crontab
 from werkzeug.exceptions import BadRequest
@@ -37,7 +38,7 @@ from fundcircle.deliberation import views as deliberation_views
 from fundcircle.demo import demo_command
 from fundcircle.errors import error_response, is_api_request, register_error_handlers
 from fundcircle.extensions import csrf, db, login_manager, migrate
-from fundcircle.i18n import init_i18n
+from fundcircle.i18n import init_i18n, translated
 from fundcircle.inbox import api as inbox_api
 from fundcircle.inbox import cli as inbox_cli  # noqa: F401  # adds `rounds remind` to the rounds commands
 from fundcircle.inbox import views as inbox_views
@@ -60,6 +61,7 @@ from fundcircle.payouts import cli as payouts_cli
 from fundcircle.payouts import views as payouts_views
 from fundcircle.payouts.models import PAYOUT_STATUSES, Payout
 from fundcircle.payouts.requesting import submit_due_payouts, sync_open_payouts
+from fundcircle.phrases import N_
 from fundcircle.proposals import api as proposals_api
 from fundcircle.proposals import views as proposals_views
 from fundcircle.rounds import api as rounds_api
@@ -194,7 +196,9 @@ class BoundedIntConverter(IntegerConverter):
 def _init_login(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Log in to see this page."
+    # Flashed into the session, which keeps plain text only: marked here, said in the request's language there.
+    login_manager.login_message = N_("Log in to see this page.")
+    login_manager.localize_callback = gettext
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
@@ -241,22 +245,22 @@ def _register_request_hooks(app: Flask) -> None:
             if request.mimetype != "multipart/form-data":
                 body = request.get_data()  # cached: forms and JSON are parsed from the same bytes afterwards
                 if b"\x00" in body or b"\\u0000" in body:
-                    raise BadRequest(NUL_MESSAGE)
+                    raise BadRequest(gettext(NUL_MESSAGE))
             if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 fields = [*request.form.items(multi=True), *request.files.items(multi=True)]
                 # A multipart part whose Content-Disposition names no field is parsed with the name None, which no
                 # form or view expects.
                 if any(name is None for name, _ in fields):
-                    raise BadRequest(UNNAMED_PART_MESSAGE)
+                    raise BadRequest(gettext(UNNAMED_PART_MESSAGE))
                 texts += [text for pair in request.form.items(multi=True) for text in pair]
                 texts += [upload.filename or "" for upload in request.files.values()]
             elif request.is_json and (body := request.get_data()):
                 try:
                     check_json(body)
                 except InputRefused as error:
-                    raise BadRequest(str(error)) from None
+                    raise BadRequest(translated(error)) from None
         if contains_nul(texts):
-            raise BadRequest(NUL_MESSAGE)
+            raise BadRequest(gettext(NUL_MESSAGE))
 
     @app.before_request
     def authenticate_and_check_csrf() -> None:

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, redirect, render_template, request
+from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoSuchAddress
@@ -80,18 +81,19 @@ HTTP_CODES = {
     500: "internal_error",
 }
 
+#: Lazy: each is said in the language of the request that gets it (str() before it goes into JSON).
 HTTP_MESSAGES = {
-    400: "The request could not be understood.",
-    401: "Sign in first: send an API token as `Authorization: Bearer <token>` or log in.",
-    403: "You do not have the role needed for this.",
-    404: "There is nothing here, or it is not visible to you.",
-    405: "This address does not accept that method.",
-    413: "The request is too large.",
-    415: "Send the request body as JSON, with `Content-Type: application/json`.",
-    500: "Something went wrong on our side; nothing was changed. Please try again.",
+    400: lazy_gettext("The request could not be understood."),
+    401: lazy_gettext("Sign in first: send an API token as `Authorization: Bearer <token>` or log in."),
+    403: lazy_gettext("You do not have the role needed for this."),
+    404: lazy_gettext("There is nothing here, or it is not visible to you."),
+    405: lazy_gettext("This address does not accept that method."),
+    413: lazy_gettext("The request is too large."),
+    415: lazy_gettext("Send the request body as JSON, with `Content-Type: application/json`."),
+    500: lazy_gettext("Something went wrong on our side; nothing was changed. Please try again."),
 }
 
-CSRF_MESSAGE = (
+CSRF_MESSAGE = lazy_gettext(
     "The form had expired or did not come from this site; nothing was changed. Reload the page and try again."
 )
 
@@ -113,14 +115,15 @@ def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
     return fields
 
 
-def json_error(status: int, message: str, fields: dict[str, Any] | None = None, code: str | None = None) -> Response:
-    body = {"error": {"code": code or HTTP_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+def json_error(status: int, message: Any, fields: dict[str, Any] | None = None, code: str | None = None) -> Response:
+    """The API's error shape; `message` may be a lazy translation (it is said now, as a str)."""
+    body = {"error": {"code": code or HTTP_CODES.get(status, "error"), "message": str(message), "fields": fields or {}}}
     response = jsonify(body)
     response.status_code = status
     return response
 
 
-def _html_error(status: int, message: str) -> tuple[str, int]:
+def _html_error(status: int, message: Any) -> tuple[str, int]:
     return render_template("errors/error.html", status=status, message=message), status
 
 
@@ -149,7 +152,9 @@ def _handle_fundcircle_error(error: FundCircleError) -> Any:
 def _handle_csrf_error(error: CSRFError) -> Any:
     unit_of_work.roll_back()
     if is_api_request():
-        return json_error(400, "Missing or invalid CSRF token: send X-CSRFToken, or use a bearer token.", code="csrf")
+        return json_error(
+            400, gettext("Missing or invalid CSRF token: send X-CSRFToken, or use a bearer token."), code="csrf"
+        )
     return _html_error(400, CSRF_MESSAGE)
 
 
@@ -183,7 +188,7 @@ def _handle_http_exception(error: HTTPException) -> Any:
         data = getattr(error, "data", None) or {}
         fields = _flatten_webargs_messages(data.get("messages"))
         if status == 422:
-            message = "Some fields are not valid; see `fields`."
+            message = gettext("Some fields are not valid; see `fields`.")
         elif status == 400 and fields:
             message = "; ".join(
                 str(m) for value in fields.values() for m in (value if isinstance(value, list) else [value])
@@ -191,14 +196,14 @@ def _handle_http_exception(error: HTTPException) -> Any:
         elif error.description and error.description != type(error).description:
             message = error.description  # a message written for this case, not Werkzeug's generic one
         else:
-            message = HTTP_MESSAGES.get(status) or error.description or "Error."
+            message = HTTP_MESSAGES.get(status) or error.description or gettext("Error.")
         response = json_error(status, message, fields)
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response
     specific = error.description and error.description != type(error).description
     return _html_error(
-        status, error.description if specific else HTTP_MESSAGES.get(status, error.description or "Error.")
+        status, error.description if specific else HTTP_MESSAGES.get(status, error.description or gettext("Error."))
     )
 
 

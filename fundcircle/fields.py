@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields, validate
 
 #: Ids and amounts fit in the databases' 32-bit integer columns; anything larger is refused as input, not a crash.
@@ -18,7 +19,7 @@ class BoundedInteger(fields.Integer):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         number: int = super()._deserialize(value, attr, data, **kwargs)
         if not -INT_LIMIT <= number <= INT_LIMIT:
-            raise ValidationError(f"Must be between {-INT_LIMIT} and {INT_LIMIT}.")
+            raise ValidationError(gettext("Must be between %(least)d and %(most)d.", least=-INT_LIMIT, most=INT_LIMIT))
         return number
 
 
@@ -30,7 +31,7 @@ class StrictInteger(BoundedInteger):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
-            raise ValidationError("Not a valid integer.")
+            raise ValidationError(gettext("Not a valid integer."))
         return super()._deserialize(value, attr, data, **kwargs)
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_time
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, force_locale, get_locale, gettext, refresh
 
@@ -82,11 +83,20 @@ def language_known() -> None:
     refresh()
 
 
+#: Inside `in_language`: the recipient's own display zone (None: each circle's own), not the request's person's.
+_recipient_zone: ContextVar[tuple[str | None] | None] = ContextVar("recipient_zone", default=None)
+
+
 @contextmanager
-def in_language(language: str | None) -> Iterator[None]:
-    """Translate in `language` (a recipient's) within the block, whoever's request this is."""
-    with force_locale(language if language in LANGUAGES else DEFAULT_LANGUAGE):
-        yield
+def in_language(language: str | None, time_zone: str | None = None) -> Iterator[None]:
+    """Write in `language` (a recipient's) within the block, with times in the recipient's own `time_zone` (None:
+    each circle's own), whoever's request this is."""
+    token = _recipient_zone.set((time_zone,))
+    try:
+        with force_locale(language if language in LANGUAGES else DEFAULT_LANGUAGE):
+            yield
+    finally:
+        _recipient_zone.reset(token)
 
 
 def translated(error: PhrasedError) -> str:
@@ -112,6 +122,9 @@ def reading_zone(circle_zone: str | None) -> str:
     """The zone a time is shown in: the reader's own, if they chose one, else the circle's (else UTC)."""
     from flask_login import current_user
 
+    recipient = _recipient_zone.get()
+    if recipient is not None:
+        return recipient[0] or circle_zone or DEFAULT_TIME_ZONE
     if has_request_context() and current_user.is_authenticated and getattr(current_user, "time_zone", None):
         return str(current_user.time_zone)
     return circle_zone or DEFAULT_TIME_ZONE
@@ -124,8 +137,10 @@ def moment_text(value: datetime, circle_zone: str | None = None) -> str:
     language = current_language()
     if language == DEFAULT_LANGUAGE:
         return format_in_zone(value, zone)
-    local = format_skeleton("yMMMdHm", to_local(value, zone), locale=language)
-    return f"{local} UTC" if zone == DEFAULT_TIME_ZONE else f"{local} ({zone})"
+    local = to_local(value, zone)
+    # CLDR's medium date and a 24-hour time: "02.11.2027, 18:00" in German, "2 nov 2027, 18:00" in Spanish.
+    text = f"{format_date(local, 'medium', locale=language)}, {format_time(local, 'HH:mm', locale=language)}"
+    return f"{text} UTC" if zone == DEFAULT_TIME_ZONE else f"{text} ({zone})"
 
 
 def init_i18n(app: Flask) -> None:

@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from fundcircle.phrases import N_, PhrasedError
+
 #: No number the API takes has more digits than this (amounts and ids fit in 32 bits); parsing an integer costs
 #: time quadratic in its digits, so longer ones are refused before they are converted.
 MAX_JSON_INTEGER_DIGITS = 20
@@ -17,11 +19,14 @@ MAX_JSON_INTEGER_DIGITS = 20
 #: and recursive code downstream (parsers, validators, the ledger's canonical JSON) must not be made to recurse.
 MAX_JSON_DEPTH = 32
 
-NUL_MESSAGE = "Text may not contain NUL characters."
-UNNAMED_PART_MESSAGE = "Every part of a multipart form needs a field name (Content-Disposition: form-data; name=...)."
+#: Marked for translation; the request hook says them in the request's language (gettext).
+NUL_MESSAGE = N_("Text may not contain NUL characters.")
+UNNAMED_PART_MESSAGE = N_(
+    "Every part of a multipart form needs a field name (Content-Disposition: form-data; name=...)."
+)
 
 
-class InputRefused(ValueError):
+class InputRefused(PhrasedError):
     """The input is refused before it is read; the message says why, for the person who sent it."""
 
 
@@ -32,7 +37,11 @@ def contains_nul(texts: Iterable[str]) -> bool:
 def _bounded_int(text: str) -> int:
     digits = len(text.lstrip("-"))
     if digits > MAX_JSON_INTEGER_DIGITS:
-        raise InputRefused(f"A number in the JSON has {digits} digits; numbers have at most {MAX_JSON_INTEGER_DIGITS}.")
+        raise InputRefused(
+            N_("A number in the JSON has %(digits)d digits; numbers have at most %(most)d."),
+            digits=digits,
+            most=MAX_JSON_INTEGER_DIGITS,
+        )
     return int(text)
 
 
@@ -61,7 +70,9 @@ def check_json(body: bytes) -> None:
     :raises InputRefused: for an integer of more than MAX_JSON_INTEGER_DIGITS digits or nesting deeper than
         MAX_JSON_DEPTH.
     """
-    too_deep = InputRefused(f"The JSON is nested too deeply: at most {MAX_JSON_DEPTH} levels are accepted.")
+    too_deep = InputRefused(
+        N_("The JSON is nested too deeply: at most %(most)d levels are accepted."), most=MAX_JSON_DEPTH
+    )
     try:
         value = json.loads(body, parse_int=_bounded_int)
     except InputRefused:

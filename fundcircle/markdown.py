@@ -10,6 +10,8 @@ from __future__ import annotations
 import nh3
 from markdown_it import MarkdownIt
 
+from fundcircle.phrases import N_, PhrasedError
+
 ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
     "ul", "ol", "li", "a", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -28,12 +30,22 @@ _markdown.enable("strikethrough")
 MAX_MARKDOWN_LINES = 1000
 
 
-def too_many_lines(text: str) -> str | None:
-    """Why `text` is refused for its number of lines, or None if it is within MAX_MARKDOWN_LINES."""
+def too_many_lines_error(text: str) -> PhrasedError | None:
+    """Why `text` is refused for its number of lines (to say in the reader's language with
+    `fundcircle.i18n.translated`), or None if it is within MAX_MARKDOWN_LINES."""
     lines = text.count("\n") + 1
     if lines > MAX_MARKDOWN_LINES:
-        return f"Use at most {MAX_MARKDOWN_LINES:,} lines (this has {lines:,})."
+        # The numbers are grouped as English groups them: a pure rule knows no reader's locale.
+        return PhrasedError(
+            N_("Use at most %(most)s lines (this has %(lines)s)."), most=f"{MAX_MARKDOWN_LINES:,}", lines=f"{lines:,}"
+        )
     return None
+
+
+def too_many_lines(text: str) -> str | None:
+    """Why `text` is refused for its number of lines, in English, or None if it is within MAX_MARKDOWN_LINES."""
+    error = too_many_lines_error(text)
+    return str(error) if error is not None else None
 
 
 def render_markdown(text: str) -> str:

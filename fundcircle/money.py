@@ -17,6 +17,8 @@ from babel.numbers import (
     parse_pattern,
 )
 
+from fundcircle.phrases import N_, PhrasedError
+
 #: The currencies Open Collective takes: its schema's `Currency` enum (opencollective-api, server/graphql/
 #: schemaV2.graphql at commit e3f35f5; tests/rules/test_money.py checks this list against the pinned schema).
 OPEN_COLLECTIVE_CURRENCIES = (
@@ -50,8 +52,9 @@ FORM_LOCALE = "en"
 _OTHER_GROUP_MARKS = " \u00a0\u202f\u2009'_"
 
 
-class MoneyError(ValueError):
-    """An amount or currency that cannot be used; the message says why in words."""
+class MoneyError(PhrasedError):
+    """An amount or currency that cannot be used; the message says why in words (in the reader's language with
+    `fundcircle.i18n.translated`; `str()` is English)."""
 
 
 def check_currency(code: str) -> str:
@@ -61,7 +64,7 @@ def check_currency(code: str) -> str:
     """
     upper = code.strip().upper()
     if upper not in CURRENCY_EXPONENTS:
-        raise MoneyError(f"{code!r} is not a supported currency code (for example EUR, USD, GBP).")
+        raise MoneyError(N_("%(code)s is not a supported currency code (for example EUR, USD, GBP)."), code=repr(code))
     return upper
 
 
@@ -85,7 +88,7 @@ def minor_digits(currency: str) -> int:
     if currency in CURRENCY_EXPONENTS:
         return CURRENCY_EXPONENTS[currency]
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise MoneyError(f"{currency!r} is not a currency code (for example EUR, USD, GBP).")
+        raise MoneyError(N_("%(code)s is not a currency code (for example EUR, USD, GBP)."), code=repr(currency))
     digits: int = get_currency_precision(currency)
     return digits
 
@@ -118,8 +121,40 @@ def format_money(amount_minor: int, currency: str, locale: str, *, with_currency
     return format_currency(value, currency, format=pattern, locale=parsed, currency_digits=False)
 
 
-def _separator_name(symbol: str) -> str:
-    return {".": "a point", ",": "a comma"}.get(symbol, repr(symbol))
+def _mixed_separators(text: str, decimal: str, example: str) -> MoneyError:
+    """The refusal of a group symbol after the decimal symbol, naming the decimal symbol in words."""
+    if decimal == ".":
+        message = N_("%(text)s mixes separators: a point marks decimals and comes last, like %(example)s")
+    elif decimal == ",":
+        message = N_("%(text)s mixes separators: a comma marks decimals and comes last, like %(example)s")
+    else:
+        return MoneyError(
+            N_("%(text)s mixes separators: %(symbol)s marks decimals and comes last, like %(example)s"),
+            text=repr(text),
+            symbol=repr(decimal),
+            example=example,
+        )
+    return MoneyError(message, text=repr(text), example=example)
+
+
+def _badly_grouped(text: str, decimal: str, example: str) -> MoneyError:
+    """The refusal of grouping that is not by three, naming the decimal symbol in words."""
+    if decimal == ".":
+        message = N_(
+            "%(text)s is not an amount: use a point for decimals and group thousands by three, like %(example)s"
+        )
+    elif decimal == ",":
+        message = N_(
+            "%(text)s is not an amount: use a comma for decimals and group thousands by three, like %(example)s"
+        )
+    else:
+        return MoneyError(
+            N_("%(text)s is not an amount: use %(symbol)s for decimals and group thousands by three, like %(example)s"),
+            text=repr(text),
+            symbol=repr(decimal),
+            example=example,
+        )
+    return MoneyError(message, text=repr(text), example=example)
 
 
 def parse_money(text: str, currency: str, locale: str) -> int:
@@ -144,7 +179,9 @@ def parse_money(text: str, currency: str, locale: str) -> int:
     digits = minor_digits(currency)
     example_fraction = f"{decimal}{'0' * digits}" if digits else ""
     plain_example = f"1250{example_fraction}"
-    not_an_amount = MoneyError(f"{text!r} is not an amount: write it like {plain_example}")
+    not_an_amount = MoneyError(
+        N_("%(text)s is not an amount: write it like %(example)s"), text=repr(text), example=plain_example
+    )
     stripped = text.strip()
     marks = re.escape(group + decimal + _OTHER_GROUP_MARKS)
     if not re.fullmatch(rf"[0-9{marks}]+", stripped) or not re.search(r"\d", stripped):
@@ -155,17 +192,13 @@ def parse_money(text: str, currency: str, locale: str) -> int:
     if point and not fraction.isdigit():
         if fraction.replace(decimal, "").isdigit():
             raise not_an_amount  # "1.2.3": decimal symbols only, no reading of it is an amount
-        raise MoneyError(
-            f"{text!r} mixes separators: {_separator_name(decimal)} marks decimals and comes last, "
-            f"like {format_money(1250 * 10**digits, currency, str(parsed), with_currency=False)}"
+        raise _mixed_separators(
+            text, decimal, format_money(1250 * 10**digits, currency, str(parsed), with_currency=False)
         )
     separators = set(re.sub(r"\d", "", whole))
     if len(separators) > 1 or (separators and not re.fullmatch(r"\d{1,3}(?:\D\d{3})+", whole)):
         grouped = format_money(1250 * 10**digits, currency, str(parsed), with_currency=False)
-        raise MoneyError(
-            f"{text!r} is not an amount: use {_separator_name(decimal)} for decimals and group thousands by three, "
-            f"like {grouped}"
-        )
+        raise _badly_grouped(text, decimal, grouped)
     if decimal == "," and not separators and len(whole) <= 3 and len(fraction) == 3 and digits < 3:
         # "1,000" is a thousand to anyone used to English: refuse it rather than read one (or fail on decimals).
         as_thousands = f"{whole}{group}{fraction}"
@@ -173,15 +206,22 @@ def parse_money(text: str, currency: str, locale: str) -> int:
             int(whole + fraction) * 10**digits // 1000, currency, str(parsed), with_currency=False
         )
         raise MoneyError(
-            f"{text!r} is ambiguous: here a comma marks decimals, not thousands; "
-            f"write {as_thousands} for {int(whole + fraction)} or {as_decimal} for {as_decimal.split(decimal)[0]}"
+            N_(
+                "%(text)s is ambiguous: here a comma marks decimals, not thousands; "
+                "write %(as_thousands)s for %(thousands)s or %(as_decimal)s for %(units)s"
+            ),
+            text=repr(text),
+            as_thousands=as_thousands,
+            thousands=str(int(whole + fraction)),
+            as_decimal=as_decimal,
+            units=as_decimal.split(decimal)[0],
         )
     if len(re.sub(r"\D", "", whole)) > MAX_MAJOR_DIGITS:
         raise not_an_amount
     if len(fraction) > digits:
         if digits == 0:
-            raise MoneyError(f"{currency} has no minor unit: write a whole number.")
-        raise MoneyError(f"{currency} has {digits} decimals at most.")
+            raise MoneyError(N_("%(currency)s has no minor unit: write a whole number."), currency=currency)
+        raise MoneyError(N_("%(currency)s has %(digits)d decimals at most."), currency=currency, digits=digits)
     normalised = (re.sub(r"\D", group, whole) if separators else whole) + (decimal + fraction if point else "")
     try:
         value = parse_decimal(normalised, parsed, strict=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext, ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select, update
 
@@ -26,6 +27,7 @@ from fundcircle.db import utcnow
 from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Registry
+from fundcircle.i18n import in_language
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url, mail_configured, smtp_connection
 from fundcircle.notices import (
@@ -35,9 +37,13 @@ from fundcircle.notices import (
     NOTICE_KINDS,
     NoticePreference,
     OutboxNotice,
+    Reading,
     Recipient,
     checkpoint_of,
     checkpoint_paragraph,
+    circle_languages,
+    notice_language,
+    user_readings,
 )
 
 log = logging.getLogger(__name__)
@@ -161,6 +167,21 @@ def _next_due(now: datetime) -> datetime | None:
     return min(times) if times else None
 
 
+def notice_readings(notices: Iterable[OutboxNotice]) -> dict[int, Reading]:
+    """How each notice's recipient reads, by the notice's id: their own language as it is now, else the circle's
+    default, else English, and their own zone (two queries for a whole batch). The subject and body were written so
+    when the notice was queued; the mail around them is written so when it is sent."""
+    listed = list(notices)
+    own = user_readings(n.user_id for n in listed)
+    circles = circle_languages(n.circle_id for n in listed if n.circle_id is not None)
+    readings: dict[int, Reading] = {}
+    for n in listed:
+        language, zone = own.get(n.user_id, (None, None))
+        circle_language = circles.get(n.circle_id) if n.circle_id is not None else None
+        readings[n.id] = (notice_language(language, circle_language), zone)
+    return readings
+
+
 def deliver_due_notices() -> DeliveryRun:
     """Send every immediate notice that is due, in batches of NOTICE_BATCH_SIZE over one connection each. Without
     a mail server nothing is sent and the notices wait."""
@@ -168,13 +189,15 @@ def deliver_due_notices() -> DeliveryRun:
         return DeliveryRun(0, 0, None)
     sent = failed = 0
     while batch := _claim(utcnow(), ["immediate"], current_app.config["NOTICE_BATCH_SIZE"]):
+        readings = notice_readings(batch)
+        db.session.rollback()  # no transaction is held while the mail server answers
         try:
             with smtp_connection() as connection:
                 for notice in batch:
                     if not _renew(notice, utcnow()):
                         batch = batch[1:]
                         continue  # our claim expired (a slow batch) and another run took it: it sends it
-                    text, html, headers = render_notice(notice)
+                    text, html, headers = render_notice(notice, readings[notice.id])
                     reason = connection.send(notice.recipient, notice.subject, text, html, headers)
                     _settle(notice, utcnow(), reason)
                     sent, failed = (sent + 1, failed) if reason is None else (sent, failed + 1)
@@ -190,8 +213,9 @@ def deliver_due_notices() -> DeliveryRun:
 
 
 def _footer(kind: str, circle_id: int | None) -> tuple[str, str]:
-    """Why the person got it, and the circle's checkpoint as committed now (it includes the change told about)."""
-    why = f"You get this because you asked to be told when {KIND_LABELS[kind]}."
+    """Why the person got it, and the circle's checkpoint as committed now (it includes the change told about), in
+    the current language."""
+    why = gettext("You get this because you asked to be told when %(kind)s.", kind=gettext(KIND_LABELS[kind]))
     checkpoint = checkpoint_of(circle_id) if circle_id is not None else None
     return why, checkpoint_paragraph(checkpoint) if checkpoint is not None else ""
 
@@ -207,11 +231,20 @@ def _unsubscribe_headers(user_id: int, kind: str, notice_id: int) -> dict[str, s
     }
 
 
-def render_notice(notice: OutboxNotice) -> tuple[str, str, dict[str, str]]:
-    """The plain-text and HTML parts of one notice, and its headers."""
+def render_notice(notice: OutboxNotice, reading: Reading | None = None) -> tuple[str, str, dict[str, str]]:
+    """The plain-text and HTML parts of one notice, and its headers, written for `reading` (a language and a zone;
+    None: its recipient's, `notice_readings`)."""
+    if reading is None:
+        reading = notice_readings([notice])[notice.id]
+    with in_language(*reading):
+        return _render_notice(notice, reading[0])
+
+
+def _render_notice(notice: OutboxNotice, language: str) -> tuple[str, str, dict[str, str]]:
     why, checkpoint = _footer(notice.kind, notice.circle_id)
     db.session.rollback()
     context = {
+        "page_language": language,
         "body": notice.body,
         "url": notice.url,
         "why": why,
@@ -250,10 +283,11 @@ def group_for_digest(
     for circle_id, _ in sections:
         circle_order.setdefault(circle_id, len(circle_order))
     ordered = sorted(sections.items(), key=lambda item: circle_order[item[0][0]])
+    account = gettext("Your account")  # the heading of notices about no circle, in the digest's language
     return [
         DigestSection(
             circle_id,
-            circle_names.get(circle_id, "Your account") if circle_id is not None else "Your account",
+            circle_names.get(circle_id, account) if circle_id is not None else account,
             round_id,
             round_titles.get(round_id, "") if round_id is not None else "",
             tuple(items),
@@ -281,33 +315,51 @@ def send_digests(delivery: str, now: datetime) -> int:
         notices = _claim(now, [delivery], 1000, user_id=user_id)
         if not notices:
             continue  # another run took them
-        circle_ids = {n.circle_id for n in notices if n.circle_id is not None}
-        round_ids = {n.round_id for n in notices if n.round_id is not None}
-        circle_names = digest_headings["circle"](circle_ids)
-        round_titles = digest_headings["round"](round_ids)
-        sections = group_for_digest(notices, circle_names, round_titles)
-        checkpoints = {cid: checkpoint_of(cid) for cid in circle_ids}
-        db.session.rollback()
-        context = {
-            "period": "day" if delivery == "daily" else "week",
-            "sections": sections,
-            "checkpoints": {cid: checkpoint_paragraph(c) for cid, c in checkpoints.items() if c is not None},
-            "why": f"You get this because you chose a {delivery} digest for some notices.",
-            "preferences_url": external_url("auth.notice_preferences"),
-        }
-        env = current_app.jinja_env
-        text = env.get_template("mail/digest.txt").render(context)
-        html = env.get_template("mail/digest.html").render(context)
-        subject = f"Your {delivery} digest: {len(notices)} notice(s)"
-        try:
-            with smtp_connection() as connection:
-                reason = connection.send(notices[0].recipient, subject, text, html)
-        except Exception as error:  # noqa: BLE001 - unreachable server: the digest waits for the next run
-            reason = f"{type(error).__name__}: {error}"[:500]
+        # The digest is written in the language of its first notice (the person's own, else that circle's).
+        language, zone = notice_readings(notices[:1])[notices[0].id]
+        with in_language(language, zone):
+            reason = _send_digest(delivery, notices, language)
         for notice in notices:
             _settle(notice, now, reason)
         digests += reason is None
     return digests
+
+
+def _send_digest(delivery: str, notices: list[OutboxNotice], language: str) -> str | None:
+    """Write one person's digest of `notices` in the current language and send it; None when the server took it,
+    else why not."""
+    circle_ids = {n.circle_id for n in notices if n.circle_id is not None}
+    round_ids = {n.round_id for n in notices if n.round_id is not None}
+    circle_names = digest_headings["circle"](circle_ids)
+    round_titles = digest_headings["round"](round_ids)
+    sections = group_for_digest(notices, circle_names, round_titles)
+    checkpoints = {cid: checkpoint_of(cid) for cid in circle_ids}
+    db.session.rollback()
+    daily = delivery == "daily"
+    context = {
+        "page_language": language,
+        "period": "day" if daily else "week",
+        "sections": sections,
+        "checkpoints": {cid: checkpoint_paragraph(c) for cid, c in checkpoints.items() if c is not None},
+        "why": gettext("You get this because you chose a daily digest for some notices.")
+        if daily
+        else gettext("You get this because you chose a weekly digest for some notices."),
+        "preferences_url": external_url("auth.notice_preferences"),
+    }
+    env = current_app.jinja_env
+    text = env.get_template("mail/digest.txt").render(context)
+    html = env.get_template("mail/digest.html").render(context)
+    # English has said "notice(s)" since digests came; other languages have their plural forms.
+    subject = (
+        ngettext("Your daily digest: %(num)d notice(s)", "Your daily digest: %(num)d notice(s)", len(notices))
+        if daily
+        else ngettext("Your weekly digest: %(num)d notice(s)", "Your weekly digest: %(num)d notice(s)", len(notices))
+    )
+    try:
+        with smtp_connection() as connection:
+            return connection.send(notices[0].recipient, subject, text, html)
+    except Exception as error:  # noqa: BLE001 - unreachable server: the digest waits for the next run
+        return f"{type(error).__name__}: {error}"[:500]
 
 
 # -- preferences and the one-click unsubscribe ------------------------------------------------------------------
@@ -355,10 +407,21 @@ def set_notice_delivery(actor: object, user: Recipient, kind: str, delivery: str
     """
     if kind not in NOTICE_KINDS:
         raise UnknownPreference(
-            f"unknown notice kind {kind!r}: it must be one of {', '.join(NOTICE_KINDS)}", field="kind"
+            gettext(
+                "unknown notice kind %(kind)s: it must be one of %(kinds)s",
+                kind=repr(kind),
+                kinds=", ".join(NOTICE_KINDS),
+            ),
+            field="kind",
         )
     if delivery not in DELIVERY_MODES:
-        raise UnknownPreference(f"unknown delivery {delivery!r}: it must be one of {', '.join(DELIVERY_MODES)}")
+        raise UnknownPreference(
+            gettext(
+                "unknown delivery %(delivery)s: it must be one of %(modes)s",
+                delivery=repr(delivery),
+                modes=", ".join(DELIVERY_MODES),
+            )
+        )
     row = db.session.get(NoticePreference, (user.id, kind))
     current = row.delivery if row is not None else DEFAULT_DELIVERY[kind]
     if current == delivery:
@@ -386,7 +449,12 @@ def set_notice_deliveries(actor: Recipient, choices: dict[str, str]) -> int:
     for kind, delivery in choices.items():
         if kind not in NOTICE_KINDS or delivery not in DELIVERY_MODES:
             raise UnknownPreference(
-                f"{kind}: {delivery!r} is not a choice; kinds are {', '.join(NOTICE_KINDS)} and each may be "
-                f"{', '.join(DELIVERY_MODES)}"
+                gettext(
+                    "%(kind)s: %(delivery)s is not a choice; kinds are %(kinds)s and each may be %(modes)s",
+                    kind=kind,
+                    delivery=repr(delivery),
+                    kinds=", ".join(NOTICE_KINDS),
+                    modes=", ".join(DELIVERY_MODES),
+                )
             )
     return sum(set_notice_delivery(actor, actor, kind, delivery) for kind, delivery in choices.items())

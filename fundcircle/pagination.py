@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fundcircle.phrases import N_, PhrasedError
+
 #: More digits than any list here has pages; longer text is refused before `int` has to read it.
 MAX_PAGE_DIGITS = 6
 
@@ -74,13 +76,27 @@ def page_window(total: int, per_page: int, asked: int) -> PageWindow:
     return PageWindow(page=min(asked, pages), pages=pages, per_page=per_page, total=total, past_end=asked > pages)
 
 
-def page_message(asked_text: str, window: PageWindow) -> str | None:
-    """What to tell a reader whose `?page=` was not a page of the list (None when it was): text or a number below 1
-    shows the first page, a number past the end the last."""
+def page_phrase(asked_text: str, window: PageWindow) -> PhrasedError | None:
+    """What to tell a reader whose `?page=` was not a page of the list (None when it was), to say in their language
+    (`fundcircle.i18n.translated`): text or a number below 1 shows the first page, a number past the end the last."""
     asked = page_number(asked_text)
     if asked is None:
-        return f"“{asked_text[:20]}” is not a page number: pages are numbered from 1. This is the first page."
+        return PhrasedError(
+            N_("“%(asked)s” is not a page number: pages are numbered from 1. This is the first page."),
+            asked=asked_text[:20],
+        )
     if window.past_end:
-        pages = f"{window.pages} page{'s' if window.pages != 1 else ''}"
-        return f"There is no page {asked}: the table has {pages}. This is the last."
+        if window.pages == 1:
+            return PhrasedError(N_("There is no page %(asked)d: the table has 1 page. This is the last."), asked=asked)
+        return PhrasedError(
+            N_("There is no page %(asked)d: the table has %(pages)d pages. This is the last."),
+            asked=asked,
+            pages=window.pages,
+        )
     return None
+
+
+def page_message(asked_text: str, window: PageWindow) -> str | None:
+    """`page_phrase` in English (None when the page asked for was one of the list)."""
+    phrase = page_phrase(asked_text, window)
+    return str(phrase) if phrase is not None else None

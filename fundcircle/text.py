@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import unicodedata
 
-SINGLE_LINE_MESSAGE = "Keep this to one line: line breaks, tabs and other control characters are not allowed."
+from fundcircle.phrases import N_
+
+#: Marked for translation: where it is shown, say it with `gettext(SINGLE_LINE_MESSAGE)`.
+SINGLE_LINE_MESSAGE = N_("Keep this to one line: line breaks, tabs and other control characters are not allowed.")
 
 #: Unicode categories refused in a single-line field: controls (C0, DEL, C1; tab, CR and LF among them) and the
 #: line and paragraph separators. Format characters (Cf) stay allowed: zero-width joiners are part of some

@@ -12,14 +12,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from fundcircle.phrases import N_, PhrasedError
+
 #: Circles made before time zones keep their deadlines in UTC.
 DEFAULT_TIME_ZONE = "UTC"
 #: The longest IANA name is 32 characters (America/Argentina/ComodRivadavia); the column leaves room.
 MAX_TIME_ZONE_LENGTH = 64
 
 
-class TimeZoneError(ValueError):
-    """A time zone or a local time that cannot be used; the message says why in words."""
+class TimeZoneError(PhrasedError):
+    """A time zone or a local time that cannot be used; the message says why in words (in the reader's language
+    with `fundcircle.i18n.translated`; `str()` is English)."""
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +39,8 @@ def check_time_zone(name: str) -> str:
     stripped = name.strip()
     if stripped not in time_zone_names():
         raise TimeZoneError(
-            f"{name!r} is not a time zone: use an IANA name like Europe/Berlin, America/New_York or UTC."
+            N_("%(name)s is not a time zone: use an IANA name like Europe/Berlin, America/New_York or UTC."),
+            name=repr(name),
         )
     return stripped
 
@@ -58,8 +62,12 @@ def to_utc(local: datetime, zone: str) -> datetime:
     # A skipped wall time comes back as another one: 02:30 in the gap returns as 03:30 (or 01:30).
     if in_utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise TimeZoneError(
-            f"{local:%-d %b %Y, %H:%M} does not exist in {zone}: the clocks skip that hour when summer time "
-            "begins. Choose a time outside it."
+            N_(
+                "%(time)s does not exist in %(zone)s: the clocks skip that hour when summer time begins. "
+                "Choose a time outside it."
+            ),
+            time=f"{local:%-d %b %Y, %H:%M}",
+            zone=zone,
         )
     return in_utc
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
@@ -11,9 +12,9 @@ from fundcircle.attachments.services import MAX_DESCRIPTION
 class AttachForm(FlaskForm):
     """A file and its description; what the file is, and whether it may be attached, the service decides."""
 
-    file = FileField("File", validators=[FileRequired("Choose a file to attach.")])
+    file = FileField(lazy_gettext("File"), validators=[FileRequired(lazy_gettext("Choose a file to attach."))])
     description = StringField(
-        "Description",
+        lazy_gettext("Description"),
         validators=[Length(max=MAX_DESCRIPTION)],
-        description="Required for an image: what it shows, for those who cannot see it.",
+        description=lazy_gettext("Required for an image: what it shows, for those who cannot see it."),
     )

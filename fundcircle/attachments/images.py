@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fundcircle.attachments.sniffing import GIF, JPEG, PNG, WEBP, FileRefused, FileType
+from fundcircle.phrases import N_
 
 #: Pillow's encoder for each image kind we keep as it came (a GIF stays a GIF, its first frame).
 _FORMATS = {PNG.media_type: "PNG", JPEG.media_type: "JPEG", GIF.media_type: "GIF", WEBP.media_type: "WEBP"}
@@ -35,7 +36,7 @@ def reencode(name: str, content: bytes, file_type: FileType, *, max_pixels: int,
         decompression bomb among them).
     """
     if file_type.media_type not in _FORMATS:
-        raise FileRefused(f"{name} is not an image that can be shown.")
+        raise FileRefused(N_("%(name)s is not an image that can be shown."), name=name)
     try:
         with warnings.catch_warnings():
             # Pillow warns (and our tests turn warnings into errors) past its own limit; refuse instead.
@@ -44,16 +45,29 @@ def reencode(name: str, content: bytes, file_type: FileType, *, max_pixels: int,
                 width, height = image.size
                 if width * height > max_pixels:
                     raise FileRefused(
-                        f"{name} is {width} × {height} pixels; images may have at most {max_pixels // 1_000_000} "
-                        "million pixels. Make it smaller and attach it again."
+                        N_(
+                            "%(name)s is %(width)d × %(height)d pixels; images may have at most %(millions)d million "
+                            "pixels. Make it smaller and attach it again."
+                        ),
+                        name=name,
+                        width=width,
+                        height=height,
+                        millions=max_pixels // 1_000_000,
                     )
                 image.seek(0)
                 turned = ImageOps.exif_transpose(image)
                 pixels = _plain_pixels(turned, file_type)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise FileRefused(f"{name} would take too much memory to open; make it smaller and attach it again.") from None
+        raise FileRefused(
+            N_("%(name)s would take too much memory to open; make it smaller and attach it again."), name=name
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        raise FileRefused(f"{name} could not be read as {file_type.label} ({error}).") from None
+        raise FileRefused(
+            N_("%(name)s could not be read as %(label)s (%(error)s)."),
+            name=name,
+            label=file_type.label,
+            error=str(error),
+        ) from None
     pixels.thumbnail((max_dimension, max_dimension), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     options: dict[str, object] = {"optimize": True}

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import current_app
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 
 from fundcircle.attachments.images import reencode
@@ -27,6 +29,7 @@ from fundcircle.circles.services import membership_of
 from fundcircle.db import compare_and_set
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import current_language
 from fundcircle.ledger.record import record
 from fundcircle.text import is_single_line
 
@@ -134,20 +137,39 @@ def attachment_store() -> AttachmentStore:
 
 
 def _format_size(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{max(1, size // 1024)} KB"
+    if size >= 1024 * 1024:
+        return gettext(
+            "%(size)s MB", size=format_decimal(round(size / (1024 * 1024), 1), "0.0", locale=current_language())
+        )
+    return gettext("%(size)d KB", size=max(1, size // 1024))
+
+
+def _refusal_text(error: FileRefused) -> str:
+    """A refused file's reason in the reader's language, with the kinds of file it names in it too."""
+    params = {
+        name: gettext(value) if name in FileRefused.WORDS and isinstance(value, str) and value else value
+        for name, value in error.params.items()
+    }
+    return str(gettext(error.message_id, **params))
 
 
 def _checked_description(description: str, *, required: bool, name: str) -> str:
     text = description.strip()
     if required and not text:
         raise ValidationFailed(
-            f"Describe what {name} shows, for those who cannot see it (it is the image's alternative text).",
+            gettext(
+                "Describe what %(name)s shows, for those who cannot see it (it is the image's alternative text).",
+                name=name,
+            ),
             field="description",
         )
     if len(text) > MAX_DESCRIPTION:
-        raise ValidationFailed(f"Use at most {MAX_DESCRIPTION} characters (this has {len(text)}).", field="description")
+        raise ValidationFailed(
+            gettext("Use at most %(most)d characters (this has %(count)d).", most=MAX_DESCRIPTION, count=len(text)),
+            field="description",
+        )
     if not is_single_line(text):
-        raise ValidationFailed("Write the description on one line.", field="description")
+        raise ValidationFailed(gettext("Write the description on one line."), field="description")
     return text
 
 
@@ -164,17 +186,22 @@ def attach_file(actor: User, owner_kind: str, owner_id: int, upload: Upload, *, 
     """
     owner = find_owner(owner_kind, owner_id)
     if owner is None or not may_view_owner(owner, actor):
-        raise NotFound("There is no such thing to attach a file to.")
+        raise NotFound(gettext("There is no such thing to attach a file to."))
     if membership_of(actor, owner.circle) is None:
-        raise PermissionDenied("Only the circle's members can attach files.")
+        raise PermissionDenied(gettext("Only the circle's members can attach files."))
     _owner_kinds[owner_kind].check_may_attach(owner, actor, now)
     rules = limits()
     name = display_name(upload.filename)
     if not upload.content:
-        raise ValidationFailed(f"{name} is empty: choose the file again.", field="file")
+        raise ValidationFailed(gettext("%(name)s is empty: choose the file again.", name=name), field="file")
     if len(upload.content) > rules.max_bytes:
         raise ValidationFailed(
-            f"{name} is {_format_size(len(upload.content))}; files may be at most {_format_size(rules.max_bytes)}.",
+            gettext(
+                "%(name)s is %(size)s; files may be at most %(most)s.",
+                name=name,
+                size=_format_size(len(upload.content)),
+                most=_format_size(rules.max_bytes),
+            ),
             field="file",
         )
     try:
@@ -189,19 +216,27 @@ def attach_file(actor: User, owner_kind: str, owner_id: int, upload: Upload, *, 
             description = _checked_description(upload.description, required=False, name=name)
             content, width, height = upload.content, None, None
     except FileRefused as error:
-        raise ValidationFailed(str(error), field="file") from None
+        raise ValidationFailed(_refusal_text(error), field="file") from None
     attached = db.session.scalar(
         select(func.count(Attachment.id)).where(
             Attachment.owner_kind == owner_kind, Attachment.owner_id == owner_id, Attachment.removed_at.is_(None)
         )
     )
     if (attached or 0) >= rules.per_owner:
-        raise Conflict(f"This has {attached} attachments, the most allowed: remove one before attaching another.")
+        raise Conflict(
+            ngettext(
+                "This has %(num)d attachment, the most allowed: remove it before attaching another.",
+                "This has %(num)d attachments, the most allowed: remove one before attaching another.",
+                attached or 0,
+            )
+        )
     sha256 = hashlib.sha256(content).hexdigest()
     try:
         attachment_store().put(sha256, content)
     except StoreUnavailable as error:
-        raise StoreFailed("The file could not be stored just now; nothing was attached. Try again later.") from error
+        raise StoreFailed(
+            gettext("The file could not be stored just now; nothing was attached. Try again later.")
+        ) from error
     attachment = Attachment(
         circle_id=owner.circle.id,
         owner_kind=owner_kind,
@@ -272,14 +307,14 @@ def remove_attachment(actor: User, attachment: Attachment, *, now: datetime) -> 
     :raises Conflict: if it was removed already (by somebody else at the same moment, too).
     """
     if attachment.removed_at is not None:
-        raise Conflict("This attachment was removed already.")
+        raise Conflict(gettext("This attachment was removed already."))
     if not may_remove(actor, attachment):
-        raise PermissionDenied("Only the person who attached the file, or the circle's admins, can remove it.")
+        raise PermissionDenied(gettext("Only the person who attached the file, or the circle's admins, can remove it."))
     compare_and_set(
         attachment,
         expected=Attachment.removed_at.is_(None),
         values={"removed_at": now, "removed_by_id": actor.id},
-        conflict=Conflict("This attachment was removed already."),
+        conflict=Conflict(gettext("This attachment was removed already.")),
     )
     owner = find_owner(attachment.owner_kind, attachment.owner_id)
     record(
@@ -306,10 +341,10 @@ def get_viewable_attachment(attachment_id: int, viewer: User | None, *, removed_
     """
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or (attachment.removed_at is not None and not removed_too):
-        raise NotFound("There is no such attachment.")
+        raise NotFound(gettext("There is no such attachment."))
     owner = find_owner(attachment.owner_kind, attachment.owner_id)
     if owner is None or not may_view_owner(owner, viewer):
-        raise NotFound("There is no such attachment.")
+        raise NotFound(gettext("There is no such attachment."))
     return attachment
 
 
@@ -322,7 +357,7 @@ def content_of(attachment: Attachment) -> bytes:
         return attachment_store().get(attachment.sha256)
     except StoreUnavailable as error:
         current_app.logger.error("attachment %s: %s", attachment.id, error)
-        raise StoreFailed("This file cannot be read just now. Try again later.") from error
+        raise StoreFailed(gettext("This file cannot be read just now. Try again later.")) from error
 
 
 def attachments_of(owner_kind: str, owner_ids: Iterable[int]) -> dict[int, list[Attachment]]:
@@ -348,7 +383,7 @@ def list_attachments(owner_kind: str, owner_id: int, viewer: User | None) -> lis
     """
     owner = find_owner(owner_kind, owner_id)
     if owner is None or not may_view_owner(owner, viewer):
-        raise NotFound("There is no such thing.")
+        raise NotFound(gettext("There is no such thing."))
     return attachments_of(owner_kind, [owner_id])[owner_id]
 
 

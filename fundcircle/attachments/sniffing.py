@@ -12,12 +12,17 @@ import zipfile
 from dataclasses import dataclass
 from typing import Literal
 
+from fundcircle.phrases import N_, PhrasedError
+
 #: Only this much of a text file is read to decide that it is text (the whole file is checked to be UTF-8).
 _MARKUP_SNIFF = 1024
 
 
-class FileRefused(ValueError):
-    """The file is not one that may be attached; the message names the file and says why."""
+class FileRefused(PhrasedError):
+    """The file is not one that may be attached; the message names the file and says why. The values named in
+    `WORDS` are marked words themselves (a kind of file, what it is instead), said in the reader's language too."""
+
+    WORDS = frozenset({"said", "found", "allowed", "label"})
 
 
 @dataclass(frozen=True)
@@ -33,24 +38,31 @@ class FileType:
     kind: Literal["image", "document"]
 
 
-PNG = FileType("image/png", "a PNG image", (".png",), "image")
-JPEG = FileType("image/jpeg", "a JPEG image", (".jpg", ".jpeg"), "image")
-GIF = FileType("image/gif", "a GIF image", (".gif",), "image")
-WEBP = FileType("image/webp", "a WebP image", (".webp",), "image")
-PDF = FileType("application/pdf", "a PDF document", (".pdf",), "document")
-TEXT = FileType("text/plain", "a plain text file", (".txt", ".text", ".md", ".csv"), "document")
-ODT = FileType("application/vnd.oasis.opendocument.text", "an OpenDocument text", (".odt",), "document")
-ODS = FileType("application/vnd.oasis.opendocument.spreadsheet", "an OpenDocument spreadsheet", (".ods",), "document")
-ODP = FileType("application/vnd.oasis.opendocument.presentation", "an OpenDocument presentation", (".odp",), "document")
+PNG = FileType("image/png", N_("a PNG image"), (".png",), "image")
+JPEG = FileType("image/jpeg", N_("a JPEG image"), (".jpg", ".jpeg"), "image")
+GIF = FileType("image/gif", N_("a GIF image"), (".gif",), "image")
+WEBP = FileType("image/webp", N_("a WebP image"), (".webp",), "image")
+PDF = FileType("application/pdf", N_("a PDF document"), (".pdf",), "document")
+TEXT = FileType("text/plain", N_("a plain text file"), (".txt", ".text", ".md", ".csv"), "document")
+ODT = FileType("application/vnd.oasis.opendocument.text", N_("an OpenDocument text"), (".odt",), "document")
+ODS = FileType(
+    "application/vnd.oasis.opendocument.spreadsheet", N_("an OpenDocument spreadsheet"), (".ods",), "document"
+)
+ODP = FileType(
+    "application/vnd.oasis.opendocument.presentation", N_("an OpenDocument presentation"), (".odp",), "document"
+)
 DOCX = FileType(
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a Word document", (".docx",), "document"
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    N_("a Word document"),
+    (".docx",),
+    "document",
 )
 XLSX = FileType(
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "an Excel workbook", (".xlsx",), "document"
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", N_("an Excel workbook"), (".xlsx",), "document"
 )
 PPTX = FileType(
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "a PowerPoint presentation",
+    N_("a PowerPoint presentation"),
     (".pptx",),
     "document",
 )
@@ -59,7 +71,7 @@ ALLOWED: tuple[FileType, ...] = (PNG, JPEG, GIF, WEBP, PDF, TEXT, ODT, ODS, ODP,
 BY_MEDIA_TYPE = {file_type.media_type: file_type for file_type in ALLOWED}
 BY_EXTENSION = {extension: file_type for file_type in ALLOWED for extension in file_type.extensions}
 #: What the refusals say may be attached.
-WHAT_MAY_BE_ATTACHED = (
+WHAT_MAY_BE_ATTACHED = N_(
     "images (PNG, JPEG, GIF, WebP), PDF, plain text, and OpenDocument or Office documents (.odt, .ods, .odp, "
     ".docx, .xlsx, .pptx)"
 )
@@ -92,16 +104,33 @@ def sniff(filename: str, content: bytes) -> FileType:
     extension = _extension(name)
     said = BY_EXTENSION.get(extension)
     if isinstance(found, str):
-        what_it_is = f": it is {found}" if found else ""
         if said is not None:
-            raise FileRefused(f"{name} is not {said.label}{what_it_is}.")
-        raise FileRefused(f"{name} cannot be attached{what_it_is}. Attach {WHAT_MAY_BE_ATTACHED}.")
+            if found:
+                raise FileRefused(
+                    N_("%(name)s is not %(said)s: it is %(found)s."), name=name, said=said.label, found=found
+                )
+            raise FileRefused(N_("%(name)s is not %(said)s."), name=name, said=said.label)
+        if found:
+            raise FileRefused(
+                N_("%(name)s cannot be attached: it is %(found)s. Attach %(allowed)s."),
+                name=name,
+                found=found,
+                allowed=WHAT_MAY_BE_ATTACHED,
+            )
+        raise FileRefused(
+            N_("%(name)s cannot be attached. Attach %(allowed)s."), name=name, allowed=WHAT_MAY_BE_ATTACHED
+        )
     if said is None:
         raise FileRefused(
-            f"{name} is {found.label}, but its name does not say so: name it {_stem(name)}{found.extensions[0]}."
+            N_("%(name)s is %(found)s, but its name does not say so: name it %(suggested)s."),
+            name=name,
+            found=found.label,
+            suggested=f"{_stem(name)}{found.extensions[0]}",
         )
     if said is not found:
-        raise FileRefused(f"{name} is not {said.label}: it is {found.label}.")
+        raise FileRefused(
+            N_("%(name)s is not %(said)s: it is %(found)s."), name=name, said=said.label, found=found.label
+        )
     return found
 
 
@@ -120,9 +149,9 @@ def content_type_of(content: bytes) -> FileType | str:
     if content.startswith(b"PK\x03\x04"):
         return _zip_document(content)
     if content.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return "an old binary Office file (save it as .docx, .xlsx, .pptx or as OpenDocument)"
+        return N_("an old binary Office file (save it as .docx, .xlsx, .pptx or as OpenDocument)")
     if content.startswith((b"MZ", b"\x7fELF", b"#!")):
-        return "a program"
+        return N_("a program")
     return _text(content)
 
 
@@ -132,21 +161,21 @@ def _zip_document(content: bytes) -> FileType | str:
         names = set(archive.namelist())
         if "mimetype" in names:
             declared = archive.read("mimetype").decode("ascii", "replace").strip()
-            return _ODF.get(declared, "an archive that is no OpenDocument this accepts")
+            return _ODF.get(declared, N_("an archive that is no OpenDocument this accepts"))
         if "[Content_Types].xml" in names:
             types = archive.read("[Content_Types].xml").decode("utf-8", "replace")
             for file_type, main_part, main_type in _OOXML:
                 if main_part in names and main_type in types:
                     return file_type
-            return "an Office file of a kind this does not accept (macros, templates)"
+            return N_("an Office file of a kind this does not accept (macros, templates)")
     except (zipfile.BadZipFile, KeyError, ValueError, NotImplementedError, OSError):
-        return "a damaged archive"
-    return "a zip archive"
+        return N_("a damaged archive")
+    return N_("a zip archive")
 
 
 def _text(content: bytes) -> FileType | str:
     if not content:
-        return "an empty file"
+        return N_("an empty file")
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
@@ -155,9 +184,9 @@ def _text(content: bytes) -> FileType | str:
         return ""
     head = text[:_MARKUP_SNIFF].lstrip("\ufeff \t\r\n").lower()
     if head.startswith("<svg") or "<svg" in head[:_MARKUP_SNIFF]:
-        return "an SVG image, which can carry scripts (attach it as a PNG instead)"
+        return N_("an SVG image, which can carry scripts (attach it as a PNG instead)")
     if head.startswith(_MARKUP_STARTS):
-        return "a web page or other markup, which a browser would run"
+        return N_("a web page or other markup, which a browser would run")
     return TEXT
 
 

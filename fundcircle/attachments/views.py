@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -63,7 +64,9 @@ def attach(owner_kind: str, owner_id: int) -> Response | tuple[str, int]:
     back = page_of(owner_kind, owner_id)
     if not form.validate_on_submit():
         problems = [message for messages in form.errors.values() for message in messages]
-        return _refused_page(" ".join(str(problem) for problem in problems) or "Choose a file to attach.", back, 400)
+        return _refused_page(
+            " ".join(str(problem) for problem in problems) or gettext("Choose a file to attach."), back, 400
+        )
     upload = form.file.data
     try:
         attachment = services.attach_file(
@@ -76,7 +79,7 @@ def attach(owner_kind: str, owner_id: int) -> Response | tuple[str, int]:
     except FundCircleError as error:
         refuse()
         return _refused_page(error.message, back, error.status)
-    flash(f"{attachment.filename} is attached.", "success")
+    flash(gettext("%(name)s is attached.", name=attachment.filename), "success")
     return redirect(f"{back}#attachment-{attachment.id}")
 
 
@@ -133,5 +136,5 @@ def remove(attachment_id: int) -> Response:
             refuse()
             flash(error.message, "error")
         else:
-            flash(f"{attachment.filename} is removed.", "success")
+            flash(gettext("%(name)s is removed.", name=attachment.filename), "success")
     return redirect(back)

@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, request, session
+from flask_babel import gettext
 from flask_login import current_user
 
 from fundcircle.access import PUBLIC, SIGNED_IN, requires
 from fundcircle.auth import services, totp
 from fundcircle.auth.models import ApiToken, User
 from fundcircle.auth.schemas import (
+    AccountChangeSchema,
     AccountSchema,
     EmailChangePendingSchema,
     EmailChangeSchema,
     MessageSchema,
-    NameSchema,
     NewTokenSchema,
     NoticePreferencesSchema,
     NoticesSchema,
@@ -38,7 +39,9 @@ from fundcircle.openapi import api_blueprint
 from fundcircle.outbox import preferences_of, set_notice_deliveries
 
 blp = api_blueprint(
-    "auth", __name__, "Your name, e-mail address and password, API tokens, e-mail notices and authenticator app"
+    "auth",
+    __name__,
+    "Your name, language, time zone, e-mail address and password, API tokens, e-mail notices and authenticator app",
 )
 
 
@@ -135,11 +138,17 @@ def _session_token() -> str | None:
 
 @blp.route("/me/account", methods=["PATCH"])
 @requires(SIGNED_IN)
-@blp.arguments(NameSchema)
+@blp.arguments(AccountChangeSchema)
 @blp.response(200, AccountSchema)
-def change_name(data: dict[str, Any]) -> User:
-    """Change your name, as the circles see it."""
-    services.change_name(current_user, data["name"])
+def change_account(data: dict[str, Any]) -> User:
+    """Change your name (as the circles see it), your language, or the time zone times are shown to you in; what
+    the body leaves out stays as it is. Each change is written in the ledger."""
+    if "name" in data:
+        services.change_name(current_user, data["name"])
+    if "language" in data:
+        services.change_language(current_user, data["language"])
+    if "time_zone" in data:
+        services.change_time_zone(current_user, data["time_zone"])
     return current_user  # type: ignore[no-any-return]
 
 
@@ -187,8 +196,11 @@ def request_password_reset(data: dict[str, Any]) -> dict[str, str]:
     services.request_password_reset(data["email"], utcnow())
     minutes = current_app.config["PASSWORD_RESET_VALID_MINUTES"]
     return {
-        "message": f"If an account has this address, a link to set a new password was e-mailed to it "
-        f"(it works for {minutes} minutes)."
+        "message": gettext(
+            "If an account has this address, a link to set a new password was e-mailed to it (it works for "
+            "%(minutes)d minutes).",
+            minutes=minutes,
+        )
     }
 
 
@@ -200,7 +212,7 @@ def request_password_reset(data: dict[str, Any]) -> dict[str, str]:
 def reset_password(data: dict[str, Any], reset_token: str) -> dict[str, str]:
     """Set a new password with the token of an e-mailed reset link (once); every session of the account ends."""
     services.reset_password(reset_token, data["password"], utcnow())
-    return {"message": "The new password is set; every session of the account ended. Log in with it."}
+    return {"message": gettext("The new password is set; every session of the account ended. Log in with it.")}
 
 
 @blp.route("/email-changes/<email_token>", methods=["POST"])

@@ -3,7 +3,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fundcircle.fields import StrictBoolean
+from fundcircle.i18n import LANGUAGES
 from fundcircle.notices import DELIVERY_MODES, NOTICE_KINDS
+from fundcircle.timezones import MAX_TIME_ZONE_LENGTH
 
 
 class TokenCreateSchema(Schema):
@@ -65,8 +67,29 @@ class TotpStatusSchema(Schema):
     enabled = fields.Boolean(required=True)
 
 
-class NameSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+LANGUAGE_DESCRIPTION = (
+    "The language of your pages and e-mails: one of " + ", ".join(LANGUAGES) + "; null: your circle's language, "
+    "else your browser's (Accept-Language)."
+)
+TIME_ZONE_DESCRIPTION = (
+    "The IANA time zone times are shown to you in, such as Europe/Berlin; null: each circle's own zone. Times in "
+    "the API are in UTC whatever it is."
+)
+
+
+class AccountChangeSchema(Schema):
+    """What a PATCH changes; a field left out keeps its value."""
+
+    name = fields.String(validate=validate.Length(min=1, max=80))
+    # Checked by the services (fundcircle/i18n.py, fundcircle/timezones.py), whose messages say what is known.
+    language = fields.String(
+        allow_none=True, validate=validate.Length(max=8), metadata={"description": LANGUAGE_DESCRIPTION}
+    )
+    time_zone = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=MAX_TIME_ZONE_LENGTH),
+        metadata={"description": TIME_ZONE_DESCRIPTION},
+    )
 
 
 class AccountSchema(Schema):
@@ -75,6 +98,10 @@ class AccountSchema(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     email = fields.String(required=True)
+    language = fields.String(
+        required=True, allow_none=True, metadata={"enum": list(LANGUAGES), "description": LANGUAGE_DESCRIPTION}
+    )
+    time_zone = fields.String(required=True, allow_none=True, metadata={"description": TIME_ZONE_DESCRIPTION})
 
 
 class PasswordChangeSchema(Schema):

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -19,9 +20,12 @@ from fundcircle.auth.throttling import GuessKeys, GuessLimits, decide, guess_key
 from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import check_language, in_language, translated
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url, send_mail
+from fundcircle.phrases import PhrasedError
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
+from fundcircle.timezones import TimeZoneError, check_time_zone
 from fundcircle.unit_of_work import after_commit, keep_after_rollback
 
 MIN_PASSWORD_LENGTH = 10
@@ -40,7 +44,9 @@ def normalise_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
-        raise ValidationFailed(f"Not a valid e-mail address: {error}", field="email") from None
+        raise ValidationFailed(
+            gettext("Not a valid e-mail address: %(reason)s", reason=str(error)), field="email"
+        ) from None
 
 
 def _password_hasher() -> PasswordHasher:
@@ -51,9 +57,9 @@ def _password_hasher() -> PasswordHasher:
 def check_password_rules(password: str) -> None:
     """:raises ValidationFailed: on `password` if it is too short or too long."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+        raise ValidationFailed(gettext("Use at least %(most)d characters.", most=MIN_PASSWORD_LENGTH), field="password")
     if len(password) > 1000:
-        raise ValidationFailed("Use at most 1000 characters.", field="password")
+        raise ValidationFailed(gettext("Use at most %(most)d characters.", most=1000), field="password")
 
 
 def hash_password(password: str) -> str:
@@ -82,7 +88,7 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
     name = check_display_name(name)
     check_password_rules(password)
     if find_user_by_email(email) is not None:
-        raise Conflict("An account with this e-mail address exists already.", field="email")
+        raise Conflict(gettext("An account with this e-mail address exists already."), field="email")
     user = User(email=email, name=name, password_hash=hash_password(password), is_superuser=superuser)
     try:
         # The check above reads no lock: two sign-ups for one address at once (two invitations to different
@@ -90,7 +96,7 @@ def create_user(actor: User | None, *, email: str, name: str, password: str, sup
         with db.session.begin_nested():
             db.session.add(user)
     except IntegrityError:
-        raise Conflict("An account with this e-mail address exists already.", field="email") from None
+        raise Conflict(gettext("An account with this e-mail address exists already."), field="email") from None
     record(
         "user.created",
         actor=actor or user,
@@ -120,17 +126,44 @@ def _guess_limits(kind: str) -> GuessLimits:
     )
 
 
-REFUSAL_MESSAGES = {
-    "pair": "Too many failed attempts from this device. Wait {minutes} minutes, then try again{escape}.",
-    "client": "Too many failed attempts from this network. Wait {minutes} minutes, then try again{escape}.",
-    "account": (
+def _refusal_message(reason: str, retry_after_seconds: int, *, offer_reset: bool) -> str:
+    """Why a guess must wait, and for how long; a log-in's also offers the e-mailed reset link (whole sentences,
+    for the translations' sake)."""
+    minutes = max(1, retry_after_seconds // 60)
+    if reason == "pair" and offer_reset:
+        return gettext(
+            "Too many failed attempts from this device. Wait %(minutes)d minutes, then try again, or use “Forgot "
+            "your password?” to be let in by an e-mailed link.",
+            minutes=minutes,
+        )
+    if reason == "pair":
+        return gettext(
+            "Too many failed attempts from this device. Wait %(minutes)d minutes, then try again.", minutes=minutes
+        )
+    if reason == "client" and offer_reset:
+        return gettext(
+            "Too many failed attempts from this network. Wait %(minutes)d minutes, then try again, or use “Forgot "
+            "your password?” to be let in by an e-mailed link.",
+            minutes=minutes,
+        )
+    if reason == "client":
+        return gettext(
+            "Too many failed attempts from this network. Wait %(minutes)d minutes, then try again.", minutes=minutes
+        )
+    if offer_reset:
+        return gettext(
+            "Many wrong attempts were made on this account from elsewhere, so every attempt waits a little: try again "
+            "in %(seconds)d seconds, or use “Forgot your password?” to be let in by an e-mailed link.",
+            seconds=retry_after_seconds,
+        )
+    return gettext(
         "Many wrong attempts were made on this account from elsewhere, so every attempt waits a little: try again "
-        "in {seconds} seconds{escape}."
-    ),
-}
+        "in %(seconds)d seconds.",
+        seconds=retry_after_seconds,
+    )
 
 
-def check_guess(kind: str, account: str, client: str, now: datetime, *, escape: str = "") -> GuessKeys:
+def check_guess(kind: str, account: str, client: str, now: datetime, *, offer_reset: bool = False) -> GuessKeys:
     """Refuse a guess (a password or a code) that must wait, and return the keys a failure counts against.
 
     :raises RateLimited: if this account and client, this client, or (past its much higher limit, with a growing
@@ -156,9 +189,7 @@ def check_guess(kind: str, account: str, client: str, now: datetime, *, escape: 
     )
     if refusal is not None:
         raise RateLimited(
-            REFUSAL_MESSAGES[refusal.reason].format(
-                minutes=max(1, refusal.retry_after_seconds // 60), seconds=refusal.retry_after_seconds, escape=escape
-            ),
+            _refusal_message(refusal.reason, refusal.retry_after_seconds, offer_reset=offer_reset),
             retry_after_seconds=refusal.retry_after_seconds,
         )
     return keys
@@ -182,7 +213,7 @@ def check_throttle(limits: dict[str, int], window_seconds: int, now: datetime) -
     if any((counts.get(key) or 0) >= limit for key, limit in limits.items()):
         minutes = max(1, window_seconds // 60)
         raise RateLimited(
-            f"Too many attempts. Wait {minutes} minutes, then try again.",
+            gettext("Too many attempts. Wait %(minutes)d minutes, then try again.", minutes=minutes),
             retry_after_seconds=window_seconds,
         )
 
@@ -207,9 +238,6 @@ class LoginFailed(ValidationFailed):
     pass
 
 
-FORGOT_ESCAPE = ", or use “Forgot your password?” to be let in by an e-mailed link"
-
-
 def authenticate(email: str, password: str, *, client_address: str, now: datetime) -> User:
     """Check an e-mail address and password, counting failures against the account and client together, the
     client, and the account (auth/throttling.py), so that an attacker elsewhere cannot lock the owner out.
@@ -219,7 +247,7 @@ def authenticate(email: str, password: str, *, client_address: str, now: datetim
     :raises RateLimited: after too many recent failures (checked first).
     :raises LoginFailed: if the address or password is wrong (the message does not say which).
     """
-    keys = check_guess("login", email.strip().lower(), client_address, now, escape=FORGOT_ESCAPE)
+    keys = check_guess("login", email.strip().lower(), client_address, now, offer_reset=True)
     user = find_user_by_email(email)
     hasher = _password_hasher()
     try:
@@ -230,7 +258,9 @@ def authenticate(email: str, password: str, *, client_address: str, now: datetim
         hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         note_guess_failure("login", keys, now)
-        raise LoginFailed("That e-mail address and password do not match an account.", field="password") from None
+        raise LoginFailed(
+            gettext("That e-mail address and password do not match an account."), field="password"
+        ) from None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return user
@@ -287,11 +317,11 @@ def check_display_name(name: str) -> str:
     """
     name = name.strip()
     if not name:
-        raise ValidationFailed("Enter a name.", field="name")
+        raise ValidationFailed(gettext("Enter a name."), field="name")
     if len(name) > 80:
-        raise ValidationFailed("Use at most 80 characters.", field="name")
+        raise ValidationFailed(gettext("Use at most %(most)d characters.", most=80), field="name")
     if not is_single_line(name):
-        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
+        raise ValidationFailed(gettext(SINGLE_LINE_MESSAGE), field="name")
     return name
 
 
@@ -316,10 +346,10 @@ def _check_current_password(actor: User, password: str, client_address: str, now
     :raises RateLimited: after too many failures.
     :raises ValidationFailed: on `current_password` if it is wrong.
     """
-    keys = check_guess("login", actor.email, client_address, now, escape=FORGOT_ESCAPE)
+    keys = check_guess("login", actor.email, client_address, now, offer_reset=True)
     if not password_matches(actor, password):
         note_guess_failure("login", keys, now)
-        raise ValidationFailed("That is not your current password.", field="current_password")
+        raise ValidationFailed(gettext("That is not your current password."), field="current_password")
 
 
 def change_password(
@@ -397,13 +427,19 @@ def request_password_reset(email: str, now: datetime) -> str | None:
     token = _new_link(user, "password_reset", now, minutes)
     record("user.password_reset_requested", actor=user, circle_id=None, subject=user, data={}, at=now)
     link = external_url("auth.reset_password", reset_token=token)
-    _mail_after_commit(
-        user.email,
-        "Set a new password for Fund Circle",
-        f"Hello {user.name},\n\nsomebody (we hope you) asked to set a new password for your Fund Circle account.\n"
-        f"Open this link to choose one; it works once, for {minutes} minutes, and signs you in:\n{link}\n\n"
-        "If it was not you, ignore this e-mail: your password stays as it is.\n",
-    )
+    with in_language(user.language):
+        _mail_after_commit(
+            user.email,
+            gettext("Set a new password for Fund Circle"),
+            gettext(
+                "Hello %(name)s,\n\nsomebody (we hope you) asked to set a new password for your Fund Circle "
+                "account.\nOpen this link to choose one; it works once, for %(minutes)d minutes, and signs you "
+                "in:\n%(link)s\n\nIf it was not you, ignore this e-mail: your password stays as it is.\n",
+                name=user.name,
+                minutes=minutes,
+                link=link,
+            ),
+        )
     return token
 
 
@@ -413,7 +449,7 @@ def find_account_link(purpose: str, token: str, now: datetime) -> AccountLink:
         select(AccountLink).where(AccountLink.token_hash == sha256_hex(token), AccountLink.purpose == purpose)
     )
     if link is None or link.used_at is not None or link.expires_at <= now:
-        raise NotFound("This link does not work any more: it was used, or it expired. Ask for a new one.")
+        raise NotFound(gettext("This link does not work any more: it was used, or it expired. Ask for a new one."))
     return link
 
 
@@ -422,7 +458,7 @@ def _use_link(link: AccountLink, now: datetime) -> None:
         link,
         expected=AccountLink.used_at.is_(None) & (AccountLink.expires_at > now),
         values={"used_at": now},
-        conflict=Conflict("This link was used a moment ago."),
+        conflict=Conflict(gettext("This link was used a moment ago.")),
     )
 
 
@@ -477,25 +513,38 @@ def request_email_change(
     _check_current_password(actor, password, client_address, now)
     email = normalise_email(new_email)
     if email == actor.email:
-        raise ValidationFailed("That is your address already.", field="email")
+        raise ValidationFailed(gettext("That is your address already."), field="email")
     hours = current_app.config["EMAIL_CHANGE_VALID_HOURS"]
     token = _new_link(actor, "email_change", now, hours * 60, new_email=email)
     record("user.email_change_requested", actor=actor, circle_id=None, subject=actor, data={"to": email}, at=now)
     link = external_url("auth.confirm_email", email_token=token)
-    _mail_after_commit(
-        email,
-        "Confirm your new e-mail address for Fund Circle",
-        f"Hello {actor.name},\n\nopen this link to make {email} the address of your Fund Circle account "
-        f"(it works once, for {hours} hours):\n{link}\n\nIf you did not ask for this, ignore this e-mail.\n",
-    )
-    _mail_after_commit(
-        actor.email,
-        "A change of your Fund Circle e-mail address was asked for",
-        f"Hello {actor.name},\n\nsomebody signed in to your Fund Circle account asked to change its address "
-        f"from {actor.email} to {email}. It changes only once the link sent to the new address is opened.\n\n"
-        "If this was not you, change your password now (on your profile, or with “Forgot your password?” on the "
-        "log-in page): that ends every other session and cancels this change.\n",
-    )
+    # Both mails are the account owner's, in their language (the new address is theirs too, once confirmed).
+    with in_language(actor.language):
+        _mail_after_commit(
+            email,
+            gettext("Confirm your new e-mail address for Fund Circle"),
+            gettext(
+                "Hello %(name)s,\n\nopen this link to make %(email)s the address of your Fund Circle account (it "
+                "works once, for %(hours)d hours):\n%(link)s\n\nIf you did not ask for this, ignore this e-mail.\n",
+                name=actor.name,
+                email=email,
+                hours=hours,
+                link=link,
+            ),
+        )
+        _mail_after_commit(
+            actor.email,
+            gettext("A change of your Fund Circle e-mail address was asked for"),
+            gettext(
+                "Hello %(name)s,\n\nsomebody signed in to your Fund Circle account asked to change its address "
+                "from %(old_email)s to %(email)s. It changes only once the link sent to the new address is "
+                "opened.\n\nIf this was not you, change your password now (on your profile, or with “Forgot your "
+                "password?” on the log-in page): that ends every other session and cancels this change.\n",
+                name=actor.name,
+                old_email=actor.email,
+                email=email,
+            ),
+        )
     db.session.flush()
     return PendingEmailChange(new_email=email, token=token)
 
@@ -511,11 +560,13 @@ def confirm_email_change(actor: User, token: str, *, keep_session: str | None, n
     """
     link = find_account_link("email_change", token, now)
     if link.user_id != actor.id:
-        raise PermissionDenied("This link is for another account: log in as the account whose address changes.")
+        raise PermissionDenied(
+            gettext("This link is for another account: log in as the account whose address changes.")
+        )
     new_email = link.new_email or ""
     user = actor
     if find_user_by_email(new_email) is not None:
-        raise Conflict("Another account has this address now: ask for a change to another one.", field="email")
+        raise Conflict(gettext("Another account has this address now: ask for a change to another one."), field="email")
     _use_link(link, now)
     old = user.email
     user.email = new_email
@@ -540,11 +591,11 @@ def create_api_token(actor: User, name: str) -> tuple[ApiToken, str]:
     """
     name = name.strip()
     if not name:
-        raise ValidationFailed("Give the token a name, such as the script that will use it.", field="name")
+        raise ValidationFailed(gettext("Give the token a name, such as the script that will use it."), field="name")
     if len(name) > 80:
-        raise ValidationFailed("Use at most 80 characters.", field="name")
+        raise ValidationFailed(gettext("Use at most %(most)d characters.", most=80), field="name")
     if not is_single_line(name):
-        raise ValidationFailed(SINGLE_LINE_MESSAGE, field="name")
+        raise ValidationFailed(gettext(SINGLE_LINE_MESSAGE), field="name")
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     api_token = ApiToken(user_id=actor.id, name=name, prefix=token[:10], token_hash=sha256_hex(token))
     db.session.add(api_token)
@@ -570,12 +621,12 @@ def revoke_api_token(actor: User, token_id: int, now: datetime) -> ApiToken:
     """
     api_token = db.session.get(ApiToken, token_id)
     if api_token is None or api_token.user_id != actor.id:
-        raise NotFound("There is no such token among yours.")
+        raise NotFound(gettext("There is no such token among yours."))
     compare_and_set(
         api_token,
         expected=ApiToken.revoked_at.is_(None),
         values={"revoked_at": now},
-        conflict=Conflict("This token was revoked already."),
+        conflict=Conflict(gettext("This token was revoked already.")),
     )
     record("api_token.revoked", actor=actor, circle_id=None, subject=api_token, data={"name": api_token.name})
     return api_token
@@ -635,4 +686,46 @@ def set_email_notices(actor: User, enabled: bool) -> bool:
         return False
     actor.email_notices = enabled
     record("user.notices_changed", actor=actor, circle_id=None, subject=actor, data={"email_notices": enabled})
+    return True
+
+
+def change_language(actor: User, language: str | None) -> bool:
+    """The actor chooses the language of their pages and e-mails (None: as their circle's, else their browser's);
+    returns whether anything changed.
+
+    :raises ValidationFailed: on `language` if Fund Circle does not speak it.
+    """
+    if language is not None:
+        try:
+            language = check_language(language)
+        except PhrasedError as error:
+            raise ValidationFailed(translated(error), field="language") from None
+    if language == actor.language:
+        return False
+    old = actor.language
+    actor.language = language
+    record("user.language_changed", actor=actor, circle_id=None, subject=actor, data={"from": old, "to": language})
+    db.session.flush()
+    return True
+
+
+def change_time_zone(actor: User, time_zone: str | None) -> bool:
+    """The actor chooses the zone times are shown to them in (an IANA name; None or empty: each circle's own zone);
+    returns whether anything changed.
+
+    :raises ValidationFailed: on `time_zone` if zoneinfo does not know the name.
+    """
+    zone = (time_zone or "").strip() or None
+    if zone is not None:
+        try:
+            zone = check_time_zone(zone)
+        except TimeZoneError as error:
+            message = translated(error) if isinstance(error, PhrasedError) else str(error)
+            raise ValidationFailed(message, field="time_zone") from None
+    if zone == actor.time_zone:
+        return False
+    old = actor.time_zone
+    actor.time_zone = zone
+    record("user.time_zone_changed", actor=actor, circle_id=None, subject=actor, data={"from": old, "to": zone})
+    db.session.flush()
     return True

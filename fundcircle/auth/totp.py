@@ -14,6 +14,7 @@ from datetime import datetime
 
 import pyotp
 from flask import has_request_context, request
+from flask_babel import gettext
 from sqlalchemy import or_
 
 from fundcircle.auth.models import User
@@ -69,7 +70,7 @@ def start_enrolment(actor: User, *, password: str, now: datetime, client_address
     """
     keys = _check(actor, client_address, now)
     if not password_matches(actor, password):
-        raise _refuse(keys, "That is not your password.", now, field="password")
+        raise _refuse(keys, gettext("That is not your password."), now, field="password")
     secret = pyotp.random_base32()
     actor.totp_secret_sealed = seal(SEAL_PURPOSE, secret)
     actor.totp_confirmed_at = None
@@ -91,8 +92,10 @@ def _secret(user: User) -> str:
         return unseal(SEAL_PURPOSE, user.totp_secret_sealed or "")
     except SealBroken:
         raise TotpRejected(
-            "Your authenticator set-up can no longer be read (the server's key changed): set it up again on your "
-            "profile.",
+            gettext(
+                "Your authenticator set-up can no longer be read (the server's key changed): set it up again on your "
+                "profile."
+            ),
             field="totp",
         ) from None
 
@@ -116,7 +119,7 @@ def _use_step(user: User, step: int) -> None:
         expected=or_(User.totp_last_step.is_(None), User.totp_last_step < step),
         values={"totp_last_step": step},
         conflict=Conflict(
-            "That code was already used. Wait for your app to show the next one, then try again.", field="totp"
+            gettext("That code was already used. Wait for your app to show the next one, then try again."), field="totp"
         ),
     )
 
@@ -128,12 +131,12 @@ def confirm_enrolment(actor: User, code: str, now: datetime, *, client_address: 
     """
     keys = _check(actor, client_address, now)
     if actor.totp_secret_sealed is None:
-        raise TotpRejected("Set up an authenticator app first.", field="totp")
+        raise TotpRejected(gettext("Set up an authenticator app first."), field="totp")
     if actor.totp_confirmed_at is not None:
-        raise Conflict("Your authenticator app is already set up.", field="totp")
+        raise Conflict(gettext("Your authenticator app is already set up."), field="totp")
     step = _matching_step(_secret(actor), code, now)
     if step is None:
-        raise _refuse(keys, "That code does not match. Enter the 6 digits your app shows now.", now)
+        raise _refuse(keys, gettext("That code does not match. Enter the 6 digits your app shows now."), now)
     _use_step(actor, step)
     actor.totp_confirmed_at = now
     record("user.totp_enabled", actor=actor, circle_id=None, subject=actor, data={}, at=now)
@@ -151,10 +154,12 @@ def verify_code(actor: User, code: str, now: datetime, *, client_address: str | 
     keys = _check(actor, client_address, now)
     if not actor.has_totp:
         raise TotpRejected(
-            "Set up an authenticator app on your profile first: approving payouts needs a code from it.",
+            gettext("Set up an authenticator app on your profile first: approving payouts needs a code from it."),
             field="totp",
         )
     step = _matching_step(_secret(actor), code, now)
     if step is None:
-        raise _refuse(keys, "That code does not match. Enter the 6 digits your authenticator app shows now.", now)
+        raise _refuse(
+            keys, gettext("That code does not match. Enter the 6 digits your authenticator app shows now."), now
+        )
     _use_step(actor, step)

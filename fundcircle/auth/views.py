@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext, ngettext, refresh
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -14,11 +15,13 @@ from fundcircle.auth.forms import (
     ApiTokenForm,
     EmailChangeForm,
     ForgotPasswordForm,
+    LanguageForm,
     LoginForm,
     NameForm,
     NoticesForm,
     PasswordChangeForm,
     ResetPasswordForm,
+    TimeZoneForm,
     TotpConfirmForm,
     TotpStartForm,
 )
@@ -26,8 +29,11 @@ from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, PermissionDenied, RateLimited
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
+from fundcircle.i18n import SESSION_KEY, check_language, translated
 from fundcircle.notices import DELIVERY_LABELS, DELIVERY_MODES, KIND_LABELS, NOTICE_KINDS
 from fundcircle.outbox import preferences_of, read_unsubscribe_token, set_notice_deliveries, set_notice_delivery
+from fundcircle.phrases import PhrasedError
+from fundcircle.timezones import time_zone_names
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("auth", __name__)
@@ -83,7 +89,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             status = 401
         else:
             begin_session(user)
-            flash(f"Welcome, {user.name}.", "success")
+            flash(gettext("Welcome, %(name)s.", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("circles.home"))
     elif form.is_submitted():
         status = 400
@@ -98,7 +104,7 @@ def logout() -> Response:
         services.end_session(token, utcnow())
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -115,6 +121,9 @@ def _profile(status: int = 200, **forms: object) -> tuple[str, int]:
         "name_form": NameForm(formdata=None, data={"name": current_user.name}),
         "email_form": EmailChangeForm(formdata=None),
         "password_form": PasswordChangeForm(formdata=None),
+        "language_form": LanguageForm(formdata=None, data={"language": current_user.language or ""}),
+        "time_zone_form": TimeZoneForm(formdata=None, data={"time_zone": current_user.time_zone or ""}),
+        "time_zone_names": sorted(time_zone_names()),
         "just_created": None,  # an API token made by this request, shown once
     }
     context.update(forms)
@@ -147,7 +156,7 @@ def create_token() -> tuple[str, int]:
 def revoke_token(token_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         revoked = services.revoke_api_token(current_user, token_id, utcnow())
-        flash(f"The token “{revoked.name}” is revoked: it no longer works.", "success")
+        flash(gettext("The token “%(name)s” is revoked: it no longer works.", name=revoked.name), "success")
     return redirect(url_for("auth.profile"))
 
 
@@ -158,7 +167,10 @@ def notices() -> Response:
     if form.validate_on_submit():
         enabled = bool(form.email_notices.data)
         services.set_email_notices(current_user, enabled)
-        flash("You will get e-mail notices." if enabled else "You will get no e-mail notices.", "success")
+        flash(
+            gettext("You will get e-mail notices.") if enabled else gettext("You will get no e-mail notices."),
+            "success",
+        )
     return redirect(url_for("auth.profile"))
 
 
@@ -192,7 +204,7 @@ def confirm_totp() -> Response | tuple[str, int]:
         refuse()
         form.code.errors = [error.message]
         return _profile(error.status, totp_confirm_form=form)
-    flash("Your authenticator app is set up: it gives the codes that confirm your approvals.", "success")
+    flash(gettext("Your authenticator app is set up: it gives the codes that confirm your approvals."), "success")
     return redirect(url_for("auth.profile", _anchor="second-factor"))
 
 
@@ -205,7 +217,7 @@ def totp_qr() -> Response:
         abort(404)
     qr = segno.make(totp.provisioning_uri(current_user, secret), error="m")
     buffer = io.BytesIO()
-    qr.save(buffer, kind="svg", scale=5, border=2, title="QR code for your authenticator app")
+    qr.save(buffer, kind="svg", scale=5, border=2, title=gettext("QR code for your authenticator app"))
     response = Response(buffer.getvalue(), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -224,8 +236,65 @@ def change_name() -> Response | tuple[str, int]:
         attach_error(form, error)
         return _profile(error.status, name_form=form)
     if changed:
-        flash("Your name is saved.", "success")
+        flash(gettext("Your name is saved."), "success")
     return redirect(url_for("auth.profile", _anchor="account"))
+
+
+@bp.route("/language", methods=["POST"])
+@requires(PUBLIC)
+def choose_language() -> Response:
+    """The switcher in every page's header: a signed-in person's choice is kept on their account (and in the
+    ledger), a visitor's in their session; then back to the page they were on (on this site only)."""
+    back = _safe_next(request.form.get("next")) or url_for("circles.home")
+    code = request.form.get("language", "").strip()
+    if current_user.is_authenticated:
+        try:
+            services.change_language(current_user, code)
+        except FundCircleError as error:
+            refuse()
+            flash(error.message, "error")
+        return redirect(back)
+    try:
+        session[SESSION_KEY] = check_language(code)
+    except PhrasedError as error:
+        flash(translated(error), "error")
+    return redirect(back)
+
+
+@bp.route("/profile/language", methods=["POST"])
+@requires(SIGNED_IN)
+def change_language() -> Response | tuple[str, int]:
+    """The profile's choice, which (unlike the header's switcher) may leave the language to the circle and browser."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _profile(400, language_form=form)
+    try:
+        changed = services.change_language(current_user, form.language.data or None)
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _profile(error.status, language_form=form)
+    if changed:
+        refresh()  # said in the language just chosen
+        flash(gettext("Your language is saved."), "success")
+    return redirect(url_for("auth.profile", _anchor="language-and-time"))
+
+
+@bp.route("/profile/time-zone", methods=["POST"])
+@requires(SIGNED_IN)
+def change_time_zone() -> Response | tuple[str, int]:
+    form = TimeZoneForm()
+    if not form.validate_on_submit():
+        return _profile(400, time_zone_form=form)
+    try:
+        changed = services.change_time_zone(current_user, form.time_zone.data or None)
+    except FundCircleError as error:
+        refuse()
+        attach_error(form, error)
+        return _profile(error.status, time_zone_form=form)
+    if changed:
+        flash(gettext("Your time zone is saved."), "success")
+    return redirect(url_for("auth.profile", _anchor="language-and-time"))
 
 
 @bp.route("/profile/email", methods=["POST"])
@@ -248,8 +317,12 @@ def change_email() -> Response | tuple[str, int]:
         attach_error(form, error)
         return _profile(error.status, email_form=form)
     flash(
-        f"We e-mailed a link to {pending.new_email}: your address changes once you open it. "
-        f"Until then it stays {current_user.email}.",
+        gettext(
+            "We e-mailed a link to %(new_email)s: your address changes once you open it. Until then it stays "
+            "%(email)s.",
+            new_email=pending.new_email,
+            email=current_user.email,
+        ),
         "success",
     )
     return redirect(url_for("auth.profile", _anchor="account"))
@@ -274,8 +347,15 @@ def change_password() -> Response | tuple[str, int]:
         refuse()
         attach_error(form, error)
         return _profile(error.status, password_form=form)
-    others = f" You were signed out everywhere else ({ended})." if ended else ""
-    flash(f"Your password is changed.{others}", "success")
+    if ended:
+        changed = ngettext(
+            "Your password is changed. You were signed out everywhere else (%(num)d).",
+            "Your password is changed. You were signed out everywhere else (%(num)d).",
+            ended,
+        )
+    else:
+        changed = gettext("Your password is changed.")
+    flash(changed, "success")
     return redirect(url_for("auth.profile", _anchor="account"))
 
 
@@ -294,8 +374,14 @@ def forgot_password() -> str | Response | tuple[str, int]:
         return render_template("auth/forgot.html", form=form), error.status
     minutes = current_app.config["PASSWORD_RESET_VALID_MINUTES"]
     flash(
-        f"If an account has the address {form.email.data}, we e-mailed it a link to set a new password "
-        f"(it works for {minutes} minutes). Check your inbox.",
+        ngettext(
+            "If an account has the address %(email)s, we e-mailed it a link to set a new password (it works for "
+            "%(num)d minute). Check your inbox.",
+            "If an account has the address %(email)s, we e-mailed it a link to set a new password (it works for "
+            "%(num)d minutes). Check your inbox.",
+            minutes,
+            email=form.email.data,
+        ),
         "info",
     )
     return redirect(url_for("auth.login"))
@@ -319,7 +405,12 @@ def reset_password(reset_token: str) -> str | Response | tuple[str, int]:
         return render_template("auth/reset.html", form=form), error.status
     logout_user()  # whoever was signed in here (the reset ended every session of the account already)
     begin_session(user)
-    flash(f"Your new password is set, {user.name}; you are signed in, and signed out everywhere else.", "success")
+    flash(
+        gettext(
+            "Your new password is set, %(name)s; you are signed in, and signed out everywhere else.", name=user.name
+        ),
+        "success",
+    )
     return redirect(url_for("circles.home"))
 
 
@@ -331,7 +422,9 @@ def confirm_email(email_token: str) -> str | Response | tuple[str, int]:
     now = utcnow()
     link = services.find_account_link("email_change", email_token, now)
     if link.user_id != current_user.id:
-        raise PermissionDenied("This link is for another account: log in as the account whose address changes.")
+        raise PermissionDenied(
+            gettext("This link is for another account: log in as the account whose address changes.")
+        )
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_template("auth/confirm_email.html", form=form, link=link), 400 if form.is_submitted() else 200
@@ -341,7 +434,7 @@ def confirm_email(email_token: str) -> str | Response | tuple[str, int]:
         refuse()
         form.form_errors.append(error.message)
         return render_template("auth/confirm_email.html", form=form, link=link), error.status
-    flash(f"Your address is now {user.email}; you were signed out everywhere else.", "success")
+    flash(gettext("Your address is now %(email)s; you were signed out everywhere else.", email=user.email), "success")
     return redirect(url_for("auth.profile"))
 
 
@@ -354,13 +447,22 @@ def notice_preferences() -> Response | str | tuple[str, int]:
     if request.method == "POST" and form.validate_on_submit():
         choices = {kind: request.form.get(f"delivery-{kind}", "") for kind in NOTICE_KINDS}
         errors = {
-            kind: f"Choose one of: {', '.join(DELIVERY_LABELS.values())}."
+            kind: gettext(
+                "Choose one of: %(modes)s.", modes=", ".join(str(label) for label in DELIVERY_LABELS.values())
+            )
             for kind, value in choices.items()
             if value not in DELIVERY_MODES
         }
         if not errors:
             changed = set_notice_deliveries(current_user, choices)
-            flash(f"Your notice settings are saved ({changed} changed).", "success")
+            flash(
+                ngettext(
+                    "Your notice settings are saved (%(num)d changed).",
+                    "Your notice settings are saved (%(num)d changed).",
+                    changed,
+                ),
+                "success",
+            )
             return redirect(url_for("auth.notice_preferences"))
     page = render_template(
         "auth/notice_preferences.html",

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -28,16 +29,18 @@ from fundcircle.db import lock
 from fundcircle.deliberation.models import Comment
 from fundcircle.errors import Conflict, RateLimited, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import moment_text
 from fundcircle.inbox.models import Notification, RoundReminder
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
-from fundcircle.notices import queue_notice
+from fundcircle.notices import queue_notices
 from fundcircle.payouts.models import Payout
 from fundcircle.payouts.services import approval_refusal
+from fundcircle.phrases import N_
 from fundcircle.proposals.authorship import authored_by, proposal_authors
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import PHASE_LABELS, format_time
+from fundcircle.rounds.phases import COUNTING
 from fundcircle.voting.models import Ballot
 from fundcircle.voting.services import circle_members
 
@@ -51,6 +54,23 @@ PAID_SHOWN_FOR = timedelta(days=7)
 ACTIVE_PHASES = ("proposals", "deliberation", "deciding")
 #: Payout statuses that need a treasurer: failed, held against the ledger, or rejected on Open Collective.
 NEEDS_TREASURER = ("failed", "held", "rejected")
+#: What the treasurers' item says of each, whole sentences (marked here, said with gettext).
+NEEDS_TREASURER_WORDS = {
+    "failed": N_("Payout %(id)d for “%(title)s” failed: retry or cancel it."),
+    "held": N_("Payout %(id)d for “%(title)s” was held: it disagrees with the ledger: retry or cancel it."),
+    "rejected": N_("Payout %(id)d for “%(title)s” was rejected: retry or cancel it."),
+}
+#: A phase as a reminder's sentence names it ("the round … is %(phase)s"); marked here, said with gettext.
+PHASE_WORDS = {
+    "draft": N_("draft"),
+    "proposals": N_("open for proposals"),
+    "deliberation": N_("deliberation"),
+    "deciding": N_("deciding"),
+    COUNTING: N_("deciding closed, awaiting the count"),
+    "decided": N_("decided"),
+    "closed": N_("closed"),
+    "cancelled": N_("cancelled"),
+}
 
 
 def _path(endpoint: str, **values: Any) -> str:
@@ -78,7 +98,7 @@ def mark_read(actor: User, *, ids: list[int] | None, everything: bool, now: date
     :raises ValidationFailed: for neither or both of `ids` and `everything`, or an id not among the actor's notices.
     """
     if everything == (ids is not None):
-        raise ValidationFailed("Give either the ids of the notices to mark read, or all: true.", field="ids")
+        raise ValidationFailed(gettext("Give either the ids of the notices to mark read, or all: true."), field="ids")
     where: list[Any] = [Notification.user_id == actor.id, Notification.read_at.is_(None)]
     if ids is not None:
         wanted = set(ids)
@@ -89,7 +109,10 @@ def mark_read(actor: User, *, ids: list[int] | None, everything: bool, now: date
         )
         if unknown := sorted(wanted - mine):
             raise ValidationFailed(
-                "These are not notices of yours: " + ", ".join(str(i) for i in unknown) + ". Nothing was marked.",
+                gettext(
+                    "These are not notices of yours: %(ids)s. Nothing was marked.",
+                    ids=", ".join(str(i) for i in unknown),
+                ),
                 field="ids",
             )
         where.append(Notification.id.in_(wanted))
@@ -196,7 +219,7 @@ def _proposal_calls(
         TurnItem(
             "round.open_for_proposals",
             r.circle_id,
-            f"“{r.title}” is open for proposals: write yours.",
+            gettext("“%(title)s” is open for proposals: write yours.", title=r.title),
             _path("proposals.create", round_id=r.id),
             r.proposals_close_at,
         )
@@ -222,7 +245,7 @@ def _ballots_to_cast(
         TurnItem(
             "round.ballot_to_cast",
             r.circle_id,
-            f"Cast your ballot in “{r.title}”.",
+            gettext("Cast your ballot in “%(title)s”.", title=r.title),
             _path("voting.ballot", round_id=r.id),
             r.deciding_close_at,
         )
@@ -257,7 +280,7 @@ def _consent_to_answer(
         TurnItem(
             "consent.answer_to_give",
             deciding[row.round_id].circle_id,
-            f"Answer the consent round on “{row.title}”.",
+            gettext("Answer the consent round on “%(title)s”.", title=row.title),
             _path("consent.view", consent_round_id=row.id),
             deciding[row.round_id].deciding_close_at,
         )
@@ -289,7 +312,12 @@ def _questions_to_answer(user: User, circles: list[int], now: datetime) -> list[
         TurnItem(
             "proposal.question_to_answer",
             row.circle_id,
-            f"{row[4]} question{'s' if row[4] != 1 else ''} on your proposal “{row.title}” to answer.",
+            ngettext(
+                "%(num)d question on your proposal “%(title)s” to answer.",
+                "%(num)d questions on your proposal “%(title)s” to answer.",
+                row[4],
+                title=row.title,
+            ),
             _path("proposals.view", proposal_id=row.id),
             row.deliberation_close_at,
         )
@@ -332,7 +360,12 @@ def _objections_to_integrate(user: User, circles: list[int]) -> list[TurnItem]:
         TurnItem(
             "proposal.objection_to_integrate",
             row.circle_id,
-            f"{row[3]} objection{'s' if row[3] != 1 else ''} to your proposal “{row.title}” to integrate.",
+            ngettext(
+                "%(num)d objection to your proposal “%(title)s” to integrate.",
+                "%(num)d objections to your proposal “%(title)s” to integrate.",
+                row[3],
+                title=row.title,
+            ),
             _path("consent.view", consent_round_id=row.id),
         )
         for row in rows
@@ -368,7 +401,11 @@ def _approvals_waiting(user: User, treasurer_of: list[int]) -> list[TurnItem]:
         TurnItem(
             "payout.approval_waiting",
             payout.circle_id,
-            f"Payout {payout.id} for “{titles.get(payout.proposal_id, '')}” awaits your approval.",
+            gettext(
+                "Payout %(id)d for “%(title)s” awaits your approval.",
+                id=payout.id,
+                title=titles.get(payout.proposal_id, ""),
+            ),
             _path("payouts.view", payout_id=payout.id),
         )
         for payout in payouts
@@ -387,12 +424,11 @@ def _payouts_needing_treasurer(treasurer_of: list[int]) -> list[TurnItem]:
         )
     )
     titles = _payout_titles(payouts)
-    what = {"failed": "failed", "held": "was held: it disagrees with the ledger", "rejected": "was rejected"}
     return [
         TurnItem(
             "payout.needs_treasurer",
             payout.circle_id,
-            f"Payout {payout.id} for “{titles.get(payout.proposal_id, '')}” {what[payout.status]}: retry or cancel it.",
+            gettext(NEEDS_TREASURER_WORDS[payout.status], id=payout.id, title=titles.get(payout.proposal_id, "")),
             _path("payouts.view", payout_id=payout.id),
         )
         for payout in payouts
@@ -417,10 +453,12 @@ def _my_payouts(user: User, circles: list[int], now: datetime) -> list[TurnItem]
     items = []
     for payout, title in rows:
         if payout.status == "invited":
-            text = f"Open Collective invited the payee of “{title}”: accept the invitation there to be paid."
+            text = gettext(
+                "Open Collective invited the payee of “%(title)s”: accept the invitation there to be paid.", title=title
+            )
             kind = "payout.yours_invited"
         else:
-            text = f"The payout for “{title}” was paid."
+            text = gettext("The payout for “%(title)s” was paid.", title=title)
             kind = "payout.yours_paid"
         items.append(TurnItem(kind, payout.circle_id, text, _path("payouts.view", payout_id=payout.id)))
     return items
@@ -480,32 +518,55 @@ def people_with_something_to_do(round_: Round, phase: str) -> Select[Any]:
 
 
 WHAT_TO_DO = {
-    "proposals": "write a proposal",
-    "deliberation": "answer the questions on your proposal",
-    "deciding": "cast your ballot",
+    "proposals": lazy_gettext("write a proposal"),
+    "deliberation": lazy_gettext("answer the questions on your proposal"),
+    "deciding": lazy_gettext("cast your ballot"),
 }
 
 
 def _what_to_do(round_: Round, phase: str) -> str:
     if phase == "deciding" and round_.method == "consent":
-        return "answer the consent rounds"
-    return WHAT_TO_DO[phase]
+        return gettext("answer the consent rounds")
+    return str(WHAT_TO_DO[phase])
 
 
 def _send_reminders(round_: Round, phase: str, recipients: list[User], *, kind: str, closes: datetime | None) -> None:
+    """Remind `recipients`, each in their language (the notices write the words once per language and zone)."""
     link = external_url("rounds.view", round_id=round_.id)
-    todo = _what_to_do(round_, phase)
-    when = f" before {format_time(closes)}" if closes is not None else ""
-    for person in recipients:
-        queue_notice(
-            person,
-            f"Reminder: {round_.title}: {todo}{when}",
-            f"The round “{round_.title}” of {round_.circle.name} is {PHASE_LABELS[phase].lower()}, and you still "
-            f"have something to do: {todo}{when}.\n\n{link}\n",
-            kind=kind,
-            circle_id=round_.circle_id,
-            url=link,
+    circle = round_.circle
+
+    def subject() -> str:
+        if closes is None:
+            return gettext("Reminder: %(title)s: %(todo)s", title=round_.title, todo=_what_to_do(round_, phase))
+        return gettext(
+            "Reminder: %(title)s: %(todo)s before %(deadline)s",
+            title=round_.title,
+            todo=_what_to_do(round_, phase),
+            deadline=moment_text(closes, circle.time_zone),
         )
+
+    def body() -> str:
+        values = {
+            "title": round_.title,
+            "circle": circle.name,
+            "phase": gettext(PHASE_WORDS[phase]),
+            "todo": _what_to_do(round_, phase),
+        }
+        if closes is None:
+            said = gettext(
+                "The round “%(title)s” of %(circle)s is %(phase)s, and you still have something to do: %(todo)s.",
+                **values,
+            )
+        else:
+            said = gettext(
+                "The round “%(title)s” of %(circle)s is %(phase)s, and you still have something to do: %(todo)s "
+                "before %(deadline)s.",
+                deadline=moment_text(closes, circle.time_zone),
+                **values,
+            )
+        return f"{said}\n\n{link}\n"
+
+    queue_notices(recipients, subject, body, kind=kind, circle_id=round_.circle_id, url=link)
 
 
 def send_deadline_reminders(now: datetime) -> int:
@@ -587,12 +648,20 @@ def remind_undecided(actor: User, round_: Round, now: datetime) -> int:
     round_ = lock(round_)
     phase = round_.phase_at(now)
     if phase != "deciding":
-        raise Conflict(f"Reminders to decide go out while the round is deciding; it is {PHASE_LABELS[phase].lower()}.")
+        raise Conflict(
+            gettext(
+                "Reminders to decide go out while the round is deciding; it is %(phase)s.",
+                phase=gettext(PHASE_WORDS[phase]),
+            )
+        )
     following = next_manual_reminder_at(round_)
     if following is not None and following > now:
         raise RateLimited(
-            f"A reminder went out at {format_time(following - MANUAL_REMINDER_INTERVAL)}; the next one can be sent "
-            f"from {format_time(following)}.",
+            gettext(
+                "A reminder went out at %(sent)s; the next one can be sent from %(next)s.",
+                sent=moment_text(following - MANUAL_REMINDER_INTERVAL, circle.time_zone),
+                next=moment_text(following, circle.time_zone),
+            ),
             retry_after_seconds=max(1, int((following - now).total_seconds())),
         )
     recipients = list(
@@ -601,7 +670,7 @@ def remind_undecided(actor: User, round_: Round, now: datetime) -> int:
         )
     )
     if not recipients:
-        raise Conflict("Every circle member has decided: there is nobody to remind.")
+        raise Conflict(gettext("Every circle member has decided: there is nobody to remind."))
     db.session.add(
         RoundReminder(
             round_id=round_.id, kind="manual", phase=phase, sent_at=now, sent_by_id=actor.id, recipients=len(recipients)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -57,10 +58,13 @@ def mark_all_read() -> Response:
     if form.validate_on_submit():
         marked = services.mark_read(current_user, ids=None, everything=True, now=utcnow())
         flash(
-            f"{marked} notice{'s' if marked != 1 else ''} marked read." if marked else "Nothing was unread.", "success"
+            ngettext("%(num)d notice marked read.", "%(num)d notices marked read.", marked)
+            if marked
+            else gettext("Nothing was unread."),
+            "success",
         )
     else:
-        flash("The form expired; try again.", "error")
+        flash(gettext("The form expired; try again."), "error")
     return redirect(url_for("inbox.view"))
 
 
@@ -71,7 +75,7 @@ def remind(round_id: int) -> Response:
     round_ = get_round(round_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
-        flash("The form expired; try again.", "error")
+        flash(gettext("The form expired; try again."), "error")
         return redirect(url_for("rounds.view", round_id=round_id))
     try:
         reminded = services.remind_undecided(current_user, round_, utcnow())
@@ -79,7 +83,14 @@ def remind(round_id: int) -> Response:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_id))
-    flash(f"Reminded {reminded} circle member{'s' if reminded != 1 else ''} who have not decided yet.", "success")
+    flash(
+        ngettext(
+            "Reminded %(num)d circle member who have not decided yet.",
+            "Reminded %(num)d circle members who have not decided yet.",
+            reminded,
+        ),
+        "success",
+    )
     return redirect(url_for("rounds.view", round_id=round_id))
 
 

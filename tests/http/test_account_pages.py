@@ -247,6 +247,8 @@ def test_the_api_changes_the_name_and_the_password_and_asks_for_an_address_chang
         "id": user.id,
         "name": "Ana Maria",
         "email": user.email,
+        "language": None,
+        "time_zone": None,
     }
     bad = api.json_call("PATCH", f"{API}/me/account", {"name": "", "role": "admin"}, token=token)
     assert bad.status_code == 422 and set(bad.get_json()["error"]["fields"]) == {"name", "role"}

@@ -16,3 +16,14 @@ def test_a_small_benchmark_seed_goes_in_and_its_ledger_verifies(app: Flask) -> N
         (report,) = verify_ledger([seeded.circle], include_site=False)
         assert report.result.ok, report
         assert seeded.ballots > 0 and seeded.ledger_entries > 0
+
+
+def test_the_benchmark_seeds_four_voting_circles_whose_ledgers_verify(app: Flask) -> None:
+    with app.app_context():
+        seeded = seed(0.1)
+        assert len({voting.circle for voting in seeded.voting}) == 4
+        assert seeded.voting[0].round == seeded.quadratic_round
+        assert all(voting.tokens and voting.proposal_ids for voting in seeded.voting)
+        reports = verify_ledger([voting.circle for voting in seeded.voting], include_site=False)
+        assert len(reports) == 4
+        assert all(report.result.ok and report.mismatch is None for report in reports), reports

@@ -1,0 +1,157 @@
+"""Every page of a circle and its rounds, in each language Fund Circle speaks: `lang` is set, and no English
+sentence of the catalogue is left on the page.
+
+A page "has an untranslated string" when it shows a piece of an English message (the longest run of words between
+its placeholders and tags) that the language's catalogue translates into something else. The world's own content
+(names, titles, comments) is English, so only pieces of at least two words and a dozen letters count.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from flask import Flask
+
+from fundcircle.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from tests.conftest import Client
+from tests.worlds.circles import CircleWorld, all_routes, build_circle, url_for_rule
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATED = [language for language in LANGUAGES if language != DEFAULT_LANGUAGE]
+#: Pages that are not about a circle's work: machine-readable or framework routes.
+NOT_PAGES = ("/api/", "/static/", "/hooks/", "/metrics", "/healthz", "/readyz", "/_bench", "/unsubscribe/")
+#: Routes that answer files, not pages.
+FILE_ENDPOINTS = {"attachments.download", "ledger.export", "voting.export_pabulib"}
+ATTRIBUTES = {"title", "aria-label", "placeholder", "alt"}
+SEPARATOR = re.compile(r"%\(\w+\)[sdrif]|%[sd]|<[^>]*>")
+
+
+@cache
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("translations", ROOT / "scripts" / "translations.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+@cache
+def _english_pieces(language: str) -> tuple[tuple[str, str], ...]:
+    """(piece, its English message) for every message whose translation into `language` reads differently."""
+    tool = _tool()
+    catalog = tool.read(tool.po_path(language), language)
+    pieces = []
+    for message in tool.read(tool.TEMPLATE, DEFAULT_LANGUAGE):
+        if not message.id:
+            continue
+        ids = list(message.id) if isinstance(message.id, (list, tuple)) else [message.id]
+        found = catalog.get(message.id, message.context)
+        strings = found.string if found is not None else ""
+        translated = " ".join(strings) if isinstance(strings, (list, tuple)) else (strings or "")
+        for english in ids:
+            chunks = [_normal(chunk) for chunk in SEPARATOR.split(english)]
+            piece = max(chunks, key=len)
+            if len(piece.split()) >= 2 and sum(c.isalpha() for c in piece) >= 12 and piece not in _normal(translated):
+                pieces.append((piece, english))
+    return tuple(pieces)
+
+
+class _Text(HTMLParser):
+    """The words a reader sees or hears: text outside scripts and styles, and the labelling attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.lang: str | None = None
+        self.direction: str | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "html":
+            self.lang, self.direction = values.get("lang"), values.get("dir")
+        if tag in ("script", "style"):
+            self._skip += 1
+        self.parts += [value for name, value in attrs if name in ATTRIBUTES and value]
+        if tag == "input" and values.get("type") in ("submit", "button") and values.get("value"):
+            self.parts.append(values["value"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.parts.append(data)
+
+
+def untranslated(html: str, language: str) -> list[str]:
+    reader = _Text()
+    reader.feed(html)
+    text = _normal(" \n ".join(reader.parts))
+    return sorted({english for piece, english in _english_pieces(language) if piece in text})
+
+
+def _pages(world: CircleWorld, actor: str) -> list[str]:
+    urls = []
+    for endpoint, rule, method in all_routes():
+        if method != "GET" or rule.startswith(NOT_PAGES) or endpoint in FILE_ENDPOINTS:
+            continue
+        try:
+            urls.append(url_for_rule(rule, world.ids(actor)))
+        except AssertionError:
+            continue  # a route whose sample values this world does not have
+    return sorted(set(urls))
+
+
+@pytest.fixture
+def world(app: Flask) -> CircleWorld:
+    with app.app_context():
+        return build_circle("A")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_page_of_a_circle_and_its_rounds_reads_in_the_language(
+    app: Flask, world: CircleWorld, language: str
+) -> None:
+    wrong: list[str] = []
+    shown = 0
+    for actor in ("visitor", "admin", "member", "treasurer"):
+        client: Client = app.test_client()  # type: ignore[assignment]
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = f"{language},en;q=0.5"
+        if actor != "visitor":
+            client.login(world.emails[actor])
+        for url in _pages(world, actor):
+            response = client.get(url)
+            if response.status_code != 200 or response.mimetype != "text/html":
+                continue
+            shown += 1
+            html = response.get_data(as_text=True)
+            if f'<html lang="{language}" dir="ltr"' not in html:
+                wrong.append(f"{actor} {url}: <html> does not say lang={language}")
+            wrong += [f"{actor} {url}: {english!r}" for english in untranslated(html, language)]
+    assert shown > 60, f"only {shown} pages were shown: the world is not what this test expects"
+    assert wrong == [], f"{len(wrong)} untranslated:\n" + "\n".join(wrong[:80])
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_check_finds_english_left_on_a_page(language: str) -> None:
+    """The check itself: a page that shows an English message is caught, one in the language is not."""
+    tool = _tool()
+    catalog = tool.read(tool.po_path(language), language)
+    piece, english = _english_pieces(language)[0]
+    translation = catalog.get(english)
+    assert translation is not None and translation.string
+    page = '<html lang="{0}"><body><main><p>{1}</p></main></body></html>'
+    assert untranslated(page.format(language, english), language) == [english]
+    assert english not in untranslated(page.format(language, translation.string), language)
