@@ -32,16 +32,14 @@ from fundcircle.circles.services import (
     membership_of,
     people_holding,
     queue_notices_in_their_language,
-    recipient_language,
     require_role,
 )
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.i18n import DEFAULT_LANGUAGE, current_language, in_language
+from fundcircle.i18n import DEFAULT_LANGUAGE, current_language
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
-from fundcircle.notices import queue_notice
 from fundcircle.phrases import N_
 
 #: The roles a person gets when their request is accepted: those an invitation offers by default.
@@ -242,17 +240,17 @@ def accept_request(actor: User, circle: Circle, join_request_id: int, now: datet
         circle, person, list(DEFAULT_ROLES), now, actor=actor, origin={"join_request": join_request.id}
     )
     url = external_url("circles.view", circle_id=circle.id)
-    with in_language(recipient_language(person, circle)):
+
+    def accepted() -> tuple[str, str]:
         subject = gettext("Welcome to “%(circle)s”: your request to join was accepted", circle=circle.name)
-        body = (
-            gettext(
-                "%(name)s accepted your request to join “%(circle)s”. You are a member now:",
-                name=actor.name,
-                circle=circle.name,
-            )
-            + f"\n{url}\n"
+        body = gettext(
+            "%(name)s accepted your request to join “%(circle)s”. You are a member now:",
+            name=actor.name,
+            circle=circle.name,
         )
-    queue_notice(person, subject, body, kind="join.answered", circle_id=circle.id, url=url)
+        return subject, f"{body}\n{url}\n"
+
+    queue_notices_in_their_language([person], circle, accepted, kind="join.answered", url=url)
     return membership
 
 
@@ -270,7 +268,8 @@ def decline_request(actor: User, circle: Circle, join_request_id: int, reason: s
     record("join_request.declined", actor=actor, circle_id=circle.id, subject=join_request, data={}, at=now)
     again_at = now + DECLINED_WAIT
     url = external_url("circles.view", circle_id=circle.id)
-    with in_language(recipient_language(join_request.user, circle)):
+
+    def declined() -> tuple[str, str]:
         subject = gettext("Your request to join “%(circle)s” was declined", circle=circle.name)
         body = (
             gettext("The admins of “%(circle)s” declined your request to join.", circle=circle.name)
@@ -279,7 +278,9 @@ def decline_request(actor: User, circle: Circle, join_request_id: int, reason: s
             + gettext("You may ask again from %(day)s, or ask one of its admins for an invitation.", day=_day(again_at))
             + "\n"
         )
-    queue_notice(join_request.user, subject, body, kind="join.answered", circle_id=circle.id, url=url)
+        return subject, body
+
+    queue_notices_in_their_language([join_request.user], circle, declined, kind="join.answered", url=url)
     return join_request
 
 

@@ -21,7 +21,7 @@ from fundcircle.db import compare_and_set, lock, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
-from fundcircle.i18n import check_language, current_language, in_language, translated
+from fundcircle.i18n import check_language, current_language, translated
 from fundcircle.ledger.record import create_chain, record
 from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
@@ -67,11 +67,6 @@ def said(error: ValueError) -> str:
     return translated(error) if isinstance(error, PhrasedError) else str(error)
 
 
-def recipient_language(person: User, circle: Circle | None) -> str | None:
-    """The language a notice to `person` about `circle` is written in: theirs, else the circle's (else English)."""
-    return getattr(person, "language", None) or (circle.language if circle is not None else None)
-
-
 def queue_notices_in_their_language(
     people: Iterable[User],
     circle: Circle,
@@ -81,15 +76,17 @@ def queue_notices_in_their_language(
     url: str | None,
     round_id: int | None = None,
 ) -> None:
-    """The same notice to each of `people`, each in their own language: `compose` gives (subject, body) and is
-    called once for each language among them, under that language."""
-    by_language: dict[str | None, list[User]] = {}
-    for person in people:
-        by_language.setdefault(recipient_language(person, circle), []).append(person)
-    for language, group in by_language.items():
-        with in_language(language):
-            subject, body = compose()
-        queue_notices(group, subject, body, kind=kind, circle_id=circle.id, url=url, round_id=round_id)
+    """The same notice about `circle` to each of `people`, each in their own language and zone (fundcircle.notices
+    writes it once per language and zone among them): `compose` gives (subject, body) in the language in force."""
+    queue_notices(
+        people,
+        lambda: compose()[0],
+        lambda: compose()[1],
+        kind=kind,
+        circle_id=circle.id,
+        url=url,
+        round_id=round_id,
+    )
 
 
 def check_roles(roles: Iterable[str], *, field: str = "roles", allow_empty: bool = False) -> list[str]:
