@@ -75,7 +75,7 @@ def get_circle(circle_id: int) -> Circle:
 @blp.arguments(CircleSettingsSchema)
 @blp.response(200, CircleSchema)
 def update_circle(data: dict[str, Any], circle_id: int) -> Circle:
-    """Change the circle's name, description, visibility, time zone or payout approvals (admins)."""
+    """Change the circle's name, description, visibility, time zone, language or payout approvals (admins)."""
     circle: Circle = g.circle
     services.update_circle_settings(
         current_user,
@@ -86,6 +86,7 @@ def update_circle(data: dict[str, Any], circle_id: int) -> Circle:
         approvals_required=data.get("approvals_required"),
         two_approvals_from_minor=data.get("two_approvals_from_minor", services.KEEP),
         time_zone=data.get("time_zone"),
+        language=data.get("language", services.KEEP),
     )
     return circle
 

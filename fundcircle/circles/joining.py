@@ -19,33 +19,46 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from babel.dates import format_date
+from flask_babel import format_decimal, gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from fundcircle.auth.models import User
 from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, Circle, JoinRequest, Membership
-from fundcircle.circles.services import join_with_roles, membership_of, people_holding, require_role
+from fundcircle.circles.services import (
+    join_with_roles,
+    membership_of,
+    people_holding,
+    queue_notices_in_their_language,
+    require_role,
+)
 from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import DEFAULT_LANGUAGE, current_language
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
-from fundcircle.notices import queue_notice, queue_notices
+from fundcircle.phrases import N_
 
 #: The roles a person gets when their request is accepted: those an invitation offers by default.
 DEFAULT_ROLES = ["member"]
 #: How long after a decline the person may ask again.
 DECLINED_WAIT = timedelta(days=30)
 
-NOT_TAKING = "This circle does not take requests to join: ask one of its admins for an invitation."
-NO_SUCH_CIRCLE = "There is no such circle."
-NO_SUCH_REQUEST = "There is no such open request to join this circle: it may have been answered or withdrawn."
+NOT_TAKING = N_("This circle does not take requests to join: ask one of its admins for an invitation.")
+NO_SUCH_CIRCLE = N_("There is no such circle.")
+NO_SUCH_REQUEST = N_("There is no such open request to join this circle: it may have been answered or withdrawn.")
+ALREADY_ASKED = N_("You have asked to join already: the circle's admins will answer your request.")
 
 
 def _day(moment: datetime) -> str:
-    """A date as members read it: 2 January 2027."""
-    return f"{moment.day} {moment:%B %Y}"
+    """A date as members read it, in their language: 2 January 2027, 2. Januar 2027, 2 de enero de 2027."""
+    language = current_language()
+    if language == DEFAULT_LANGUAGE:
+        return f"{moment.day} {moment:%B %Y}"
+    return format_date(moment, format="long", locale=language)
 
 
 def takes_requests(circle: Circle) -> bool:
@@ -74,9 +87,16 @@ def check_note(note: str, *, field: str = "note", limit: int = JOIN_NOTE_MAX) ->
     """
     note = note.strip()
     if len(note) > limit:
-        raise ValidationFailed(f"Use at most {limit:,} characters (this has {len(note):,}).", field=field)
+        raise ValidationFailed(
+            gettext(
+                "Use at most %(limit)s characters (this has %(length)s).",
+                limit=format_decimal(limit),
+                length=format_decimal(len(note)),
+            ),
+            field=field,
+        )
     if "\x00" in note:
-        raise ValidationFailed("Remove the invisible control character from the text.", field=field)
+        raise ValidationFailed(gettext("Remove the invisible control character from the text."), field=field)
     return note
 
 
@@ -129,41 +149,44 @@ def ask_to_join(actor: User, circle: Circle, note: str, now: datetime) -> JoinRe
     # The circle's row first: of two requests sent at once by one person, the second sees the first.
     circle = lock(circle)
     if membership_of(actor, circle) is not None:
-        raise Conflict(f"You are a member of {circle.name} already.")
+        raise Conflict(gettext("You are a member of %(circle)s already.", circle=circle.name))
     if not circle.public:
-        raise NotFound(NO_SUCH_CIRCLE)
+        raise NotFound(gettext(NO_SUCH_CIRCLE))
     if not circle.accepts_join_requests:
-        raise PermissionDenied(NOT_TAKING)
+        raise PermissionDenied(gettext(NOT_TAKING))
     text = check_note(note)
     if open_request_of(actor, circle) is not None:
-        raise Conflict("You have asked to join already: the circle's admins will answer your request.")
+        raise Conflict(gettext(ALREADY_ASKED))
     again_at = may_ask_again_at(actor, circle)
     if again_at is not None and now < again_at:
         raise Conflict(
-            f"Your last request was declined: you may ask again from {_day(again_at)}, "
-            "or ask one of the circle's admins for an invitation."
+            gettext(
+                "Your last request was declined: you may ask again from %(day)s, or ask one of the circle's admins "
+                "for an invitation.",
+                day=_day(again_at),
+            )
         )
     join_request = JoinRequest(circle_id=circle.id, user_id=actor.id, note=text, status="open", created_at=now)
     try:
         with db.session.begin_nested():
             db.session.add(join_request)
     except IntegrityError:
-        raise Conflict("You have asked to join already: the circle's admins will answer your request.") from None
+        raise Conflict(gettext(ALREADY_ASKED)) from None
     record("join_request.created", actor=actor, circle_id=circle.id, subject=join_request, data={}, at=now)
     url = external_url("circles.join_requests", circle_id=circle.id)
-    body = (
-        f"{actor.name} asks to join “{circle.name}”.\n\n"
-        + (f"Their note:\n{text}\n\n" if text else "They wrote no note.\n\n")
-        + f"Accept or decline the request here:\n{url}\n"
-    )
-    queue_notices(
-        people_holding(circle.id, "admin"),
-        f"{actor.name} asks to join “{circle.name}”",
-        body,
-        kind="join.requested",
-        circle_id=circle.id,
-        url=url,
-    )
+    names = {"name": actor.name, "circle": circle.name}
+
+    def compose() -> tuple[str, str]:
+        body = (
+            gettext("%(name)s asks to join “%(circle)s”.", **names)
+            + "\n\n"
+            + (gettext("Their note:") + f"\n{text}\n\n" if text else gettext("They wrote no note.") + "\n\n")
+            + gettext("Accept or decline the request here:")
+            + f"\n{url}\n"
+        )
+        return gettext("%(name)s asks to join “%(circle)s”", **names), body
+
+    queue_notices_in_their_language(people_holding(circle.id, "admin"), circle, compose, kind="join.requested", url=url)
     db.session.flush()
     return join_request
 
@@ -175,7 +198,7 @@ def withdraw_request(actor: User, circle: Circle, now: datetime) -> JoinRequest:
     """
     join_request = open_request_of(actor, circle)
     if join_request is None:
-        raise Conflict("You have no open request to join this circle: it may have been answered already.")
+        raise Conflict(gettext("You have no open request to join this circle: it may have been answered already."))
     _answer(join_request, actor, now, status="withdrawn", reason="")
     record("join_request.withdrawn", actor=actor, circle_id=circle.id, subject=join_request, data={}, at=now)
     return join_request
@@ -187,7 +210,7 @@ def _admins_request(actor: User, circle: Circle, join_request_id: int) -> JoinRe
     require_role(actor, circle, "admin")
     join_request = db.session.get(JoinRequest, join_request_id)
     if join_request is None or join_request.circle_id != circle.id or join_request.status != "open":
-        raise NotFound(NO_SUCH_REQUEST)
+        raise NotFound(gettext(NO_SUCH_REQUEST))
     return join_request
 
 
@@ -196,7 +219,7 @@ def _answer(join_request: JoinRequest, actor: User, now: datetime, *, status: st
         join_request,
         expected=JoinRequest.status == "open",
         values={"status": status, "answered_at": now, "answered_by_id": actor.id, "reason": reason},
-        conflict=Conflict("This request was answered a moment ago."),
+        conflict=Conflict(gettext("This request was answered a moment ago.")),
     )
 
 
@@ -217,14 +240,17 @@ def accept_request(actor: User, circle: Circle, join_request_id: int, now: datet
         circle, person, list(DEFAULT_ROLES), now, actor=actor, origin={"join_request": join_request.id}
     )
     url = external_url("circles.view", circle_id=circle.id)
-    queue_notice(
-        person,
-        f"Welcome to “{circle.name}”: your request to join was accepted",
-        f"{actor.name} accepted your request to join “{circle.name}”. You are a member now:\n{url}\n",
-        kind="join.answered",
-        circle_id=circle.id,
-        url=url,
-    )
+
+    def accepted() -> tuple[str, str]:
+        subject = gettext("Welcome to “%(circle)s”: your request to join was accepted", circle=circle.name)
+        body = gettext(
+            "%(name)s accepted your request to join “%(circle)s”. You are a member now:",
+            name=actor.name,
+            circle=circle.name,
+        )
+        return subject, f"{body}\n{url}\n"
+
+    queue_notices_in_their_language([person], circle, accepted, kind="join.answered", url=url)
     return membership
 
 
@@ -242,16 +268,19 @@ def decline_request(actor: User, circle: Circle, join_request_id: int, reason: s
     record("join_request.declined", actor=actor, circle_id=circle.id, subject=join_request, data={}, at=now)
     again_at = now + DECLINED_WAIT
     url = external_url("circles.view", circle_id=circle.id)
-    queue_notice(
-        join_request.user,
-        f"Your request to join “{circle.name}” was declined",
-        f"The admins of “{circle.name}” declined your request to join.\n\n"
-        + (f"Their reason:\n{text}\n\n" if text else "")
-        + f"You may ask again from {_day(again_at)}, or ask one of its admins for an invitation.\n",
-        kind="join.answered",
-        circle_id=circle.id,
-        url=url,
-    )
+
+    def declined() -> tuple[str, str]:
+        subject = gettext("Your request to join “%(circle)s” was declined", circle=circle.name)
+        body = (
+            gettext("The admins of “%(circle)s” declined your request to join.", circle=circle.name)
+            + "\n\n"
+            + (gettext("Their reason:") + f"\n{text}\n\n" if text else "")
+            + gettext("You may ask again from %(day)s, or ask one of its admins for an invitation.", day=_day(again_at))
+            + "\n"
+        )
+        return subject, body
+
+    queue_notices_in_their_language([join_request.user], circle, declined, kind="join.answered", url=url)
     return join_request
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext, lazy_pgettext
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,10 +25,17 @@ from fundcircle.db import Base, UTCDateTime, utcnow
 #: Roles are per circle; one person may hold several.
 ROLES = ("member", "circle", "treasurer", "admin")
 ROLE_LABELS = {
-    "member": "Community member",
-    "circle": "Circle member (deliberates and decides)",
-    "treasurer": "Treasurer (approves payouts)",
-    "admin": "Admin (sets the circle up)",
+    "member": lazy_gettext("Community member"),
+    "circle": lazy_gettext("Circle member (deliberates and decides)"),
+    "treasurer": lazy_gettext("Treasurer (approves payouts)"),
+    "admin": lazy_gettext("Admin (sets the circle up)"),
+}
+#: A role's short name, as lists of a person's roles show it ("You are: member, admin"); in English the code itself.
+ROLE_NAMES = {
+    "member": lazy_pgettext("role", "member"),
+    "circle": lazy_pgettext("role", "circle"),
+    "treasurer": lazy_pgettext("role", "treasurer"),
+    "admin": lazy_pgettext("role", "admin"),
 }
 _ROLES_SQL = ", ".join(f"'{role}'" for role in ROLES)
 
@@ -95,6 +103,10 @@ class Membership(Base):
 
     def sorted_roles(self) -> list[str]:
         return [role for role in ROLES if role in self.roles]
+
+    def role_names(self) -> str:
+        """The person's roles in the reader's words, in their canonical order ("member, admin")."""
+        return ", ".join(str(ROLE_NAMES[role]) for role in self.sorted_roles())
 
     def granted_at(self, role: str) -> datetime | None:
         """Since when the person holds `role` here (None if they do not)."""

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from fundcircle.auth.models import User
@@ -42,7 +43,7 @@ class CallInput:
 
 def _require_admin(actor: User, circle: Circle) -> None:
     if "admin" not in _roles_now(circle, actor.id):
-        raise PermissionDenied("Only a circle's admins can do this.")
+        raise PermissionDenied(gettext("Only a circle's admins can do this."))
 
 
 def open_call(circle: Circle) -> RotationCall | None:
@@ -91,28 +92,38 @@ def open_volunteer_call(actor: User, circle: Circle, data: CallInput, now: datet
     lock(circle)
     _require_admin(actor, circle)
     if open_call(circle) is not None:
-        raise Conflict("A call for volunteers is already open: draw it first.")
+        raise Conflict(gettext("A call for volunteers is already open: draw it first."))
     if not 1 <= data.seats <= MAX_SEATS:
-        raise ValidationFailed(f"Choose between 1 and {MAX_SEATS} deciding members to draw.", field="seats")
+        raise ValidationFailed(
+            gettext("Choose between 1 and %(max)d deciding members to draw.", max=MAX_SEATS), field="seats"
+        )
     if (data.term_days is None) == (data.term_rounds is None):
-        raise ValidationFailed("Set how long a term lasts: in days or in rounds, one of the two.", field="term_days")
+        raise ValidationFailed(
+            gettext("Set how long a term lasts: in days or in rounds, one of the two."), field="term_days"
+        )
     if data.term_days is not None and not 1 <= data.term_days <= MAX_TERM_DAYS:
-        raise ValidationFailed(f"A term lasts between 1 and {MAX_TERM_DAYS} days.", field="term_days")
+        raise ValidationFailed(
+            gettext("A term lasts between 1 and %(max)d days.", max=MAX_TERM_DAYS), field="term_days"
+        )
     if data.term_rounds is not None and not 1 <= data.term_rounds <= MAX_TERM_ROUNDS:
-        raise ValidationFailed(f"A term lasts between 1 and {MAX_TERM_ROUNDS} rounds.", field="term_rounds")
+        raise ValidationFailed(
+            gettext("A term lasts between 1 and %(max)d rounds.", max=MAX_TERM_ROUNDS), field="term_rounds"
+        )
     if data.newcomer_share_percent not in NEWCOMER_SHARES:
-        raise ValidationFailed("Choose one of the shares offered for people new to the role.", field="newcomer_share")
+        raise ValidationFailed(
+            gettext("Choose one of the shares offered for people new to the role."), field="newcomer_share"
+        )
     if data.closes_at.tzinfo is None or data.closes_at <= now:
-        raise ValidationFailed("The call must close in the future.", field="closes_at")
+        raise ValidationFailed(gettext("The call must close in the future."), field="closes_at")
     if data.closes_at > now + timedelta(days=365):
-        raise ValidationFailed("The call must close within a year.", field="closes_at")
+        raise ValidationFailed(gettext("The call must close within a year."), field="closes_at")
     # The head is read after the circle's lock and before the opening entry is appended: the seed is the hash of the
     # entry just before the call's own, which anyone can find in the ledger.
     chain = db.session.scalar(
         select(LedgerChain).where(LedgerChain.circle_id == circle.id).execution_options(populate_existing=True)
     )
     if chain is None:
-        raise NotFound("This circle has no ledger.")
+        raise NotFound(gettext("This circle has no ledger."))
     call = RotationCall(
         circle_id=circle.id,
         opened_by_id=actor.id,
@@ -146,9 +157,9 @@ def open_volunteer_call(actor: User, circle: Circle, data: CallInput, now: datet
 def _call_taking_volunteers(circle: Circle, now: datetime) -> RotationCall:
     call = open_call(circle)
     if call is None:
-        raise Conflict("There is no open call for volunteers.")
+        raise Conflict(gettext("There is no open call for volunteers."))
     if now >= call.closes_at:
-        raise Conflict("The call for volunteers has closed.")
+        raise Conflict(gettext("The call for volunteers has closed."))
     return call
 
 
@@ -160,10 +171,10 @@ def volunteer(actor: User, circle: Circle, now: datetime) -> RotationVolunteer:
     """
     lock(circle)
     if membership_of(actor, circle) is None:
-        raise PermissionDenied("Only the circle's members can do this.")
+        raise PermissionDenied(gettext("Only the circle's members can do this."))
     call = _call_taking_volunteers(circle, now)
     if any(row.user_id == actor.id for row in call.volunteers):
-        raise Conflict("You have volunteered already.")
+        raise Conflict(gettext("You have volunteered already."))
     row = RotationVolunteer(call=call, user_id=actor.id, volunteered_at=now)
     db.session.add(row)
     record("rotation.volunteered", actor=actor, circle_id=circle.id, subject=call, data={"user": actor.id}, at=now)
@@ -177,11 +188,11 @@ def withdraw(actor: User, circle: Circle, now: datetime) -> RotationCall:
     """
     lock(circle)
     if membership_of(actor, circle) is None:
-        raise PermissionDenied("Only the circle's members can do this.")
+        raise PermissionDenied(gettext("Only the circle's members can do this."))
     call = _call_taking_volunteers(circle, now)
     row = next((row for row in call.volunteers if row.user_id == actor.id), None)
     if row is None:
-        raise Conflict("You had not volunteered.")
+        raise Conflict(gettext("You had not volunteered."))
     call.volunteers.remove(row)
     record("rotation.withdrew", actor=actor, circle_id=circle.id, subject=call, data={"user": actor.id}, at=now)
     return call
@@ -264,9 +275,9 @@ def draw_call(actor: User | None, circle: Circle, now: datetime) -> RotationCall
         _require_admin(actor, circle)
     call = open_call(circle)
     if call is None:
-        raise Conflict("There is no open call for volunteers to draw.")
+        raise Conflict(gettext("There is no open call for volunteers to draw."))
     if now < call.closes_at:
-        raise Conflict("The call is still open: it can be drawn once it closes.")
+        raise Conflict(gettext("The call is still open: it can be drawn once it closes."))
     member_ids = set(db.session.scalars(select(Membership.user_id).where(Membership.circle_id == circle.id)))
     candidate_ids = sorted(row.user_id for row in call.volunteers if row.user_id in member_ids)
     served = _served_before(circle, candidate_ids)
@@ -289,7 +300,7 @@ def draw_call(actor: User | None, circle: Circle, now: datetime) -> RotationCall
             select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user_id)
         )
         if membership is None:  # the candidates were members when read above; one who left since is refused
-            raise Conflict("Someone drawn left the circle during the draw: nothing was drawn. Draw again.")
+            raise Conflict(gettext("Someone drawn left the circle during the draw: nothing was drawn. Draw again."))
         old_roles = check_roles(membership.roles, allow_empty=True)
         granted = "circle" not in old_roles or user_id in by_rotation
         db.session.add(
@@ -377,7 +388,7 @@ def draw_due_calls(now: datetime) -> int:
 def get_call(circle: Circle, call_id: int) -> RotationCall:
     call = db.session.get(RotationCall, call_id)
     if call is None or call.circle_id != circle.id:
-        raise NotFound("There is no such call for volunteers.")
+        raise NotFound(gettext("There is no such call for volunteers."))
     return call
 
 

@@ -8,10 +8,15 @@ from marshmallow import Schema, fields, validate
 from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, JOIN_REQUEST_STATUSES, ROLES, Circle, Membership
 from fundcircle.circles.services import circles_of, membership_of
 from fundcircle.fields import NestedFrom, StrictBoolean, StrictInteger, utc_datetime
+from fundcircle.i18n import LANGUAGES
 from fundcircle.mail import external_url
 from fundcircle.timezones import MAX_TIME_ZONE_LENGTH
 
 ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))
+LANGUAGE_HELP = (
+    f"The default language of the circle's pages and e-mails for members who chose none: one of "
+    f"{', '.join(LANGUAGES)}; null: each person's browser decides"
+)
 
 
 class CircleCreateSchema(Schema):
@@ -20,6 +25,12 @@ class CircleCreateSchema(Schema):
     currency = fields.String(required=True, validate=validate.Length(equal=3))
     public = StrictBoolean(load_default=False)
     description = fields.String(load_default="", validate=validate.Length(max=5000))
+    time_zone = fields.String(
+        load_default="UTC",
+        validate=validate.Length(min=1, max=MAX_TIME_ZONE_LENGTH),
+        metadata={"description": "An IANA time zone name known to zoneinfo; UTC if not given"},
+    )
+    language = fields.String(load_default=None, allow_none=True, metadata={"description": LANGUAGE_HELP})
 
 
 class CircleSchema(Schema):
@@ -38,6 +49,7 @@ class CircleSchema(Schema):
         metadata={"description": "IANA time zone (e.g. Europe/Berlin) the pages type and show deadlines in; "
                                  "the API's times stay ISO 8601 UTC"},
     )  # fmt: skip
+    language = fields.String(allow_none=True, required=True, metadata={"description": LANGUAGE_HELP})
     created_at = fields.DateTime(format="iso", required=True)
     my_roles = fields.Method(
         "_my_roles", required=True, metadata={"type": "array", "items": {"type": "string"},
@@ -134,6 +146,8 @@ class CircleSettingsSchema(Schema):
         metadata={"description": "An IANA time zone name known to zoneinfo, e.g. Europe/Berlin or America/New_York: "
                                  "round deadlines are typed and shown in it on the pages, stored in UTC"},
     )  # fmt: skip
+    # Checked by the service (fundcircle.i18n.check_language), so that the refusal is on this field in words.
+    language = fields.String(allow_none=True, metadata={"description": LANGUAGE_HELP})
 
 
 class MemberListSchema(Schema):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -20,15 +21,22 @@ from fundcircle.db import compare_and_set, lock, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
+from fundcircle.i18n import check_language, current_language, translated
 from fundcircle.ledger.record import create_chain, record
 from fundcircle.mail import external_url
 from fundcircle.money import MoneyError, check_currency
 from fundcircle.notices import queue_notices
 from fundcircle.outbox import digest_headings
-from fundcircle.timezones import TimeZoneError, check_time_zone
+from fundcircle.phrases import N_, PhrasedError
+from fundcircle.timezones import DEFAULT_TIME_ZONE, TimeZoneError, check_time_zone
 
-#: Who holds each role, in the words of a refusal ("Only the circle's ... can do this.").
-ROLE_HOLDERS = {"member": "members", "circle": "deciding members", "admin": "admins", "treasurer": "treasurers"}
+#: The refusal for someone without the role: a whole sentence per role (the holders' word differs by language).
+ROLE_REFUSALS = {
+    "member": lazy_gettext("Only the circle's members can do this."),
+    "circle": lazy_gettext("Only the circle's deciding members can do this."),
+    "admin": lazy_gettext("Only the circle's admins can do this."),
+    "treasurer": lazy_gettext("Only the circle's treasurers can do this."),
+}
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -47,8 +55,38 @@ def require_role(actor: User, circle: Circle, role: str) -> Membership:
     """:raises PermissionDenied: unless the actor holds `role` in the circle."""
     membership = membership_of(actor, circle)
     if membership is None or role not in membership.roles:
-        raise PermissionDenied(f"Only the circle's {ROLE_HOLDERS.get(role, role + 's')} can do this.")
+        refusal = ROLE_REFUSALS.get(role)
+        raise PermissionDenied(
+            str(refusal) if refusal is not None else gettext("Only the circle's %(role)ss can do this.", role=role)
+        )
     return membership
+
+
+def said(error: ValueError) -> str:
+    """A pure rule's refusal in the reader's language (a rule not yet phrased says it in English)."""
+    return translated(error) if isinstance(error, PhrasedError) else str(error)
+
+
+def queue_notices_in_their_language(
+    people: Iterable[User],
+    circle: Circle,
+    compose: Callable[[], tuple[str, str]],
+    *,
+    kind: str,
+    url: str | None,
+    round_id: int | None = None,
+) -> None:
+    """The same notice about `circle` to each of `people`, each in their own language and zone (fundcircle.notices
+    writes it once per language and zone among them): `compose` gives (subject, body) in the language in force."""
+    queue_notices(
+        people,
+        lambda: compose()[0],
+        lambda: compose()[1],
+        kind=kind,
+        circle_id=circle.id,
+        url=url,
+        round_id=round_id,
+    )
 
 
 def check_roles(roles: Iterable[str], *, field: str = "roles", allow_empty: bool = False) -> list[str]:
@@ -59,9 +97,14 @@ def check_roles(roles: Iterable[str], *, field: str = "roles", allow_empty: bool
     given = list(roles)
     unknown = sorted(set(given) - set(ROLES))
     if unknown:
-        raise ValidationFailed(f"Unknown role {', '.join(unknown)}; roles are {', '.join(ROLES)}.", field=field)
+        raise ValidationFailed(
+            gettext(
+                "Unknown role %(unknown)s; roles are %(roles)s.", unknown=", ".join(unknown), roles=", ".join(ROLES)
+            ),
+            field=field,
+        )
     if not given and not allow_empty:
-        raise ValidationFailed("Choose at least one role.", field=field)
+        raise ValidationFailed(gettext("Choose at least one role."), field=field)
     return [role for role in ROLES if role in given]
 
 
@@ -72,32 +115,41 @@ class CircleInput:
     currency: str
     public: bool
     description: str = ""
+    #: The IANA zone its deadlines are typed and shown in.
+    time_zone: str = DEFAULT_TIME_ZONE
+    #: Its default language (fundcircle.i18n.LANGUAGES); None: each person's own, or their browser's.
+    language: str | None = None
 
 
 def create_circle(actor: User, data: CircleInput) -> Circle:
     """A superuser creates a circle and becomes its admin (and a member); the circle gets its own ledger chain.
 
     :raises PermissionDenied: unless the actor is a superuser.
-    :raises ValidationFailed: for a bad name, slug or currency.
+    :raises ValidationFailed: for a bad name, slug, currency, time zone or language.
     :raises Conflict: on `slug` if another circle has it.
     """
     if not actor.is_superuser:
-        raise PermissionDenied("Only a site administrator (superuser) can create circles.")
+        raise PermissionDenied(gettext("Only a site administrator (superuser) can create circles."))
     name = check_display_name(data.name)
     slug = data.slug.strip().lower()
     if not SLUG_PATTERN.match(slug) or len(slug) > 60:
         raise ValidationFailed(
-            "Use lower-case letters, digits and single hyphens (for example riverside-learning), at most 60.",
+            gettext("Use lower-case letters, digits and single hyphens (for example riverside-learning), at most 60."),
             field="slug",
         )
     try:
         currency = check_currency(data.currency)
     except MoneyError as error:
-        raise ValidationFailed(str(error), field="currency") from None
+        raise ValidationFailed(said(error), field="currency") from None
     if len(data.description) > 5000:
-        raise ValidationFailed("Use at most 5,000 characters.", field="description")
+        raise ValidationFailed(gettext("Use at most 5,000 characters."), field="description")
+    try:
+        time_zone = check_time_zone(data.time_zone)
+    except TimeZoneError as error:
+        raise ValidationFailed(said(error), field="time_zone") from None
+    language = _checked_language(data.language)
     if db.session.scalar(select(Circle.id).where(Circle.slug == slug)) is not None:
-        raise Conflict("Another circle uses this address already.", field="slug")
+        raise Conflict(gettext("Another circle uses this address already."), field="slug")
     circle = Circle(
         name=name,
         slug=slug,
@@ -105,27 +157,42 @@ def create_circle(actor: User, data: CircleInput) -> Circle:
         public=data.public,
         description=data.description.strip(),
         created_by_id=actor.id,
+        time_zone=time_zone,
+        language=language,
     )
     try:
         # As for the check above, two circles created with one address at once: the unique slug decides, clearly.
         with db.session.begin_nested():
             db.session.add(circle)
     except IntegrityError:
-        raise Conflict("Another circle uses this address already.", field="slug") from None
+        raise Conflict(gettext("Another circle uses this address already."), field="slug") from None
     create_chain(circle.id)
-    record(
-        "circle.created",
-        actor=actor,
-        circle_id=circle.id,
-        subject=circle,
-        data={"name": name, "slug": slug, "currency": currency, "public": data.public},
-    )
+    created: dict[str, Any] = {"name": name, "slug": slug, "currency": currency, "public": data.public}
+    # Only what differs from a circle made before zones and languages, so that such entries read as they did.
+    if time_zone != DEFAULT_TIME_ZONE:
+        created["time_zone"] = time_zone
+    if language is not None:
+        created["language"] = language
+    record("circle.created", actor=actor, circle_id=circle.id, subject=circle, data=created)
     _add_membership(actor, circle, actor, ["member", "admin"])
     return circle
 
 
 #: "Keep what is set" for an optional setting, as distinct from None (which clears it).
 KEEP: Any = object()
+
+
+def _checked_language(code: str | None, field: str = "language") -> str | None:
+    """A circle's default language: a code Fund Circle speaks, or None (an empty choice) for none.
+
+    :raises ValidationFailed: on `field` for a language Fund Circle does not speak.
+    """
+    if code is None or not code.strip():
+        return None
+    try:
+        return check_language(code.strip())
+    except PhrasedError as error:
+        raise ValidationFailed(translated(error), field=field) from None
 
 
 def update_circle_settings(
@@ -138,31 +205,39 @@ def update_circle_settings(
     approvals_required: int | None = None,
     two_approvals_from_minor: int | None = KEEP,
     time_zone: str | None = None,
+    language: str | None = KEEP,
 ) -> Circle:
-    """An admin changes the circle's name, description, visibility, time zone, or how many treasurer approvals a
-    payout needs (and from which amount two). The currency never changes. A new time zone changes how deadlines
-    are typed and shown, not the instants stored: a deadline keeps its moment in UTC.
+    """An admin changes the circle's name, description, visibility, time zone, default language (None: each
+    person's own, or their browser's), or how many treasurer approvals a payout needs (and from which amount two).
+    The currency never changes. A new time zone changes how deadlines are typed and shown, not the instants stored:
+    a deadline keeps its moment in UTC.
 
     :raises PermissionDenied: unless the actor is the circle's admin.
-    :raises ValidationFailed: for a bad name, description, time zone or approval setting.
+    :raises ValidationFailed: for a bad name, description, time zone, language or approval setting.
     """
     require_role(actor, circle, "admin")
     new: dict[str, Any] = {"name": check_display_name(name), "description": description.strip(), "public": public}
     if len(new["description"]) > 5000:
-        raise ValidationFailed("Use at most 5,000 characters.", field="description")
+        raise ValidationFailed(gettext("Use at most 5,000 characters."), field="description")
     if approvals_required is not None:
         if not 1 <= approvals_required <= 5:
-            raise ValidationFailed("A payout needs between 1 and 5 treasurer approvals.", field="approvals_required")
+            raise ValidationFailed(
+                gettext("A payout needs between 1 and 5 treasurer approvals."), field="approvals_required"
+            )
         new["approvals_required"] = approvals_required
     if two_approvals_from_minor is not KEEP:
         if two_approvals_from_minor is not None and not 0 < two_approvals_from_minor <= 2**53:
-            raise ValidationFailed("Give an amount above zero, or leave it empty.", field="two_approvals_from_minor")
+            raise ValidationFailed(
+                gettext("Give an amount above zero, or leave it empty."), field="two_approvals_from_minor"
+            )
         new["two_approvals_from_minor"] = two_approvals_from_minor
     if time_zone is not None:
         try:
             new["time_zone"] = check_time_zone(time_zone)
         except TimeZoneError as error:
-            raise ValidationFailed(str(error), field="time_zone") from error
+            raise ValidationFailed(said(error), field="time_zone") from error
+    if language is not KEEP:
+        new["language"] = _checked_language(language)
     changes = {
         field: {"from": getattr(circle, field), "to": value}
         for field, value in new.items()
@@ -226,24 +301,40 @@ def _treasurer_granted(
         data["invitation"] = invitation.id
     record("member.treasurer_granted", actor=actor, circle_id=circle.id, subject=membership, data=data, at=now)
     db.session.flush()
-    if granted_by is None or granted_by.id == user.id:
-        by = "by themselves"
-    else:
-        by = f"by {granted_by.name}" + (", who invited them" if invitation is not None else "")
-    subject = f"{user.name} is now a treasurer of “{circle.name}”"
-    body = (
-        f"{user.name} was made a treasurer of “{circle.name}” ({by}), and can now approve payouts.\n\n"
-        "Payouts created before this moment still need an approval from a treasurer who held the role already.\n"
-        "If you did not expect this, check the circle's members and its ledger:\n\n"
-        f"{external_url('circles.members', circle_id=circle.id)}\n"
-    )
-    queue_notices(
-        people_holding(circle.id, "treasurer", "admin"),
-        subject,
-        body,
-        kind="member.treasurer_granted",
-        circle_id=circle.id,
-        url=external_url("circles.members", circle_id=circle.id),
+    url = external_url("circles.members", circle_id=circle.id)
+
+    def compose() -> tuple[str, str]:
+        names = {"name": user.name, "circle": circle.name}
+        if granted_by is None or granted_by.id == user.id:
+            made = gettext(
+                "%(name)s was made a treasurer of “%(circle)s” (by themselves), and can now approve payouts.", **names
+            )
+        elif invitation is not None:
+            made = gettext(
+                "%(name)s was made a treasurer of “%(circle)s” (by %(by)s, who invited them), and can now approve "
+                "payouts.",
+                by=granted_by.name,
+                **names,
+            )
+        else:
+            made = gettext(
+                "%(name)s was made a treasurer of “%(circle)s” (by %(by)s), and can now approve payouts.",
+                by=granted_by.name,
+                **names,
+            )
+        body = (
+            f"{made}\n\n"
+            + gettext(
+                "Payouts created before this moment still need an approval from a treasurer who held the role already."
+            )
+            + "\n"
+            + gettext("If you did not expect this, check the circle's members and its ledger:")
+            + f"\n\n{url}\n"
+        )
+        return gettext("%(name)s is now a treasurer of “%(circle)s”", **names), body
+
+    queue_notices_in_their_language(
+        people_holding(circle.id, "treasurer", "admin"), circle, compose, kind="member.treasurer_granted", url=url
     )
 
 
@@ -288,7 +379,7 @@ def invite_member(
     checked_roles = check_roles(roles)
     user = find_user_by_email(email)
     if user is not None and membership_of(user, circle) is not None:
-        raise Conflict("A member of this circle has this address: change their roles instead.", field="email")
+        raise Conflict(gettext("A member of this circle has this address: change their roles instead."), field="email")
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         circle_id=circle.id,
@@ -311,13 +402,29 @@ def invite_member(
     return InviteOutcome(invitation=invitation, token=token)
 
 
+def invitation_language(circle: Circle, email: str) -> str:
+    """The language an invitation to `email` is written in: the invited person's own if they have an account and
+    chose one, else the circle's, else the inviting admin's (the page's). The admin sees none of it."""
+    invited = find_user_by_email(email)
+    return (invited.language if invited is not None else None) or circle.language or current_language()
+
+
 def invitation_mail(circle: Circle, inviter: User, link: str, valid_days: int) -> tuple[str, str]:
-    """The subject and body of an invitation e-mail: the same for an address with an account and one without."""
+    """The subject and body of an invitation e-mail: the same for an address with an account and one without (in
+    the language in force: see `invitation_language`)."""
+    names = {"circle": circle.name}
     return (
-        f"You are invited to {circle.name} on Fund Circle",
-        f"{inviter.name} invites you to {circle.name}.\n\n"
-        f"Open this link to accept or decline (it works once, for {valid_days} days):\n{link}\n\n"
-        "If you have a Fund Circle account with this address, the invitation is also on your home page.\n",
+        gettext("You are invited to %(circle)s on Fund Circle", **names),
+        gettext("%(name)s invites you to %(circle)s.", name=inviter.name, **names)
+        + "\n\n"
+        + ngettext(
+            "Open this link to accept or decline (it works once, for %(num)d day):",
+            "Open this link to accept or decline (it works once, for %(num)d days):",
+            valid_days,
+        )
+        + f"\n{link}\n\n"
+        + gettext("If you have a Fund Circle account with this address, the invitation is also on your home page.")
+        + "\n",
     )
 
 
@@ -358,7 +465,7 @@ def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[
     """
     lock(circle)
     if "admin" not in _roles_now(circle, actor.id):
-        raise PermissionDenied("Only a circle's admins can do this.")
+        raise PermissionDenied(gettext("Only a circle's admins can do this."))
     new_roles = check_roles(roles, allow_empty=True)
     membership = db.session.scalar(
         select(Membership)
@@ -366,17 +473,19 @@ def set_member_roles(actor: User, circle: Circle, user_id: int, roles: Iterable[
         .execution_options(populate_existing=True)
     )
     if membership is None:
-        raise NotFound("This person is not a member of the circle.")
+        raise NotFound(gettext("This person is not a member of the circle."))
     old_roles = check_roles(_roles_now(circle, user_id), allow_empty=True)
     if old_roles == new_roles:
         return membership
     if "admin" in old_roles and "admin" not in new_roles and _admin_count(circle) <= 1:
-        raise ValidationFailed("A circle needs at least one admin: make somebody else admin first.", field="roles")
+        raise ValidationFailed(
+            gettext("A circle needs at least one admin: make somebody else admin first."), field="roles"
+        )
     if user_id == actor.id:
         # Roles are given by somebody else, so that no one alone makes themselves treasurer (and approves payouts)
         # or removes themselves from the record of who holds which role.
         raise PermissionDenied(
-            "You cannot change your own roles: ask another admin of the circle to change them.", field="roles"
+            gettext("You cannot change your own roles: ask another admin of the circle to change them."), field="roles"
         )
     now = utcnow()
     data = {"user": user_id, "name": membership.user.name, "from": old_roles, "to": new_roles}
@@ -436,7 +545,7 @@ def _usable(now: datetime) -> Any:
     return Invitation.accepted_at.is_(None) & Invitation.declined_at.is_(None) & (Invitation.expires_at > now)
 
 
-GONE = (
+GONE = N_(
     "This invitation does not work any more: it was used, declined, or it expired. "
     "Ask the circle's admin for a new one."
 )
@@ -446,7 +555,7 @@ def find_invitation(token: str, now: datetime) -> Invitation:
     """:raises NotFound: if the link is unknown, used, declined or expired (one message: the link no longer works)."""
     invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == sha256_hex(token), _usable(now)))
     if invitation is None:
-        raise NotFound(GONE)
+        raise NotFound(gettext(GONE))
     return invitation
 
 
@@ -467,9 +576,9 @@ def _own_invitation(user: User, invitation_id: int, now: datetime) -> Invitation
     """:raises NotFound: unless the invitation is usable and for the user's address (another's gives no hint)."""
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.email != user.email:
-        raise NotFound(GONE)
+        raise NotFound(gettext(GONE))
     if invitation.accepted_at is not None or invitation.declined_at is not None or invitation.expires_at <= now:
-        raise NotFound(GONE)
+        raise NotFound(gettext(GONE))
     return invitation
 
 
@@ -478,7 +587,7 @@ def _claim(invitation: Invitation, now: datetime, values: dict[str, Any]) -> Non
         invitation,
         expected=_usable(now),
         values=values,
-        conflict=Conflict("This invitation was answered a moment ago."),
+        conflict=Conflict(gettext("This invitation was answered a moment ago.")),
     )
 
 
@@ -495,12 +604,18 @@ def accept_invitation(
     """
     invitation = find_invitation(token, now)
     if user is not None and user.email != invitation.email:
-        raise PermissionDenied(f"This invitation is for {invitation.email}, and you are signed in as {user.email}.")
+        raise PermissionDenied(
+            gettext(
+                "This invitation is for %(invited)s, and you are signed in as %(email)s.",
+                invited=invitation.email,
+                email=user.email,
+            )
+        )
     _claim(invitation, now, {"accepted_at": now})
     if user is None:
         if find_user_by_email(invitation.email) is not None:
             raise Conflict(
-                "An account with this address exists: log in first, then open the link again.", field="email"
+                gettext("An account with this address exists: log in first, then open the link again."), field="email"
             )
         user = create_user(None, email=invitation.email, name=name, password=password, via="invitation")
     return user, _join(invitation, user, now)
@@ -597,7 +712,7 @@ def public_circles() -> list[Circle]:
 def get_circle(circle_id: int) -> Circle:
     circle = db.session.get(Circle, circle_id)
     if circle is None:
-        raise NotFound("There is no such circle.")
+        raise NotFound(gettext("There is no such circle."))
     return circle
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -32,15 +32,16 @@ from fundcircle.circles.forms import (
     RolesForm,
     RotationCallForm,
 )
-from fundcircle.circles.models import Circle, Membership
+from fundcircle.circles.models import ROLE_NAMES, Circle, Membership
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, NotFound
 from fundcircle.extensions import db, login_manager
 from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
+from fundcircle.i18n import current_language, in_language
 from fundcircle.mail import external_url, mail_configured, send_mail
 from fundcircle.money import FORM_LOCALE, MoneyError, format_minor, parse_money
-from fundcircle.timezones import time_zone_names
+from fundcircle.timezones import DEFAULT_TIME_ZONE, TimeZoneError, time_zone_names, to_utc
 from fundcircle.unit_of_work import after_commit, refuse
 
 bp = Blueprint("circles", __name__)
@@ -80,6 +81,12 @@ def home() -> str:
 @requires(SUPERUSER)
 def create() -> str | Response | tuple[str, int]:
     form = CircleForm()
+    if not form.is_submitted():
+        form.language.data = current_language()  # the creator's language, to start from
+
+    def show(status: int) -> tuple[str, int]:
+        return render_template("circles/new.html", form=form, time_zone_names=sorted(time_zone_names())), status
+
     if form.validate_on_submit():
         try:
             circle = services.create_circle(
@@ -90,15 +97,17 @@ def create() -> str | Response | tuple[str, int]:
                     currency=form.currency.data or "",
                     public=bool(form.public.data),
                     description=form.description.data or "",
+                    time_zone=form.time_zone.data or DEFAULT_TIME_ZONE,
+                    language=form.language.data if "language" in request.form else None,
                 ),
             )
         except FundCircleError as error:
             refuse()
             attach_error(form, error)
-            return render_template("circles/new.html", form=form), error.status
-        flash(f"{circle.name} is set up. Invite its members next.", "success")
+            return show(error.status)
+        flash(gettext("%(circle)s is set up. Invite its members next.", circle=circle.name), "success")
         return redirect(url_for("circles.members", circle_id=circle.id))
-    return render_template("circles/new.html", form=form), 400 if form.is_submitted() else 200
+    return show(400 if form.is_submitted() else 200)
 
 
 @bp.route("/circles/<int:circle_id>")
@@ -134,7 +143,7 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
     try:
         threshold = parse_money(threshold_text, circle.currency, FORM_LOCALE) if threshold_text else None
     except MoneyError as error:
-        form.two_approvals_from.errors = [str(error)]
+        form.two_approvals_from.errors = [services.said(error)]
         return show(422)
     try:
         services.update_circle_settings(
@@ -146,12 +155,14 @@ def settings(circle_id: int) -> str | Response | tuple[str, int]:
             approvals_required=form.approvals_required.data,
             two_approvals_from_minor=threshold,
             time_zone=form.time_zone.data or None,
+            # A form without the field (a script older than languages) keeps the circle's; the empty choice clears it.
+            language=(form.language.data or None) if "language" in request.form else services.KEEP,
         )
     except FundCircleError as error:
         refuse()
         attach_error(form, error, aliases={"two_approvals_from_minor": "two_approvals_from"})
         return show(error.status)
-    flash("Settings saved.", "success")
+    flash(gettext("Settings saved."), "success")
     return redirect(url_for("circles.view", circle_id=circle.id))
 
 
@@ -165,6 +176,7 @@ def _render_members(
             members=services.list_members(circle),
             invite_form=invite_form,
             roles_form=RolesForm,
+            role_names=ROLE_NAMES,
             invitation_link=invitation_link,
             confirm_form=ConfirmForm(),
         ),
@@ -196,21 +208,30 @@ def members(circle_id: int) -> str | Response | tuple[str, int]:
     link = external_url("circles.invitation", token=outcome.token)
     to = outcome.invitation.email
     if mail_configured():
-        subject, body = services.invitation_mail(
-            circle, current_user, link, current_app.config["INVITATION_VALID_DAYS"]
-        )
+        with in_language(services.invitation_language(circle, to)):
+            subject, body = services.invitation_mail(
+                circle, current_user, link, current_app.config["INVITATION_VALID_DAYS"]
+            )
 
         def send_invitation() -> None:
             if send_mail(to, subject, body):
-                flash(f"The invitation was e-mailed to {to}.", "success")
+                flash(gettext("The invitation was e-mailed to %(email)s.", email=to), "success")
             else:
-                flash(f"The invitation e-mail to {to} could not be sent; send them the link yourself.", "warning")
+                flash(
+                    gettext(
+                        "The invitation e-mail to %(email)s could not be sent; send them the link yourself.", email=to
+                    ),
+                    "warning",
+                )
 
         # Sent once the invitation is stored; the outcome is told on the next page.
         after_commit(send_invitation)
-        flash(f"Invitation sent to {to}: an e-mail with this link is being sent to {to}.", "info")
+        flash(
+            gettext("Invitation sent to %(email)s: an e-mail with this link is being sent to %(email)s.", email=to),
+            "info",
+        )
     else:
-        flash(f"Invitation made for {to}: send them the link below.", "success")
+        flash(gettext("Invitation made for %(email)s: send them the link below.", email=to), "success")
     return _render_members(circle, InviteForm(formdata=None), 200, invitation_link=link)
 
 
@@ -220,7 +241,7 @@ def set_roles(circle_id: int, user_id: int) -> Response | tuple[str, int]:
     circle: Circle = g.circle
     form = RolesForm()
     if not form.validate_on_submit():
-        flash("Those roles could not be read; try again.", "error")
+        flash(gettext("Those roles could not be read; try again."), "error")
         return redirect(url_for("circles.members", circle_id=circle.id))
     try:
         membership = services.set_member_roles(current_user, circle, user_id, form.roles.data or [])
@@ -228,7 +249,10 @@ def set_roles(circle_id: int, user_id: int) -> Response | tuple[str, int]:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("circles.members", circle_id=circle.id))
-    flash("Roles saved." if membership is not None else "The person was removed from the circle.", "success")
+    flash(
+        gettext("Roles saved.") if membership is not None else gettext("The person was removed from the circle."),
+        "success",
+    )
     return redirect(url_for("circles.members", circle_id=circle.id))
 
 
@@ -247,12 +271,16 @@ def invitation(token: str) -> str | Response | tuple[str, int]:
         if confirm_form.validate_on_submit():
             if user.email != invitation.email:
                 confirm_form.form_errors.append(
-                    f"This invitation is for {invitation.email}, and you are signed in as {user.email}."
+                    gettext(
+                        "This invitation is for %(invited)s, and you are signed in as %(email)s.",
+                        invited=invitation.email,
+                        email=user.email,
+                    )
                 )
                 status = 403
             else:
                 services.decline_invitation(user, invitation.id, now)
-                flash(f"You declined the invitation to {invitation.circle.name}.", "info")
+                flash(gettext("You declined the invitation to %(circle)s.", circle=invitation.circle.name), "info")
                 return redirect(url_for("circles.home"))
         else:
             status = 400
@@ -277,7 +305,7 @@ def invitation(token: str) -> str | Response | tuple[str, int]:
             circle = invitation.circle
             if user is None:
                 begin_session(joined_user)
-            flash(f"Welcome to {circle.name}.", "success")
+            flash(gettext("Welcome to %(circle)s.", circle=circle.name), "success")
             return redirect(url_for("circles.view", circle_id=circle.id))
     elif request.method == "POST":
         status = 400
@@ -298,10 +326,10 @@ def invitation(token: str) -> str | Response | tuple[str, int]:
 def accept_mine(invitation_id: int) -> Response:
     """Accept, from the home page, an invitation made for the signed-in person's address."""
     if not ConfirmForm().validate_on_submit():
-        flash("That answer could not be read; try again.", "error")
+        flash(gettext("That answer could not be read; try again."), "error")
         return redirect(url_for("circles.home"))
     membership = services.accept_invitation_by_id(current_user, invitation_id, utcnow())
-    flash(f"Welcome to {membership.circle.name}.", "success")
+    flash(gettext("Welcome to %(circle)s.", circle=membership.circle.name), "success")
     return redirect(url_for("circles.view", circle_id=membership.circle_id))
 
 
@@ -310,10 +338,10 @@ def accept_mine(invitation_id: int) -> Response:
 def decline_mine(invitation_id: int) -> Response:
     """Decline, from the home page, an invitation made for the signed-in person's address."""
     if not ConfirmForm().validate_on_submit():
-        flash("That answer could not be read; try again.", "error")
+        flash(gettext("That answer could not be read; try again."), "error")
         return redirect(url_for("circles.home"))
     invitation = services.decline_invitation(current_user, invitation_id, utcnow())
-    flash(f"You declined the invitation to {invitation.circle.name}.", "info")
+    flash(gettext("You declined the invitation to %(circle)s.", circle=invitation.circle.name), "info")
     return redirect(url_for("circles.home"))
 
 
@@ -364,7 +392,7 @@ def ask_to_join(circle_id: int) -> str | Response | tuple[str, int]:
         refuse()
         attach_error(form, error)
         return _render_join_request(circle, form, error.status)
-    flash(f"Your request to join {circle.name} is sent: its admins will answer it.", "success")
+    flash(gettext("Your request to join %(circle)s is sent: its admins will answer it.", circle=circle.name), "success")
     return redirect(url_for("circles.ask_to_join", circle_id=circle.id))
 
 
@@ -375,7 +403,7 @@ def withdraw_join_request(circle_id: int) -> Response:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()  # type: ignore[no-any-return]
     if not ConfirmForm().validate_on_submit():
-        flash("That answer could not be read; try again.", "error")
+        flash(gettext("That answer could not be read; try again."), "error")
         return redirect(url_for("circles.ask_to_join", circle_id=circle.id))
     try:
         joining.withdraw_request(current_user, circle, utcnow())
@@ -383,7 +411,7 @@ def withdraw_join_request(circle_id: int) -> Response:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("circles.ask_to_join", circle_id=circle.id))
-    flash("Your request to join is withdrawn.", "info")
+    flash(gettext("Your request to join is withdrawn."), "info")
     return redirect(url_for("circles.view", circle_id=circle.id))
 
 
@@ -425,7 +453,7 @@ def join_requests(circle_id: int) -> tuple[str, int]:
 def accept_join_request(circle_id: int, join_request_id: int) -> Response:
     circle: Circle = g.circle
     if not ConfirmForm().validate_on_submit():
-        flash("That answer could not be read; try again.", "error")
+        flash(gettext("That answer could not be read; try again."), "error")
         return redirect(url_for("circles.join_requests", circle_id=circle.id))
     try:
         membership = joining.accept_request(current_user, circle, join_request_id, utcnow())
@@ -433,7 +461,12 @@ def accept_join_request(circle_id: int, join_request_id: int) -> Response:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("circles.join_requests", circle_id=circle.id))
-    flash(f"{membership.user.name} is a member of {circle.name} now, and is told so.", "success")
+    flash(
+        gettext(
+            "%(name)s is a member of %(circle)s now, and is told so.", name=membership.user.name, circle=circle.name
+        ),
+        "success",
+    )
     return redirect(url_for("circles.join_requests", circle_id=circle.id))
 
 
@@ -453,7 +486,7 @@ def decline_join_request(circle_id: int, join_request_id: int) -> Response | tup
             return _render_join_requests(circle, error.status, form, join_request_id)
         flash(error.message, "error")
         return redirect(url_for("circles.join_requests", circle_id=circle.id))
-    flash(f"The request of {declined.user.name} is declined, and they are told.", "info")
+    flash(gettext("The request of %(name)s is declined, and they are told.", name=declined.user.name), "info")
     return redirect(url_for("circles.join_requests", circle_id=circle.id))
 
 
@@ -464,15 +497,15 @@ def join_settings(circle_id: int) -> Response:
     circle: Circle = g.circle
     form = JoinSettingsForm()
     if not form.validate_on_submit():
-        flash("That setting could not be read; try again.", "error")
+        flash(gettext("That setting could not be read; try again."), "error")
         return redirect(url_for("circles.join_requests", circle_id=circle.id))
     joining.set_accepts_join_requests(current_user, circle, bool(form.accepts_join_requests.data))
     if circle.accepts_join_requests and not circle.public:
-        flash("Requests to join are on, but only a public circle shows the “Ask to join” button.", "warning")
+        flash(gettext("Requests to join are on, but only a public circle shows the “Ask to join” button."), "warning")
     elif circle.accepts_join_requests:
-        flash("The circle takes requests to join: its page shows an “Ask to join” button.", "success")
+        flash(gettext("The circle takes requests to join: its page shows an “Ask to join” button."), "success")
     else:
-        flash("The circle takes no requests to join now; open requests still wait for an answer.", "info")
+        flash(gettext("The circle takes no requests to join now; open requests still wait for an answer."), "info")
     return redirect(url_for("circles.join_requests", circle_id=circle.id))
 
 
@@ -510,23 +543,28 @@ def _rotation_page(circle: Circle, call_form: RotationCallForm, status: int = 20
 @requires(circle_role())
 def rotation_page(circle_id: int) -> tuple[str, int]:
     """Who decides until when, the open call for volunteers, and the last draw."""
-    return _rotation_page(g.circle, RotationCallForm(formdata=None))
+    return _rotation_page(g.circle, RotationCallForm(formdata=None, zone=g.circle.time_zone))
 
 
 @bp.route("/circles/<int:circle_id>/rotation/call", methods=["POST"])
 @requires(ADMIN)
 def rotation_open_call(circle_id: int) -> Response | tuple[str, int]:
     circle: Circle = g.circle
-    form = RotationCallForm()
+    form = RotationCallForm(zone=circle.time_zone)
     if not form.validate_on_submit():
         return _rotation_page(circle, form, 400)
-    closes_at = form.closes_at.data
-    if closes_at is None:  # InputRequired refused an empty field already; a value WTForms could not read is here
+    if form.closes_at.data is None:  # InputRequired refused an empty field already; a value WTForms could not read
+        return _rotation_page(circle, form, 400)
+    try:
+        # Typed as a wall time in the circle's zone, on that date's own offset (as a round's deadlines are).
+        closes_at = to_utc(form.closes_at.data, circle.time_zone)
+    except TimeZoneError as error:
+        form.closes_at.errors = [*form.closes_at.errors, services.said(error)]
         return _rotation_page(circle, form, 400)
     in_rounds = form.term_kind.data == "rounds"
     length = form.term_rounds if in_rounds else form.term_days
     if length.data is None:
-        length.errors = [*length.errors, "Say how long a term lasts."]
+        length.errors = [*length.errors, gettext("Say how long a term lasts.")]
         return _rotation_page(circle, form, 400)
     try:
         rotation.open_volunteer_call(
@@ -536,7 +574,7 @@ def rotation_open_call(circle_id: int) -> Response | tuple[str, int]:
                 seats=form.seats.data or 0,
                 term_days=None if in_rounds else length.data,
                 term_rounds=length.data if in_rounds else None,
-                closes_at=closes_at.replace(tzinfo=UTC),
+                closes_at=closes_at,
                 newcomer_share_percent=int(form.newcomer_share.data or "0"),
             ),
             utcnow(),
@@ -545,7 +583,7 @@ def rotation_open_call(circle_id: int) -> Response | tuple[str, int]:
         refuse()
         attach_error(form, error, aliases={"newcomer_share_percent": "newcomer_share"})
         return _rotation_page(circle, form, error.status)
-    flash("The call for volunteers is open: members can volunteer on this page until it closes.", "success")
+    flash(gettext("The call for volunteers is open: members can volunteer on this page until it closes."), "success")
     return redirect(url_for("circles.rotation_page", circle_id=circle.id))
 
 
@@ -553,19 +591,27 @@ def _rotation_action(action: str) -> Response:
     circle: Circle = g.circle
     back = redirect(url_for("circles.rotation_page", circle_id=circle.id))
     if not ConfirmForm().validate_on_submit():
-        flash("That could not be read; try again.", "error")
+        flash(gettext("That could not be read; try again."), "error")
         return back
     try:
         if action == "volunteer":
             rotation.volunteer(current_user, circle, utcnow())
-            flash("You volunteered. You can take your name back until the call closes.", "success")
+            flash(gettext("You volunteered. You can take your name back until the call closes."), "success")
         elif action == "withdraw":
             rotation.withdraw(current_user, circle, utcnow())
-            flash("You took your name back.", "success")
+            flash(gettext("You took your name back."), "success")
         else:
             call = rotation.draw_call(current_user, circle, utcnow())
             chosen = len(rotation.terms_of_call(call))
-            flash(f"The draw is made: {chosen} deciding member(s) chosen.", "success")
+            flash(
+                # English keeps the pages' "member(s)" (both forms alike); the other languages say it properly.
+                ngettext(
+                    "The draw is made: %(num)d deciding member(s) chosen.",
+                    "The draw is made: %(num)d deciding member(s) chosen.",
+                    chosen,
+                ),
+                "success",
+            )
     except FundCircleError as error:
         refuse()
         flash(error.message, "error")
@@ -598,7 +644,7 @@ def rotation_check(circle_id: int, call_id: int) -> str:
     call = rotation.get_call(circle, call_id)
     entry = rotation.draw_entry_of(circle, call)
     if entry is None:
-        raise NotFound("This call has not been drawn yet.")
+        raise NotFound(gettext("This call has not been drawn yet."))
     return render_template(
         "circles/rotation_check.html",
         circle=circle,

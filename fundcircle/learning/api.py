@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
+from flask_babel import gettext
 from flask_login import current_user
 
 from fundcircle.access import ANY_MEMBER, circle_role, requires
@@ -67,7 +68,7 @@ def write_report(data: dict[str, Any], proposal_id: int, kind: str) -> LearningR
     until the circle marks it received)."""
     proposal = get_visible_proposal(proposal_id, current_user)
     if kind not in REPORT_KINDS:
-        raise NotFound("There is no such report.")
+        raise NotFound(gettext("There is no such report."))
     return services.write_report(current_user, proposal, kind, data["answers"], utcnow())
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -18,16 +19,17 @@ for _number in range(MAX_REPORT_QUESTIONS):
         ReportForm,
         f"answer_{_number}",
         TextAreaField(
-            f"Answer {_number + 1}",
+            # The page labels each field with its question; this label is what a field without one would say.
+            lazy_gettext("Answer %(number)d", number=_number + 1),
             validators=[Optional(), Length(max=MAX_ANSWER_LENGTH)],
-            description="Markdown works. Leave it empty if the question does not apply.",
+            description=lazy_gettext("Markdown works. Leave it empty if the question does not apply."),
         ),
     )
 
 
 class ReportCommentForm(FlaskForm):
     body = TextAreaField(
-        "Your comment",
-        validators=[DataRequired("Write a comment."), Length(max=MAX_COMMENT_LENGTH)],
-        description="Markdown works.",
+        lazy_gettext("Your comment"),
+        validators=[DataRequired(lazy_gettext("Write a comment.")), Length(max=MAX_COMMENT_LENGTH)],
+        description=lazy_gettext("Markdown works."),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,7 +14,7 @@ from fundcircle.proposals.models import Proposal
 
 #: A proposal's report at the end, and the optional update its round may ask for on the way.
 REPORT_KINDS = ("final", "midway")
-KIND_LABELS = {"final": "Learning report", "midway": "Mid-way update"}
+KIND_LABELS = {"final": lazy_gettext("Learning report"), "midway": lazy_gettext("Mid-way update")}
 #: The reminders a report gets: once before it is due, once when it is overdue.
 REMINDER_STAGES = ("due_soon", "overdue")
 

@@ -9,23 +9,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle import unit_of_work
 from fundcircle.auth.models import User
+from fundcircle.circles.services import queue_notices_in_their_language
 from fundcircle.extensions import db
-from fundcircle.learning.models import KIND_LABELS, LearningReport, ReportReminder
+from fundcircle.i18n import moment_text
+from fundcircle.learning.models import LearningReport, ReportReminder
 from fundcircle.learning.services import DueReport, due_reports
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
-from fundcircle.notices import queue_notices
 from fundcircle.payouts.models import Payout
 from fundcircle.proposals.authorship import author_ids
 from fundcircle.proposals.models import Proposal
 from fundcircle.proposals.services import current_version
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import format_time
 
 #: How long before its due date a report is reminded of, at the least: writing one takes longer than casting a
 #: ballot. A round whose `remind_before_hours` is longer reminds that much earlier; one with 0 sends no reminders.
@@ -81,32 +82,71 @@ def _wanted(now: datetime) -> list[tuple[int, str, str, datetime]]:
     return wanted
 
 
+def _words(kind: str, stage: str, title: str, due_at: datetime, now: datetime, zone: str) -> tuple[str, str]:
+    """The subject and the first lines of a reminder, in the language in force: whole sentences for each kind of
+    report (its name takes another form inside a German or Spanish sentence)."""
+    due = moment_text(due_at, zone)
+    midway = kind == "midway"
+    if stage == "due_soon":
+        days = max(1, round((due_at - now).total_seconds() / 86400))
+        if midway:
+            subject = ngettext(
+                "Your mid-way update on “%(title)s” is due in %(num)d day",
+                "Your mid-way update on “%(title)s” is due in %(num)d days",
+                days,
+                title=title,
+            )
+            body = gettext(
+                "The circle asks what happened with “%(title)s” and what you learned: your mid-way update is due by "
+                "%(due)s.",
+                title=title,
+                due=due,
+            )
+        else:
+            subject = ngettext(
+                "Your learning report on “%(title)s” is due in %(num)d day",
+                "Your learning report on “%(title)s” is due in %(num)d days",
+                days,
+                title=title,
+            )
+            body = gettext(
+                "The circle asks what happened with “%(title)s” and what you learned: your learning report is due "
+                "by %(due)s.",
+                title=title,
+                due=due,
+            )
+        return subject, body
+    if midway:
+        subject = gettext("Your mid-way update on “%(title)s” is overdue", title=title)
+        body = gettext(
+            "Your mid-way update on “%(title)s” was due by %(due)s. The circle still wants to hear what happened and "
+            "what you learned: a few lines are enough.",
+            title=title,
+            due=due,
+        )
+    else:
+        subject = gettext("Your learning report on “%(title)s” is overdue", title=title)
+        body = gettext(
+            "Your learning report on “%(title)s” was due by %(due)s. The circle still wants to hear what happened "
+            "and what you learned: a few lines are enough.",
+            title=title,
+            due=due,
+        )
+    return subject, body
+
+
 def _tell(
     authors: list[User], proposal: Proposal, title: str, kind: str, stage: str, due_at: datetime, now: datetime
 ) -> None:
     link = external_url("learning.write", proposal_id=proposal.id, kind=kind)
-    what = KIND_LABELS[kind].lower()
-    if stage == "due_soon":
-        days = max(1, round((due_at - now).total_seconds() / 86400))
-        subject = f"Your {what} on “{title}” is due in {days} day{'s' if days != 1 else ''}"
-        body = (
-            f"The circle asks what happened with “{title}” and what you learned: your {what} is due by "
-            f"{format_time(due_at)}.\n\nWrite it here:\n{link}\n"
-        )
-    else:
-        subject = f"Your {what} on “{title}” is overdue"
-        body = (
-            f"Your {what} on “{title}” was due by {format_time(due_at)}. The circle still wants to hear what "
-            f"happened and what you learned: a few lines are enough.\n\nWrite it here:\n{link}\n"
-        )
-    queue_notices(
-        authors,
-        subject,
-        body,
-        kind=f"report.{stage}",
-        circle_id=proposal.round.circle_id,
-        url=link,
-        round_id=proposal.round_id,
+    circle = proposal.round.circle
+
+    def compose() -> tuple[str, str]:
+        subject, lines = _words(kind, stage, title, due_at, now, circle.time_zone)
+        return subject, f"{lines}\n\n" + gettext("Write it here:") + f"\n{link}\n"
+
+    queue_notices_in_their_language(
+        authors, circle, compose, kind=f"report.{stage}", url=link, round_id=proposal.round_id
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import format_decimal, gettext, ngettext
 from sqlalchemy import func, select
 
 from fundcircle.auth.models import User
@@ -49,7 +50,7 @@ class DueReport:
 
     @property
     def label(self) -> str:
-        return KIND_LABELS[self.kind]
+        return str(KIND_LABELS[self.kind])
 
 
 def _may_write_report(user: User | None, proposal: Proposal) -> bool:
@@ -109,7 +110,7 @@ def get_report(report_id: int) -> LearningReport:
     """:raises NotFound: for an unknown id."""
     report = db.session.get(LearningReport, report_id)
     if report is None:
-        raise NotFound("There is no such report.")
+        raise NotFound(gettext("There is no such report."))
     return report
 
 
@@ -133,21 +134,28 @@ def _checked_answers(questions: list[str], answers: list[str]) -> list[dict[str,
     empty."""
     if len(answers) != len(questions):
         raise ValidationFailed(
-            f"Answer the report's {len(questions)} questions (an answer may be empty).", field="answers"
+            ngettext(
+                "Answer the report's %(num)d question (an answer may be empty).",
+                "Answer the report's %(num)d questions (an answer may be empty).",
+                len(questions),
+            ),
+            field="answers",
         )
     errors: dict[str, list[str]] = {}
     cleaned = []
     for number, (question, answer) in enumerate(zip(questions, answers, strict=True)):
         answer = answer.replace("\r\n", "\n").strip()
         if len(answer) > MAX_ANSWER_LENGTH:
-            errors[f"answer_{number}"] = [f"Keep each answer to {MAX_ANSWER_LENGTH:,} characters."]
+            errors[f"answer_{number}"] = [
+                gettext("Keep each answer to %(max)s characters.", max=format_decimal(MAX_ANSWER_LENGTH))
+            ]
         elif (lines := too_many_lines(answer)) is not None:
             errors[f"answer_{number}"] = [lines]
         cleaned.append({"question": question, "answer": answer})
     if errors:
-        raise ValidationFailed("Some answers are too long.", fields=errors)
+        raise ValidationFailed(gettext("Some answers are too long."), fields=errors)
     if not any(item["answer"] for item in cleaned):
-        raise ValidationFailed("Write at least one answer: the report is empty.", field="answer_0")
+        raise ValidationFailed(gettext("Write at least one answer: the report is empty."), field="answer_0")
     return cleaned
 
 
@@ -162,13 +170,13 @@ def write_report(actor: User, proposal: Proposal, kind: str, answers: list[str],
     :raises ValidationFailed: for answers that do not fit the questions.
     """
     if not _may_write_report(actor, proposal):
-        raise PermissionDenied("Only the proposal's authors can write its report.")
+        raise PermissionDenied(gettext("Only the proposal's authors can write its report."))
     due = {item.kind: item for item in due_reports_of(proposal)}
     if kind not in REPORT_KINDS or kind not in due:
-        raise NotFound("This proposal owes no such report.")
+        raise NotFound(gettext("This proposal owes no such report."))
     report = reports_of(proposal).get(kind)
     if report is not None and report.received_at is not None:
-        raise Conflict("The circle has marked this report received: it can no longer change.")
+        raise Conflict(gettext("The circle has marked this report received: it can no longer change."))
     questions = [item["question"] for item in report.answers] if report else list(proposal.round.report_questions)
     cleaned = _checked_answers(questions, answers)
     if report is None:
@@ -213,10 +221,10 @@ def mark_received(actor: User, report: LearningReport, now: datetime) -> Learnin
     proposal = report.proposal
     if not may_mark_received(actor, proposal):
         if is_author(proposal, actor):
-            raise PermissionDenied("The circle marks a report received: its authors cannot mark their own.")
-        raise PermissionDenied("Only the circle's admins and circle members can mark a report received.")
+            raise PermissionDenied(gettext("The circle marks a report received: its authors cannot mark their own."))
+        raise PermissionDenied(gettext("Only the circle's admins and circle members can mark a report received."))
     if report.received_at is not None:
-        raise Conflict("This report was marked received already.")
+        raise Conflict(gettext("This report was marked received already."))
     report.received_at, report.received_by_id = now, actor.id
     record(
         "learning.report_received",
@@ -237,12 +245,14 @@ def add_comment(actor: User, report: LearningReport, body: str, now: datetime) -
     :raises ValidationFailed: for an empty or too long comment.
     """
     if not may_comment(actor, report.proposal.round.circle):
-        raise PermissionDenied("Only members of the circle can comment on its reports.")
+        raise PermissionDenied(gettext("Only members of the circle can comment on its reports."))
     body = body.replace("\r\n", "\n").strip()
     if not body:
-        raise ValidationFailed("Write a comment.", field="body")
+        raise ValidationFailed(gettext("Write a comment."), field="body")
     if len(body) > MAX_COMMENT_LENGTH:
-        raise ValidationFailed(f"Keep a comment to {MAX_COMMENT_LENGTH:,} characters.", field="body")
+        raise ValidationFailed(
+            gettext("Keep a comment to %(max)s characters.", max=format_decimal(MAX_COMMENT_LENGTH)), field="body"
+        )
     if (lines := too_many_lines(body)) is not None:
         raise ValidationFailed(lines, field="body")
     comment = ReportComment(report_id=report.id, author_id=actor.id, body=body, created_at=now)
@@ -288,9 +298,9 @@ def learned_in(circle: Circle, *, query: str = "", page: int = 1) -> LearnedPage
     """
     query = query.strip()
     if len(query) > MAX_QUERY_LENGTH:
-        raise ValidationFailed(f"Search for at most {MAX_QUERY_LENGTH} characters.", field="q")
+        raise ValidationFailed(gettext("Search for at most %(max)d characters.", max=MAX_QUERY_LENGTH), field="q")
     if page < 1:
-        raise ValidationFailed("Pages are numbered from 1.", field="page")
+        raise ValidationFailed(gettext("Pages are numbered from 1."), field="page")
     where: list[Any] = [LearningReport.circle_id == circle.id]
     if query:
         where.append(LearningReport.search_text.like(_like_pattern(query), escape="\\"))

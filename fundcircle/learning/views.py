@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -26,6 +27,12 @@ from fundcircle.proposals.views import proposal_page
 from fundcircle.unit_of_work import refuse
 
 bp = Blueprint("learning", __name__)
+
+#: What the author is told once a report of each kind is saved (a whole sentence per kind).
+SAVED = {
+    "final": lazy_gettext("Your learning report is saved. Thank you for telling the circle."),
+    "midway": lazy_gettext("Your mid-way update is saved. Thank you for telling the circle."),
+}
 
 
 @finds_place("report_id")
@@ -55,9 +62,9 @@ def _check_may_attach_to_report(owner: attachments.Owner, actor: Any, now: Any) 
     """Those who write the report (the proposal's authors) attach its photos and files, until it is received."""
     report: LearningReport = owner.thing
     if not services.may_write_report(actor, report.proposal):
-        raise PermissionDenied("Only the proposal's authors can attach files to its report.")
+        raise PermissionDenied(gettext("Only the proposal's authors can attach files to its report."))
     if report.received_at is not None:
-        raise Conflict("The circle has received this report; nothing more can be attached to it.")
+        raise Conflict(gettext("The circle has received this report; nothing more can be attached to it."))
 
 
 attachments.register_owner_kind(
@@ -88,7 +95,7 @@ def report_section(proposal: Proposal, phase: str) -> dict[str, Any]:
 
 def _kind_or_404(kind: str) -> str:
     if kind not in REPORT_KINDS:
-        raise NotFound("There is no such report.")
+        raise NotFound(gettext("There is no such report."))
     return kind
 
 
@@ -98,10 +105,10 @@ def write(proposal_id: int, kind: str) -> str | Response | tuple[str, int]:
     proposal = get_visible_proposal(proposal_id, current_user)
     _kind_or_404(kind)
     if not services.may_write_report(current_user, proposal):
-        raise PermissionDenied("Only the proposal's authors can write its report.")
+        raise PermissionDenied(gettext("Only the proposal's authors can write its report."))
     due = {item.kind: item for item in services.due_reports_of(proposal)}
     if kind not in due:
-        raise NotFound("This proposal owes no such report: its payout is not paid, or the round asks none.")
+        raise NotFound(gettext("This proposal owes no such report: its payout is not paid, or the round asks none."))
     report = services.reports_of(proposal).get(kind)
     questions = services.questions_for(proposal, kind)
     prefill = {f"answer_{n}": item["answer"] for n, item in enumerate(report.answers)} if report else {}
@@ -116,7 +123,7 @@ def write(proposal_id: int, kind: str) -> str | Response | tuple[str, int]:
             attach_error(form, error)
             status = error.status
         else:
-            flash(f"Your {KIND_LABELS[kind].lower()} is saved. Thank you for telling the circle.", "success")
+            flash(str(SAVED[kind]), "success")
             return redirect(url_for("proposals.view", proposal_id=proposal.id) + "#report")
     elif form.is_submitted():
         status = 400
@@ -184,7 +191,7 @@ def received(report_id: int) -> Response:
             refuse()
             flash(error.message, "error")
         else:
-            flash("The report is marked received.", "success")
+            flash(gettext("The report is marked received."), "success")
     return redirect(url_for("learning.view", report_id=report.id))
 
 

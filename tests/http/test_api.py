@@ -224,7 +224,7 @@ def test_a_superuser_creates_a_circle_and_becomes_its_admin(app: Flask, client: 
     assert response.status_code == 201, response.get_data(as_text=True)
     circle = response.get_json()
     assert set(circle) == {"id", "name", "slug", "description", "currency", "public", "created_at", "my_roles",
-                           "approvals_required", "two_approvals_from_minor", "time_zone"}  # fmt: skip
+                           "approvals_required", "two_approvals_from_minor", "time_zone", "language"}  # fmt: skip
     assert circle["time_zone"] == "UTC"
     circle_id = assert_int(circle["id"])
     assert circle["name"] == "Harbour Circle"
