@@ -11,12 +11,13 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, redirect, render_template, request
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoSuchAddress
 
 from fundcircle import unit_of_work
+from fundcircle.i18n import lazy_gettext
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flask_babel import gettext
-from flask_babel.speaklater import LazyString
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Table, Text, event, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fundcircle.db import Base, UTCDateTime, utcnow
 from fundcircle.extensions import db
-from fundcircle.i18n import DEFAULT_LANGUAGE, LANGUAGES, in_language
+from fundcircle.i18n import DEFAULT_LANGUAGE, LANGUAGES, LazyText, in_language
 from fundcircle.inbox.notifications import record_notifications
 from fundcircle.ledger.models import LedgerChain
 from fundcircle.ledger.signing import latest_checkpoint, site_key
@@ -126,7 +125,7 @@ Reading = tuple[str, str | None]
 #: A notice's subject or body: text said as it is (English), a lazy translation (`lazy_gettext("...", title=...)`),
 #: or a function that writes it (a template rendered with `render_template`); the last two are said in each
 #: recipient's language.
-Wording = str | LazyString | Callable[[], str]
+Wording = str | LazyText | Callable[[], str]
 
 
 def say(wording: Wording) -> str:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
 from wtforms.validators import Length
 
 from fundcircle.attachments.services import MAX_DESCRIPTION
+from fundcircle.i18n import lazy_gettext
 
 
 class AttachForm(FlaskForm):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
-from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from fundcircle.i18n import LANGUAGES
+from fundcircle.i18n import LANGUAGES, LazyText, lazy_gettext
 from fundcircle.timezones import MAX_TIME_ZONE_LENGTH
 
 PASSWORDS_DIFFER = lazy_gettext("The two passwords differ.")
@@ -61,7 +59,7 @@ class TotpStartForm(FlaskForm):
     )
 
 
-def totp_code_field(label: str | LazyString) -> StringField:
+def totp_code_field(label: str | LazyText) -> StringField:
     """A field for the 6 digits of an authenticator app, which phones offer to fill in from the app."""
     return StringField(
         label,

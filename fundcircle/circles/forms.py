@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -20,7 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from fundcircle.circles.models import JOIN_NOTE_MAX, JOIN_REASON_MAX, ROLE_LABELS, ROLES
-from fundcircle.i18n import LANGUAGES
+from fundcircle.i18n import LANGUAGES, lazy_gettext
 from fundcircle.money import CURRENCY_EXPONENTS
 from fundcircle.timezones import DEFAULT_TIME_ZONE, MAX_TIME_ZONE_LENGTH
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import lazy_gettext, lazy_pgettext
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.auth.models import User
 from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.i18n import lazy_gettext, lazy_pgettext
 
 #: Roles are per circle; one person may hold several.
 ROLES = ("member", "circle", "treasurer", "admin")

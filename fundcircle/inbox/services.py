@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -29,7 +29,7 @@ from fundcircle.db import lock
 from fundcircle.deliberation.models import Comment
 from fundcircle.errors import Conflict, RateLimited, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.i18n import moment_text
+from fundcircle.i18n import lazy_gettext, moment_text
 from fundcircle.inbox.models import Notification, RoundReminder
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url

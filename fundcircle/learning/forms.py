@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from fundcircle.i18n import lazy_gettext
 from fundcircle.learning.services import MAX_ANSWER_LENGTH, MAX_COMMENT_LENGTH
 from fundcircle.rounds.services import MAX_REPORT_QUESTIONS
 

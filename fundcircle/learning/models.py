@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import lazy_gettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.auth.models import User
 from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.i18n import lazy_gettext
 from fundcircle.proposals.models import Proposal
 
 #: A proposal's report at the end, and the optional update its round may ask for on the way.

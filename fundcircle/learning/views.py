@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -17,6 +17,7 @@ from fundcircle.db import utcnow
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm, attach_error
+from fundcircle.i18n import lazy_gettext
 from fundcircle.learning import services
 from fundcircle.learning.forms import ReportCommentForm, ReportForm
 from fundcircle.learning.models import KIND_LABELS, REPORT_KINDS, LearningReport

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -35,7 +35,7 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
-from fundcircle.i18n import in_language
+from fundcircle.i18n import in_language, lazy_gettext
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.notices import queue_notice

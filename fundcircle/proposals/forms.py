@@ -3,9 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import LazyString, gettext
+from flask_babel import gettext
 from flask_wtf import FlaskForm
-from markupsafe import escape
 from wtforms import (
     EmailField,
     FieldList,
@@ -19,9 +18,9 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from fundcircle.i18n import current_language, translated
+from fundcircle.i18n import current_language, lazy_gettext, translated
 from fundcircle.money import MoneyError, parse_money
-from fundcircle.phrases import N_, PhrasedError
+from fundcircle.phrases import PhrasedError
 from fundcircle.proposals.services import (
     MAX_BODY,
     MAX_COST_LINE_TEXT,
@@ -34,35 +33,16 @@ from fundcircle.proposals.services import (
 )
 from fundcircle.rounds.models import Round
 
-
-class _LazyText(LazyString):
-    """A message translated when it is shown and escaped on a page like any other text: flask_babel's own lazy
-    strings count as markup (their `__html__` is the bare text), which would put "'" unescaped in a label."""
-
-    def __html__(self) -> str:
-        return str(escape(str(self)))
-
-
-def lazy_text(message: str) -> LazyString:
-    """`message` (marked with N_) in the reader's language when it is shown: for labels and descriptions of forms,
-    which are made once, at import."""
-    return _LazyText(gettext, message)
-
-
 #: Empty cost lines the form offers below the ones written, so that a few can be added without a script.
 SPARE_COST_LINES = 2
 #: The proposal form's words for the two ways a grant is paid.
-PAYEE_PERSON = lazy_text(
-    N_(
-        "A person, by e-mail (choose this if you are not sure): Open Collective e-mails them an invitation to say how "
-        "they want to be paid. They need no account of their own."
-    )
+PAYEE_PERSON = lazy_gettext(
+    "A person, by e-mail (choose this if you are not sure): Open Collective e-mails them an invitation to say how "
+    "they want to be paid. They need no account of their own."
 )
-PAYEE_ACCOUNT = lazy_text(
-    N_(
-        "An account that already exists on Open Collective: a collective, an organisation or a person with a page at "
-        "opencollective.com/short-name."
-    )
+PAYEE_ACCOUNT = lazy_gettext(
+    "An account that already exists on Open Collective: a collective, an organisation or a person with a page at "
+    "opencollective.com/short-name."
 )
 
 
@@ -75,8 +55,8 @@ def money_message(error: MoneyError) -> str:
 class CostLineForm(Form):
     """One line of the costs: what, and how much. A line left empty on both is not a line."""
 
-    description = StringField(lazy_text(N_("What it pays for")), render_kw={"maxlength": MAX_COST_LINE_TEXT})
-    amount = StringField(lazy_text(N_("Amount")), validators=[Length(max=30)], render_kw={"inputmode": "decimal"})
+    description = StringField(lazy_gettext("What it pays for"), render_kw={"maxlength": MAX_COST_LINE_TEXT})
+    amount = StringField(lazy_gettext("Amount"), validators=[Length(max=30)], render_kw={"inputmode": "decimal"})
 
     def is_blank(self) -> bool:
         return not (self.description.data or "").strip() and not (self.amount.data or "").strip()
@@ -84,53 +64,51 @@ class CostLineForm(Form):
 
 class ProposalForm(FlaskForm):
     # Content rules (lengths, categories) are the service's, so that the pages and the API say the same thing.
-    title = StringField(lazy_text(N_("Title")), render_kw={"maxlength": MAX_TITLE})
+    title = StringField(lazy_gettext("Title"), render_kw={"maxlength": MAX_TITLE})
     summary = StringField(
-        lazy_text(N_("Summary")),
+        lazy_gettext("Summary"),
         render_kw={"maxlength": MAX_SUMMARY},
-        description=lazy_text(N_("One line that says what it is for.")),
+        description=lazy_gettext("One line that says what it is for."),
     )
     body = TextAreaField(
-        lazy_text(N_("Proposal")),
+        lazy_gettext("Proposal"),
         render_kw={"maxlength": MAX_BODY},
-        description=lazy_text(
-            N_("What, why, who and when. Markdown works: **bold**, lists, [links](https://example.org).")
+        description=lazy_gettext(
+            "What, why, who and when. Markdown works: **bold**, lists, [links](https://example.org)."
         ),
     )
     amount = StringField(
-        lazy_text(N_("Amount requested")),
+        lazy_gettext("Amount requested"),
         validators=[Length(max=30)],
-        description=lazy_text(N_("Or leave it empty and list the costs below: the amount asked is then their total.")),
+        description=lazy_gettext("Or leave it empty and list the costs below: the amount asked is then their total."),
         render_kw={"inputmode": "decimal"},
     )
     cost_lines = FieldList(FormField(CostLineForm), min_entries=SPARE_COST_LINES, max_entries=MAX_COST_LINES + 5)
-    category = SelectField(lazy_text(N_("Category")), validators=[Optional()], validate_choice=False)
+    category = SelectField(lazy_gettext("Category"), validators=[Optional()], validate_choice=False)
     payee_kind = RadioField(
-        lazy_text(N_("Who is paid")),
+        lazy_gettext("Who is paid"),
         # The person first and chosen: it works for anyone with an e-mail address, where an account name that
         # does not exist would only come to light when the treasurer approves the payout.
         choices=[SelectChoice("person", PAYEE_PERSON), SelectChoice("account", PAYEE_ACCOUNT)],
         default="person",
-        description=lazy_text(
-            N_(
-                "Open Collective holds the circle's money and pays the grant. A person: they get an e-mail from Open "
-                "Collective and add their payout details there. An account: if the circle's own Open Collective token "
-                "administers it, the expense is made in its name at once; otherwise Open Collective asks the account's "
-                "admins to complete it."
-            )
+        description=lazy_gettext(
+            "Open Collective holds the circle's money and pays the grant. A person: they get an e-mail from Open "
+            "Collective and add their payout details there. An account: if the circle's own Open Collective token "
+            "administers it, the expense is made in its name at once; otherwise Open Collective asks the account's "
+            "admins to complete it."
         ),
     )
     payee_slug = StringField(
-        lazy_text(N_("Open Collective account")),
+        lazy_gettext("Open Collective account"),
         validators=[Optional(), Length(max=100)],
-        description=lazy_text(N_("Its short name, as in opencollective.com/short-name.")),
+        description=lazy_gettext("Its short name, as in opencollective.com/short-name."),
     )
-    payee_name = StringField(lazy_text(N_("Name of the person paid")), validators=[Optional(), Length(max=120)])
-    payee_email = EmailField(lazy_text(N_("Their e-mail address")), validators=[Optional(), Length(max=254)])
+    payee_name = StringField(lazy_gettext("Name of the person paid"), validators=[Optional(), Length(max=120)])
+    payee_email = EmailField(lazy_gettext("Their e-mail address"), validators=[Optional(), Length(max=254)])
     change_note = TextAreaField(
-        lazy_text(N_("What changed, and why")),
+        lazy_gettext("What changed, and why"),
         validators=[Optional(), Length(max=2000)],
-        description=lazy_text(N_("Shown with the new version. Required for an amendment during deliberation.")),
+        description=lazy_gettext("Shown with the new version. Required for an amendment during deliberation."),
     )
 
     #: Service field names that this form shows under another name.
@@ -275,13 +253,11 @@ class CoauthorInviteForm(FlaskForm):
     Whether the person may be invited is the service's to say."""
 
     user_id = SelectField(
-        lazy_text(N_("Invite a member to co-author")),
+        lazy_gettext("Invite a member to co-author"),
         coerce=int,
         validate_choice=False,
-        description=lazy_text(
-            N_(
-                "They may edit the proposal and answer its questions once they accept; it then counts among their "
-                "proposals in the round."
-            )
+        description=lazy_gettext(
+            "They may edit the proposal and answer its questions once they accept; it then counts among their "
+            "proposals in the round."
         ),
     )

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import format_number, gettext, lazy_gettext, ngettext
+from flask_babel import format_number, gettext, ngettext
 from sqlalchemy import Select, Subquery, case, desc, func, literal_column, select
 
 from fundcircle.auth.models import User
@@ -21,7 +21,7 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
-from fundcircle.i18n import moment_text, money_text
+from fundcircle.i18n import lazy_gettext, moment_text, money_text
 from fundcircle.ledger.record import record
 from fundcircle.markdown import render_markdown, too_many_lines
 from fundcircle.proposals.authorship import authored_by, is_author, is_invited, is_lead_author, proposal_authors

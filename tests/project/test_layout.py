@@ -159,3 +159,18 @@ def test_no_view_commits_or_rolls_back() -> None:
             if isinstance(node, ast.Attribute) and node.attr in {"commit", "rollback", "roll_back", "finish"}:
                 offenders.append(f"{module_name(path)}:{node.lineno} .{node.attr}")
     assert offenders == []
+
+
+def test_lazy_translations_come_from_fundcircle_i18n_and_nobody_shadows_the_throwaway_name() -> None:
+    """Flask-Babel's own lazy strings count as markup, so Jinja would not escape them (fundcircle/i18n.py
+    LazyText); and `gettext as _` would shadow the `_` the code throws values away into."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("flask_babel"):
+                for alias in node.names:
+                    if alias.name.startswith("lazy_") or alias.name == "LazyString" and path.name != "i18n.py":
+                        offenders.append(f"{module_name(path)}:{node.lineno} {alias.name} from {node.module}")
+                    if alias.asname == "_":
+                        offenders.append(f"{module_name(path)}:{node.lineno} {alias.name} as _")
+    assert offenders == []
