@@ -53,6 +53,7 @@ from fundcircle.voting.services import (
 )
 
 MAX_ARGUMENT = 5_000
+MAX_ARGUMENT_TEXT = f"{MAX_ARGUMENT:,}"
 MAX_REACTION = 500
 
 
@@ -226,7 +227,7 @@ def answer_consent(
     text = argument.strip()
     if len(text) > MAX_ARGUMENT:
         raise ValidationFailed(
-            gettext("Keep the argument to %(most)s characters.", most=f"{MAX_ARGUMENT:,}"), field="argument"
+            gettext("Keep the argument to %(most)s characters.", most=MAX_ARGUMENT_TEXT), field="argument"
         )
     try:
         check_answer(round_.consent_rules, position, text)
