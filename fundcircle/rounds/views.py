@@ -18,7 +18,7 @@ from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.i18n import current_language, money_input
-from fundcircle.money import minor_digits
+from fundcircle.money import format_minor, minor_digits
 from fundcircle.rounds import retrospective, services
 from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RetrospectiveForm, RoundForm
 from fundcircle.rounds.models import Round
@@ -144,8 +144,8 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
     data["midway_update_days"] = "" if round_.midway_update_days is None else str(round_.midway_update_days)
     data["report_questions"] = "\n".join(round_.report_questions)
     data["max_approvals"] = "" if round_.max_approvals is None else str(round_.max_approvals)
-    data["budget"] = money_input(round_.budget_minor, round_.currency)
-    data["per_proposal_cap"] = money_input(round_.per_proposal_cap_minor, round_.currency)
+    data["budget"] = _amount_input(round_.budget_minor, round_.currency)
+    data["per_proposal_cap"] = _amount_input(round_.per_proposal_cap_minor, round_.currency)
     data["categories"] = "\n".join(round_.categories)
     for name in ("proposals_close_at", "deliberation_close_at", "deciding_close_at"):
         value = getattr(round_, name)
@@ -183,6 +183,14 @@ def _create_context(circle: Circle, form: RoundForm) -> dict[str, Any]:
         "amount_example": _amount_example(circle.currency),
         **_last_retro(circle),
     }
+
+
+def _amount_input(amount_minor: int, currency: str) -> str:
+    """An amount as the settings form shows it: ungrouped in English ("1000.00", as the form always had it), in the
+    reader's own way of writing numbers otherwise ("1.000,00" in German)."""
+    if current_language() == "en":
+        return format_minor(amount_minor, currency, with_code=False).replace(",", "")
+    return money_input(amount_minor, currency)
 
 
 def _amount_example(currency: str) -> str:
