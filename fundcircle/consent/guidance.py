@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -20,11 +21,13 @@ from fundcircle.consent.models import ConsentAnswer, ConsentRound
 from fundcircle.consent.rules import quorum_count
 from fundcircle.deliberation.models import Comment
 from fundcircle.extensions import db
+from fundcircle.i18n import moment_text
 from fundcircle.proposals.authorship import authored_by
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import COUNTING, PHASE_LABELS, format_time
+from fundcircle.rounds.phases import COUNTING
 from fundcircle.rounds.views import round_progress
+from fundcircle.rounds.words import phase_name, phase_word
 from fundcircle.voting.services import ballot_of, circle_members, turnout
 
 
@@ -47,7 +50,7 @@ class WhatNow:
 
 
 def _quoted(title: str) -> str:
-    return f"“{title}”"
+    return gettext("“%(title)s”", title=title)
 
 
 def _turnout(round_: Round, phase: str) -> dict[str, Any] | None:
@@ -70,7 +73,13 @@ def _turnout(round_: Round, phase: str) -> dict[str, Any] | None:
     else:
         done, eligible = turnout(round_)
         verb = "voted"
-    return {"done": done, "of": eligible, "verb": verb, "quorum": quorum_count(eligible, round_.quorum_percent)}
+    return {
+        "done": done,
+        "of": eligible,
+        "verb": verb,
+        "consent": round_.method == "consent",
+        "quorum": quorum_count(eligible, round_.quorum_percent),
+    }
 
 
 def _proposal_counts(round_: Round) -> dict[str, int]:
@@ -120,34 +129,66 @@ def _open_items(
     items: list[str] = []
     submitted, drafts = counts.get("submitted", 0), counts.get("draft", 0)
     if phase in ("draft", "proposals", "deliberation"):
-        plural = "s" if submitted != 1 else ""
-        items.append("No proposal is submitted yet." if submitted == 0 else f"{submitted} proposal{plural} submitted.")
+        items.append(
+            gettext("No proposal is submitted yet.")
+            if submitted == 0
+            else ngettext("%(num)d proposal submitted.", "%(num)d proposals submitted.", submitted)
+        )
     if phase in ("proposals", "deliberation") and drafts:
         items.append(
-            f"{drafts} proposal{'s are' if drafts != 1 else ' is'} still a draft: a draft that is not submitted "
-            "takes no part in the decision."
+            ngettext(
+                "%(num)d proposal is still a draft: a draft that is not submitted takes no part in the decision.",
+                "%(num)d proposals are still a draft: a draft that is not submitted takes no part in the decision.",
+                drafts,
+            )
         )
     if phase == "deliberation" and (questions := _open_questions(round_)):
-        items.append(f"{questions} question{'s' if questions != 1 else ''} to an author still unanswered.")
+        items.append(
+            ngettext(
+                "%(num)d question to an author still unanswered.",
+                "%(num)d questions to an author still unanswered.",
+                questions,
+            )
+        )
     if phase in ("deciding", COUNTING) and round_.method != "consent":
         cast, eligible = turnout(round_)
         if eligible - cast:
             missing = eligible - cast
-            items.append(f"{missing} circle member{'s have' if missing != 1 else ' has'} not voted yet.")
+            items.append(
+                ngettext(
+                    "%(num)d circle member has not voted yet.", "%(num)d circle members have not voted yet.", missing
+                )
+            )
     for status in statuses if phase in ("deciding", COUNTING) else []:
         title = _quoted(status.title)
         if status.state == "not_opened":
-            items.append(f"{title} has had no consent round: unless one is held, it is not funded.")
+            items.append(
+                gettext("%(title)s has had no consent round: unless one is held, it is not funded.", title=title)
+            )
         elif status.state == "open":
             items.append(
-                f"The consent round on {title} is open: {_answered_words(status)}. Moving on closes it with the "
-                "answers it has."
+                gettext(
+                    "The consent round on %(title)s is open: %(answered)s. Moving on closes it with the answers it "
+                    "has.",
+                    title=title,
+                    answered=_answered_words(status),
+                )
             )
         elif status.state == "amended":
-            items.append(f"{title} was amended (version {status.current_version}) and waits for a new consent round.")
+            items.append(
+                gettext(
+                    "%(title)s was amended (version %(version)s) and waits for a new consent round.",
+                    title=title,
+                    version=status.current_version,
+                )
+            )
         elif status.awaits_amendment:
             items.append(
-                f"{title} is not consented ({status.reason}): the author may amend it for a new consent round."
+                gettext(
+                    "%(title)s is not consented (%(reason)s): the author may amend it for a new consent round.",
+                    title=title,
+                    reason=status.reason,
+                )
             )
     return items
 
@@ -155,22 +196,26 @@ def _open_items(
 def _answered_words(status: services.ProposalConsentStatus) -> str:
     """ "nobody has answered yet, 0 of 3" rather than "waiting for 2 of 3" while nobody has answered."""
     if status.answered == 0:
-        return f"nobody has answered yet, 0 of {status.circle_size}"
-    return f"{status.answered} of {status.circle_size} answered"
+        return gettext("nobody has answered yet, 0 of %(size)s", size=status.circle_size)
+    return gettext("%(answered)s of %(size)s answered", answered=status.answered, size=status.circle_size)
 
 
 def _ends(round_: Round, phase: str) -> str:
     deadline = round_.deadline_of(phase)
     if phase in ("proposals", "deliberation", "deciding"):
         if deadline is not None:
-            return f"{PHASE_LABELS[phase]} ends {format_time(deadline)}."
-        return f"{PHASE_LABELS[phase]} has no deadline: it ends when the facilitator moves the round on."
+            return gettext(
+                "%(phase)s ends %(time)s.", phase=phase_name(phase), time=moment_text(deadline, round_.circle.time_zone)
+            )
+        return gettext(
+            "%(phase)s has no deadline: it ends when the facilitator moves the round on.", phase=phase_name(phase)
+        )
     return {
-        "draft": "The round starts when the facilitator opens it for proposals.",
-        COUNTING: "The result is published when the round is counted.",
-        "decided": "The round closes once every payout is paid, rejected or cancelled.",
-        "closed": "The round is over.",
-        "cancelled": "The round was cancelled.",
+        "draft": gettext("The round starts when the facilitator opens it for proposals."),
+        COUNTING: gettext("The result is published when the round is counted."),
+        "decided": gettext("The round closes once every payout is paid, rejected or cancelled."),
+        "closed": gettext("The round is over."),
+        "cancelled": gettext("The round was cancelled."),
     }.get(phase, "")
 
 
@@ -190,83 +235,124 @@ def what_happens_now(
 
     if phase == "draft":
         if admin:
-            panel.can.append(Step("Check the settings.", url_for("rounds.edit", round_id=round_.id), "Edit settings"))
             panel.can.append(
                 Step(
-                    "Open the round when it is ready: members can then write proposals.",
-                    url_for("rounds.advance", round_id=round_.id, to="proposals"),
-                    "Open for proposals",
+                    gettext("Check the settings."), url_for("rounds.edit", round_id=round_.id), gettext("Edit settings")
                 )
             )
-        panel.waiting.append("The facilitator opens the round for proposals.")
+            panel.can.append(
+                Step(
+                    gettext("Open the round when it is ready: members can then write proposals."),
+                    url_for("rounds.advance", round_id=round_.id, to="proposals"),
+                    gettext("Open for proposals"),
+                )
+            )
+        panel.waiting.append(gettext("The facilitator opens the round for proposals."))
     elif phase == "proposals":
         if member and len(mine) < round_.max_proposals_per_member:
             panel.can.append(
-                Step("Write a proposal.", url_for("proposals.create", round_id=round_.id), "Write a proposal")
+                Step(
+                    gettext("Write a proposal."),
+                    url_for("proposals.create", round_id=round_.id),
+                    gettext("Write a proposal"),
+                )
             )
         for proposal_id, title, status in mine:
             if status == "draft":
-                panel.can.append(Step(f"Your draft {_quoted(title)} is not submitted yet: submit it.",
-                                      proposal_url(proposal_id), "Open your draft"))  # fmt: skip
+                panel.can.append(
+                    Step(
+                        gettext("Your draft %(title)s is not submitted yet: submit it.", title=_quoted(title)),
+                        proposal_url(proposal_id),
+                        gettext("Open your draft"),
+                    )
+                )
             else:
-                panel.can.append(Step(f"You can still edit {_quoted(title)}.", proposal_url(proposal_id),
-                                      "Your proposal"))  # fmt: skip
+                panel.can.append(
+                    Step(
+                        gettext("You can still edit %(title)s.", title=_quoted(title)),
+                        proposal_url(proposal_id),
+                        gettext("Your proposal"),
+                    )
+                )
         if member:
-            panel.can.append(Step("Read the others' proposals and comment.", round_url + "#proposals", "Proposals"))
-        panel.waiting.append("Members write and submit their proposals.")
+            panel.can.append(
+                Step(gettext("Read the others' proposals and comment."), round_url + "#proposals", gettext("Proposals"))
+            )
+        panel.waiting.append(gettext("Members write and submit their proposals."))
     elif phase == "deliberation":
         if member:
-            panel.can.append(Step("Ask questions and comment on the proposals.", round_url + "#proposals", "Proposals"))
+            panel.can.append(
+                Step(
+                    gettext("Ask questions and comment on the proposals."),
+                    round_url + "#proposals",
+                    gettext("Proposals"),
+                )
+            )
         for proposal_id, title, _ in mine:
-            panel.can.append(Step(f"Answer questions on {_quoted(title)}, and amend it if that helps.",
-                                  proposal_url(proposal_id), "Your proposal"))  # fmt: skip
-        panel.waiting.append("The circle talks the proposals through; then deciding starts.")
+            panel.can.append(
+                Step(
+                    gettext("Answer questions on %(title)s, and amend it if that helps.", title=_quoted(title)),
+                    proposal_url(proposal_id),
+                    gettext("Your proposal"),
+                )
+            )
+        panel.waiting.append(gettext("The circle talks the proposals through; then deciding starts."))
     elif phase == "deciding" and round_.method != "consent":
         if decider:
             voted = user_id is not None and ballot_of(current_user, round_) is not None
             panel.can.append(
                 Step(
-                    "Voting is open. You have voted; you can change your ballot until voting closes."
+                    gettext("Voting is open. You have voted; you can change your ballot until voting closes.")
                     if voted
-                    else "Voting is open. Fill in your ballot: it takes a few minutes.",
+                    else gettext("Voting is open. Fill in your ballot: it takes a few minutes."),
                     url_for("voting.ballot", round_id=round_.id),
-                    "Change your ballot" if voted else "Fill in your ballot",
+                    gettext("Change your ballot") if voted else gettext("Fill in your ballot"),
                 )
             )
         cast, eligible = turnout(round_)
-        panel.waiting.append(f"Circle members vote: {cast} of {eligible} have voted so far.")
+        panel.waiting.append(
+            gettext("Circle members vote: %(cast)s of %(eligible)s have voted so far.", cast=cast, eligible=eligible)
+        )
     elif phase == "deciding":
         _consent_steps(panel, statuses, decider=decider, admin=admin, user_id=user_id)
     elif phase == COUNTING:
-        panel.waiting.append("Deciding has closed; the result is counted and published next.")
+        panel.waiting.append(gettext("Deciding has closed; the result is counted and published next."))
     elif phase in ("decided", "closed"):
-        panel.can.append(Step("See how the round was decided.", url_for("voting.results", round_id=round_.id),
-                              "See the results"))  # fmt: skip
+        panel.can.append(
+            Step(
+                gettext("See how the round was decided."),
+                url_for("voting.results", round_id=round_.id),
+                gettext("See the results"),
+            )
+        )
         if phase == "decided":
             if treasurer:
                 panel.can.append(
                     Step(
-                        "Approve the payouts of the funded proposals.",
+                        gettext("Approve the payouts of the funded proposals."),
                         url_for("payouts.treasury", circle_id=round_.circle_id),
-                        "Open the treasury",
+                        gettext("Open the treasury"),
                     )
                 )
-            panel.waiting.append("Treasurers approve the payouts; the round closes once every one is settled.")
+            panel.waiting.append(gettext("Treasurers approve the payouts; the round closes once every one is settled."))
     if admin and phase in ("proposals", "deliberation", "deciding", COUNTING, "decided"):
         next_phase = {"proposals": "deliberation", "deliberation": "deciding", "deciding": "decided",
                       COUNTING: "decided", "decided": "closed"}[phase]  # fmt: skip
         panel.can.append(
             Step(
-                f"As facilitator, move the round on to {PHASE_LABELS[next_phase].lower()} when it is time: the move "
-                "asks first, with the turnout and what is still open.",
+                gettext(
+                    "As facilitator, move the round on to %(phase)s when it is time: the move asks first, with the "
+                    "turnout and what is still open.",
+                    phase=phase_word(next_phase),
+                ),
                 round_url + "#facilitate",
-                "Facilitate",
+                gettext("Facilitate"),
             )
         )
     if treasurer and phase not in ("decided", "closed", "cancelled"):
-        panel.can.append(Step("Nothing for a treasurer yet: payouts come once the round is decided."))
+        panel.can.append(Step(gettext("Nothing for a treasurer yet: payouts come once the round is decided.")))
     if not panel.can:
-        panel.can.append(Step("Nothing for you to do in this phase; you can read everything here."))
+        panel.can.append(Step(gettext("Nothing for you to do in this phase; you can read everything here.")))
     return panel
 
 
@@ -279,42 +365,64 @@ def _consent_steps(
         return url_for("consent.view", consent_round_id=status.consent_round_id)
 
     if not statuses:
-        panel.waiting.append("There is no submitted proposal to decide.")
+        panel.waiting.append(gettext("There is no submitted proposal to decide."))
     for status in statuses:
         title = _quoted(status.title)
         if status.state == "open" and decider and not status.answered_by_me:
-            panel.can.append(Step(f"Answer the consent round on {title}.", consent_url(status), "Answer now"))
+            panel.can.append(
+                Step(
+                    gettext("Answer the consent round on %(title)s.", title=title),
+                    consent_url(status),
+                    gettext("Answer now"),
+                )
+            )
         if status.awaits_amendment and user_id in status.author_ids:
             panel.can.append(
                 Step(
-                    f"{title} is not consented ({status.reason}): amend it to integrate the objection, with a note "
-                    "on how; the facilitator then opens a new consent round.",
+                    gettext(
+                        "%(title)s is not consented (%(reason)s): amend it to integrate the objection, with a note "
+                        "on how; the facilitator then opens a new consent round.",
+                        title=title,
+                        reason=status.reason,
+                    ),
                     url_for("proposals.edit", proposal_id=status.proposal_id),
-                    "Amend your proposal",
+                    gettext("Amend your proposal"),
                 )
             )
         if admin and status.state in ("not_opened", "amended"):
             panel.can.append(
                 Step(
-                    f"Open a consent round on {title} (version {status.current_version}).",
+                    gettext(
+                        "Open a consent round on %(title)s (version %(version)s).",
+                        title=title,
+                        version=status.current_version,
+                    ),
                     url_for("proposals.view", proposal_id=status.proposal_id) + "#consent",
-                    "Open a consent round",
+                    gettext("Open a consent round"),
                 )
             )
         if admin and status.state == "open":
             panel.can.append(
                 Step(
-                    f"Close the consent round on {title} once everyone has answered ({_answered_words(status)}).",
+                    gettext(
+                        "Close the consent round on %(title)s once everyone has answered (%(answered)s).",
+                        title=title,
+                        answered=_answered_words(status),
+                    ),
                     consent_url(status),
-                    "The consent round",
+                    gettext("The consent round"),
                 )
             )
         if admin and status.state == "objection":
-            panel.waiting.append(f"The author of {title} amends it; then you reopen it with a new consent round.")
+            panel.waiting.append(
+                gettext("The author of %(title)s amends it; then you reopen it with a new consent round.", title=title)
+            )
         if status.state == "open":
-            panel.waiting.append(f"Answers on {title}: {_answered_words(status)}.")
+            panel.waiting.append(
+                gettext("Answers on %(title)s: %(answered)s.", title=title, answered=_answered_words(status))
+            )
     if statuses and all(status.state == "consented" for status in statuses):
-        panel.waiting.append("Every proposal is consented; the facilitator can move the round on to decided.")
+        panel.waiting.append(gettext("Every proposal is consented; the facilitator can move the round on to decided."))
 
 
 @round_progress.part

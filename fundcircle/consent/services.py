@@ -4,10 +4,13 @@ version reserves its amount from the budget at once. Services flush and never co
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,16 +31,17 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.deliberation.services import discussion_while_deciding
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import moment_text, money_text, translated
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
 from fundcircle.money import format_minor
-from fundcircle.notices import queue_notices
 from fundcircle.proposals.authorship import is_author, proposal_authors
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import amending_while_deciding, proposal_withdrawn
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import COUNTING, format_time
-from fundcircle.rounds.services import deciders
+from fundcircle.rounds.phases import COUNTING
+from fundcircle.rounds.services import deciders, queue_notices_in_their_language
+from fundcircle.rounds.words import phase_word
 from fundcircle.voting.models import RoundTally
 from fundcircle.voting.services import (
     NOT_A_MEMBER,
@@ -49,6 +53,7 @@ from fundcircle.voting.services import (
 )
 
 MAX_ARGUMENT = 5_000
+MAX_ARGUMENT_TEXT = f"{MAX_ARGUMENT:,}"
 MAX_REACTION = 500
 
 
@@ -57,21 +62,25 @@ def _require_consent_deciding(round_: Round, now: datetime) -> None:
     has passed nothing more is decided, though `rounds tick` has not stored the result yet (it closes what is open).
     """
     if round_.method != "consent":
-        raise Conflict("This round decides by quadratic voting, not by consent.")
+        raise Conflict(gettext("This round decides by quadratic voting, not by consent."))
     phase = round_.phase_at(now)
     if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
         raise Conflict(
-            f"Deciding closed at {format_time(closed)}; nothing was saved. The result will be published when it is "
-            "counted."
+            gettext(
+                "Deciding closed at %(time)s; nothing was saved. The result will be published when it is counted.",
+                time=moment_text(closed, round_.circle.time_zone),
+            )
         )
     if phase != "deciding":
-        raise Conflict(f"Consent rounds happen while the round is deciding; it is {phase}.")
+        raise Conflict(
+            gettext("Consent rounds happen while the round is deciding; it is %(phase)s.", phase=phase_word(phase))
+        )
 
 
 def get_consent_round(consent_round_id: int) -> ConsentRound:
     consent_round = db.session.get(ConsentRound, consent_round_id)
     if consent_round is None:
-        raise NotFound("There is no such consent round.")
+        raise NotFound(gettext("There is no such consent round."))
     return consent_round
 
 
@@ -91,9 +100,9 @@ def check_consent_amendment(proposal: Proposal) -> None:
     """
     history = consent_rounds_of(proposal)
     if any(cr.closed_at is None for cr in history):
-        raise Conflict("A consent round on this version is open: amend once it is closed.")
+        raise Conflict(gettext("A consent round on this version is open: amend once it is closed."))
     if any(cr.outcome == "consented" for cr in history):
-        raise Conflict("This proposal is consented; it cannot change any more.")
+        raise Conflict(gettext("This proposal is consented; it cannot change any more."))
 
 
 def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> ConsentRound:
@@ -110,15 +119,20 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
     require_role(actor, round_.circle, "admin")
     _require_consent_deciding(round_, now)
     if proposal.status != "submitted":
-        raise Conflict(f"Only a submitted proposal can be decided; this one is {proposal.status}.")
+        raise Conflict(
+            gettext("Only a submitted proposal can be decided; this one is %(status)s.", status=_status(proposal))
+        )
     rounds = consent_rounds_of(proposal)
     if any(cr.outcome == "consented" for cr in rounds):
-        raise Conflict("This proposal is consented already.")
+        raise Conflict(gettext("This proposal is consented already."))
     if any(cr.closed_at is None for cr in rounds):
-        raise Conflict("A consent round on this proposal is open already.")
+        raise Conflict(gettext("A consent round on this proposal is open already."))
     if any(cr.version == proposal.current_version for cr in rounds):
         raise Conflict(
-            f"Version {proposal.current_version} had its consent round; the author amends the proposal first."
+            gettext(
+                "Version %(version)s had its consent round; the author amends the proposal first.",
+                version=proposal.current_version,
+            )
         )
     version = db.session.scalar(
         select(ProposalVersion).where(
@@ -138,7 +152,7 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
         with db.session.begin_nested():
             db.session.add(consent_round)
     except IntegrityError:
-        raise Conflict("A consent round on this proposal was opened a moment ago.") from None
+        raise Conflict(gettext("A consent round on this proposal was opened a moment ago.")) from None
     record(
         "consent_round.opened",
         actor=actor,
@@ -154,10 +168,19 @@ def open_consent_round(actor: User, proposal: Proposal, now: datetime) -> Consen
 def _tell_deciders_of_consent_round(round_: Round, proposal: Proposal, title: str) -> None:
     """The circle's deciders hear that a consent round opened: each is asked to consent or object."""
     link = external_url("proposals.view", proposal_id=proposal.id)
-    queue_notices(
+
+    def opened() -> tuple[str, str]:
+        body = gettext(
+            "A consent round opened on “%(title)s” in “%(round)s”: consent, or object with a reason.",
+            title=title,
+            round=round_.title,
+        )
+        return gettext("Consent round open: “%(title)s”", title=title), f"{body}\n\n{link}\n"
+
+    queue_notices_in_their_language(
         people_holding(round_.circle_id, "circle"),
-        f"Consent round open: “{title}”",
-        f"A consent round opened on “{title}” in “{round_.title}”: consent, or object with a reason.\n\n{link}\n",
+        round_.circle,
+        opened,
         kind="consent.opened",
         circle_id=round_.circle_id,
         url=link,
@@ -182,7 +205,7 @@ def _lock_rounds(consent_round: ConsentRound) -> Round:
 def _require_open(consent_round: ConsentRound, now: datetime) -> Round:
     round_ = _lock_rounds(consent_round)
     if consent_round.closed_at is not None:
-        raise Conflict("This consent round is closed.")
+        raise Conflict(gettext("This consent round is closed."))
     _require_consent_deciding(round_, now)
     return round_
 
@@ -203,12 +226,14 @@ def answer_consent(
     round_ = _require_open(consent_round, now)  # locked and read again
     text = argument.strip()
     if len(text) > MAX_ARGUMENT:
-        raise ValidationFailed(f"Keep the argument to {MAX_ARGUMENT:,} characters.", field="argument")
+        raise ValidationFailed(
+            gettext("Keep the argument to %(most)s characters.", most=MAX_ARGUMENT_TEXT), field="argument"
+        )
     try:
         check_answer(round_.consent_rules, position, text)
     except ConsentError as error:
         field = "argument" if "argument" in str(error) else "position"
-        raise ValidationFailed(str(error), field=field) from None
+        raise ValidationFailed(translated(error), field=field) from None
     answer, previous = _answer_row(consent_round, actor, position, text, now)
     record(
         "consent.answered" if previous is None else "consent.answer_changed",
@@ -246,7 +271,7 @@ def _answer_row(
         except IntegrityError:
             continue  # the same member's other answer was stored a moment ago: change that one
         return answer, None
-    raise Conflict("Your answer is being saved from elsewhere at this moment; try again.")
+    raise Conflict(gettext("Your answer is being saved from elsewhere at this moment; try again."))
 
 
 def withdraw_objection(actor: User, consent_round: ConsentRound, now: datetime) -> ConsentAnswer:
@@ -263,7 +288,7 @@ def withdraw_objection(actor: User, consent_round: ConsentRound, now: datetime) 
         or answer.withdrawn_at is not None
         or answer.lapsed_at is not None
     ):
-        raise Conflict("You have no open objection in this consent round.")
+        raise Conflict(gettext("You have no open objection in this consent round."))
     answer.withdrawn_at = now
     record(
         "consent.objection_withdrawn",
@@ -285,12 +310,14 @@ def add_reaction(actor: User, consent_round: ConsentRound, body: str, now: datet
     """
     round_ = _require_open(consent_round, now)
     if membership_of(actor, round_.circle) is None:
-        raise PermissionDenied("Only members of the circle can react.")
+        raise PermissionDenied(gettext("Only members of the circle can react."))
     text = body.strip()
     if not text:
-        raise ValidationFailed("Write something first.", field="body")
+        raise ValidationFailed(gettext("Write something first."), field="body")
     if len(text) > MAX_REACTION:
-        raise ValidationFailed(f"Reactions are short: at most {MAX_REACTION} characters.", field="body")
+        raise ValidationFailed(
+            gettext("Reactions are short: at most %(most)s characters.", most=MAX_REACTION), field="body"
+        )
     reaction = ConsentReaction(consent_round_id=consent_round.id, author_id=actor.id, body=text, created_at=now)
     db.session.add(reaction)
     record(
@@ -386,7 +413,7 @@ def close_consent_round(
     if actor is not None:
         require_role(actor, round_.circle, "admin")
     if consent_round.closed_at is not None:
-        raise Conflict("This consent round is closed already.")
+        raise Conflict(gettext("This consent round is closed already."))
     if actor is not None and by is None and round_.phase_at(now) == COUNTING:
         _require_consent_deciding(round_, now)  # the deadline closes it, and says so, when the round is counted
     outcome = current_outcome(consent_round)
@@ -416,7 +443,7 @@ def close_consent_round(
         consent_round,
         expected=ConsentRound.closed_at.is_(None),
         values={"closed_at": now, "outcome": "consented" if consented else "not_consented", "reason": reason},
-        conflict=Conflict("This consent round was closed a moment ago."),
+        conflict=Conflict(gettext("This consent round was closed a moment ago.")),
     )
     data = {
         "proposal": consent_round.proposal_id,
@@ -443,7 +470,7 @@ def decide_consent(actor: User | None, round_: Round, now: datetime) -> None:
     :raises Conflict: if the round has a result already.
     """
     if db.session.get(RoundTally, round_.id) is not None:
-        raise Conflict("This round has its result already; a result never changes.")
+        raise Conflict(gettext("This round has its result already; a result never changes."))
     for consent_round in db.session.scalars(
         select(ConsentRound).where(ConsentRound.round_id == round_.id, ConsentRound.closed_at.is_(None))
     ).all():
@@ -674,7 +701,7 @@ def consent_statuses(round_: Round, viewer: User) -> list[ProposalConsentStatus]
                 answered=len(who),
                 circle_size=len(members),
                 answered_by_me=state == "open" and viewer.id in who,
-                reason=(last.reason or "") if last is not None else "",
+                reason=reason_words(last.reason or "") if last is not None else "",
             )
         )
     return statuses
@@ -728,3 +755,81 @@ def author_and_objectors_discuss(proposal: Proposal, actor: User) -> bool:
     if not history or any(cr.outcome == "consented" for cr in history):
         return False
     return is_author(proposal, actor) or user_id in objectors_of(proposal)
+
+
+# --- the reasons in the reader's language ------------------------------------------------------------------------
+
+
+def _status(proposal: Proposal) -> str:
+    return {"draft": gettext("a draft"), "withdrawn": gettext("withdrawn")}.get(proposal.status, proposal.status)
+
+
+def outcome_words(outcome: ConsentOutcome) -> str:
+    """Why a version stands where it does (`ConsentOutcome.reason`), in the reader's language."""
+    numbers = outcome.numbers
+    if outcome.why == "blocked":
+        return gettext("blocked by %(count)s", count=numbers[0])
+    if outcome.why == "objections_open":
+        return ngettext("%(num)d objection open", "%(num)d objections open", numbers[0])
+    if outcome.why == "nobody_answered":
+        return gettext("nobody has answered yet, 0 of %(size)s", size=numbers[0])
+    if outcome.why == "waiting":
+        return gettext("waiting for %(missing)s of %(size)s members", missing=numbers[0], size=numbers[1])
+    if outcome.why == "no_budget":
+        return gettext(
+            "needs %(amount)s, %(left)s left",
+            amount=money_text(numbers[0], outcome.currency),
+            left=money_text(numbers[1], outcome.currency),
+        )
+    if outcome.why == "consented":
+        return gettext("consented")
+    return reason_words(outcome.reason)
+
+
+#: The reasons a closed consent round (or a consent result) stores, in English: each read back to say it again in
+#: the reader's language. A reason of another shape is shown as stored.
+_STORED_REASONS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"blocked by (\d+)"), lambda m: gettext("blocked by %(count)s", count=m[1])),
+    (
+        re.compile(r"(\d+) objections? open"),
+        lambda m: ngettext("%(num)d objection open", "%(num)d objections open", int(m[1])),
+    ),
+    (
+        re.compile(r"nobody has answered yet, 0 of (\d+)"),
+        lambda m: gettext("nobody has answered yet, 0 of %(size)s", size=m[1]),
+    ),
+    (
+        re.compile(r"waiting for (\d+) of (\d+) members"),
+        lambda m: gettext("waiting for %(missing)s of %(size)s members", missing=m[1], size=m[2]),
+    ),
+    (
+        re.compile(r"needs (.+), (.+) left"),
+        lambda m: gettext("needs %(amount)s, %(left)s left", amount=m[1], left=m[2]),
+    ),
+    (re.compile(r"consented"), lambda m: gettext("consented")),
+    (re.compile(r"the proposal was withdrawn"), lambda m: gettext("the proposal was withdrawn")),
+    (
+        re.compile(r"not consented: version (\d+) was never put to consent"),
+        lambda m: gettext("not consented: version %(version)s was never put to consent", version=m[1]),
+    ),
+    (
+        re.compile(r"not consented: no consent round was held"),
+        lambda m: gettext("not consented: no consent round was held"),
+    ),
+    (re.compile(r"not consented: (.+)"), lambda m: gettext("not consented: %(reason)s", reason=reason_words(m[1]))),
+)
+
+
+def reason_words(reason: str) -> str:
+    """A stored reason (English, as the ledger keeps it) in the reader's language."""
+    for pattern, say in _STORED_REASONS:
+        if (found := pattern.fullmatch(reason)) is not None:
+            return say(found)
+    return reason
+
+
+def reason_of(thing: ConsentOutcome | ConsentRound) -> str:
+    """The reason of a live outcome or of a closed consent round, for a page (in the reader's language)."""
+    if isinstance(thing, ConsentOutcome):
+        return outcome_words(thing)
+    return reason_words(thing.reason or "")

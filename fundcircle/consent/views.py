@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,7 +13,7 @@ from fundcircle.access import ANY_MEMBER, Place, circle_role, finds_place, has_r
 from fundcircle.consent import services
 from fundcircle.consent.guidance import progress_of_round  # noqa: F401  # connects the round page's progress
 from fundcircle.consent.models import ConsentRound
-from fundcircle.consent.rules import POSITION_LABELS, POSITIONS, STOPPING
+from fundcircle.consent.rules import POSITION_LABELS, POSITION_WORDS, POSITIONS, STOPPING
 from fundcircle.db import utcnow
 from fundcircle.deliberation.services import threads_of
 from fundcircle.errors import Conflict, ValidationFailed
@@ -96,7 +97,9 @@ def _render(
             outcome=services.current_outcome(consent_round) if consent_round.closed_at is None else None,
             history=services.consent_rounds_of(proposal),
             positions=POSITIONS[round_.consent_rules],
-            labels=POSITION_LABELS,
+            labels={position: gettext(label) for position, label in POSITION_LABELS.items()},
+            words={position: gettext(word) for position, word in POSITION_WORDS.items()},
+            reason_of=services.reason_of,
             stopping=STOPPING[round_.consent_rules],
             open_questions=open_questions,
             phase_now=phase,
@@ -137,7 +140,7 @@ def view(consent_round_id: int) -> tuple[str, int]:
 def answer(consent_round_id: int) -> Response | tuple[str, int]:
     consent_round = services.get_consent_round(consent_round_id)
     if not ConfirmForm().validate_on_submit():
-        return _render(consent_round, 400, "The form had expired; nothing was saved. Try again.")
+        return _render(consent_round, 400, gettext("The form had expired; nothing was saved. Try again."))
     position = request.form.get("position", "")
     argument = request.form.get("argument", "")
     try:
@@ -145,7 +148,7 @@ def answer(consent_round_id: int) -> Response | tuple[str, int]:
     except (Conflict, ValidationFailed) as error:
         refuse()
         return _render(consent_round, error.status, error.message, {"position": position, "argument": argument})
-    flash("Your answer is recorded.", "success")
+    flash(gettext("Your answer is recorded."), "success")
     return redirect(url_for("consent.view", consent_round_id=consent_round_id))
 
 
@@ -160,7 +163,7 @@ def withdraw(consent_round_id: int) -> Response:
             refuse()
             flash(error.message, "error")
         else:
-            flash("Your objection is withdrawn.", "success")
+            flash(gettext("Your objection is withdrawn."), "success")
     return redirect(url_for("consent.view", consent_round_id=consent_round_id))
 
 
@@ -169,7 +172,7 @@ def withdraw(consent_round_id: int) -> Response:
 def react(consent_round_id: int) -> Response | tuple[str, int]:
     consent_round = services.get_consent_round(consent_round_id)
     if not ConfirmForm().validate_on_submit():
-        return _render(consent_round, 400, "The form had expired; nothing was saved. Try again.")
+        return _render(consent_round, 400, gettext("The form had expired; nothing was saved. Try again."))
     try:
         services.add_reaction(current_user, consent_round, request.form.get("body", ""), utcnow())
     except (Conflict, ValidationFailed) as error:
@@ -189,6 +192,9 @@ def close(consent_round_id: int) -> Response:
             refuse()
             flash(error.message, "error")
         else:
-            outcome = "consented" if consent_round.outcome == "consented" else f"not consented: {consent_round.reason}"
-            flash(f"The consent round is closed: {outcome}.", "success")
+            if consent_round.outcome == "consented":
+                flash(gettext("The consent round is closed: consented."), "success")
+            else:
+                reason = services.reason_words(consent_round.reason or "")
+                flash(gettext("The consent round is closed: not consented: %(reason)s.", reason=reason), "success")
     return redirect(url_for("consent.view", consent_round_id=consent_round_id))

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -18,13 +19,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from fundcircle.errors import ValidationFailed
-from fundcircle.money import FORM_LOCALE, MoneyError, parse_money
+from fundcircle.i18n import current_language, translated
+from fundcircle.money import MoneyError, parse_money
+from fundcircle.phrases import PhrasedError
 from fundcircle.rounds.models import DEFAULT_REPORT_DUE_DAYS, DEFAULT_REPORT_QUESTIONS
 from fundcircle.rounds.retrospective import RetrospectiveInput
 from fundcircle.rounds.services import MAX_REPORT_DUE_DAYS, RoundInput, problems_with
 from fundcircle.timezones import DEFAULT_TIME_ZONE, TimeZoneError, to_utc
 
-DEADLINE_HELP = "Time in {zone}. Leave empty to move the round on by hand."
 DEADLINE_FIELDS = ("proposals_close_at", "deliberation_close_at", "deciding_close_at")
 
 #: The settings that only one kind of decision uses, by method: the form shows them only for that method, and the
@@ -38,115 +40,146 @@ METHOD_SETTINGS: dict[str, frozenset[str]] = {
 ALL_METHOD_SETTINGS = frozenset().union(*METHOD_SETTINGS.values())
 
 
+def _said(error: Exception) -> str:
+    """An error's message in the reader's language, where the rule that raised it phrased it for translation."""
+    return translated(error) if isinstance(error, PhrasedError) else str(error)
+
+
+def _deadline_help(zone: str) -> str:
+    return lazy_gettext("Time in %(zone)s. Leave empty to move the round on by hand.", zone=zone)  # type: ignore[return-value]
+
+
 class RoundForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=120)])
-    description = TextAreaField("What this round funds", validators=[Length(max=10000)])
+    title = StringField(
+        lazy_gettext("Title"), validators=[DataRequired(lazy_gettext("Enter a title.")), Length(max=120)]
+    )
+    description = TextAreaField(lazy_gettext("What this round funds"), validators=[Length(max=10000)])
     budget = StringField(
-        "Budget",
-        validators=[DataRequired("Enter the whole pot, like 1000.00."), Length(max=30)],
-        description="The whole pot, e.g. 1000.00",
+        lazy_gettext("Budget"),
+        validators=[DataRequired(lazy_gettext("Enter the whole pot, like 1000.00.")), Length(max=30)],
+        description=lazy_gettext("The whole pot, e.g. 1000.00"),
     )
     per_proposal_cap = StringField(
-        "Most a proposal may ask for",
-        validators=[DataRequired("Enter the most one proposal may ask for, like 400.00."), Length(max=30)],
-        description="e.g. 400.00",
+        lazy_gettext("Most a proposal may ask for"),
+        validators=[
+            DataRequired(lazy_gettext("Enter the most one proposal may ask for, like 400.00.")),
+            Length(max=30),
+        ],
+        description=lazy_gettext("e.g. 400.00"),
     )
     method = RadioField(
-        "How the circle decides",
+        lazy_gettext("How the circle decides"),
         choices=[
             SelectChoice(
                 "quadratic",
-                "Quadratic voting: each circle member spreads voice credits, n votes on a proposal costing n×n",
+                lazy_gettext(
+                    "Quadratic voting: each circle member spreads voice credits, n votes on a proposal costing n×n"
+                ),
             ),
-            SelectChoice("approval", "Approval voting: each circle member ticks every proposal they support"),
-            SelectChoice("cumulative", "Cumulative voting: each circle member spreads points, one point costing one"),
-            SelectChoice("consent", "Consent: the circle consents to each proposal, or objects and improves it"),
+            SelectChoice(
+                "approval", lazy_gettext("Approval voting: each circle member ticks every proposal they support")
+            ),
+            SelectChoice(
+                "cumulative",
+                lazy_gettext("Cumulative voting: each circle member spreads points, one point costing one"),
+            ),
+            SelectChoice(
+                "consent", lazy_gettext("Consent: the circle consents to each proposal, or objects and improves it")
+            ),
         ],
         default="quadratic",
     )
     allocation_rule = RadioField(
-        "How the votes fund proposals",
+        lazy_gettext("How the votes fund proposals"),
         choices=[
             SelectChoice(
-                "greedy", "Greedy by score: the most supported proposals are funded in turn while the budget lasts"
+                "greedy",
+                lazy_gettext("Greedy by score: the most supported proposals are funded in turn while the budget lasts"),
             ),
             SelectChoice(
                 "equal_shares",
-                "Equal shares: each voter holds an equal share of the budget, and a proposal is funded when its "
-                "supporters can pay for it from their shares",
+                lazy_gettext(
+                    "Equal shares: each voter holds an equal share of the budget, and a proposal is funded when its "
+                    "supporters can pay for it from their shares"
+                ),
             ),
         ],
         default="greedy",
     )
     credits = IntegerField(
-        "Voice credits (quadratic) or points (cumulative) per circle member",
+        lazy_gettext("Voice credits (quadratic) or points (cumulative) per circle member"),
         default=100,
         validators=[InputRequired(), NumberRange(1, 10000)],
     )
     max_approvals = IntegerField(
-        "Most proposals one ballot may approve",
+        lazy_gettext("Most proposals one ballot may approve"),
         validators=[Optional(), NumberRange(1, 1000)],
-        description="Leave empty to let each member approve any number.",
+        description=lazy_gettext("Leave empty to let each member approve any number."),
     )
-    allow_negative = BooleanField("Allow votes against a proposal")
+    allow_negative = BooleanField(lazy_gettext("Allow votes against a proposal"))
     quorum_percent = IntegerField(
-        "Quorum (% of circle members who must take part)",
+        lazy_gettext("Quorum (% of circle members who must take part)"),
         default=50,
         validators=[InputRequired(), NumberRange(0, 100)],
     )
     consent_rules = RadioField(
-        "Consent rules",
+        lazy_gettext("Consent rules"),
         choices=[
-            SelectChoice("sociocratic", "Sociocratic: consent, concern or objection; an objection must be resolved"),
-            SelectChoice("consensus", "Consensus: agree, stand aside or block"),
+            SelectChoice(
+                "sociocratic",
+                lazy_gettext("Sociocratic: consent, concern or objection; an objection must be resolved"),
+            ),
+            SelectChoice("consensus", lazy_gettext("Consensus: agree, stand aside or block")),
         ],
         default="sociocratic",
     )
-    secret_ballot = BooleanField("Secret ballot: nobody sees how an individual voted")
-    categories = TextAreaField("Categories, one per line", validators=[Length(max=2000)])
+    secret_ballot = BooleanField(lazy_gettext("Secret ballot: nobody sees how an individual voted"))
+    categories = TextAreaField(lazy_gettext("Categories, one per line"), validators=[Length(max=2000)])
     max_proposals_per_member = IntegerField(
-        "Most proposals per member", default=3, validators=[InputRequired(), NumberRange(1, 100)]
+        lazy_gettext("Most proposals per member"), default=3, validators=[InputRequired(), NumberRange(1, 100)]
     )
     remind_before_hours = IntegerField(
-        "Remind this many hours before each deadline",
+        lazy_gettext("Remind this many hours before each deadline"),
         default=24,
         validators=[Optional(), NumberRange(0, 336)],
-        description="Those who still have something to do get one reminder; 0: no reminders.",
+        description=lazy_gettext("Those who still have something to do get one reminder; 0: no reminders."),
     )
     report_due_days = IntegerField(
-        "Learning report due, in days after the payout is paid",
+        lazy_gettext("Learning report due, in days after the payout is paid"),
         default=DEFAULT_REPORT_DUE_DAYS,
         validators=[Optional(), NumberRange(0, MAX_REPORT_DUE_DAYS)],
-        description="The authors of each funded proposal tell the circle what they learned; 0: no reports.",
+        description=lazy_gettext(
+            "The authors of each funded proposal tell the circle what they learned; 0: no reports."
+        ),
     )
     midway_update_days = IntegerField(
-        "Mid-way update due, in days after the payout is paid",
+        lazy_gettext("Mid-way update due, in days after the payout is paid"),
         validators=[Optional(), NumberRange(1, MAX_REPORT_DUE_DAYS)],
-        description="Optional: leave empty for no mid-way update.",
+        description=lazy_gettext("Optional: leave empty for no mid-way update."),
     )
     report_questions = TextAreaField(
-        "Questions of the learning report, one per line",
+        lazy_gettext("Questions of the learning report, one per line"),
         default="\n".join(DEFAULT_REPORT_QUESTIONS),
         validators=[Length(max=2000)],
-        description="Between 1 and 8 questions.",
+        description=lazy_gettext("Between 1 and 8 questions."),
     )
     proposals_close_at = DateTimeLocalField(
-        "Proposals close",
+        lazy_gettext("Proposals close"),
         validators=[Optional()],
         format="%Y-%m-%dT%H:%M",
-        description=DEADLINE_HELP.format(zone=DEFAULT_TIME_ZONE),
+        description=_deadline_help(DEFAULT_TIME_ZONE),
     )
     deliberation_close_at = DateTimeLocalField(
-        "Deliberation closes",
+        lazy_gettext("Deliberation closes"),
         validators=[Optional()],
         format="%Y-%m-%dT%H:%M",
-        description=DEADLINE_HELP.format(zone=DEFAULT_TIME_ZONE),
+        description=_deadline_help(DEFAULT_TIME_ZONE),
     )
     deciding_close_at = DateTimeLocalField(
-        "Decision closes",
+        lazy_gettext("Decision closes"),
         validators=[Optional()],
         format="%Y-%m-%dT%H:%M",
-        description=DEADLINE_HELP.format(zone=DEFAULT_TIME_ZONE),
+        description=_deadline_help(DEFAULT_TIME_ZONE),
     )
 
     #: Service field names that this form shows under another name.
@@ -159,7 +192,7 @@ class RoundForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.zone = zone
         for name in DEADLINE_FIELDS:
-            self[name].description = DEADLINE_HELP.format(zone=zone)
+            self[name].description = _deadline_help(zone)
 
     def _deadlines(self, errors: dict[str, list[str]] | None = None) -> dict[str, datetime | None]:
         """The deadlines as UTC instants. A wall time that does not exist in the zone (the hour skipped in spring)
@@ -174,9 +207,9 @@ class RoundForm(FlaskForm):
                 deadlines[name] = to_utc(field.data, self.zone)
             except TimeZoneError as error:
                 if errors is not None:
-                    errors[name] = [str(error)]
+                    errors[name] = [_said(error)]
                 elif not field.errors:
-                    field.errors = [str(error)]
+                    field.errors = [_said(error)]
         return deadlines
 
     def check(self, currency: str, kept: Mapping[str, Any] | None = None) -> bool:
@@ -210,11 +243,11 @@ class RoundForm(FlaskForm):
         for name in ("budget", "per_proposal_cap"):
             field = getattr(self, name)
             try:
-                amounts[name] = parse_money(field.data or "", currency, FORM_LOCALE)
+                amounts[name] = parse_money(field.data or "", currency, current_language())
             except MoneyError as error:
                 amounts[name] = 0
                 if not field.errors:
-                    field.errors = [str(error)]
+                    field.errors = [_said(error)]
         return self._input(amounts["budget"], amounts["per_proposal_cap"], self._deadlines())
 
     def to_input(self, currency: str) -> RoundInput:
@@ -224,12 +257,12 @@ class RoundForm(FlaskForm):
         errors: dict[str, list[str]] = {}
         for name in ("budget", "per_proposal_cap"):
             try:
-                amounts[name] = parse_money(getattr(self, name).data or "", currency, FORM_LOCALE)
+                amounts[name] = parse_money(getattr(self, name).data or "", currency, current_language())
             except MoneyError as error:
-                errors[f"{name}_minor"] = [str(error)]
+                errors[f"{name}_minor"] = [_said(error)]
         deadlines = self._deadlines(errors)
         if errors:
-            raise ValidationFailed("Some amounts or deadlines are not valid.", fields=errors)
+            raise ValidationFailed(gettext("Some amounts or deadlines are not valid."), fields=errors)
         return self._input(amounts["budget"], amounts["per_proposal_cap"], deadlines)
 
     def _input(
@@ -270,27 +303,32 @@ class AdvanceForm(FlaskForm):
 
 
 RATING_CHOICES = [
-    SelectChoice(str(n), label) for n, label in ((1, "1 (poor)"), (2, "2"), (3, "3"), (4, "4"), (5, "5 (very good)"))
+    SelectChoice(str(n), label)
+    for n, label in ((1, lazy_gettext("1 (poor)")), (2, "2"), (3, "3"), (4, "4"), (5, lazy_gettext("5 (very good)")))
 ]
 
 
 class RetrospectiveForm(FlaskForm):
     """A member's answer to a closed round's retrospective (the shape only; the service checks the rest)."""
 
-    worked = TextAreaField("What worked in the process", validators=[Length(max=2000)])
-    change = TextAreaField("What to change next time", validators=[Length(max=2000)])
+    worked = TextAreaField(lazy_gettext("What worked in the process"), validators=[Length(max=2000)])
+    change = TextAreaField(lazy_gettext("What to change next time"), validators=[Length(max=2000)])
     fairness = RadioField(
-        "How fair was the process?", choices=RATING_CHOICES, validators=[InputRequired("Choose a rating from 1 to 5.")]
+        lazy_gettext("How fair was the process?"),
+        choices=RATING_CHOICES,
+        validators=[InputRequired(lazy_gettext("Choose a rating from 1 to 5."))],
     )
     effort = RadioField(
-        "Was the effort it took worth it?",
+        lazy_gettext("Was the effort it took worth it?"),
         choices=RATING_CHOICES,
-        validators=[InputRequired("Choose a rating from 1 to 5.")],
+        validators=[InputRequired(lazy_gettext("Choose a rating from 1 to 5."))],
     )
     anonymous = BooleanField(
-        "Answer anonymously",
-        description="Your name is not shown with your answer nor kept with it; you can still change it until the "
-        "next round opens.",
+        lazy_gettext("Answer anonymously"),
+        description=lazy_gettext(
+            "Your name is not shown with your answer nor kept with it; you can still change it until the "
+            "next round opens."
+        ),
     )
 
     def to_input(self) -> RetrospectiveInput:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from fundcircle.phrases import N_, PhrasedError
+
 PHASES: tuple[str, ...] = ("draft", "proposals", "deliberation", "deciding", "decided", "closed")
 CANCELLED = "cancelled"
 ALL_PHASES: tuple[str, ...] = (*PHASES, CANCELLED)
@@ -25,15 +27,29 @@ COUNTING = "counting"
 #: Every phase `effective_phase` can give, in the lifecycle's order (cancelled aside, as in ALL_PHASES).
 EFFECTIVE_PHASES: tuple[str, ...] = ("draft", "proposals", "deliberation", "deciding", COUNTING, "decided", "closed")
 
+#: Each phase's name, in English: marked for translation here and translated where it is shown
+#: (`fundcircle.rounds.words.phase_name`), since a pure module cannot know the reader's language.
 PHASE_LABELS = {
-    "draft": "Draft",
-    "proposals": "Open for proposals",
-    "deliberation": "Deliberation",
-    "deciding": "Deciding",
-    COUNTING: "Deciding closed, awaiting the count",
-    "decided": "Decided",
-    "closed": "Closed",
-    "cancelled": "Cancelled",
+    "draft": N_("Draft"),
+    "proposals": N_("Open for proposals"),
+    "deliberation": N_("Deliberation"),
+    "deciding": N_("Deciding"),
+    COUNTING: N_("Deciding closed, awaiting the count"),
+    "decided": N_("Decided"),
+    "closed": N_("Closed"),
+    "cancelled": N_("Cancelled"),
+}
+#: Each phase as it reads inside a sentence ("the round is open for proposals"): PHASE_LABELS lower-cased in
+#: English, but its own words in a language whose nouns keep their capital or that needs a preposition there.
+PHASE_WORDS = {
+    "draft": N_("draft"),
+    "proposals": N_("open for proposals"),
+    "deliberation": N_("deliberation"),
+    "deciding": N_("deciding"),
+    COUNTING: N_("deciding closed, awaiting the count"),
+    "decided": N_("decided"),
+    "closed": N_("closed"),
+    "cancelled": N_("cancelled"),
 }
 
 #: The deadline field that ends each phase, where that phase has one.
@@ -46,14 +62,14 @@ PHASE_DEADLINES = {
 AFTER_DEADLINE = {"proposals": "deliberation", "deliberation": "deciding", "deciding": COUNTING}
 
 
-class PhaseError(ValueError):
+class PhaseError(PhrasedError):
     """A transition the lifecycle does not allow; the message says which moves are possible."""
 
 
 def next_phases(phase: str) -> tuple[str, ...]:
     """The phases a round in `phase` may move to."""
     if phase not in ALL_PHASES:
-        raise PhaseError(f"unknown phase {phase!r}")
+        raise PhaseError(N_("unknown phase %(phase)r"), phase=phase)
     if phase == CANCELLED or phase == PHASES[-1]:
         return ()
     index = PHASES.index(phase)
@@ -67,13 +83,20 @@ def check_transition(current: str, target: str) -> None:
     :raises PhaseError: naming the moves that are possible from `current`.
     """
     if target not in ALL_PHASES:
-        raise PhaseError(f"{target!r} is not a phase; phases are {', '.join(ALL_PHASES)}.")
+        raise PhaseError(
+            N_("%(target)r is not a phase; phases are %(phases)s."), target=target, phases=", ".join(ALL_PHASES)
+        )
     allowed = next_phases(current)
     if target in allowed:
         return
     if not allowed:
-        raise PhaseError(f"The round is {current} and cannot move any more.")
-    raise PhaseError(f"A round in {current} can move to {' or '.join(allowed)}, not to {target}.")
+        raise PhaseError(N_("The round is %(current)s and cannot move any more."), current=current)
+    raise PhaseError(
+        N_("A round in %(current)s can move to %(allowed)s, not to %(target)s."),
+        current=current,
+        allowed=" or ".join(allowed),
+        target=target,
+    )
 
 
 def is_before(phase: str, other: str) -> bool:
@@ -99,7 +122,7 @@ def effective_phase(phase: str, deadlines: Mapping[str, datetime | None], now: d
     :raises PhaseError: if `phase` is not a phase a round can be stored in.
     """
     if phase not in ALL_PHASES:
-        raise PhaseError(f"unknown phase {phase!r}")
+        raise PhaseError(N_("unknown phase %(phase)r"), phase=phase)
     current = phase
     while current in AFTER_DEADLINE:
         deadline = deadlines.get(PHASE_DEADLINES[current])
@@ -114,8 +137,16 @@ def format_time(value: datetime) -> str:
     return value.strftime("%-d %b %Y, %H:%M UTC")
 
 
+#: What a deadline set before the one of the phase it follows is told, by that phase (whole sentences, to translate).
+_MUST_FOLLOW = {
+    "proposals": N_("Must be after the end of proposals."),
+    "deliberation": N_("Must be after the end of deliberation."),
+}
+
+
 def check_deadlines(deadlines: dict[str, datetime | None]) -> dict[str, str]:
-    """Deadlines that are set must follow the phases' order. Returns a message per field at fault (empty if fine)."""
+    """Deadlines that are set must follow the phases' order. Returns a message per field at fault (empty if fine):
+    English message ids, which the caller translates (`gettext(message)`)."""
     errors: dict[str, str] = {}
     previous: tuple[str, datetime] | None = None
     for phase in ("proposals", "deliberation", "deciding"):
@@ -124,7 +155,7 @@ def check_deadlines(deadlines: dict[str, datetime | None]) -> dict[str, str]:
         if value is None:
             continue
         if previous is not None and value <= previous[1]:
-            errors[field] = f"Must be after the end of {previous[0]}."
+            errors[field] = _MUST_FOLLOW[previous[0]]
         previous = (phase, value)
     return errors
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from fundcircle.auth.models import User
@@ -78,11 +79,11 @@ def _check(data: RetrospectiveInput) -> RetrospectiveInput:
     errors: dict[str, list[str]] = {}
     for name, value in (("fairness", data.fairness), ("effort", data.effort)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
-            errors[name] = ["Choose a rating from 1 to 5."]
+            errors[name] = [gettext("Choose a rating from 1 to 5.")]
     worked, change = data.worked.strip(), data.change.strip()
     for name, text in (("worked", worked), ("change", change)):
         if len(text) > MAX_TEXT:
-            errors[name] = [f"At most {MAX_TEXT} characters."]
+            errors[name] = [gettext("At most %(most)s characters.", most=MAX_TEXT)]
     if errors:
         first = next(iter(errors))
         raise ValidationFailed(errors[first][0], fields=errors)
@@ -107,13 +108,15 @@ def answer_retrospective(actor: User, round_: Round, data: RetrospectiveInput, n
     lock(round_)
     circle: Circle = round_.circle
     if membership_of(actor, circle) is None:
-        raise PermissionDenied("Only the circle's members can answer its retrospective.")
+        raise PermissionDenied(gettext("Only the circle's members can answer its retrospective."))
     if round_.phase != "closed":
-        raise Conflict("The retrospective opens once the round is closed.")
+        raise Conflict(gettext("The retrospective opens once the round is closed."))
     clean = _check(data)
     answer = own_answer(actor, round_)
     if answer is not None and next_round_opened(round_):
-        raise Conflict("The circle's next round has opened: answers to this retrospective can no longer change.")
+        raise Conflict(
+            gettext("The circle's next round has opened: answers to this retrospective can no longer change.")
+        )
     if answer is None:
         answer = RetrospectiveAnswer(round_id=round_.id, voter_key=voter_key(round_.id, actor.id), created_at=now)
         db.session.add(answer)

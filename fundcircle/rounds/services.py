@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import Select, select, union
 
 from fundcircle.auth.models import User
@@ -17,10 +18,10 @@ from fundcircle.db import compare_and_set, lock
 from fundcircle.errors import Conflict, NotFound, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook, Registry
+from fundcircle.i18n import DEFAULT_LANGUAGE, in_language, moment_text, money_text, translated
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url
-from fundcircle.money import format_minor
-from fundcircle.notices import queue_notices
+from fundcircle.notices import Recipient, queue_notices
 from fundcircle.outbox import digest_headings
 from fundcircle.rounds.models import (
     ALLOCATION_RULES,
@@ -34,14 +35,13 @@ from fundcircle.rounds.phases import (
     CANCELLED,
     COUNTING,
     PHASE_DEADLINES,
-    PHASE_LABELS,
     PhaseError,
     check_deadlines,
     check_transition,
-    format_time,
     is_before,
     next_phases,
 )
+from fundcircle.rounds.words import phase_name, phase_word
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 
 #: The largest amount a round can hold, in minor units; keeps every sum far from any integer limit.
@@ -125,61 +125,69 @@ def _validate(data: RoundInput, currency: str) -> dict[str, Any]:
 
     title = data.title.strip()
     if not title:
-        fail("title", "Enter a title.")
+        fail("title", gettext("Enter a title."))
     elif len(title) > 120:
-        fail("title", "Use at most 120 characters.")
+        fail("title", gettext("Use at most 120 characters."))
     elif not is_single_line(title):
-        fail("title", SINGLE_LINE_MESSAGE)
+        fail("title", gettext(SINGLE_LINE_MESSAGE))
     if len(data.description) > 10000:
-        fail("description", "Use at most 10,000 characters.")
+        fail("description", gettext("Use at most 10,000 characters."))
     if not 0 < data.budget_minor <= MAX_BUDGET_MINOR:
         fail(
             "budget_minor",
-            f"The budget must be above 0 and at most {format_minor(MAX_BUDGET_MINOR, currency)}.",
+            gettext("The budget must be above 0 and at most %(most)s.", most=money_text(MAX_BUDGET_MINOR, currency)),
         )
     if data.per_proposal_cap_minor <= 0:
-        fail("per_proposal_cap_minor", "The cap per proposal must be above 0.")
+        fail("per_proposal_cap_minor", gettext("The cap per proposal must be above 0."))
     elif data.per_proposal_cap_minor > data.budget_minor > 0:
-        fail("per_proposal_cap_minor", "The cap per proposal cannot be more than the budget.")
+        fail("per_proposal_cap_minor", gettext("The cap per proposal cannot be more than the budget."))
     if data.method not in METHODS:
-        fail("method", f"Choose {' or '.join(METHODS)}.")
+        fail("method", gettext("Choose %(choices)s.", choices=" or ".join(METHODS)))
     if not 1 <= data.credits <= 10000:
-        what = "points to spread" if data.method == "cumulative" else "voice credits"
-        fail("credits", f"Give each circle member between 1 and 10,000 {what}.")
+        if data.method == "cumulative":
+            fail("credits", gettext("Give each circle member between 1 and 10,000 points to spread."))
+        else:
+            fail("credits", gettext("Give each circle member between 1 and 10,000 voice credits."))
     if not 0 <= data.quorum_percent <= 100:
-        fail("quorum_percent", "The quorum is a percentage from 0 to 100.")
+        fail("quorum_percent", gettext("The quorum is a percentage from 0 to 100."))
     if data.consent_rules not in CONSENT_RULES:
-        fail("consent_rules", f"Choose {' or '.join(CONSENT_RULES)}.")
+        fail("consent_rules", gettext("Choose %(choices)s.", choices=" or ".join(CONSENT_RULES)))
     if data.allocation_rule not in ALLOCATION_RULES:
-        fail("allocation_rule", f"Choose {' or '.join(ALLOCATION_RULES)}.")
+        fail("allocation_rule", gettext("Choose %(choices)s.", choices=" or ".join(ALLOCATION_RULES)))
     max_approvals = data.max_approvals if data.method == "approval" else None
     if max_approvals is not None and not 1 <= max_approvals <= 1000:
-        fail("max_approvals", "Allow between 1 and 1,000 approvals per ballot, or leave it empty for no limit.")
+        fail(
+            "max_approvals",
+            gettext("Allow between 1 and 1,000 approvals per ballot, or leave it empty for no limit."),
+        )
     if not 1 <= data.max_proposals_per_member <= 100:
-        fail("max_proposals_per_member", "Allow between 1 and 100 proposals per member.")
+        fail("max_proposals_per_member", gettext("Allow between 1 and 100 proposals per member."))
     if not 0 <= data.remind_before_hours <= MAX_REMIND_BEFORE_HOURS:
-        fail("remind_before_hours", f"Remind between 0 (never) and {MAX_REMIND_BEFORE_HOURS} hours before a deadline.")
+        fail(
+            "remind_before_hours",
+            gettext("Remind between 0 (never) and %(most)s hours before a deadline.", most=MAX_REMIND_BEFORE_HOURS),
+        )
     questions = [question.strip() for question in data.report_questions if question.strip()]
     for name, message in _report_problems(data.report_due_days, data.midway_update_days, questions):
         fail(name, message)
     categories = [category.strip() for category in data.categories if category.strip()]
     if len(categories) > 30:
-        fail("categories", "Use at most 30 categories.")
+        fail("categories", gettext("Use at most 30 categories."))
     if any(len(category) > 60 for category in categories):
-        fail("categories", "Keep each category to 60 characters.")
+        fail("categories", gettext("Keep each category to 60 characters."))
     if not all(is_single_line(category) for category in categories):
-        fail("categories", SINGLE_LINE_MESSAGE)
+        fail("categories", gettext(SINGLE_LINE_MESSAGE))
     if len({category.lower() for category in categories}) != len(categories):
-        fail("categories", "Each category must appear once.")
+        fail("categories", gettext("Each category must appear once."))
     deadlines = {
         "proposals_close_at": data.proposals_close_at,
         "deliberation_close_at": data.deliberation_close_at,
         "deciding_close_at": data.deciding_close_at,
     }
     for name, message in check_deadlines(deadlines).items():
-        fail(name, message)
+        fail(name, gettext(message))
     if errors:
-        raise ValidationFailed("Some settings are not valid.", fields=errors)
+        raise ValidationFailed(gettext("Some settings are not valid."), fields=errors)
     cleaned = asdict(data)
     # A setting of another method is not kept: the most approvals means nothing to a quadratic round.
     cleaned.update(
@@ -199,27 +207,44 @@ def _report_problems(due_days: int, midway_days: int | None, questions: list[str
         problems.append(
             (
                 "report_due_days",
-                f"Ask for the report between 0 (no reports) and {MAX_REPORT_DUE_DAYS} days after the payout.",
+                gettext(
+                    "Ask for the report between 0 (no reports) and %(most)s days after the payout.",
+                    most=MAX_REPORT_DUE_DAYS,
+                ),
             )
         )
     if midway_days is not None and not 0 < midway_days < max(due_days, 1):
         problems.append(
             (
                 "midway_update_days",
-                "A mid-way update comes after the payout and before the report: between 1 day and the report's "
-                "days less one, or leave it empty.",
+                gettext(
+                    "A mid-way update comes after the payout and before the report: between 1 day and the report's "
+                    "days less one, or leave it empty."
+                ),
             )
         )
     if midway_days is not None and due_days == 0:
-        problems[-1:] = [("midway_update_days", "A round that asks for no report asks for no mid-way update either.")]
+        problems[-1:] = [
+            ("midway_update_days", gettext("A round that asks for no report asks for no mid-way update either."))
+        ]
     if not 1 <= len(questions) <= MAX_REPORT_QUESTIONS:
-        problems.append(("report_questions", f"Ask between 1 and {MAX_REPORT_QUESTIONS} questions, one per line."))
+        problems.append(
+            (
+                "report_questions",
+                gettext("Ask between 1 and %(most)s questions, one per line.", most=MAX_REPORT_QUESTIONS),
+            )
+        )
     if any(len(question) > MAX_REPORT_QUESTION_LENGTH for question in questions):
-        problems.append(("report_questions", f"Keep each question to {MAX_REPORT_QUESTION_LENGTH} characters."))
+        problems.append(
+            (
+                "report_questions",
+                gettext("Keep each question to %(most)s characters.", most=MAX_REPORT_QUESTION_LENGTH),
+            )
+        )
     if not all(is_single_line(question) for question in questions):
-        problems.append(("report_questions", SINGLE_LINE_MESSAGE))
+        problems.append(("report_questions", gettext(SINGLE_LINE_MESSAGE)))
     if len({question.lower() for question in questions}) != len(questions):
-        problems.append(("report_questions", "Each question must appear once."))
+        problems.append(("report_questions", gettext("Each question must appear once.")))
     return problems
 
 
@@ -282,9 +307,14 @@ def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime)
         if changes and (phase == CANCELLED or not set(changes) <= set(REPORT_SETTINGS)):
             if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
                 raise ValidationFailed(
-                    f"Deciding closed at {format_time(closed)}: the round's settings cannot change any more."
+                    gettext(
+                        "Deciding closed at %(time)s: the round's settings cannot change any more.",
+                        time=moment_text(closed, round_.circle.time_zone),
+                    )
                 )
-            raise ValidationFailed(f"The round is {phase}: its settings cannot change any more.")
+            raise ValidationFailed(
+                gettext("The round is %(phase)s: its settings cannot change any more.", phase=phase_word(phase))
+            )
         if not changes:
             return round_
         return _apply_changes(actor, round_, changes)
@@ -293,16 +323,21 @@ def update_round(actor: User, round_: Round, data: RoundInput, *, now: datetime)
         for name in PHASE_DEADLINES.values():
             passed, wanted = getattr(round_, name), values[name]
             if name in changes and passed is not None and passed <= now and (wanted is None or wanted > now):
-                locked[name] = [f"This deadline passed at {format_time(passed)}; moving it would reopen its phase."]
+                locked[name] = [
+                    gettext(
+                        "This deadline passed at %(time)s; moving it would reopen its phase.",
+                        time=moment_text(passed, round_.circle.time_zone),
+                    )
+                ]
     if "secret_ballot" in changes and round_.secret_ballot and round_.phase != "draft":
-        locked["secret_ballot"] = ["A secret ballot stays secret: voters were promised it."]
+        locked["secret_ballot"] = [gettext("A secret ballot stays secret: voters were promised it.")]
     for name in changes:
         if name in FIXED_AFTER_DRAFT and round_.phase != "draft":
-            locked[name] = ["This is fixed once the round is open for proposals."]
+            locked[name] = [gettext("This is fixed once the round is open for proposals.")]
         if name in FIXED_FROM_DECIDING and phase == "deciding":
-            locked[name] = ["This is fixed once the round is deciding."]
+            locked[name] = [gettext("This is fixed once the round is deciding.")]
     if locked:
-        raise ValidationFailed("Some settings cannot change in this phase.", fields=locked)
+        raise ValidationFailed(gettext("Some settings cannot change in this phase."), fields=locked)
     if not changes:
         return round_
     return _apply_changes(actor, round_, changes)
@@ -350,11 +385,14 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime, *, 
     try:
         check_transition(current, to)
     except PhaseError as error:
-        raise ValidationFailed(str(error), field="to") from None
+        raise ValidationFailed(translated(error), field="to") from None
     if to == CANCELLED and round_.phase_at(now) == COUNTING and (closed := round_.passed_deadline("deciding", now)):
         raise ValidationFailed(
-            f"Deciding closed at {format_time(closed)}: the round can no longer be cancelled. Its result will be "
-            "published when it is counted.",
+            gettext(
+                "Deciding closed at %(time)s: the round can no longer be cancelled. Its result will be "
+                "published when it is counted.",
+                time=moment_text(closed, round_.circle.time_zone),
+            ),
             field="to",
         )
     if to == "closed":
@@ -364,7 +402,7 @@ def advance_round(actor: User | None, round_: Round, to: str, now: datetime, *, 
         round_,
         expected=Round.phase == current,
         values={"phase": to, "phase_changed_at": now},
-        conflict=Conflict("The round moved to another phase meanwhile; reload to see where it is now."),
+        conflict=Conflict(gettext("The round moved to another phase meanwhile; reload to see where it is now.")),
     )
     record(
         "round.phase_changed",
@@ -399,12 +437,23 @@ def _notify_phase_change(round_: Round) -> None:
         holders_of(round_.circle_id, "circle"), *(people_of(round_) for people_of in phase_change_audience.receivers())
     )
     people = db.session.scalars(select(User).where(User.id.in_(taking_part)).order_by(User.id))
-    label = PHASE_LABELS[round_.phase]
     link = external_url("rounds.view", round_id=round_.id)
-    queue_notices(
+    title, circle_name = round_.title, round_.circle.name
+
+    def phase_changed() -> tuple[str, str]:
+        subject = gettext("%(title)s: now %(phase)s", title=title, phase=phase_word(round_.phase))
+        body = gettext(
+            "The round “%(title)s” of %(circle)s is now: %(phase)s.",
+            title=title,
+            circle=circle_name,
+            phase=phase_name(round_.phase),
+        )
+        return subject, f"{body}\n\n{link}\n"
+
+    queue_notices_in_their_language(
         people,
-        f"{round_.title}: now {label.lower()}",
-        f"The round “{round_.title}” of {round_.circle.name} is now: {label}.\n\n{link}\n",
+        round_.circle,
+        phase_changed,
         kind="round.phase_changed",
         circle_id=round_.circle_id,
         url=link,
@@ -414,16 +463,40 @@ def _notify_phase_change(round_: Round) -> None:
         # Every member of the circle may propose: the community hears that the round is open for proposals.
         community = holders_of(round_.circle_id, "member")
         told = select(User).where(User.id.in_(community), User.id.not_in(taking_part)).order_by(User.id)
-        queue_notices(
+
+        def opened() -> tuple[str, str]:
+            subject = gettext("%(title)s: open for proposals", title=title)
+            body = gettext(
+                "The round “%(title)s” of %(circle)s is open for proposals: propose what the fund should pay for.",
+                title=title,
+                circle=circle_name,
+            )
+            return subject, f"{body}\n\n{link}\n"
+
+        queue_notices_in_their_language(
             db.session.scalars(told),
-            f"{round_.title}: open for proposals",
-            f"The round “{round_.title}” of {round_.circle.name} is open for proposals: propose what the "
-            f"fund should pay for.\n\n{link}\n",
+            round_.circle,
+            opened,
             kind="round.opened_for_proposals",
             circle_id=round_.circle_id,
             url=link,
             round_id=round_.id,
         )
+
+
+def queue_notices_in_their_language(
+    people: Iterable[Recipient], circle: Circle, write: Callable[[], tuple[str, str]], **where: Any
+) -> None:
+    """`queue_notices` to `people` about `circle`, each in their own language (their choice, else the circle's):
+    `write` gives the subject and body, and is called once per language, in it. `where` is queue_notices' rest."""
+    by_language: dict[str, list[Recipient]] = {}
+    for person in people:
+        language = getattr(person, "language", None) or circle.language or DEFAULT_LANGUAGE
+        by_language.setdefault(language, []).append(person)
+    for language, group in by_language.items():
+        with in_language(language):
+            subject, body = write()
+        queue_notices(group, subject, body, **where)
 
 
 def due_transition(round_: Round, now: datetime) -> str | None:
@@ -483,7 +556,7 @@ def advance_due_rounds(now: datetime) -> list[Round]:
 def get_round(round_id: int) -> Round:
     round_ = db.session.get(Round, round_id)
     if round_ is None:
-        raise NotFound("There is no such round.")
+        raise NotFound(gettext("There is no such round."))
     return round_
 
 

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.lists import format_list
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -15,11 +17,13 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.hooks import PageParts
-from fundcircle.money import format_minor
+from fundcircle.i18n import current_language, money_input
+from fundcircle.money import format_minor, minor_digits
 from fundcircle.rounds import retrospective, services
 from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RetrospectiveForm, RoundForm
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import CANCELLED, COUNTING, PHASE_LABELS, next_phases, time_left
+from fundcircle.rounds.phases import CANCELLED, COUNTING, next_phases
+from fundcircle.rounds.words import PHASE_NAMES, phase_name, phase_word, time_left_text
 from fundcircle.timezones import to_local
 from fundcircle.unit_of_work import refuse
 
@@ -45,34 +49,50 @@ round_progress = PageParts("round progress")
 
 #: What moving the round to each phase does, in words for the confirmation page, by decision method where it
 #: matters ("votes" for every ballot method).
-WHAT_A_MOVE_DOES: dict[str, dict[str, str]] = {
+WHAT_A_MOVE_DOES: dict[str, dict[str, Any]] = {
     "proposals": {
-        "any": "The round opens for proposals: every member of the circle can write and submit one, and everybody "
-        "in the circle is told.",
+        "any": lazy_gettext(
+            "The round opens for proposals: every member of the circle can write and submit one, and everybody "
+            "in the circle is told."
+        ),
     },
     "deliberation": {
-        "any": "No new proposals can be submitted; drafts that were not submitted stay out of the round. Questions, "
-        "answers and amendments go on.",
+        "any": lazy_gettext(
+            "No new proposals can be submitted; drafts that were not submitted stay out of the round. Questions, "
+            "answers and amendments go on."
+        ),
     },
     "deciding": {
-        "votes": "Voting opens: each circle member fills in a ballot. Proposals can no longer be changed.",
-        "consent": "The circle decides by consent: you open a consent round on each proposal and the circle "
-        "members answer. Proposals change only by amendments after an objection.",
+        "votes": lazy_gettext(
+            "Voting opens: each circle member fills in a ballot. Proposals can no longer be changed."
+        ),
+        "consent": lazy_gettext(
+            "The circle decides by consent: you open a consent round on each proposal and the circle "
+            "members answer. Proposals change only by amendments after an objection."
+        ),
     },
     "decided": {
-        "votes": "Voting closes. The ballots are counted, the result is published and never changes, and a payout "
-        "is created for every funded proposal.",
-        "consent": "Deciding closes. Consent rounds still open close with the answers they have, proposals without "
-        "consent are not funded, the result is published and never changes, and a payout is created for every "
-        "consented proposal.",
+        "votes": lazy_gettext(
+            "Voting closes. The ballots are counted, the result is published and never changes, and a payout "
+            "is created for every funded proposal."
+        ),
+        "consent": lazy_gettext(
+            "Deciding closes. Consent rounds still open close with the answers they have, proposals without "
+            "consent are not funded, the result is published and never changes, and a payout is created for every "
+            "consented proposal."
+        ),
     },
     "closed": {
-        "any": "The round is closed: nothing in it changes any more. It closes only once every payout is paid, "
-        "rejected or cancelled.",
+        "any": lazy_gettext(
+            "The round is closed: nothing in it changes any more. It closes only once every payout is paid, "
+            "rejected or cancelled."
+        ),
     },
     CANCELLED: {
-        "any": "The round stops here: nothing is decided and nothing is funded. Proposals, comments and the "
-        "ledger stay readable.",
+        "any": lazy_gettext(
+            "The round stops here: nothing is decided and nothing is funded. Proposals, comments and the "
+            "ledger stay readable."
+        ),
     },
 }
 
@@ -80,8 +100,8 @@ WHAT_A_MOVE_DOES: dict[str, dict[str, str]] = {
 def what_a_move_does(round_: Round, to: str) -> str:
     by_method = WHAT_A_MOVE_DOES[to]
     if "any" in by_method:
-        return by_method["any"]
-    return by_method["consent" if round_.method == "consent" else "votes"]
+        return str(by_method["any"])
+    return str(by_method["consent" if round_.method == "consent" else "votes"])
 
 
 def allowed_moves(round_: Round, phase: str) -> tuple[str, ...]:
@@ -124,10 +144,8 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
     data["midway_update_days"] = "" if round_.midway_update_days is None else str(round_.midway_update_days)
     data["report_questions"] = "\n".join(round_.report_questions)
     data["max_approvals"] = "" if round_.max_approvals is None else str(round_.max_approvals)
-    data["budget"] = format_minor(round_.budget_minor, round_.currency, with_code=False).replace(",", "")
-    data["per_proposal_cap"] = format_minor(round_.per_proposal_cap_minor, round_.currency, with_code=False).replace(
-        ",", ""
-    )
+    data["budget"] = _amount_input(round_.budget_minor, round_.currency)
+    data["per_proposal_cap"] = _amount_input(round_.per_proposal_cap_minor, round_.currency)
     data["categories"] = "\n".join(round_.categories)
     for name in ("proposals_close_at", "deliberation_close_at", "deciding_close_at"):
         value = getattr(round_, name)
@@ -151,12 +169,35 @@ def create(circle_id: int) -> str | Response | tuple[str, int]:
         except FundCircleError as error:
             refuse()
             attach_error(form, error, aliases=RoundForm.ALIASES)
-            return render_template("rounds/form.html", circle=circle, form=form, round=None, **_last_retro(circle)), (
-                error.status
-            )
-        flash("The round is created as a draft. Open it for proposals when it is ready.", "success")
+            return render_template("rounds/form.html", **_create_context(circle, form)), error.status
+        flash(gettext("The round is created as a draft. Open it for proposals when it is ready."), "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
-    return render_template("rounds/form.html", circle=circle, form=form, round=None, **_last_retro(circle)), form.status
+    return render_template("rounds/form.html", **_create_context(circle, form)), form.status
+
+
+def _create_context(circle: Circle, form: RoundForm) -> dict[str, Any]:
+    return {
+        "circle": circle,
+        "form": form,
+        "round": None,
+        "amount_example": _amount_example(circle.currency),
+        **_last_retro(circle),
+    }
+
+
+def _amount_input(amount_minor: int, currency: str) -> str:
+    """An amount as the settings form shows it: ungrouped in English ("1000.00", as the form always had it), in the
+    reader's own way of writing numbers otherwise ("1.000,00" in German)."""
+    if current_language() == "en":
+        return format_minor(amount_minor, currency, with_code=False).replace(",", "")
+    return money_input(amount_minor, currency)
+
+
+def _amount_example(currency: str) -> str:
+    """How the form's amounts are typed, in the reader's way of writing numbers ("1250.00" in English)."""
+    if current_language() == "en":
+        return "1250.00"
+    return money_input(1250 * 10 ** minor_digits(currency), currency).replace(".", "").replace("\u202f", "")
 
 
 def _last_retro(circle: Circle) -> dict[str, Any]:
@@ -184,14 +225,14 @@ def view(round_id: int) -> str:
         round=round_,
         circle=round_.circle,
         deadline=deadline,
-        time_left=time_left(deadline, now),
+        time_left=time_left_text(deadline, now),
         phase_now=phase,
         # "Move on" and "Cancel" are links to their confirmation pages, and never side by side.
         next_phases=tuple(to for to in moves if to != CANCELLED),
         can_cancel=CANCELLED in moves,
         is_admin=has_role("admin"),
         can_vote=has_role("circle"),
-        phase_labels=PHASE_LABELS,
+        phase_labels=PHASE_NAMES,
         **_retro_context(round_),
     )
 
@@ -243,7 +284,7 @@ def retrospective_page(round_id: int) -> str | Response | tuple[str, int]:
                 attach_error(form, error)
                 status = error.status
             else:
-                flash("Thank you: your answer to the retrospective is saved.", "success")
+                flash(gettext("Thank you: your answer to the retrospective is saved."), "success")
                 return redirect(url_for("rounds.retrospective_page", round_id=round_.id))
         else:
             status = 422
@@ -270,10 +311,20 @@ def edit(round_id: int) -> str | Response | tuple[str, int]:
         except FundCircleError as error:
             refuse()
             attach_error(form, error, aliases=RoundForm.ALIASES)
-            return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), error.status
-        flash("Settings saved.", "success")
+            return render_template("rounds/form.html", **_edit_context(round_, form)), error.status
+        flash(gettext("Settings saved."), "success")
         return redirect(url_for("rounds.view", round_id=round_.id))
-    return render_template("rounds/form.html", circle=round_.circle, form=form, round=round_), form.status
+    return render_template("rounds/form.html", **_edit_context(round_, form)), form.status
+
+
+def _edit_context(round_: Round, form: RoundForm) -> dict[str, Any]:
+    return {
+        "circle": round_.circle,
+        "form": form,
+        "round": round_,
+        "amount_example": _amount_example(round_.currency),
+        "phase_in_sentence": phase_word(round_.phase_at(utcnow())),
+    }
 
 
 def _settings_of(round_: Round) -> dict[str, Any]:
@@ -297,7 +348,7 @@ def _render_confirm(round_: Round, to: str, status: int = 200) -> tuple[str, int
             what_happens=what_a_move_does(round_, to),
             deadline=round_.deadline_of(phase),
             form=AdvanceForm(formdata=None, data={"to": to}),
-            phase_labels=PHASE_LABELS,
+            phase_labels=PHASE_NAMES,
         ),
         status,
     )
@@ -312,14 +363,18 @@ def advance(round_id: int) -> Response | tuple[str, int]:
         to = request.args.get("to", "")
         moves = allowed_moves(round_, round_.phase_at(utcnow()))
         if to not in moves:
-            where = " or ".join(PHASE_LABELS[move].lower() for move in moves)
-            message = f"The round can move on to {where}." if moves else "This round cannot move any more."
+            where = format_list([phase_word(move) for move in moves], style="or", locale=current_language())
+            message = (
+                gettext("The round can move on to %(phases)s.", phases=where)
+                if moves
+                else gettext("This round cannot move any more.")
+            )
             # A page, not a flash and a redirect: a GET writes nothing, not even to the session.
             return render_template("errors/error.html", status=400, message=message), 400
         return _render_confirm(round_, to)
     form = AdvanceForm()
     if not form.validate_on_submit():
-        flash("Choose the phase to move to.", "error")
+        flash(gettext("Choose the phase to move to."), "error")
         return redirect(url_for("rounds.view", round_id=round_.id))
     try:
         services.advance_round(current_user, round_, form.to.data or "", utcnow())
@@ -327,5 +382,5 @@ def advance(round_id: int) -> Response | tuple[str, int]:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("rounds.view", round_id=round_id))
-    flash(f"The round is now: {PHASE_LABELS[round_.phase_at(utcnow())]}.", "success")
+    flash(gettext("The round is now: %(phase)s.", phase=phase_name(round_.phase_at(utcnow()))), "success")
     return redirect(url_for("rounds.view", round_id=round_.id))
