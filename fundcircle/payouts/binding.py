@@ -79,8 +79,10 @@ class Disagreement:
     def sentence(self, gettext: Callable[..., str] = _english) -> str:
         """The disagreement in words, with the field's and the entry's codes; `gettext` says it in the reader's
         language (Flask-Babel's, where a page or mail shows it; English by default, for logs)."""
-        said = gettext(TERM_WORDS[self.field]) if self.field in TERM_WORDS else self.field
-        words = said if self.field not in TERM_WORDS else f"{said} ({self.field})"
+        english = TERM_WORDS.get(self.field, self.field)
+        said = gettext(english) if self.field in TERM_WORDS else self.field
+        # The field's code follows its words, unless the words are the code itself ("payee", "currency").
+        words = said if english == self.field else f"{said} ({self.field})"
         values = {"term": words, "stored": self.stored, "ledger": self.ledger, "seq": self.seq}
         if self.seq is None:
             return gettext("%(term)s: the payout says %(stored)s, but no ledger entry states it", **values)
