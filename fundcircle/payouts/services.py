@@ -32,7 +32,7 @@ from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import Base, compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.i18n import in_language, money_text
+from fundcircle.i18n import money_text
 from fundcircle.ledger.record import NewEntry, append_entries, record
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.mail import external_url
@@ -1013,23 +1013,18 @@ def _status_words(status: str) -> str:
     return gettext(STATUS_IN_SENTENCE[status])
 
 
-def by_language(people: list[User], circle_id: int) -> dict[str | None, list[User]]:
-    """The people by the language their notices are written in: their own, else the circle's (fundcircle/i18n.py)."""
-    circle_language = db.session.scalar(select(Circle.language).where(Circle.id == circle_id))
-    groups: dict[str | None, list[User]] = {}
-    for person in people:
-        groups.setdefault(person.language or circle_language, []).append(person)
-    return groups
-
-
 def tell_treasurers(payout: Payout, words: Callable[[], tuple[str, str]], *, kind: str) -> None:
     """E-mail every treasurer of the payout's circle, after the commit, with a link to the payout: `words` gives
-    the (subject, body), called in each treasurer's language."""
+    the (subject, body), called in each treasurer's language (fundcircle/notices.py writes it once per language)."""
     link = external_url("payouts.view", payout_id=payout.id)
-    for language, people in by_language(people_holding(payout.circle_id, "treasurer"), payout.circle_id).items():
-        with in_language(language):
-            subject, body = words()
-        queue_notices(people, subject, f"{body}\n\n{link}\n", kind=kind, circle_id=payout.circle_id, url=link)
+    queue_notices(
+        people_holding(payout.circle_id, "treasurer"),
+        lambda: words()[0],
+        lambda: f"{words()[1]}\n\n{link}\n",
+        kind=kind,
+        circle_id=payout.circle_id,
+        url=link,
+    )
 
 
 _PAYOUTS = Base.metadata.tables[Payout.__tablename__]
@@ -1099,29 +1094,33 @@ def create_payouts(actor: User | None, round_: Round, funded: list[CandidateVers
 def _tell_treasurers_of_waiting_payouts(round_: Round, count: int) -> None:
     """The circle's treasurers hear that payouts wait for their approval (nobody else can move them on)."""
     link = external_url("payouts.treasury", circle_id=round_.circle_id)
-    for language, people in by_language(people_holding(round_.circle_id, "treasurer"), round_.circle_id).items():
-        with in_language(language):
-            subject = ngettext(
-                "%(round)s: %(num)d payout(s) wait for your approval",
-                "%(round)s: %(num)d payout(s) wait for your approval",
-                count,
-                round=round_.title,
-            )
-            body = ngettext(
-                "The round “%(round)s” is decided: %(num)d payout(s) wait for a treasurer's approval.",
-                "The round “%(round)s” is decided: %(num)d payout(s) wait for a treasurer's approval.",
-                count,
-                round=round_.title,
-            )
-        queue_notices(
-            people,
-            subject,
-            f"{body}\n\n{link}\n",
-            kind="payout.awaiting_approval",
-            circle_id=round_.circle_id,
-            url=link,
-            round_id=round_.id,
+
+    def subject() -> str:
+        return ngettext(
+            "%(round)s: %(num)d payout(s) wait for your approval",
+            "%(round)s: %(num)d payout(s) wait for your approval",
+            count,
+            round=round_.title,
         )
+
+    def body() -> str:
+        decided = ngettext(
+            "The round “%(round)s” is decided: %(num)d payout(s) wait for a treasurer's approval.",
+            "The round “%(round)s” is decided: %(num)d payout(s) wait for a treasurer's approval.",
+            count,
+            round=round_.title,
+        )
+        return f"{decided}\n\n{link}\n"
+
+    queue_notices(
+        people_holding(round_.circle_id, "treasurer"),
+        subject,
+        body,
+        kind="payout.awaiting_approval",
+        circle_id=round_.circle_id,
+        url=link,
+        round_id=round_.id,
+    )
 
 
 @before_closing.connect
