@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
+from flask_babel import gettext
 from flask_login import current_user
 
 from fundcircle.access import SIGNED_IN, circle_role, requires
@@ -60,7 +61,7 @@ def verify(query: dict[str, Any]) -> list[ChainReport]:
     if circle_id is not None:
         circle = get_circle(circle_id)
         if not circle.public and membership_of(current_user, circle) is None:
-            raise NotFound("There is no such circle.")
+            raise NotFound(gettext("There is no such circle."))
         return verify_ledger([circle.id], include_site=False)
     # Every chain the caller may see: public circles and their own (and the site's, for superusers).
     visible = {circle.id for circle in public_circles()} | {circle.id for circle, _ in circles_of(current_user)}

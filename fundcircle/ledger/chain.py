@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
+
+from fundcircle.phrases import N_
 
 GENESIS_HASH = "0" * 64
 
@@ -219,6 +221,13 @@ class VerifyResult:
     #: The sequence number of the first entry that does not verify, and why.
     bad_seq: int | None = None
     problem: str | None = None
+    #: The problem as a message id and its values, for the reader's language (`problem` is its English sentence).
+    problem_id: str | None = None
+    problem_params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def broken(cls, count: int, head: str, bad_seq: int | None, problem_id: str, **params: Any) -> VerifyResult:
+        return cls(False, count, head, bad_seq, problem_id % params if params else problem_id, problem_id, params)
 
 
 def verify_chain(
@@ -239,44 +248,61 @@ def verify_chain(
     count = 0
     head = GENESIS_HASH
     if checkpoint is not None and checkpoint[0] == 0 and checkpoint[1] != GENESIS_HASH:
-        return VerifyResult(False, 0, GENESIS_HASH, None, "a checkpoint at entry 0 must be the genesis hash")
+        return VerifyResult.broken(0, GENESIS_HASH, None, N_("a checkpoint at entry 0 must be the genesis hash"))
     checkpoint_seen = checkpoint is None or checkpoint[0] == 0
     for entry in entries:
         expected_seq = count + 1
         seq = entry.content.seq
         if seq != expected_seq:
-            what = "missing or reordered" if seq > expected_seq else "repeated or reordered"
-            return VerifyResult(False, count, head, seq, f"expected entry {expected_seq}, found entry {seq} ({what})")
+            what = (
+                N_("expected entry %(expected)s, found entry %(seq)s (missing or reordered)")
+                if seq > expected_seq
+                else N_("expected entry %(expected)s, found entry %(seq)s (repeated or reordered)")
+            )
+            return VerifyResult.broken(count, head, seq, what, expected=expected_seq, seq=seq)
         if entry.prev_hash != head:
-            return VerifyResult(False, count, head, seq, "prev_hash does not name the entry before it")
+            return VerifyResult.broken(count, head, seq, N_("prev_hash does not name the entry before it"))
         try:
             recomputed = entry.recompute_hash(head)
         except CanonicalJSONError as error:
-            return VerifyResult(False, count, head, seq, f"entry cannot be hashed: {error}")
+            return VerifyResult.broken(count, head, seq, N_("entry cannot be hashed: %(error)s"), error=str(error))
         if recomputed != entry.hash:
-            return VerifyResult(False, count, head, seq, "content does not match its hash (edited)")
+            return VerifyResult.broken(count, head, seq, N_("content does not match its hash (edited)"))
         count, head = seq, recomputed
         if checkpoint is not None and count == checkpoint[0]:
             if head != checkpoint[1]:
-                return VerifyResult(False, count, head, seq, "the chain no longer passes through the checkpoint")
+                return VerifyResult.broken(count, head, seq, N_("the chain no longer passes through the checkpoint"))
             checkpoint_seen = True
     if expected_head is not None and (count, head) != expected_head:
         head_seq = expected_head[0]
         if count < head_seq:
-            bad_seq, problem = count + 1, f"the head record says entry {head_seq}: entries were removed from the end"
-        elif count > head_seq:
-            bad_seq, problem = head_seq + 1, f"entries were added after the head record's entry {head_seq}"
-        else:
-            bad_seq, problem = count, "the last entry's hash differs from the head record (the head was altered)"
-        return VerifyResult(False, count, head, bad_seq, problem)
+            return VerifyResult.broken(
+                count,
+                head,
+                count + 1,
+                N_("the head record says entry %(head_seq)s: entries were removed from the end"),
+                head_seq=head_seq,
+            )
+        if count > head_seq:
+            return VerifyResult.broken(
+                count,
+                head,
+                head_seq + 1,
+                N_("entries were added after the head record's entry %(head_seq)s"),
+                head_seq=head_seq,
+            )
+        return VerifyResult.broken(
+            count, head, count, N_("the last entry's hash differs from the head record (the head was altered)")
+        )
     if not checkpoint_seen:
         assert checkpoint is not None  # nosec B101  # type narrowing: checkpoint_seen is False only with a checkpoint
-        return VerifyResult(
-            False,
+        return VerifyResult.broken(
             count,
             head,
             None,
-            f"the chain has {count} entries, fewer than the checkpoint's {checkpoint[0]}",
+            N_("the chain has %(entries)s entries, fewer than the checkpoint's %(checkpoint)s"),
+            entries=count,
+            checkpoint=checkpoint[0],
         )
     return VerifyResult(True, count, head)
 

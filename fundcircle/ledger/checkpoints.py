@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select, union_all, update
 
 from fundcircle.circles.models import Circle
 from fundcircle.circles.services import require_role
 from fundcircle.errors import ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import in_language
 from fundcircle.ledger.merkle import (
     EMPTY_ROOT,
     NodeKey,
@@ -74,7 +76,13 @@ def _reader(chain_id: int) -> NodeReader:
 def _check_size(chain: LedgerChain, size: int, what: str) -> None:
     if not 0 <= size <= chain.head_seq:
         raise ValidationFailed(
-            f"The ledger has {chain.head_seq} entries: {what} must be 0 to {chain.head_seq}, not {size}.", field=what
+            gettext(
+                "The ledger has %(count)s entries: %(what)s must be 0 to %(count)s, not %(size)s.",
+                count=chain.head_seq,
+                what=what,
+                size=size,
+            ),
+            field=what,
         )
 
 
@@ -88,7 +96,9 @@ def inclusion_proof(circle_id: int, seq: int, size: int | None) -> dict[str, obj
     size = chain.head_seq if size is None else size
     _check_size(chain, size, "size")
     if not 1 <= seq <= size:
-        raise ValidationFailed(f"There is no entry {seq} in the first {size} entries.", field="seq")
+        raise ValidationFailed(
+            gettext("There is no entry %(seq)s in the first %(size)s entries.", seq=seq, size=size), field="seq"
+        )
     ranges = inclusion_ranges(seq - 1, size)
     hashes = hashes_of_ranges([(seq - 1, seq), (0, size), *ranges], _reader(chain.id))
     entry_hash = db.session.scalar(
@@ -158,12 +168,17 @@ def make_due_checkpoints(now: datetime) -> int:
     return len(due)
 
 
+def _witness_subject(circle_name: str, language: str | None) -> str:
+    with in_language(language):
+        return gettext("Ledger checkpoint of %(circle)s", circle=circle_name)
+
+
 def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
     """Send every checkpoint not yet sent to its circle's witness (an e-mail address, or an https URL posted to
     through payouts/outbound.py's address policy), after the commit that made it; each marked sent on its own.
     Returns (sent, failed); a failure is logged and tried again on the next run."""
     pending = db.session.execute(
-        select(LedgerCheckpoint.id, LedgerCheckpoint.note, Circle.ledger_witness, Circle.name)
+        select(LedgerCheckpoint.id, LedgerCheckpoint.note, Circle.ledger_witness, Circle.name, Circle.language)
         .join(LedgerChain, LedgerChain.id == LedgerCheckpoint.chain_id)
         .join(Circle, Circle.id == LedgerChain.circle_id)
         .where(LedgerCheckpoint.witnessed_at.is_(None), Circle.ledger_witness.is_not(None))
@@ -172,11 +187,12 @@ def deliver_to_witnesses(now: datetime) -> tuple[int, int]:
     db.session.rollback()  # no transaction is held while a witness answers
     sent = failed = 0
     policy = AddressPolicy(allow_loopback=bool(current_app.config.get("OPENCOLLECTIVE_ALLOW_LOOPBACK")))
-    for checkpoint_id, note, witness, circle_name in pending:
+    for checkpoint_id, note, witness, circle_name, circle_language in pending:
         problem: str | None
         if "@" in witness and not witness.startswith(("http://", "https://")):
             problem = (
-                deliver(witness, f"Ledger checkpoint of {circle_name}", note)
+                # The witness has no account, so no language of their own: they read the circle's.
+                deliver(witness, _witness_subject(circle_name, circle_language), note)
                 if mail_configured()
                 else "no mail server is configured"
             )
@@ -217,16 +233,19 @@ def set_ledger_witness(actor: Any, circle: Any, witness: str) -> None:
     value = witness.strip() or None
     if value is not None:
         if len(value) > 500:
-            raise ValidationFailed("Use at most 500 characters.", field="witness")
+            raise ValidationFailed(gettext("Use at most 500 characters."), field="witness")
         if value.startswith(("http://", "https://")):
             policy = AddressPolicy(allow_loopback=bool(current_app.config.get("OPENCOLLECTIVE_ALLOW_LOOPBACK")))
             try:
                 check_url(value, policy)
             except AddressRefused as error:
-                raise ValidationFailed(f"The witness address: {error}", field="witness") from None
+                raise ValidationFailed(
+                    gettext("The witness address: %(problem)s", problem=error), field="witness"
+                ) from None
         elif not _EMAIL.fullmatch(value):
             raise ValidationFailed(
-                "Give an e-mail address (name@example.org) or an address starting with https://.", field="witness"
+                gettext("Give an e-mail address (name@example.org) or an address starting with https://."),
+                field="witness",
             )
     if value == circle.ledger_witness:
         return

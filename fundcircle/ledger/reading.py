@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext, ngettext, pgettext
 from sqlalchemy import Text, cast, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.consent.models import ConsentRound
 from fundcircle.extensions import db
+from fundcircle.i18n import money_text
 from fundcircle.ledger.chain import (
     EntryContent,
     StoredEntry,
@@ -29,10 +31,11 @@ from fundcircle.ledger.chain import (
 )
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.replay import REPLAYED_ACTIONS, TABLES, Key, Mismatch, ReplayEntry, StoredRow, reconcile, replay
-from fundcircle.ledger.words import Names, describe
+from fundcircle.ledger.words import Names, Phrasebook, describe
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import Payout
 from fundcircle.payouts.services import PAYOUT_STATUS_OF_EXPENSE
+from fundcircle.phrases import N_
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.spreadsheets import spreadsheet_safe
@@ -278,13 +281,46 @@ class LedgerFilter:
 
 #: The ledger page's "What" filter: groups a member recognises, each the action prefixes it covers (a new action of
 #: an area falls in its group without a change here).
+#: The names are the filter's values in the address too, so they stay English there; the page translates them.
 ACTION_GROUPS: dict[str, tuple[str, ...]] = {
-    "Votes and answers": ("ballot.", "consent.", "consent_round."),
-    "Proposals and discussion": ("proposal.", "comment."),
-    "Payouts": ("payout.", "opencollective."),
-    "Membership": ("member.", "invitation.", "circle."),
-    "Round steps": ("round.",),
+    N_("Votes and answers"): ("ballot.", "consent.", "consent_round."),
+    N_("Proposals and discussion"): ("proposal.", "comment."),
+    N_("Payouts"): ("payout.", "opencollective."),
+    N_("Membership"): ("member.", "invitation.", "circle."),
+    N_("Round steps"): ("round.",),
 }
+
+#: The entries' words in the request's language (or a recipient's, under `fundcircle.i18n.in_language`).
+READERS_WORDS = Phrasebook(gettext=gettext, ngettext=ngettext, pgettext=pgettext, money=money_text)
+
+
+def problem_words(result: VerifyResult) -> str | None:
+    """Why a chain does not verify, in the reader's language."""
+    if result.problem_id is None:
+        return result.problem
+    return gettext(result.problem_id, **result.problem_params)
+
+
+def mismatch_words(mismatch: Mismatch) -> str:
+    """The first stored row that disagrees with the ledger, in the reader's language (the table, row and field are
+    the database's own names)."""
+    values = {
+        "table": mismatch.table,
+        "row": mismatch.row,
+        "field": mismatch.field,
+        "stored": mismatch.stored,
+        "ledger": mismatch.ledger,
+    }
+    if mismatch.seq is None:
+        return gettext(
+            "table %(table)s, row %(row)s, field %(field)s: stored %(stored)s, the ledger says %(ledger)s", **values
+        )
+    return gettext(
+        "table %(table)s, row %(row)s, field %(field)s: stored %(stored)s, the ledger says %(ledger)s (entry %(seq)s)",
+        seq=mismatch.seq,
+        **values,
+    )
+
 
 #: The most proposals the ledger page offers to filter by (the newest); older ones are still found by date.
 PROPOSAL_CHOICES = 500
@@ -345,7 +381,7 @@ def _names_for(entries: list[StoredEntry], currency: str | None) -> Names:
             .where(Proposal.id.in_(proposal_ids), Proposal.status != "draft")
         )
         titles = {proposal_id: title for proposal_id, title in rows}
-        titles.update({pid: "a draft" for pid in proposal_ids if pid not in titles})
+        titles.update({pid: gettext("a draft") for pid in proposal_ids if pid not in titles})
     return Names(users=users, proposals=titles, currency=currency, rounds=rounds)
 
 
@@ -364,6 +400,7 @@ def _view(entry: StoredEntry, names: Names) -> EntryView:
             subject_type=content.subject_type,
             subject_id=content.subject_id,
             names=names,
+            book=READERS_WORDS,
         ),
         subject_type=content.subject_type,
         subject_id=content.subject_id,

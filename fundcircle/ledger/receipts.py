@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from fundcircle.extensions import db
 from fundcircle.ledger.chain import receipt_prefix, short_receipt
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.ledger.reading import chain_of_circle
+from fundcircle.phrases import N_
 from fundcircle.rounds.models import Round
 from fundcircle.voting.models import Ballot, RoundTally
 from fundcircle.voting.services import not_counted_receipts
@@ -36,15 +38,19 @@ class ReceiptCheck:
     @property
     def sentence(self) -> str:
         """What the person reads, in words."""
-        where = f"“{self.round_title}”"
-        return {
-            COUNTED: f"Found: your ballot was counted in {where}.",
-            NOT_YET_COUNTED: f"Found: your ballot is saved in {where}; it is counted when the round is decided.",
-            REPLACED: f"Found: this ballot was saved in {where} and then changed; the later change is the one "
-            "that counts (its receipt is the newer one).",
-            LEFT_OUT: f"Found: this ballot was saved in {where}, but not counted: its voter was no longer a "
-            "circle member when the round was decided.",
-        }[self.outcome]
+        sentences = {
+            COUNTED: N_("Found: your ballot was counted in “%(round)s”."),
+            NOT_YET_COUNTED: N_("Found: your ballot is saved in “%(round)s”; it is counted when the round is decided."),
+            REPLACED: N_(
+                "Found: this ballot was saved in “%(round)s” and then changed; the later change is the one "
+                "that counts (its receipt is the newer one)."
+            ),
+            LEFT_OUT: N_(
+                "Found: this ballot was saved in “%(round)s”, but not counted: its voter was no longer a "
+                "circle member when the round was decided."
+            ),
+        }
+        return gettext(sentences[self.outcome], round=self.round_title)
 
 
 def check_receipt(circle_id: int, code: str) -> ReceiptCheck | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -17,6 +19,7 @@ from fundcircle.circles.models import Circle
 from fundcircle.circles.services import member_names
 from fundcircle.db import utcnow
 from fundcircle.errors import FundCircleError, NotFound
+from fundcircle.i18n import current_language, in_language
 from fundcircle.ledger.chain import receipt_prefix, short_receipt
 from fundcircle.ledger.checkpoints import inclusion_proof, set_ledger_witness
 from fundcircle.ledger.reading import (
@@ -25,6 +28,8 @@ from fundcircle.ledger.reading import (
     export_csv,
     export_jsonl,
     ledger_page,
+    mismatch_words,
+    problem_words,
     proposal_choices,
     verify_ledger,
 )
@@ -117,7 +122,13 @@ def view(circle_id: int) -> str:
 def verify(circle_id: int) -> str:
     circle: Circle = g.circle
     (report,) = verify_ledger([circle.id], include_site=False)
-    return render_template("ledger/verify.html", circle=circle, report=report)
+    return render_template(
+        "ledger/verify.html",
+        circle=circle,
+        report=report,
+        problem=problem_words(report.result),
+        mismatch=mismatch_words(report.mismatch) if report.mismatch is not None else None,
+    )
 
 
 @bp.route("/circles/<int:circle_id>/ledger/technical")
@@ -151,7 +162,7 @@ def receipt(circle_id: int) -> str:
     problem = None
     found = None
     if code and receipt_prefix(code) is None:
-        problem = "A receipt is 10 letters and digits, like 7f3a-9c21-b4: check what you typed."
+        problem = gettext("A receipt is 10 letters and digits, like 7f3a-9c21-b4: check what you typed.")
     elif code:
         found = check_receipt(circle.id, code)
     return render_template("ledger/receipt.html", circle=circle, code=code, found=found, problem=problem)
@@ -176,7 +187,16 @@ def export_json_lines(circle_id: int) -> Response:
 @requires(circle_role(public_read=True))
 def export_csv_file(circle_id: int) -> Response:
     circle: Circle = g.circle
-    return _download(export_csv(circle.id, circle.currency), "text/csv", f"ledger-{circle.slug}.csv")
+    # The words are written while the response streams, after the request's session is closed: the language is
+    # settled here, while the reader is still known.
+    language = current_language()
+    lines = export_csv(circle.id, circle.currency)
+
+    def rows() -> Iterator[str]:
+        with in_language(language):
+            yield from lines
+
+    return _download(rows(), "text/csv", f"ledger-{circle.slug}.csv")
 
 
 #: The standalone verifier, shipped in every bundle (the repository's scripts/verify_ledger.py is a link to it).
@@ -192,7 +212,13 @@ def proof(circle_id: int) -> str:
     checkpoint = current_checkpoint(circle.id, utcnow())
     seq = _int_arg("seq") if request.args.get("seq") else checkpoint.size  # no seq: the latest entry
     if seq is None or not 1 <= seq <= checkpoint.size:
-        raise NotFound(f"The ledger has no entry {request.args.get('seq', '')!r}: give ?seq=1 to {checkpoint.size}.")
+        raise NotFound(
+            gettext(
+                "The ledger has no entry %(seq)s: give ?seq=1 to %(size)s.",
+                seq=repr(request.args.get("seq", "")),
+                size=checkpoint.size,
+            )
+        )
     entries, _ = ledger_page(circle.id, circle.currency, before=seq + 1, limit=1, filters=LedgerFilter())
     return render_template(
         "ledger/proof.html",
@@ -214,7 +240,7 @@ def witness(circle_id: int) -> BaseResponse:
         refuse()
         flash(error.message, "error")
         return redirect(url_for("ledger.view", circle_id=circle.id))
-    flash("The witness is saved: it receives each new checkpoint.", "success")
+    flash(gettext("The witness is saved: it receives each new checkpoint."), "success")
     return redirect(url_for("ledger.view", circle_id=circle.id))
 
 

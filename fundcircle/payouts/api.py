@@ -7,6 +7,7 @@ import functools
 from typing import Any
 
 from flask import g
+from flask_babel import gettext
 from flask_login import current_user
 
 from fundcircle.access import circle_role, requires
@@ -52,7 +53,7 @@ def get_connection(circle_id: int) -> OpenCollectiveConnection:
     """The circle's Open Collective connection and last known balance (treasurers); 404 if not connected."""
     connection = services.connection_of(circle_id)
     if connection is None:
-        raise NotFound("This circle is not connected to Open Collective.")
+        raise NotFound(gettext("This circle is not connected to Open Collective."))
     return connection
 
 

@@ -10,9 +10,11 @@ The payee's e-mail address is never in the ledger (a public circle's ledger is p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from fundcircle.phrases import N_
 
 #: The entries that state a payout's terms: their subject is the payout itself.
 PAYOUT_TERM_ACTIONS = ("payout.created", "payout.approval_given", "payout.approved")
@@ -48,15 +50,19 @@ class Fact:
 
 #: The terms in words, for the treasurers who read why a payout was held.
 TERM_WORDS = {
-    "amount_minor": "amount (in minor units)",
-    "currency": "currency",
-    "payee": "payee",
-    "payee_slug": "payee's Open Collective account",
-    "payee_name": "payee's name",
-    "payee_email": "payee's e-mail address",
-    "funded": "funding",
-    "entry": "ledger entry",
+    "amount_minor": N_("amount (in minor units)"),
+    "currency": N_("currency"),
+    "payee": N_("payee"),
+    "payee_slug": N_("payee's Open Collective account"),
+    "payee_name": N_("payee's name"),
+    "payee_email": N_("payee's e-mail address"),
+    "funded": N_("funding"),
+    "entry": N_("ledger entry"),
 }
+
+
+def _english(message: str, **values: Any) -> str:
+    return message % values if values else message
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,25 @@ class Disagreement:
     seq: int | None
     action: str | None = None
 
-    def sentence(self) -> str:
-        said = TERM_WORDS.get(self.field, self.field)
-        words = said if said == self.field else f"{said} ({self.field})"
+    def sentence(self, gettext: Callable[..., str] = _english) -> str:
+        """The disagreement in words, with the field's and the entry's codes; `gettext` says it in the reader's
+        language (Flask-Babel's, where a page or mail shows it; English by default, for logs)."""
+        english = TERM_WORDS.get(self.field, self.field)
+        said = gettext(english) if self.field in TERM_WORDS else self.field
+        # The field's code follows its words, unless the words are the code itself ("payee", "currency").
+        words = said if english == self.field else f"{said} ({self.field})"
+        values = {"term": words, "stored": self.stored, "ledger": self.ledger, "seq": self.seq}
         if self.seq is None:
-            return f"{words}: the payout says {self.stored}, but no ledger entry states it"
-        by = f" ({self.action})" if self.action else ""
-        return f"{words}: the payout says {self.stored}, but entry {self.seq} of the ledger{by} says {self.ledger}"
+            return gettext("%(term)s: the payout says %(stored)s, but no ledger entry states it", **values)
+        if self.action:
+            return gettext(
+                "%(term)s: the payout says %(stored)s, but entry %(seq)s of the ledger (%(action)s) says %(ledger)s",
+                action=self.action,
+                **values,
+            )
+        return gettext(
+            "%(term)s: the payout says %(stored)s, but entry %(seq)s of the ledger says %(ledger)s", **values
+        )
 
 
 def _show(value: Any) -> str:

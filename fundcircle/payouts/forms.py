@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     Field,
@@ -21,49 +24,70 @@ from fundcircle.auth.forms import totp_code_field
 from fundcircle.payouts.models import REQUESTABLE_EXPENSE_TYPES, STATUS_LABELS
 from fundcircle.payouts.services import FILTER_STATUSES
 
+
+class _EscapedLazyString(LazyString):  # type: ignore[misc]  # Flask-Babel's class is untyped
+    """Flask-Babel's lazy string, but escaped where a template shows it: Flask-Babel's own `__html__` marks the
+    translation safe as it is, so a label's "collective's" would no longer read "collective&#39;s" in the page."""
+
+    def __html__(self) -> Markup:
+        return escape(str(self))
+
+
+def lazy_gettext(message: str) -> LazyString:
+    """`flask_babel.lazy_gettext` for the labels of these forms, escaped like any text (named so for extraction)."""
+    return _EscapedLazyString(gettext, message)
+
+
 EXPENSE_TYPE_LABELS = {
-    "GRANT": "Grant (recommended)",
-    "INVOICE": "Invoice",
+    "GRANT": lazy_gettext("Grant (recommended)"),
+    "INVOICE": lazy_gettext("Invoice"),
 }
 
 
 class ConnectForm(FlaskForm):
     api_url = URLField(
-        "Open Collective API address",
+        lazy_gettext("Open Collective API address"),
         validators=[DataRequired(), Length(max=300)],
-        description="Open Collective's own is filled in; its staging site has another address.",
+        description=lazy_gettext("Open Collective's own is filled in; its staging site has another address."),
     )
     slug = StringField(
-        "Collective's slug",
+        lazy_gettext("Collective's slug"),
         validators=[DataRequired(), Length(max=100)],
-        description="The last part of the collective's address, e.g. riverside-circle for "
-        "opencollective.com/riverside-circle.",
+        description=lazy_gettext(
+            "The last part of the collective's address, e.g. riverside-circle for opencollective.com/riverside-circle."
+        ),
     )
     token = PasswordField(
-        "Personal token",
+        lazy_gettext("Personal token"),
         validators=[DataRequired(), Length(max=400)],
-        description="Made by one of the collective's admins in their Open Collective settings (For developers → "
-        "Personal tokens), with the expenses scope. It is stored encrypted and never shown again.",
+        description=lazy_gettext(
+            "Made by one of the collective's admins in their Open Collective settings (For developers → "
+            "Personal tokens), with the expenses scope. It is stored encrypted and never shown again."
+        ),
     )
     expense_type = SelectField(
-        "Request payouts as",
+        lazy_gettext("Request payouts as"),
         choices=[SelectChoice(kind, EXPENSE_TYPE_LABELS[kind]) for kind in REQUESTABLE_EXPENSE_TYPES],
         default="GRANT",
-        description="Grants suit a fund; if the collective does not accept them, choose Invoice. (Receipts need a "
-        "file on every item, which a grant does not have, so Fund Circle does not offer them.)",
+        description=lazy_gettext(
+            "Grants suit a fund; if the collective does not accept them, choose Invoice. (Receipts need a "
+            "file on every item, which a grant does not have, so Fund Circle does not offer them.)"
+        ),
     )
 
 
 class ApproveForm(FlaskForm):
-    totp = totp_code_field("Code from your authenticator app")
-    confirm_beyond_balance = BooleanField("Approve it although the collective's balance does not cover it")
+    totp = totp_code_field(lazy_gettext("Code from your authenticator app"))
+    confirm_beyond_balance = BooleanField(
+        lazy_gettext("Approve it although the collective's balance does not cover it")
+    )
 
 
 class CancelForm(FlaskForm):
     reason = TextAreaField(
-        "Why cancel it?",
-        validators=[DataRequired(message="Say why the payout is cancelled."), Length(max=1000)],
-        description="The circle reads this in the ledger.",
+        lazy_gettext("Why cancel it?"),
+        validators=[DataRequired(message=lazy_gettext("Say why the payout is cancelled.")), Length(max=1000)],
+        description=lazy_gettext("The circle reads this in the ledger."),
     )
 
 
@@ -78,23 +102,25 @@ class ChosenPayouts(Field):
             try:
                 payout_id = int(value)
             except (TypeError, ValueError):
-                raise ValueError("Tick payouts from the list.") from None
+                raise ValueError(gettext("Tick payouts from the list.")) from None
             if not 0 < payout_id < 2**31:
-                raise ValueError("Tick payouts from the list.")
+                raise ValueError(gettext("Tick payouts from the list."))
             chosen.append(payout_id)
         self.data = chosen
 
     def pre_validate(self, form: Any) -> None:
         if not self.data:
-            raise ValidationError("Tick the payouts to approve: none was chosen.")
+            raise ValidationError(gettext("Tick the payouts to approve: none was chosen."))
 
 
 class ApproveManyForm(FlaskForm):
     """Several payouts approved with one code (the treasury's list)."""
 
-    payouts = ChosenPayouts("Payouts to approve", default=list)
-    totp = totp_code_field("Code from your authenticator app")
-    confirm_beyond_balance = BooleanField("Approve them although the collective's balance does not cover them")
+    payouts = ChosenPayouts(lazy_gettext("Payouts to approve"), default=list)
+    totp = totp_code_field(lazy_gettext("Code from your authenticator app"))
+    confirm_beyond_balance = BooleanField(
+        lazy_gettext("Approve them although the collective's balance does not cover them")
+    )
 
 
 class TreasuryFilterForm(FlaskForm):
@@ -104,10 +130,10 @@ class TreasuryFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    round_id = SelectField("Round", coerce=int, default=0, validate_choice=True)
+    round_id = SelectField(lazy_gettext("Round"), coerce=int, default=0, validate_choice=True)
     status = SelectField(
-        "Status",
-        choices=[SelectChoice("", "Any status")]
-        + [SelectChoice(status, STATUS_LABELS[status]) for status in FILTER_STATUSES],
+        lazy_gettext("Status"),
+        choices=[SelectChoice("", lazy_gettext("Any status"))]
+        + [SelectChoice(status, lazy_gettext(STATUS_LABELS[status])) for status in FILTER_STATUSES],
         default="",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundcircle.auth.models import User
 from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.phrases import N_
 from fundcircle.proposals.models import ONE_KIND_OF_PAYEE
 
 #: `requesting` is the worker's claim while it asks Open Collective (see payouts/requesting.py); the others are the
@@ -46,17 +48,32 @@ FOLLOWED_STATUSES = ("requested", "invited", "approved_on_oc")
 SETTLED_ON_OPEN_COLLECTIVE = ("paid", "rejected", "cancelled")
 
 STATUS_LABELS = {
-    "awaiting_approval": "Awaiting approval",
-    "approved": "Approved, to be requested",
-    "requesting": "Being requested on Open Collective",
-    "requested": "Requested on Open Collective",
-    "invited": "Payee invited by Open Collective",
-    "approved_on_oc": "Approved on Open Collective",
-    "paid": "Paid",
-    "rejected": "Rejected on Open Collective",
-    "failed": "Failed: needs a treasurer",
-    "held": "Held: disagrees with the ledger",
-    "cancelled": "Cancelled",
+    "awaiting_approval": N_("Awaiting approval"),
+    "approved": N_("Approved, to be requested"),
+    "requesting": N_("Being requested on Open Collective"),
+    "requested": N_("Requested on Open Collective"),
+    "invited": N_("Payee invited by Open Collective"),
+    "approved_on_oc": N_("Approved on Open Collective"),
+    "paid": N_("Paid"),
+    "rejected": N_("Rejected on Open Collective"),
+    "failed": N_("Failed: needs a treasurer"),
+    "held": N_("Held: disagrees with the ledger"),
+    "cancelled": N_("Cancelled"),
+}
+#: The statuses in the middle of a sentence ("This payout is paid; it takes no more approvals."): their own messages,
+#: as a translation may not simply lower-case the label.
+STATUS_IN_SENTENCE = {
+    "awaiting_approval": N_("awaiting approval"),
+    "approved": N_("approved, to be requested"),
+    "requesting": N_("being requested on Open Collective"),
+    "requested": N_("requested on Open Collective"),
+    "invited": N_("payee invited by Open Collective"),
+    "approved_on_oc": N_("approved on Open Collective"),
+    "paid": N_("paid"),
+    "rejected": N_("rejected on Open Collective"),
+    "failed": N_("failed: needs a treasurer"),
+    "held": N_("held: disagrees with the ledger"),
+    "cancelled": N_("cancelled"),
 }
 
 #: Expense types a connection may have stored (the database's check); older connections may hold any of them.
@@ -122,7 +139,7 @@ class Payout(Base):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return gettext(STATUS_LABELS[self.status])
 
     @property
     def is_final(self) -> bool:
@@ -130,8 +147,8 @@ class Payout(Base):
 
     def payee_text(self) -> str:
         if self.payee_slug:
-            return f"Open Collective account “{self.payee_slug}”"
-        return f"{self.payee_name} (invited by e-mail)"
+            return gettext("Open Collective account “%(slug)s”", slug=self.payee_slug)
+        return gettext("%(name)s (invited by e-mail)", name=self.payee_name)
 
     def __repr__(self) -> str:
         return f"<Payout {self.id} {self.status}>"

@@ -28,17 +28,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import and_, or_, select, update
 
 from fundcircle.circles.models import Circle
 from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, FundCircleError
 from fundcircle.extensions import db
+from fundcircle.i18n import in_language
 from fundcircle.ledger.record import record
 from fundcircle.money import format_minor, to_open_collective_cents
 from fundcircle.payouts.binding import TERM_WORDS, Disagreement
@@ -60,6 +63,7 @@ from fundcircle.payouts.services import (
     titles_of,
 )
 from fundcircle.payouts.terms import check_against_ledger
+from fundcircle.phrases import N_
 from fundcircle.proposals.models import ProposalVersion
 from fundcircle.rounds.models import Round
 from fundcircle.unit_of_work import commit as commit_and_send
@@ -139,9 +143,10 @@ def _claim(payout_id: int, now: datetime) -> Payout | None:
 
 
 def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, *,
-            tell: tuple[str, str] | None = None, **values: Any) -> Payout:  # fmt: skip
+            tell: Callable[[], tuple[str, str]] | None = None, **values: Any) -> Payout:  # fmt: skip
     """Record the outcome of a step in a new transaction: the payout's new values and one ledger entry, and with
-    `tell` (subject, body) a notice to the circle's treasurers, sent once committed. Commits."""
+    `tell` (giving the subject and body, in each treasurer's language) a notice to the circle's treasurers, sent once
+    committed. Commits."""
     db.session.rollback()
     payout = _payout(payout_id)
     if values:
@@ -156,7 +161,7 @@ def _settle(payout_id: int, action: str, data: dict[str, Any], now: datetime, *,
     record(action, actor=None, circle_id=payout.circle_id, subject=payout,
            data={"proposal": payout.proposal_id, **data, "status": payout.status}, at=now)  # fmt: skip
     if tell is not None:
-        tell_treasurers(payout, tell[0], tell[1], kind="payout.needs_treasurer")
+        tell_treasurers(payout, tell, kind="payout.needs_treasurer")
     commit_and_send()
     return payout
 
@@ -202,11 +207,16 @@ def _failed(payout_id: int, details: dict[str, Any], message: str, now: datetime
     """The payout failed and needs a treasurer: recorded, and the circle's treasurers are told once committed."""
     # Named by the proposal's title, not the payout's id (the ledger entry keeps the id and the details).
     payout = db.session.get(Payout, payout_id)
-    title = titles_of([payout]).get(payout.proposal_id, "a proposal") if payout is not None else "a proposal"
-    tell = (
-        f"“{title}”: its payout {subject}",
-        f"The payout for “{title}” could not be requested on Open Collective:\n\n{message}",
-    )
+    title = titles_of([payout]).get(payout.proposal_id) if payout is not None else None
+
+    def tell() -> tuple[str, str]:
+        named = title if title is not None else gettext("a proposal")
+        return (
+            gettext(subject, title=named),
+            gettext("The payout for “%(title)s” could not be requested on Open Collective:", title=named)
+            + f"\n\n{message}",
+        )
+
     return _settle(payout_id, "payout.request_failed", details, now, status="failed", failure_message=message,
                    claimed_at=None, tell=tell, **values)  # fmt: skip
 
@@ -214,7 +224,8 @@ def _failed(payout_id: int, details: dict[str, Any], message: str, now: datetime
 def _gateway_failed(payout: Payout, error: PayoutGatewayError, step: str, now: datetime) -> Payout:
     details = {"step": step, **error.to_record()}
     if error.outcome == "refused":
-        return _failed(payout.id, details, error.message, now, subject="needs a treasurer: Open Collective refused it")
+        return _failed(payout.id, details, error.message, now,
+                       subject=N_("“%(title)s”: its payout needs a treasurer: Open Collective refused it"))  # fmt: skip
     if error.outcome == "not_sent" or step == "look-up":
         # Nothing was created by this attempt. After an earlier unknown outcome the next attempt looks up again.
         retry_at = now + timedelta(seconds=error.retry_after_seconds or 0)
@@ -233,8 +244,9 @@ def _gateway_failed(payout: Payout, error: PayoutGatewayError, step: str, now: d
             "expense exists. Look for it on Open Collective; “Request again” looks it up before creating anything, "
             "or cancel the payout."
         )
-        return _failed(payout.id, details, message, now, subject="needs a treasurer: Open Collective's answers "
-                       "were lost", outcome_unknown=True, unknown_outcomes=unknown)  # fmt: skip
+        return _failed(payout.id, details, message, now,
+                       subject=N_("“%(title)s”: its payout needs a treasurer: Open Collective's answers were lost"),
+                       outcome_unknown=True, unknown_outcomes=unknown)  # fmt: skip
     backoff = timedelta(seconds=config["PAYOUT_UNKNOWN_BACKOFF_SECONDS"] * 2 ** (unknown - 1))
     return _settle(payout.id, "payout.request_outcome_unknown", details, now, outcome_unknown=True,
                    unknown_outcomes=unknown, retry_at=now + backoff)  # fmt: skip
@@ -297,7 +309,12 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
     circle's treasurers are told by e-mail once that is committed. Commits."""
     db.session.rollback()
     payout = _payout(payout.id)
-    message = "Not requested: it disagrees with the ledger. " + "; ".join(d.sentence() for d in found) + "."
+    # Stored with the payout and shown on its page: in the circle's language (the worker has no reader).
+    with in_language(db.session.scalar(select(Circle.language).where(Circle.id == payout.circle_id))):
+        message = gettext(
+            "Not requested: it disagrees with the ledger. %(disagreements)s.",
+            disagreements="; ".join(d.sentence(gettext) for d in found),
+        )
     held = db.session.execute(
         update(Payout)
         .where(Payout.id == payout.id, Payout.status == "requesting")
@@ -325,16 +342,24 @@ def _hold(payout: Payout, found: list[Disagreement], now: datetime) -> Payout:
         at=now,
     )
     # In words, by the proposal's title: the payout's id and the fields' codes are in the ledger entry above.
-    title = titles_of([payout]).get(payout.proposal_id, "a proposal")
-    differences = "\n".join(f"- {line}" for line in _in_words(found, payout.currency))
-    tell_treasurers(
-        payout,
-        f"“{title}”: its payout is held: it disagrees with the ledger",
-        f"The payout for “{title}” was not requested on Open Collective, because what Fund Circle holds of it no "
-        f"longer agrees with the circle's ledger:\n\n{differences}"
-        + "\n\nSomebody may have changed the database directly. Check it, then request it again or cancel it.",
-        kind="payout.needs_treasurer",
-    )  # fmt: skip
+    title = titles_of([payout]).get(payout.proposal_id)
+    currency = payout.currency
+
+    def held_words() -> tuple[str, str]:
+        named = title if title is not None else gettext("a proposal")
+        differences = "\n".join(f"- {line}" for line in _in_words(found, currency))
+        return (
+            gettext("“%(title)s”: its payout is held: it disagrees with the ledger", title=named),
+            gettext(
+                "The payout for “%(title)s” was not requested on Open Collective, because what Fund Circle holds of "
+                "it no longer agrees with the circle's ledger:",
+                title=named,
+            )
+            + f"\n\n{differences}\n\n"
+            + gettext("Somebody may have changed the database directly. Check it, then request it again or cancel it."),
+        )
+
+    tell_treasurers(payout, held_words, kind="payout.needs_treasurer")
     commit_and_send()
     return payout
 
@@ -349,15 +374,37 @@ def _in_words(found: list[Disagreement], currency: str) -> list[str]:
         stored, ledger = disagreement.stored, disagreement.ledger
         if disagreement.field == "amount_minor":
             stored, ledger = _as_money(stored, currency), _as_money(ledger, currency)
-        term = TERM_WORDS.get(disagreement.field, "a term of the payout").replace(" (in minor units)", "")
+        term = (
+            gettext("amount")
+            if disagreement.field == "amount_minor"
+            else gettext(TERM_WORDS.get(disagreement.field, N_("a term of the payout")))
+        )
         if disagreement.seq is None:
             unstated.append((term, stored))
         else:
             by_term.setdefault((term, stored, ledger), []).append(disagreement.seq)
-    lines = [f"{term}: the payout says {stored}, but no ledger entry states it" for term, stored in unstated]
+    lines = [
+        gettext("%(term)s: the payout says %(stored)s, but no ledger entry states it", term=term, stored=stored)
+        for term, stored in unstated
+    ]
     for (term, stored, ledger), entries in by_term.items():
-        which = f"entry {entries[0]}" if len(entries) == 1 else "entries " + ", ".join(map(str, entries))
-        lines.append(f"{term}: the payout says {stored}, but the ledger says {ledger} ({which})")
+        values = {"term": term, "stored": stored, "ledger": ledger}
+        if len(entries) == 1:
+            lines.append(
+                gettext(
+                    "%(term)s: the payout says %(stored)s, but the ledger says %(ledger)s (entry %(seq)s)",
+                    seq=entries[0],
+                    **values,
+                )
+            )
+        else:
+            lines.append(
+                gettext(
+                    "%(term)s: the payout says %(stored)s, but the ledger says %(ledger)s (entries %(seqs)s)",
+                    seqs=", ".join(map(str, entries)),
+                    **values,
+                )
+            )
     return lines
 
 
@@ -554,14 +601,20 @@ def _expense_gone(payout: Payout, expense_id: str, now: datetime, *, via: str) -
     record("payout.expense_missing", actor=None, circle_id=payout.circle_id, subject=payout, data=data, at=now)
     if before == "paid":
         reopen_round_if_closed(payout.round_id, payout, now)
-        title = titles_of([payout]).get(payout.proposal_id, "A payout")
-        tell_treasurers(
-            payout,
-            f"“{title}”: its payout was undone on Open Collective",
-            f"The payout for “{title}” was paid, then marked unpaid and deleted on Open Collective: the payee has "
-            "not been paid. Request it again, or cancel the payout.",
-            kind="payout.reversed",
-        )
+        title = titles_of([payout]).get(payout.proposal_id)
+
+        def undone() -> tuple[str, str]:
+            named = title if title is not None else gettext("A payout")
+            return (
+                gettext("“%(title)s”: its payout was undone on Open Collective", title=named),
+                gettext(
+                    "The payout for “%(title)s” was paid, then marked unpaid and deleted on Open Collective: the "
+                    "payee has not been paid. Request it again, or cancel the payout.",
+                    title=named,
+                ),
+            )
+
+        tell_treasurers(payout, undone, kind="payout.reversed")
     return True
 
 

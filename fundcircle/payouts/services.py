@@ -11,12 +11,14 @@ import functools
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -30,10 +32,11 @@ from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import Base, compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
+from fundcircle.i18n import money_text
 from fundcircle.ledger.record import NewEntry, append_entries, record
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.mail import external_url
-from fundcircle.money import CURRENCY_EXPONENTS, format_minor, from_open_collective_cents
+from fundcircle.money import CURRENCY_EXPONENTS, from_open_collective_cents
 from fundcircle.notices import queue_notices
 from fundcircle.payouts.binding import email_digest
 from fundcircle.payouts.models import (
@@ -42,7 +45,7 @@ from fundcircle.payouts.models import (
     PAYOUT_STATUSES,
     REQUESTABLE_EXPENSE_TYPES,
     SETTLED_ON_OPEN_COLLECTIVE,
-    STATUS_LABELS,
+    STATUS_IN_SENTENCE,
     OpenCollectiveConnection,
     Payout,
     PayoutApproval,
@@ -50,6 +53,7 @@ from fundcircle.payouts.models import (
 from fundcircle.payouts.opencollective import Collective, Me, OpenCollectiveClient, PayoutGatewayError
 from fundcircle.payouts.outbound import AddressPolicy, AddressRefused, check_url_and_host
 from fundcircle.payouts.terms import check_against_ledger
+from fundcircle.phrases import N_
 from fundcircle.proposals.authorship import author_ids_of, authored_by, is_author, is_lead_author
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import payee_lookup, payee_lookup_ready
@@ -116,11 +120,20 @@ def check_connection_input(data: ConnectionInput) -> ConnectionInput:
     api_url = data.api_url.strip()
     parts = urlsplit(api_url)
     if parts.scheme not in ("https", "http") or not parts.hostname or len(api_url) > 300:
-        raise ValidationFailed("Give the API's full address, such as " + current_app.config["OPENCOLLECTIVE_API_URL"]
-                               + ".", field="api_url")  # fmt: skip
+        raise ValidationFailed(
+            gettext(
+                "Give the API's full address, such as %(example)s.",
+                example=current_app.config["OPENCOLLECTIVE_API_URL"],
+            ),
+            field="api_url",
+        )
     if parts.scheme == "http" and not (is_sandbox_url(api_url) and address_policy().allow_loopback):
-        raise ValidationFailed("The address must start with https:// (plain http only reaches the local sandbox, "
-                               "in development).", field="api_url")  # fmt: skip
+        raise ValidationFailed(
+            gettext(
+                "The address must start with https:// (plain http only reaches the local sandbox, in development)."
+            ),
+            field="api_url",
+        )
     try:
         # Checked again at every connection (payouts/outbound.py): what the name resolves to can change.
         check_url_and_host(api_url, address_policy())
@@ -128,17 +141,27 @@ def check_connection_input(data: ConnectionInput) -> ConnectionInput:
         raise ValidationFailed(str(error), field="api_url") from None
     slug = data.slug.strip().lower()
     if not SLUG_PATTERN.match(slug):
-        raise ValidationFailed("Give the collective's slug as in its address on Open Collective: lower-case letters, "
-                               "digits and dashes, e.g. riverside-circle.", field="slug")  # fmt: skip
+        raise ValidationFailed(
+            gettext(
+                "Give the collective's slug as in its address on Open Collective: lower-case letters, "
+                "digits and dashes, e.g. riverside-circle."
+            ),
+            field="slug",
+        )
     token = data.token.strip()
     if not token or len(token) > 400 or any(c.isspace() for c in token):
-        raise ValidationFailed("Paste the personal token from your Open Collective settings (For developers → "
-                               "Personal tokens).", field="token")  # fmt: skip
+        raise ValidationFailed(
+            gettext("Paste the personal token from your Open Collective settings (For developers → Personal tokens)."),
+            field="token",
+        )
     expense_type = (data.expense_type or "").strip().upper() or None
     if expense_type is not None and expense_type not in REQUESTABLE_EXPENSE_TYPES:
         raise ValidationFailed(
-            f"Choose one of {', '.join(REQUESTABLE_EXPENSE_TYPES)}: Fund Circle cannot request a receipt (it needs a "
-            "file on every item) or other types.",
+            gettext(
+                "Choose one of %(types)s: Fund Circle cannot request a receipt (it needs a file on every item) or "
+                "other types.",
+                types=", ".join(REQUESTABLE_EXPENSE_TYPES),
+            ),
             field="expense_type",
         )
     return ConnectionInput(api_url, slug, token, expense_type)
@@ -168,8 +191,10 @@ def client_for(connection: OpenCollectiveConnection) -> OpenCollectiveClient:
         token = unseal(TOKEN_SEAL_PURPOSE, connection.token_sealed)
     except SealBroken:
         raise ValidationFailed(
-            "The circle's Open Collective token can no longer be read (the server's key changed): a treasurer must "
-            "connect the circle again.",
+            gettext(
+                "The circle's Open Collective token can no longer be read (the server's key changed): a treasurer "
+                "must connect the circle again."
+            ),
             field="token",
         ) from None
     return make_client(connection.api_url, token)
@@ -220,8 +245,11 @@ def look_up_payee(circle: Circle, slug: str) -> str | None:
         return None
     if payee is None:
         raise ValidationFailed(
-            f"Open Collective has no account “{slug}”: check its short name in its address, "
-            "opencollective.com/short-name.",
+            gettext(
+                "Open Collective has no account “%(slug)s”: check its short name in its address, "
+                "opencollective.com/short-name.",
+                slug=slug,
+            ),
             field="payee_slug",
         )
     return payee.name
@@ -243,22 +271,35 @@ def save_connection(
     require_role(actor, circle, "treasurer")
     if not collective.is_admin:
         raise ValidationFailed(
-            f"The token's account ({me.slug}) is not an admin of “{collective.name}”. Expenses can only be "
-            "requested with a token of one of the collective's admins.",
+            gettext(
+                "The token's account (%(account)s) is not an admin of “%(collective)s”. Expenses can only be "
+                "requested with a token of one of the collective's admins.",
+                account=me.slug,
+                collective=collective.name,
+            ),
             field="token",
         )
     if collective.balance_currency != circle.currency:
         raise ValidationFailed(
-            f"“{collective.name}” holds {collective.balance_currency}, but this circle's budgets are in "
-            f"{circle.currency}.",
+            gettext(
+                "“%(collective)s” holds %(held)s, but this circle's budgets are in %(currency)s.",
+                collective=collective.name,
+                held=collective.balance_currency,
+                currency=circle.currency,
+            ),
             field="slug",
         )
     supported = [kind for kind in collective.supported_expense_types if kind in REQUESTABLE_EXPENSE_TYPES]
     expense_type = data.expense_type or "GRANT"
     if expense_type not in collective.supported_expense_types:
-        accepted = ", ".join(supported) or "none that Fund Circle can use"
+        accepted = ", ".join(supported) or gettext("none that Fund Circle can use")
         raise ValidationFailed(
-            f"“{collective.name}” does not accept {expense_type} expenses; it accepts {accepted}. Choose one of them.",
+            gettext(
+                "“%(collective)s” does not accept %(type)s expenses; it accepts %(accepted)s. Choose one of them.",
+                collective=collective.name,
+                type=expense_type,
+                accepted=accepted,
+            ),
             field="expense_type",
         )
     connection = connection_of(circle.id)
@@ -298,7 +339,8 @@ def save_connection(
     return connection
 
 
-TWO_FACTOR_WARNING = (
+#: Translated where it is shown (views.py).
+TWO_FACTOR_WARNING = N_(
     "The token's Open Collective account uses two-factor authentication: Open Collective refuses its payout "
     "requests unless the token was made with “Advanced privileges” (pre-authorised for 2FA). If it was not, make "
     "one in the account's settings (For developers → Personal tokens) and connect again."
@@ -327,7 +369,7 @@ def balance_in_minor_units(collective: Collective) -> int:
 def get_payout(payout_id: int) -> Payout:
     payout = db.session.get(Payout, payout_id)
     if payout is None:
-        raise NotFound("There is no such payout.")
+        raise NotFound(gettext("There is no such payout."))
     return payout
 
 
@@ -414,17 +456,19 @@ def approvals_waiting_for(payout: Payout) -> str | None:
     if not payout.approvals and not none_left:
         return None
     since = format_time(payout.created_at)
-    needs = (
-        f"At least one approval must come from a treasurer who held the role when this payout was created "
-        f"({since}); approvals from treasurers made since then do not complete it on their own."
-    )
     if none_left:
-        return (
-            f"{needs} None of the circle's current treasurers held the role then, so the payout waits: it cannot "
-            "be completed as things stand. A treasurer can cancel it (the proposal can be funded again in a new "
-            "round)."
+        return gettext(
+            "At least one approval must come from a treasurer who held the role when this payout was created "
+            "(%(since)s); approvals from treasurers made since then do not complete it on their own. None of the "
+            "circle's current treasurers held the role then, so the payout waits: it cannot be completed as things "
+            "stand. A treasurer can cancel it (the proposal can be funded again in a new round).",
+            since=since,
         )
-    return needs
+    return gettext(
+        "At least one approval must come from a treasurer who held the role when this payout was created "
+        "(%(since)s); approvals from treasurers made since then do not complete it on their own.",
+        since=since,
+    )
 
 
 def approval_refusal(actor: User, payout: Payout) -> FundCircleError | None:
@@ -438,19 +482,22 @@ def coded_approval_refusal(actor: User, payout: Payout) -> tuple[str, FundCircle
     """`approval_refusal` with a stable code for the reason (the API names each refused payout by it)."""
     if payout.status != "awaiting_approval":
         return "not_awaiting_approval", Conflict(
-            f"This payout is {STATUS_LABELS[payout.status].lower()}; it takes no more approvals."
+            gettext("This payout is %(status)s; it takes no more approvals.", status=_status_words(payout.status))
         )
     proposal = db.session.get(Proposal, payout.proposal_id)
     if proposal is not None and is_author(proposal, actor):
         return "own_proposal", PermissionDenied(
-            ("You wrote this proposal" if is_lead_author(proposal, actor) else "You co-author this proposal")
-            + ", so another treasurer must approve its payout."
+            gettext("You wrote this proposal, so another treasurer must approve its payout.")
+            if is_lead_author(proposal, actor)
+            else gettext("You co-author this proposal, so another treasurer must approve its payout.")
         )
     if payout.payee_email is not None and normalise_email(payout.payee_email) == actor.email:
-        return "own_payout", PermissionDenied("You are this payout's payee, so another treasurer must approve it.")
+        return "own_payout", PermissionDenied(
+            gettext("You are this payout's payee, so another treasurer must approve it.")
+        )
     if any(approval.treasurer_id == actor.id for approval in payout.approvals):
         return "approved_already", Conflict(
-            "You have approved this payout already; it needs another treasurer's approval."
+            gettext("You have approved this payout already; it needs another treasurer's approval.")
         )
     return None
 
@@ -524,12 +571,15 @@ def beyond_balance(payout: Payout) -> str | None:
         return None
     if funds.committed_minor + payout.amount_minor <= funds.balance_minor:
         return None
-    money = functools.partial(format_minor, currency=payout.currency)
-    return (
-        f"The collective's balance on Open Collective is {money(funds.balance_minor)}, and approved payouts not yet "
-        f"paid already commit {money(funds.committed_minor)}: with this one ({money(payout.amount_minor)}) that is "
-        f"{money(funds.committed_minor + payout.amount_minor - funds.balance_minor)} more than the collective has. "
-        "Open Collective will not pay it until the money is there. Confirm to approve it anyway."
+    money = functools.partial(money_text, currency=payout.currency)
+    return gettext(
+        "The collective's balance on Open Collective is %(balance)s, and approved payouts not yet paid already "
+        "commit %(committed)s: with this one (%(amount)s) that is %(beyond)s more than the collective has. Open "
+        "Collective will not pay it until the money is there. Confirm to approve it anyway.",
+        balance=money(funds.balance_minor),
+        committed=money(funds.committed_minor),
+        amount=money(payout.amount_minor),
+        beyond=money(funds.committed_minor + payout.amount_minor - funds.balance_minor),
     )
 
 
@@ -617,9 +667,11 @@ def approve_payouts(
     """
     wanted = sorted(set(payout_ids))
     if not wanted:
-        raise ValidationFailed("Tick the payouts to approve: none was chosen.", field="payouts")
+        raise ValidationFailed(gettext("Tick the payouts to approve: none was chosen."), field="payouts")
     if len(wanted) > MAX_APPROVED_AT_ONCE:
-        raise ValidationFailed(f"Approve at most {MAX_APPROVED_AT_ONCE} payouts at once.", field="payouts")
+        raise ValidationFailed(
+            gettext("Approve at most %(most)s payouts at once.", most=MAX_APPROVED_AT_ONCE), field="payouts"
+        )
     circle = lock(circle)
     membership = _current_treasurer(actor, circle)
     payouts = list(
@@ -629,9 +681,9 @@ def approve_payouts(
     )
     if len(payouts) != len(wanted):
         found = {payout.id for payout in payouts}
-        missing = "This is not a payout of this circle (any more)."
+        missing = gettext("This is not a payout of this circle (any more).")
         raise PayoutsRefused(
-            "One of the chosen payouts is not a payout of this circle any more: reload the treasury.",
+            gettext("One of the chosen payouts is not a payout of this circle any more: reload the treasury."),
             [PayoutRefusal(payout_id, "", "not_in_circle", missing) for payout_id in wanted if payout_id not in found],
             status=422,
         )
@@ -642,14 +694,18 @@ def approve_payouts(
         if coded is None and (ledger := _ledger_refusal(payout)) is not None:
             coded = "disagrees_with_ledger", ledger
         if coded is not None:
-            title = titles.get(payout.proposal_id, "a payout")
+            title = titles.get(payout.proposal_id, gettext("a payout"))
             refusals.append(PayoutRefusal(payout.id, title, coded[0], coded[1].message))
     if refusals:
-        one = len(payouts) == 1
+        reasons = " ".join(
+            gettext("“%(title)s”: %(reason)s", title=refusal.title, reason=refusal.message) for refusal in refusals
+        )
         raise PayoutsRefused(
-            ("It was not approved. " if one else "None of them was approved. ")
-            + " ".join(f"“{refusal.title}”: {refusal.message}" for refusal in refusals)
-            + ("" if one else " Untick those and approve the others."),
+            gettext("It was not approved. %(reasons)s", reasons=reasons)
+            if len(payouts) == 1
+            else gettext(
+                "None of them was approved. %(reasons)s Untick those and approve the others.", reasons=reasons
+            ),
             refusals,
             status=409,
         )
@@ -691,12 +747,15 @@ def beyond_balance_together(circle: Circle, payouts: list[Payout]) -> str | None
     total = sum(p.amount_minor for p in completed if p.currency == funds.currency)
     if funds.committed_minor + total <= funds.balance_minor:
         return None
-    money = functools.partial(format_minor, currency=funds.currency)
-    return (
-        f"The collective's balance on Open Collective is {money(funds.balance_minor)}, and approved payouts not yet "
-        f"paid already commit {money(funds.committed_minor)}: with these ({money(total)}) that is "
-        f"{money(funds.committed_minor + total - funds.balance_minor)} more than the collective has. "
-        "Open Collective will not pay them until the money is there. Confirm to approve them anyway."
+    money = functools.partial(money_text, currency=funds.currency)
+    return gettext(
+        "The collective's balance on Open Collective is %(balance)s, and approved payouts not yet paid already "
+        "commit %(committed)s: with these (%(amount)s) that is %(beyond)s more than the collective has. Open "
+        "Collective will not pay them until the money is there. Confirm to approve them anyway.",
+        balance=money(funds.balance_minor),
+        committed=money(funds.committed_minor),
+        amount=money(total),
+        beyond=money(funds.committed_minor + total - funds.balance_minor),
     )
 
 
@@ -708,7 +767,7 @@ def _current_treasurer(actor: User, circle: Circle) -> Membership:
     membership = require_role(actor, circle, "treasurer")
     db.session.refresh(membership)  # its roles as committed now, not as loaded before the lock
     if "treasurer" not in membership.roles:
-        raise PermissionDenied("Only a circle's treasurers can do this.")
+        raise PermissionDenied(gettext("Only a circle's treasurers can do this."))
     return membership
 
 
@@ -717,9 +776,11 @@ def _ledger_refusal(payout: Payout) -> FundCircleError | None:
     same check that holds a payout before it is requested, made before anyone puts their name to it."""
     if found := check_against_ledger(payout):
         return Conflict(
-            "This payout cannot be approved: it disagrees with the circle's ledger ("
-            + "; ".join(d.sentence() for d in found)
-            + "). Somebody may have changed the database directly; tell the circle's admins.",
+            gettext(
+                "This payout cannot be approved: it disagrees with the circle's ledger (%(disagreements)s). Somebody "
+                "may have changed the database directly; tell the circle's admins.",
+                disagreements="; ".join(d.sentence(gettext) for d in found),
+            )
         )
     return None
 
@@ -739,7 +800,9 @@ def _give_approval(
                 PayoutApproval(payout_id=payout.id, treasurer_id=actor.id, approved_at=now, held_role_before=earlier)
             )
     except IntegrityError:
-        raise Conflict("You have approved this payout already; it needs another treasurer's approval.") from None
+        raise Conflict(
+            gettext("You have approved this payout already; it needs another treasurer's approval.")
+        ) from None
     # Counted in the row itself, so that two treasurers approving at once both count and one of them completes it.
     count = db.session.execute(
         update(Payout)
@@ -749,7 +812,7 @@ def _give_approval(
         execution_options={"synchronize_session": False},
     ).scalar_one_or_none()
     if count is None:
-        raise Conflict("This payout changed meanwhile; reload to see where it stands.")
+        raise Conflict(gettext("This payout changed meanwhile; reload to see where it stands."))
     needed = circle.approvals_needed(payout.amount_minor)
     # Read after the counter's UPDATE, which waited for any approval given at the same moment to commit: so of two
     # concurrent approvals, the one that completes the count also sees the other's row.
@@ -793,22 +856,30 @@ def cancel_payout(actor: User, payout: Payout, reason: str, now: datetime) -> Pa
     reason = reason.strip()
     if len(reason) < 3:
         raise ValidationFailed(
-            "Say why the payout is cancelled; the circle will read it in the ledger.", field="reason"
+            gettext("Say why the payout is cancelled; the circle will read it in the ledger."), field="reason"
         )
     if len(reason) > 1000:
-        raise ValidationFailed("Use at most 1,000 characters.", field="reason")
+        raise ValidationFailed(gettext("Use at most 1,000 characters."), field="reason")
     if payout.status == "failed" and payout.outcome_unknown:
         # Open Collective may have made the expense after all (its answers were lost): cancelling here could leave
         # it there to be paid. Requesting again looks it up first, and then it can be rejected on Open Collective.
         raise Conflict(
-            "Open Collective may have created this payout's expense (its answers were lost), so it cannot be "
-            "cancelled here: request it again, which looks the expense up first, and reject it on Open Collective "
-            "if it should not be paid."
+            gettext(
+                "Open Collective may have created this payout's expense (its answers were lost), so it cannot be "
+                "cancelled here: request it again, which looks the expense up first, and reject it on Open "
+                "Collective if it should not be paid."
+            )
         )
     if payout.status not in CANCELLABLE:
+        status = _status_words(payout.status)
         raise Conflict(
-            f"This payout is {STATUS_LABELS[payout.status].lower()}, so it can no longer be cancelled here"
-            + ("." if payout.is_final else "; reject or cancel its expense on Open Collective instead.")
+            gettext("This payout is %(status)s, so it can no longer be cancelled here.", status=status)
+            if payout.is_final
+            else gettext(
+                "This payout is %(status)s, so it can no longer be cancelled here; reject or cancel its expense on "
+                "Open Collective instead.",
+                status=status,
+            )
         )
     before = payout.status
     _move(payout, before, "cancelled", now, cancel_reason=reason, claimed_at=None)
@@ -834,7 +905,9 @@ def retry_payout(actor: User, payout: Payout, now: datetime) -> Payout:
     circle = circle_of(payout)
     require_role(actor, circle, "treasurer")
     if payout.status not in ("failed", "held"):
-        raise Conflict(f"Only a failed payout can be retried; this one is {STATUS_LABELS[payout.status].lower()}.")
+        raise Conflict(
+            gettext("Only a failed payout can be retried; this one is %(status)s.", status=_status_words(payout.status))
+        )
     # A held payout is checked against the ledger again before it is requested: retrying it helps only once its
     # row says again what the ledger says.
     _move(payout, payout.status, "approved", now, failure_message=None, retry_at=None)
@@ -852,7 +925,7 @@ def _move(payout: Payout, from_status: str, to_status: str, now: datetime, **val
         payout,
         expected=Payout.status == from_status,
         values={"status": to_status, "status_changed_at": now, **values},
-        conflict=Conflict("This payout changed meanwhile; reload to see where it stands."),
+        conflict=Conflict(gettext("This payout changed meanwhile; reload to see where it stands.")),
     )
 
 
@@ -900,16 +973,23 @@ def apply_expense_status(payout: Payout, expense_id: str, expense_status: str, n
         reopen_round_if_closed(payout.round_id, payout, now)
         # In words, by the proposal's title: the expense's id and Open Collective's raw statuses are in the ledger
         # entry above and on the payout page's technical details.
-        title = titles_of([payout]).get(payout.proposal_id, "A payout")
-        tell_treasurers(
-            payout,
-            f"“{title}”: its payout moved back on Open Collective: {STATUS_LABELS[before].lower()} → "
-            f"{STATUS_LABELS[payout.status].lower()}",
-            f"Open Collective now says the payout for “{title}” is {STATUS_LABELS[payout.status].lower()}; it was "
-            f"{STATUS_LABELS[before].lower()} before. Someone on Open Collective approved a rejected expense "
-            "again, or marked a paid one as unpaid. Check it there; Fund Circle keeps following it.",
-            kind="payout.reversed",
-        )
+        title = titles_of([payout]).get(payout.proposal_id)
+        after = payout.status
+
+        def reversal() -> tuple[str, str]:
+            named = title if title is not None else gettext("A payout")
+            values = {"title": named, "before": _status_words(before), "after": _status_words(after)}
+            return (
+                gettext("“%(title)s”: its payout moved back on Open Collective: %(before)s → %(after)s", **values),
+                gettext(
+                    "Open Collective now says the payout for “%(title)s” is %(after)s; it was %(before)s before. "
+                    "Someone on Open Collective approved a rejected expense again, or marked a paid one as unpaid. "
+                    "Check it there; Fund Circle keeps following it.",
+                    **values,
+                ),
+            )
+
+        tell_treasurers(payout, reversal, kind="payout.reversed")
     return True
 
 
@@ -928,13 +1008,19 @@ def reopen_round_if_closed(round_id: int, payout: Payout, now: datetime) -> bool
     return True
 
 
-def tell_treasurers(payout: Payout, subject: str, body: str, *, kind: str) -> None:
-    """E-mail every treasurer of the payout's circle, after the commit, with a link to the payout."""
+def _status_words(status: str) -> str:
+    """A payout's status in the middle of a sentence, in the reader's language."""
+    return gettext(STATUS_IN_SENTENCE[status])
+
+
+def tell_treasurers(payout: Payout, words: Callable[[], tuple[str, str]], *, kind: str) -> None:
+    """E-mail every treasurer of the payout's circle, after the commit, with a link to the payout: `words` gives
+    the (subject, body), called in each treasurer's language (fundcircle/notices.py writes it once per language)."""
     link = external_url("payouts.view", payout_id=payout.id)
     queue_notices(
         people_holding(payout.circle_id, "treasurer"),
-        subject,
-        f"{body}\n\n{link}\n",
+        lambda: words()[0],
+        lambda: f"{words()[1]}\n\n{link}\n",
         kind=kind,
         circle_id=payout.circle_id,
         url=link,
@@ -1008,10 +1094,28 @@ def create_payouts(actor: User | None, round_: Round, funded: list[CandidateVers
 def _tell_treasurers_of_waiting_payouts(round_: Round, count: int) -> None:
     """The circle's treasurers hear that payouts wait for their approval (nobody else can move them on)."""
     link = external_url("payouts.treasury", circle_id=round_.circle_id)
+
+    def subject() -> str:
+        return ngettext(
+            "%(round)s: %(num)d payout(s) wait for your approval",
+            "%(round)s: %(num)d payout(s) wait for your approval",
+            count,
+            round=round_.title,
+        )
+
+    def body() -> str:
+        decided = ngettext(
+            "The round “%(round)s” is decided: %(num)d payout(s) wait for a treasurer's approval.",
+            "The round “%(round)s” is decided: %(num)d payout(s) wait for a treasurer's approval.",
+            count,
+            round=round_.title,
+        )
+        return f"{decided}\n\n{link}\n"
+
     queue_notices(
         people_holding(round_.circle_id, "treasurer"),
-        f"{round_.title}: {count} payout(s) wait for your approval",
-        f"The round “{round_.title}” is decided: {count} payout(s) wait for a treasurer's approval.\n\n{link}\n",
+        subject,
+        body,
         kind="payout.awaiting_approval",
         circle_id=round_.circle_id,
         url=link,
@@ -1027,8 +1131,13 @@ def refuse_closing_with_unsettled_payouts(round_: Round) -> None:
     """
     if unsettled := unsettled_payouts(round_.id):
         raise ValidationFailed(
-            f"{unsettled} payout(s) of this round are not yet paid, rejected or cancelled; the round closes "
-            "by itself when they are.",
+            ngettext(
+                "%(num)d payout(s) of this round are not yet paid, rejected or cancelled; the round closes by "
+                "itself when they are.",
+                "%(num)d payout(s) of this round are not yet paid, rejected or cancelled; the round closes by "
+                "itself when they are.",
+                unsettled,
+            ),
             field="to",
         )
 

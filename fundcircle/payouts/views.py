@@ -7,6 +7,7 @@ import functools
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -27,6 +28,7 @@ from fundcircle.payouts.requesting import (
     sync_open_payouts,
     sync_payout,
 )
+from fundcircle.phrases import N_
 from fundcircle.rounds.models import Round
 from fundcircle.unit_of_work import after_commit, end_read_transaction, refuse
 from fundcircle.voting.views import results_page
@@ -50,7 +52,7 @@ def payouts_of_round(round_: Round, proposal_ids: list[int]) -> dict[str, Any]:
             Payout.round_id == round_.id, Payout.proposal_id.in_(proposal_ids)
         )
     )
-    return {"payouts": {proposal_id: STATUS_LABELS[status] for proposal_id, status in statuses}}
+    return {"payouts": {proposal_id: gettext(STATUS_LABELS[status]) for proposal_id, status in statuses}}
 
 
 TREASURER = circle_role("treasurer")
@@ -113,7 +115,7 @@ def _here(**values: Any) -> str:
 
 def _filter_form(circle: Circle, formdata: Any) -> TreasuryFilterForm:
     form = TreasuryFilterForm(formdata=formdata)
-    form.round_id.choices = [(0, "Every round"), *services.rounds_with_payouts(circle)]
+    form.round_id.choices = [(0, gettext("Every round")), *services.rounds_with_payouts(circle)]
     return form
 
 
@@ -126,9 +128,9 @@ def treasury(circle_id: int) -> tuple[str, int]:
         # A round or status that is not offered (an old link, a hand-made address): everything, and why.
         wrong = _filter_form(circle, None)
         if filter_form.round_id.errors:
-            wrong.round_id.errors = ["That round has no payouts here: choose one from the list."]
+            wrong.round_id.errors = [gettext("That round has no payouts here: choose one from the list.")]
         if filter_form.status.errors:
-            wrong.status.errors = ["Choose a status from the list."]
+            wrong.status.errors = [gettext("Choose a status from the list.")]
         return _treasury_page(circle, wrong, status=400)
     return _treasury_page(circle, filter_form)
 
@@ -165,12 +167,25 @@ def approve_many(circle_id: int) -> Response | tuple[str, int]:
     for payout_id in complete:
         after_commit(functools.partial(submit_after_approval, payout_id))
     waiting = len(approved) - len(complete)
-    message = f"Approved {len(approved)} payout(s)."
+    # One sentence each, so that each can be said in its own plural.
+    sentences = [ngettext("Approved %(num)d payout(s).", "Approved %(num)d payout(s).", len(approved))]
     if complete:
-        message += f" {len(complete)} fully approved: they go to Open Collective now."
+        sentences.append(
+            ngettext(
+                "%(num)d fully approved: they go to Open Collective now.",
+                "%(num)d fully approved: they go to Open Collective now.",
+                len(complete),
+            )
+        )
     if waiting:
-        message += f" {waiting} need(s) another treasurer's approval too."
-    flash(message, "success")
+        sentences.append(
+            ngettext(
+                "%(num)d need(s) another treasurer's approval too.",
+                "%(num)d need(s) another treasurer's approval too.",
+                waiting,
+            )
+        )
+    flash(" ".join(sentences), "success")
     return redirect(url_for("payouts.treasury", circle_id=circle.id))
 
 
@@ -206,9 +221,9 @@ def connect(circle_id: int) -> str | Response | tuple[str, int]:
         refuse()
         attach_error(form, error)
         return show(error.status)
-    flash(f"Connected to “{connection.collective_name}” on Open Collective.", "success")
+    flash(gettext("Connected to “%(name)s” on Open Collective.", name=connection.collective_name), "success")
     if connection.token_two_factor:
-        flash(services.TWO_FACTOR_WARNING, "warning")
+        flash(gettext(services.TWO_FACTOR_WARNING), "warning")
     return redirect(url_for("payouts.treasury", circle_id=circle.id))
 
 
@@ -223,7 +238,14 @@ def sync(circle_id: int) -> Response:
     changed, problems = sync_open_payouts(circle_id=circle_id)
     for problem in problems:
         flash(problem, "error")
-    flash(f"Checked Open Collective: {changed} payout(s) changed.", "success" if not problems else "info")
+    flash(
+        ngettext(
+            "Checked Open Collective: %(num)d payout(s) changed.",
+            "Checked Open Collective: %(num)d payout(s) changed.",
+            changed,
+        ),
+        "success" if not problems else "info",
+    )
     return redirect(url_for("payouts.treasury", circle_id=circle_id))
 
 
@@ -233,7 +255,7 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
     context: dict[str, Any] = {
         "circle": circle,
         "payout": payout,
-        "title": payout_titles([payout]).get(payout.proposal_id, f"proposal {payout.proposal_id}"),
+        "title": payout_titles([payout]).get(payout.proposal_id, gettext("proposal %(id)s", id=payout.proposal_id)),
         "needed": services.approvals_needed(payout),
         "waiting_for": services.approvals_waiting_for(payout),
         "refused_approval": services.approval_refusal(current_user, payout),
@@ -255,23 +277,28 @@ def _payout_page(payout: Payout, status: int = 200, **forms: Any) -> tuple[str, 
 
 #: What each status means for the circle, in words (the raw statuses are in the page's technical details).
 WHERE_IT_STANDS = {
-    "awaiting_approval": "Waiting for a treasurer to approve it with a code from their authenticator app.",
-    "approved": "Approved by the treasurers. Fund Circle is about to request it from Open Collective.",
-    "requesting": "Being requested from Open Collective right now.",
-    "requested": "Requested from Open Collective, waiting for the host to approve and pay it.",
-    "invited": "Open Collective has e-mailed {payee} an invitation to fill in their payment details; once they do, "
-    "the host approves and pays it.",
-    "approved_on_oc": "Approved by the host on Open Collective, waiting to be paid.",
-    "paid": "Paid: Open Collective says the money has gone to the payee.",
-    "rejected": "The host rejected it on Open Collective. Look there for their reason; it is not paid.",
-    "failed": "The request to Open Collective did not work: a treasurer needs to look at it (below).",
-    "held": "Held back: it does not match what the circle's ledger recorded, so it was not requested (below).",
-    "cancelled": "Cancelled by a treasurer: it will not be paid.",
+    "awaiting_approval": N_("Waiting for a treasurer to approve it with a code from their authenticator app."),
+    "approved": N_("Approved by the treasurers. Fund Circle is about to request it from Open Collective."),
+    "requesting": N_("Being requested from Open Collective right now."),
+    "requested": N_("Requested from Open Collective, waiting for the host to approve and pay it."),
+    "invited": N_(
+        "Open Collective has e-mailed %(payee)s an invitation to fill in their payment details; once they do, "
+        "the host approves and pays it."
+    ),
+    "approved_on_oc": N_("Approved by the host on Open Collective, waiting to be paid."),
+    "paid": N_("Paid: Open Collective says the money has gone to the payee."),
+    "rejected": N_("The host rejected it on Open Collective. Look there for their reason; it is not paid."),
+    "failed": N_("The request to Open Collective did not work: a treasurer needs to look at it (below)."),
+    "held": N_("Held back: it does not match what the circle's ledger recorded, so it was not requested (below)."),
+    "cancelled": N_("Cancelled by a treasurer: it will not be paid."),
 }
 
 
 def where_it_stands(payout: Payout) -> str:
-    return WHERE_IT_STANDS[payout.status].format(payee=payout.payee_name or "the payee")
+    message = WHERE_IT_STANDS[payout.status]
+    if "%(payee)s" not in message:
+        return gettext(message)
+    return gettext(message, payee=payout.payee_name or gettext("the payee"))
 
 
 def _unless_on_field(error: FundCircleError, field: str) -> str | None:
@@ -307,12 +334,12 @@ def approve(payout_id: int) -> Response | tuple[str, int]:
             services.get_payout(payout_id), error.status, approve_form=form, refusal=_unless_on_field(error, "totp")
         )
     if payout.status == "approved":
-        flash("Approved. The payout is fully approved and goes to Open Collective.", "success")
+        flash(gettext("Approved. The payout is fully approved and goes to Open Collective."), "success")
         after_commit(lambda: submit_after_approval(payout_id))
     elif (waiting_for := services.approvals_waiting_for(payout)) is not None:
-        flash(f"Approved. {waiting_for}", "success")
+        flash(gettext("Approved. %(waiting_for)s", waiting_for=waiting_for), "success")
     else:
-        flash("Approved. It needs another treasurer's approval too.", "success")
+        flash(gettext("Approved. It needs another treasurer's approval too."), "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
 
 
@@ -331,7 +358,7 @@ def cancel(payout_id: int) -> Response | tuple[str, int]:
         return _payout_page(
             services.get_payout(payout_id), error.status, cancel_form=form, refusal=_unless_on_field(error, "reason")
         )
-    flash("The payout is cancelled.", "success")
+    flash(gettext("The payout is cancelled."), "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
 
 
@@ -348,7 +375,7 @@ def retry(payout_id: int) -> Response | tuple[str, int]:
         flash(error.message, "error")
         return redirect(url_for("payouts.view", payout_id=payout.id))
     after_commit(lambda: submit_after_approval(payout_id))
-    flash("Requested again.", "success")
+    flash(gettext("Requested again."), "success")
     return redirect(url_for("payouts.view", payout_id=payout.id))
 
 
@@ -361,7 +388,7 @@ def webhook(secret: str) -> Response | tuple[Response, int]:
         select(OpenCollectiveConnection).where(OpenCollectiveConnection.webhook_secret == secret)
     )
     if connection is None:
-        raise NotFound("There is no such webhook.")
+        raise NotFound(gettext("There is no such webhook."))
     body = request.get_json(silent=True)
     kind = body.get("type") if isinstance(body, dict) else None
     if not isinstance(kind, str) or not kind.startswith("collective.expense."):

@@ -7,6 +7,15 @@
   if (!box || !window.crypto || !window.crypto.subtle || !window.localStorage || !window.fetch) { return; }
   var storeKey = "fundcircle.ledger-checkpoint." + box.getAttribute("data-circle");
 
+  // The words come from the page (templates/ledger/watch.html), in the reader's language: data-say-NAME holds a
+  // sentence whose {name} places take the numbers.
+  function words(name, values) {
+    var text = box.getAttribute("data-say-" + name) || "";
+    return text.replace(/\{(\w+)\}/g, function (place, key) {
+      return Object.prototype.hasOwnProperty.call(values || {}, key) ? String(values[key]) : place;
+    });
+  }
+
   function hexToBytes(hex) {
     var out = new Uint8Array(hex.length / 2);
     for (var i = 0; i < out.length; i++) { out[i] = parseInt(hex.substr(i * 2, 2), 16); }
@@ -58,7 +67,7 @@
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
-      if (!r.ok) { throw new Error("the server answered " + r.status); }
+      if (!r.ok) { throw new Error(words("server-answered", { status: r.status })); }
       return r.json();
     });
   }
@@ -69,34 +78,29 @@
     try { kept = JSON.parse(window.localStorage.getItem(storeKey) || "null"); } catch (e) { kept = null; }
     if (!kept) {
       window.localStorage.setItem(storeKey, JSON.stringify({ size: now.size, root: now.root_hash, key: now.verifier_key }));
-      say("Your browser keeps this ledger's signed checkpoint (" + now.size + " entries) and will check on your " +
-          "next visit that the ledger only grew from it.", false);
+      say(words("kept", { size: now.size }), false);
       return;
     }
     if (kept.key !== now.verifier_key) {
-      say("Warning: this ledger's checkpoint is now signed with a different key than the one your browser kept. " +
-          "The history you saw may have been replaced.", true);
+      say(words("other-key"), true);
       return;
     }
     if (now.size < kept.size) {
-      say("Warning: the ledger now has " + now.size + " entries, fewer than the " + kept.size + " your browser saw " +
-          "before. Entries were removed.", true);
+      say(words("fewer", { size: now.size, kept: kept.size }), true);
       return;
     }
     var proof = await getJSON(box.getAttribute("data-consistency-url") + "?from=" + kept.size + "&to=" + now.size);
     var ok = proof.from_root === kept.root && proof.to_root === now.root_hash &&
       await verifyConsistency(kept.size, now.size, kept.root, now.root_hash, proof.proof);
     if (!ok) {
-      say("Warning: the server cannot prove that today's ledger (" + now.size + " entries) extends the one your " +
-          "browser saw before (" + kept.size + " entries). Its history may have been rewritten; tell the circle.", true);
+      say(words("unproven", { size: now.size, kept: kept.size }), true);
       return;  // the old checkpoint is kept, so the warning stays until the server can prove it
     }
     window.localStorage.setItem(storeKey, JSON.stringify({ size: now.size, root: now.root_hash, key: now.verifier_key }));
-    say("Your browser checked that this ledger extends the one it saw before (" + kept.size + " \u2192 " + now.size +
-        " entries).", false);
+    say(words("extends", { size: now.size, kept: kept.size }), false);
   }
 
   check().catch(function (error) {
-    say("Your browser could not check this ledger's consistency: " + error.message + ".", true);
+    say(words("failed", { reason: error.message }), true);
   });
 })();
