@@ -81,7 +81,12 @@ def select_language() -> str:
     # Imported here: the auth area imports this module's helpers.
     from flask_login import current_user
 
-    own = getattr(current_user, "language", None) if current_user.is_authenticated else None
+    if request.headers.get("Authorization") and "_login_user" not in g:
+        # A bearer token speaks for this request and is not read yet (a route that authenticates itself reads its
+        # body first): asking for `current_user` now would settle the request as anonymous before the token is.
+        own = None
+    else:
+        own = getattr(current_user, "language", None) if current_user.is_authenticated else None
     for choice in (own, session.get(SESSION_KEY)):  # the account's choice, else this session's (a visitor's)
         if choice in LANGUAGES:
             return str(choice)

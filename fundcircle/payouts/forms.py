@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext
-from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     Field,
@@ -21,22 +19,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from fundcircle.auth.forms import totp_code_field
+from fundcircle.i18n import lazy_gettext
 from fundcircle.payouts.models import REQUESTABLE_EXPENSE_TYPES, STATUS_LABELS
 from fundcircle.payouts.services import FILTER_STATUSES
-
-
-class _EscapedLazyString(LazyString):  # type: ignore[misc]  # Flask-Babel's class is untyped
-    """Flask-Babel's lazy string, but escaped where a template shows it: Flask-Babel's own `__html__` marks the
-    translation safe as it is, so a label's "collective's" would no longer read "collective&#39;s" in the page."""
-
-    def __html__(self) -> Markup:
-        return escape(str(self))
-
-
-def lazy_gettext(message: str) -> LazyString:
-    """`flask_babel.lazy_gettext` for the labels of these forms, escaped like any text (named so for extraction)."""
-    return _EscapedLazyString(gettext, message)
-
 
 EXPENSE_TYPE_LABELS = {
     "GRANT": lazy_gettext("Grant (recommended)"),

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from fundcircle.errors import ValidationFailed
-from fundcircle.i18n import current_language, translated
+from fundcircle.i18n import current_language, lazy_gettext, translated
 from fundcircle.money import MoneyError, parse_money
 from fundcircle.phrases import PhrasedError
 from fundcircle.rounds.models import DEFAULT_REPORT_DUE_DAYS, DEFAULT_REPORT_QUESTIONS

@@ -4,7 +4,7 @@ from typing import Any
 
 from babel.lists import format_list
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -17,7 +17,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.hooks import PageParts
-from fundcircle.i18n import current_language, money_input
+from fundcircle.i18n import current_language, lazy_gettext, money_input
 from fundcircle.money import format_minor, minor_digits
 from fundcircle.rounds import retrospective, services
 from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RetrospectiveForm, RoundForm
