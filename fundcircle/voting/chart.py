@@ -57,10 +57,11 @@ def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
         else gettext("%(title)s: score %(score)s, not funded", title=row.title, score=row.score)
         for row in rows
     )
+    chart_title = gettext("Scores of the proposals")
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-size="{FONT_SIZE}" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">{escape(gettext("Scores of the proposals"))}</title>',
+        f'<title id="chart-title">{escape(chart_title)}</title>',
         f'<desc id="chart-desc">{escape(summary)}</desc>',
     ]
     for index, row in enumerate(rows):

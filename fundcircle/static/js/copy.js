@@ -4,8 +4,8 @@
   "use strict";
   function copied(button, ok) {
     var status = button.parentNode.querySelector(".copy-status");
-    // The words are the page's, in its language (data-copied, data-copy-failed on the button).
-    if (status) { status.textContent = button.getAttribute(ok ? "data-copied" : "data-copy-failed") || ""; }
+    // The words are the page's, in its language (data-copied, data-copy-failed on the status).
+    if (status) { status.textContent = status.getAttribute(ok ? "data-copied" : "data-copy-failed") || ""; }
   }
   function selectText(element) {
     var range = document.createRange();
