@@ -12,7 +12,7 @@
   // Cumulative ballots: a point costs one point; quadratic ones: n votes cost n×n credits.
   var linear = form.getAttribute("data-cost") === "linear";
   var negative = form.getAttribute("data-negative") === "yes";
-  var words = JSON.parse(form.getAttribute("data-words") || "{}");
+  var pageWords = JSON.parse(form.getAttribute("data-words") || "{}");
   // The plural form of a number in the page's language ("one" or "other" for the languages Fund Circle speaks).
   var plurals = new Intl.PluralRules(document.documentElement.lang || "en");
   var inputs = Array.prototype.slice.call(form.querySelectorAll("input.votes"));
@@ -43,7 +43,7 @@
 
   // Words that change with a number, in the plural form the number takes.
   function counted(key, count, values) {
-    var forms = words[key] || {};
+    var forms = pageWords[key] || {};
     var text = forms[plurals.select(count)] || forms.other || "";
     return filled(text, Object.assign({ count: count }, values || {}));
   }
@@ -96,7 +96,7 @@
     leftCell.classList.toggle("over", left < 0);
     if (meter) {
       meter.value = Math.max(0, Math.min(spent, credits));
-      meter.textContent = filled(words.meter, { spent: spent, credits: credits });
+      meter.textContent = filled(pageWords.meter, { spent: spent, credits: credits });
     }
     if (barSpent) { barSpent.textContent = String(spent); }
     if (barLeft) { barLeft.textContent = String(left); barLeft.classList.toggle("over", left < 0); }
@@ -121,11 +121,11 @@
   }
 
   inputs.forEach(function (input) {
-    var title = input.labels && input.labels[0] ? input.labels[0].textContent : words.this_proposal;
+    var title = input.labels && input.labels[0] ? input.labels[0].textContent : pageWords.this_proposal;
     var words = document.getElementById("next-" + input.id);
     var describedBy = words ? words.id : null;
-    var fewer = button(filled(words.less, { title: title }), "−", -1, input, describedBy);
-    var more = button(filled(words.more, { title: title }), "+", 1, input, describedBy);
+    var fewer = button(filled(pageWords.less, { title: title }), "−", -1, input, describedBy);
+    var more = button(filled(pageWords.more, { title: title }), "+", 1, input, describedBy);
     input.parentNode.insertBefore(fewer, input);
     input.parentNode.insertBefore(more, input.nextSibling);
     steppers.push({ input: input, fewer: fewer, more: more, words: words });
