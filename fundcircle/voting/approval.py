@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
+from fundcircle.phrases import N_
 from fundcircle.voting.quadratic import GREEDY_THRESHOLD, BallotError, Candidate, Outcome, Tally, greedy_by_score
 
 __all__ = [
@@ -36,16 +37,20 @@ def check_ballot(approved: Iterable[int], *, proposal_ids: Collection[int], max_
     seen: set[int] = set()
     for proposal_id in approved:
         if isinstance(proposal_id, bool) or not isinstance(proposal_id, int):
-            raise BallotError(f"{proposal_id!r} is not a proposal of this round.")
+            raise BallotError(N_("%(proposal)s is not a proposal of this round."), proposal=repr(proposal_id))
         if proposal_id not in proposal_ids:
-            raise BallotError(f"Proposal {proposal_id} is not open for votes in this round.")
+            raise BallotError(N_("Proposal %(proposal)s is not open for votes in this round."), proposal=proposal_id)
         if proposal_id in seen:
-            raise BallotError(f"Proposal {proposal_id} is approved twice; approve each proposal once.")
+            raise BallotError(
+                N_("Proposal %(proposal)s is approved twice; approve each proposal once."), proposal=proposal_id
+            )
         seen.add(proposal_id)
     if max_approvals is not None and len(seen) > max_approvals:
         raise BallotError(
-            f"This ballot approves {len(seen)} proposals, {len(seen) - max_approvals} more than the "
-            f"{max_approvals} this round allows."
+            N_("This ballot approves %(count)s proposals, %(over)s more than the %(most)s this round allows."),
+            count=len(seen),
+            over=len(seen) - max_approvals,
+            most=max_approvals,
         )
     return len(seen)
 

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from html import escape
 from typing import Protocol
 
+from flask_babel import gettext
 from markupsafe import Markup
 
-from fundcircle.money import format_minor
+from fundcircle.i18n import money_text
 from fundcircle.voting.models import ProposalResult
 
 #: The drawing's width; a 360 px phone shows it at about 330 px (the page's margins), 0.97 of its size.
@@ -50,11 +51,17 @@ def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
         return Markup("")
     top = max(max(abs(row.score) for row in rows), 1)
     height = ROW * len(rows) + 4
-    summary = "; ".join(f"{row.title}: score {row.score}, {'funded' if row.funded else 'not funded'}" for row in rows)
+    summary = "; ".join(
+        gettext("%(title)s: score %(score)s, funded", title=row.title, score=row.score)
+        if row.funded
+        else gettext("%(title)s: score %(score)s, not funded", title=row.title, score=row.score)
+        for row in rows
+    )
+    chart_title = gettext("Scores of the proposals")
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-size="{FONT_SIZE}" xmlns="http://www.w3.org/2000/svg">',
-        '<title id="chart-title">Scores of the proposals</title>',
+        f'<title id="chart-title">{escape(chart_title)}</title>',
         f'<desc id="chart-desc">{escape(summary)}</desc>',
     ]
     for index, row in enumerate(rows):
@@ -64,7 +71,7 @@ def score_chart(rows: Sequence[ProposalResult], currency: str) -> Markup:
         label = _shorten(row.title, LINE_CHARS)
         parts.append(f'<text x="0" y="{y + 16}" class="label" font-size="{FONT_SIZE}">{escape(label)}</text>')
         parts.append(f'<rect x="0" y="{y + 22}" width="{length}" height="{BAR_HEIGHT}" class="{css}"/>')
-        amount = format_minor(row.amount_minor, currency)
+        amount = money_text(row.amount_minor, currency)
         parts.append(
             f'<text x="{length + 6}" y="{y + 36}" class="value" font-size="{FONT_SIZE}">{row.score} · {amount}</text>'
         )
@@ -79,10 +86,13 @@ def budget_line(rows: Sequence[BudgetItem], budget_minor: int, currency: str) ->
     x = 0.0
     funded = [row for row in rows if row.funded]
     spent = sum(row.amount_minor for row in funded)
-    summary = (
-        f"Funded {format_minor(spent, currency)} of {format_minor(budget_minor, currency)}: "
-        + ", ".join(f"{row.title} {format_minor(row.amount_minor, currency)}" for row in funded)
-        + f"; {format_minor(budget_minor - spent, currency)} left"
+    summary = gettext(
+        "Funded %(spent)s of %(budget)s: %(proposals)s; %(left)s left",
+        spent=money_text(spent, currency),
+        budget=money_text(budget_minor, currency),
+        # A list of names with their amounts, as a list reads in any language.
+        proposals=", ".join(f"{row.title} {money_text(row.amount_minor, currency)}" for row in funded),
+        left=money_text(budget_minor - spent, currency),
     )
     parts = [
         f'<svg class="budget-line" role="img" aria-label="{escape(summary)}" width="{width}" height="{height}" '

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from fundcircle.phrases import N_
 from fundcircle.voting.quadratic import BallotError, Candidate, Outcome, Tally, greedy_by_score, sum_scores
 
 __all__ = ["BallotError", "Candidate", "Outcome", "Tally", "ballot_cost", "check_ballot", "tally"]
@@ -30,14 +31,27 @@ def check_ballot(points: Mapping[int, int], *, points_total: int, proposal_ids: 
     """
     for proposal_id, count in points.items():
         if proposal_id not in proposal_ids:
-            raise BallotError(f"Proposal {proposal_id} is not open for votes in this round.")
+            raise BallotError(N_("Proposal %(proposal)s is not open for votes in this round."), proposal=proposal_id)
         if isinstance(count, bool) or not isinstance(count, int):
-            raise BallotError(f"Points are whole numbers; {count!r} for proposal {proposal_id} is not.")
+            raise BallotError(
+                N_("Points are whole numbers; %(count)s for proposal %(proposal)s is not."),
+                count=repr(count),
+                proposal=proposal_id,
+            )
         if count < 0:
-            raise BallotError(f"Points cannot be negative; {count} for proposal {proposal_id} is.")
+            raise BallotError(
+                N_("Points cannot be negative; %(count)s for proposal %(proposal)s is."),
+                count=count,
+                proposal=proposal_id,
+            )
     spent = ballot_cost(points)
     if spent > points_total:
-        raise BallotError(f"This ballot spreads {spent} points, {spent - points_total} more than your {points_total}.")
+        raise BallotError(
+            N_("This ballot spreads %(spent)s points, %(over)s more than your %(points)s."),
+            spent=spent,
+            over=spent - points_total,
+            points=points_total,
+        )
     return spent
 
 

@@ -54,14 +54,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from fundcircle.money import CURRENCY_EXPONENTS
+from fundcircle.phrases import N_, PhrasedError
 from fundcircle.spreadsheets import spreadsheet_safe
 
 #: The label prefix of a voter in a secret ballot's export: "anon-1", "anon-2", ...
 ANONYMOUS_PREFIX = "anon-"
 
 
-class PabulibError(ValueError):
-    """A round that cannot be written as a faithful Pabulib file; the message says why in words."""
+class PabulibError(PhrasedError):
+    """A round that cannot be written as a faithful Pabulib file; the message says why in words (a person reads it:
+    the file's own words, META's description and comment, stay English as the format's readers expect)."""
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,11 @@ def major_units(amount_minor: int, currency: str) -> str:
     :raises PabulibError: for a currency the app does not know, or a negative amount.
     """
     if currency not in CURRENCY_EXPONENTS:
-        raise PabulibError(f"{currency!r} is not a currency Fund Circle knows the minor unit of.")
+        raise PabulibError(
+            N_("%(currency)s is not a currency Fund Circle knows the minor unit of."), currency=repr(currency)
+        )
     if amount_minor < 0:
-        raise PabulibError(f"An amount cannot be negative ({amount_minor} minor units).")
+        raise PabulibError(N_("An amount cannot be negative (%(amount)s minor units)."), amount=amount_minor)
     exponent = CURRENCY_EXPONENTS[currency]
     units, fraction = divmod(amount_minor, 10**exponent)
     return str(units) if fraction == 0 else f"{units}.{fraction:0{exponent}d}"
@@ -165,7 +169,7 @@ def pabulib_text(round_: PabulibRound) -> str:
     """
     ids = [project.id for project in round_.projects]
     if len(set(ids)) != len(ids):
-        raise PabulibError("Two projects have the same id.")
+        raise PabulibError(N_("Two projects have the same id."))
     counted = [(label, _counted_votes(votes, set(ids), round_.allow_negative)) for label, votes in round_.ballots]
     if round_.secret_ballot:
         counted = anonymous_ballots([votes for _, votes in counted if votes])
@@ -173,7 +177,7 @@ def pabulib_text(round_: PabulibRound) -> str:
         counted = [(_one_line(label), votes) for label, votes in counted]
         labels = [label for label, _ in counted]
         if "" in labels or len(set(labels)) != len(labels):
-            raise PabulibError("Every voter needs a label of their own.")
+            raise PabulibError(N_("Every voter needs a label of their own."))
     _check_against_published_scores(round_.projects, [votes for _, votes in counted])
     listed = [(label, votes) for label, votes in counted if votes]
 
@@ -208,13 +212,20 @@ def _counted_votes(votes: Mapping[int, int], project_ids: set[int], allow_negati
     counted = {}
     for proposal_id, count in votes.items():
         if isinstance(count, bool) or not isinstance(count, int):
-            raise PabulibError(f"Votes are whole numbers; {count!r} for proposal {proposal_id} is not.")
+            raise PabulibError(
+                N_("Votes are whole numbers; %(count)s for proposal %(proposal)s is not."),
+                count=repr(count),
+                proposal=proposal_id,
+            )
         if proposal_id not in project_ids or count == 0:
             continue
         if count < 0 and not allow_negative:
             raise PabulibError(
-                f"A ballot votes against proposal {proposal_id}, but the round did not allow votes against: the "
-                "stored ballots no longer match the round, so they are not exported."
+                N_(
+                    "A ballot votes against proposal %(proposal)s, but the round did not allow votes against: the "
+                    "stored ballots no longer match the round, so they are not exported."
+                ),
+                proposal=proposal_id,
             )
         counted[proposal_id] = count
     return counted
@@ -225,8 +236,13 @@ def _check_against_published_scores(projects: tuple[PabulibProject, ...], ballot
         summed = sum(votes.get(project.id, 0) for votes in ballots)
         if summed != project.score:
             raise PabulibError(
-                f"The ballots give proposal {project.id} a score of {summed}, but its published score is "
-                f"{project.score}: the stored ballots no longer match the result, so they are not exported."
+                N_(
+                    "The ballots give proposal %(proposal)s a score of %(summed)s, but its published score is "
+                    "%(score)s: the stored ballots no longer match the result, so they are not exported."
+                ),
+                proposal=project.id,
+                summed=summed,
+                score=project.score,
             )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from fundcircle.db import utcnow
 from fundcircle.errors import Conflict
 from fundcircle.extensions import db
+from fundcircle.i18n import translated
 from fundcircle.ledger.models import LedgerEntry
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import PHASE_LABELS
@@ -34,7 +36,7 @@ def export_pabulib(round_: Round) -> str:
     try:
         return pabulib_text(pabulib_round(round_))
     except PabulibError as error:
-        raise Conflict(str(error)) from None
+        raise Conflict(translated(error)) from None
 
 
 def pabulib_round(round_: Round) -> PabulibRound:
@@ -44,17 +46,25 @@ def pabulib_round(round_: Round) -> PabulibRound:
         counted.
     """
     if round_.method not in VOTING_METHODS:
-        raise Conflict("This round decides by consent; only a voting round has ballots to export as Pabulib.")
+        raise Conflict(gettext("This round decides by consent; only a voting round has ballots to export as Pabulib."))
     stored = result_of(round_)
     if stored is None:
         phase = PHASE_LABELS[round_.phase_at(utcnow())].lower()
-        raise Conflict(f"The round has no result yet (it is {phase}); it can be exported once it is decided.")
+        raise Conflict(
+            gettext(
+                "The round has no result yet (it is %(phase)s); it can be exported once it is decided.", phase=phase
+            )
+        )
     tally, results = stored
     ballots = _ballots(round_, not_counted_receipts(round_))
     if len(ballots) != tally.ballots_cast:
         raise Conflict(
-            f"The round has {len(ballots)} ballots stored but {tally.ballots_cast} were counted: the stored "
-            "ballots no longer match the result, so they are not exported."
+            gettext(
+                "The round has %(stored)s ballots stored but %(counted)s were counted: the stored ballots no longer "
+                "match the result, so they are not exported.",
+                stored=len(ballots),
+                counted=tally.ballots_cast,
+            )
         )
     decided_on = tally.decided_at.date()
     return PabulibRound(

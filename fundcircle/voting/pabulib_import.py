@@ -29,6 +29,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
+
+from fundcircle.phrases import N_, PhrasedError
 
 #: The largest file read, in bytes (UTF-8).
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -41,12 +44,20 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _MISSING = ("", "none")
 
 
-class PabulibImportError(ValueError):
-    """A file that is not a Pabulib file this reader can take; `line` is the 1-based line at fault, if one is."""
+class PabulibImportError(PhrasedError):
+    """A file that is not a Pabulib file this reader can take; `line` is the 1-based line at fault, if one is.
 
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message if line is None else f"Line {line}: {message}")
+    The problem itself is `problem_id` with `problem_params`, for the page to say in the reader's language after
+    the line number; `str(error)` is the English "Line 3: ..." as before."""
+
+    def __init__(self, problem_id: str, line: int | None = None, **params: Any) -> None:
         self.line = line
+        self.problem_id, self.problem_params = problem_id, params
+        if line is None:
+            super().__init__(problem_id, **params)
+        else:
+            problem = problem_id % params if params else problem_id
+            super().__init__(N_("Line %(line)s: %(problem)s"), line=line, problem=problem)
 
 
 @dataclass(frozen=True)
@@ -107,13 +118,15 @@ def parse_pabulib(data: str | bytes, *, max_bytes: int = MAX_FILE_BYTES) -> Pabu
 def _decoded(data: str | bytes, max_bytes: int) -> str:
     # a character is at least one byte, so a text longer than the limit is over it without encoding it
     if len(data) > max_bytes or (isinstance(data, str) and len(data.encode("utf-8")) > max_bytes):
-        raise PabulibImportError(f"The file is larger than {max_bytes:,} bytes, the most that is read.")
+        raise PabulibImportError(
+            N_("The file is larger than %(most)s bytes, the most that is read."), most=f"{max_bytes:,}"
+        )
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise PabulibImportError("The file is not UTF-8 text.", data.count(b"\n", 0, error.start) + 1) from None
+        raise PabulibImportError(N_("The file is not UTF-8 text."), data.count(b"\n", 0, error.start) + 1) from None
 
 
 def _cells(line: str, number: int) -> list[str]:
@@ -121,8 +134,12 @@ def _cells(line: str, number: int) -> list[str]:
         (row,) = csv.reader([line], delimiter=";", quotechar='"', strict=True)
     except csv.Error as error:
         raise PabulibImportError(
-            f'the quoting is broken ({error}); a cell with ; or " is written in double quotes, and a " in it doubled.',
+            N_(
+                'the quoting is broken (%(error)s); a cell with ; or " is written in double quotes, and a " in it '
+                "doubled."
+            ),
             number,
+            error=str(error),
         ) from None
     return [cell.strip() for cell in row]
 
@@ -145,7 +162,7 @@ class _Reader:
         if marker in SECTIONS and not any(row[1:]):
             self._start(number, marker)
         elif self.section is None:
-            raise PabulibImportError("a Pabulib file starts with the line META.", number)
+            raise PabulibImportError(N_("a Pabulib file starts with the line META."), number)
         elif self.header is None:
             self._set_header(number, row)
         else:
@@ -155,12 +172,17 @@ class _Reader:
         expected = SECTIONS[len(self.seen)] if len(self.seen) < len(SECTIONS) else None
         if section != expected:
             raise PabulibImportError(
-                f"{section.upper()} is not expected here: a Pabulib file has the sections META, PROJECTS and VOTES, "
-                "each once, in that order.",
+                N_(
+                    "%(section)s is not expected here: a Pabulib file has the sections META, PROJECTS and VOTES, "
+                    "each once, in that order."
+                ),
                 number,
+                section=section.upper(),
             )
         if self.section is not None and self.header is None:
-            raise PabulibImportError(f"the {self.section.upper()} section has no header line.", number)
+            raise PabulibImportError(
+                N_("the %(section)s section has no header line."), number, section=self.section.upper()
+            )
         self.seen.append(section)
         self.section, self.header = section, None
 
@@ -168,14 +190,24 @@ class _Reader:
         header = [cell.lower() for cell in row]
         first = {"meta": "key", "projects": "project_id", "votes": "voter_id"}[self.section or ""]
         if self.section == "meta" and header != ["key", "value"]:
-            raise PabulibImportError("the META section's header line is key;value.", number)
+            raise PabulibImportError(N_("the META section's header line is key;value."), number)
         if header[0] != first:
-            raise PabulibImportError(f"the {(self.section or '').upper()} header starts with {first}.", number)
+            raise PabulibImportError(
+                N_("the %(section)s header starts with %(first)s."),
+                number,
+                section=(self.section or "").upper(),
+                first=first,
+            )
         if "" in header or len(set(header)) != len(header):
-            raise PabulibImportError("a header names every column once.", number)
+            raise PabulibImportError(N_("a header names every column once."), number)
         needed = {"projects": "cost", "votes": "vote"}.get(self.section or "")
         if needed and needed not in header:
-            raise PabulibImportError(f"the {(self.section or '').upper()} header needs a {needed} column.", number)
+            raise PabulibImportError(
+                N_("the %(section)s header needs a %(column)s column."),
+                number,
+                section=(self.section or "").upper(),
+                column=needed,
+            )
         if self.section == "projects":
             self._check_meta()
         self.header, self.header_line = header, number
@@ -183,19 +215,26 @@ class _Reader:
     def _row(self, number: int, row: list[str]) -> None:
         header = self.header or []
         if len(row) != len(header):
-            raise PabulibImportError(f"{len(row)} cells, but the header line has {len(header)}.", number)
+            raise PabulibImportError(
+                N_("%(cells)s cells, but the header line has %(header)s."), number, cells=len(row), header=len(header)
+            )
         cells = dict(zip(header, row, strict=True))
         if self.section == "meta":
             key, value = row
             if not key:
-                raise PabulibImportError("a META row needs a key.", number)
+                raise PabulibImportError(N_("a META row needs a key."), number)
             if key in self.meta:
-                raise PabulibImportError(f"META has {key} twice (first on line {self.meta_lines[key]}).", number)
+                raise PabulibImportError(
+                    N_("META has %(key)s twice (first on line %(first)s)."),
+                    number,
+                    key=key,
+                    first=self.meta_lines[key],
+                )
             self.meta[key], self.meta_lines[key] = value, number
         elif self.section == "projects":
             project = _project(number, cells)
             if project.project_id in self.projects:
-                raise PabulibImportError(f"project {project.project_id} is listed twice.", number)
+                raise PabulibImportError(N_("project %(project)s is listed twice."), number, project=project.project_id)
             self.projects[project.project_id] = project
         else:
             self.vote_rows.append((number, cells))
@@ -203,38 +242,44 @@ class _Reader:
     def _check_meta(self) -> None:
         for key in ("budget", "vote_type"):
             if key not in self.meta:
-                raise PabulibImportError(f"META has no {key}.")
+                raise PabulibImportError(N_("META has no %(key)s."), key=key)
         if self.meta["vote_type"] not in VOTE_TYPES:
             raise PabulibImportError(
-                f"vote_type {self.meta['vote_type']!r} is not one of {', '.join(VOTE_TYPES)}.",
+                N_("vote_type %(given)s is not one of %(types)s."),
                 self.meta_lines["vote_type"],
+                given=repr(self.meta["vote_type"]),
+                types=", ".join(VOTE_TYPES),
             )
-        _amount(self.meta["budget"], "the budget", self.meta_lines["budget"])
+        _amount(self.meta["budget"], _BUDGET, self.meta_lines["budget"])
 
     def finish(self) -> PabulibFile:
         if self.seen != list(SECTIONS) or self.header is None:
             missing = [name.upper() for name in SECTIONS if name not in self.seen]
-            raise PabulibImportError(
-                f"the file has no {', '.join(missing)} section." if missing else "the VOTES section has no header."
-            )
+            if missing:
+                raise PabulibImportError(N_("the file has no %(sections)s section."), sections=", ".join(missing))
+            raise PabulibImportError(N_("the VOTES section has no header."))
         vote_type = self.meta["vote_type"]
         voters: set[str] = set()
         votes = []
         for number, cells in self.vote_rows:
             vote = _vote(number, cells, vote_type, self.projects)
             if vote.voter_id in voters:
-                raise PabulibImportError(f"voter {vote.voter_id} is listed twice.", number)
+                raise PabulibImportError(N_("voter %(voter)s is listed twice."), number, voter=vote.voter_id)
             voters.add(vote.voter_id)
             votes.append(vote)
         for key, count in (("num_projects", len(self.projects)), ("num_votes", len(votes))):
             if key in self.meta and self.meta[key] != str(count):
                 raise PabulibImportError(
-                    f"META's {key} is {self.meta[key]!r}, but the file lists {count}.", self.meta_lines[key]
+                    N_("META's %(key)s is %(given)s, but the file lists %(count)s."),
+                    self.meta_lines[key],
+                    key=key,
+                    given=repr(self.meta[key]),
+                    count=count,
                 )
         return PabulibFile(
             meta=dict(self.meta),
             vote_type=vote_type,
-            budget=_amount(self.meta["budget"], "the budget", self.meta_lines["budget"]),
+            budget=_amount(self.meta["budget"], _BUDGET, self.meta_lines["budget"]),
             projects=tuple(self.projects.values()),
             votes=tuple(votes),
         )
@@ -243,21 +288,31 @@ class _Reader:
 def _project(number: int, cells: dict[str, str]) -> ImportedProject:
     project_id = cells["project_id"]
     if not project_id or "," in project_id:
-        raise PabulibImportError("a project needs an id, without commas (votes list ids with commas).", number)
+        raise PabulibImportError(N_("a project needs an id, without commas (votes list ids with commas)."), number)
     votes = _optional(cells.get("votes"))
     if votes is not None and not votes.isdigit():
-        raise PabulibImportError(f"project {project_id}'s votes is {votes!r}, not a whole number.", number)
+        raise PabulibImportError(
+            N_("project %(project)s's votes is %(given)s, not a whole number."),
+            number,
+            project=project_id,
+            given=repr(votes),
+        )
     score = _optional(cells.get("score"))
     selected = _optional(cells.get("selected"))
     if selected is not None and selected not in ("0", "1", "2", "3"):
-        raise PabulibImportError(f"project {project_id}'s selected is {selected!r}; it is 0, 1, 2 or 3.", number)
+        raise PabulibImportError(
+            N_("project %(project)s's selected is %(given)s; it is 0, 1, 2 or 3."),
+            number,
+            project=project_id,
+            given=repr(selected),
+        )
     known = ("project_id", "cost", "name", "votes", "score", "selected")
     return ImportedProject(
         project_id=project_id,
-        cost=_amount(cells["cost"], f"project {project_id}'s cost", number),
+        cost=_amount(cells["cost"], _Cell("cost", project_id), number),
         name=_optional(cells.get("name")),
         votes=None if votes is None else int(votes),
-        score=None if score is None else _number(score, f"project {project_id}'s score", number),
+        score=None if score is None else _number(score, _Cell("score", project_id), number),
         selected=None if selected is None else int(selected),
         fields={key: value for key, value in cells.items() if key not in known},
     )
@@ -266,34 +321,51 @@ def _project(number: int, cells: dict[str, str]) -> ImportedProject:
 def _vote(number: int, cells: dict[str, str], vote_type: str, projects: Mapping[str, ImportedProject]) -> ImportedVote:
     voter_id = cells["voter_id"]
     if not voter_id:
-        raise PabulibImportError("a vote needs a voter_id.", number)
+        raise PabulibImportError(N_("a vote needs a voter_id."), number)
     listed = _list(cells["vote"], number)
     for project_id in listed:
         if project_id not in projects:
             raise PabulibImportError(
-                f"voter {voter_id} votes for {project_id!r}, which PROJECTS does not list.", number
+                N_("voter %(voter)s votes for %(project)s, which PROJECTS does not list."),
+                number,
+                voter=voter_id,
+                project=repr(project_id),
             )
     if len(set(listed)) != len(listed):
-        raise PabulibImportError(f"voter {voter_id} lists a project twice.", number)
+        raise PabulibImportError(N_("voter %(voter)s lists a project twice."), number, voter=voter_id)
     if vote_type == "choose-1" and len(listed) != 1:
-        raise PabulibImportError(f"voter {voter_id} chooses {len(listed)} projects; choose-1 is exactly one.", number)
+        raise PabulibImportError(
+            N_("voter %(voter)s chooses %(count)s projects; choose-1 is exactly one."),
+            number,
+            voter=voter_id,
+            count=len(listed),
+        )
     raw_points = _list(cells.get("points", ""), number)
     points: tuple[Fraction, ...] | None = None
     if vote_type in ("cumulative", "scoring"):
         if len(raw_points) != len(listed):
             raise PabulibImportError(
-                f"voter {voter_id} lists {len(listed)} projects and {len(raw_points)} points; a {vote_type} ballot "
-                "gives each project it lists its points.",
+                N_(
+                    "voter %(voter)s lists %(projects)s projects and %(points)s points; a %(type)s ballot gives each "
+                    "project it lists its points."
+                ),
                 number,
+                voter=voter_id,
+                projects=len(listed),
+                points=len(raw_points),
+                type=vote_type,
             )
-        points = tuple(_number(value, f"voter {voter_id}'s points", number) for value in raw_points)
+        points = tuple(_number(value, _Cell("points", voter_id), number) for value in raw_points)
         if vote_type == "cumulative" and any(value < 0 for value in points):
             raise PabulibImportError(
-                f"voter {voter_id} gives negative points; cumulative points cannot be negative (scoring ones can).",
+                N_("voter %(voter)s gives negative points; cumulative points cannot be negative (scoring ones can)."),
                 number,
+                voter=voter_id,
             )
     elif raw_points:
-        raise PabulibImportError(f"voter {voter_id} has points, but a {vote_type} ballot has none.", number)
+        raise PabulibImportError(
+            N_("voter %(voter)s has points, but a %(type)s ballot has none."), number, voter=voter_id, type=vote_type
+        )
     return ImportedVote(
         voter_id=voter_id,
         projects=listed,
@@ -311,19 +383,49 @@ def _list(cell: str, number: int) -> tuple[str, ...]:
         return ()
     items = tuple(item.strip() for item in cell.split(","))
     if "" in items:
-        raise PabulibImportError(f"{cell!r} has an empty item; lists are written 1,2,3.", number)
+        raise PabulibImportError(N_("%(cell)s has an empty item; lists are written 1,2,3."), number, cell=repr(cell))
     return items
 
 
-def _number(cell: str, what: str, number: int) -> Fraction:
+@dataclass(frozen=True)
+class _Cell:
+    """Which number a cell holds, for the messages about it: the budget, a project's cost or score, or a voter's
+    points (`of` is the project or the voter)."""
+
+    kind: str
+    of: str | None = None
+
+
+_BUDGET = _Cell("budget")
+
+#: What is wrong with a number, a whole sentence for each kind of cell (the words around it change with it).
+_NOT_A_NUMBER = {
+    "budget": N_("the budget is %(cell)s, not a number."),
+    "cost": N_("project %(of)s's cost is %(cell)s, not a number."),
+    "score": N_("project %(of)s's score is %(cell)s, not a number."),
+    "points": N_("voter %(of)s's points is %(cell)s, not a number."),
+}
+_DECIMAL_COMMA = {
+    "budget": N_("the budget is %(cell)s, not a number (decimals are written with a point)."),
+    "cost": N_("project %(of)s's cost is %(cell)s, not a number (decimals are written with a point)."),
+    "score": N_("project %(of)s's score is %(cell)s, not a number (decimals are written with a point)."),
+    "points": N_("voter %(of)s's points is %(cell)s, not a number (decimals are written with a point)."),
+}
+_NEGATIVE = {
+    "budget": N_("the budget is %(cell)s; an amount cannot be negative."),
+    "cost": N_("project %(of)s's cost is %(cell)s; an amount cannot be negative."),
+}
+
+
+def _number(cell: str, what: _Cell, number: int) -> Fraction:
     if not _NUMBER.fullmatch(cell):
-        hint = " (decimals are written with a point)" if "," in cell else ""
-        raise PabulibImportError(f"{what} is {cell!r}, not a number{hint}.", number)
+        said = _DECIMAL_COMMA if "," in cell else _NOT_A_NUMBER
+        raise PabulibImportError(said[what.kind], number, cell=repr(cell), of=what.of)
     return Fraction(cell)
 
 
-def _amount(cell: str, what: str, number: int) -> Fraction:
+def _amount(cell: str, what: _Cell, number: int) -> Fraction:
     amount = _number(cell, what, number)
     if amount < 0:
-        raise PabulibImportError(f"{what} is {cell}; an amount cannot be negative.", number)
+        raise PabulibImportError(_NEGATIVE[what.kind], number, cell=cell, of=what.of)
     return amount

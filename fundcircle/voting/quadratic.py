@@ -12,10 +12,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fundcircle.money import format_minor
+from fundcircle.phrases import N_, PhrasedError
 
 
-class BallotError(ValueError):
-    """A ballot that cannot be accepted, refused whole; the message says why in words."""
+class BallotError(PhrasedError):
+    """A ballot that cannot be accepted, refused whole; the message says why in words (in the reader's language
+    through fundcircle.i18n.translated)."""
 
 
 def ballot_cost(votes: Mapping[int, int]) -> int:
@@ -31,14 +33,23 @@ def check_ballot(votes: Mapping[int, int], *, credits: int, allow_negative: bool
     """
     for proposal_id, count in votes.items():
         if proposal_id not in proposal_ids:
-            raise BallotError(f"Proposal {proposal_id} is not open for votes in this round.")
+            raise BallotError(N_("Proposal %(proposal)s is not open for votes in this round."), proposal=proposal_id)
         if isinstance(count, bool) or not isinstance(count, int):
-            raise BallotError(f"Votes are whole numbers; {count!r} for proposal {proposal_id} is not.")
+            raise BallotError(
+                N_("Votes are whole numbers; %(count)s for proposal %(proposal)s is not."),
+                count=repr(count),
+                proposal=proposal_id,
+            )
         if count < 0 and not allow_negative:
-            raise BallotError("This round does not allow votes against a proposal.")
+            raise BallotError(N_("This round does not allow votes against a proposal."))
     cost = ballot_cost(votes)
     if cost > credits:
-        raise BallotError(f"This ballot costs {cost} credits, {cost - credits} more than your {credits}.")
+        raise BallotError(
+            N_("This ballot costs %(cost)s credits, %(over)s more than your %(credits)s."),
+            cost=cost,
+            over=cost - credits,
+            credits=credits,
+        )
     return cost
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from fundcircle.money import CURRENCY_EXPONENTS
+from fundcircle.phrases import N_, PhrasedError
 from fundcircle.voting import rules
 from fundcircle.voting.pabulib_import import PabulibFile
 from fundcircle.voting.quadratic import Candidate
@@ -22,7 +23,7 @@ from fundcircle.voting.rules import RuleResult
 REPLAYED_VOTE_TYPES = {"approval": "approval", "choose-1": "approval", "cumulative": "cumulative"}
 
 
-class ReplayError(ValueError):
+class ReplayError(PhrasedError):
     """A file a replay cannot take (says what and where)."""
 
 
@@ -95,37 +96,58 @@ def replay_of_file(pb: PabulibFile, *, default_currency: str) -> Replay:
     ballot_type = REPLAYED_VOTE_TYPES.get(pb.vote_type)
     if ballot_type is None:
         raise ReplayError(
-            f"The file's vote_type is {pb.vote_type}; a replay reads approval, choose-1 and cumulative ballots, "
-            "as Fund Circle has rules for those."
+            N_(
+                "The file's vote_type is %(vote_type)s; a replay reads approval, choose-1 and cumulative ballots, as "
+                "Fund Circle has rules for those."
+            ),
+            vote_type=pb.vote_type,
         )
     currency = pb.meta.get("currency", "").strip().upper()
     if currency not in CURRENCY_EXPONENTS:
         currency = default_currency
     scale = 10 ** CURRENCY_EXPONENTS[currency]
 
-    def minor(amount: Fraction, what: str) -> int:
+    def minor(amount: Fraction, project_id: str | None = None) -> int:
+        """`amount` (the budget, or the cost of `project_id`) in minor units."""
         value = amount * scale
         if value.denominator != 1 or value <= 0:
-            raise ReplayError(f"{what} is {amount}, which is not a positive whole number of {currency} minor units.")
+            if project_id is None:
+                raise ReplayError(
+                    N_("The budget is %(amount)s, which is not a positive whole number of %(currency)s minor units."),
+                    amount=str(amount),
+                    currency=currency,
+                )
+            raise ReplayError(
+                N_(
+                    "The cost of project %(project)s is %(amount)s, which is not a positive whole number of "
+                    "%(currency)s minor units."
+                ),
+                project=project_id,
+                amount=str(amount),
+                currency=currency,
+            )
         return int(value)
 
-    budget_minor = minor(pb.budget, "The budget")
+    budget_minor = minor(pb.budget)
     ids: dict[str, int] = {}
     projects = []
     for number, project in enumerate(pb.projects, start=1):
         ids[project.project_id] = number
         name = (project.name or "").strip() or f"Project {project.project_id}"
-        projects.append(
-            ReplayProject(number, name[:120], minor(project.cost, f"The cost of project {project.project_id}"))
-        )
+        projects.append(ReplayProject(number, name[:120], minor(project.cost, project.project_id)))
     ballots: list[dict[int, int]] = []
     for vote in pb.votes:
         ballot: dict[int, int] = {}
         for project_id, points in vote.points_by_project().items():
             if points.denominator != 1 or points < 0:
                 raise ReplayError(
-                    f"Voter {vote.voter_id} gives project {project_id} {points} points; a replay reads whole "
-                    "points, none negative."
+                    N_(
+                        "Voter %(voter)s gives project %(project)s %(points)s points; a replay reads whole points, "
+                        "none negative."
+                    ),
+                    voter=vote.voter_id,
+                    project=project_id,
+                    points=str(points),
                 )
             if project_id in ids and points:
                 ballot[ids[project_id]] = int(points)

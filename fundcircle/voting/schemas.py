@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, pre_dump, pre_load, validates
 
@@ -30,19 +31,23 @@ class BallotInSchema(Schema):
         },
     )
 
+    # The messages here are lazy, said when the answer is written: translating picks the reader's language, which
+    # reads the signed-in person, and a ballot save authenticates its bearer token only after the body is read
+    # (fundcircle.voting.api._saving_ballot).
+
     @pre_load
     def bounded_before_any_work(self, data: Any, **_: object) -> Any:
         """Refuse an oversized ballot before its entries are read one by one."""
         if isinstance(data, dict) and isinstance(data.get("votes"), dict):
             if len(data["votes"]) > services.MAX_BALLOT_ENTRIES:
-                raise ValidationError(services.BALLOT_TOO_LONG, field_name="votes")
+                raise ValidationError([services.BALLOT_TOO_LONG], field_name="votes")
         return data
 
     @validates("votes")
     def proposal_ids_are_integers(self, value: dict[str, int], **_: object) -> None:
         bad = [key for key in value if not re.fullmatch(r"[0-9]{1,10}", key) or int(key) > INT_LIMIT]
         if bad:
-            raise ValidationError(f"Proposal ids are whole numbers, not {', '.join(bad)}.")
+            raise ValidationError([lazy_gettext("Proposal ids are whole numbers, not %(ids)s.", ids=", ".join(bad))])
 
 
 def _spent(round_: Round, votes: dict[int, int]) -> int:

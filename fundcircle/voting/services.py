@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import Integer, Select, String, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,6 +24,7 @@ from fundcircle.db import Base, UTCDateTime
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
+from fundcircle.i18n import translated
 from fundcircle.ledger.chain import canonical_json
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.record import (
@@ -38,6 +40,7 @@ from fundcircle.ledger.record import (
 )
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.pagination import PageWindow, page_window
+from fundcircle.phrases import N_
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import COUNTING, format_time
@@ -169,7 +172,8 @@ def commitment(salt: str, votes: dict[int, int]) -> str:
 #: The most proposals one ballot may name. Rounds have tens of proposals; a ballot naming tens of thousands is not
 #: a vote but a load (each id is checked in the database), so it is refused before any work.
 MAX_BALLOT_ENTRIES = 1000
-BALLOT_TOO_LONG = f"A ballot names at most {MAX_BALLOT_ENTRIES} proposals."
+#: Lazy: said in the language of the request it refuses.
+BALLOT_TOO_LONG = lazy_gettext("A ballot names at most %(most)s proposals.", most=MAX_BALLOT_ENTRIES)
 
 
 @dataclass(frozen=True)
@@ -291,10 +295,10 @@ def cast_ballot(actor: User, round_: Round, votes: dict[int, int], now: datetime
     :raises ValidationFailed: on `votes` the round's rules refuse, or more than MAX_BALLOT_ENTRIES of them.
     """
     if len(votes) > MAX_BALLOT_ENTRIES:
-        raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
+        raise ValidationFailed(str(BALLOT_TOO_LONG), field="votes")
     context = ballot_context(round_.id, [pid for pid, count in votes.items() if count != 0], user_id=actor.id)
     if context is None:
-        raise PermissionDenied("Only the circle's members who decide can do this.")
+        raise PermissionDenied(gettext("Only the circle's members who decide can do this."))
     return save_ballot(context, votes, now)
 
 
@@ -320,26 +324,31 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
         more approvals than allowed, saying by how much), or one that names more than MAX_BALLOT_ENTRIES proposals.
     """
     if len(votes) > MAX_BALLOT_ENTRIES:
-        raise ValidationFailed(BALLOT_TOO_LONG, field="votes")
+        raise ValidationFailed(str(BALLOT_TOO_LONG), field="votes")
     round_, actor = context.round_, context.user
     if context.roles is None or "circle" not in context.roles:
-        raise PermissionDenied("Only the circle's members who decide can do this.")
+        raise PermissionDenied(gettext("Only the circle's members who decide can do this."))
     if round_.method not in VOTING_METHODS:
-        raise Conflict("This round decides by consent, not by voting.")
+        raise Conflict(gettext("This round decides by consent, not by voting."))
     phase = round_.phase_at(now)
     if phase == COUNTING and (closed := round_.passed_deadline("deciding", now)) is not None:
         raise Conflict(
-            f"Voting closed at {format_time(closed)}; your ballot was not saved. The result will be published "
-            "when it is counted."
+            gettext(
+                "Voting closed at %(closed)s; your ballot was not saved. The result will be published when it is "
+                "counted.",
+                closed=format_time(closed),
+            )
         )
     if phase != "deciding":
-        raise Conflict(f"Voting is open while the round is deciding; it is {phase}.")
+        raise Conflict(gettext("Voting is open while the round is deciding; it is %(phase)s.", phase=phase))
     votes = {proposal_id: count for proposal_id, count in votes.items() if count != 0}
     # Only the proposals on this ballot are checked: a save costs the same in a round of 10 or 10,000 proposals.
     try:
         cost = check_votes(round_, votes, context.candidate_ids & set(votes))
     except BallotError as error:
-        raise ValidationFailed(f"Your ballot was not saved: {error}", field="votes") from None
+        raise ValidationFailed(
+            gettext("Your ballot was not saved: %(why)s", why=translated(error)), field="votes"
+        ) from None
     if context.token_id is not None:
         note_token_use(context.token_id, context.token_used_at, now)
     salt = secrets.token_hex(16) if round_.secret_ballot else None
@@ -404,7 +413,9 @@ def check_votes(round_: Round, votes: dict[int, int], proposal_ids: set[int]) ->
     if round_.method == "approval":
         if bad := sorted(pid for pid, value in votes.items() if value != 1):
             raise BallotError(
-                f"An approval is 1 (approve) or 0 (do not approve); proposal {bad[0]} was given {votes[bad[0]]}."
+                N_("An approval is 1 (approve) or 0 (do not approve); proposal %(proposal)s was given %(given)s."),
+                proposal=bad[0],
+                given=votes[bad[0]],
             )
         return approval.check_ballot(list(votes), proposal_ids=proposal_ids, max_approvals=round_.max_approvals)
     if round_.method == "cumulative":
@@ -453,7 +464,7 @@ def decide_by_votes(actor: User | None, round_: Round, now: datetime) -> None:
     :raises Conflict: if the round has a result already (the primary key on round_tallies makes sure of it).
     """
     if db.session.scalar(select(RoundTally.round_id).where(RoundTally.round_id == round_.id)) is not None:
-        raise Conflict("This round has its result already; a result never changes.")
+        raise Conflict(gettext("This round has its result already; a result never changes."))
     candidates = candidate_versions(round_.id)
     members = set(db.session.scalars(circle_members(round_.circle_id)))
     ballots: dict[int, dict[int, int]] = {}
@@ -736,10 +747,10 @@ def replay_of_round(round_: Round) -> Replay:
     :raises Conflict: for a consent round, or a round that is not decided yet.
     """
     if round_.method not in VOTING_METHODS:
-        raise Conflict("This round decided by consent: it has no ballots to replay under another rule.")
+        raise Conflict(gettext("This round decided by consent: it has no ballots to replay under another rule."))
     stored = result_of(round_)
     if stored is None:
-        raise Conflict("The round is not decided yet; a replay shows a decided round under another rule.")
+        raise Conflict(gettext("The round is not decided yet; a replay shows a decided round under another rule."))
     tally, _ = stored
     rows = db.session.scalars(
         select(ProposalResult)

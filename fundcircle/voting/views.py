@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext, ngettext
 from flask_login import current_user
 
 from fundcircle.access import circle_role, current_membership, enforce, requires
@@ -17,6 +18,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
 from fundcircle.hooks import PageParts
+from fundcircle.i18n import translated
 from fundcircle.ledger.chain import short_receipt
 from fundcircle.links import RowLinks
 from fundcircle.money import format_minor
@@ -30,9 +32,12 @@ from fundcircle.voting import services
 from fundcircle.voting.chart import budget_line, score_chart
 from fundcircle.voting.models import RoundTally
 from fundcircle.voting.pabulib_import import PabulibImportError, parse_pabulib
+from fundcircle.voting.reasons import reason_text
 from fundcircle.voting.replay import Replay, ReplayError, replay_of_file
 
 bp = Blueprint("voting", __name__)
+# A stored reason of a result, in the reader's language: {{ row.reason|reason }}.
+bp.add_app_template_filter(reason_text, "reason")
 
 #: What the areas above add to the results page (where each funded proposal's money stands); called with the round
 #: and the ids of the proposals on the page's table.
@@ -45,8 +50,21 @@ def result_of_round(round_: Round) -> dict[str, Any]:
     return {"tally": db.session.get(RoundTally, round_.id)}
 
 
-#: What a saved ballot spent, by ballot type.
-SPENT_WORDS = {"quadratic": "{} credits", "cumulative": "{} points", "approval": "{} approved"}
+def spent_words(method: str, spent: int) -> str:
+    """What a saved ballot spent, by ballot type."""
+    if method == "cumulative":
+        return ngettext("%(num)d point", "%(num)d points", spent)
+    if method == "approval":
+        return ngettext("%(num)d approved", "%(num)d approved", spent)
+    # English said "1 credits" before the words were translated, and the tests hold it to that.
+    return ngettext("%(num)d credits", "%(num)d credits", spent)
+
+
+def saved_message(method: str, spent: int, receipt: str) -> str:
+    return gettext(
+        "Your ballot is saved (%(spent)s). Receipt: %(receipt)s", spent=spent_words(method, spent), receipt=receipt
+    )
+
 
 #: Ballots shown on one page of the results, proposals in the chart (the highest-ranked), and proposals on one page
 #: of the table below it (which lists them all, a page at a time: a city-wide round has thousands).
@@ -87,6 +105,111 @@ def next_step(round_: Round, votes: int, left: int) -> NextStep:
     )
 
 
+#: A ballot's words that change with a number, as (number, values) -> words: each said once here for the page and
+#: for ballot.js, which gets them with their places left open (`script_words`). The numbers go in as %(count)s
+#: so that those places stay open; `num` only picks the plural form.
+_Words = Callable[..., str]
+VOTE_WORDS: dict[str, _Words] = {
+    "next": lambda n, **v: ngettext("Next vote: %(count)s credit", "Next vote: %(count)s credits", n, **v),
+    "next_over": lambda n, **v: ngettext(
+        "Next vote: %(count)s credit, more than the %(left)s left",
+        "Next vote: %(count)s credits, more than the %(left)s left",
+        n,
+        **v,
+    ),
+    "next_none": lambda n, **v: ngettext(
+        "Next vote: %(count)s credit, none left", "Next vote: %(count)s credits, none left", n, **v
+    ),
+    "back": lambda n, **v: ngettext(
+        "One vote more gives back %(count)s credit", "One vote more gives back %(count)s credits", n, **v
+    ),
+    "against": lambda n, **v: ngettext(
+        "next vote against: %(count)s credit", "next vote against: %(count)s credits", n, **v
+    ),
+    "against_over": lambda n, **v: ngettext(
+        "next vote against: %(count)s credit, more than the %(left)s left",
+        "next vote against: %(count)s credits, more than the %(left)s left",
+        n,
+        **v,
+    ),
+    "against_none": lambda n, **v: ngettext(
+        "next vote against: %(count)s credit, none left", "next vote against: %(count)s credits, none left", n, **v
+    ),
+    # English has always said "1 more credits" here (and the tests hold it to that); other languages choose.
+    "over_budget": lambda n, **v: ngettext(
+        "This ballot costs %(count)s more credits than you have.",
+        "This ballot costs %(count)s more credits than you have.",
+        n,
+        **v,
+    ),
+}
+POINT_WORDS: dict[str, _Words] = {
+    "next": lambda n, **v: ngettext("Next point: %(count)s point", "Next point: %(count)s points", n, **v),
+    "next_over": lambda n, **v: ngettext(
+        "Next point: %(count)s point, more than the %(left)s left",
+        "Next point: %(count)s points, more than the %(left)s left",
+        n,
+        **v,
+    ),
+    "next_none": lambda n, **v: ngettext(
+        "Next point: %(count)s point, none left", "Next point: %(count)s points, none left", n, **v
+    ),
+    "back": lambda n, **v: ngettext(
+        "One point more gives back %(count)s point", "One point more gives back %(count)s points", n, **v
+    ),
+    "over_budget": lambda n, **v: ngettext(
+        "This ballot costs %(count)s more points than you have.",
+        "This ballot costs %(count)s more points than you have.",
+        n,
+        **v,
+    ),
+}
+
+
+def ballot_words(method: str) -> dict[str, _Words]:
+    return POINT_WORDS if method == "cumulative" else VOTE_WORDS
+
+
+def next_words(step: NextStep, method: str, against: bool) -> str:
+    """What the next vote (point) of a line costs, and the next vote against where the round allows them."""
+    words = ballot_words(method)
+
+    def cost(key: str, amount: int, affordable: bool) -> str:
+        if affordable:
+            return words[key](amount, count=amount)
+        if step.left > 0:
+            return words[f"{key}_over"](amount, count=amount, left=step.left)
+        return words[f"{key}_none"](amount, count=amount)
+
+    text = (
+        cost("next", step.more, step.more_affordable) if step.more > 0 else words["back"](-step.more, count=-step.more)
+    )
+    if against and step.fewer > 0:
+        # Two clauses, each whole.
+        text += "; " + cost("against", step.fewer, step.fewer_affordable)
+    return text
+
+
+def script_words(method: str) -> dict[str, Any]:
+    """The words ballot.js writes, in the reader's language, with their places open ({count}, {left}, {title}):
+    each changing one in both its forms ("one", "other", as Intl.PluralRules names them; the languages Fund Circle
+    speaks have these two)."""
+    places = {"count": "{count}", "left": "{left}"}
+    forms = {key: {"one": say(1, **places), "other": say(2, **places)} for key, say in ballot_words(method).items()}
+    cumulative = method == "cumulative"
+    return {
+        **forms,
+        "meter": gettext("%(spent)s of %(credits)s", spent="{spent}", credits="{credits}"),
+        "less": gettext("One point less: %(title)s", title="{title}")
+        if cumulative
+        else gettext("One vote less: %(title)s", title="{title}"),
+        "more": gettext("One point more: %(title)s", title="{title}")
+        if cumulative
+        else gettext("One vote more: %(title)s", title="{title}"),
+        "this_proposal": gettext("this proposal"),
+    }
+
+
 def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dict[int, int], dict[int, str]]:
     """The votes (or points) typed in the form, or the approvals ticked; a field that is not a whole number gets a
     message of its own."""
@@ -94,13 +217,16 @@ def _votes_from_form(round_: Any, lines: list[services.BallotLine]) -> tuple[dic
     errors: dict[int, str] = {}
     if round_.method == "approval":
         return {line.proposal_id: 1 if request.form.get(f"approve-{line.proposal_id}") else 0 for line in lines}, {}
-    unit = "points" if round_.method == "cumulative" else "votes"
     for line in lines:
         text = request.form.get(f"votes-{line.proposal_id}", "0").strip() or "0"
         try:
             votes[line.proposal_id] = int(text)
         except ValueError:
-            errors[line.proposal_id] = f"“{text}” is not a whole number of {unit}."
+            errors[line.proposal_id] = (
+                gettext("“%(text)s” is not a whole number of points.", text=text)
+                if round_.method == "cumulative"
+                else gettext("“%(text)s” is not a whole number of votes.", text=text)
+            )
     return votes, errors
 
 
@@ -158,8 +284,7 @@ def _save_from_form(round_id: int) -> Any:
     except FundCircleError:
         refuse()  # the page saves again, the usual way, and shows why it cannot
         return None
-    spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
-    flash(f"Your ballot is saved ({spent}). Receipt: {short_receipt(saved_ballot.receipt)}", "success")
+    flash(saved_message(round_.method, saved_ballot.credits_spent, short_receipt(saved_ballot.receipt)), "success")
     # `saved` makes the page say "Saved", what happens next, and lead back to the round.
     return redirect(url_for("voting.ballot", round_id=round_id, saved=1))
 
@@ -176,7 +301,7 @@ def ballot(round_id: int) -> Any:
         votes, field_errors = _votes_from_form(round_, lines)
         lines = services.ballot_lines(round_, votes)
         if field_errors:
-            status, message = 422, "Some numbers are not whole numbers; nothing was saved."
+            status, message = 422, gettext("Some numbers are not whole numbers; nothing was saved.")
         elif request.form.get("action") == "save":
             try:
                 saved_ballot = services.cast_ballot(current_user, round_, votes, utcnow())
@@ -184,13 +309,12 @@ def ballot(round_id: int) -> Any:
                 refuse()
                 status, message = error.status, error.message
             else:
-                spent = SPENT_WORDS[round_.method].format(saved_ballot.credits_spent)
                 receipt = short_receipt(saved_ballot.receipt or "")
-                flash(f"Your ballot is saved ({spent}). Receipt: {receipt}", "success")
+                flash(saved_message(round_.method, saved_ballot.credits_spent, receipt), "success")
                 # `saved` makes the page say "Saved", what happens next, and lead back to the round.
                 return redirect(url_for("voting.ballot", round_id=round_id, saved=1))
     elif request.method == "POST":
-        status, message = 400, "The form had expired; nothing was saved. Try again."
+        status, message = 400, gettext("The form had expired; nothing was saved. Try again.")
     cost = sum(line.cost for line in lines)
     phase = round_.phase_at(utcnow())  # after any save: a refusal at the deadline shows the page closed
     mine = services.ballot_of(current_user, round_)
@@ -202,7 +326,16 @@ def ballot(round_id: int) -> Any:
             round=round_,
             circle=round_.circle,
             lines=lines,
-            steps={line.proposal_id: next_step(round_, line.votes, left) for line in lines},
+            next_words={
+                line.proposal_id: next_words(
+                    next_step(round_, line.votes, left),
+                    round_.method,
+                    bool(round_.allow_negative) and round_.method == "quadratic",
+                )
+                for line in lines
+            },
+            over_budget=ballot_words(round_.method)["over_budget"](max(-left, 0), count=max(-left, 0)),
+            script_words=script_words(round_.method),
             cost=cost,
             left=left,
             just_saved=mine is not None and request.method == "GET" and request.args.get("saved") == "1",
@@ -294,8 +427,21 @@ def results_csv(round_id: int) -> Response:
     )
 
 
+def _file_problem(error: PabulibImportError | ReplayError) -> str:
+    """What is wrong with an uploaded file, in the reader's language ("Line 3: ..." for a line at fault)."""
+    if isinstance(error, PabulibImportError) and error.line is not None:
+        problem = gettext(error.problem_id, **error.problem_params)  # a marked id (pabulib_import)
+        return gettext("Line %(line)s: %(problem)s", line=error.line, problem=problem)
+    return translated(error)
+
+
 #: Every allocation rule, as a replay's page names it.
-RULE_NAMES = {"greedy": "Greedy by score", "equal_shares": "The method of equal shares"}
+RULE_NAMES = {"greedy": lazy_gettext("Greedy by score"), "equal_shares": lazy_gettext("The method of equal shares")}
+#: The same inside a sentence ("decided by greedy by score"), where German and Spanish do not simply lower the case.
+RULE_NAMES_IN_TEXT = {
+    "greedy": lazy_gettext("greedy by score"),
+    "equal_shares": lazy_gettext("the method of equal shares"),
+}
 
 
 def _replay_page(
@@ -303,7 +449,13 @@ def _replay_page(
 ) -> Any:
     return (
         render_template(
-            "voting/replay.html", replay=replay, source=source, message=message, rule_names=RULE_NAMES, **more
+            "voting/replay.html",
+            replay=replay,
+            source=source,
+            message=message,
+            rule_names=RULE_NAMES,
+            rule_names_in_text=RULE_NAMES_IN_TEXT,
+            **more,
         ),
         status,
     )
@@ -331,15 +483,15 @@ def replay_file(circle_id: int) -> Any:
     if request.method == "GET":
         return _replay_page(None, source="file", circle=circle, form=form)
     if not form.validate_on_submit():
-        return _replay_page(None, source="file", status=400, message="The form had expired; try again.",
+        return _replay_page(None, source="file", status=400, message=gettext("The form had expired; try again."),
                             circle=circle, form=form)  # fmt: skip
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _replay_page(None, source="file", status=422, message="Choose a Pabulib (.pb) file to replay.",
+        return _replay_page(None, source="file", status=422, message=gettext("Choose a Pabulib (.pb) file to replay."),
                             circle=circle, form=form)  # fmt: skip
     try:
         replay = replay_of_file(parse_pabulib(upload.read()), default_currency=circle.currency)
     except (PabulibImportError, ReplayError) as error:
-        return _replay_page(None, source="file", status=422, message=f"The file cannot be replayed: {error}",
-                            circle=circle, form=form)  # fmt: skip
+        message = gettext("The file cannot be replayed: %(why)s", why=_file_problem(error))
+        return _replay_page(None, source="file", status=422, message=message, circle=circle, form=form)
     return _replay_page(replay, source="file", circle=circle, form=form, filename=upload.filename)

@@ -2,7 +2,8 @@
 // next vote costs and the credits left as you click. A button that would spend more than is left (or go below the
 // lowest number the round allows) is greyed out and does nothing, so the buttons never take a ballot below 0 left.
 // Without JavaScript the same form works with its number fields and the Recalculate button; the server checks
-// every ballot whatever this script shows.
+// every ballot whatever this script shows. Every word it writes is the page's (data-words on the form, in the page's
+// language, with places such as {count} left open), so the script itself holds no text.
 (function () {
   "use strict";
   var form = document.querySelector("form.ballot");
@@ -11,8 +12,9 @@
   // Cumulative ballots: a point costs one point; quadratic ones: n votes cost n×n credits.
   var linear = form.getAttribute("data-cost") === "linear";
   var negative = form.getAttribute("data-negative") === "yes";
-  var unit = form.getAttribute("data-unit") || "credits";
-  var one = linear ? "point" : "vote";
+  var pageWords = JSON.parse(form.getAttribute("data-words") || "{}");
+  // The plural form of a number in the page's language ("one" or "other" for the languages Fund Circle speaks).
+  var plurals = new Intl.PluralRules(document.documentElement.lang || "en");
   var inputs = Array.prototype.slice.call(form.querySelectorAll("input.votes"));
   var spentCell = document.getElementById("credits-spent");
   var leftCell = document.getElementById("credits-left");
@@ -32,20 +34,34 @@
     return linear ? votes : votes * votes;
   }
 
-  function amount(count) {
-    return count + " " + (count === 1 ? unit.slice(0, -1) : unit);
+  // The page's words with their places filled: {count}, {left}, {title} ...
+  function filled(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (place, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : place;
+    });
   }
 
-  // The same words as the page's next_words macro, so the text does not change when the script takes over.
+  // Words that change with a number, in the plural form the number takes.
+  function counted(key, count, values) {
+    var forms = pageWords[key] || {};
+    var text = forms[plurals.select(count)] || forms.other || "";
+    return filled(text, Object.assign({ count: count }, values || {}));
+  }
+
+  // What a step costs: affordable, more than is left, or with nothing left.
+  function stepWords(key, count, left) {
+    if (count <= left) { return counted(key, count); }
+    return left > 0 ? counted(key + "_over", count, { left: left }) : counted(key + "_none", count);
+  }
+
+  // The same words as the page's (fundcircle.voting.views.next_words), so the text does not change when the script
+  // takes over.
   function nextWords(more, fewer, left) {
-    var tooMuch = left > 0 ? ", more than the " + left + " left" : ", none left";
-    var words = more > 0
-      ? "Next " + one + ": " + amount(more) + (more > left ? tooMuch : "")
-      : "One " + one + " more gives back " + amount(-more);
+    var text = more > 0 ? stepWords("next", more, left) : counted("back", -more);
     if (negative && fewer > 0) {
-      words += "; next vote against: " + amount(fewer) + (fewer > left ? tooMuch : "");
+      text += "; " + stepWords("against", fewer, left);
     }
-    return words;
+    return text;
   }
 
   function setUsable(button, usable) {
@@ -78,11 +94,14 @@
     spentCell.textContent = String(spent);
     leftCell.textContent = String(left);
     leftCell.classList.toggle("over", left < 0);
-    if (meter) { meter.value = Math.max(0, Math.min(spent, credits)); meter.textContent = spent + " of " + credits; }
+    if (meter) {
+      meter.value = Math.max(0, Math.min(spent, credits));
+      meter.textContent = filled(pageWords.meter, { spent: spent, credits: credits });
+    }
     if (barSpent) { barSpent.textContent = String(spent); }
     if (barLeft) { barLeft.textContent = String(left); barLeft.classList.toggle("over", left < 0); }
     over.hidden = left >= 0;
-    if (left < 0) { over.textContent = "This ballot costs " + (-left) + " more " + unit + " than you have."; }
+    if (left < 0) { over.textContent = counted("over_budget", -left); }
   }
 
   function button(label, text, step, input, describedBy) {
@@ -102,11 +121,11 @@
   }
 
   inputs.forEach(function (input) {
-    var title = input.labels && input.labels[0] ? input.labels[0].textContent : "this proposal";
+    var title = input.labels && input.labels[0] ? input.labels[0].textContent : pageWords.this_proposal;
     var words = document.getElementById("next-" + input.id);
     var describedBy = words ? words.id : null;
-    var fewer = button("One " + one + " less: " + title, "−", -1, input, describedBy);
-    var more = button("One " + one + " more: " + title, "+", 1, input, describedBy);
+    var fewer = button(filled(pageWords.less, { title: title }), "−", -1, input, describedBy);
+    var more = button(filled(pageWords.more, { title: title }), "+", 1, input, describedBy);
     input.parentNode.insertBefore(fewer, input);
     input.parentNode.insertBefore(more, input.nextSibling);
     steppers.push({ input: input, fewer: fewer, more: more, words: words });

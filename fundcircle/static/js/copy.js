@@ -4,7 +4,8 @@
   "use strict";
   function copied(button, ok) {
     var status = button.parentNode.querySelector(".copy-status");
-    if (status) { status.textContent = ok ? "Copied." : "Select the code and copy it."; }
+    // The words are the page's, in its language (data-copied, data-copy-failed on the status).
+    if (status) { status.textContent = status.getAttribute(ok ? "data-copied" : "data-copy-failed") || ""; }
   }
   function selectText(element) {
     var range = document.createRange();
