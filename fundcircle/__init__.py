@@ -67,8 +67,9 @@ from fundcircle.proposals import views as proposals_views
 from fundcircle.rounds import api as rounds_api
 from fundcircle.rounds import cli as rounds_cli
 from fundcircle.rounds import views as rounds_views
-from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASE_LABELS, PHASES
+from fundcircle.rounds.phases import EFFECTIVE_PHASES, PHASES
 from fundcircle.rounds.services import advance_due_rounds
+from fundcircle.rounds.words import PHASE_NAMES, phase_word
 from fundcircle.unit_of_work import SAFE_METHODS
 from fundcircle.voting import api as voting_api
 from fundcircle.voting import views as voting_views
@@ -378,7 +379,9 @@ def _register_template_helpers(app: Flask) -> None:
         return {
             "PHASES": PHASES,
             "EFFECTIVE_PHASES": EFFECTIVE_PHASES,
-            "PHASE_LABELS": PHASE_LABELS,
+            # The phases' names in the reader's language, and as they read inside a sentence.
+            "PHASE_LABELS": PHASE_NAMES,
+            "phase_word": phase_word,
             "ROLES": ROLES,
             "ROLE_LABELS": ROLE_LABELS,
             "now": utcnow(),

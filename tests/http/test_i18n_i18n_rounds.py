@@ -70,16 +70,7 @@ def _consent_round_world(app: Flask, *, deadlines: bool) -> dict[str, int | str]
         }
 
 
-#: A deadline shown in Spanish or German fails in fundcircle/i18n.py's `moment_text` for now: CLDR has no "yMMMdHm"
-#: skeleton (`format_skeleton` raises KeyError, and the page is a 500). Strict, so that this test says so once it is
-#: mended.
-DEADLINES_SHOWN = pytest.param(
-    True,
-    marks=pytest.mark.xfail(
-        raises=AssertionError, strict=True, reason="moment_text: CLDR has no yMMMdHm skeleton (fundcircle/i18n.py)"
-    ),
-    id="with-deadlines",
-)
+DEADLINES_SHOWN = pytest.param(True, id="with-deadlines")
 
 
 @pytest.mark.parametrize("deadlines", [pytest.param(False, id="without-deadlines"), DEADLINES_SHOWN])

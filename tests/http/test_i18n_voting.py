@@ -117,12 +117,6 @@ def test_the_results_and_replay_pages_render_in_the_reader_s_language(app: Flask
     assert refused.status_code == 422 and f'<html lang="{language}"' in refused.get_data(as_text=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fundcircle.i18n.moment_text asks Babel for the skeleton yMMMdHm, which CLDR has for no language but "
-    "English (KeyError): every page that shows a deadline answers 500 in German and Spanish until it is fixed",
-)
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_ballot_page_renders_in_the_reader_s_language(app: Flask, world: World, language: str) -> None:
     voter = _signed_in(app, world.voter_email)

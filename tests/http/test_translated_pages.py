@@ -17,8 +17,12 @@ from types import ModuleType
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from fundcircle.extensions import db
 from fundcircle.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from fundcircle.notices import OutboxNotice
+from fundcircle.outbox import notice_readings, render_notice
 from tests.conftest import Client
 from tests.worlds.circles import CircleWorld, all_routes, build_circle, url_for_rule
 
@@ -114,16 +118,12 @@ def _pages(world: CircleWorld, actor: str) -> list[str]:
     return sorted(set(urls))
 
 
-@pytest.fixture
-def world(app: Flask) -> CircleWorld:
-    with app.app_context():
-        return build_circle("A")
-
-
 @pytest.mark.parametrize("language", TRANSLATED)
-def test_every_page_of_a_circle_and_its_rounds_reads_in_the_language(
-    app: Flask, world: CircleWorld, language: str
-) -> None:
+def test_every_page_of_a_circle_and_its_rounds_reads_in_the_language(app: Flask, language: str) -> None:
+    """A circle whose default language is `language` (so that its notices are written in it too), read by its
+    people and by a visitor whose browser asks for that language."""
+    with app.app_context():
+        world = build_circle("A", language)
     wrong: list[str] = []
     shown = 0
     for actor in ("visitor", "admin", "member", "treasurer"):
@@ -133,10 +133,14 @@ def test_every_page_of_a_circle_and_its_rounds_reads_in_the_language(
             client.login(world.emails[actor])
         for url in _pages(world, actor):
             response = client.get(url)
+            body = response.get_data()  # read to its end: a streamed export holds its request open
+            response.close()
+            if response.status_code >= 500:
+                wrong.append(f"{actor} {url}: answered {response.status_code}")
             if response.status_code != 200 or response.mimetype != "text/html":
                 continue
             shown += 1
-            html = response.get_data(as_text=True)
+            html = body.decode()
             if f'<html lang="{language}" dir="ltr"' not in html:
                 wrong.append(f"{actor} {url}: <html> does not say lang={language}")
             wrong += [f"{actor} {url}: {english!r}" for english in untranslated(html, language)]
@@ -155,3 +159,28 @@ def test_the_check_finds_english_left_on_a_page(language: str) -> None:
     page = '<html lang="{0}"><body><main><p>{1}</p></main></body></html>'
     assert untranslated(page.format(language, english), language) == [english]
     assert english not in untranslated(page.format(language, translation.string), language)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_mail_the_circle_sends_reads_in_the_language(app: Flask, language: str) -> None:
+    """The notices the world's changes queued (invitations, phase changes, comments, payouts, consent), as their
+    recipients get them: subject, text and HTML, with `lang` on the HTML part."""
+    with app.app_context():
+        build_circle("A", language)
+        db.session.commit()
+        ids = list(db.session.scalars(select(OutboxNotice.id).order_by(OutboxNotice.id)))
+        kinds, wrong = set(), []
+        for notice_id in ids:
+            # One at a time, as delivery does: rendering ends the read transaction (no transaction is held while
+            # the mail server answers), which lets go of the notice.
+            notice = db.session.get_one(OutboxNotice, notice_id)
+            kind, subject = notice.kind, notice.subject
+            kinds.add(kind)
+            text, html, _ = render_notice(notice, notice_readings([notice])[notice_id])
+            if f'lang="{language}"' not in html:
+                wrong.append(f"{kind}: the HTML part does not say lang={language}")
+            for part in (subject, text, html):
+                wrong += [f"{kind}: {english!r}" for english in untranslated(f"<p>{part}</p>", language)]
+    assert len(ids) >= 10, f"only {len(ids)} notices: the world is not what this test expects"
+    assert kinds >= {"round.phase_changed", "consent.opened", "payout.awaiting_approval", "join.requested"}, kinds
+    assert wrong == [], f"{len(wrong)} untranslated:\n" + "\n".join(sorted(set(wrong))[:80])

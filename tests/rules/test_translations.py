@@ -100,6 +100,6 @@ def test_the_compiled_catalogue_is_the_current_one(language: str) -> None:
     tool = _tool()
     with tool.po_path(language).with_suffix(".mo").open("rb") as file:
         compiled = read_mo(file)
-    source = {(m.id, m.context): _strings(m) for m in _catalog(language) if m.id and not m.fuzzy}
-    built = {(m.id, m.context): _strings(m) for m in compiled if m.id}
+    source = {(tuple(_id_texts(m)), m.context): _strings(m) for m in _catalog(language) if m.id and not m.fuzzy}
+    built = {(tuple(_id_texts(m)), m.context): _strings(m) for m in compiled if m.id}
     assert built == source, "the .mo is older than its .po: run `make translations`"

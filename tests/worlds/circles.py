@@ -97,9 +97,11 @@ class CircleWorld:
         }
 
 
-def build_circle(label: str) -> CircleWorld:
+def build_circle(label: str, language: str | None = None) -> CircleWorld:
+    """The world; with `language`, a circle that speaks it (its default language), so its notices are written in it."""
     people = {"admin": make_user(name=f"Admin of {label}", email=f"admin.{label}@example.org")}
     circle = make_circle(people["admin"], name=f"Circle {label} secret", public=False)
+    circle.language = language
     for actor, roles in ROLES_OF.items():
         if actor != "admin":
             people[actor] = make_user(name=f"{actor.title()} of {label}", email=f"{actor}.{label}@example.org")
