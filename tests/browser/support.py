@@ -266,8 +266,10 @@ class Journey:
 
     # people
 
-    def open_page(self) -> Page:
-        context = self.browser.new_context(base_url=self.server.url, viewport={"width": 1280, "height": 900})
+    def open_page(self, locale: str | None = None) -> Page:
+        """A new browser context (a person); `locale` is the browser's language (its Accept-Language)."""
+        options: dict[str, Any] = {"locale": locale} if locale else {}
+        context = self.browser.new_context(base_url=self.server.url, viewport={"width": 1280, "height": 900}, **options)
         context.route(f"**{AXE_URL_PATH}", self._serve_axe)
         self.contexts.append(context)
         page = context.new_page()
