@@ -3,11 +3,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask_babel import lazy_gettext
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, pre_dump, pre_load, validates
 
 from fundcircle.fields import INT_LIMIT, StrictInteger
+from fundcircle.i18n import lazy_gettext
 from fundcircle.rounds.models import Round
 from fundcircle.voting import services
 from fundcircle.voting.quadratic import ballot_cost

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from sqlalchemy import Integer, Select, String, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,7 +24,7 @@ from fundcircle.db import Base, UTCDateTime
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
-from fundcircle.i18n import translated
+from fundcircle.i18n import lazy_gettext, translated
 from fundcircle.ledger.chain import canonical_json
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.record import (

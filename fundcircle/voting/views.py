@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from fundcircle.access import circle_role, current_membership, enforce, requires
@@ -18,7 +18,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import ConfirmForm
 from fundcircle.hooks import PageParts
-from fundcircle.i18n import translated
+from fundcircle.i18n import lazy_gettext, translated
 from fundcircle.ledger.chain import short_receipt
 from fundcircle.links import RowLinks
 from fundcircle.money import format_minor

@@ -23,6 +23,8 @@ from tests.factories import add_member, make_circle, make_token, make_user
 API = "/api/v1"
 SETTINGS = {"name": "Riverside", "description": "", "approvals_required": "1", "two_approvals_from": ""}
 REFUSED_XX = "xx is not a language Fund Circle speaks: choose one of en, es, de."
+#: The same refusal once the circle speaks Spanish (its admin chose no language of their own).
+REFUSED_XX_ES = "xx no es un idioma que hable Fund Circle: elige uno de en, es, de."
 
 
 def _admin_of_circle(app: Flask, client: Client, **circle: object) -> int:
@@ -121,7 +123,7 @@ def test_the_api_sets_and_clears_the_language_and_refuses_an_unknown_one_on_its_
     refused = client.json_call("PATCH", f"{API}/circles/{circle_id}", {"language": "xx", "name": "Other"}, token=token)
     assert refused.status_code == 422
     error = refused.get_json()["error"]
-    assert error["code"] == "invalid" and error["fields"]["language"] == [REFUSED_XX]
+    assert error["code"] == "invalid" and error["fields"]["language"] == [REFUSED_XX_ES]
     assert _last_entry(app).id == entry.id
     with app.app_context():
         circle = db.session.get(Circle, circle_id)

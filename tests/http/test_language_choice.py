@@ -215,7 +215,8 @@ def test_the_api_reads_and_changes_language_and_time_zone(app: Flask, client: Cl
     bad = client.json_call("PATCH", f"{API}/me/account", {"language": "xx"}, token=token)
     error = bad.get_json()["error"]
     assert bad.status_code == 422 and error["code"] == "invalid" and "language" in error["fields"]
-    assert error["message"] == "xx is not a language Fund Circle speaks: choose one of en, es, de."
+    # In the language the person has just chosen; the code stays the same in every language.
+    assert error["message"] == "xx ist keine Sprache, die Fund Circle spricht: Wähle eine von en, es, de."
 
     cleared = client.json_call("PATCH", f"{API}/me/account", {"language": None, "time_zone": None}, token=token)
     assert cleared.get_json()["language"] is None and cleared.get_json()["time_zone"] is None
