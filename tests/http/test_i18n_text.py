@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from flask import Flask, render_template_string
 
-from fundcircle.i18n import in_language, lazy_gettext, moment_text, money_text
+from fundcircle.i18n import in_language, lazy_gettext, moment_text, money_text, translated
+from fundcircle.money import MoneyError, parse_money
 
 
 def test_a_lazy_translation_is_escaped_on_a_page_like_any_text(app: Flask) -> None:
@@ -47,3 +49,17 @@ def test_money_reads_as_each_language_writes_it(app: Flask) -> None:
     assert said["en"] == ("1,234.56 EUR", "1,500 JPY")
     assert said["de"] == ("1.234,56\xa0€", "1.500\xa0¥")
     assert said["es"][0].replace("\xa0", " ") in ("1234,56 €", "1.234,56 €")
+
+
+def test_an_ambiguous_amount_is_refused_in_the_readers_language(app: Flask) -> None:
+    """ "1,000" is a thousand in English but one with three decimals in German and Spanish: refused, in words."""
+    said = {}
+    with app.test_request_context():
+        for language in ("de", "es"):
+            with in_language(language):
+                with pytest.raises(MoneyError) as refused:
+                    parse_money("1,000", "EUR", language)
+                said[language] = translated(refused.value)
+    assert said["de"].startswith("'1,000' ist mehrdeutig: hier trennt ein Komma die Nachkommastellen")
+    assert said["es"].startswith("'1,000' es ambiguo: aquí una coma marca los decimales")
+    assert str(refused.value).startswith("'1,000' is ambiguous")  # logs and the command line keep the English
