@@ -290,6 +290,17 @@ def describe(
             delivery=data.get("delivery"),
             kind=data.get("kind"),
         ),
+        # A person's own language and display zone: the codes as stored (None: "as the circle or browser has it").
+        "user.language_changed": lambda: (
+            gettext("%(who)s chose to read Fund Circle in %(language)s", who=who, language=data.get("to"))
+            if data.get("to")
+            else gettext("%(who)s chose to read Fund Circle in their circle's or browser's language", who=who)
+        ),
+        "user.time_zone_changed": lambda: (
+            gettext("%(who)s chose to see times in %(zone)s", who=who, zone=data.get("to"))
+            if data.get("to")
+            else gettext("%(who)s chose to see times in each circle's own time zone", who=who)
+        ),
         "api_token.created": lambda: gettext(
             "%(who)s created an API token “%(name)s”", who=who, name=data.get("name", "")
         ),
