@@ -10,6 +10,7 @@ from __future__ import annotations
 import nh3
 from markdown_it import MarkdownIt
 
+from fundcircle.i18n import translated
 from fundcircle.phrases import N_, PhrasedError
 
 ALLOWED_TAGS = {
@@ -43,9 +44,10 @@ def too_many_lines_error(text: str) -> PhrasedError | None:
 
 
 def too_many_lines(text: str) -> str | None:
-    """Why `text` is refused for its number of lines, in English, or None if it is within MAX_MARKDOWN_LINES."""
+    """Why `text` is refused for its number of lines, in the reader's language, or None if it is within
+    MAX_MARKDOWN_LINES."""
     error = too_many_lines_error(text)
-    return str(error) if error is not None else None
+    return translated(error) if error is not None else None
 
 
 def render_markdown(text: str) -> str:

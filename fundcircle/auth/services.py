@@ -20,7 +20,7 @@ from fundcircle.auth.throttling import GuessKeys, GuessLimits, decide, guess_key
 from fundcircle.db import compare_and_set, utcnow
 from fundcircle.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.i18n import check_language, in_language, translated
+from fundcircle.i18n import check_language, current_language, in_language, translated
 from fundcircle.ledger.record import record
 from fundcircle.mail import external_url, send_mail
 from fundcircle.phrases import PhrasedError
@@ -427,7 +427,7 @@ def request_password_reset(email: str, now: datetime) -> str | None:
     token = _new_link(user, "password_reset", now, minutes)
     record("user.password_reset_requested", actor=user, circle_id=None, subject=user, data={}, at=now)
     link = external_url("auth.reset_password", reset_token=token)
-    with in_language(user.language):
+    with in_language(user.language or current_language()):  # no choice of theirs: the asker's page's
         _mail_after_commit(
             user.email,
             gettext("Set a new password for Fund Circle"),
@@ -519,7 +519,7 @@ def request_email_change(
     record("user.email_change_requested", actor=actor, circle_id=None, subject=actor, data={"to": email}, at=now)
     link = external_url("auth.confirm_email", email_token=token)
     # Both mails are the account owner's, in their language (the new address is theirs too, once confirmed).
-    with in_language(actor.language):
+    with in_language(actor.language or current_language()):
         _mail_after_commit(
             email,
             gettext("Confirm your new e-mail address for Fund Circle"),

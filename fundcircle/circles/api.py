@@ -37,6 +37,7 @@ from fundcircle.circles.schemas import (
 )
 from fundcircle.db import utcnow
 from fundcircle.fields import PageQuerySchema
+from fundcircle.i18n import in_language
 from fundcircle.mail import external_url, mail_configured, send_mail
 from fundcircle.openapi import ANYONE_IF_PUBLIC, api_blueprint
 from fundcircle.unit_of_work import after_commit
@@ -114,9 +115,11 @@ def add_member(data: dict[str, Any], circle_id: int) -> services.InviteOutcome:
     )
     if mail_configured():
         to = outcome.invitation.email
-        subject, body = services.invitation_mail(
-            g.circle, current_user, external_url("circles.invitation", token=outcome.token), valid_days
-        )
+        # In the invited person's language (their account's, else the circle's), not the inviting admin's.
+        with in_language(services.invitation_language(g.circle, to)):
+            subject, body = services.invitation_mail(
+                g.circle, current_user, external_url("circles.invitation", token=outcome.token), valid_days
+            )
 
         def send_invitation() -> None:
             send_mail(to, subject, body)  # a failure is logged; the answer holds the link to pass on instead

@@ -125,7 +125,10 @@ def consistency_proof(circle_id: int, first: int, second: int | None) -> dict[st
     _check_size(chain, first, "from")
     _check_size(chain, second, "to")
     if first > second:
-        raise ValidationFailed(f"`from` ({first}) must not be larger than `to` ({second}).", field="from")
+        raise ValidationFailed(
+            gettext("`from` (%(first)s) must not be larger than `to` (%(second)s).", first=first, second=second),
+            field="from",
+        )
     ranges = consistency_ranges(first, second)
     roots = [(0, first)] if first else []
     roots += [(0, second)] if second else []

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -79,7 +80,7 @@ def chain_of(circle_id: int) -> LedgerChain:
     """:raises NotFound: for a circle without a chain."""
     chain = db.session.scalar(select(LedgerChain).where(LedgerChain.circle_id == circle_id))
     if chain is None:
-        raise NotFound("There is no such circle.")
+        raise NotFound(gettext("There is no such circle."))
     return chain
 
 

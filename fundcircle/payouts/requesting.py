@@ -481,8 +481,9 @@ def _request(client: OpenCollectiveClient, payout: Payout, request: _Request, pa
                 f"Open Collective has no account “{request.payee_slug}”, the proposal's payee: it may have been "
                 "renamed or deleted. Cancel this payout, or ask Open Collective to restore the account."
             )
+            subject = N_("“%(title)s”: its payout needs a treasurer: its payee is not on Open Collective")
             return _failed(payout.id, {"step": "payee look-up", "payee_slug": request.payee_slug}, message, now,
-                           subject="needs a treasurer: its payee is not on Open Collective")  # fmt: skip
+                           subject=subject)  # fmt: skip
         administered = payee.is_admin
     invite = not administered
     try:
@@ -515,8 +516,9 @@ def _two_factor_refused(client: OpenCollectiveClient, payout: Payout, request: _
                                request_id=look_up_error.request_id), "creation", now)  # fmt: skip
     if existing:
         return _found(payout, existing[0], "payout.expense_found", now)
+    subject = N_("“%(title)s”: its payout needs a new Open Collective token (two-factor authentication)")
     return _failed(payout.id, {"step": "creation", **error.to_record()}, error.message, now,
-                   subject="needs a new Open Collective token (two-factor authentication)")  # fmt: skip
+                   subject=subject)  # fmt: skip
 
 
 def submit_due_payouts(now: datetime | None = None, circle_id: int | None = None) -> list[Payout]:

@@ -32,7 +32,7 @@ from fundcircle.crypto import SealBroken, seal, unseal
 from fundcircle.db import Base, compare_and_set, lock
 from fundcircle.errors import Conflict, FundCircleError, NotFound, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
-from fundcircle.i18n import money_text
+from fundcircle.i18n import moment_text, money_text
 from fundcircle.ledger.record import NewEntry, append_entries, record
 from fundcircle.ledger.signing import checkpoint_circle
 from fundcircle.mail import external_url
@@ -58,7 +58,6 @@ from fundcircle.proposals.authorship import author_ids_of, authored_by, is_autho
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.proposals.services import payee_lookup, payee_lookup_ready
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import format_time
 from fundcircle.rounds.services import before_closing, round_has_closed
 from fundcircle.unit_of_work import end_read_transaction
 from fundcircle.voting.services import CandidateVersion, round_funded
@@ -455,7 +454,8 @@ def approvals_waiting_for(payout: Payout) -> str | None:
     none_left = earlier_treasurers_left(payout) == 0
     if not payout.approvals and not none_left:
         return None
-    since = format_time(payout.created_at)
+    circle = db.session.get(Circle, payout.circle_id)
+    since = moment_text(payout.created_at, circle.time_zone if circle is not None else None)
     if none_left:
         return gettext(
             "At least one approval must come from a treasurer who held the role when this payout was created "

@@ -159,7 +159,7 @@ class RoundForm(FlaskForm):
     )
     report_questions = TextAreaField(
         lazy_gettext("Questions of the learning report, one per line"),
-        default="\n".join(DEFAULT_REPORT_QUESTIONS),
+        default=lambda: "\n".join(gettext(question) for question in DEFAULT_REPORT_QUESTIONS),
         validators=[Length(max=2000)],
         description=lazy_gettext("Between 1 and 8 questions."),
     )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fundcircle.auth.models import User
 from fundcircle.circles.models import Circle
 from fundcircle.db import Base, UTCDateTime, utcnow
+from fundcircle.phrases import N_
 from fundcircle.rounds.phases import ALL_PHASES, PHASE_DEADLINES, effective_phase
 
 #: How a round decides: a ballot type (each circle member's ballot, then an allocation rule) or consent.
@@ -17,12 +18,14 @@ METHODS = (*VOTING_METHODS, "consent")
 CONSENT_RULES = ("sociocratic", "consensus")
 #: How a voting round turns ballots into funded proposals: greedy by score, or the method of equal shares.
 ALLOCATION_RULES = ("greedy", "equal_shares")
-#: What a learning report asks the authors of a funded proposal, unless the round asks otherwise (issue 19).
+#: What a learning report asks the authors of a funded proposal, unless the round asks otherwise (issue 19). A
+#: round stores its questions as written when it was made: the forms and the API offer these in the language of
+#: the person making it (`gettext` of each), so a German circle's reports ask in German.
 DEFAULT_REPORT_QUESTIONS = (
-    "What happened?",
-    "What did you learn?",
-    "What would you do differently?",
-    "What can others reuse?",
+    N_("What happened?"),
+    N_("What did you learn?"),
+    N_("What would you do differently?"),
+    N_("What can others reuse?"),
 )
 #: A report is due this many days after its payout is paid, unless the round says otherwise (0: no reports).
 DEFAULT_REPORT_DUE_DAYS = 90

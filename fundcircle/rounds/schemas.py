@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import gettext
 from marshmallow import Schema, fields, validate
 
 from fundcircle.db import utcnow
@@ -94,7 +95,7 @@ class RoundCreateSchema(Schema):
     )
     report_questions = fields.List(
         fields.String(validate=validate.Length(min=1, max=MAX_REPORT_QUESTION_LENGTH)),
-        load_default=lambda: list(DEFAULT_REPORT_QUESTIONS),
+        load_default=lambda: [gettext(question) for question in DEFAULT_REPORT_QUESTIONS],
         validate=validate.Length(min=1, max=MAX_REPORT_QUESTIONS),
         metadata={"description": "The guiding questions of the learning reports, in order"},
     )

@@ -24,7 +24,7 @@ from fundcircle.db import Base, UTCDateTime
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
 from fundcircle.extensions import db
 from fundcircle.hooks import Hook
-from fundcircle.i18n import lazy_gettext, translated
+from fundcircle.i18n import lazy_gettext, moment_text, translated
 from fundcircle.ledger.chain import canonical_json
 from fundcircle.ledger.models import LedgerChain, LedgerEntry
 from fundcircle.ledger.record import (
@@ -43,8 +43,9 @@ from fundcircle.pagination import PageWindow, page_window
 from fundcircle.phrases import N_
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import VOTING_METHODS, Round
-from fundcircle.rounds.phases import COUNTING, format_time
+from fundcircle.rounds.phases import COUNTING
 from fundcircle.rounds.services import deciders
+from fundcircle.rounds.words import phase_word
 from fundcircle.voting import approval, cumulative, quadratic, rules
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 from fundcircle.voting.quadratic import BallotError, Candidate
@@ -336,11 +337,11 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
             gettext(
                 "Voting closed at %(closed)s; your ballot was not saved. The result will be published when it is "
                 "counted.",
-                closed=format_time(closed),
+                closed=moment_text(closed, round_.circle.time_zone),
             )
         )
     if phase != "deciding":
-        raise Conflict(gettext("Voting is open while the round is deciding; it is %(phase)s.", phase=phase))
+        raise Conflict(gettext("Voting is open while the round is deciding; it is %(phase)s.", phase=phase_word(phase)))
     votes = {proposal_id: count for proposal_id, count in votes.items() if count != 0}
     # Only the proposals on this ballot are checked: a save costs the same in a round of 10 or 10,000 proposals.
     try:
