@@ -173,6 +173,13 @@ def moment_text(value: datetime, circle_zone: str | None = None) -> str:
     return f"{text} UTC" if zone == DEFAULT_TIME_ZONE else f"{text} ({zone})"
 
 
+def stored_words(text: str) -> str:
+    """Text stored as it was written that may be one of the product's own words, such as a round's default report
+    questions stored in English before it was made in another language: the reader's translation where the catalogue
+    has one, else the text as written (a circle's own questions stay theirs)."""
+    return gettext(text) if text else text
+
+
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
@@ -186,6 +193,7 @@ def init_i18n(app: Flask) -> None:
         return {"page_language": language, "page_direction": text_direction(language), "LANGUAGES": LANGUAGES}
 
     app.jinja_env.filters["money"] = _money_filter
+    app.jinja_env.filters["stored_words"] = stored_words
 
     def datetime_filter(value: Any, zone: str | None = None) -> str:
         # A round's deadlines pass their circle's zone ("18:00 (Europe/Berlin)"); other times are in UTC, or in

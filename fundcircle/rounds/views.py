@@ -17,7 +17,7 @@ from fundcircle.errors import FundCircleError
 from fundcircle.extensions import db
 from fundcircle.forms import attach_error
 from fundcircle.hooks import PageParts
-from fundcircle.i18n import current_language, lazy_gettext, money_input
+from fundcircle.i18n import current_language, lazy_gettext, money_input, stored_words
 from fundcircle.money import format_minor, minor_digits
 from fundcircle.rounds import retrospective, services
 from fundcircle.rounds.forms import ALL_METHOD_SETTINGS, AdvanceForm, RetrospectiveForm, RoundForm
@@ -142,7 +142,7 @@ def _form_data_of(round_: Round) -> MultiDict[str, Any]:
         )
     }
     data["midway_update_days"] = "" if round_.midway_update_days is None else str(round_.midway_update_days)
-    data["report_questions"] = "\n".join(round_.report_questions)
+    data["report_questions"] = "\n".join(stored_words(question) for question in round_.report_questions)
     data["max_approvals"] = "" if round_.max_approvals is None else str(round_.max_approvals)
     data["budget"] = _amount_input(round_.budget_minor, round_.currency)
     data["per_proposal_cap"] = _amount_input(round_.per_proposal_cap_minor, round_.currency)
