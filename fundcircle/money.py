@@ -100,6 +100,13 @@ def _symbols(locale: str) -> tuple[Locale, str, str]:
     return parsed, get_group_symbol(parsed), get_decimal_symbol(parsed)
 
 
+def number_symbols(locale: str) -> tuple[str, str]:
+    """The locale's decimal and group symbols, as `parse_money` reads them: (".", ",") in en, (",", ".") in de and
+    es (for a page's script that reads typed amounts the way the server will)."""
+    _, group, decimal = _symbols(locale)
+    return decimal, group
+
+
 def format_money(amount_minor: int, currency: str, locale: str, *, with_currency: bool = True) -> str:
     """Format integer minor units the way the locale writes that currency, with Babel (CLDR's currency pattern):
     123456 EUR is "€1,234.56" in en and "1.234,56 €" in de and es; 1500 JPY is "¥1,500" in en, "1.500 ¥" in de.

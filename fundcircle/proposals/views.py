@@ -21,7 +21,7 @@ from fundcircle.forms import ConfirmForm, attach_error
 from fundcircle.hooks import PageParts
 from fundcircle.i18n import current_language, money_input, money_text
 from fundcircle.markdown import render_markdown
-from fundcircle.money import MoneyError, parse_money
+from fundcircle.money import MoneyError, minor_digits, number_symbols, parse_money
 from fundcircle.proposals import authorship, coauthors, services
 from fundcircle.proposals.diff import CostLine, body_changes, cost_lines_changes, field_changes
 from fundcircle.proposals.forms import CoauthorInviteForm, ProposalForm, ReadProposal, money_message
@@ -269,7 +269,9 @@ def _refused(form: ProposalForm, read: ReadProposal, error: FundCircleError) -> 
 def _form_page(
     form: ProposalForm, round_: Round, proposal: Proposal | None, *, status: int, preview: Preview | None = None
 ) -> tuple[str, int]:
-    """The proposal form, with spare cost lines below those written, and the preview when one was asked for."""
+    """The proposal form, with spare cost lines below those written, and the preview when one was asked for. The
+    page's script reads the cost lines' amounts with the reader's own symbols and the currency's minor digits."""
+    decimal_symbol, group_symbol = number_symbols(current_language())
     return render_template(
         "proposals/form.html",
         form=form.with_room_for_lines(),
@@ -278,6 +280,9 @@ def _form_page(
         proposal=proposal,
         preview=preview,
         payee_checked_on_save=services.payee_can_be_checked(round_.circle),
+        decimal_symbol=decimal_symbol,
+        group_symbol=group_symbol,
+        currency_digits=minor_digits(round_.currency),
     ), status
 
 

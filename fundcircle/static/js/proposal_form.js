@@ -19,29 +19,78 @@
   kinds.forEach(function (radio) { radio.addEventListener("change", showPayee); });
   showPayee();
 
-  // Cost lines: a running total, and a button for one more line.
+  // Cost lines: a running total, and a button for one more line. What the script needs comes from the page
+  // (templates/proposals/form.html), in the reader's language: the decimal and group symbols the server reads typed
+  // amounts with, the currency's decimals, the words (data-say-NAME, with places such as {total} left open) and
+  // each field's label (data-label-FIELD, with {number}). The script itself holds no text.
   var lines = form.querySelector("#cost-lines");
   if (!lines) { return; }
   var totalLine = document.getElementById("cost-total");
-  var currency = lines.getAttribute("data-currency") || "";
+  var decimal = lines.getAttribute("data-decimal") || ".";
+  var group = lines.getAttribute("data-group") || ",";
+  var digits = parseInt(lines.getAttribute("data-digits") || "2", 10);
+  // Marks people group thousands with whatever their locale says (fundcircle/money.py, _OTHER_GROUP_MARKS).
+  var otherGroupMarks = " \u00a0\u202f\u2009'_";
+  var MAX_MAJOR_DIGITS = 15;
+  var numbers = new Intl.NumberFormat(document.documentElement.lang || "en", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits
+  });
+
+  function fill(text, places) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (place, name) {
+      return Object.prototype.hasOwnProperty.call(places || {}, name) ? String(places[name]) : place;
+    });
+  }
+
+  function words(name, places) { return fill(lines.getAttribute("data-say-" + name), places); }
 
   function rows() { return Array.prototype.slice.call(lines.querySelectorAll(".cost-line")); }
 
-  function amountOf(text) {
-    var cleaned = text.replace(/[\s,'_]/g, "");
-    if (!/^\d+(\.\d+)?$/.test(cleaned)) { return null; }
-    return parseFloat(cleaned);
+  function escaped(text) { return text.replace(/[\\^$.*+?()[\]{}|\-]/g, "\\$&"); }
+
+  // The amount typed, in the currency's minor units (a BigInt), or null where the server would refuse it: the
+  // rules of parse_money (fundcircle/money.py), so that the total counts what saving will count and nothing else.
+  function minorOf(text) {
+    var marks = escaped(group + decimal + otherGroupMarks);
+    if (!new RegExp("^[0-9" + marks + "]+$").test(text) || !/\d/.test(text)) { return null; }
+    var at = text.indexOf(decimal);
+    var whole = at < 0 ? text : text.slice(0, at);
+    var fraction = at < 0 ? "" : text.slice(at + decimal.length);
+    if (at >= 0 && (whole === "" || fraction === "")) { return null; }  // "12." or ",5": half typed
+    if (at >= 0 && !/^\d+$/.test(fraction)) { return null; }  // mixed separators, or two decimal symbols
+    var separators = whole.replace(/\d/g, "");
+    var kinds = separators.split("").filter(function (mark, index, all) { return all.indexOf(mark) === index; });
+    if (kinds.length > 1 || (kinds.length === 1 && !/^\d{1,3}(?:\D\d{3})+$/.test(whole))) { return null; }
+    // "1,000" where a comma marks decimals: a thousand to anyone used to English, so ambiguous, and refused.
+    if (decimal === "," && kinds.length === 0 && whole.length <= 3 && fraction.length === 3 && digits < 3) {
+      return null;
+    }
+    var units = whole.replace(/\D/g, "");
+    if (units.length > MAX_MAJOR_DIGITS || fraction.length > digits) { return null; }
+    while (fraction.length < digits) { fraction += "0"; }
+    return BigInt(units + fraction);
+  }
+
+  // Minor units as the reader writes the number: 101250 EUR is "1.012,50" in German, "1,012.50" in English.
+  function formatted(minor) {
+    var text = minor.toString();
+    if (digits > 0) {
+      while (text.length <= digits) { text = "0" + text; }
+      text = text.slice(0, text.length - digits) + "." + text.slice(text.length - digits);
+    }
+    return numbers.format(text);  // a decimal string, formatted exactly (never through a float's rounding)
   }
 
   function updateTotal() {
-    var total = 0;
+    var total = BigInt(0);
     var counted = 0;
     var unreadable = false;
     rows().forEach(function (row) {
       var input = row.querySelector('input[name$="-amount"]');
       var text = input ? input.value.trim() : "";
       if (text === "") { return; }
-      var amount = amountOf(text);
+      var amount = minorOf(text);
       if (amount === null) { unreadable = true; return; }
       total += amount;
       counted += 1;
@@ -51,10 +100,7 @@
       return;
     }
     totalLine.hidden = false;
-    // Shown as typed, to two decimals; the server counts in the currency's own minor units when it is saved.
-    totalLine.textContent = unreadable
-      ? "A line's amount is not a number yet."
-      : "Total of the lines: " + total.toFixed(2) + " " + currency + " (the amount asked, if you leave the amount empty).";
+    totalLine.textContent = unreadable ? words("unreadable") : words("total", { total: formatted(total) });
   }
 
   function renumber(row, index) {
@@ -68,8 +114,11 @@
     });
     Array.prototype.forEach.call(row.querySelectorAll("label"), function (label) {
       var input = label.parentNode.querySelector("input");
-      if (input) { label.setAttribute("for", input.id); }
-      label.textContent = label.textContent.replace(/\(line \d+\)/, "(line " + (index + 1) + ")");
+      if (!input) { return; }
+      label.setAttribute("for", input.id);
+      var field = input.name.replace(/^cost_lines-\d+-/, "");
+      var pattern = lines.getAttribute("data-label-" + field);
+      if (pattern) { label.textContent = fill(pattern, { number: index + 1 }); }
     });
     Array.prototype.forEach.call(row.querySelectorAll(".error"), function (error) { error.remove(); });
     Array.prototype.forEach.call(row.querySelectorAll(".field-error"), function (field) {
@@ -80,7 +129,7 @@
   var add = document.createElement("button");
   add.type = "button";
   add.className = "secondary add-cost-line";
-  add.textContent = "Add a line";
+  add.textContent = words("add");
   add.addEventListener("click", function () {
     var all = rows();
     if (all.length >= 30) { return; }
