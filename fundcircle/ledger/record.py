@@ -242,7 +242,8 @@ def append_entries(
 # does after it. A hot path (a ballot save) instead reads the head without a lock early in its transaction, computes
 # the entry from it, and writes entry, tree nodes and head at the very end as a compare-and-set on the head: on
 # PostgreSQL in one statement, so the head's row lock is held only for that statement and the commit. If another
-# append moved the head meanwhile, nothing is written and the caller appends with `record` instead.
+# append moved the head meanwhile, nothing is written: the caller computes the entry again on the head, read and
+# locked (`rechain_on_locked_head`), and appends it with the same statement, which then cannot fail.
 
 
 @dataclass(frozen=True)
@@ -293,24 +294,60 @@ def prepare_entry(
 
     :raises CanonicalJSONError: if `data` holds a float or another value with no canonical JSON form.
     """
-    content = EntryContent(
-        seq=head.seq + 1,
-        at=at or utcnow(),
-        circle_id=circle_id,
-        actor_id=actor.id if actor is not None else None,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        data=dict(data or {}),
+    return _prepared_on(
+        head,
+        EntryContent(
+            seq=head.seq + 1,
+            at=at or utcnow(),
+            circle_id=circle_id,
+            actor_id=actor.id if actor is not None else None,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            data=dict(data or {}),
+        ),
     )
+
+
+def _prepared_on(head: ChainHead, content: EntryContent) -> PreparedEntry:
+    """`content` (whose seq is the one after `head`'s) chained on `head`: its hash, tree nodes and the frontier."""
     new_hash, leaf = entry_hash_and_leaf(head.hash, content)
     tree = append_leaves(head.seq, decode_frontier(head.frontier, head.seq), [leaf])
     values = {
-        "chain_id": head.chain_id, "seq": content.seq, "at": content.at, "circle_id": circle_id,
-        "actor_id": content.actor_id, "action": action, "subject_type": subject_type, "subject_id": subject_id,
-        "data": content.data, "prev_hash": head.hash, "hash": new_hash,
+        "chain_id": head.chain_id, "seq": content.seq, "at": content.at, "circle_id": content.circle_id,
+        "actor_id": content.actor_id, "action": content.action, "subject_type": content.subject_type,
+        "subject_id": content.subject_id, "data": content.data, "prev_hash": head.hash, "hash": new_hash,
     }  # fmt: skip
     return PreparedEntry(head, values, tree.nodes, encode_frontier(tree.frontier))
+
+
+def rechain_on_locked_head(entry: PreparedEntry) -> PreparedEntry:
+    """The same entry (action, actor, subject, data and time) computed again on its chain's head as it is now,
+    read `FOR UPDATE`: for an `append_prepared` that found the head moved. The head stays locked until the
+    caller's COMMIT, so appending the returned entry with `append_prepared` cannot fail again; it is the append's
+    own lock taken one statement early, not held any longer. (SQLite has no row locks; its BEGIN IMMEDIATE already
+    keeps every other writer out.)
+
+    :raises LookupError: if the entry's chain is gone.
+    """
+    row = db.session.execute(
+        select(*chain_head_columns()).where(LedgerChain.id == entry.head.chain_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"no ledger chain {entry.head.chain_id!r}")
+    head = ChainHead(*row)
+    values = entry.values
+    content = EntryContent(
+        seq=head.seq + 1,
+        at=values["at"],
+        circle_id=values["circle_id"],
+        actor_id=values["actor_id"],
+        action=values["action"],
+        subject_type=values["subject_type"],
+        subject_id=values["subject_id"],
+        data=values["data"],
+    )
+    return _prepared_on(head, content)
 
 
 def _head_moved(entry: PreparedEntry) -> Update:
