@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import Integer, Select, String, cast, delete, func, insert, literal, select, update
+from sqlalchemy import Integer, Select, String, bindparam, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -366,15 +366,23 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
             insert(BallotVote),
             [{"ballot_id": ballot_id, "proposal_id": pid, "votes": count} for pid, count in sorted(votes.items())],
         )
-    receipt = update(Ballot).where(Ballot.id == ballot_id).values(receipt=entry.hash)
-    if not append_prepared(entry, also=receipt if revision != context.revision + 1 else None):
+    receipt = {"receipt_ballot_id": ballot_id}
+    # The upsert stored the receipt of the entry computed first; only an entry computed again needs it stored again.
+    if not append_prepared(entry, also=_RECEIPT if revision != context.revision + 1 else None, also_parameters=receipt):
         # Another append came first (two writers in one circle: most saves, then). Chained on the head as it is
         # now, locked from here to COMMIT, the same append cannot fail again, and it costs two statements where the
         # ORM `record` took five.
         entry = rechain_on_locked_head(entry)
-        if not append_prepared(entry, also=receipt.values(receipt=entry.hash)):
+        if not append_prepared(entry, also=_RECEIPT, also_parameters=receipt):
             raise RuntimeError(f"the ledger head of chain {entry.head.chain_id} moved while locked")
     return SavedBallot(round_.id, ballot_id, revision, cost, now, entry.hash, votes)
+
+
+_BALLOTS = Base.metadata.tables[Ballot.__tablename__]
+#: The ballot's receipt, set to the hash of its ledger entry, in the append (`append_prepared`'s `also`).
+_RECEIPT = (
+    update(_BALLOTS).where(_BALLOTS.c.id == bindparam("receipt_ballot_id")).values(receipt=bindparam("entry_hash"))
+)
 
 
 def _ballot_entry(
