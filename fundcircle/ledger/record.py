@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, String, exists, func, insert, literal, select, union_all, update
+from sqlalchemy import Integer, Select, String, bindparam, exists, func, insert, select, union_all, update
 from sqlalchemy.sql.dml import Update
 
 from fundcircle.db import Base, UTCDateTime, utcnow
@@ -242,7 +242,8 @@ def append_entries(
 # does after it. A hot path (a ballot save) instead reads the head without a lock early in its transaction, computes
 # the entry from it, and writes entry, tree nodes and head at the very end as a compare-and-set on the head: on
 # PostgreSQL in one statement, so the head's row lock is held only for that statement and the commit. If another
-# append moved the head meanwhile, nothing is written and the caller appends with `record` instead.
+# append moved the head meanwhile, nothing is written: the caller computes the entry again on the head, read and
+# locked (`rechain_on_locked_head`), and appends it with the same statement, which then cannot fail.
 
 
 @dataclass(frozen=True)
@@ -293,78 +294,156 @@ def prepare_entry(
 
     :raises CanonicalJSONError: if `data` holds a float or another value with no canonical JSON form.
     """
-    content = EntryContent(
-        seq=head.seq + 1,
-        at=at or utcnow(),
-        circle_id=circle_id,
-        actor_id=actor.id if actor is not None else None,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        data=dict(data or {}),
+    return _prepared_on(
+        head,
+        EntryContent(
+            seq=head.seq + 1,
+            at=at or utcnow(),
+            circle_id=circle_id,
+            actor_id=actor.id if actor is not None else None,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            data=dict(data or {}),
+        ),
     )
+
+
+def _prepared_on(head: ChainHead, content: EntryContent) -> PreparedEntry:
+    """`content` (whose seq is the one after `head`'s) chained on `head`: its hash, tree nodes and the frontier."""
     new_hash, leaf = entry_hash_and_leaf(head.hash, content)
     tree = append_leaves(head.seq, decode_frontier(head.frontier, head.seq), [leaf])
     values = {
-        "chain_id": head.chain_id, "seq": content.seq, "at": content.at, "circle_id": circle_id,
-        "actor_id": content.actor_id, "action": action, "subject_type": subject_type, "subject_id": subject_id,
-        "data": content.data, "prev_hash": head.hash, "hash": new_hash,
+        "chain_id": head.chain_id, "seq": content.seq, "at": content.at, "circle_id": content.circle_id,
+        "actor_id": content.actor_id, "action": content.action, "subject_type": content.subject_type,
+        "subject_id": content.subject_id, "data": content.data, "prev_hash": head.hash, "hash": new_hash,
     }  # fmt: skip
     return PreparedEntry(head, values, tree.nodes, encode_frontier(tree.frontier))
 
 
-def _head_moved(entry: PreparedEntry) -> Update:
-    """Move the head to `entry` only if it is still where the entry was computed from (a compare-and-set)."""
-    head = entry.head
-    return (
-        update(LedgerChain)
-        .where(LedgerChain.id == head.chain_id, LedgerChain.head_seq == head.seq, LedgerChain.head_hash == head.hash)
-        .values(head_seq=entry.seq, head_hash=entry.hash, tree_frontier=entry.frontier)
+def rechain_on_locked_head(entry: PreparedEntry) -> PreparedEntry:
+    """The same entry (action, actor, subject, data and time) computed again on its chain's head as it is now,
+    read `FOR UPDATE`: for an `append_prepared` that found the head moved. The head stays locked until the
+    caller's COMMIT, so appending the returned entry with `append_prepared` cannot fail again; it is the append's
+    own lock taken one statement early, not held any longer. (SQLite has no row locks; its BEGIN IMMEDIATE already
+    keeps every other writer out.)
+
+    :raises LookupError: if the entry's chain is gone.
+    """
+    row = db.session.execute(
+        select(*chain_head_columns()).where(LedgerChain.id == entry.head.chain_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"no ledger chain {entry.head.chain_id!r}")
+    head = ChainHead(*row)
+    values = entry.values
+    content = EntryContent(
+        seq=head.seq + 1,
+        at=values["at"],
+        circle_id=values["circle_id"],
+        actor_id=values["actor_id"],
+        action=values["action"],
+        subject_type=values["subject_type"],
+        subject_id=values["subject_id"],
+        data=values["data"],
     )
+    return _prepared_on(head, content)
 
 
-def append_prepared(entry: PreparedEntry, *, also: Update | None = None) -> bool:
+# The append's statements are built once per shape (how many tree nodes, which `also`) with bind parameters, so
+# that a save neither rebuilds them nor computes their cache key again: SQLAlchemy memoises the key on the object.
+_CHAINS = Base.metadata.tables[LedgerChain.__tablename__]
+_ENTRY_COLUMNS = ("chain_id", "seq", "at", "circle_id", "actor_id", "action", "subject_type", "subject_id", "data",
+                  "prev_hash", "hash")  # fmt: skip
+#: The head's compare-and-set: moved to the entry only if it is still where the entry was computed from.
+_HEAD_MOVED = (
+    update(_CHAINS)
+    .where(
+        _CHAINS.c.id == bindparam("head_chain_id"),
+        _CHAINS.c.head_seq == bindparam("head_seq_was"),
+        _CHAINS.c.head_hash == bindparam("head_hash_was"),
+    )
+    .values(head_seq=bindparam("entry_seq"), head_hash=bindparam("entry_hash"), tree_frontier=bindparam("frontier"))
+)
+_ENTRY_PARAMETERS = [
+    bindparam(f"entry_{name}", type_=UTCDateTime() if name == "at" else _ENTRIES.c[name].type)
+    for name in _ENTRY_COLUMNS
+]
+#: SQLite's append after the compare-and-set (PostgreSQL's is one statement, `_one_statement_append`).
+_ENTRY_INSERT = insert(_ENTRIES).values(dict(zip(_ENTRY_COLUMNS, _ENTRY_PARAMETERS, strict=True)))
+_one_statement_appends: dict[tuple[int, int | None], tuple[Update | None, Select[Any]]] = {}
+
+
+def _append_parameters(entry: PreparedEntry) -> dict[str, Any]:
+    """The bind parameters of the append statements for `entry`; the tree nodes' are numbered in their order."""
+    head = entry.head
+    parameters: dict[str, Any] = {f"entry_{name}": entry.values[name] for name in _ENTRY_COLUMNS}
+    parameters.update(
+        head_chain_id=head.chain_id, head_seq_was=head.seq, head_hash_was=head.hash, frontier=entry.frontier
+    )
+    for number, (level, index, node) in enumerate(entry.nodes):
+        parameters[f"node_level_{number}"] = level
+        parameters[f"node_idx_{number}"] = index
+        parameters[f"node_hash_{number}"] = node.hex()
+    return parameters
+
+
+def _one_statement_append(node_count: int, also: Update | None) -> Select[Any]:
+    """PostgreSQL's append of an entry with `node_count` tree nodes (and `also`): data-modifying CTEs hanging off
+    the head's compare-and-set, each writing only if it moved the head; selects how many heads it moved (0 or 1)."""
+    key = (node_count, id(also) if also is not None else None)
+    if (built := _one_statement_appends.get(key)) is not None and built[0] is also:
+        return built[1]
+    moved = _HEAD_MOVED.returning(_CHAINS.c.id).cte("moved_head")
+    head_moved = exists(select(moved.c.id))
+    row = select(*[parameter.label(name) for name, parameter in zip(_ENTRY_COLUMNS, _ENTRY_PARAMETERS, strict=True)])
+    entry_written = (
+        insert(_ENTRIES).from_select(list(_ENTRY_COLUMNS), row.where(head_moved)).returning(_ENTRIES.c.id)
+    ).cte("entry_written")
+    statement = select(func.count()).select_from(moved).add_cte(entry_written)
+    if node_count:
+        nodes = union_all(
+            *[
+                select(
+                    moved.c.id,
+                    bindparam(f"node_level_{number}", type_=Integer()).label("level"),
+                    bindparam(f"node_idx_{number}", type_=Integer()).label("idx"),
+                    bindparam(f"node_hash_{number}", type_=String()).label("hash"),
+                )
+                for number in range(node_count)
+            ]
+        )
+        tree_written = insert(_TREE_NODES).from_select(["chain_id", "level", "idx", "hash"], nodes).cte("tree_written")
+        statement = statement.add_cte(tree_written)
+    if also is not None:
+        statement = statement.add_cte(also.where(head_moved).cte("also_written"))
+    _one_statement_appends[key] = (also, statement)
+    return statement
+
+
+def append_prepared(
+    entry: PreparedEntry, *, also: Update | None = None, also_parameters: Mapping[str, Any] | None = None
+) -> bool:
     """Append a prepared entry, with its tree nodes and the head's move, if the head has not moved since it was read;
     `also` (an UPDATE of the caller's, such as a ballot's receipt) is done with it, only if it is appended. Call it
     last before the commit. Returns False, having written nothing, if another append came first.
+
+    `also` is built once by the caller with bind parameters: `also_parameters` gives their values, and
+    `bindparam("entry_hash")` is the entry's hash. Its names must not start with "entry_", "head_" or "node_".
 
     On PostgreSQL this is one statement (data-modifying CTEs hanging off the head's compare-and-set), so the head's
     row lock is taken by the last statement of the transaction. SQLite has no such CTEs; its transaction holds the
     database's write lock from BEGIN IMMEDIATE, so the head cannot have moved and the statements simply follow.
     """
+    parameters = _append_parameters(entry)
+    if also_parameters:
+        parameters.update(also_parameters)
     if db.session.get_bind().dialect.name != "postgresql":
-        if db.session.execute(_head_moved(entry), execution_options={"synchronize_session": False}).rowcount != 1:
+        if db.session.execute(_HEAD_MOVED, parameters).rowcount != 1:
             return False
-        db.session.execute(insert(LedgerEntry).values(**entry.values))
+        db.session.execute(_ENTRY_INSERT, parameters)
         _store_tree(entry.head.chain_id, entry.nodes)
         if also is not None:
-            db.session.execute(also, execution_options={"synchronize_session": False})
+            db.session.execute(also, parameters)
         return True
-    moved = _head_moved(entry).returning(LedgerChain.id).cte("moved_head")
-    columns = list(entry.values)
-    types = {column: LedgerEntry.__table__.c[column].type for column in columns}
-    types["at"] = UTCDateTime()
-    row = select(*[literal(value, types[name]).label(name) for name, value in entry.values.items()]).where(
-        exists(select(moved.c.id))
-    )
-    entry_written = insert(LedgerEntry).from_select(columns, row).returning(LedgerEntry.id).cte("entry_written")
-    nodes = union_all(
-        *[
-            select(
-                moved.c.id,
-                literal(level, Integer()).label("level"),
-                literal(index, Integer()).label("idx"),
-                literal(node.hex(), String()).label("hash"),
-            )
-            for level, index, node in entry.nodes
-        ]
-    )
-    statement = select(func.count()).select_from(moved).add_cte(entry_written)
-    if entry.nodes:
-        tree_written = (
-            insert(LedgerTreeNode).from_select(["chain_id", "level", "idx", "hash"], nodes).cte("tree_written")
-        )
-        statement = statement.add_cte(tree_written)
-    if also is not None:
-        statement = statement.add_cte(also.where(exists(select(moved.c.id))).cte("also_written"))
-    return bool(db.session.scalar(statement))
+    return bool(db.session.scalar(_one_statement_append(len(entry.nodes), also), parameters))

@@ -9,16 +9,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import Integer, Select, String, cast, delete, func, insert, literal, select, update
+from sqlalchemy import Integer, Select, String, bindparam, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fundcircle.auth.models import ApiToken, User
 from fundcircle.auth.services import note_token_use
-from fundcircle.circles.models import Membership, MembershipRole
+from fundcircle.circles.models import Circle, Membership, MembershipRole
 from fundcircle.circles.services import holders_of
 from fundcircle.db import Base, UTCDateTime
 from fundcircle.errors import Conflict, PermissionDenied, ValidationFailed
@@ -35,7 +36,7 @@ from fundcircle.ledger.record import (
     append_prepared,
     chain_head_columns,
     prepare_entry,
-    record,
+    rechain_on_locked_head,
     subject_type_of,
 )
 from fundcircle.ledger.signing import checkpoint_circle
@@ -43,7 +44,7 @@ from fundcircle.pagination import PageWindow, page_window
 from fundcircle.phrases import N_
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import VOTING_METHODS, Round
-from fundcircle.rounds.phases import COUNTING
+from fundcircle.rounds.phases import COUNTING, PHASE_DEADLINES, effective_phase
 from fundcircle.rounds.services import deciders
 from fundcircle.rounds.words import phase_word
 from fundcircle.voting import approval, cumulative, quadratic, rules
@@ -178,14 +179,46 @@ BALLOT_TOO_LONG = lazy_gettext("A ballot names at most %(most)s proposals.", mos
 
 
 @dataclass(frozen=True)
+class BallotRound:
+    """The columns of a round a ballot save reads, from the row locked FOR SHARE (`ballot_context`): what the save
+    checks (phase and deadlines, under the lock; the credits, in the transaction) and what its answer names."""
+
+    id: int
+    circle_id: int
+    phase: str
+    method: str
+    credits: int
+    allow_negative: bool
+    max_approvals: int | None
+    secret_ballot: bool
+    proposals_close_at: datetime | None
+    deliberation_close_at: datetime | None
+    deciding_close_at: datetime | None
+
+    def phase_at(self, now: datetime) -> str:
+        """As `Round.phase_at`."""
+        return effective_phase(self.phase, {field: getattr(self, field) for field in PHASE_DEADLINES.values()}, now)
+
+    def passed_deadline(self, phase: str, now: datetime) -> datetime | None:
+        """As `Round.passed_deadline`."""
+        field = PHASE_DEADLINES.get(phase)
+        deadline: datetime | None = getattr(self, field) if field else None
+        return deadline if deadline is not None and deadline <= now else None
+
+
+_ROUNDS = Base.metadata.tables[Round.__tablename__]
+_BALLOT_ROUND_COLUMNS = tuple(_ROUNDS.c[name] for name in BallotRound.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class BallotContext:
     """What a ballot save reads, in one query (`ballot_context`): the voter, their roles in the round's circle (None
-    when they are not a member), the round (read again under its lock), their ballot's id and revision if they have
-    one, which of the proposals named are the round's submitted ones, and the circle's ledger head."""
+    when they are not a member), the round's columns (read under its lock), their ballot's id and revision if they
+    have one, which of the proposals named are the round's submitted ones, and the circle's ledger head."""
 
     user: User
     roles: frozenset[str] | None
-    round_: Round
+    round_: BallotRound
     ballot_id: int | None
     revision: int
     candidate_ids: set[int]
@@ -195,8 +228,24 @@ class BallotContext:
     token_used_at: datetime | None = None
 
 
-def _ballot_context_query(round_id: int, proposal_ids: list[int], voter: Select[Any]) -> Select[Any]:
-    """`voter`: a select of the user (and what else identifies them) that the round, ballot and head join."""
+@cache
+def _ballot_context_query(by_token: bool, with_candidates: bool) -> Select[Any]:
+    """The one read of a ballot save, built once per shape with bind parameters (so its cache key is computed
+    once): the voter by `token_hash` (the owner of a live API token) or by `user_id`, the round `round_id`, and,
+    `with_candidates`, which of `proposal_ids` are its submitted proposals."""
+    if by_token:
+        voter = (
+            select(User, ApiToken.id, ApiToken.last_used_at)
+            .select_from(ApiToken)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+        )
+    else:
+        voter = (
+            select(User, literal(None, Integer()), literal(None, UTCDateTime()))
+            .select_from(User)
+            .where(User.id == bindparam("user_id"))
+        )
     member = (Membership.circle_id == Round.circle_id) & (Membership.user_id == User.id)
     # A member with no role has one row whose role is '', so NULL means "not a member".
     roles = (
@@ -208,22 +257,27 @@ def _ballot_context_query(round_id: int, proposal_ids: list[int], voter: Select[
     )
     candidates: Any = (
         select(func.aggregate_strings(cast(Proposal.id, String), ","))
-        .where(Proposal.round_id == Round.id, Proposal.status == "submitted", Proposal.id.in_(proposal_ids))
+        .where(
+            Proposal.round_id == Round.id,
+            Proposal.status == "submitted",
+            Proposal.id.in_(bindparam("proposal_ids", expanding=True)),
+        )
         .scalar_subquery()
-        if proposal_ids
+        if with_candidates
         else literal(None, String())
     )
     return (
-        voter.add_columns(Round, roles.label("roles"), candidates.label("candidates"), Ballot.id, Ballot.revision)
-        .join(Round, Round.id == round_id)
+        voter.add_columns(roles.label("roles"), candidates.label("candidates"), Ballot.id, Ballot.revision)
+        .join(Round, Round.id == bindparam("round_id"))
         .join(LedgerChain, LedgerChain.circle_id == Round.circle_id)
         .outerjoin(Ballot, (Ballot.round_id == Round.id) & (Ballot.user_id == User.id))
         .add_columns(*chain_head_columns())
+        .add_columns(*_BALLOT_ROUND_COLUMNS)
         # FOR SHARE: ballot saves of one round do not wait for each other, but the move to decided (which locks the
         # round FOR NO KEY UPDATE, fundcircle.db.lock) waits for every save under way, and a save that comes after
         # it waits for it and then reads the phase it stored. SQLite: BEGIN IMMEDIATE already holds the write lock.
+        # The round is read as columns, not as a `Round` the identity map may already hold from before the lock.
         .with_for_update(read=True, of=Round)
-        .execution_options(populate_existing=True)
     )
 
 
@@ -233,28 +287,23 @@ def ballot_context(
     """Read everything a ballot save needs in one query, locking the round (see `_ballot_context_query`): for the
     user `user_id`, or the owner of the live API token whose SHA-256 is `token_hash`. None when there is no such
     round, no such user or token, or the circle has no ledger: the caller then answers as every other route does."""
+    parameters: dict[str, Any] = {"round_id": round_id}
     if token_hash is not None:
-        voter = (
-            select(User, ApiToken.id, ApiToken.last_used_at)
-            .select_from(ApiToken)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-        )
+        parameters["token_hash"] = token_hash
     else:
-        voter = (
-            select(User, literal(None, Integer()), literal(None, UTCDateTime()))
-            .select_from(User)
-            .where(User.id == user_id)
-        )
-    row = db.session.execute(_ballot_context_query(round_id, proposal_ids, voter)).first()
+        parameters["user_id"] = user_id
+    if proposal_ids:
+        parameters["proposal_ids"] = proposal_ids
+    query = _ballot_context_query(token_hash is not None, bool(proposal_ids))
+    row = db.session.execute(query, parameters).first()
     if row is None:
         return None
-    user, token_id, token_used_at, round_, roles, candidates, ballot_id, revision = row[:8]
-    chain_id, head_seq, head_hash, frontier = row[8:12]
+    user, token_id, token_used_at, roles, candidates, ballot_id, revision = row[:7]
+    chain_id, head_seq, head_hash, frontier = row[7:11]
     return BallotContext(
         user=user,
         roles=frozenset(role for role in roles.split(",") if role) if roles is not None else None,
-        round_=round_,
+        round_=BallotRound(*row[11:]),
         ballot_id=ballot_id,
         revision=revision or 0,
         candidate_ids={int(pid) for pid in candidates.split(",")} if candidates else set(),
@@ -313,7 +362,8 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
     replaced, so two saves by one member at the same moment leave one of the two ballots, whole; its cost is checked
     in this same transaction. The ledger entry is computed on the head read without a lock and appended last, as a
     compare-and-set on the head (fundcircle.ledger.record.append_prepared), so the head is locked only for the last
-    statement and the commit; if another append came first, it is appended with `record` instead.
+    statement and the commit; if another append came first, the entry is chained again on the head read FOR UPDATE
+    and appended by the same statement (the lock then taken one statement earlier, still only until the commit).
 
     `votes` maps proposal ids to votes (quadratic), points (cumulative), or 1 for an approval (approval); 0 is
     nothing. The stored cost is the credits spent, the points spent, or the number of approvals.
@@ -326,7 +376,7 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
     """
     if len(votes) > MAX_BALLOT_ENTRIES:
         raise ValidationFailed(str(BALLOT_TOO_LONG), field="votes")
-    round_, actor = context.round_, context.user
+    round_ = context.round_
     if context.roles is None or "circle" not in context.roles:
         raise PermissionDenied(gettext("Only the circle's members who decide can do this."))
     if round_.method not in VOTING_METHODS:
@@ -337,7 +387,10 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
             gettext(
                 "Voting closed at %(closed)s; your ballot was not saved. The result will be published when it is "
                 "counted.",
-                closed=moment_text(closed, round_.circle.time_zone),
+                # The circle's zone is read only here, on the way out: a save reads no more than it checks.
+                closed=moment_text(
+                    closed, db.session.scalar(select(Circle.time_zone).where(Circle.id == round_.circle_id))
+                ),
             )
         )
     if phase != "deciding":
@@ -366,14 +419,23 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
             insert(BallotVote),
             [{"ballot_id": ballot_id, "proposal_id": pid, "votes": count} for pid, count in sorted(votes.items())],
         )
-    receipt = update(Ballot).where(Ballot.id == ballot_id).values(receipt=entry.hash)
-    if not append_prepared(entry, also=receipt if revision != context.revision + 1 else None):
-        late = record("ballot.cast", actor=actor, circle_id=round_.circle_id, data=entry.values["data"], at=now)
-        db.session.execute(receipt.values(receipt=late.hash), execution_options={"synchronize_session": False})
-        entry_hash = late.hash
-    else:
-        entry_hash = entry.hash
-    return SavedBallot(round_.id, ballot_id, revision, cost, now, entry_hash, votes)
+    receipt = {"receipt_ballot_id": ballot_id}
+    # The upsert stored the receipt of the entry computed first; only an entry computed again needs it stored again.
+    if not append_prepared(entry, also=_RECEIPT if revision != context.revision + 1 else None, also_parameters=receipt):
+        # Another append came first (two writers in one circle: most saves, then). Chained on the head as it is
+        # now, locked from here to COMMIT, the same append cannot fail again, and it costs two statements where the
+        # ORM `record` took five.
+        entry = rechain_on_locked_head(entry)
+        if not append_prepared(entry, also=_RECEIPT, also_parameters=receipt):
+            raise RuntimeError(f"the ledger head of chain {entry.head.chain_id} moved while locked")
+    return SavedBallot(round_.id, ballot_id, revision, cost, now, entry.hash, votes)
+
+
+_BALLOTS = Base.metadata.tables[Ballot.__tablename__]
+#: The ballot's receipt, set to the hash of its ledger entry, in the append (`append_prepared`'s `also`).
+_RECEIPT = (
+    update(_BALLOTS).where(_BALLOTS.c.id == bindparam("receipt_ballot_id")).values(receipt=bindparam("entry_hash"))
+)
 
 
 def _ballot_entry(
@@ -406,7 +468,7 @@ def _upsert_ballot(context: BallotContext, cost: int, salt: str | None, receipt:
     return row.id, row.revision
 
 
-def check_votes(round_: Round, votes: dict[int, int], proposal_ids: set[int]) -> int:
+def check_votes(round_: Round | BallotRound, votes: dict[int, int], proposal_ids: set[int]) -> int:
     """Check a whole ballot by the round's ballot type; return what it spends.
 
     :raises BallotError: for a ballot the ballot type's rules refuse.
