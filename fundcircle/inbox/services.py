@@ -40,7 +40,7 @@ from fundcircle.phrases import N_
 from fundcircle.proposals.authorship import authored_by, proposal_authors
 from fundcircle.proposals.models import Proposal, ProposalVersion
 from fundcircle.rounds.models import Round
-from fundcircle.rounds.phases import COUNTING
+from fundcircle.rounds.words import phase_word
 from fundcircle.voting.models import Ballot
 from fundcircle.voting.services import circle_members
 
@@ -59,17 +59,6 @@ NEEDS_TREASURER_WORDS = {
     "failed": N_("Payout %(id)d for “%(title)s” failed: retry or cancel it."),
     "held": N_("Payout %(id)d for “%(title)s” was held: it disagrees with the ledger: retry or cancel it."),
     "rejected": N_("Payout %(id)d for “%(title)s” was rejected: retry or cancel it."),
-}
-#: A phase as a reminder's sentence names it ("the round … is %(phase)s"); marked here, said with gettext.
-PHASE_WORDS = {
-    "draft": N_("draft"),
-    "proposals": N_("open for proposals"),
-    "deliberation": N_("deliberation"),
-    "deciding": N_("deciding"),
-    COUNTING: N_("deciding closed, awaiting the count"),
-    "decided": N_("decided"),
-    "closed": N_("closed"),
-    "cancelled": N_("cancelled"),
 }
 
 
@@ -549,7 +538,7 @@ def _send_reminders(round_: Round, phase: str, recipients: list[User], *, kind: 
         values = {
             "title": round_.title,
             "circle": circle.name,
-            "phase": gettext(PHASE_WORDS[phase]),
+            "phase": phase_word(phase),
             "todo": _what_to_do(round_, phase),
         }
         if closes is None:
@@ -651,7 +640,7 @@ def remind_undecided(actor: User, round_: Round, now: datetime) -> int:
         raise Conflict(
             gettext(
                 "Reminders to decide go out while the round is deciding; it is %(phase)s.",
-                phase=gettext(PHASE_WORDS[phase]),
+                phase=phase_word(phase),
             )
         )
     following = next_manual_reminder_at(round_)
