@@ -8,12 +8,10 @@ its placeholders and tags) that the language's catalogue translates into somethi
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from flask import Flask
@@ -23,6 +21,7 @@ from fundcircle.extensions import db
 from fundcircle.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from fundcircle.notices import OutboxNotice
 from fundcircle.outbox import notice_readings, render_notice
+from tests.catalogues import translations_tool
 from tests.conftest import Client
 from tests.worlds.circles import CircleWorld, all_routes, build_circle, url_for_rule
 
@@ -36,13 +35,7 @@ ATTRIBUTES = {"title", "aria-label", "placeholder", "alt"}
 SEPARATOR = re.compile(r"%\(\w+\)[sdrif]|%[sd]|<[^>]*>")
 
 
-@cache
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("translations", ROOT / "scripts" / "translations.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_tool = translations_tool
 
 
 def _normal(text: str) -> str:

@@ -3,17 +3,16 @@ template, and every language has all of them, translated, with the same placehol
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import read_mo
 
 from fundcircle.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from tests.catalogues import translations_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = [language for language in LANGUAGES if language != DEFAULT_LANGUAGE]
@@ -21,13 +20,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sdrif]|%[sd]")
 TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)")
 
 
-@cache
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("translations", ROOT / "scripts" / "translations.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_tool = translations_tool
 
 
 @cache
