@@ -127,6 +127,13 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+#: The pages' p95 goals in ms, held at x16 with PAGE_CLIENTS concurrent clients (issue 22).
+P95_GOAL_MS = {"round page": 250, "proposal page (1,000 comments)": 400, "results page": 300, "ledger page": 250,
+               "treasury page": 200}  # fmt: skip
+PAGE_CLIENTS = 4
+#: `ledger verify` against reading and hashing the same rows: SQLite's floor is nearer what verify must do.
+VERIFY_GOAL = {"sqlite": 1.6, "postgresql": 1.3}
+
 #: gunicorn's sync workers, for the app and for the minimal save alike.
 WORKERS = 2
 #: The WSGI app of floor (a), the raw-SQL minimal ballot save.
@@ -331,14 +338,19 @@ def query_counts(app: Flask, pages: dict[str, str]) -> dict[str, int]:
     return counts
 
 
+def at_most(limit: float) -> Callable[[float], bool]:
+    return lambda value: value <= limit
+
+
 def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure]:
     label = f"x{size:g}"
     figures: list[Figure] = []
 
     def add(name: str, value: float, unit: str, baseline: float | None = None, goal: str | None = None,
-            check: Callable[[float], bool] | None = None) -> None:  # fmt: skip
+            check: Callable[[float], bool] | None = None, *, of_value: bool = False) -> None:  # fmt: skip
+        """`check` is given the ratio to the baseline, or the value itself where there is none or `of_value`."""
         ratio = value / baseline if baseline else None
-        met = check(ratio if ratio is not None else value) if check is not None else None
+        met = check(value if of_value or ratio is None else ratio) if check is not None else None
         figures.append(Figure(f"{kind}: {name}", label, round(value, 4), unit,
                               None if baseline is None else round(baseline, 4),
                               None if ratio is None else round(ratio, 3), goal, met))  # fmt: skip
@@ -408,14 +420,19 @@ def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure
 
             ids = seeded.url_ids()
             pages = {name: path.format(**ids) for name, path in PAGES.items()}
-            page_report = load({**common, "mode": "pages", "clients": max(2, clients // 2),
+            page_clients = max(2, clients // 2)
+            page_report = load({**common, "mode": "pages", "clients": page_clients,
                                 "pages": {**pages, "ping": "/api/_bench/ping"}, "email": VIEWER_EMAIL,
                                 "password": VIEWER_PASSWORD})["pages"]  # fmt: skip
             ping = page_report["ping"]
             for name in pages:
                 stats = page_report.get(name, {"p50": float("nan"), "p95": float("nan")})
                 add(f"{name} p50", stats["p50"] * 1000, "ms", ping["p50"] * 1000)
-                add(f"{name} p95", stats["p95"] * 1000, "ms", ping["p95"] * 1000)
+                # The issue's goal is the p95 at x16 with PAGE_CLIENTS clients; smaller sizes show the trend.
+                limit = P95_GOAL_MS[name] if size == 16 and page_clients == PAGE_CLIENTS else None
+                add(f"{name} p95", stats["p95"] * 1000, "ms", ping["p95"] * 1000,
+                    None if limit is None else f"<= {limit} ms at x16",
+                    None if limit is None else at_most(limit), of_value=True)  # fmt: skip
             worker_peak_kb = max(_status_kb(pid, "VmHWM") for pid in server.workers())
             add("gunicorn worker peak memory", worker_peak_kb / 1024, "MiB", idle_kb / 1024)
         finally:
@@ -430,7 +447,8 @@ def measure(kind: str, size: float, seconds: float, clients: int) -> list[Figure
         add("consistency proof", tlog["consistency proof ms"], "ms")
 
         verify_s, read_s, entries = verify(app)
-        add("ledger verify", verify_s, "s", read_s, "<= 2", lambda r: r <= 2)
+        verify_goal = VERIFY_GOAL[kind]
+        add("ledger verify", verify_s, "s", read_s, f"<= {verify_goal:g}", lambda r: r <= verify_goal)
         small_kb = export_memory_kb(url, seeded.small_circle_slug)
         full_kb = export_memory_kb(url, seeded.circle_slug)
         add("ledger export peak memory", full_kb / 1024, "MiB", small_kb / 1024, "<= 1.25", lambda r: r <= 1.25)
