@@ -19,8 +19,9 @@ from pyinstrument import Profiler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.decide import _decide_once  # noqa: E402
 from bench.pages import PAGES  # noqa: E402
-from bench.run import _login, bench_config, decide, fresh_database  # noqa: E402
+from bench.run import _login, bench_config, fresh_database  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from fundcircle import create_app  # noqa: E402
 from fundcircle.extensions import db  # noqa: E402
@@ -54,16 +55,18 @@ def main() -> None:
                 assert response.status_code == 200, response.get_data(as_text=True)
             profiler.stop()
         elif args.what == "decide":
-            profiler.start()
-            decide(app, seeded)
-            profiler.stop()
+            with app.app_context():
+                profiler.start()
+                _decide_once(seeded.quadratic_round, commit=True)
+                profiler.stop()
         elif args.what == "verify":
             with app.app_context():
                 profiler.start()
                 assert all(report.result.ok for report in verify_ledger())
                 profiler.stop()
         else:
-            decide(app, seeded)
+            with app.app_context():
+                _decide_once(seeded.quadratic_round, commit=True)
             client = app.test_client()
             _login(client)
             paths = [path.format(**seeded.url_ids()) for path in PAGES.values()]
