@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from fundcircle.extensions import db
@@ -100,6 +100,16 @@ def roll_back() -> None:
     for work in kept:
         work()
         session.commit()
+
+
+def write(statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+    """Run a Core INSERT, UPDATE or DELETE (on tables, not ORM entities) on the session's connection, in its
+    transaction. The hot paths use it: the session's ORM execution (bulk-insert handling, compile-state plugins,
+    `do_orm_execute`) costs more per statement than the statement's own round trip. The write is noted as the
+    session's own are, so that a safe request that wrote is still refused (`end_read_only`)."""
+    session = db.session
+    session.info[_WROTE] = True
+    return session.connection().execute(statement, parameters)
 
 
 def wrote() -> bool:

@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fundcircle.auth.models import AccountLink, ApiToken, AuthSession, ThrottleEvent, User
@@ -26,7 +26,7 @@ from fundcircle.mail import external_url, send_mail
 from fundcircle.phrases import PhrasedError
 from fundcircle.text import SINGLE_LINE_MESSAGE, is_single_line
 from fundcircle.timezones import TimeZoneError, check_time_zone
-from fundcircle.unit_of_work import after_commit, keep_after_rollback
+from fundcircle.unit_of_work import after_commit, keep_after_rollback, write
 
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "fc_"  # nosec B105  # the tokens' public prefix, not a secret
@@ -663,15 +663,20 @@ def note_token_use(token_id: int, last_used_at: datetime | None, now: datetime) 
     A refused request rolls back with its note, as `user_for_api_token`'s note after the commit is dropped then."""
     if last_used_at is not None and now - last_used_at <= TOKEN_USE_NOTED_EVERY:
         return
-    db.session.execute(
-        update(ApiToken)
-        .where(
-            ApiToken.id == token_id,
-            ApiToken.last_used_at.is_(None) | (ApiToken.last_used_at < now - TOKEN_USE_NOTED_EVERY),
-        )
-        .values(last_used_at=now),
-        execution_options={"synchronize_session": False},
+    write(_NOTE_TOKEN_USE, {"token_id": token_id, "now": now, "noted_before": now - TOKEN_USE_NOTED_EVERY})
+
+
+_API_TOKENS = ApiToken.__table__
+#: `note_token_use`'s UPDATE on the table, built once (the ballot save's path runs it).
+_NOTE_TOKEN_USE = (
+    update(_API_TOKENS)
+    .where(
+        _API_TOKENS.c.id == bindparam("token_id"),
+        _API_TOKENS.c.last_used_at.is_(None)
+        | (_API_TOKENS.c.last_used_at < bindparam("noted_before", type_=_API_TOKENS.c.last_used_at.type)),
     )
+    .values(last_used_at=bindparam("now", type_=_API_TOKENS.c.last_used_at.type))
+)
 
 
 def _note_token_use(token_id: int, now: datetime) -> None:

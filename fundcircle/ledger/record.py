@@ -22,6 +22,7 @@ from fundcircle.ledger.chain import (
 )
 from fundcircle.ledger.merkle import append_leaves, decode_frontier, encode_frontier
 from fundcircle.ledger.models import LedgerChain, LedgerEntry, LedgerTreeNode
+from fundcircle.unit_of_work import write
 
 
 class Actor(Protocol):
@@ -35,6 +36,7 @@ class Actor(Protocol):
 # bulk bookkeeping.
 _ENTRIES = Base.metadata.tables[LedgerEntry.__tablename__]
 _TREE_NODES = Base.metadata.tables[LedgerTreeNode.__tablename__]
+_TREE_NODES_INSERT = insert(_TREE_NODES)
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -121,8 +123,8 @@ def record(
 def _store_tree(chain_id: int, nodes: list[tuple[int, int, bytes]]) -> None:
     """The perfect subtrees an append completed (about two per entry), in one INSERT: the tree's only cost on the
     append besides the frontier, which moves in the head's UPDATE."""
-    db.session.execute(
-        insert(_TREE_NODES),
+    write(
+        _TREE_NODES_INSERT,
         [{"chain_id": chain_id, "level": level, "idx": index, "hash": node.hex()} for level, index, node in nodes],
     )
 
@@ -438,12 +440,14 @@ def append_prepared(
     parameters = _append_parameters(entry)
     if also_parameters:
         parameters.update(also_parameters)
+    # Through the session's connection (`write`): these statements are on tables, built once, and the ORM's
+    # execution would cost more than their round trips.
     if db.session.get_bind().dialect.name != "postgresql":
-        if db.session.execute(_HEAD_MOVED, parameters).rowcount != 1:
+        if write(_HEAD_MOVED, parameters).rowcount != 1:
             return False
-        db.session.execute(_ENTRY_INSERT, parameters)
+        write(_ENTRY_INSERT, parameters)
         _store_tree(entry.head.chain_id, entry.nodes)
         if also is not None:
-            db.session.execute(also, parameters)
+            write(also, parameters)
         return True
-    return bool(db.session.scalar(_one_statement_append(len(entry.nodes), also), parameters))
+    return bool(write(_one_statement_append(len(entry.nodes), also), parameters).scalar())

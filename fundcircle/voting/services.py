@@ -47,6 +47,7 @@ from fundcircle.rounds.models import VOTING_METHODS, Round
 from fundcircle.rounds.phases import COUNTING, PHASE_DEADLINES, effective_phase
 from fundcircle.rounds.services import deciders
 from fundcircle.rounds.words import phase_word
+from fundcircle.unit_of_work import write
 from fundcircle.voting import approval, cumulative, quadratic, rules
 from fundcircle.voting.models import Ballot, BallotVote, ProposalResult, RoundTally
 from fundcircle.voting.quadratic import BallotError, Candidate
@@ -413,10 +414,10 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
         # as the revision it became.
         entry = _ballot_entry(context, votes, cost, salt, revision, now)
     if revision > 1:  # the ballot was there (if only since a concurrent first save): replace its votes
-        db.session.execute(delete(BallotVote).where(BallotVote.ballot_id == ballot_id))
+        write(_DELETE_VOTES, {"ballot_id": ballot_id})
     if votes:
-        db.session.execute(
-            insert(BallotVote),
+        write(
+            _INSERT_VOTES,
             [{"ballot_id": ballot_id, "proposal_id": pid, "votes": count} for pid, count in sorted(votes.items())],
         )
     receipt = {"receipt_ballot_id": ballot_id}
@@ -432,6 +433,11 @@ def save_ballot(context: BallotContext, votes: dict[int, int], now: datetime) ->
 
 
 _BALLOTS = Base.metadata.tables[Ballot.__tablename__]
+_VOTES = Base.metadata.tables[BallotVote.__tablename__]
+#: A save's statements on the tables, built once: the save runs them through `write`, not the ORM.
+_DELETE_VOTES = delete(_VOTES).where(_VOTES.c.ballot_id == bindparam("ballot_id"))
+_INSERT_VOTES = insert(_VOTES)
+_UPSERT_VALUES = ("credits_spent", "saved_at", "salt", "receipt")
 #: The ballot's receipt, set to the hash of its ledger entry, in the append (`append_prepared`'s `also`).
 _RECEIPT = (
     update(_BALLOTS).where(_BALLOTS.c.id == bindparam("receipt_ballot_id")).values(receipt=bindparam("entry_hash"))
@@ -454,18 +460,25 @@ def _ballot_entry(
 def _upsert_ballot(context: BallotContext, cost: int, salt: str | None, receipt: str, now: datetime) -> tuple[int, int]:
     """Insert the member's ballot, or update it to the next revision: one statement that locks the row either way (a
     concurrent first save waits on the unique (round, member) index, then updates)."""
-    dialect = db.session.get_bind().dialect.name
-    upsert = postgresql_insert(Ballot) if dialect == "postgresql" else sqlite_insert(Ballot)
-    values = {"credits_spent": cost, "saved_at": now, "salt": salt, "receipt": receipt}
-    statement = (
-        upsert.values(round_id=context.round_.id, user_id=context.user.id, revision=1, **values)
-        .on_conflict_do_update(
-            index_elements=[Ballot.round_id, Ballot.user_id], set_={"revision": Ballot.revision + 1, **values}
-        )
-        .returning(Ballot.id, Ballot.revision)
-    )
-    row = db.session.execute(statement, execution_options={"synchronize_session": False}).one()
+    parameters = {"round_id": context.round_.id, "user_id": context.user.id, "credits_spent": cost, "saved_at": now,
+                  "salt": salt, "receipt": receipt}  # fmt: skip
+    row = write(_ballot_upsert(db.session.get_bind().dialect.name), parameters).one()
     return row.id, row.revision
+
+
+@cache
+def _ballot_upsert(dialect: str) -> Any:
+    """The ballot's upsert for `dialect`, built once with bind parameters."""
+    upsert = postgresql_insert(_BALLOTS) if dialect == "postgresql" else sqlite_insert(_BALLOTS)
+    values = {name: bindparam(name, type_=_BALLOTS.c[name].type) for name in _UPSERT_VALUES}
+    return (
+        upsert.values(round_id=bindparam("round_id"), user_id=bindparam("user_id"), revision=1, **values)
+        .on_conflict_do_update(
+            index_elements=[_BALLOTS.c.round_id, _BALLOTS.c.user_id],
+            set_={"revision": _BALLOTS.c.revision + 1, **{name: upsert.excluded[name] for name in _UPSERT_VALUES}},
+        )
+        .returning(_BALLOTS.c.id, _BALLOTS.c.revision)
+    )
 
 
 def check_votes(round_: Round | BallotRound, votes: dict[int, int], proposal_ids: set[int]) -> int:
